@@ -1,0 +1,40 @@
+# The two commands: `make demo` and `make check`. Both install the Debian
+# packages that are missing (scripts/install-deps.sh), then build.
+BUILD       ?= build
+BUILD_ASAN  ?= build-asan
+MESON_FLAGS ?=
+
+.PHONY: all build deps demo check check-fast check-asan bench format clean
+
+all: build
+
+deps:
+	@scripts/install-deps.sh check
+
+$(BUILD)/build.ninja:
+	meson setup $(BUILD) -Dwerror=true $(MESON_FLAGS)
+
+build: deps $(BUILD)/build.ninja
+	ninja -C $(BUILD)
+
+demo: build
+	scripts/demo.sh $(BUILD)
+
+# Every test, then every test again under AddressSanitizer and UBSan.
+check: deps $(BUILD)/build.ninja
+	ninja -C $(BUILD)
+	scripts/check.sh $(BUILD) $(BUILD_ASAN)
+
+check-fast: build
+	meson test -C $(BUILD) --print-errorlogs
+
+bench:
+	@scripts/install-deps.sh bench
+	$(MAKE) build
+	bench/run $(BUILD)
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf $(BUILD) $(BUILD_ASAN)

@@ -1,0 +1,134 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Starting one container. A synchronous library: no event loop, no logging
+ * above debug; every failure is a negative errno, and a failure inside the
+ * child comes back over the sync fd as {step, errno}.
+ *
+ *   parent: activator_spawn() ──clone3──► child (pid 1 of new pid ns)
+ *             │  uid/gid maps, …                │ setup steps, in order
+ *             └─ releases the child ──────────► │ forks the payload (pid 2)
+ *   supervisor watches sync_fd: EOF = payload exec'd; a record = failed
+ *   supervisor watches pidfd: readable = container (its pid 1) exited
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+enum activator_step {
+	STEP_NONE = 0,
+	STEP_SYNC,	     /* waiting for the parent's go */
+	STEP_SIGNALS,	     /* reset signal mask and handlers, PDEATHSIG */
+	STEP_MOUNT_PRIVATE,  /* MS_SLAVE|MS_REC on / */
+	STEP_LOOPBACK,	     /* bring lo up in the new network namespace */
+	STEP_ROOTFS,	     /* bind the root directory on the staging dir */
+	STEP_MOUNTPOINTS,    /* create missing mount points in the rootfs */
+	STEP_READ_ONLY,	     /* make the root recursively read-only */
+	STEP_BIND,	     /* Bind=/BindReadOnly= */
+	STEP_PROC,	     /* private /proc */
+	STEP_SYS,	     /* fresh read-only /sys */
+	STEP_DEV,	     /* minimal /dev */
+	STEP_TMPFS,	     /* /tmp, /run, TemporaryFileSystem= */
+	STEP_PIVOT_ROOT,     /* pivot_root into the new root, detach the old */
+	STEP_HOSTNAME,	     /* sethostname */
+	STEP_FDS,	     /* passed fds to 3..3+n-1, stdio, close the rest */
+	STEP_SETSID,	     /* new session */
+	STEP_CHDIR,	     /* WorkingDirectory= */
+	STEP_PRIVILEGES,     /* groups, gid, uid, capabilities, NO_NEW_PRIVS */
+	STEP_FORK_PAYLOAD,   /* the stub init forks pid 2 */
+	STEP_EXEC,	     /* execve of the payload */
+	_STEP_MAX,
+};
+
+/* "pivot_root" etc., for "web: container setup failed at pivot_root: …". */
+const char *activator_step_name(enum activator_step step);
+
+struct activator_bind {
+	const char *source; /* host path */
+	const char *target; /* path inside the container */
+	bool read_only;
+};
+
+struct activator_tmpfs {
+	const char *target;
+	const char *options; /* NULL = "mode=0755" */
+};
+
+struct activator_spec {
+	const char *name; /* for debug messages */
+
+	/* What runs: argv[0] is absolute, or looked up in the container's
+	 * PATH (from envp, else "/usr/local/sbin:…:/bin"). envp is the base
+	 * environment; the activator adds LISTEN_FDS, LISTEN_FDNAMES and
+	 * LISTEN_PID (the payload's own pid inside, i.e. 2). */
+	char *const *argv;
+	char *const *envp;
+
+	/* fds[i] becomes fd 3+i in the payload, named fd_names[i]. These fds
+	 * stay open in the caller (the supervisor keeps every listener). */
+	const int *fds;
+	const char *const *fd_names;
+	size_t n_fds;
+	/* stdin, stdout, stderr of the payload; -1 = /dev/null. */
+	int stdio[3];
+
+	/* The file system. root_directory NULL = the host's /. */
+	const char *root_directory;
+	bool read_only;
+	const struct activator_bind *binds;
+	size_t n_binds;
+	const struct activator_tmpfs *tmpfs;
+	size_t n_tmpfs;
+	/* An existing empty directory of the host on which the new root is
+	 * assembled inside the child's private mount namespace (nothing is
+	 * mounted on it in the host's namespace). */
+	const char *staging_dir;
+
+	const char *hostname; /* NULL: keep (only with no new UTS ns) */
+	const char *working_directory; /* NULL = "/" */
+
+	/* Credentials of the payload; uid 0 keeps root. */
+	uid_t uid;
+	gid_t gid;
+	const gid_t *groups; /* supplementary groups */
+	size_t n_groups;
+
+	/* CLONE_NEW* flags: NEWNS|NEWPID|NEWIPC|NEWUTS|NEWCGROUP, plus
+	 * NEWNET for Network=none. NEWNS and NEWPID are required. */
+	unsigned long namespaces;
+
+	/* An O_DIRECTORY fd of the container's (empty) cgroup v2 directory
+	 * for CLONE_INTO_CGROUP, or -1. */
+	int cgroup_fd;
+};
+
+struct activator_child {
+	pid_t pid;   /* the container's pid 1, as seen by the caller */
+	int pidfd;   /* CLONE_PIDFD: poll for exit, pidfd_send_signal() */
+	int sync_fd; /* read end: EOF = exec done; a record = setup failed */
+};
+
+/*
+ * Starts a container. Returns 0 with *ret filled (the caller owns pidfd and
+ * sync_fd, both O_CLOEXEC, sync_fd non-blocking), or a negative errno for a
+ * failure before or at clone3(). Blocks for no more than the parent's side
+ * of the setup (uid maps, the release write): it does not wait for the
+ * child's setup to finish.
+ */
+int activator_spawn(const struct activator_spec *spec, struct activator_child *ret);
+
+/*
+ * Reads the outcome from sync_fd: 0 = the payload has exec'd (EOF);
+ * -EAGAIN = not known yet; otherwise the setup failed and the child's
+ * negative errno is returned with the step in *ret_step.
+ */
+int activator_read_result(int sync_fd, enum activator_step *ret_step);
+
+/* Sends a signal to the container's pid 1 through its pidfd. The stub
+ * init forwards it to the payload. */
+int activator_signal(int pidfd, int sig);
+
+/* Reaps the exited pid 1 (waitid P_PIDFD). *ret_status is a wait status
+ * (WIFEXITED etc.). -EAGAIN if it has not exited yet. */
+int activator_reap(int pidfd, int *ret_status);

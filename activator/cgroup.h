@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * cgroup v2: where it is mounted, where this process sits in it, and the
+ * per-container directories below that. Found through /proc/self/mountinfo
+ * and /proc/self/cgroup, never by a fixed path. Only cgroups this process
+ * created are ever written to or removed.
+ */
+#pragma once
+
+#include <stdbool.h>
+
+struct cgroup_root {
+	char *mount; /* cgroup2 mount point, e.g. /sys/fs/cgroup/unified */
+	char *self;  /* this process's cgroup, relative, e.g. "/" or "/system.slice/x" */
+};
+
+/* -ENOENT if no cgroup2 file system is mounted. */
+int cgroup_root_find(struct cgroup_root *ret);
+void cgroup_root_done(struct cgroup_root *r);
+
+/* Creates (mkdir, EEXIST accepted) the directory mount/self/rel and returns
+ * an O_DIRECTORY|O_CLOEXEC fd for CLONE_INTO_CGROUP in *ret_fd, and the
+ * absolute path in *ret_path (caller frees). */
+int cgroup_create(const struct cgroup_root *r, const char *rel, int *ret_fd, char **ret_path);
+/* Freezes (true) or thaws a cgroup; returns once cgroup.events says so or
+ * after timeout_ms (-ETIMEDOUT). */
+int cgroup_freeze(const char *path, bool freeze, int timeout_ms);
+/* Writes "1" to cgroup.kill (SIGKILL to every process below). -EOPNOTSUPP
+ * on kernels without it. */
+int cgroup_kill(const char *path);
+/* 1 if any process is in the cgroup or below (cgroup.events populated). */
+int cgroup_populated(const char *path);
+/* rmdir; -EBUSY while populated. */
+int cgroup_remove(const char *path);

@@ -1,0 +1,25 @@
+#!/bin/sh
+# Runs every test (unit and integration) on the normal build, then again on
+# an ASan+UBSan build, and ends with one line: "N passed, N failed, N skipped".
+set -u
+build=${1:-build}
+asan=${2:-build-asan}
+src=$(cd "$(dirname "$0")/.." && pwd)
+cd "$src" || exit 1
+
+status=0
+meson test -C "$build" --print-errorlogs --num-processes 2 || status=1
+
+if [ ! -f "$asan/build.ninja" ]; then
+	meson setup "$asan" -Dwerror=true -Db_sanitize=address,undefined \
+		-Db_lundef=false -Dbuildtype=debug >/dev/null || exit 1
+fi
+ninja -C "$asan" >/dev/null || exit 1
+# Unit tests and the integration tests, on the sanitized daemon.
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	meson test -C "$asan" --print-errorlogs --num-processes 2 || status=1
+
+/usr/bin/python3 scripts/test-summary.py "$build/meson-logs/testlog.json" \
+	"$asan/meson-logs/testlog.json" || status=1
+exit $status

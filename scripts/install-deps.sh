@@ -1,0 +1,50 @@
+#!/bin/sh
+# Installs the Debian packages nsinetd needs to build, test, demo and bench.
+# Only what is missing is installed; "apt-get update" runs once, and only
+# when something has to be installed.
+#
+#   scripts/install-deps.sh [build|check|bench]   (default: check)
+set -eu
+
+build="gcc meson ninja-build pkg-config libevent-dev libsystemd-dev libcap-dev
+       libseccomp-dev libinih-dev libmnl-dev"
+# Real services and peers used by the integration tests and the demo.
+check="$build curl iproute2 lighttpd python3 python3-gunicorn clang-format"
+# Peers measured side by side in bench/.
+bench="$check bubblewrap systemd-container systemd xinetd ucspi-tcp wrk
+       hyperfine strace"
+
+case "${1:-check}" in
+build) want=$build ;;
+check) want=$check ;;
+bench) want=$bench ;;
+*) echo "usage: $0 [build|check|bench]" >&2; exit 2 ;;
+esac
+
+missing=""
+for p in $want; do
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed'; then
+		missing="$missing $p"
+	fi
+done
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "install-deps: missing Debian packages:$missing" >&2
+	echo "install-deps: run as root, or: apt-get install$missing" >&2
+	exit 1
+fi
+echo "install-deps: installing$missing"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+# lighttpd and xinetd ship services; policy-rc.d keeps their postinst from
+# starting them, so that installing changes nothing that runs on the host.
+prc=/usr/sbin/policy-rc.d
+made_prc=0
+if [ ! -e $prc ]; then
+	printf '#!/bin/sh\nexit 101\n' >$prc && chmod 755 $prc && made_prc=1
+fi
+rc=0
+apt-get install -y -qq --no-install-recommends $missing || rc=$?
+[ $made_prc = 1 ] && rm -f $prc
+exit $rc

@@ -1,0 +1,148 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The configuration contract: one file per service, CONFIG_DIR/NAME.conf,
+ * in systemd unit syntax (libinih parses, the meaning of each key is ours).
+ * docs/nsinetd.conf.5.md documents every key below.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "common/parse.h"
+#include "common/sockaddr.h"
+
+/* Limits on everything a configuration controls. */
+#define CONFIG_MAX_SERVICES   1024
+#define CONFIG_MAX_LISTEN     64   /* Listen*= per service */
+#define CONFIG_MAX_BINDS      128  /* Bind=, BindReadOnly=, TemporaryFileSystem= */
+#define CONFIG_MAX_ENV	      256  /* Environment= assignments */
+#define CONFIG_MAX_LINE	      4096 /* bytes in one line */
+#define CONFIG_MAX_FILE_SIZE  (1024 * 1024)
+#define CONFIG_MAX_ERRORS     64 /* per file; then "too many errors" */
+
+enum listen_type {
+	LISTEN_STREAM,	   /* ListenStream= */
+	LISTEN_DATAGRAM,   /* ListenDatagram= */
+	LISTEN_SEQPACKET,  /* ListenSequentialPacket=, unix only */
+};
+
+struct listen_config {
+	enum listen_type type;
+	struct socket_address address;
+	char *text;    /* the value as written, for messages */
+	unsigned line; /* where it was written */
+};
+
+enum bind_ipv6_only {
+	BIND_IPV6_DEFAULT, /* "default": the kernel's net.ipv6.bindv6only */
+	BIND_IPV6_BOTH,	   /* "both" */
+	BIND_IPV6_ONLY,	   /* "ipv6-only" */
+};
+
+enum network_mode {
+	NETWORK_NONE, /* a new network namespace with only lo, up */
+	NETWORK_HOST, /* the daemon's network namespace */
+};
+
+struct bind_config {
+	char *source;	/* host path (absolute) */
+	char *target;	/* path in the container (absolute) */
+	bool read_only; /* BindReadOnly=, or ":ro" */
+	bool optional;	/* source written as "-/path": a missing one is skipped */
+};
+
+struct tmpfs_config {
+	char *target;  /* absolute path in the container */
+	char *options; /* mount options ("mode=0755,size=64M"), or NULL */
+};
+
+struct socket_config {
+	struct listen_config *listen; /* in fd order */
+	size_t n_listen;
+	bool accept;	       /* Accept=; only "no" is supported for now */
+	unsigned backlog;      /* Backlog=, default 4096 (SOMAXCONN) */
+	char *fd_name;	       /* FileDescriptorName=, default: the service name */
+	enum bind_ipv6_only bind_ipv6_only;
+	bool reuse_port;       /* ReusePort= */
+	bool free_bind;	       /* FreeBind= */
+	usec_t defer_accept;   /* DeferAcceptSec=, 0 = off */
+	mode_t socket_mode;    /* SocketMode=, default 0666 */
+	char *socket_user;     /* SocketUser=, NULL = root */
+	char *socket_group;    /* SocketGroup=, NULL = root */
+};
+
+struct container_config {
+	char *directory;	 /* Directory=, NULL = the host's / read-only */
+	char **exec;		 /* Exec=, split into argv; required */
+	char *working_directory; /* WorkingDirectory=, default "/" */
+	char **environment;	 /* Environment=, "KEY=value" each */
+	char *user;		 /* User=, name or number; NULL = root */
+	char *group;		 /* Group=, NULL = the user's primary group */
+	char *hostname;		 /* Hostname=, default: the service name */
+	struct bind_config *binds; /* Bind= and BindReadOnly=, in order */
+	size_t n_binds;
+	struct tmpfs_config *tmpfs; /* TemporaryFileSystem= */
+	size_t n_tmpfs;
+	int read_only;		 /* ReadOnly=: 1/0, or -1 = default (yes for the host's /) */
+	enum network_mode network; /* Network=, default none */
+};
+
+struct service_settings {
+	usec_t stop_timeout;	     /* StopTimeoutSec=, default 10s */
+	int kill_signal;	     /* KillSignal=, default SIGTERM */
+	usec_t start_limit_interval; /* StartLimitIntervalSec=, default 10s */
+	unsigned start_limit_burst;  /* StartLimitBurst=, default 5 */
+};
+
+struct service_config {
+	char *name; /* file name without ".conf" */
+	char *path; /* the file it came from */
+	struct socket_config socket;
+	struct container_config container;
+	struct service_settings service;
+};
+
+/* Error messages, each "FILE:LINE: message" (or "FILE: message"). */
+struct config_errors {
+	char **messages; /* strv */
+	size_t n;
+};
+
+/*
+ * Parses one file. name is the service name (the file's base name without
+ * ".conf"). On success returns 0 and *ret. On invalid content returns
+ * -EINVAL with every problem found appended to errs (parsing goes on after
+ * the first error, so that one run of --check shows them all). Other
+ * negative errno: the file could not be read (also appended to errs).
+ */
+int config_parse_file(const char *path, const char *name, struct config_errors *errs,
+		      struct service_config **ret);
+/* The same from a string, for tests; path is used in messages only. */
+int config_parse_string(const char *text, const char *path, const char *name,
+			struct config_errors *errs, struct service_config **ret);
+
+/*
+ * Loads DIR/*.conf in name order. Valid services land in *ret (n in
+ * *ret_n); a file with errors is skipped with its errors in errs. Also
+ * checks across files: the same listen address in two services is an
+ * error for the second (in name order). Returns 0, or a negative errno if
+ * the directory itself cannot be read; more than CONFIG_MAX_SERVICES files
+ * is an error for the extra files.
+ */
+int config_load_dir(const char *dir, struct config_errors *errs, struct service_config ***ret,
+		    size_t *ret_n);
+
+struct service_config *config_free(struct service_config *c);
+void config_free_array(struct service_config **a, size_t n);
+/* Same meaning (a reload keeps a service whose config is equal). */
+bool config_equal(const struct service_config *a, const struct service_config *b);
+/* Same listener set and socket options (a reload then keeps the fds). */
+bool config_listen_equal(const struct listen_config *a, const struct listen_config *b);
+
+void config_errors_add(struct config_errors *errs, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+void config_errors_clear(struct config_errors *errs);
+
+const char *listen_type_to_string(enum listen_type t); /* "ListenStream", ... */
