@@ -124,7 +124,7 @@ int config_parse_string(const char *text, const char *path, const char *name,
 			struct config_errors *errs, struct service_config **ret);
 
 /*
- * Loads DIR/*.conf in name order. Valid services land in *ret (n in
+ * Loads every DIR/NAME.conf in name order. Valid services land in *ret (n in
  * *ret_n); a file with errors is skipped with its errors in errs. Also
  * checks across files: the same listen address in two services is an
  * error for the second (in name order). Returns 0, or a negative errno if
