@@ -1,1 +1,198 @@
-int main(void) { return 0; }
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* nsinetd: an inetd for containers. Thin main() around run(). */
+#include <errno.h>
+#include <event2/event.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
+
+#include "config-build.h"
+#include "common/cleanup.h"
+#include "common/log.h"
+#include "supervisor/config.h"
+#include "supervisor/manager.h"
+
+struct options {
+	const char *config_dir;
+	const char *runtime_dir;
+	bool check;
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: nsinetd [OPTION]...\n"
+		"Socket-activated containers: holds the listening sockets of the services in\n"
+		"CONFIG_DIR/*.conf and starts a service's container on its first connection.\n"
+		"\n"
+		"  -c, --config-dir DIR   service files (default %s)\n"
+		"  -r, --runtime-dir DIR  runtime state (default %s)\n"
+		"  -l, --log-level LEVEL  err, warning, notice, info (default), debug\n"
+		"      --check            validate the configuration and exit\n"
+		"  -h, --help             this text\n"
+		"      --version          the version\n"
+		"\n"
+		"Signals: SIGHUP reloads, SIGTERM or SIGINT stops every container and exits.\n"
+		"See nsinetd(8) and nsinetd.conf(5).\n",
+		CONFIG_DIR_DEFAULT, RUNTIME_DIR_DEFAULT);
+}
+
+static int parse_argv(int argc, char **argv, struct options *o)
+{
+	enum { ARG_CHECK = 0x100, ARG_VERSION };
+	static const struct option longopts[] = {
+		{"config-dir", required_argument, NULL, 'c'},
+		{"runtime-dir", required_argument, NULL, 'r'},
+		{"log-level", required_argument, NULL, 'l'},
+		{"check", no_argument, NULL, ARG_CHECK},
+		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, ARG_VERSION},
+		{0},
+	};
+	int c, level;
+
+	while ((c = getopt_long(argc, argv, "c:r:l:h", longopts, NULL)) >= 0) {
+		switch (c) {
+		case 'c':
+			o->config_dir = optarg;
+			break;
+		case 'r':
+			o->runtime_dir = optarg;
+			break;
+		case 'l':
+			level = log_level_from_string(optarg);
+			if (level < 0) {
+				fprintf(stderr, "nsinetd: invalid log level '%s'\n", optarg);
+				return -EINVAL;
+			}
+			log_set_level(level);
+			break;
+		case ARG_CHECK:
+			o->check = true;
+			break;
+		case 'h':
+			usage(stdout);
+			exit(EXIT_SUCCESS);
+		case ARG_VERSION:
+			printf("nsinetd %s\n", NSINETD_VERSION);
+			exit(EXIT_SUCCESS);
+		default:
+			usage(stderr);
+			return -EINVAL;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "nsinetd: unexpected argument '%s'\n", argv[optind]);
+		return -EINVAL;
+	}
+	if (o->runtime_dir && o->runtime_dir[0] != '/') {
+		fprintf(stderr, "nsinetd: --runtime-dir must be an absolute path\n");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* --check: every error of every file, then one verdict line. */
+static int check(const char *dir)
+{
+	struct config_errors errs = {0};
+	struct service_config **cfgs = NULL;
+	size_t n = 0;
+	int r;
+
+	r = config_load_dir(dir, &errs, &cfgs, &n);
+	for (size_t i = 0; i < errs.n; i++)
+		fprintf(stderr, "%s\n", errs.messages[i]);
+	if (r < 0 && errs.n == 0)
+		fprintf(stderr, "%s: %s\n", dir, strerror(-r));
+	config_free_array(cfgs, n);
+	if (r < 0 || errs.n > 0) {
+		fprintf(stderr, "configuration has errors (%zu)\n", errs.n ? errs.n : 1);
+		config_errors_clear(&errs);
+		return EXIT_FAILURE;
+	}
+	printf("configuration OK (%zu service%s)\n", n, n == 1 ? "" : "s");
+	return EXIT_SUCCESS;
+}
+
+static void libevent_log_cb(int severity, const char *msg)
+{
+	log_msg(severity >= EVENT_LOG_ERR ? LOG_ERR : LOG_DEBUG, "libevent: %s", msg);
+}
+
+static void signal_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct manager *m = arg;
+
+	if (sig == SIGHUP) {
+		manager_reload(m);
+		return;
+	}
+	log_info("received %s, shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
+	manager_shutdown(m);
+}
+
+static int run(int argc, char **argv)
+{
+	struct options o = {CONFIG_DIR_DEFAULT, RUNTIME_DIR_DEFAULT, false};
+	struct event_base *base = NULL;
+	struct event *sigs[3] = {NULL};
+	const int signums[3] = {SIGTERM, SIGINT, SIGHUP};
+	struct manager *m = NULL;
+	int r;
+
+	log_init("nsinetd");
+	r = parse_argv(argc, argv, &o);
+	if (r < 0)
+		return EXIT_FAILURE;
+	if (o.check)
+		return check(o.config_dir);
+
+	/* A client that goes away must not kill the daemon. */
+	signal(SIGPIPE, SIG_IGN);
+	event_set_log_callback(libevent_log_cb);
+	base = event_base_new();
+	if (!base) {
+		log_error("cannot create the event loop");
+		return EXIT_FAILURE;
+	}
+	r = manager_new(base, o.config_dir, o.runtime_dir, &m);
+	if (r < 0)
+		goto out;
+	for (size_t i = 0; i < ELEMENTSOF(sigs); i++) {
+		sigs[i] = evsignal_new(base, signums[i], signal_cb, m);
+		if (!sigs[i] || evsignal_add(sigs[i], NULL) < 0) {
+			log_error("cannot watch signal %d", signums[i]);
+			r = -ENOMEM;
+			goto out;
+		}
+	}
+	r = manager_load(m);
+	if (r < 0)
+		goto out;
+	sd_notify(0, "READY=1");
+	manager_notify_status(m);
+
+	if (event_base_dispatch(base) < 0) {
+		log_error("event loop failed");
+		r = -EIO;
+	}
+	log_info("stopped");
+out:
+	manager_free(m);
+	for (size_t i = 0; i < ELEMENTSOF(sigs); i++)
+		if (sigs[i])
+			event_free(sigs[i]);
+	if (base)
+		event_base_free(base);
+	return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+}
+
+int main(int argc, char **argv)
+{
+	return run(argc, argv);
+}

@@ -1,1 +1,439 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "manager.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <event2/event.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
+
+#include "common/cleanup.h"
+#include "common/log.h"
+#include "supervisor/config.h"
+#include "supervisor/listener.h"
+#include "supervisor/service.h"
+
+/* After SIGTERM, the longest a shutdown may take beyond the largest
+ * StopTimeoutSec=, before the daemon exits anyway. */
+#define SHUTDOWN_GRACE_USEC (5 * USEC_PER_SEC)
+
+static int mkdir_p(const char *path, mode_t mode)
+{
+	_cleanup_free_ char *p = strdup(path);
+
+	if (!p)
+		return -ENOMEM;
+	for (char *s = strchr(p + 1, '/');; s = strchr(s + 1, '/')) {
+		if (s)
+			*s = '\0';
+		if (mkdir(p, mode) < 0 && errno != EEXIST)
+			return -errno;
+		if (!s)
+			break;
+		*s = '/';
+	}
+	return 0;
+}
+
+static int setup_runtime_dir(struct manager *m)
+{
+	_cleanup_free_ char *lock = NULL;
+	int r;
+
+	r = mkdir_p(m->runtime_dir, 0755);
+	if (r < 0)
+		return log_errno(LOG_ERR, r, "cannot create runtime directory %s", m->runtime_dir);
+	if (asprintf(&lock, "%s/nsinetd.lock", m->runtime_dir) < 0 ||
+	    asprintf(&m->staging_dir, "%s/root", m->runtime_dir) < 0)
+		return log_errno(LOG_ERR, -ENOMEM, "runtime directory");
+	m->lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (m->lock_fd < 0)
+		return log_errno(LOG_ERR, -errno, "cannot open %s", lock);
+	/* Two daemons on one runtime directory would share the staging
+	 * directory and fight over the same cgroups and sockets. */
+	if (flock(m->lock_fd, LOCK_EX | LOCK_NB) < 0)
+		return log_errno(LOG_ERR, -errno, "another nsinetd uses the runtime directory %s",
+				 m->runtime_dir);
+	if (mkdir(m->staging_dir, 0755) < 0 && errno != EEXIST)
+		return log_errno(LOG_ERR, -errno, "cannot create %s", m->staging_dir);
+	return 0;
+}
+
+static void setup_cgroup(struct manager *m)
+{
+	_cleanup_free_ char *abs = NULL;
+	int r;
+
+	r = cgroup_root_find(&m->cgroup);
+	if (r < 0) {
+		log_warning("no cgroup v2 file system: containers run without a cgroup of their "
+			    "own; stopping relies on killing their pid 1");
+		return;
+	}
+	if (asprintf(&m->cgroup_base, "%s%snsinetd-%d", m->cgroup.self,
+		     strcmp(m->cgroup.self, "/") == 0 ? "" : "/", (int)getpid()) < 0)
+		return;
+	if (asprintf(&abs, "%s%s", m->cgroup.mount, m->cgroup_base) < 0)
+		return;
+	if (mkdir(abs, 0755) < 0 && errno != EEXIST) {
+		log_errno(LOG_WARNING, -errno,
+			  "cannot create cgroup %s: containers run without a cgroup of their own",
+			  abs);
+		return;
+	}
+	m->have_cgroup = true;
+	log_debug("containers go below cgroup %s", abs);
+}
+
+static void adopt_inherited(struct manager *m)
+{
+	int n = sd_listen_fds(1);
+
+	if (n <= 0)
+		return;
+	m->inherited = calloc((size_t)n, sizeof(int));
+	if (!m->inherited)
+		return;
+	for (int i = 0; i < n; i++) {
+		int fd = SD_LISTEN_FDS_START + i;
+		/* Ours now: no container may inherit it by accident. */
+		(void)fcntl(fd, F_SETFD, FD_CLOEXEC);
+		m->inherited[m->n_inherited++] = fd;
+	}
+	log_info("received %d socket(s) from the service manager", n);
+}
+
+int manager_new(struct event_base *base, const char *config_dir, const char *runtime_dir,
+		struct manager **ret)
+{
+	struct manager *m = calloc(1, sizeof(*m));
+	int r;
+
+	if (!m)
+		return -ENOMEM;
+	m->base = base;
+	m->lock_fd = -1;
+	m->config_dir = strdup(config_dir);
+	m->runtime_dir = strdup(runtime_dir);
+	if (!m->config_dir || !m->runtime_dir) {
+		manager_free(m);
+		return -ENOMEM;
+	}
+	r = setup_runtime_dir(m);
+	if (r < 0) {
+		manager_free(m);
+		return r;
+	}
+	setup_cgroup(m);
+	adopt_inherited(m);
+	*ret = m;
+	return 0;
+}
+
+struct manager *manager_free(struct manager *m)
+{
+	if (!m)
+		return NULL;
+	while (m->n_services > 0)
+		service_free(m->services[m->n_services - 1]);
+	free(m->services);
+	if (m->have_cgroup) {
+		_cleanup_free_ char *abs = NULL;
+		if (asprintf(&abs, "%s%s", m->cgroup.mount, m->cgroup_base) >= 0 && rmdir(abs) < 0)
+			log_errno(LOG_WARNING, -errno, "cannot remove cgroup %s", abs);
+	}
+	cgroup_root_done(&m->cgroup);
+	free(m->cgroup_base);
+	for (size_t i = 0; i < m->n_inherited; i++)
+		safe_close(m->inherited[i]);
+	free(m->inherited);
+	if (m->staging_dir)
+		(void)rmdir(m->staging_dir);
+	if (m->shutdown_timer)
+		event_free(m->shutdown_timer);
+	if (m->lock_fd >= 0) {
+		_cleanup_free_ char *lock = NULL;
+		if (asprintf(&lock, "%s/nsinetd.lock", m->runtime_dir) >= 0)
+			(void)unlink(lock);
+		safe_close(m->lock_fd);
+		(void)rmdir(m->runtime_dir);
+	}
+	free(m->config_dir);
+	free(m->runtime_dir);
+	free(m);
+	return NULL;
+}
+
+void manager_notify_status(struct manager *m)
+{
+	size_t running = 0, listening = 0;
+
+	for (size_t i = 0; i < m->n_services; i++) {
+		if (service_is_active(m->services[i]))
+			running++;
+		else if (m->services[i]->state == SERVICE_LISTENING)
+			listening++;
+	}
+	sd_notifyf(0, "STATUS=%zu services: %zu running, %zu listening", m->n_services, running,
+		   listening);
+}
+
+void manager_service_gone(struct manager *m, struct service *s)
+{
+	for (size_t i = 0; i < m->n_services; i++) {
+		if (m->services[i] == s) {
+			memmove(&m->services[i], &m->services[i + 1],
+				(m->n_services - i - 1) * sizeof(*m->services));
+			m->n_services--;
+			break;
+		}
+	}
+	if (m->shutting_down && m->n_services == 0)
+		event_base_loopbreak(m->base);
+}
+
+static struct service *find_service(struct manager *m, const char *name)
+{
+	for (size_t i = 0; i < m->n_services; i++)
+		if (!m->services[i]->remove_when_stopped &&
+		    strcmp(m->services[i]->cfg->name, name) == 0)
+			return m->services[i];
+	return NULL;
+}
+
+/* An fd for a listen address: kept from a running service (reload), passed
+ * by systemd, or new. */
+static int take_fd(struct manager *m, const struct service_config *cfg,
+		   const struct listen_config *lc, int *ret_fd)
+{
+	const char *what = NULL;
+	int r;
+
+	for (size_t i = 0; i < m->n_services; i++) {
+		int fd = service_take_fd(m->services[i], lc);
+		if (fd >= 0) {
+			r = listener_update(fd, lc, &cfg->socket);
+			if (r < 0)
+				log_errno(LOG_WARNING, r, "%s: %s=%s: cannot update backlog",
+					  cfg->name, listen_type_to_string(lc->type), lc->text);
+			*ret_fd = fd;
+			return 0;
+		}
+	}
+	for (size_t i = 0; i < m->n_inherited; i++) {
+		if (m->inherited[i] >= 0 && listener_matches(m->inherited[i], lc)) {
+			*ret_fd = m->inherited[i];
+			m->inherited[i] = -1;
+			log_info("%s: %s=%s: using the socket passed by the service manager",
+				 cfg->name, listen_type_to_string(lc->type), lc->text);
+			return 0;
+		}
+	}
+	r = listener_open(lc, &cfg->socket, ret_fd, &what);
+	if (r < 0)
+		return log_errno(LOG_ERR, r, "%s: %s=%s: cannot %s", cfg->name,
+				 listen_type_to_string(lc->type), lc->text, what);
+	return 0;
+}
+
+static int add_service(struct manager *m, struct service_config *cfg, struct service *predecessor)
+{
+	size_t n = cfg->socket.n_listen;
+	_cleanup_free_ int *fds = calloc(n, sizeof(int));
+	struct service **a;
+	struct service *s;
+	int r = 0;
+
+	if (!fds) {
+		config_free(cfg);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++)
+		fds[i] = -1;
+	for (size_t i = 0; i < n && r >= 0; i++)
+		r = take_fd(m, cfg, &cfg->socket.listen[i], &fds[i]);
+	a = r >= 0 ? realloc(m->services, (m->n_services + 1) * sizeof(*a)) : NULL;
+	if (a)
+		m->services = a;
+	s = a ? service_new(m, cfg, fds, predecessor) : NULL;
+	if (!s) {
+		for (size_t i = 0; i < n; i++) {
+			if (fds[i] >= 0) {
+				close(fds[i]);
+				listener_unlink(&cfg->socket.listen[i]);
+			}
+		}
+		log_error("%s: not started", cfg->name);
+		config_free(cfg);
+		return r < 0 ? r : -ENOMEM;
+	}
+	m->services[m->n_services++] = s;
+	log_debug("%s: listening on %zu socket(s)", cfg->name, n);
+	return 0;
+}
+
+static void log_errors(struct config_errors *errs)
+{
+	for (size_t i = 0; i < errs->n; i++)
+		log_error("%s", errs->messages[i]);
+}
+
+int manager_load(struct manager *m)
+{
+	struct config_errors errs = {0};
+	struct service_config **cfgs = NULL;
+	size_t n = 0;
+	int r;
+
+	r = config_load_dir(m->config_dir, &errs, &cfgs, &n);
+	log_errors(&errs);
+	config_errors_clear(&errs);
+	if (r < 0)
+		return log_errno(LOG_ERR, r, "cannot read configuration directory %s",
+				 m->config_dir);
+	for (size_t i = 0; i < n; i++)
+		(void)add_service(m, TAKE_PTR(cfgs[i]), NULL);
+	free(cfgs);
+	log_info("%zu service(s) listening, configuration from %s", m->n_services, m->config_dir);
+	return 0;
+}
+
+/* Whether DIR/NAME.conf exists: a file that exists but did not load has
+ * errors, and then the running version of the service stays. */
+static bool config_file_exists(struct manager *m, const char *name)
+{
+	_cleanup_free_ char *p = NULL;
+
+	if (asprintf(&p, "%s/%s.conf", m->config_dir, name) < 0)
+		return false;
+	return access(p, F_OK) == 0;
+}
+
+void manager_reload(struct manager *m)
+{
+	struct config_errors errs = {0};
+	struct service_config **cfgs = NULL;
+	size_t n = 0, kept = 0, changed = 0, added = 0, removed = 0;
+	int r;
+
+	if (m->shutting_down)
+		return;
+	sd_notify(0, "RELOADING=1");
+	log_info("reloading configuration from %s", m->config_dir);
+	r = config_load_dir(m->config_dir, &errs, &cfgs, &n);
+	log_errors(&errs);
+	config_errors_clear(&errs);
+	if (r < 0) {
+		log_errno(LOG_ERR, r, "cannot read %s, keeping the running configuration",
+			  m->config_dir);
+		sd_notify(0, "READY=1");
+		return;
+	}
+
+	/* Removed services first, so that their addresses are free for the
+	 * new ones: a service whose file is gone. A file that has errors
+	 * now keeps its running version. */
+	for (size_t i = m->n_services; i-- > 0;) {
+		struct service *s = m->services[i];
+		bool found = false;
+
+		if (s->remove_when_stopped)
+			continue;
+		for (size_t j = 0; j < n && !found; j++)
+			found = strcmp(cfgs[j]->name, s->cfg->name) == 0;
+		if (found)
+			continue;
+		if (config_file_exists(m, s->cfg->name)) {
+			log_warning("%s: configuration has errors, keeping the running version",
+				    s->cfg->name);
+			continue;
+		}
+		log_info("%s: removed", s->cfg->name);
+		removed++;
+		service_remove(s);
+	}
+	/* Listener fds of removed services that stop later are still held:
+	 * a new service with the same address takes them over. */
+	for (size_t j = 0; j < n; j++) {
+		struct service *old = find_service(m, cfgs[j]->name);
+
+		if (old && config_equal(old->cfg, cfgs[j])) {
+			config_free(TAKE_PTR(cfgs[j]));
+			kept++;
+			continue;
+		}
+		if (old) {
+			log_info("%s: configuration changed, restarting", cfgs[j]->name);
+			changed++;
+			/* The old one gives its sockets to the new one and
+			 * stops; the new one listens once the old is gone. */
+			old->remove_when_stopped = true;
+			(void)add_service(m, TAKE_PTR(cfgs[j]), old);
+			service_remove(old);
+		} else {
+			added++;
+			(void)add_service(m, TAKE_PTR(cfgs[j]), NULL);
+		}
+	}
+	free(cfgs);
+	log_info("reloaded: %zu unchanged, %zu changed, %zu added, %zu removed", kept, changed,
+		 added, removed);
+	sd_notify(0, "READY=1");
+	manager_notify_status(m);
+}
+
+static void shutdown_timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct manager *m = arg;
+
+	log_error("containers did not stop in time, exiting anyway");
+	event_base_loopbreak(m->base);
+}
+
+void manager_shutdown(struct manager *m)
+{
+	usec_t longest = 0;
+	struct timeval tv;
+
+	if (m->shutting_down)
+		return;
+	m->shutting_down = true;
+	sd_notify(0, "STOPPING=1");
+	log_info("stopping %zu service(s)", m->n_services);
+	for (size_t i = m->n_services; i-- > 0;) {
+		struct service *s = m->services[i];
+		if (service_is_active(s) && s->cfg->service.stop_timeout != USEC_INFINITY &&
+		    s->cfg->service.stop_timeout > longest)
+			longest = s->cfg->service.stop_timeout;
+	}
+	/* service_remove() may free a service, which changes the array:
+	 * walk a copy. Freeing one service never frees another. */
+	{
+		size_t n = m->n_services;
+		_cleanup_free_ struct service **copy = calloc(n + 1, sizeof(*copy));
+
+		if (copy) {
+			memcpy(copy, m->services, n * sizeof(*copy));
+			for (size_t i = 0; i < n; i++)
+				service_remove(copy[i]);
+		}
+	}
+	if (m->n_services == 0) {
+		event_base_loopbreak(m->base);
+		return;
+	}
+	/* The kill after StopTimeoutSec= needs the loop; this is the bound
+	 * beyond it. */
+	longest += SHUTDOWN_GRACE_USEC;
+	tv.tv_sec = (time_t)(longest / USEC_PER_SEC);
+	tv.tv_usec = (suseconds_t)(longest % USEC_PER_SEC);
+	m->shutdown_timer = evtimer_new(m->base, shutdown_timeout_cb, m);
+	if (m->shutdown_timer)
+		evtimer_add(m->shutdown_timer, &tv);
+}

@@ -1,1 +1,708 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "service.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <grp.h>
+#include <pwd.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "activator/activator.h"
+#include "activator/cgroup.h"
+#include "common/cleanup.h"
+#include "common/log.h"
+#include "common/strv.h"
+#include "supervisor/listener.h"
+#include "supervisor/manager.h"
+
+#define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+/* How many queued connections one wake-up takes in backoff. */
+#define DRAIN_BATCH 64
+
+usec_t now_usec(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (usec_t)ts.tv_sec * USEC_PER_SEC + (usec_t)ts.tv_nsec / 1000;
+}
+
+static struct timeval usec_to_timeval(usec_t u)
+{
+	struct timeval tv = {.tv_sec = (time_t)(u / USEC_PER_SEC),
+			     .tv_usec = (suseconds_t)(u % USEC_PER_SEC)};
+	return tv;
+}
+
+const char *service_state_to_string(enum service_state st)
+{
+	switch (st) {
+	case SERVICE_WAITING:
+		return "waiting";
+	case SERVICE_LISTENING:
+		return "listening";
+	case SERVICE_RUNNING:
+		return "running";
+	case SERVICE_STOPPING:
+		return "stopping";
+	case SERVICE_BACKOFF:
+		return "backoff";
+	}
+	return "unknown";
+}
+
+bool service_is_active(const struct service *s)
+{
+	return s->pidfd >= 0;
+}
+
+static const char *name(const struct service *s)
+{
+	return s->cfg->name;
+}
+
+static void listen_enable(struct service *s, bool on)
+{
+	for (size_t i = 0; i < s->cfg->socket.n_listen; i++) {
+		if (!s->listen_events[i])
+			continue;
+		if (on)
+			event_add(s->listen_events[i], NULL);
+		else
+			event_del(s->listen_events[i]);
+	}
+}
+
+static void set_state(struct service *s, enum service_state st)
+{
+	if (s->state == st)
+		return;
+	log_debug("%s: %s -> %s", name(s), service_state_to_string(s->state),
+		  service_state_to_string(st));
+	s->state = st;
+	/* Polling follows the state: only a listening or backing-off service
+	 * looks at its sockets; otherwise a container (or nobody) does. */
+	listen_enable(s, st == SERVICE_LISTENING || st == SERVICE_BACKOFF);
+	manager_notify_status(s->manager);
+}
+
+static void timer_start(struct service *s, usec_t after, event_callback_fn cb)
+{
+	struct timeval tv = usec_to_timeval(after);
+
+	if (s->timer)
+		event_free(s->timer);
+	s->timer = evtimer_new(s->manager->base, cb, s);
+	if (s->timer)
+		evtimer_add(s->timer, &tv);
+}
+
+static void timer_stop(struct service *s)
+{
+	if (s->timer) {
+		event_free(s->timer);
+		s->timer = NULL;
+	}
+}
+
+/* --- start limit -------------------------------------------------------- */
+
+/* Counts failed runs inside StartLimitIntervalSec=. Unlike systemd, a run
+ * that ended cleanly does not count: a service that exits after serving is
+ * doing its job, and must not be locked out for it. */
+static bool record_failure(struct service *s)
+{
+	usec_t now = now_usec(), window = s->cfg->service.start_limit_interval;
+	unsigned burst = s->cfg->service.start_limit_burst, kept = 0;
+
+	for (unsigned i = 0; i < s->n_failures; i++)
+		if (window == USEC_INFINITY || now - s->failures[i] < window)
+			s->failures[kept++] = s->failures[i];
+	s->n_failures = kept;
+	if (s->n_failures < burst)
+		s->failures[s->n_failures++] = now;
+	return s->n_failures >= burst;
+}
+
+static void backoff_end_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct service *s = arg;
+
+	timer_stop(s);
+	s->n_failures = 0;
+	log_notice("%s: start limit interval over, listening again", name(s));
+	set_state(s, SERVICE_LISTENING);
+}
+
+static void enter_backoff(struct service *s)
+{
+	char buf[64];
+	usec_t interval = s->cfg->service.start_limit_interval;
+
+	/* Never a permanent failure: an infinite interval still retries. */
+	if (interval == USEC_INFINITY || interval == 0)
+		interval = 10 * USEC_PER_SEC;
+	log_error("%s: %u failed starts within StartLimitIntervalSec=%s: refusing connections "
+		  "for %s, then trying again",
+		  name(s), s->cfg->service.start_limit_burst,
+		  format_duration(buf, sizeof(buf), s->cfg->service.start_limit_interval),
+		  format_duration(buf, sizeof(buf), interval));
+	set_state(s, SERVICE_BACKOFF);
+	timer_start(s, interval, backoff_end_cb);
+}
+
+/* --- starting ----------------------------------------------------------- */
+
+/* Finds User=/Group= in the container's own /etc/passwd and /etc/group
+ * when it has a root directory, else in the host's. */
+static int lookup_passwd(const char *root, const char *user, uid_t *ret_uid, gid_t *ret_gid,
+			 char **ret_home)
+{
+	uint64_t n;
+
+	if (parse_uint(user, 0, 0xfffffffe, &n) == 0) {
+		*ret_uid = (uid_t)n;
+		*ret_gid = (gid_t)n;
+		*ret_home = NULL;
+		return 0;
+	}
+	if (!root) {
+		struct passwd *pw = getpwnam(user);
+		if (!pw)
+			return -ESRCH;
+		*ret_uid = pw->pw_uid;
+		*ret_gid = pw->pw_gid;
+		*ret_home = strdup(pw->pw_dir);
+		return 0;
+	}
+	_cleanup_free_ char *p = NULL;
+	if (asprintf(&p, "%s/etc/passwd", root) < 0)
+		return -ENOMEM;
+	_cleanup_fclose_ FILE *f = fopen(p, "re");
+	if (!f)
+		return -errno;
+	for (struct passwd *pw; (pw = fgetpwent(f));) {
+		if (strcmp(pw->pw_name, user) == 0) {
+			*ret_uid = pw->pw_uid;
+			*ret_gid = pw->pw_gid;
+			*ret_home = strdup(pw->pw_dir);
+			return 0;
+		}
+	}
+	return -ESRCH;
+}
+
+static int lookup_group(const char *root, const char *group, gid_t *ret_gid)
+{
+	uint64_t n;
+
+	if (parse_uint(group, 0, 0xfffffffe, &n) == 0) {
+		*ret_gid = (gid_t)n;
+		return 0;
+	}
+	if (!root) {
+		struct group *gr = getgrnam(group);
+		if (!gr)
+			return -ESRCH;
+		*ret_gid = gr->gr_gid;
+		return 0;
+	}
+	_cleanup_free_ char *p = NULL;
+	if (asprintf(&p, "%s/etc/group", root) < 0)
+		return -ENOMEM;
+	_cleanup_fclose_ FILE *f = fopen(p, "re");
+	if (!f)
+		return -errno;
+	for (struct group *gr; (gr = fgetgrent(f));) {
+		if (strcmp(gr->gr_name, group) == 0) {
+			*ret_gid = gr->gr_gid;
+			return 0;
+		}
+	}
+	return -ESRCH;
+}
+
+static void sync_cb(evutil_socket_t fd, short what, void *arg);
+static void exit_cb(evutil_socket_t fd, short what, void *arg);
+
+static void drop_cgroup(struct service *s)
+{
+	if (!s->cgroup_path)
+		return;
+	/* pid 1 is gone, and with it its pid namespace; what may remain is
+	 * a process on its way out. Kill whatever is left, then remove. */
+	for (int i = 0; i < 200; i++) {
+		int r = cgroup_remove(s->cgroup_path);
+		if (r >= 0 || r == -ENOENT)
+			break;
+		if (r != -EBUSY) {
+			log_errno(LOG_WARNING, r, "%s: cannot remove cgroup %s", name(s),
+				  s->cgroup_path);
+			break;
+		}
+		if (i == 0)
+			(void)cgroup_kill(s->cgroup_path);
+		usleep(1000);
+	}
+	free(s->cgroup_path);
+	s->cgroup_path = NULL;
+}
+
+static int build_env(struct service *s, const char *home, char ***ret)
+{
+	const struct container_config *cc = &s->cfg->container;
+	_cleanup_strv_free_ char **env = NULL;
+	int r;
+
+	/* The base every container gets; Environment= overrides it. */
+	if ((r = strv_push(&env, "PATH=" DEFAULT_PATH)) < 0 ||
+	    (r = strv_push(&env, "container=nsinetd")) < 0)
+		return r;
+	if (cc->user) {
+		_cleanup_free_ char *u = NULL, *l = NULL;
+		if (asprintf(&u, "USER=%s", cc->user) < 0 || asprintf(&l, "LOGNAME=%s", cc->user) < 0)
+			return -ENOMEM;
+		if ((r = strv_push(&env, u)) < 0 || (r = strv_push(&env, l)) < 0)
+			return r;
+	}
+	{
+		_cleanup_free_ char *h = NULL;
+		if (asprintf(&h, "HOME=%s", home ? home : "/") < 0)
+			return -ENOMEM;
+		if ((r = strv_push(&env, h)) < 0)
+			return r;
+	}
+	STRV_FOREACH (e, cc->environment)
+		if ((r = strv_env_set(&env, *e)) < 0)
+			return r;
+	*ret = TAKE_PTR(env);
+	return 0;
+}
+
+static void start_failed(struct service *s)
+{
+	if (record_failure(s))
+		enter_backoff(s);
+	else
+		set_state(s, SERVICE_LISTENING);
+}
+
+int service_start(struct service *s)
+{
+	const struct container_config *cc = &s->cfg->container;
+	struct manager *m = s->manager;
+	struct activator_spec spec = {0};
+	struct activator_child child = {.pid = -1, .pidfd = -1, .sync_fd = -1};
+	_cleanup_strv_free_ char **env = NULL;
+	_cleanup_free_ char *home = NULL;
+	_cleanup_free_ const char **names = NULL;
+	_cleanup_free_ struct activator_bind *binds = NULL;
+	_cleanup_free_ struct activator_tmpfs *tmpfs = NULL;
+	_cleanup_close_ int cgroup_fd = -1;
+	size_t n_binds = 0;
+	uid_t uid = 0;
+	gid_t gid = 0;
+	gid_t groups[64];
+	int n_groups = 0;
+	int r;
+
+	if (service_is_active(s) || s->state == SERVICE_WAITING)
+		return -EBUSY;
+
+	if (cc->user) {
+		r = lookup_passwd(cc->directory, cc->user, &uid, &gid, &home);
+		if (r < 0) {
+			log_errno(LOG_ERR, r, "%s: User=%s: cannot resolve", name(s), cc->user);
+			start_failed(s);
+			return r;
+		}
+		/* Supplementary groups only from the host's database, and
+		 * only when the container shares the host's root. */
+		if (!cc->directory && !cc->group) {
+			struct passwd *pw = getpwuid(uid);
+			n_groups = ELEMENTSOF(groups);
+			if (!pw || getgrouplist(pw->pw_name, gid, groups, &n_groups) < 0)
+				n_groups = 0;
+		}
+	}
+	if (cc->group) {
+		r = lookup_group(cc->directory, cc->group, &gid);
+		if (r < 0) {
+			log_errno(LOG_ERR, r, "%s: Group=%s: cannot resolve", name(s), cc->group);
+			start_failed(s);
+			return r;
+		}
+	}
+	if (cc->directory) {
+		struct stat st;
+		if (stat(cc->directory, &st) < 0 || !S_ISDIR(st.st_mode)) {
+			r = errno ? -errno : -ENOTDIR;
+			log_errno(LOG_ERR, r, "%s: Directory=%s", name(s), cc->directory);
+			start_failed(s);
+			return r;
+		}
+	}
+
+	r = build_env(s, home, &env);
+	if (r < 0)
+		goto fail_log;
+
+	names = calloc(s->cfg->socket.n_listen + 1, sizeof(char *));
+	binds = calloc(cc->n_binds + 1, sizeof(*binds));
+	tmpfs = calloc(cc->n_tmpfs + 1, sizeof(*tmpfs));
+	if (!names || !binds || !tmpfs) {
+		r = -ENOMEM;
+		goto fail_log;
+	}
+	for (size_t i = 0; i < s->cfg->socket.n_listen; i++)
+		names[i] = s->cfg->socket.fd_name ? s->cfg->socket.fd_name : name(s);
+	for (size_t i = 0; i < cc->n_binds; i++) {
+		const struct bind_config *b = &cc->binds[i];
+		if (b->optional && access(b->source, F_OK) < 0)
+			continue;
+		binds[n_binds++] = (struct activator_bind){b->source, b->target, b->read_only};
+	}
+	for (size_t i = 0; i < cc->n_tmpfs; i++)
+		tmpfs[i] = (struct activator_tmpfs){cc->tmpfs[i].target, cc->tmpfs[i].options};
+
+	if (m->have_cgroup) {
+		_cleanup_free_ char *rel = NULL;
+		if (asprintf(&rel, "%s/%s", m->cgroup_base, name(s)) < 0) {
+			r = -ENOMEM;
+			goto fail_log;
+		}
+		r = cgroup_create(&m->cgroup, rel, &cgroup_fd, &s->cgroup_path);
+		if (r < 0)
+			log_errno(LOG_WARNING, r,
+				  "%s: cannot create cgroup %s, starting without one", name(s),
+				  rel);
+	}
+
+	spec.name = name(s);
+	spec.argv = cc->exec;
+	spec.envp = env;
+	spec.fds = s->fds;
+	spec.fd_names = names;
+	spec.n_fds = s->cfg->socket.n_listen;
+	spec.stdio[0] = -1;
+	spec.stdio[1] = STDOUT_FILENO;
+	spec.stdio[2] = STDERR_FILENO;
+	spec.root_directory = cc->directory;
+	spec.read_only = cc->read_only >= 0 ? cc->read_only : !cc->directory;
+	spec.binds = binds;
+	spec.n_binds = n_binds;
+	spec.tmpfs = tmpfs;
+	spec.n_tmpfs = cc->n_tmpfs;
+	spec.staging_dir = m->staging_dir;
+	spec.hostname = cc->hostname ? cc->hostname : name(s);
+	spec.working_directory = cc->working_directory;
+	spec.uid = uid;
+	spec.gid = gid;
+	spec.groups = (const gid_t *)groups;
+	spec.n_groups = (size_t)n_groups;
+	spec.namespaces = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS |
+			  CLONE_NEWCGROUP | (cc->network == NETWORK_NONE ? CLONE_NEWNET : 0);
+	spec.cgroup_fd = cgroup_fd;
+
+	s->started_at = now_usec();
+	r = activator_spawn(&spec, &child);
+	if (r < 0) {
+		log_errno(LOG_ERR, r, "%s: cannot start container", name(s));
+		drop_cgroup(s);
+		start_failed(s);
+		return r;
+	}
+	s->pid = child.pid;
+	s->pidfd = child.pidfd;
+	s->sync_fd = child.sync_fd;
+	s->exec_done = false;
+	s->kill_sent = false;
+	s->pidfd_event = event_new(m->base, s->pidfd, EV_READ, exit_cb, s);
+	s->sync_event = event_new(m->base, s->sync_fd, EV_READ | EV_PERSIST, sync_cb, s);
+	if (!s->pidfd_event || !s->sync_event) {
+		/* Without its events the container cannot be supervised. */
+		log_error("%s: out of memory, killing the new container", name(s));
+		(void)activator_signal(s->pidfd, SIGKILL);
+		if (s->pidfd_event)
+			event_free(s->pidfd_event);
+		s->pidfd_event = event_new(m->base, s->pidfd, EV_READ, exit_cb, s);
+	}
+	if (s->pidfd_event)
+		event_add(s->pidfd_event, NULL);
+	if (s->sync_event)
+		event_add(s->sync_event, NULL);
+	set_state(s, SERVICE_RUNNING);
+	log_debug("%s: spawned container pid %d", name(s), (int)s->pid);
+	return 0;
+
+fail_log:
+	log_errno(LOG_ERR, r, "%s: cannot prepare the container", name(s));
+	start_failed(s);
+	return r;
+}
+
+/* Reads the child's setup outcome. Returns true when it is known. */
+static bool sync_read(struct service *s)
+{
+	enum activator_step step = STEP_NONE;
+	int r;
+
+	if (s->sync_fd < 0)
+		return true;
+	r = activator_read_result(s->sync_fd, &step);
+	if (r == -EAGAIN)
+		return false;
+	if (r == 0) {
+		s->exec_done = true;
+		log_info("%s: started container pid %d (clone to exec %.1f ms)", name(s),
+			 (int)s->pid, (double)(now_usec() - s->started_at) / 1000.0);
+	} else {
+		log_errno(LOG_ERR, r, "%s: container setup failed at %s", name(s),
+			  activator_step_name(step));
+	}
+	if (s->sync_event) {
+		event_free(s->sync_event);
+		s->sync_event = NULL;
+	}
+	s->sync_fd = safe_close(s->sync_fd);
+	return true;
+}
+
+static void sync_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)sync_read(arg);
+}
+
+static void exit_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct service *s = arg;
+	char buf[64];
+	int status = 0, r;
+	bool failed, stopping = s->state == SERVICE_STOPPING;
+	usec_t ran = now_usec() - s->started_at;
+
+	r = activator_reap(s->pidfd, &status);
+	if (r == -EAGAIN) {
+		event_add(s->pidfd_event, NULL);
+		return;
+	}
+	/* A failed setup step is told on the sync fd before the exit. */
+	if (s->sync_fd >= 0 && !sync_read(s)) {
+		if (s->sync_event)
+			event_free(s->sync_event);
+		s->sync_event = NULL;
+		s->sync_fd = safe_close(s->sync_fd);
+	}
+	event_free(s->pidfd_event);
+	s->pidfd_event = NULL;
+	s->pidfd = safe_close(s->pidfd);
+	timer_stop(s);
+	drop_cgroup(s);
+
+	format_duration(buf, sizeof(buf), ran - ran % 1000);
+	if (r < 0) {
+		log_errno(LOG_ERR, r, "%s: cannot reap container pid %d", name(s), (int)s->pid);
+		failed = true;
+	} else if (WIFEXITED(status)) {
+		failed = WEXITSTATUS(status) != 0;
+		log_msg(failed && !stopping ? LOG_WARNING : LOG_INFO,
+			"%s: container pid %d exited with status %d after %s", name(s), (int)s->pid,
+			WEXITSTATUS(status), buf);
+	} else {
+		int sig = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+		failed = true;
+		log_msg(stopping ? LOG_INFO : LOG_WARNING,
+			"%s: container pid %d killed by %s after %s", name(s), (int)s->pid,
+			signal_to_string(sig), buf);
+	}
+	s->pid = -1;
+
+	if (s->remove_when_stopped) {
+		service_free(s);
+		return;
+	}
+	/* A stop we asked for is not the service's failure. */
+	if (failed && !stopping && record_failure(s)) {
+		enter_backoff(s);
+		return;
+	}
+	/* Listening again: a connection that came during the run or the
+	 * stop is still queued and starts the next container at once. */
+	set_state(s, SERVICE_LISTENING);
+}
+
+/* --- stopping ----------------------------------------------------------- */
+
+static void stop_timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct service *s = arg;
+	char buf[64];
+
+	timer_stop(s);
+	if (!service_is_active(s))
+		return;
+	log_warning("%s: container pid %d did not stop within StopTimeoutSec=%s after %s, "
+		    "killing it",
+		    name(s), (int)s->pid,
+		    format_duration(buf, sizeof(buf), s->cfg->service.stop_timeout),
+		    signal_to_string(s->cfg->service.kill_signal));
+	s->kill_sent = true;
+	/* cgroup.kill reaches every process, even one that escaped pid 1's
+	 * reach; SIGKILL of pid 1 takes its whole pid namespace with it. */
+	if (s->cgroup_path)
+		(void)cgroup_kill(s->cgroup_path);
+	(void)activator_signal(s->pidfd, SIGKILL);
+}
+
+void service_stop(struct service *s, const char *reason)
+{
+	int r;
+
+	if (!service_is_active(s) || s->state == SERVICE_STOPPING)
+		return;
+	log_info("%s: stopping container pid %d (%s)", name(s), (int)s->pid, reason);
+	set_state(s, SERVICE_STOPPING);
+	r = activator_signal(s->pidfd, s->cfg->service.kill_signal);
+	if (r < 0 && r != -ESRCH)
+		log_errno(LOG_WARNING, r, "%s: cannot send %s", name(s),
+			  signal_to_string(s->cfg->service.kill_signal));
+	timer_start(s, s->cfg->service.stop_timeout == USEC_INFINITY
+			       ? USEC_PER_SEC * 3600 * 24 * 365
+			       : s->cfg->service.stop_timeout,
+		    stop_timeout_cb);
+}
+
+void service_remove(struct service *s)
+{
+	s->remove_when_stopped = true;
+	listen_enable(s, false);
+	if (service_is_active(s))
+		service_stop(s, "removed");
+	else
+		service_free(s);
+}
+
+/* --- life --------------------------------------------------------------- */
+
+static void listen_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct service *s = arg;
+
+	switch (s->state) {
+	case SERVICE_LISTENING:
+		(void)service_start(s);
+		break;
+	case SERVICE_BACKOFF:
+		/* Clients get a closed connection rather than a hang. */
+		for (size_t i = 0; i < s->cfg->socket.n_listen; i++)
+			if (s->fds[i] == fd)
+				listener_drain(fd, &s->cfg->socket.listen[i], DRAIN_BATCH);
+		break;
+	default:
+		/* Not polled in other states; a stale wake-up is harmless. */
+		listen_enable(s, false);
+		break;
+	}
+}
+
+int service_take_fd(struct service *s, const struct listen_config *lc)
+{
+	for (size_t i = 0; i < s->cfg->socket.n_listen; i++) {
+		const struct listen_config *o = &s->cfg->socket.listen[i];
+		int fd;
+
+		if (s->fds[i] < 0 || o->type != lc->type ||
+		    !socket_address_equal(&o->address, &lc->address))
+			continue;
+		if (s->listen_events[i]) {
+			event_free(s->listen_events[i]);
+			s->listen_events[i] = NULL;
+		}
+		fd = s->fds[i];
+		s->fds[i] = -1;
+		return fd;
+	}
+	return -1;
+}
+
+struct service *service_new(struct manager *m, struct service_config *cfg, int *fds,
+			    struct service *predecessor)
+{
+	struct service *s = calloc(1, sizeof(*s));
+	size_t n = cfg->socket.n_listen;
+
+	if (!s)
+		return NULL;
+	s->manager = m;
+	s->cfg = cfg;
+	s->pid = -1;
+	s->pidfd = -1;
+	s->sync_fd = -1;
+	s->state = SERVICE_WAITING;
+	s->fds = calloc(n, sizeof(int));
+	s->listen_events = calloc(n, sizeof(struct event *));
+	s->failures = calloc(cfg->service.start_limit_burst + 1, sizeof(usec_t));
+	if (!s->fds || !s->listen_events || !s->failures) {
+		free(s->fds);
+		free(s->listen_events);
+		free(s->failures);
+		free(s);
+		return NULL;
+	}
+	for (size_t i = 0; i < n; i++) {
+		s->fds[i] = fds[i];
+		fds[i] = -1;
+		s->listen_events[i] =
+			event_new(m->base, s->fds[i], EV_READ | EV_PERSIST, listen_cb, s);
+	}
+	if (predecessor && service_is_active(predecessor)) {
+		predecessor->successor = s;
+		s->predecessor = predecessor;
+	} else {
+		set_state(s, SERVICE_LISTENING);
+	}
+	return s;
+}
+
+struct service *service_free(struct service *s)
+{
+	if (!s)
+		return NULL;
+	if (s->pidfd_event)
+		event_free(s->pidfd_event);
+	if (s->sync_event)
+		event_free(s->sync_event);
+	timer_stop(s);
+	s->sync_fd = safe_close(s->sync_fd);
+	s->pidfd = safe_close(s->pidfd);
+	drop_cgroup(s);
+	for (size_t i = 0; i < s->cfg->socket.n_listen; i++) {
+		if (s->listen_events[i])
+			event_free(s->listen_events[i]);
+		if (s->fds[i] >= 0) {
+			close(s->fds[i]);
+			listener_unlink(&s->cfg->socket.listen[i]);
+		}
+	}
+	if (s->predecessor)
+		s->predecessor->successor = NULL;
+	if (s->successor) {
+		s->successor->predecessor = NULL;
+		if (s->successor->state == SERVICE_WAITING)
+			set_state(s->successor, SERVICE_LISTENING);
+	}
+	manager_service_gone(s->manager, s);
+	free(s->fds);
+	free(s->listen_events);
+	free(s->failures);
+	config_free(s->cfg);
+	free(s);
+	return NULL;
+}

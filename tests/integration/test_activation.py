@@ -1,1 +1,213 @@
-print("1..0 # SKIP not written yet")
+#!/usr/bin/python3
+"""Accept=no activation: what the container sees, over every socket kind."""
+import os
+import socket
+import tempfile
+import time
+
+from nsitest import (Daemon, main, probe_conf, probe_stream, free_port, connect,
+                     recv_all, wait_for)
+import json
+
+
+def test_ipv4_container_view():
+    port = free_port()
+    marker = tempfile.NamedTemporaryFile(prefix="nsitest-host-tmp-", dir="/tmp")
+    conf = probe_conf(f"127.0.0.1:{port}", extra_socket="FileDescriptorName=web",
+                      extra_container="Hostname=probehost")
+    with Daemon({"probe": conf}) as d:
+        d.start()
+        r = probe_stream(("127.0.0.1", port))
+        assert r["listen_fds"] == 1, r
+        assert r["names"] == ["web"], r
+        assert r["env"]["LISTEN_PID"] == "2" and r["pid"] == 2, r
+        assert r["ppid"] == 1, r
+        # The stub init and the payload, nothing else of the host.
+        assert r["nprocs"] == 2, r
+        assert r["hostname"] == "probehost", r
+        names = [i["name"] for i in r["interfaces"]]
+        assert names == ["lo"], r
+        assert r["interfaces"][0]["up"], r
+        assert r["root_readonly"] is True, r
+        assert r["tmp_entries"] == [], r
+        assert os.path.basename(marker.name) not in r["tmp_entries"]
+        # 0-2, the listener 3; above it only what the probe itself opened
+        # to answer (the connection, the /proc/self/fd listing).
+        fds = sorted(r["open_fds"])
+        assert fds[:4] == [0, 1, 2, 3], r
+        assert len(fds) <= 6, r
+        assert r["fd_types"][0]["type"] == "stream", r
+        assert r["fd_types"][0]["family"] == "inet", r
+        # Served by the same container while it runs: one start only.
+        r2 = probe_stream(("127.0.0.1", port))
+        assert r2["pid"] == 2
+        assert len(d.container_pids()) == 1, d.log()
+        assert d.stop() == 0
+
+
+def test_ipv6_and_dual_stack():
+    p6, pdual = free_port(), free_port()
+    with Daemon({"v6": probe_conf(f"[::1]:{p6}"),
+                 "dual": probe_conf(f"{pdual}")}) as d:
+        d.start()
+        r = probe_stream(("::1", p6), socket.AF_INET6)
+        assert r["fd_types"][0]["family"] == "inet6", r
+        # A bare port is [::]:PORT taking IPv4 too.
+        r = probe_stream(("127.0.0.1", pdual))
+        assert r["listen_fds"] == 1
+        r = probe_stream(("::1", pdual), socket.AF_INET6)
+        assert r["listen_fds"] == 1
+        assert d.stop() == 0
+
+
+def test_unix_path_and_abstract():
+    with Daemon() as d:
+        path = os.path.join(d.tmp, "sock", "probe.sock")
+        abstract = f"nsitest-{os.getpid()}-{time.monotonic_ns()}"
+        d.write("upath", probe_conf(f"{path}", extra_socket="SocketMode=0600"))
+        d.write("uabs", probe_conf(f"@{abstract}"))
+        d.start()
+        assert oct(os.stat(path).st_mode & 0o777) == "0o600"
+        r = probe_stream(path, socket.AF_UNIX)
+        assert r["fd_types"][0]["family"] == "unix", r
+        r = probe_stream("\0" + abstract, socket.AF_UNIX)
+        assert r["fd_types"][0]["family"] == "unix", r
+        assert d.stop() == 0
+        assert not os.path.exists(path), "unix socket file left behind"
+
+
+def _dgram_query(family, addr, bind=None):
+    with socket.socket(family, socket.SOCK_DGRAM) as s:
+        s.settimeout(10)
+        if bind:
+            s.bind(bind)
+        s.sendto(b"report", addr)
+        data, _ = s.recvfrom(65536)
+    return json.loads(data.decode())
+
+
+def test_datagram_udp_and_unix():
+    port = free_port()
+    with Daemon() as d:
+        upath = os.path.join(d.tmp, "dgram.sock")
+        d.write("udp", probe_conf([f"ListenDatagram=127.0.0.1:{port}"]))
+        d.write("udgram", probe_conf([f"ListenDatagram={upath}"]))
+        d.start()
+        r = _dgram_query(socket.AF_INET, ("127.0.0.1", port))
+        assert r["fd_types"][0]["type"] == "dgram", r
+        client = os.path.join(d.tmp, "client.sock")
+        r = _dgram_query(socket.AF_UNIX, upath, bind=client)
+        assert r["fd_types"][0] == {"type": "dgram", "family": "unix"}, r
+        assert d.stop() == 0
+
+
+def test_seqpacket_and_fd_order():
+    port = free_port()
+    with Daemon() as d:
+        seq = os.path.join(d.tmp, "seq.sock")
+        d.write("multi", probe_conf([f"ListenStream=127.0.0.1:{port}",
+                                     f"ListenSequentialPacket={seq}",
+                                     f"ListenDatagram=127.0.0.1:{port}"]))
+        d.start()
+        r = probe_stream(("127.0.0.1", port))
+        assert r["listen_fds"] == 3, r
+        assert [t["type"] for t in r["fd_types"]] == ["stream", "seqpacket", "dgram"], r
+        assert r["env"]["LISTEN_FDNAMES"] == "multi:multi:multi", r
+        with socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET) as s:
+            s.settimeout(10)
+            s.connect(seq)
+            rr = json.loads(s.recv(65536).decode())
+        assert rr["listen_fds"] == 3
+        assert d.stop() == 0
+
+
+def test_restart_with_queued_connection():
+    """A connection that arrives while the container exits starts the next."""
+    port = free_port()
+    conf = probe_conf(f"127.0.0.1:{port}", env=["PROBE_EXIT_AFTER=1",
+                                                 "PROBE_SLEEP_MS=300"])
+    with Daemon({"once": conf}) as d:
+        d.start()
+        a = connect(("127.0.0.1", port))
+        d.wait_log(r"started container pid")
+        # Queued on the daemon's socket while container 1 serves a.
+        b = connect(("127.0.0.1", port))
+        ra = json.loads(recv_all(a).decode())
+        rb = json.loads(recv_all(b).decode())
+        a.close()
+        b.close()
+        assert ra["pid"] == 2 and rb["pid"] == 2
+        d.wait_log(r"started container pid", count=2)
+        assert len(d.container_pids()) == 2, d.log()
+        assert "exited with status 0" in d.log()
+        assert d.stop() == 0
+
+
+def test_crash_loop_backoff():
+    port = free_port()
+    conf = probe_conf(f"127.0.0.1:{port}", env=["PROBE_EXIT_CODE=3"],
+                      extra_service="StartLimitBurst=3\nStartLimitIntervalSec=2s")
+    with Daemon({"crash": conf}) as d:
+        d.start()
+        s = connect(("127.0.0.1", port), timeout=15)
+        # Three failed starts, then the queued client is answered by a
+        # close instead of hanging.
+        t0 = time.monotonic()
+        data = recv_all(s)
+        s.close()
+        assert data == b"", data
+        assert time.monotonic() - t0 < 10
+        d.wait_log(r"3 failed starts within StartLimitIntervalSec=2s")
+        assert len(d.container_pids()) + d.log().count("exited with status 3") >= 3
+        # Not permanent: after the interval the service starts again.
+        d.wait_log(r"listening again", timeout=10)
+        s = connect(("127.0.0.1", port), timeout=15)
+        assert recv_all(s) == b""
+        s.close()
+        d.wait_log(r"exited with status 3", count=4)
+        assert d.stop() == 0
+
+
+def test_setup_failure_names_step():
+    port = free_port()
+    conf = probe_conf(f"127.0.0.1:{port}",
+                      extra_container="Bind=/nonexistent-nsitest:/mnt",
+                      extra_service="StartLimitBurst=1")
+    port2 = free_port()
+    conf2 = (f"[Socket]\nListenStream=127.0.0.1:{port2}\n[Container]\n"
+             "Exec=/nonexistent/program\n[Service]\nStartLimitBurst=1\n")
+    with Daemon({"badbind": conf, "badexec": conf2}) as d:
+        d.start()
+        with connect(("127.0.0.1", port)) as s:
+            assert recv_all(s) == b""
+        d.wait_log(r"badbind: container setup failed at bind: No such file or directory")
+        with connect(("127.0.0.1", port2)) as s:
+            assert recv_all(s) == b""
+        d.wait_log(r"badexec: container setup failed at exec: No such file or directory")
+        assert d.stop() == 0
+
+
+def test_binds_tmpfs_and_environment():
+    port = free_port()
+    with Daemon() as d:
+        data = os.path.join(d.tmp, "data")
+        os.mkdir(data)
+        with open(os.path.join(data, "hello.txt"), "w") as f:
+            f.write("hi")
+        conf = probe_conf(
+            f"127.0.0.1:{port}", env=["FOO=bar", "PROBE_ENV=FOO,container"],
+            extra_container=(f"BindReadOnly={data}:/srv/data\n"
+                             "TemporaryFileSystem=/var/cache\n"))
+        d.write("binds", conf)
+        d.start()
+        r = probe_stream(("127.0.0.1", port))
+        assert r["env"]["FOO"] == "bar", r
+        assert r["env"]["container"] == "nsinetd", r
+        assert d.stop() == 0
+
+
+if __name__ == "__main__":
+    main([test_ipv4_container_view, test_ipv6_and_dual_stack, test_unix_path_and_abstract,
+          test_datagram_udp_and_unix, test_seqpacket_and_fd_order,
+          test_restart_with_queued_connection, test_crash_loop_backoff,
+          test_setup_failure_names_step, test_binds_tmpfs_and_environment])

@@ -1,1 +1,169 @@
-print("1..0 # SKIP not written yet")
+#!/usr/bin/python3
+"""Stop, reload and life under systemd: nothing lost, nothing left behind."""
+import json
+import os
+import socket
+import subprocess
+import time
+
+from nsitest import (NSINETD, Daemon, main, probe_conf, probe_stream, free_port,
+                     connect, recv_all, wait_for)
+
+
+def listening_inodes(port):
+    """Inodes of TCP sockets listening on port (from /proc/net/tcp{,6})."""
+    found = set()
+    for path in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(path) as f:
+            next(f)
+            for line in f:
+                fields = line.split()
+                local, state, inode = fields[1], fields[3], fields[9]
+                if state == "0A" and int(local.rsplit(":", 1)[1], 16) == port:
+                    found.add(inode)
+    return found
+
+
+def test_sigterm_leaves_nothing():
+    ports = [free_port() for _ in range(3)]
+    with Daemon() as d:
+        for i, p in enumerate(ports):
+            d.write(f"svc{i}", probe_conf(f"127.0.0.1:{p}"))
+        d.start()
+        for p in ports:
+            assert probe_stream(("127.0.0.1", p))["pid"] == 2
+        pids = d.container_pids()
+        assert len(pids) == 3
+        base = d.cgroup_base()
+        if base:
+            assert os.path.isdir(base), f"no cgroup {base}"
+        assert d.stop() == 0
+        # Each probe got KillSignal= (SIGTERM) and exited cleanly.
+        assert d.log().count("exited with status 0") == 3, d.log()
+        assert d.leftovers() == [], d.leftovers()
+        for p in ports:
+            try:
+                connect(("127.0.0.1", p), timeout=2).close()
+                raise AssertionError(f"port {p} still accepts")
+            except ConnectionRefusedError:
+                pass
+
+
+def test_stop_timeout_kills():
+    port = free_port()
+    conf = (f"[Socket]\nListenStream=127.0.0.1:{port}\n[Container]\n"
+            "Exec=/bin/sh -c 'trap \"\" TERM; while :; do sleep 0.1; done'\n"
+            "[Service]\nStopTimeoutSec=1s\n")
+    with Daemon({"stubborn": conf}) as d:
+        d.start()
+        s = connect(("127.0.0.1", port))
+        d.wait_log(r"stubborn: started container pid")
+        t0 = time.monotonic()
+        assert d.stop() == 0
+        took = time.monotonic() - t0
+        s.close()
+        assert "did not stop within StopTimeoutSec=1s after SIGTERM, killing it" in d.log()
+        assert took < 10, took
+        assert d.leftovers() == [], d.leftovers()
+
+
+def test_reload_keeps_fd_and_connection():
+    port, port2 = free_port(), free_port()
+    with Daemon({"keep": probe_conf(f"127.0.0.1:{port}", env=["A=1"]),
+                 "gone": probe_conf(f"127.0.0.1:{port2}")}) as d:
+        d.start()
+        before = listening_inodes(port)
+        assert len(before) == 1
+        assert probe_stream(("127.0.0.1", port))["env"]["LISTEN_FDS"] == "1"
+        # Change the service (restarts its container), remove another,
+        # add a third; the unchanged address keeps its socket.
+        d.write("keep", probe_conf(f"127.0.0.1:{port}", env=["A=2", "PROBE_ENV=A"]))
+        d.remove("gone")
+        port3 = free_port()
+        d.write("new", probe_conf(f"127.0.0.1:{port3}"))
+        # A client that connects during the reload is queued, not refused.
+        pending = connect(("127.0.0.1", port))
+        d.hup()
+        d.wait_log(r"reloaded: 0 unchanged, 1 changed, 1 added, 1 removed")
+        assert listening_inodes(port) == before
+        r = json.loads(recv_all(pending).decode())
+        pending.close()
+        r = probe_stream(("127.0.0.1", port))
+        assert r["env"]["A"] == "2", r
+        assert probe_stream(("127.0.0.1", port3))["listen_fds"] == 1
+        wait_for(lambda: not listening_inodes(port2), 10, "removed service's socket closed")
+        # An unchanged file: the same container goes on serving.
+        n = len(d.container_pids())
+        d.hup()
+        d.wait_log(r"reloaded: 2 unchanged")
+        probe_stream(("127.0.0.1", port))
+        assert len(d.container_pids()) == n
+        assert d.stop() == 0
+        assert d.leftovers() == [], d.leftovers()
+
+
+def test_reload_with_broken_file_keeps_running_version():
+    port = free_port()
+    with Daemon({"svc": probe_conf(f"127.0.0.1:{port}")}) as d:
+        d.start()
+        probe_stream(("127.0.0.1", port))
+        d.write("svc", "[Socket]\nListenStream=nonsense\n")
+        d.hup()
+        d.wait_log(r"svc: configuration has errors, keeping the running version")
+        assert "svc.conf:2:" in d.log()
+        assert probe_stream(("127.0.0.1", port))["listen_fds"] == 1
+        assert d.stop() == 0
+
+
+def test_socket_activated_by_systemd_protocol():
+    """nsinetd under a service manager: adopts passed sockets, notifies."""
+    port = free_port()
+    with Daemon({"adopt": probe_conf(f"127.0.0.1:{port}")}) as d:
+        lsock = socket.socket()
+        lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        lsock.bind(("127.0.0.1", port))
+        lsock.listen(16)
+        notify_path = os.path.join(d.tmp, "notify.sock")
+        nsock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        nsock.bind(notify_path)
+        nsock.settimeout(10)
+        fd = lsock.fileno()
+
+        def to_fd3():
+            os.dup2(fd, 3)
+        env = dict(os.environ, LISTEN_FDS="1", LISTEN_FDNAMES="adopt",
+                   NOTIFY_SOCKET=notify_path)
+        proc = subprocess.Popen(
+            ["/bin/sh", "-c", 'LISTEN_PID=$$ exec "$@"', "sh", NSINETD,
+             "--config-dir", d.config_dir, "--runtime-dir", d.runtime_dir],
+            env=env, preexec_fn=to_fd3, pass_fds=(fd,),
+            stdout=d.logf if hasattr(d, "logf") else subprocess.DEVNULL,
+            stderr=subprocess.STDOUT)
+        try:
+            msgs = []
+            while not any("READY=1" in m for m in msgs):
+                msgs.append(nsock.recv(4096).decode())
+            # The passed socket is the one in use: ours is still the only
+            # listener, and the daemon did not bind a second one.
+            assert listening_inodes(port) == {str(os.fstat(fd).st_ino)}
+            lsock.close()
+            r = probe_stream(("127.0.0.1", port))
+            assert r["listen_fds"] == 1
+            while not any("STATUS=" in m and "1 running" in m for m in msgs):
+                msgs.append(nsock.recv(4096).decode())
+            proc.terminate()
+            while not any("STOPPING=1" in m for m in msgs):
+                msgs.append(nsock.recv(4096).decode())
+            assert proc.wait(30) == 0
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            nsock.close()
+
+
+if __name__ == "__main__":
+    main([test_sigterm_leaves_nothing, test_stop_timeout_kills,
+          test_reload_keeps_fd_and_connection,
+          test_reload_with_broken_file_keeps_running_version,
+          test_socket_activated_by_systemd_protocol])

@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The service table, its loading and reloading, and shutdown. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "activator/cgroup.h"
+
+struct event_base;
+struct event;
+struct service;
+
+struct manager {
+	struct event_base *base;
+	char *config_dir;
+	char *runtime_dir;
+	char *staging_dir; /* RUNTIME/root: where a container's root is assembled */
+	int lock_fd;	   /* RUNTIME/nsinetd.lock, flock()ed: one daemon per runtime dir */
+
+	struct service **services; /* including those being removed */
+	size_t n_services;
+
+	/* cgroup v2: each container gets MOUNT/SELF/nsinetd-PID/NAME. */
+	bool have_cgroup;
+	struct cgroup_root cgroup;
+	char *cgroup_base; /* relative to cgroup.mount, e.g. "/nsinetd-42" */
+
+	/* Sockets passed by systemd that no service claimed (yet). */
+	int *inherited;
+	size_t n_inherited;
+
+	bool shutting_down;
+	struct event *shutdown_timer;
+};
+
+int manager_new(struct event_base *base, const char *config_dir, const char *runtime_dir,
+		struct manager **ret);
+struct manager *manager_free(struct manager *m);
+/* First load: a service that fails is logged and skipped. */
+int manager_load(struct manager *m);
+/* SIGHUP. Keeps the current table if the directory cannot be read. */
+void manager_reload(struct manager *m);
+/* SIGTERM: stops every container; the loop ends when all are gone. */
+void manager_shutdown(struct manager *m);
+/* Called by a service when it is freed. */
+void manager_service_gone(struct manager *m, struct service *s);
+/* Sends STATUS= to the service manager, if any. */
+void manager_notify_status(struct manager *m);

@@ -1,0 +1,284 @@
+"""Integration-test harness: the real daemon, real namespaces, real sockets.
+
+Each test module builds configs in a temporary directory, starts the real
+nsinetd binary ($NSINETD), talks to it over 127.0.0.1/::1/unix sockets and
+checks what the probe ($NSINETD_PROBE) reports from inside the container.
+Output is TAP, for meson's protocol: 'tap'.
+"""
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+
+NSINETD = os.environ.get("NSINETD", "build/supervisor/nsinetd")
+PROBE = os.environ.get("NSINETD_PROBE", "build/tests/nsinetd-probe")
+BUILD = os.environ.get("NSINETD_BUILD", "build")
+SRC = os.environ.get("NSINETD_SRC", os.getcwd())
+
+
+def free_port():
+    """A TCP port that is free on 127.0.0.1 and ::1 right now."""
+    for _ in range(50):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        try:
+            with socket.socket(socket.AF_INET6) as s6:
+                s6.bind(("::1", port))
+        except OSError:
+            continue
+        return port
+    raise RuntimeError("no free port")
+
+
+def cgroup2_mount():
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            left, right = line.split(" - ", 1)
+            if right.split()[0] == "cgroup2":
+                return left.split()[4]
+    return None
+
+
+def wait_for(cond, timeout=10.0, what="condition"):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        v = cond()
+        if v:
+            return v
+        time.sleep(0.02)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+def recv_all(sock, limit=1 << 20):
+    data = b""
+    while len(data) < limit:
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+def connect(addr, family=socket.AF_INET, kind=socket.SOCK_STREAM, timeout=10.0):
+    s = socket.socket(family, kind)
+    s.settimeout(timeout)
+    s.connect(addr)
+    return s
+
+
+def probe_stream(addr, family=socket.AF_INET, send=None, timeout=10.0):
+    """Connects to a probe service and returns its JSON report."""
+    with connect(addr, family, timeout=timeout) as s:
+        if send:
+            s.sendall(send)
+        data = recv_all(s)
+    return json.loads(data.decode())
+
+
+def http_get(host, port, path="/", family=socket.AF_INET, timeout=10.0):
+    with connect((host, port), family, timeout=timeout) as s:
+        s.sendall(f"GET {path} HTTP/1.0\r\nHost: {host}\r\n\r\n".encode())
+        data = recv_all(s)
+    head, _, body = data.partition(b"\r\n\r\n")
+    status = int(head.split(b" ", 2)[1]) if head.startswith(b"HTTP/") else 0
+    return status, body
+
+
+class Daemon:
+    """One nsinetd on a temporary config and runtime directory."""
+
+    def __init__(self, services=None, args=(), env=None):
+        self.tmp = tempfile.mkdtemp(prefix="nsitest-")
+        self.config_dir = os.path.join(self.tmp, "conf")
+        self.runtime_dir = os.path.join(self.tmp, "run")
+        os.mkdir(self.config_dir)
+        self.args = list(args)
+        self.env = env
+        self.proc = None
+        self.log_path = os.path.join(self.tmp, "nsinetd.log")
+        self.mountinfo_before = self._mounts()
+        for name, text in (services or {}).items():
+            self.write(name, text)
+
+    @staticmethod
+    def _mounts():
+        with open("/proc/self/mountinfo") as f:
+            return sorted(" ".join(l.split()[3:5]) for l in f)
+
+    def write(self, name, text):
+        path = os.path.join(self.config_dir, name + ".conf")
+        with open(path, "w") as f:
+            f.write(text)
+        return path
+
+    def remove(self, name):
+        os.unlink(os.path.join(self.config_dir, name + ".conf"))
+
+    def start(self, wait_log="service(s) listening", extra_env=None):
+        env = dict(os.environ)
+        env.pop("LISTEN_FDS", None)
+        env.pop("NOTIFY_SOCKET", None)
+        if self.env:
+            env.update(self.env)
+        if extra_env:
+            env.update(extra_env)
+        self.logf = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(
+            [NSINETD, "--config-dir", self.config_dir, "--runtime-dir",
+             self.runtime_dir, "--log-level", "debug"] + self.args,
+            stdin=subprocess.DEVNULL, stdout=self.logf, stderr=self.logf,
+            env=env, pass_fds=getattr(self, "pass_fds", ()))
+        if wait_log:
+            self.wait_log(wait_log)
+        return self
+
+    def log(self):
+        with open(self.log_path, "rb") as f:
+            return f.read().decode(errors="replace")
+
+    def wait_log(self, pattern, timeout=10.0, count=1):
+        def found():
+            if self.proc and self.proc.poll() is not None:
+                raise AssertionError(
+                    f"nsinetd exited ({self.proc.returncode}) before '{pattern}':\n"
+                    + self.log())
+            return len(re.findall(pattern, self.log())) >= count
+        try:
+            wait_for(found, timeout, f"log line '{pattern}'")
+        except AssertionError as e:
+            raise AssertionError(f"{e}\n--- log ---\n{self.log()}") from None
+
+    def container_pids(self):
+        return [int(p) for p in re.findall(r"started container pid (\d+)", self.log())]
+
+    def cgroup_base(self):
+        m = cgroup2_mount()
+        if not m or not self.proc:
+            return None
+        with open("/proc/self/cgroup") as f:
+            own = [l.split("::", 1)[1].strip() for l in f if l.startswith("0::")]
+        rel = own[0].rstrip("/") if own else ""
+        return f"{m}{rel}/nsinetd-{self.proc.pid}"
+
+    def hup(self):
+        self.proc.send_signal(signal.SIGHUP)
+
+    def stop(self, timeout=30):
+        """SIGTERM; returns the exit code."""
+        if not self.proc or self.proc.poll() is not None:
+            return self.proc.returncode if self.proc else None
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise AssertionError("nsinetd did not exit within %ss of SIGTERM" % timeout)
+
+    def leftovers(self):
+        """What a stopped daemon left behind: processes, cgroups, mounts."""
+        left = []
+        for pid in self.container_pids():
+            if os.path.exists(f"/proc/{pid}") and not _is_zombie(pid):
+                left.append(f"process {pid}")
+        base = self.cgroup_base()
+        if base and os.path.exists(base):
+            left.append(f"cgroup {base}")
+        after = self._mounts()
+        for mnt in set(after) - set(self.mountinfo_before):
+            left.append(f"mount {mnt}")
+        if os.path.exists(self.runtime_dir) and os.listdir(self.runtime_dir):
+            left.append(f"runtime dir entries {os.listdir(self.runtime_dir)}")
+        return left
+
+    def close(self):
+        try:
+            if self.proc and self.proc.poll() is None:
+                self.stop()
+        finally:
+            if getattr(self, "logf", None):
+                self.logf.close()
+            shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def _is_zombie(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return True
+
+
+def probe_conf(listen, exec_args="", env=(), extra_container="", extra_socket="",
+               extra_service=""):
+    lines = ["[Socket]"]
+    for l in ([listen] if isinstance(listen, str) else listen):
+        lines.append(l if "=" in l else f"ListenStream={l}")
+    lines.append(extra_socket)
+    lines.append("[Container]")
+    lines.append(f"Exec={PROBE} {exec_args}".rstrip())
+    for e in env:
+        lines.append(f"Environment={e}")
+    lines.append(extra_container)
+    lines.append("[Service]")
+    lines.append("StopTimeoutSec=5s")
+    lines.append(extra_service)
+    return "\n".join(l for l in lines if l) + "\n"
+
+
+class TAP:
+    def __init__(self):
+        self.n = 0
+        self.failed = 0
+
+    def run(self, fn, name=None):
+        name = name or fn.__name__
+        self.n += 1
+        try:
+            fn()
+        except SkipTest as e:
+            print(f"ok {self.n} - {name} # SKIP {e}", flush=True)
+            return
+        except Exception:  # noqa: BLE001 - every failure is a test failure
+            self.failed += 1
+            print(f"not ok {self.n} - {name}", flush=True)
+            for line in traceback.format_exc().splitlines():
+                print("#   " + line, flush=True)
+            return
+        print(f"ok {self.n} - {name}", flush=True)
+
+    def done(self):
+        print(f"1..{self.n}", flush=True)
+        sys.exit(1 if self.failed else 0)
+
+
+class SkipTest(Exception):
+    pass
+
+
+def require_root():
+    if os.geteuid() != 0:
+        print("1..0 # SKIP integration tests need root (namespaces, cgroups)")
+        sys.exit(0)
+
+
+def main(tests):
+    require_root()
+    tap = TAP()
+    for t in tests:
+        tap.run(t)
+    tap.done()
