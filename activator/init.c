@@ -1,1 +1,183 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The stub init: pid 1 of the container's pid namespace. It forks the
+ * payload (pid 2, so that LISTEN_PID is the payload's own pid), forwards
+ * the stop and job signals to it, reaps every orphan, and exits with the
+ * payload's status when the payload exits (which takes the rest of the
+ * pid namespace with it).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "activator-internal.h"
+#include "common/cleanup.h"
+
+static const int init_forwarded[] = {SIGTERM, SIGINT,  SIGHUP,   SIGQUIT,
+				     SIGUSR1, SIGUSR2, SIGWINCH, SIGCONT};
+
+/* Never runs (every signal is blocked and taken by sigwaitinfo()); having a
+ * handler is what makes the kernel deliver these to a pid 1 at all. */
+static void init_noop_cb(int sig)
+{
+}
+
+/* execve of argv[0], searched in the container's PATH when it has no '/'.
+ * Returns only on failure: the first error that is not "not here",
+ * else -EACCES if some candidate was not executable, else -ENOENT. */
+static int init_exec(struct activator_ctx *c)
+{
+	char *const *argv = c->spec->argv;
+	const char *file = argv[0];
+	char buf[4096];
+	bool eacces = false;
+	size_t flen = strlen(file);
+
+	if (strchr(file, '/')) {
+		execve(file, argv, c->envp);
+		return -errno;
+	}
+	for (const char *p = c->path;;) {
+		const char *end = strchrnul(p, ':');
+		size_t dlen = (size_t)(end - p);
+
+		/* Empty entries (the current directory) are skipped on purpose. */
+		if (dlen > 0 && dlen + 1 + flen < sizeof(buf)) {
+			memcpy(buf, p, dlen);
+			buf[dlen] = '/';
+			memcpy(buf + dlen + 1, file, flen + 1);
+			execve(buf, argv, c->envp);
+			switch (errno) {
+			case EACCES:
+				eacces = true;
+				break;
+			case ENOENT:
+			case ENOTDIR:
+			case ESTALE:
+			case ENODEV:
+				break;
+			default:
+				return -errno;
+			}
+		}
+		if (*end == '\0')
+			break;
+		p = end + 1;
+	}
+	return eacces ? -EACCES : -ENOENT;
+}
+
+/* pid 2. The sync fd is still open here (close-on-exec): a failed execve
+ * reports itself on it; a successful one closes it, and the parent's EOF
+ * means "the payload runs". */
+_Noreturn static void init_payload(struct activator_ctx *c)
+{
+	struct sigaction sa = {.sa_handler = SIG_DFL};
+	sigset_t none;
+	int r;
+
+	/* Default dispositions before unblocking: a signal that arrives now
+	 * acts on the payload as it would on the program it becomes. */
+	for (size_t i = 0; i < ELEMENTSOF(init_forwarded); i++)
+		(void)sigaction(init_forwarded[i], &sa, NULL);
+	(void)sigaction(SIGCHLD, &sa, NULL);
+
+	/* LISTEN_PID is our own pid as the payload sees it: getpid() here. */
+	if (c->spec->n_fds > 0)
+		snprintf(c->listen_pid, sizeof(c->listen_pid), "LISTEN_PID=%d", (int)getpid());
+
+	/* TODO(seccomp): the filter is loaded here, last, right before execve. */
+
+	sigemptyset(&none);
+	if (sigprocmask(SIG_SETMASK, &none, NULL) < 0)
+		child_fail(c, STEP_EXEC, -errno);
+	r = init_exec(c);
+	child_fail(c, STEP_EXEC, r);
+}
+
+/* 128+signal, as a shell reports a killed command: a pid 1 cannot die of a
+ * signal it sends itself. */
+static int init_exit_code(int status)
+{
+	if (WIFEXITED(status))
+		return WEXITSTATUS(status);
+	if (WIFSIGNALED(status))
+		return 128 + WTERMSIG(status);
+	return 255;
+}
+
+/* pid 1 keeps nothing of the payload's: not the passed fds (the daemon
+ * holds the listeners), not the sync fd (the parent's EOF must mean
+ * "exec done"), not stdio (a connection passed as stdin/stdout must close
+ * when the payload closes it). */
+static void init_release_fds(void)
+{
+	int null_fd;
+
+	(void)syscall(SYS_close_range, 3U, ~0U, 0);
+	null_fd = open("/dev/null", O_RDWR | O_CLOEXEC | O_NOCTTY);
+	if (null_fd < 0)
+		return;
+	for (int i = 0; i < 3; i++)
+		(void)dup2(null_fd, i);
+	if (null_fd > 2)
+		close(null_fd);
+}
+
+_Noreturn void init_run(struct activator_ctx *c)
+{
+	struct sigaction sa = {.sa_handler = init_noop_cb, .sa_flags = SA_RESTART};
+	sigset_t all, wait_set;
+	pid_t payload;
+
+	sigfillset(&all);
+	sigemptyset(&wait_set);
+	sa.sa_mask = all;
+	for (size_t i = 0; i < ELEMENTSOF(init_forwarded); i++) {
+		(void)sigaction(init_forwarded[i], &sa, NULL);
+		sigaddset(&wait_set, init_forwarded[i]);
+	}
+	sa.sa_flags |= SA_NOCLDSTOP;
+	(void)sigaction(SIGCHLD, &sa, NULL);
+	sigaddset(&wait_set, SIGCHLD);
+	/* Everything stays blocked (it has been since clone): signals are
+	 * taken synchronously below, never by a handler. */
+	if (sigprocmask(SIG_SETMASK, &all, NULL) < 0)
+		child_fail(c, STEP_FORK_PAYLOAD, -errno);
+
+	payload = fork();
+	if (payload < 0)
+		child_fail(c, STEP_FORK_PAYLOAD, -errno);
+	if (payload == 0)
+		init_payload(c);
+
+	init_release_fds();
+
+	for (;;) {
+		siginfo_t si;
+		int sig = sigwaitinfo(&wait_set, &si);
+
+		if (sig < 0)
+			continue; /* EINTR */
+		if (sig != SIGCHLD) {
+			/* A signal for a payload that is gone is harmless. */
+			(void)kill(payload, sig);
+			continue;
+		}
+		/* SIGCHLDs merge: reap everything that is ready, orphans too. */
+		for (;;) {
+			int status;
+			pid_t p = waitpid(-1, &status, WNOHANG);
+
+			if (p <= 0)
+				break;
+			if (p == payload)
+				_exit(init_exit_code(status));
+		}
+	}
+}
