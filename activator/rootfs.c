@@ -223,6 +223,43 @@ static int mount_bind_host(const char *source, int dir_fd, const char *target, b
 	return mount_bind_fd(src, dir_fd, target, read_only);
 }
 
+/*
+ * Detaches what the recursive bind of the root brought along at an API
+ * directory: with the host's / as the root, the host's own /proc, /sys,
+ * /dev, /tmp and /run. Hidden under our fresh mounts they would still be
+ * one umount away for a privileged payload. O_NOFOLLOW: a symlink there is
+ * not a mount of ours to clear (the mount that follows resolves it inside
+ * the root); the mount id check keeps the root itself out of reach.
+ */
+static int root_umount_all(int dir_fd, const char *target)
+{
+	struct statx root_stx;
+
+	if (statx(dir_fd, "", AT_EMPTY_PATH, STATX_MNT_ID, &root_stx) < 0)
+		return -errno;
+	for (int i = 0; i < 64; i++) {
+		_cleanup_close_ int fd = -1;
+		struct statx stx;
+		char p[64];
+
+		fd = root_open(dir_fd, target, O_PATH | O_DIRECTORY | O_NOFOLLOW);
+		if (fd == -ENOENT || fd == -ENOTDIR || fd == -ELOOP)
+			return 0;
+		if (fd < 0)
+			return fd;
+		if (statx(fd, "", AT_EMPTY_PATH, STATX_MNT_ID, &stx) < 0)
+			return -errno;
+		if (!(stx.stx_attributes & STATX_ATTR_MOUNT_ROOT) ||
+		    stx.stx_mnt_id == root_stx.stx_mnt_id)
+			return 0;
+		/* By fd: the path is only meaningful inside the root. */
+		snprintf(p, sizeof(p), "/proc/self/fd/%d", fd);
+		if (umount2(p, MNT_DETACH) < 0)
+			return -errno;
+	}
+	return -ELOOP;
+}
+
 /* The root directory (or the host's /, recursively, so that a separate
  * /usr comes along) as a detached copy moved onto the staging dir. This is
  * only in our mount namespace: the host never sees a mount there, so any
@@ -324,6 +361,9 @@ int rootfs_proc(struct activator_ctx *c)
 	_cleanup_close_ int null_fd = -1, sys_fd = -1;
 	int r;
 
+	r = root_umount_all(c->root_fd, "proc");
+	if (r < 0)
+		return r;
 	r = mount_fs(c->root_fd, "proc", "proc", NULL,
 		     MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
 	if (r < 0)
@@ -354,6 +394,9 @@ int rootfs_sys(struct activator_ctx *c)
 	    MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC;
 	int r;
 
+	r = root_umount_all(c->root_fd, "sys");
+	if (r < 0)
+		return r;
 	r = mount_fs(c->root_fd, "sys", "sysfs", NULL, attrs);
 	if (r >= 0)
 		return 0;
@@ -376,6 +419,9 @@ int rootfs_dev(struct activator_ctx *c)
 	_cleanup_close_ int dev_fd = -1;
 	int r;
 
+	r = root_umount_all(c->root_fd, "dev");
+	if (r < 0)
+		return r;
 	/* size=: the container must not fill memory through /dev. */
 	r = mount_fs(c->root_fd, "dev", "tmpfs", "mode=0755,size=64k",
 		     MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC);
@@ -426,6 +472,11 @@ int rootfs_tmpfs(struct activator_ctx *c)
 	const unsigned int attrs = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
 	int r;
 
+	r = root_umount_all(c->root_fd, "tmp");
+	if (r == 0)
+		r = root_umount_all(c->root_fd, "run");
+	if (r < 0)
+		return r;
 	r = mount_fs(c->root_fd, "tmp", "tmpfs", "mode=1777", attrs);
 	if (r < 0)
 		return r;

@@ -1,6 +1,599 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Real containers: each test spawns /bin/sh -c '…' in new namespaces on the
+ * host's root (read-only), and checks what it reports on its stdout as
+ * key=value lines, its exit status, or the failing setup step. Needs root.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "activator/activator.h"
+#include "activator/cgroup.h"
+#include "common/cleanup.h"
+#include "common/fd-util.h"
+#include "tap.h"
+
+#define TIMEOUT_MS 20000
+#define ALL_NS                                                                                     \
+	(CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWCGROUP | CLONE_NEWNET)
+
+static char staging[] = "/tmp/nsinetd-test-staging-XXXXXX";
+static char *test_env[] = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "FOO=bar", "LISTEN_PID=999", NULL};
+
+struct run {
+	int r;                    /* activator_spawn() */
+	int result;               /* activator_read_result() */
+	enum activator_step step; /* on failure */
+	int status;               /* wait status of pid 1 */
+	char out[16384];          /* the payload's stdout */
+};
+
+static void spec_init(struct activator_spec *s, char *const *argv)
+{
+	*s = (struct activator_spec){
+	    .name = "test",
+	    .argv = argv,
+	    .envp = test_env,
+	    .stdio = {-1, -1, STDERR_FILENO},
+	    .read_only = true,
+	    .staging_dir = staging,
+	    .hostname = "box",
+	    .namespaces = ALL_NS,
+	    .cgroup_fd = -1,
+	};
+}
+
+/* Waits for fd to be readable; false on timeout. */
+static bool wait_readable(int fd, int timeout_ms)
+{
+	struct pollfd p = {.fd = fd, .events = POLLIN};
+	int n;
+
+	do
+		n = poll(&p, 1, timeout_ms);
+	while (n < 0 && errno == EINTR);
+	return n > 0;
+}
+
+/* Reads one line (up to '\n') from a pipe; for "ready" handshakes. */
+static bool read_line(int fd, char *buf, size_t size)
+{
+	size_t n = 0;
+
+	while (n + 1 < size) {
+		if (!wait_readable(fd, TIMEOUT_MS) || read(fd, buf + n, 1) != 1)
+			return false;
+		if (buf[n] == '\n')
+			break;
+		n++;
+	}
+	buf[n] = '\0';
+	return true;
+}
+
+/* The outcome of the setup, waiting for it. */
+static int wait_result(int sync_fd, enum activator_step *step)
+{
+	for (;;) {
+		int r = activator_read_result(sync_fd, step);
+
+		if (r != -EAGAIN)
+			return r;
+		if (!wait_readable(sync_fd, TIMEOUT_MS))
+			return -ETIMEDOUT;
+	}
+}
+
+/* Reaps pid 1, killing it if it does not exit in time. */
+static int wait_exit(int pidfd, int *status)
+{
+	if (!wait_readable(pidfd, TIMEOUT_MS)) {
+		printf("# container did not exit, killing it\n");
+		activator_signal(pidfd, SIGKILL);
+		wait_readable(pidfd, TIMEOUT_MS);
+	}
+	return activator_reap(pidfd, status);
+}
+
+/* Spawns, collects stdout to EOF, the setup result and the exit status. */
+static void run_spec(struct activator_spec *s, struct run *res)
+{
+	struct activator_child ch;
+	int pipefd[2];
+	size_t n = 0;
+
+	memset(res, 0, sizeof(*res));
+	res->status = -1;
+	if (pipe2(pipefd, O_CLOEXEC) < 0) {
+		res->r = -errno;
+		return;
+	}
+	s->stdio[1] = pipefd[1];
+	res->r = activator_spawn(s, &ch);
+	close(pipefd[1]);
+	s->stdio[1] = -1;
+	if (res->r < 0) {
+		close(pipefd[0]);
+		return;
+	}
+	res->result = wait_result(ch.sync_fd, &res->step);
+	/* EOF only once every process of the container is gone: pid 1
+	 * replaces its stdio with /dev/null. */
+	while (n + 1 < sizeof(res->out) && wait_readable(pipefd[0], TIMEOUT_MS)) {
+		ssize_t k = read(pipefd[0], res->out + n, sizeof(res->out) - 1 - n);
+
+		if (k <= 0)
+			break;
+		n += (size_t)k;
+	}
+	res->out[n] = '\0';
+	if (wait_exit(ch.pidfd, &res->status) < 0)
+		res->status = -1;
+	close(pipefd[0]);
+	close(ch.pidfd);
+	close(ch.sync_fd);
+}
+
+static void run_sh(struct activator_spec *s, const char *script, struct run *res)
+{
+	char *argv[] = {"/bin/sh", "-c", (char *)script, NULL};
+
+	s->argv = argv;
+	run_spec(s, res);
+	s->argv = NULL;
+}
+
+/* The value of "key=…" in the output, or NULL (in a static buffer). */
+static const char *get(const char *out, const char *key)
+{
+	static char val[4096];
+	size_t klen = strlen(key);
+
+	for (const char *l = out; l && *l;) {
+		const char *nl = strchr(l, '\n');
+		size_t len = nl ? (size_t)(nl - l) : strlen(l);
+
+		if (len > klen && strncmp(l, key, klen) == 0 && l[klen] == '=') {
+			len -= klen + 1;
+			if (len >= sizeof(val))
+				len = sizeof(val) - 1;
+			memcpy(val, l + klen + 1, len);
+			val[len] = '\0';
+			return val;
+		}
+		l = nl ? nl + 1 : NULL;
+	}
+	return NULL;
+}
+
+static bool exited_with(int status, int code)
+{
+	return status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == code;
+}
+
+static void test_environment(void)
+{
+	struct activator_spec s;
+	struct run res;
+	struct stat st_sock, st_pipe;
+	char want[64];
+	int sp[2], pp[2];
+	int fds[2];
+	const char *names[] = {"alpha", "beta"};
+	const char *v;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0 || pipe2(pp, O_CLOEXEC) < 0)
+		abort();
+	fstat(sp[0], &st_sock);
+	fstat(pp[0], &st_pipe);
+	fds[0] = sp[0];
+	fds[1] = pp[0];
+
+	spec_init(&s, NULL);
+	s.fds = fds;
+	s.fd_names = names;
+	s.n_fds = 2;
+	run_sh(&s,
+	       "echo pid=$$\n"
+	       "echo listen_pid=$LISTEN_PID\n"
+	       "echo listen_fds=$LISTEN_FDS\n"
+	       "echo listen_names=$LISTEN_FDNAMES\n"
+	       "echo foo=$FOO\n"
+	       "echo tmp=$(ls -A /tmp | wc -l)\n"
+	       "touch /tmp/x && echo tmpw=ok\n"
+	       "echo fd0=$(readlink /proc/$$/fd/0)\n"
+	       "echo fd3=$(readlink /proc/$$/fd/3)\n"
+	       "echo fd4=$(readlink /proc/$$/fd/4)\n"
+	       "echo hostname=$(cat /proc/sys/kernel/hostname)\n"
+	       "touch /rootfile 2>/dev/null && echo root=rw || echo root=ro\n"
+	       "echo dev=$(ls /dev)\n"
+	       "echo ptmx=$(readlink /dev/ptmx)\n"
+	       "echo zero=$(head -c 5 /dev/zero | wc -c)\n"
+	       "echo null=$(echo x >/dev/null && wc -c </dev/null)\n"
+	       "echo pid1=$(ls /proc | grep -E '^[0-9]+$' | sort -n | head -n 1)\n"
+	       "echo maxpid=$(ls /proc | grep -E '^[0-9]+$' | sort -n | tail -n 1)\n"
+	       "echo masked=$(wc -c </proc/timer_list)$(grep -c ' /proc/keys ' /proc/self/mounts)\n"
+	       "echo procsys=$(grep ' /proc/sys ' /proc/self/mounts | cut -d' ' -f4 | cut -d, "
+	       "-f1)\n"
+	       "echo sys=$(grep ' /sys ' /proc/self/mounts | cut -d' ' -f3,4 | cut -d, -f1)\n"
+	       "echo hidden=$(grep -c -E ' /(proc|dev|tmp|run) ' /proc/self/mounts)\n"
+	       "echo net=$(ls /sys/class/net)\n"
+	       "echo loflags=$(cat /sys/class/net/lo/flags)\n"
+	       "echo netdev=$(tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' ')\n"
+	       "echo uid=$(id -u) gid=$(id -g) groups=$(id -G)\n"
+	       "echo cwd=$(pwd) umask=$(umask)\n"
+	       "echo mask=$(grep SigBlk /proc/$$/status | cut -f2)\n"
+	       "echo ign=$(grep SigIgn /proc/$$/status | cut -f2)\n",
+	       &res);
+
+	/* dash keeps an fd of its own (10): list the fds from ls itself, whose
+	 * directory fd is the lowest free one, 5 if nothing leaked. */
+	{
+		char *argv[] = {"/bin/ls", "/proc/self/fd", NULL};
+		struct run res_ls;
+
+		s.argv = argv;
+		run_spec(&s, &res_ls);
+		is_str(res_ls.out, "0\n1\n2\n3\n4\n5\n",
+		       "only fds 0-4 are open in the payload (5 is ls's own)");
+	}
+	close(sp[0]);
+	close(sp[1]);
+	close(pp[0]);
+	close(pp[1]);
+
+	is_int(res.r, 0, "spawn succeeds");
+	is_int(res.result, 0, "setup reports exec done (EOF), step %s",
+	       activator_step_name(res.step));
+	ok(exited_with(res.status, 0), "payload exits 0 (status 0x%x)", res.status);
+	printf("# output:\n#   ");
+	for (const char *p = res.out; *p; p++)
+		fputs(*p == '\n' ? "\n#   " : (char[]){*p, 0}, stdout);
+	printf("\n");
+
+	is_str(get(res.out, "pid"), "2", "the payload is pid 2");
+	is_str(get(res.out, "listen_pid"), "2", "LISTEN_PID is the payload's pid");
+	is_str(get(res.out, "listen_fds"), "2", "LISTEN_FDS=2");
+	is_str(get(res.out, "listen_names"), "alpha:beta", "LISTEN_FDNAMES");
+	is_str(get(res.out, "foo"), "bar", "the base environment is passed");
+	is_str(get(res.out, "fd0"), "/dev/null", "stdin -1 is /dev/null");
+	snprintf(want, sizeof(want), "socket:[%lu]", (unsigned long)st_sock.st_ino);
+	is_str(get(res.out, "fd3"), want, "fd 3 is the passed socket");
+	snprintf(want, sizeof(want), "pipe:[%lu]", (unsigned long)st_pipe.st_ino);
+	is_str(get(res.out, "fd4"), want, "fd 4 is the passed pipe");
+	is_str(get(res.out, "hostname"), "box", "hostname is set");
+	is_str(get(res.out, "root"), "ro", "the root is read-only");
+	is_str(get(res.out, "tmp"), "0", "/tmp is empty (not the host's)");
+	is_str(get(res.out, "tmpw"), "ok", "/tmp is writable");
+	is_str(get(res.out, "dev"),
+	       "fd full null ptmx pts random shm stderr stdin stdout tty "
+	       "urandom zero",
+	       "/dev is minimal");
+	is_str(get(res.out, "ptmx"), "pts/ptmx", "/dev/ptmx -> pts/ptmx");
+	is_str(get(res.out, "zero"), "5", "/dev/zero works");
+	is_str(get(res.out, "null"), "0", "/dev/null works");
+	is_str(get(res.out, "pid1"), "1", "/proc shows the container's pid 1");
+	v = get(res.out, "maxpid");
+	ok(v && atoi(v) < 100, "/proc shows only the container's processes (max pid %s)",
+	   v ? v : "?");
+	is_str(get(res.out, "masked"), "01", "/proc/timer_list and /proc/keys are masked");
+	is_str(get(res.out, "procsys"), "ro", "/proc/sys is read-only");
+	is_str(get(res.out, "sys"), "sysfs ro", "/sys is a read-only sysfs");
+	is_str(get(res.out, "hidden"), "4", "no host /proc, /dev, /tmp, /run hidden under ours");
+	is_str(get(res.out, "net"), "lo", "Network=none: only lo");
+	is_str(get(res.out, "loflags"), "0x9", "lo is up");
+	is_str(get(res.out, "netdev"), "lo", "/proc/net/dev shows only lo");
+	is_str(get(res.out, "uid"), "0 gid=0 groups=0", "root payload keeps uid 0, no groups");
+	is_str(get(res.out, "cwd"), "/ umask=0022", "cwd / and umask 022");
+	is_str(get(res.out, "mask"), "0000000000000000", "the payload's signal mask is empty");
+	is_str(get(res.out, "ign"), "0000000000000000", "no signal ignored in the payload");
+}
+
+static void test_exit_codes(void)
+{
+	struct activator_spec s;
+	struct run res;
+
+	spec_init(&s, NULL);
+	run_sh(&s, "exit 7", &res);
+	ok(res.r == 0 && res.result == 0 && exited_with(res.status, 7),
+	   "exit 7 gives status 7 (status 0x%x)", res.status);
+
+	run_sh(&s, "kill -KILL $$", &res);
+	ok(exited_with(res.status, 128 + SIGKILL), "a payload killed by SIGKILL gives 137 (0x%x)",
+	   res.status);
+
+	/* Host network, writable root: /sys still a fresh sysfs; no hostname. */
+	s.namespaces = ALL_NS & ~CLONE_NEWNET;
+	s.read_only = false;
+	s.hostname = NULL;
+	run_sh(&s,
+	       "grep -q ' /sys sysfs ro' /proc/self/mounts && ls /sys/class/net | grep -qx lo "
+	       "&& exit 3",
+	       &res);
+	ok(exited_with(res.status, 3), "host network: read-only sysfs with the host's lo (0x%x)",
+	   res.status);
+
+	/* An unprivileged payload, with a working directory. */
+	spec_init(&s, NULL);
+	s.uid = 65534;
+	s.gid = 65534;
+	s.working_directory = "/tmp";
+	run_sh(&s, "echo id=$(id -u):$(id -g):$(id -G) cwd=$(pwd)", &res);
+	is_str(get(res.out, "id"), "65534:65534:65534 cwd=/tmp",
+	       "uid/gid dropped, no supplementary groups, WorkingDirectory=");
+	ok(exited_with(res.status, 0), "unprivileged payload exits 0");
+
+	/* argv[0] looked up in PATH. */
+	{
+		char *argv[] = {"sh", "-c", "exit 5", NULL};
+
+		spec_init(&s, argv);
+		run_spec(&s, &res);
+		ok(res.result == 0 && exited_with(res.status, 5),
+		   "argv[0] without '/' is found in PATH");
+	}
+}
+
+static void test_failures(void)
+{
+	struct activator_spec s;
+	struct run res;
+	char *argv_missing[] = {"/nonexistent/nsinetd-prog", NULL};
+	char *argv_nopath[] = {"nsinetd-no-such-command", NULL};
+
+	spec_init(&s, argv_missing);
+	run_spec(&s, &res);
+	is_int(res.result, -ENOENT, "missing argv[0]: -ENOENT");
+	is_str(activator_step_name(res.step), "exec", "missing argv[0]: at step exec");
+	ok(exited_with(res.status, 127), "a failed exec exits 127 (0x%x)", res.status);
+
+	spec_init(&s, argv_nopath);
+	run_spec(&s, &res);
+	ok(res.result == -ENOENT && res.step == STEP_EXEC, "command not in PATH: exec, -ENOENT");
+
+	spec_init(&s, argv_missing);
+	s.root_directory = "/nonexistent/nsinetd-root";
+	run_spec(&s, &res);
+	is_int(res.result, -ENOENT, "missing root directory: -ENOENT");
+	is_str(activator_step_name(res.step), "rootfs", "missing root directory: at step rootfs");
+	ok(exited_with(res.status, 127), "a failed setup exits 127");
+
+	spec_init(&s, argv_missing);
+	s.working_directory = "/nonexistent/nsinetd-wd";
+	run_spec(&s, &res);
+	ok(res.result == -ENOENT && res.step == STEP_CHDIR, "missing working directory: chdir");
+
+	/* Refused before clone. */
+	spec_init(&s, argv_missing);
+	s.namespaces = CLONE_NEWNS;
+	run_spec(&s, &res);
+	is_int(res.r, -EINVAL, "no CLONE_NEWPID: -EINVAL");
+	spec_init(&s, argv_missing);
+	s.namespaces = ALL_NS & ~CLONE_NEWUTS;
+	run_spec(&s, &res);
+	is_int(res.r, -EINVAL, "a hostname without a UTS namespace: -EINVAL");
+
+	is_str(activator_step_name(STEP_PIVOT_ROOT), "pivot_root", "step name pivot_root");
+	is_str(activator_step_name(_STEP_MAX), "unknown", "out-of-range step name");
+}
+
+static int rm_cb(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+	return remove(path);
+}
+
+static void test_mounts(void)
+{
+	char host_dir[] = "/tmp/nsinetd-test-bind-XXXXXX";
+	char p[256];
+	struct activator_bind binds[2];
+	struct activator_tmpfs tmpfs[1] = {{"/run/scratch", "mode=0700,size=1m"}};
+	struct activator_spec s;
+	struct run res;
+	FILE *f;
+
+	if (!mkdtemp(host_dir))
+		abort();
+	snprintf(p, sizeof(p), "%s/hello", host_dir);
+	f = fopen(p, "we");
+	fputs("world\n", f);
+	fclose(f);
+
+	binds[0] = (struct activator_bind){host_dir, "/tmp/data", false};
+	binds[1] = (struct activator_bind){host_dir, "/run/ro", true};
+	spec_init(&s, NULL);
+	s.binds = binds;
+	s.n_binds = 2;
+	s.tmpfs = tmpfs;
+	s.n_tmpfs = 1;
+	run_sh(&s,
+	       "echo hello=$(cat /tmp/data/hello)\n"
+	       "echo new > /tmp/data/new\n"
+	       "touch /run/ro/x 2>/dev/null && echo ro=rw || echo ro=ro\n"
+	       "echo rohello=$(cat /run/ro/hello)\n"
+	       "echo scratch=$(stat -c %a /run/scratch)\n"
+	       "touch /run/scratch/y && echo scratchw=ok\n",
+	       &res);
+	is_int(res.result, 0, "binds and tmpfs: setup done (step %s, %d)",
+	       activator_step_name(res.step), res.result);
+	is_str(get(res.out, "hello"), "world", "Bind= below /tmp is visible");
+	snprintf(p, sizeof(p), "%s/new", host_dir);
+	ok(access(p, F_OK) == 0, "Bind= is writable (the host sees the new file)");
+	is_str(get(res.out, "ro"), "ro", "BindReadOnly= is read-only");
+	is_str(get(res.out, "rohello"), "world", "BindReadOnly= below /run is visible");
+	is_str(get(res.out, "scratch"), "700", "TemporaryFileSystem= with its mode");
+	is_str(get(res.out, "scratchw"), "ok", "TemporaryFileSystem= is writable");
+	ok(access("/tmp/data", F_OK) < 0 && access("/run/ro", F_OK) < 0 &&
+	       access("/run/scratch", F_OK) < 0,
+	   "no mount point was created on the host");
+	nftw(host_dir, rm_cb, 8, FTW_DEPTH | FTW_PHYS);
+}
+
+static void test_signal(void)
+{
+	struct activator_spec s;
+	struct activator_child ch;
+	enum activator_step step;
+	char line[64] = "";
+	char *argv[] = {"/bin/sh", "-c",
+			"trap 'exit 42' TERM; echo ready; while :; do sleep 0.05; done", NULL};
+	int pipefd[2], status = -1, r;
+
+	spec_init(&s, argv);
+	if (pipe2(pipefd, O_CLOEXEC) < 0)
+		abort();
+	s.stdio[1] = pipefd[1];
+	r = activator_spawn(&s, &ch);
+	close(pipefd[1]);
+	is_int(r, 0, "spawn for the signal test");
+	if (r < 0) {
+		close(pipefd[0]);
+		return;
+	}
+	is_int(wait_result(ch.sync_fd, &step), 0, "payload exec'd");
+	ok(read_line(pipefd[0], line, sizeof(line)) && strcmp(line, "ready") == 0,
+	   "payload has set its trap");
+	is_int(activator_reap(ch.pidfd, &status), -EAGAIN, "reap before exit: -EAGAIN");
+	is_int(activator_signal(ch.pidfd, SIGTERM), 0, "SIGTERM sent to pid 1");
+	wait_exit(ch.pidfd, &status);
+	ok(exited_with(status, 42), "SIGTERM reached the payload through pid 1 (status 0x%x)",
+	   status);
+	close(pipefd[0]);
+	close(ch.pidfd);
+	close(ch.sync_fd);
+}
+
+static bool file_contains(const char *path, const char *needle)
+{
+	char buf[4096];
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return false;
+	n = read(fd, buf, sizeof(buf) - 1);
+	if (n < 0)
+		return false;
+	buf[n] = '\0';
+	return strstr(buf, needle) != NULL;
+}
+
+static void test_cgroup(void)
+{
+	struct cgroup_root root = {0};
+	struct activator_spec s;
+	struct activator_child ch;
+	enum activator_step step;
+	char rel[64], p[256], line[512] = "";
+	char *argv[] = {"/bin/sh", "-c", "echo ready; while :; do sleep 0.05; done", NULL};
+	_cleanup_free_ char *path = NULL;
+	int cg_fd = -1, pipefd[2], status = -1, r;
+
+	r = cgroup_root_find(&root);
+	if (r < 0) {
+		ok(1, "# SKIP no cgroup2 mounted (%s)", strerror(-r));
+		return;
+	}
+	printf("# cgroup2 at %s, we are in %s\n", root.mount, root.self);
+	snprintf(rel, sizeof(rel), "nsinetd-test-%d", (int)getpid());
+	r = cgroup_create(&root, rel, &cg_fd, &path);
+	is_int(r, 0, "cgroup_create %s", rel);
+	if (r < 0) {
+		cgroup_root_done(&root);
+		return;
+	}
+	is_int(cgroup_create(&root, "../escape", &(int){-1}, &(char *){NULL}), -EINVAL,
+	       "cgroup_create refuses ..");
+	is_int(cgroup_populated(path), 0, "new cgroup is empty");
+
+	spec_init(&s, argv);
+	s.cgroup_fd = cg_fd;
+	if (pipe2(pipefd, O_CLOEXEC) < 0)
+		abort();
+	s.stdio[1] = pipefd[1];
+	r = activator_spawn(&s, &ch);
+	close(pipefd[1]);
+	is_int(r, 0, "spawn into the cgroup");
+	if (r == 0) {
+		is_int(wait_result(ch.sync_fd, &step), 0, "payload exec'd");
+		ok(read_line(pipefd[0], line, sizeof(line)), "payload runs");
+		snprintf(p, sizeof(p), "/proc/%d/cgroup", (int)ch.pid);
+		snprintf(line, sizeof(line), "0::/%s\n", rel);
+		if (strcmp(root.self, "/") != 0)
+			snprintf(line, sizeof(line), "0::%s/%s\n", root.self, rel);
+		ok(file_contains(p, line), "pid 1 is in the cgroup (CLONE_INTO_CGROUP)");
+		is_int(cgroup_populated(path), 1, "cgroup is populated");
+		is_int(cgroup_freeze(path, true, 5000), 0, "freeze");
+		snprintf(p, sizeof(p), "%s/cgroup.events", path);
+		ok(file_contains(p, "frozen 1"), "cgroup.events says frozen");
+		is_int(cgroup_freeze(path, false, 5000), 0, "thaw");
+		ok(file_contains(p, "frozen 0"), "cgroup.events says thawed");
+		is_int(cgroup_remove(path), -EBUSY, "remove while populated: -EBUSY");
+		is_int(cgroup_kill(path), 0, "cgroup_kill");
+		wait_exit(ch.pidfd, &status);
+		ok(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL,
+		   "pid 1 was killed by SIGKILL (status 0x%x)", status);
+		for (int i = 0; i < 200 && cgroup_populated(path) != 0; i++)
+			usleep(10000);
+		is_int(cgroup_populated(path), 0, "cgroup is empty after the kill");
+		close(ch.pidfd);
+		close(ch.sync_fd);
+	}
+	close(pipefd[0]);
+	close(cg_fd);
+	is_int(cgroup_remove(path), 0, "cgroup_remove");
+	ok(access(path, F_OK) < 0, "the cgroup is gone");
+	cgroup_root_done(&root);
+}
+
 int main(void)
 {
-	printf("1..0 # SKIP not written yet\n");
-	return 0;
+	sigset_t before, after;
+	int fds_before, fds_after;
+
+	if (geteuid() != 0)
+		skip_all("needs root (clone3 with new namespaces, mounts, cgroups)");
+	if (!mkdtemp(staging))
+		skip_all("cannot create a staging directory: %s", strerror(errno));
+	/* The daemon ignores SIGPIPE: the container must not inherit that. */
+	signal(SIGPIPE, SIG_IGN);
+
+	sigprocmask(SIG_SETMASK, NULL, &before);
+	fds_before = fd_count_open();
+
+	test_environment();
+	test_exit_codes();
+	test_failures();
+	test_mounts();
+	test_signal();
+	test_cgroup();
+
+	fds_after = fd_count_open();
+	is_int(fds_after, fds_before, "no fd leaked in the parent");
+	sigprocmask(SIG_SETMASK, NULL, &after);
+	{
+		bool same = true;
+
+		for (int sig = 1; sig < NSIG; sig++)
+			if (sigismember(&before, sig) != sigismember(&after, sig))
+				same = false;
+		ok(same, "the parent's signal mask is restored");
+	}
+	ok(!file_contains("/proc/self/mountinfo", staging),
+	   "nothing is mounted on the staging dir");
+	is_int(rmdir(staging), 0, "the staging dir is left empty");
+	return tap_done();
 }
