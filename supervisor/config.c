@@ -952,7 +952,15 @@ static char *reader(char *str, int num, void *stream)
 	n = len;
 	if (n > 0 && start[n - 1] == '\r')
 		n--;
-	if (!check_line(p, start, n) || n + 2 > (size_t)num) {
+	if (!check_line(p, start, n)) {
+		n = 0;
+	} else if (n + 2 > (size_t)num) {
+		/* Cannot happen with the knobs set in parse_buffer(); never
+		 * drop a line silently all the same. */
+		perr(p, "line too long for the parser (more than %d bytes)", num - 2);
+		n = 0;
+	}
+	if (n == 0) {
 		/* Reported: inih gets a blank line instead. */
 		str[0] = '\n';
 		str[1] = '\0';
@@ -1027,6 +1035,9 @@ static int parse_buffer(const char *text, size_t size, const char *path, const c
 	ini_allow_inline_comments = false;
 	ini_allow_bom = false;
 	ini_allow_realloc = false;
+	/* Without realloc, the heap line buffer is ini_initial_alloc bytes
+	 * (not ini_max_line): both must hold the longest line. */
+	ini_initial_alloc = CONFIG_MAX_LINE + 3;
 	ini_stop_on_first_error = false;
 	ini_allow_no_value = false;
 
