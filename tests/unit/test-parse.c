@@ -289,7 +289,7 @@ static void test_service_name(void)
 	    "",    ".hidden",
 	    "a/b", "a b",
 	    "a:b", "wéb",
-	    "a\n", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"};
+	    "a\t", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"};
 
 	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
 		ok(service_name_is_valid(good[i]), "service name '%s' is valid", good[i]);
