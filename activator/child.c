@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <string.h>
@@ -198,6 +199,13 @@ static int child_chdir(struct activator_ctx *c)
 	return 0;
 }
 
+static bool child_parent_gone(struct activator_ctx *c)
+{
+	struct pollfd p = {.fd = c->sync_fd, .events = 0};
+
+	return poll(&p, 1, 0) > 0 && (p.revents & (POLLHUP | POLLERR));
+}
+
 /*
  * Drop privileges, in the order that keeps each step possible:
  * supplementary groups and gid first, while we still have CAP_SETGID; the
@@ -222,6 +230,14 @@ static int child_privileges(struct activator_ctx *c)
 	/* TODO(capabilities): capset() and the ambient set go here, then
 	 * PR_SET_NO_NEW_PRIVS (NoNewPrivileges=). The seccomp filter is
 	 * loaded last, in the payload right before execve (init.c). */
+
+	/* The kernel clears PDEATHSIG when the euid or egid changes: arm it
+	 * again, then make sure the parent did not die in between (its end
+	 * of the sync socket would be closed: POLLHUP on ours). */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
+		return -errno;
+	if (child_parent_gone(c))
+		return -EPIPE;
 	return 0;
 }
 

@@ -13,7 +13,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -331,7 +333,9 @@ static void test_exit_codes(void)
 	s.uid = 65534;
 	s.gid = 65534;
 	s.working_directory = "/tmp";
-	run_sh(&s, "echo id=$(id -u):$(id -g):$(id -G) cwd=$(pwd)", &res);
+	run_sh(&s, "echo id=$(id -u):$(id -g):$(id -G) cwd=$(pwd); echo listen=${LISTEN_PID-unset}",
+	       &res);
+	is_str(get(res.out, "listen"), "unset", "no LISTEN_* without fds (the base's is dropped)");
 	is_str(get(res.out, "id"), "65534:65534:65534 cwd=/tmp",
 	       "uid/gid dropped, no supplementary groups, WorkingDirectory=");
 	ok(exited_with(res.status, 0), "unprivileged payload exits 0");
@@ -476,6 +480,90 @@ static void test_signal(void)
 	close(ch.sync_fd);
 }
 
+static long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* A SIGTERM sent while the child is still setting up (pid 1 ignores it
+ * unless it is blocked) must not be lost: the stub init forwards it. */
+static void test_signal_during_setup(void)
+{
+	struct activator_spec s;
+	struct activator_child ch;
+	char *argv[] = {"/bin/sleep", "10", NULL};
+	long long t0 = now_ms();
+	int status = -1, r;
+
+	spec_init(&s, argv);
+	r = activator_spawn(&s, &ch);
+	is_int(r, 0, "spawn for the early-signal test");
+	if (r < 0)
+		return;
+	is_int(activator_signal(ch.pidfd, SIGTERM), 0, "SIGTERM right after spawn");
+	wait_exit(ch.pidfd, &status);
+	ok(exited_with(status, 128 + SIGTERM) && now_ms() - t0 < 5000,
+	   "an early SIGTERM is not lost (status 0x%x after %lld ms)", status, now_ms() - t0);
+	close(ch.pidfd);
+	close(ch.sync_fd);
+}
+
+/* The container dies with the process that spawned it, also after the
+ * uid change (which clears PDEATHSIG in the kernel). We are a subreaper
+ * so that the orphaned pid 1 is ours to reap. */
+static void test_parent_death(void)
+{
+	char *argv[] = {"/bin/sleep", "30", NULL};
+	int pipefd[2], pidfd, status = -1;
+	pid_t helper, container = 0;
+	siginfo_t si;
+
+	if (pipe2(pipefd, O_CLOEXEC) < 0)
+		abort();
+	prctl(PR_SET_CHILD_SUBREAPER, 1);
+	helper = fork();
+	if (helper == 0) {
+		struct activator_spec s;
+		struct activator_child ch;
+		enum activator_step step;
+
+		spec_init(&s, argv);
+		s.uid = 65534;
+		s.gid = 65534;
+		if (activator_spawn(&s, &ch) < 0 || wait_result(ch.sync_fd, &step) < 0)
+			_exit(1);
+		if (write(pipefd[1], &ch.pid, sizeof(ch.pid)) != sizeof(ch.pid))
+			_exit(1);
+		_exit(0);
+	}
+	close(pipefd[1]);
+	if (read(pipefd[0], &container, sizeof(container)) != sizeof(container))
+		container = 0;
+	close(pipefd[0]);
+	waitpid(helper, &status, 0);
+	ok(container > 0, "helper spawned a container (pid %d) and exited", (int)container);
+	if (container <= 0) {
+		prctl(PR_SET_CHILD_SUBREAPER, 0);
+		return;
+	}
+	pidfd = (int)syscall(SYS_pidfd_open, container, 0);
+	ok(pidfd >= 0 && wait_readable(pidfd, 5000), "the container died with its parent");
+	if (pidfd >= 0 && !wait_readable(pidfd, 0))
+		activator_signal(pidfd, SIGKILL); /* do not leave it behind */
+	memset(&si, 0, sizeof(si));
+	if (pidfd >= 0 && waitid(P_PIDFD, (id_t)pidfd, &si, WEXITED) == 0)
+		ok(si.si_code == CLD_KILLED && si.si_status == SIGKILL,
+		   "killed by PDEATHSIG (SIGKILL)");
+	else
+		ok(0, "reaped the orphaned container");
+	if (pidfd >= 0)
+		close(pidfd);
+	prctl(PR_SET_CHILD_SUBREAPER, 0);
+}
+
 static bool file_contains(const char *path, const char *needle)
 {
 	char buf[4096];
@@ -579,6 +667,8 @@ int main(void)
 	test_failures();
 	test_mounts();
 	test_signal();
+	test_signal_during_setup();
+	test_parent_death();
 	test_cgroup();
 
 	fds_after = fd_count_open();
