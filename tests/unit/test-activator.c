@@ -446,6 +446,53 @@ static void test_mounts(void)
 	nftw(host_dir, rm_cb, 8, FTW_DEPTH | FTW_PHYS);
 }
 
+/* A root directory of its own: a merged-/usr skeleton (bin -> usr/bin, …)
+ * with the host's /usr bound read-only into it. The API mount points and
+ * /usr are created in the image; its symlinks resolve inside it. */
+static void test_root_directory(void)
+{
+	char root[] = "/tmp/nsinetd-test-root-XXXXXX";
+	char p[256], evil[64];
+	struct activator_bind usr = {"/usr", "/usr", true};
+	struct activator_spec s;
+	struct run res;
+	static const char *const links[] = {"bin", "sbin", "lib", "lib64"};
+
+	if (!mkdtemp(root))
+		abort();
+	for (size_t i = 0; i < ELEMENTSOF(links); i++) {
+		char target[32];
+
+		snprintf(target, sizeof(target), "usr/%s", links[i]);
+		snprintf(p, sizeof(p), "%s/%s", root, links[i]);
+		if (symlink(target, p) < 0)
+			abort();
+	}
+	spec_init(&s, NULL);
+	s.root_directory = root;
+	s.binds = &usr;
+	s.n_binds = 1;
+	run_sh(&s, "echo ls=$(ls /); touch /usr/x 2>/dev/null && echo usr=rw || echo usr=ro", &res);
+	is_int(res.result, 0, "own root: setup done (step %s)", activator_step_name(res.step));
+	is_str(get(res.out, "ls"), "bin dev lib lib64 proc run sbin sys tmp usr",
+	       "own root: the image plus the API mount points");
+	is_str(get(res.out, "usr"), "ro", "own root: BindReadOnly=/usr");
+
+	/* An image whose /run points at a host path: resolved inside the
+	 * image (where it does not exist), never on the host. */
+	snprintf(evil, sizeof(evil), "/tmp/nsinetd-test-evil-%d", (int)getpid());
+	snprintf(p, sizeof(p), "%s/run", root);
+	rmdir(p);
+	if (symlink(evil, p) < 0)
+		abort();
+	run_sh(&s, "exit 0", &res);
+	ok(res.result < 0 && res.step == STEP_TMPFS,
+	   "own root: /run -> host path fails at tmpfs (%s)", strerror(-res.result));
+	ok(access(evil, F_OK) < 0, "own root: nothing created on the host through a symlink");
+
+	nftw(root, rm_cb, 8, FTW_DEPTH | FTW_PHYS);
+}
+
 static void test_signal(void)
 {
 	struct activator_spec s;
@@ -666,6 +713,7 @@ int main(void)
 	test_exit_codes();
 	test_failures();
 	test_mounts();
+	test_root_directory();
 	test_signal();
 	test_signal_during_setup();
 	test_parent_death();
