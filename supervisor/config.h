@@ -14,18 +14,18 @@
 #include "common/sockaddr.h"
 
 /* Limits on everything a configuration controls. */
-#define CONFIG_MAX_SERVICES   1024
-#define CONFIG_MAX_LISTEN     64   /* Listen*= per service */
-#define CONFIG_MAX_BINDS      128  /* Bind=, BindReadOnly=, TemporaryFileSystem= */
-#define CONFIG_MAX_ENV	      256  /* Environment= assignments */
-#define CONFIG_MAX_LINE	      4096 /* bytes in one line */
-#define CONFIG_MAX_FILE_SIZE  (1024 * 1024)
-#define CONFIG_MAX_ERRORS     64 /* per file; then "too many errors" */
+#define CONFIG_MAX_SERVICES  1024
+#define CONFIG_MAX_LISTEN    64   /* Listen*= per service */
+#define CONFIG_MAX_BINDS     128  /* Bind=, BindReadOnly=, TemporaryFileSystem= */
+#define CONFIG_MAX_ENV       256  /* Environment= assignments */
+#define CONFIG_MAX_LINE      4096 /* bytes in one line */
+#define CONFIG_MAX_FILE_SIZE (1024 * 1024)
+#define CONFIG_MAX_ERRORS    64 /* per file; then "too many errors" */
 
 enum listen_type {
-	LISTEN_STREAM,	   /* ListenStream= */
-	LISTEN_DATAGRAM,   /* ListenDatagram= */
-	LISTEN_SEQPACKET,  /* ListenSequentialPacket=, unix only */
+	LISTEN_STREAM,    /* ListenStream= */
+	LISTEN_DATAGRAM,  /* ListenDatagram= */
+	LISTEN_SEQPACKET, /* ListenSequentialPacket=, unix only */
 };
 
 struct listen_config {
@@ -37,8 +37,8 @@ struct listen_config {
 
 enum bind_ipv6_only {
 	BIND_IPV6_DEFAULT, /* "default": the kernel's net.ipv6.bindv6only */
-	BIND_IPV6_BOTH,	   /* "both" */
-	BIND_IPV6_ONLY,	   /* "ipv6-only" */
+	BIND_IPV6_BOTH,    /* "both" */
+	BIND_IPV6_ONLY,    /* "ipv6-only" */
 };
 
 enum network_mode {
@@ -47,10 +47,10 @@ enum network_mode {
 };
 
 struct bind_config {
-	char *source;	/* host path (absolute) */
-	char *target;	/* path in the container (absolute) */
+	char *source;   /* host path (absolute) */
+	char *target;   /* path in the container (absolute) */
 	bool read_only; /* BindReadOnly=, or ":ro" */
-	bool optional;	/* source written as "-/path": a missing one is skipped */
+	bool optional;  /* source written as "-/path": a missing one is skipped */
 };
 
 struct tmpfs_config {
@@ -61,37 +61,37 @@ struct tmpfs_config {
 struct socket_config {
 	struct listen_config *listen; /* in fd order */
 	size_t n_listen;
-	bool accept;	       /* Accept=; only "no" is supported for now */
-	unsigned backlog;      /* Backlog=, default 4096 (SOMAXCONN) */
-	char *fd_name;	       /* FileDescriptorName=, default: the service name */
+	bool accept;      /* Accept=; only "no" is supported for now */
+	unsigned backlog; /* Backlog=, default 4096 (SOMAXCONN) */
+	char *fd_name;    /* FileDescriptorName=, default: the service name */
 	enum bind_ipv6_only bind_ipv6_only;
-	bool reuse_port;       /* ReusePort= */
-	bool free_bind;	       /* FreeBind= */
-	usec_t defer_accept;   /* DeferAcceptSec=, 0 = off */
-	mode_t socket_mode;    /* SocketMode=, default 0666 */
-	char *socket_user;     /* SocketUser=, NULL = root */
-	char *socket_group;    /* SocketGroup=, NULL = root */
+	bool reuse_port;     /* ReusePort= */
+	bool free_bind;      /* FreeBind= */
+	usec_t defer_accept; /* DeferAcceptSec=, 0 = off */
+	mode_t socket_mode;  /* SocketMode=, default 0666 */
+	char *socket_user;   /* SocketUser=, NULL = root */
+	char *socket_group;  /* SocketGroup=, NULL = root */
 };
 
 struct container_config {
-	char *directory;	 /* Directory=, NULL = the host's / read-only */
-	char **exec;		 /* Exec=, split into argv; required */
-	char *working_directory; /* WorkingDirectory=, default "/" */
-	char **environment;	 /* Environment=, "KEY=value" each */
-	char *user;		 /* User=, name or number; NULL = root */
-	char *group;		 /* Group=, NULL = the user's primary group */
-	char *hostname;		 /* Hostname=, default: the service name */
+	char *directory;           /* Directory=, NULL = the host's / read-only */
+	char **exec;               /* Exec=, split into argv; required */
+	char *working_directory;   /* WorkingDirectory=, default "/" */
+	char **environment;        /* Environment=, "KEY=value" each */
+	char *user;                /* User=, name or number; NULL = root */
+	char *group;               /* Group=, NULL = the user's primary group */
+	char *hostname;            /* Hostname=, default: the service name */
 	struct bind_config *binds; /* Bind= and BindReadOnly=, in order */
 	size_t n_binds;
 	struct tmpfs_config *tmpfs; /* TemporaryFileSystem= */
 	size_t n_tmpfs;
-	int read_only;		 /* ReadOnly=: 1/0, or -1 = default (yes for the host's /) */
+	int read_only;             /* ReadOnly=: 1/0, or -1 = default (yes for the host's /) */
 	enum network_mode network; /* Network=, default none */
 };
 
 struct service_settings {
-	usec_t stop_timeout;	     /* StopTimeoutSec=, default 10s */
-	int kill_signal;	     /* KillSignal=, default SIGTERM */
+	usec_t stop_timeout;         /* StopTimeoutSec=, default 10s */
+	int kill_signal;             /* KillSignal=, default SIGTERM */
 	usec_t start_limit_interval; /* StartLimitIntervalSec=, default 10s */
 	unsigned start_limit_burst;  /* StartLimitBurst=, default 5 */
 };
@@ -142,7 +142,7 @@ bool config_equal(const struct service_config *a, const struct service_config *b
 bool config_listen_equal(const struct listen_config *a, const struct listen_config *b);
 
 void config_errors_add(struct config_errors *errs, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 void config_errors_clear(struct config_errors *errs);
 
 const char *listen_type_to_string(enum listen_type t); /* "ListenStream", ... */

@@ -125,9 +125,9 @@ int listener_open(const struct listen_config *lc, const struct socket_config *sc
 			return r;
 		if (sc->reuse_port && (r = set_int(fd, SOL_SOCKET, SO_REUSEPORT, 1)) < 0)
 			return r;
-		if (sc->free_bind && (r = set_int(fd, family == AF_INET ? SOL_IP : SOL_IPV6,
-						  family == AF_INET ? IP_FREEBIND : IPV6_FREEBIND,
-						  1)) < 0)
+		if (sc->free_bind &&
+		    (r = set_int(fd, family == AF_INET ? SOL_IP : SOL_IPV6,
+				 family == AF_INET ? IP_FREEBIND : IPV6_FREEBIND, 1)) < 0)
 			return r;
 		if (family == AF_INET6) {
 			int v6only = -1;
@@ -141,8 +141,8 @@ int listener_open(const struct listen_config *lc, const struct socket_config *sc
 		}
 		if (type == SOCK_STREAM && sc->defer_accept > 0) {
 			usec_t s = (sc->defer_accept + USEC_PER_SEC - 1) / USEC_PER_SEC;
-			if ((r = set_int(fd, SOL_TCP, TCP_DEFER_ACCEPT,
-					 s > 3600 ? 3600 : (int)s)) < 0)
+			if ((r = set_int(fd, SOL_TCP, TCP_DEFER_ACCEPT, s > 3600 ? 3600 : (int)s)) <
+			    0)
 				return r;
 		}
 	}
@@ -226,7 +226,8 @@ bool listener_matches(int fd, const struct listen_config *lc)
 		       sa.in.sin_addr.s_addr == a->sa.in.sin_addr.s_addr;
 	case AF_INET6:
 		return sa.in6.sin6_port == a->sa.in6.sin6_port &&
-		       memcmp(&sa.in6.sin6_addr, &a->sa.in6.sin6_addr, sizeof(struct in6_addr)) == 0;
+		       memcmp(&sa.in6.sin6_addr, &a->sa.in6.sin6_addr, sizeof(struct in6_addr)) ==
+			   0;
 	case AF_UNIX: {
 		size_t off = offsetof(struct sockaddr_un, sun_path);
 		size_t n1 = len > off ? len - off : 0, n2 = a->len > off ? a->len - off : 0;

@@ -45,13 +45,13 @@ static int parse_argv(int argc, char **argv, struct options *o)
 {
 	enum { ARG_CHECK = 0x100, ARG_VERSION };
 	static const struct option longopts[] = {
-		{"config-dir", required_argument, NULL, 'c'},
-		{"runtime-dir", required_argument, NULL, 'r'},
-		{"log-level", required_argument, NULL, 'l'},
-		{"check", no_argument, NULL, ARG_CHECK},
-		{"help", no_argument, NULL, 'h'},
-		{"version", no_argument, NULL, ARG_VERSION},
-		{0},
+	    {"config-dir", required_argument, NULL, 'c'},
+	    {"runtime-dir", required_argument, NULL, 'r'},
+	    {"log-level", required_argument, NULL, 'l'},
+	    {"check", no_argument, NULL, ARG_CHECK},
+	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, ARG_VERSION},
+	    {0},
 	};
 	int c, level;
 

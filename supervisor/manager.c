@@ -67,7 +67,7 @@ static int setup_runtime_dir(struct manager *m)
 
 static void setup_cgroup(struct manager *m)
 {
-	_cleanup_free_ char *abs = NULL;
+	_cleanup_close_ int fd = -1;
 	int r;
 
 	r = cgroup_root_find(&m->cgroup);
@@ -76,19 +76,22 @@ static void setup_cgroup(struct manager *m)
 			    "own; stopping relies on killing their pid 1");
 		return;
 	}
-	if (asprintf(&m->cgroup_base, "%s%snsinetd-%d", m->cgroup.self,
-		     strcmp(m->cgroup.self, "/") == 0 ? "" : "/", (int)getpid()) < 0)
+	/* One directory per daemon below its own cgroup, so that two daemons
+	 * (or a test suite running several) never share a container cgroup. */
+	if (asprintf(&m->cgroup_base, "nsinetd-%d", (int)getpid()) < 0) {
+		m->cgroup_base = NULL;
 		return;
-	if (asprintf(&abs, "%s%s", m->cgroup.mount, m->cgroup_base) < 0)
-		return;
-	if (mkdir(abs, 0755) < 0 && errno != EEXIST) {
-		log_errno(LOG_WARNING, -errno,
-			  "cannot create cgroup %s: containers run without a cgroup of their own",
-			  abs);
+	}
+	r = cgroup_create(&m->cgroup, m->cgroup_base, &fd, &m->cgroup_base_path);
+	if (r < 0) {
+		log_errno(LOG_WARNING, r,
+			  "cannot create cgroup %s below %s%s: containers run without a cgroup "
+			  "of their own",
+			  m->cgroup_base, m->cgroup.mount, m->cgroup.self);
 		return;
 	}
 	m->have_cgroup = true;
-	log_debug("containers go below cgroup %s", abs);
+	log_debug("containers go below cgroup %s", m->cgroup_base_path);
 }
 
 static void adopt_inherited(struct manager *m)
@@ -143,10 +146,11 @@ struct manager *manager_free(struct manager *m)
 	while (m->n_services > 0)
 		service_free(m->services[m->n_services - 1]);
 	free(m->services);
-	if (m->have_cgroup) {
-		_cleanup_free_ char *abs = NULL;
-		if (asprintf(&abs, "%s%s", m->cgroup.mount, m->cgroup_base) >= 0 && rmdir(abs) < 0)
-			log_errno(LOG_WARNING, -errno, "cannot remove cgroup %s", abs);
+	if (m->cgroup_base_path) {
+		int r = cgroup_remove(m->cgroup_base_path);
+		if (r < 0 && r != -ENOENT)
+			log_errno(LOG_WARNING, r, "cannot remove cgroup %s", m->cgroup_base_path);
+		free(m->cgroup_base_path);
 	}
 	cgroup_root_done(&m->cgroup);
 	free(m->cgroup_base);

@@ -16,7 +16,7 @@ struct manager {
 	char *config_dir;
 	char *runtime_dir;
 	char *staging_dir; /* RUNTIME/root: where a container's root is assembled */
-	int lock_fd;	   /* RUNTIME/nsinetd.lock, flock()ed: one daemon per runtime dir */
+	int lock_fd;       /* RUNTIME/nsinetd.lock, flock()ed: one daemon per runtime dir */
 
 	struct service **services; /* including those being removed */
 	size_t n_services;
@@ -24,7 +24,8 @@ struct manager {
 	/* cgroup v2: each container gets MOUNT/SELF/nsinetd-PID/NAME. */
 	bool have_cgroup;
 	struct cgroup_root cgroup;
-	char *cgroup_base; /* relative to cgroup.mount, e.g. "/nsinetd-42" */
+	char *cgroup_base;      /* relative to cgroup.self, e.g. "nsinetd-42" */
+	char *cgroup_base_path; /* absolute */
 
 	/* Sockets passed by systemd that no service claimed (yet). */
 	int *inherited;

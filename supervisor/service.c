@@ -267,7 +267,8 @@ static int build_env(struct service *s, const char *home, char ***ret)
 		return r;
 	if (cc->user) {
 		_cleanup_free_ char *u = NULL, *l = NULL;
-		if (asprintf(&u, "USER=%s", cc->user) < 0 || asprintf(&l, "LOGNAME=%s", cc->user) < 0)
+		if (asprintf(&u, "USER=%s", cc->user) < 0 ||
+		    asprintf(&l, "LOGNAME=%s", cc->user) < 0)
 			return -ENOMEM;
 		if ((r = strv_push(&env, u)) < 0 || (r = strv_push(&env, l)) < 0)
 			return r;
@@ -573,9 +574,9 @@ void service_stop(struct service *s, const char *reason)
 	if (r < 0 && r != -ESRCH)
 		log_errno(LOG_WARNING, r, "%s: cannot send %s", name(s),
 			  signal_to_string(s->cfg->service.kill_signal));
-	timer_start(s, s->cfg->service.stop_timeout == USEC_INFINITY
-			       ? USEC_PER_SEC * 3600 * 24 * 365
-			       : s->cfg->service.stop_timeout,
+	timer_start(s,
+		    s->cfg->service.stop_timeout == USEC_INFINITY ? USEC_PER_SEC * 3600 * 24 * 365
+								  : s->cfg->service.stop_timeout,
 		    stop_timeout_cb);
 }
 
@@ -660,7 +661,7 @@ struct service *service_new(struct manager *m, struct service_config *cfg, int *
 		s->fds[i] = fds[i];
 		fds[i] = -1;
 		s->listen_events[i] =
-			event_new(m->base, s->fds[i], EV_READ | EV_PERSIST, listen_cb, s);
+		    event_new(m->base, s->fds[i], EV_READ | EV_PERSIST, listen_cb, s);
 	}
 	if (predecessor && service_is_active(predecessor)) {
 		predecessor->successor = s;

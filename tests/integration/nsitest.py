@@ -122,7 +122,7 @@ class Daemon:
     def remove(self, name):
         os.unlink(os.path.join(self.config_dir, name + ".conf"))
 
-    def start(self, wait_log="service(s) listening", extra_env=None):
+    def start(self, wait_log=r"service\(s\) listening", extra_env=None):
         env = dict(os.environ)
         env.pop("LISTEN_FDS", None)
         env.pop("NOTIFY_SOCKET", None)
