@@ -16,6 +16,7 @@
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
@@ -47,14 +48,21 @@ _Noreturn void child_fail(struct activator_ctx *c, enum activator_step step, int
  * PDEATHSIG: if the daemon dies, nobody would reap or stop this container. */
 static int child_signals(struct activator_ctx *c)
 {
-	struct sigaction sa = {.sa_handler = SIG_DFL};
+	/* The kernel's struct sigaction: glibc's wrapper refuses the two
+	 * signals it reserves (32, 33), but an ignored one is inherited
+	 * through execve all the same, so the raw call resets those too. */
+	struct {
+		void (*handler)(int);
+		unsigned long flags;
+		void (*restorer)(void);
+		uint64_t mask;
+	} ksa = {.handler = SIG_DFL};
 	sigset_t all;
 
 	for (int sig = 1; sig < _NSIG; sig++) {
 		if (sig == SIGKILL || sig == SIGSTOP)
 			continue;
-		/* EINVAL for the signals glibc reserves: expected. */
-		(void)sigaction(sig, &sa, NULL);
+		(void)syscall(SYS_rt_sigaction, sig, &ksa, NULL, sizeof(ksa.mask));
 	}
 	sigfillset(&all);
 	if (sigprocmask(SIG_SETMASK, &all, NULL) < 0)

@@ -159,6 +159,7 @@ struct manager *manager_free(struct manager *m)
 	free(m->inherited);
 	if (m->staging_dir)
 		(void)rmdir(m->staging_dir);
+	free(m->staging_dir);
 	if (m->shutdown_timer)
 		event_free(m->shutdown_timer);
 	if (m->lock_fd >= 0) {

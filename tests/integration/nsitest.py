@@ -177,7 +177,12 @@ class Daemon:
             return self.proc.returncode if self.proc else None
         self.proc.send_signal(signal.SIGTERM)
         try:
-            return self.proc.wait(timeout)
+            rc = self.proc.wait(timeout)
+            if rc != 0:
+                # Shown with the failed assertion: why it did not exit 0.
+                for line in self.log().splitlines()[-40:]:
+                    print("#   log: " + line, flush=True)
+            return rc
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
