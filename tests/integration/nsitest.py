@@ -228,6 +228,17 @@ def _is_zombie(pid):
         return True
 
 
+def tree_binds():
+    """BindReadOnly= lines for the source and build trees when they live
+    where a container has an empty tmpfs of its own (/tmp, /run): a clone
+    under /tmp (as CI may make) must still find its binaries."""
+    lines = []
+    for path in sorted({os.path.realpath(SRC), os.path.realpath(BUILD)}):
+        if path.startswith(("/tmp/", "/run/")):
+            lines.append(f"BindReadOnly={path}:{path}")
+    return "\n".join(lines)
+
+
 def probe_conf(listen, exec_args="", env=(), extra_container="", extra_socket="",
                extra_service=""):
     lines = ["[Socket]"]
@@ -238,6 +249,7 @@ def probe_conf(listen, exec_args="", env=(), extra_container="", extra_socket=""
     lines.append(f"Exec={PROBE} {exec_args}".rstrip())
     for e in env:
         lines.append(f"Environment={e}")
+    lines.append(tree_binds())
     lines.append(extra_container)
     lines.append("[Service]")
     lines.append("StopTimeoutSec=5s")

@@ -7,7 +7,7 @@ import os
 import re
 import shutil
 
-from nsitest import BUILD, SRC, Daemon, SkipTest, main, free_port, http_get, wait_for
+from nsitest import BUILD, SRC, Daemon, tree_binds, SkipTest, main, free_port, http_get, wait_for
 
 
 def example_conf(name, port):
@@ -19,7 +19,7 @@ def example_conf(name, port):
     text, n = re.subn(r"^ListenStream=127\.0\.0\.1:\d+$",
                       f"ListenStream=127.0.0.1:{port}", text, flags=re.M)
     assert n == 1, f"{path}: expected one ListenStream= line"
-    return text
+    return text.replace("[Container]\n", "[Container]\n" + tree_binds() + "\n", 1)
 
 
 def run_example(name, check_body, path="/", needs=None):
