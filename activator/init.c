@@ -72,7 +72,7 @@ static int init_exec(struct activator_ctx *c)
 	return eacces ? -EACCES : -ENOENT;
 }
 
-/* pid 2. The sync fd is still open here (close-on-exec): a failed execve
+/* pid 2, a vfork() child. The sync fd is still open here (close-on-exec): a failed execve
  * reports itself on it; a successful one closes it, and the parent's EOF
  * means "the payload runs". */
 _Noreturn static void init_payload(struct activator_ctx *c)
@@ -87,9 +87,25 @@ _Noreturn static void init_payload(struct activator_ctx *c)
 		(void)sigaction(init_forwarded[i], &sa, NULL);
 	(void)sigaction(SIGCHLD, &sa, NULL);
 
-	/* LISTEN_PID is our own pid as the payload sees it: getpid() here. */
-	if (c->spec->n_fds > 0)
-		snprintf(c->listen_pid, sizeof(c->listen_pid), "LISTEN_PID=%d", (int)getpid());
+	/* LISTEN_PID is our own pid as the payload sees it: getpid() here.
+	 * Formatted by hand: this runs in a vfork() child, where only
+	 * async-signal-safe code belongs. */
+	if (c->spec->n_fds > 0) {
+		char digits[16];
+		size_t n = 0, off = strlen("LISTEN_PID=");
+		unsigned int pid = (unsigned int)getpid();
+
+		do {
+			digits[n++] = (char)('0' + pid % 10);
+			pid /= 10;
+		} while (pid && n < sizeof(digits));
+		if (off + n + 1 <= sizeof(c->listen_pid)) {
+			memcpy(c->listen_pid, "LISTEN_PID=", off);
+			while (n > 0)
+				c->listen_pid[off++] = digits[--n];
+			c->listen_pid[off] = '\0';
+		}
+	}
 
 	/* TODO(seccomp): the filter is loaded here, last, right before execve. */
 
@@ -150,7 +166,12 @@ _Noreturn void init_run(struct activator_ctx *c)
 	if (sigprocmask(SIG_SETMASK, &all, NULL) < 0)
 		child_fail(c, STEP_FORK_PAYLOAD, -errno);
 
-	payload = fork();
+	/* vfork(): the payload borrows pid 1's memory until its execve, so
+	 * no page table is copied (a fork of this copy of the daemon costs
+	 * about a millisecond here). pid 1 waits until the payload has
+	 * exec'd or failed; the payload only touches its own signal state,
+	 * its own listen_pid buffer and the sync fd before execve. */
+	payload = vfork();
 	if (payload < 0)
 		child_fail(c, STEP_FORK_PAYLOAD, -errno);
 	if (payload == 0)

@@ -314,6 +314,10 @@ int rootfs_mountpoints(struct activator_ctx *c)
 	const struct activator_spec *spec = c->spec;
 	int r;
 
+	/* The host's own / is never written to, read-only or not: a missing
+	 * mount point there fails in rootfs_binds()/rootfs_tmpfs() instead. */
+	if (!spec->root_directory)
+		return 0;
 	for (size_t i = 0; i < ELEMENTSOF(api_dirs); i++) {
 		r = root_mkdir_p(c->root_fd, api_dirs[i], false);
 		if (r < 0)
@@ -484,10 +488,13 @@ int rootfs_tmpfs(struct activator_ctx *c)
 	if (r < 0)
 		return r;
 	for (size_t i = 0; i < spec->n_tmpfs; i++) {
-		/* Mount points below /tmp, /run etc. are created now. */
-		r = root_mkdir_p(c->root_fd, spec->tmpfs[i].target, false);
-		if (r < 0)
-			return r;
+		/* Mount points below /tmp, /run etc. are created now; in the
+		 * host's / nowhere else. */
+		if (spec->root_directory || below_later_mount(spec, spec->tmpfs[i].target)) {
+			r = root_mkdir_p(c->root_fd, spec->tmpfs[i].target, false);
+			if (r < 0)
+				return r;
+		}
 		r = mount_fs(c->root_fd, spec->tmpfs[i].target, "tmpfs",
 			     spec->tmpfs[i].options ? spec->tmpfs[i].options : "mode=0755", attrs);
 		if (r < 0)
@@ -507,10 +514,13 @@ int rootfs_binds(struct activator_ctx *c)
 		const struct activator_bind *b = &spec->binds[i];
 
 		/* EEXIST for points made by rootfs_mountpoints(); a missing
-		 * one in a read-only place fails here, with EROFS. */
-		r = root_mkdir_p(c->root_fd, b->target, !source_is_dir(b->source));
-		if (r < 0)
-			return r;
+		 * one in a read-only place fails here, with EROFS. In the
+		 * host's / only our own tmpfs may get a new mount point. */
+		if (spec->root_directory || below_later_mount(spec, b->target)) {
+			r = root_mkdir_p(c->root_fd, b->target, !source_is_dir(b->source));
+			if (r < 0)
+				return r;
+		}
 		r = mount_bind_host(b->source, c->root_fd, b->target, b->read_only);
 		if (r < 0)
 			return r;

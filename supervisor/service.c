@@ -229,6 +229,54 @@ static int lookup_group(const char *root, const char *group, gid_t *ret_gid)
 	return -ESRCH;
 }
 
+static bool path_below(const char *path, const char *dir)
+{
+	size_t n = strlen(dir);
+
+	return strncmp(path, dir, n) == 0 && (path[n] == '/' || path[n] == '\0');
+}
+
+/* With the host's / as root, mount points must exist already: nsinetd
+ * never creates anything in the host's file system. Below the container's
+ * own tmpfs (/tmp, /run, TemporaryFileSystem=) they are created. */
+static int check_mount_point(const struct service *s, const char *key, const char *target)
+{
+	static const char *const own[] = {"/tmp", "/run", "/dev", "/proc", "/sys"};
+	const struct container_config *cc = &s->cfg->container;
+	struct stat st;
+
+	if (cc->directory)
+		return 0;
+	for (size_t i = 0; i < ELEMENTSOF(own); i++)
+		if (path_below(target, own[i]) && strcmp(target, own[i]) != 0)
+			return 0;
+	for (size_t i = 0; i < cc->n_tmpfs; i++)
+		if (path_below(target, cc->tmpfs[i].target) &&
+		    strcmp(target, cc->tmpfs[i].target) != 0)
+			return 0;
+	if (stat(target, &st) == 0)
+		return 0;
+	log_error("%s: %s: the mount point %s does not exist in the host's /, and nsinetd "
+		  "never creates anything there: use an existing directory, a target below "
+		  "/tmp, /run or a TemporaryFileSystem=, or Directory=",
+		  name(s), key, target);
+	return -ENOENT;
+}
+
+static int check_mount_points(const struct service *s)
+{
+	const struct container_config *cc = &s->cfg->container;
+	int r = 0;
+
+	for (size_t i = 0; i < cc->n_binds && r >= 0; i++)
+		if (!cc->binds[i].optional || access(cc->binds[i].source, F_OK) == 0)
+			r = check_mount_point(s, cc->binds[i].read_only ? "BindReadOnly=" : "Bind=",
+					      cc->binds[i].target);
+	for (size_t i = 0; i < cc->n_tmpfs && r >= 0; i++)
+		r = check_mount_point(s, "TemporaryFileSystem=", cc->tmpfs[i].target);
+	return r;
+}
+
 static void sync_cb(evutil_socket_t fd, short what, void *arg);
 static void exit_cb(evutil_socket_t fd, short what, void *arg);
 
@@ -349,6 +397,12 @@ int service_start(struct service *s)
 			start_failed(s);
 			return r;
 		}
+	}
+
+	r = check_mount_points(s);
+	if (r < 0) {
+		start_failed(s);
+		return r;
 	}
 
 	r = build_env(s, home, &env);

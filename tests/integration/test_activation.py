@@ -192,19 +192,46 @@ def test_setup_failure_names_step():
 def test_binds_tmpfs_and_environment():
     port = free_port()
     with Daemon() as d:
-        data = os.path.join(d.tmp, "data")
-        os.mkdir(data)
-        with open(os.path.join(data, "hello.txt"), "w") as f:
-            f.write("hi")
+        ro, rw = os.path.join(d.tmp, "ro"), os.path.join(d.tmp, "rw")
+        for p in (ro, rw):
+            os.mkdir(p)
+            with open(os.path.join(p, "hello.txt"), "w") as f:
+                f.write("hi from " + os.path.basename(p))
         conf = probe_conf(
-            f"127.0.0.1:{port}", env=["FOO=bar", "PROBE_ENV=FOO,container"],
-            extra_container=(f"BindReadOnly={data}:/srv/data\n"
+            f"127.0.0.1:{port}",
+            env=["FOO=bar", "PROBE_ENV=FOO,container",
+                 "PROBE_FILES=/srv/hello.txt,/run/rw/hello.txt,/var/cache/x,/etc/hostname"],
+            extra_container=(f"BindReadOnly={ro}:/srv\n"
+                             f"Bind={rw}:/run/rw\n"
                              "TemporaryFileSystem=/var/cache\n"))
         d.write("binds", conf)
         d.start()
         r = probe_stream(("127.0.0.1", port))
         assert r["env"]["FOO"] == "bar", r
         assert r["env"]["container"] == "nsinetd", r
+        f = r["files"]
+        assert f["/srv/hello.txt"] == {"content": "hi from ro", "writable": False}, f
+        # A writable bind in a read-only root, its mount point made on /run.
+        assert f["/run/rw/hello.txt"] == {"content": "hi from rw", "writable": True}, f
+        # TemporaryFileSystem= hides what the host has there.
+        assert f["/var/cache/x"]["content"] is None, f
+        assert f["/etc/hostname"]["writable"] is False, f
+        assert d.stop() == 0
+
+
+def test_missing_mount_point_in_host_root():
+    """nsinetd never writes to the host's /: a missing target is refused."""
+    port = free_port()
+    target = f"/srv/nsitest-missing-{os.getpid()}"
+    conf = probe_conf(f"127.0.0.1:{port}", extra_container=f"BindReadOnly=/etc:{target}",
+                      extra_service="StartLimitBurst=1")
+    with Daemon({"missing": conf}) as d:
+        d.start()
+        with connect(("127.0.0.1", port)) as s:
+            assert recv_all(s) == b""
+        d.wait_log(rf"missing: BindReadOnly=: the mount point {target} does not exist "
+                   r"in the host's /")
+        assert not os.path.exists(target)
         assert d.stop() == 0
 
 
@@ -212,4 +239,5 @@ if __name__ == "__main__":
     main([test_ipv4_container_view, test_ipv6_and_dual_stack, test_unix_path_and_abstract,
           test_datagram_udp_and_unix, test_seqpacket_and_fd_order,
           test_restart_with_queued_connection, test_crash_loop_backoff,
-          test_setup_failure_names_step, test_binds_tmpfs_and_environment])
+          test_setup_failure_names_step, test_binds_tmpfs_and_environment,
+          test_missing_mount_point_in_host_root])

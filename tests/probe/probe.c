@@ -12,7 +12,9 @@
  *   PROBE_EXIT_CODE=C   exit with C at once, before taking any socket;
  *   PROBE_EXIT_AFTER=N  exit 0 after N answers;
  *   PROBE_SLEEP_MS=M    sleep M ms before each answer;
- *   PROBE_ENV=A,B       also report the values of $A and $B under "env".
+ *   PROBE_ENV=A,B       also report the values of $A and $B under "env";
+ *   PROBE_FILES=/a,/b   report the content of /a and /b, and whether each is
+ *                       writable, under "files".
  * A stream client may send, within 100 ms of connecting, a first line
  * "exit N\n": it gets its report, then the probe exits with N. A first line
  * that starts like an HTTP request ("GET ", "HEAD ") gets the report wrapped in
@@ -402,6 +404,33 @@ static void report_dir_entries(struct buf *b, const char *path)
 	buf_printf(b, "]");
 }
 
+/* PROBE_FILES=/a,/b: {"/a": {"content": "...", "writable": false}, ...}; a
+ * file that cannot be read has content null. "writable" is access(W_OK):
+ * false on a read-only mount even for root. */
+static void report_files(struct buf *b)
+{
+	const char *list = getenv("PROBE_FILES");
+	char copy[1024];
+	char *save = NULL;
+	bool first = true;
+
+	buf_printf(b, "{");
+	if (list) {
+		snprintf(copy, sizeof(copy), "%s", list);
+		for (char *path = strtok_r(copy, ",", &save); path;
+		     path = strtok_r(NULL, ",", &save)) {
+			buf_printf(b, "%s", first ? "" : ", ");
+			first = false;
+			json_string(b, path);
+			buf_printf(b, ": {\"content\": ");
+			json_string(b, read_small_file(path));
+			buf_printf(b, ", \"writable\": %s}",
+				   access(path, W_OK) == 0 ? "true" : "false");
+		}
+	}
+	buf_printf(b, "}");
+}
+
 static void report_env(struct buf *b)
 {
 	const char *list = getenv("PROBE_ENV");
@@ -503,6 +532,8 @@ static void report_write(struct buf *b, const struct sockaddr_storage *peer, soc
 	json_string(b, read_small_file("/proc/self/gid_map"));
 	json_key(b, "env");
 	report_env(b);
+	json_key(b, "files");
+	report_files(b);
 	json_key(b, "caps");
 	json_string(b, status_field("CapEff", field, sizeof(field)));
 	json_key(b, "cap_bnd");
