@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -412,7 +413,14 @@ int rootfs_sys(struct activator_ctx *c)
  * device node is reachable. */
 int rootfs_dev(struct activator_ctx *c)
 {
-	static const char *const nodes[] = {"null", "zero", "full", "random", "urandom", "tty"};
+	/* Linux's fixed numbers for these (Documentation/admin-guide/devices.txt). */
+	static const struct {
+		const char *name;
+		unsigned int major, minor;
+	} nodes[] = {
+	    {"null", 1, 3},   {"zero", 1, 5},    {"full", 1, 7},
+	    {"random", 1, 8}, {"urandom", 1, 9}, {"tty", 5, 0},
+	};
 	static const struct {
 		const char *target, *name;
 	} links[] = {
@@ -436,16 +444,28 @@ int rootfs_dev(struct activator_ctx *c)
 		return dev_fd;
 
 	for (size_t i = 0; i < ELEMENTSOF(nodes); i++) {
+		const char *name = nodes[i].name;
 		char host[64];
 		int fd;
 
+		/* A device node is one syscall, where a bind mount is several
+		 * and a mount-table entry; it needs CAP_MKNOD in the initial
+		 * user namespace, else (EPERM) the host's node is bound. */
+		if (mknodat(dev_fd, name, S_IFCHR | 0666,
+			    makedev(nodes[i].major, nodes[i].minor)) == 0) {
+			if (fchmodat(dev_fd, name, 0666, 0) < 0)
+				return -errno;
+			continue;
+		}
+		if (errno != EPERM)
+			return -errno;
 		/* An empty file as the mount point of a file bind. */
-		fd = openat(dev_fd, nodes[i], O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+		fd = openat(dev_fd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
 		if (fd < 0)
 			return -errno;
 		close(fd);
-		snprintf(host, sizeof(host), "/dev/%s", nodes[i]);
-		r = mount_bind_host(host, dev_fd, nodes[i], false);
+		snprintf(host, sizeof(host), "/dev/%s", name);
+		r = mount_bind_host(host, dev_fd, name, false);
 		if (r < 0)
 			return r;
 	}
@@ -459,7 +479,9 @@ int rootfs_dev(struct activator_ctx *c)
 		return r;
 	if (mkdirat(dev_fd, "shm", 0755) < 0)
 		return -errno;
-	r = mount_fs(dev_fd, "shm", "tmpfs", "mode=1777", MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
+	/* 64M, as Docker: shared memory is the container's, and bounded. */
+	r = mount_fs(dev_fd, "shm", "tmpfs", "mode=1777,size=64m",
+		     MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
 	if (r < 0)
 		return r;
 	for (size_t i = 0; i < ELEMENTSOF(links); i++)
