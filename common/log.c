@@ -13,7 +13,7 @@ static const char *log_ident = "nsinetd";
 static int to_journal;
 
 static const char *const level_names[] = {
-	"emerg", "alert", "crit", "err", "warning", "notice", "info", "debug",
+    "emerg", "alert", "crit", "err", "warning", "notice", "info", "debug",
 };
 
 /* The journal stream protocol: stderr is a stream socket whose device and

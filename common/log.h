@@ -18,10 +18,10 @@ void log_vmsg(int level, const char *fmt, va_list ap);
 /* Logs with ": strerror(-err)" appended and returns err (negative errno). */
 int log_errno(int level, int err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
-#define log_error(...)	 log_msg(LOG_ERR, __VA_ARGS__)
+#define log_error(...)   log_msg(LOG_ERR, __VA_ARGS__)
 #define log_warning(...) log_msg(LOG_WARNING, __VA_ARGS__)
-#define log_notice(...)	 log_msg(LOG_NOTICE, __VA_ARGS__)
-#define log_info(...)	 log_msg(LOG_INFO, __VA_ARGS__)
+#define log_notice(...)  log_msg(LOG_NOTICE, __VA_ARGS__)
+#define log_info(...)    log_msg(LOG_INFO, __VA_ARGS__)
 #define log_debug(fmt, ...)                                                                        \
 	do {                                                                                       \
 		if (log_get_level() >= LOG_DEBUG)                                                  \
