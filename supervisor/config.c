@@ -24,12 +24,14 @@
 #include "common/cleanup.h"
 #include "common/strv.h"
 
-#define DEFAULT_BACKLOG              4096
-#define DEFAULT_SOCKET_MODE          0666
-#define DEFAULT_STOP_TIMEOUT         (10 * USEC_PER_SEC)
-#define DEFAULT_START_LIMIT_INTERVAL (10 * USEC_PER_SEC)
-#define DEFAULT_START_LIMIT_BURST    5
-#define DEFAULT_HOSTNAME             "nsinetd"
+#define DEFAULT_BACKLOG                4096
+#define DEFAULT_SOCKET_MODE            0666
+#define DEFAULT_STOP_TIMEOUT           (10 * USEC_PER_SEC)
+#define DEFAULT_START_LIMIT_INTERVAL   (10 * USEC_PER_SEC)
+#define DEFAULT_START_LIMIT_BURST      5
+#define DEFAULT_TRIGGER_LIMIT_INTERVAL (2 * USEC_PER_SEC)
+#define DEFAULT_TRIGGER_LIMIT_BURST    200
+#define DEFAULT_HOSTNAME               "nsinetd"
 
 struct parser {
 	const char *path; /* for messages */
@@ -758,16 +760,17 @@ static void parse_kill_signal(struct parser *p, const char *key, const char *val
 	p->c->service.kill_signal = sig;
 }
 
-static void parse_start_limit_burst(struct parser *p, const char *key, const char *value,
-				    size_t offset, int data)
+/* StartLimitBurst= and TriggerLimitBurst=: data is the default. */
+static void parse_burst(struct parser *p, const char *key, const char *value, size_t offset,
+			int data)
 {
-	uint64_t v = DEFAULT_START_LIMIT_BURST;
+	uint64_t v = (uint64_t)data;
 
 	if (*value && parse_uint(value, 1, 10000, &v) < 0) {
 		perr(p, "%s=: invalid value '%s': expected a number from 1 to 10000", key, value);
 		return;
 	}
-	p->c->service.start_limit_burst = (unsigned)v;
+	*FIELD(p, offset, unsigned) = (unsigned)v;
 }
 
 #define OFF(f) offsetof(struct service_config, f)
@@ -792,6 +795,9 @@ static const struct config_key {
     {"Socket", "SocketMode", parse_socket_mode, 0, 0},
     {"Socket", "SocketUser", parse_user_group, OFF(socket.socket_user), 0},
     {"Socket", "SocketGroup", parse_user_group, OFF(socket.socket_group), 1},
+    {"Socket", "TriggerLimitIntervalSec", parse_usec, OFF(socket.trigger_limit_interval), 2},
+    {"Socket", "TriggerLimitBurst", parse_burst, OFF(socket.trigger_limit_burst),
+     DEFAULT_TRIGGER_LIMIT_BURST},
     {"Container", "Directory", parse_path, OFF(container.directory), 0},
     {"Container", "Exec", parse_exec, 0, 0},
     {"Container", "WorkingDirectory", parse_path, OFF(container.working_directory), 0},
@@ -807,27 +813,19 @@ static const struct config_key {
     {"Service", "StopTimeoutSec", parse_usec, OFF(service.stop_timeout), 10},
     {"Service", "KillSignal", parse_kill_signal, 0, 0},
     {"Service", "StartLimitIntervalSec", parse_usec, OFF(service.start_limit_interval), 10},
-    {"Service", "StartLimitBurst", parse_start_limit_burst, 0, 0},
+    {"Service", "StartLimitBurst", parse_burst, OFF(service.start_limit_burst),
+     DEFAULT_START_LIMIT_BURST},
 };
 
 /* Planned keys (DESIGN.md): a clear "not yet" rather than "unknown". */
 static const char *const unsupported_keys[] = {
-    "Socket.MaxConnections",
-    "Socket.MaxConnectionsPerSource",
-    "Socket.TriggerLimitIntervalSec",
-    "Socket.TriggerLimitBurst",
-    "Container.PrivateUsers",
-    "Container.Capabilities",
-    "Container.SystemCallFilter",
-    "Container.NoNewPrivileges",
-    "Container.MemoryMax",
-    "Container.TasksMax",
-    "Container.CPUWeight",
-    "Container.CPUQuota",
-    "Container.StandardInput",
-    "Container.PoolSize",
-    "Service.IdleFreezeSec",
-    "Service.IdleStopSec",
+    "Socket.MaxConnections",      "Socket.MaxConnectionsPerSource",
+    "Container.PrivateUsers",     "Container.Capabilities",
+    "Container.SystemCallFilter", "Container.NoNewPrivileges",
+    "Container.MemoryMax",        "Container.TasksMax",
+    "Container.CPUWeight",        "Container.CPUQuota",
+    "Container.StandardInput",    "Container.PoolSize",
+    "Service.IdleFreezeSec",      "Service.IdleStopSec",
     "Service.RuntimeMaxSec",
 };
 
@@ -993,6 +991,8 @@ static struct service_config *service_config_new(const char *path, const char *n
 	c->service.kill_signal = SIGTERM;
 	c->service.start_limit_interval = DEFAULT_START_LIMIT_INTERVAL;
 	c->service.start_limit_burst = DEFAULT_START_LIMIT_BURST;
+	c->socket.trigger_limit_interval = DEFAULT_TRIGGER_LIMIT_INTERVAL;
+	c->socket.trigger_limit_burst = DEFAULT_TRIGGER_LIMIT_BURST;
 	return c;
 }
 
@@ -1324,7 +1324,9 @@ static bool socket_equal(const struct socket_config *a, const struct socket_conf
 	       a->reuse_port == b->reuse_port && a->free_bind == b->free_bind &&
 	       a->defer_accept == b->defer_accept && a->socket_mode == b->socket_mode &&
 	       streq_ptr(a->socket_user, b->socket_user) &&
-	       streq_ptr(a->socket_group, b->socket_group);
+	       streq_ptr(a->socket_group, b->socket_group) &&
+	       a->trigger_limit_interval == b->trigger_limit_interval &&
+	       a->trigger_limit_burst == b->trigger_limit_burst;
 }
 
 static bool container_equal(const struct container_config *a, const struct container_config *b)

@@ -71,6 +71,11 @@ struct socket_config {
 	mode_t socket_mode;  /* SocketMode=, default 0666 */
 	char *socket_user;   /* SocketUser=, NULL = root */
 	char *socket_group;  /* SocketGroup=, NULL = root */
+	/* A temporary suspension when starts come too fast, whatever their
+	 * outcome (a service that exits 0 without serving would otherwise
+	 * restart in a loop): TriggerLimitIntervalSec= (2s), TriggerLimitBurst= (200). */
+	usec_t trigger_limit_interval;
+	unsigned trigger_limit_burst;
 };
 
 struct container_config {

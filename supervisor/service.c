@@ -114,21 +114,30 @@ static void timer_stop(struct service *s)
 
 /* --- start limit -------------------------------------------------------- */
 
+/* Records an event at now in times[] (room for burst), forgetting those
+ * older than window; true when burst events fall inside the window. */
+static bool rate_record(usec_t *times, unsigned *n, usec_t window, unsigned burst)
+{
+	usec_t now = now_usec();
+	unsigned kept = 0;
+
+	for (unsigned i = 0; i < *n; i++)
+		if (window == USEC_INFINITY || now - times[i] < window)
+			times[kept++] = times[i];
+	*n = kept;
+	if (*n < burst)
+		times[(*n)++] = now;
+	return *n >= burst;
+}
+
 /* Counts failed runs inside StartLimitIntervalSec=. Unlike systemd, a run
  * that ended cleanly does not count: a service that exits after serving is
- * doing its job, and must not be locked out for it. */
+ * doing its job, and must not be locked out for it. The trigger limit
+ * bounds the other loop, a service that exits 0 without serving. */
 static bool record_failure(struct service *s)
 {
-	usec_t now = now_usec(), window = s->cfg->service.start_limit_interval;
-	unsigned burst = s->cfg->service.start_limit_burst, kept = 0;
-
-	for (unsigned i = 0; i < s->n_failures; i++)
-		if (window == USEC_INFINITY || now - s->failures[i] < window)
-			s->failures[kept++] = s->failures[i];
-	s->n_failures = kept;
-	if (s->n_failures < burst)
-		s->failures[s->n_failures++] = now;
-	return s->n_failures >= burst;
+	return rate_record(s->failures, &s->n_failures, s->cfg->service.start_limit_interval,
+			   s->cfg->service.start_limit_burst);
 }
 
 static void backoff_end_cb(evutil_socket_t fd, short what, void *arg)
@@ -137,25 +146,30 @@ static void backoff_end_cb(evutil_socket_t fd, short what, void *arg)
 
 	timer_stop(s);
 	s->n_failures = 0;
-	log_notice("%s: start limit interval over, listening again", name(s));
+	s->n_triggers = 0;
+	log_notice("%s: backoff over, listening again", name(s));
 	set_state(s, SERVICE_LISTENING);
 }
 
-static void enter_backoff(struct service *s)
+/* Refuses connections (accept and close) for interval, then listens again:
+ * never a permanent failure, even for an infinite interval. */
+static void enter_backoff(struct service *s, const char *what, unsigned burst, const char *key,
+			  usec_t interval)
 {
-	char buf[64];
-	usec_t interval = s->cfg->service.start_limit_interval;
+	char b1[64], b2[64];
+	usec_t wait = interval == USEC_INFINITY || interval == 0 ? 10 * USEC_PER_SEC : interval;
 
-	/* Never a permanent failure: an infinite interval still retries. */
-	if (interval == USEC_INFINITY || interval == 0)
-		interval = 10 * USEC_PER_SEC;
-	log_error("%s: %u failed starts within StartLimitIntervalSec=%s: refusing connections "
-		  "for %s, then trying again",
-		  name(s), s->cfg->service.start_limit_burst,
-		  format_duration(buf, sizeof(buf), s->cfg->service.start_limit_interval),
-		  format_duration(buf, sizeof(buf), interval));
+	log_error("%s: %u %s within %s=%s: refusing connections for %s, then trying again", name(s),
+		  burst, what, key, format_duration(b1, sizeof(b1), interval),
+		  format_duration(b2, sizeof(b2), wait));
 	set_state(s, SERVICE_BACKOFF);
-	timer_start(s, interval, backoff_end_cb);
+	timer_start(s, wait, backoff_end_cb);
+}
+
+static void enter_start_backoff(struct service *s)
+{
+	enter_backoff(s, "failed starts", s->cfg->service.start_limit_burst,
+		      "StartLimitIntervalSec", s->cfg->service.start_limit_interval);
 }
 
 /* --- starting ----------------------------------------------------------- */
@@ -338,7 +352,7 @@ static int build_env(struct service *s, const char *home, char ***ret)
 static void start_failed(struct service *s)
 {
 	if (record_failure(s))
-		enter_backoff(s);
+		enter_start_backoff(s);
 	else
 		set_state(s, SERVICE_LISTENING);
 }
@@ -585,7 +599,7 @@ static void exit_cb(evutil_socket_t fd, short what, void *arg)
 	}
 	/* A stop we asked for is not the service's failure. */
 	if (failed && !stopping && record_failure(s)) {
-		enter_backoff(s);
+		enter_start_backoff(s);
 		return;
 	}
 	/* Listening again: a connection that came during the run or the
@@ -652,6 +666,13 @@ static void listen_cb(evutil_socket_t fd, short what, void *arg)
 
 	switch (s->state) {
 	case SERVICE_LISTENING:
+		if (rate_record(s->triggers, &s->n_triggers, s->cfg->socket.trigger_limit_interval,
+				s->cfg->socket.trigger_limit_burst + 1)) {
+			enter_backoff(s, "starts", s->cfg->socket.trigger_limit_burst,
+				      "TriggerLimitIntervalSec",
+				      s->cfg->socket.trigger_limit_interval);
+			break;
+		}
 		(void)service_start(s);
 		break;
 	case SERVICE_BACKOFF:
@@ -704,10 +725,12 @@ struct service *service_new(struct manager *m, struct service_config *cfg, int *
 	s->fds = calloc(n, sizeof(int));
 	s->listen_events = calloc(n, sizeof(struct event *));
 	s->failures = calloc(cfg->service.start_limit_burst + 1, sizeof(usec_t));
-	if (!s->fds || !s->listen_events || !s->failures) {
+	s->triggers = calloc(cfg->socket.trigger_limit_burst + 2, sizeof(usec_t));
+	if (!s->fds || !s->listen_events || !s->failures || !s->triggers) {
 		free(s->fds);
 		free(s->listen_events);
 		free(s->failures);
+		free(s->triggers);
 		free(s);
 		return NULL;
 	}
@@ -757,6 +780,7 @@ struct service *service_free(struct service *s)
 	free(s->fds);
 	free(s->listen_events);
 	free(s->failures);
+	free(s->triggers);
 	config_free(s->cfg);
 	free(s);
 	return NULL;

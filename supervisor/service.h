@@ -52,9 +52,12 @@ struct service {
 	bool exec_done;
 	bool kill_sent;
 
-	/* Start limit: the times of recent failed runs (a ring). */
+	/* Start limit: the times of recent failed runs. */
 	usec_t *failures;
 	unsigned n_failures;
+	/* Trigger limit: the times of recent starts, whatever their outcome. */
+	usec_t *triggers;
+	unsigned n_triggers;
 
 	/* What happens when the container is gone: free this service (reload
 	 * removed or replaced it); its successor starts listening then. */

@@ -170,6 +170,21 @@ def test_crash_loop_backoff():
         assert d.stop() == 0
 
 
+def test_trigger_limit_stops_clean_exit_loop():
+    """A service that exits 0 without accepting would restart forever: the
+    trigger limit suspends it, and the waiting client gets a close."""
+    port = free_port()
+    conf = (f"[Socket]\nListenStream=127.0.0.1:{port}\nTriggerLimitBurst=5\n"
+            "TriggerLimitIntervalSec=30s\n[Container]\nExec=/bin/true\n")
+    with Daemon({"loop": conf}) as d:
+        d.start()
+        with connect(("127.0.0.1", port), timeout=15) as s:
+            assert recv_all(s) == b""
+        d.wait_log(r"loop: 5 starts within TriggerLimitIntervalSec=30s: refusing connections")
+        assert d.log().count("exited with status 0") == 5, d.log()
+        assert d.stop() == 0
+
+
 def test_setup_failure_names_step():
     port = free_port()
     conf = probe_conf(f"127.0.0.1:{port}",
@@ -239,5 +254,6 @@ if __name__ == "__main__":
     main([test_ipv4_container_view, test_ipv6_and_dual_stack, test_unix_path_and_abstract,
           test_datagram_udp_and_unix, test_seqpacket_and_fd_order,
           test_restart_with_queued_connection, test_crash_loop_backoff,
+          test_trigger_limit_stops_clean_exit_loop,
           test_setup_failure_names_step, test_binds_tmpfs_and_environment,
           test_missing_mount_point_in_host_root])

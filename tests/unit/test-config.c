@@ -108,6 +108,9 @@ static void test_defaults(void)
 	ok(c->socket.listen[0].address.any_port, "bare port");
 	ok(!c->socket.accept, "Accept=no");
 	is_int(c->socket.backlog, 4096, "Backlog default");
+	ok(c->socket.trigger_limit_interval == 2 * USEC_PER_SEC,
+	   "TriggerLimitIntervalSec default 2s");
+	is_int(c->socket.trigger_limit_burst, 200, "TriggerLimitBurst default 200");
 	is_str(c->socket.fd_name, "web", "FileDescriptorName default = the name");
 	is_int(c->socket.bind_ipv6_only, BIND_IPV6_DEFAULT, "BindIPv6Only default");
 	ok(!c->socket.reuse_port && !c->socket.free_bind, "ReusePort, FreeBind default no");
@@ -446,6 +449,22 @@ static void test_service_keys(void)
 	bad_key("Service", "StartLimitIntervalSec=-1",
 		"StartLimitIntervalSec=: invalid duration '-1': expected e.g. 10s, 500ms, 1min 30s "
 		"or infinity");
+	c = good_key("Socket", "TriggerLimitIntervalSec=500ms\nTriggerLimitBurst=7");
+	if (c) {
+		ok(c->socket.trigger_limit_interval == 500 * USEC_PER_MSEC,
+		   "TriggerLimitIntervalSec=500ms");
+		is_int(c->socket.trigger_limit_burst, 7, "TriggerLimitBurst=7");
+	}
+	config_free(c);
+	c = good_key("Socket", "TriggerLimitBurst=7\nTriggerLimitBurst=");
+	if (c)
+		is_int(c->socket.trigger_limit_burst, 200, "TriggerLimitBurst= resets to 200");
+	config_free(c);
+	bad_key("Socket", "TriggerLimitBurst=0",
+		"TriggerLimitBurst=: invalid value '0': expected a number from 1 to 10000");
+	bad_key("Socket", "TriggerLimitIntervalSec=soon",
+		"TriggerLimitIntervalSec=: invalid duration 'soon': expected e.g. 10s, 500ms, 1min "
+		"30s or infinity");
 	bad_key("Service", "StartLimitBurst=0",
 		"StartLimitBurst=: invalid value '0': expected a number from 1 to 10000");
 	bad_key("Service", "StartLimitBurst=10001",
