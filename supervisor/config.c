@@ -773,6 +773,57 @@ static void parse_burst(struct parser *p, const char *key, const char *value, si
 	*FIELD(p, offset, unsigned) = (unsigned)v;
 }
 
+/* "1", "1%", "0.5%", "250%": percent of one CPU, two decimals at most. */
+static void parse_cpu_percent(struct parser *p, const char *key, const char *value, size_t offset,
+			      int data)
+{
+	unsigned long whole = 1, frac = 0;
+	const char *s = value;
+	char *end;
+
+	if (!*value) {
+		p->c->service.idle_cpu_centi = 100;
+		return;
+	}
+	errno = 0;
+	if (*s < '0' || *s > '9')
+		goto bad;
+	whole = strtoul(s, &end, 10);
+	if (errno || whole > 100000)
+		goto bad;
+	if (*end == '.') {
+		s = end + 1;
+		if (*s < '0' || *s > '9')
+			goto bad;
+		frac = (unsigned long)(*s++ - '0') * 10;
+		if (*s >= '0' && *s <= '9')
+			frac += (unsigned long)(*s++ - '0');
+		end = (char *)s;
+	}
+	if (*end == '%')
+		end++;
+	if (*end)
+		goto bad;
+	p->c->service.idle_cpu_centi = (unsigned)(whole * 100 + frac);
+	return;
+bad:
+	perr(p,
+	     "%s=: invalid value '%s': expected a percentage of one CPU, e.g. 1%%, 0.5%% or 150%% "
+	     "(at most 100000%%, two decimals)",
+	     key, value);
+}
+
+static void parse_idle_connections(struct parser *p, const char *key, const char *value,
+				   size_t offset, int data)
+{
+	if (!*value || strcmp(value, "count") == 0)
+		p->c->service.idle_connections = IDLE_CONNECTIONS_COUNT;
+	else if (strcmp(value, "traffic") == 0)
+		p->c->service.idle_connections = IDLE_CONNECTIONS_TRAFFIC;
+	else
+		perr(p, "%s=: invalid value '%s': expected count or traffic", key, value);
+}
+
 #define OFF(f) offsetof(struct service_config, f)
 
 static const struct config_key {
@@ -815,6 +866,10 @@ static const struct config_key {
     {"Service", "StartLimitIntervalSec", parse_usec, OFF(service.start_limit_interval), 10},
     {"Service", "StartLimitBurst", parse_burst, OFF(service.start_limit_burst),
      DEFAULT_START_LIMIT_BURST},
+    {"Service", "IdleFreezeSec", parse_usec, OFF(service.idle_freeze), 0},
+    {"Service", "IdleStopSec", parse_usec, OFF(service.idle_stop), 0},
+    {"Service", "IdleCPUPercent", parse_cpu_percent, 0, 0},
+    {"Service", "IdleConnections", parse_idle_connections, 0, 0},
 };
 
 /* Planned keys (DESIGN.md): a clear "not yet" rather than "unknown". */
@@ -825,7 +880,6 @@ static const char *const unsupported_keys[] = {
     "Container.MemoryMax",        "Container.TasksMax",
     "Container.CPUWeight",        "Container.CPUQuota",
     "Container.StandardInput",    "Container.PoolSize",
-    "Service.IdleFreezeSec",      "Service.IdleStopSec",
     "Service.RuntimeMaxSec",
 };
 
@@ -991,6 +1045,7 @@ static struct service_config *service_config_new(const char *path, const char *n
 	c->service.kill_signal = SIGTERM;
 	c->service.start_limit_interval = DEFAULT_START_LIMIT_INTERVAL;
 	c->service.start_limit_burst = DEFAULT_START_LIMIT_BURST;
+	c->service.idle_cpu_centi = 100;
 	c->socket.trigger_limit_interval = DEFAULT_TRIGGER_LIMIT_INTERVAL;
 	c->socket.trigger_limit_burst = DEFAULT_TRIGGER_LIMIT_BURST;
 	return c;
@@ -1006,6 +1061,14 @@ static void finish(struct parser *p, const char *name)
 		perr(p, "Exec= is missing");
 	if (c->socket.n_listen == 0)
 		perr(p, "no Listen*= address");
+	if (c->service.idle_freeze == USEC_INFINITY)
+		c->service.idle_freeze = 0;
+	if (c->service.idle_stop == USEC_INFINITY)
+		c->service.idle_stop = 0;
+	if (c->service.idle_freeze && c->service.idle_stop &&
+	    c->service.idle_stop <= c->service.idle_freeze)
+		perr(p, "IdleStopSec= must be longer than IdleFreezeSec= (a container is frozen "
+			"first, then stopped)");
 	if (!c->socket.fd_name)
 		set_string(p, &c->socket.fd_name, fd_name_is_valid(name) ? name : DEFAULT_HOSTNAME);
 	if (!c->container.hostname)
@@ -1362,5 +1425,9 @@ bool config_equal(const struct service_config *a, const struct service_config *b
 	       a->service.stop_timeout == b->service.stop_timeout &&
 	       a->service.kill_signal == b->service.kill_signal &&
 	       a->service.start_limit_interval == b->service.start_limit_interval &&
-	       a->service.start_limit_burst == b->service.start_limit_burst;
+	       a->service.start_limit_burst == b->service.start_limit_burst &&
+	       a->service.idle_freeze == b->service.idle_freeze &&
+	       a->service.idle_stop == b->service.idle_stop &&
+	       a->service.idle_cpu_centi == b->service.idle_cpu_centi &&
+	       a->service.idle_connections == b->service.idle_connections;
 }

@@ -99,6 +99,16 @@ struct service_settings {
 	int kill_signal;             /* KillSignal=, default SIGTERM */
 	usec_t start_limit_interval; /* StartLimitIntervalSec=, default 10s */
 	unsigned start_limit_burst;  /* StartLimitBurst=, default 5 */
+	/* Scale to zero: after this long idle, freeze (cgroup v2) or stop the
+	 * container; 0 = never. */
+	usec_t idle_freeze; /* IdleFreezeSec= */
+	usec_t idle_stop;   /* IdleStopSec= */
+	/* Idle means below this much CPU (hundredths of a percent of one
+	 * CPU) in every accounting tick: IdleCPUPercent=, default 1%. */
+	unsigned idle_cpu_centi;
+	/* IdleConnections=: count (any open connection keeps the container
+	 * awake) or traffic (only one that carried data within the window). */
+	enum idle_connections { IDLE_CONNECTIONS_COUNT, IDLE_CONNECTIONS_TRAFFIC } idle_connections;
 };
 
 struct service_config {

@@ -469,7 +469,36 @@ static void test_service_keys(void)
 		"StartLimitBurst=: invalid value '0': expected a number from 1 to 10000");
 	bad_key("Service", "StartLimitBurst=10001",
 		"StartLimitBurst=: invalid value '10001': expected a number from 1 to 10000");
-	bad_key("Service", "IdleStopSec=60s", "IdleStopSec= is not supported yet");
+	c = good_key("Service", "IdleFreezeSec=5s\nIdleStopSec=1min\nIdleCPUPercent=0.5%\n"
+				"IdleConnections=traffic");
+	if (c) {
+		ok(c->service.idle_freeze == 5 * USEC_PER_SEC, "IdleFreezeSec=5s");
+		ok(c->service.idle_stop == 60 * USEC_PER_SEC, "IdleStopSec=1min");
+		is_int(c->service.idle_cpu_centi, 50, "IdleCPUPercent=0.5%%");
+		is_int(c->service.idle_connections, IDLE_CONNECTIONS_TRAFFIC,
+		       "IdleConnections=traffic");
+	}
+	config_free(c);
+	c = good_key("Service", "IdleStopSec=infinity\nIdleCPUPercent=250\nIdleConnections=count");
+	if (c) {
+		ok(c->service.idle_stop == 0, "IdleStopSec=infinity means never (0)");
+		is_int(c->service.idle_cpu_centi, 25000, "IdleCPUPercent=250");
+		is_int(c->service.idle_connections, IDLE_CONNECTIONS_COUNT,
+		       "IdleConnections=count");
+	}
+	config_free(c);
+	bad_key("Service", "IdleCPUPercent=lots",
+		"IdleCPUPercent=: invalid value 'lots': expected a percentage of one CPU, e.g. 1%, "
+		"0.5% or 150% (at most 100000%, two decimals)");
+	bad_key(
+	    "Service", "IdleCPUPercent=1.234%",
+	    "IdleCPUPercent=: invalid value '1.234%': expected a percentage of one CPU, e.g. 1%, "
+	    "0.5% or 150% (at most 100000%, two decimals)");
+	bad_key("Service", "IdleConnections=some",
+		"IdleConnections=: invalid value 'some': expected count or traffic");
+	bad_key("Service", "IdleStopSec=soon",
+		"IdleStopSec=: invalid duration 'soon': expected e.g. 10s, 500ms, 1min 30s or "
+		"infinity");
 	bad_key("Service", "Bogus=1", "unknown key 'Bogus' in section [Service]");
 }
 
@@ -619,6 +648,10 @@ static void test_syntax(void)
 static void test_required(void)
 {
 	parse_bad("[Socket]\nListenStream=80\n", "no Exec=", "t.conf: Exec= is missing", NULL);
+	parse_bad(BASE "[Service]\nIdleFreezeSec=1min\nIdleStopSec=30s\n", "freeze after stop",
+		  "t.conf: IdleStopSec= must be longer than IdleFreezeSec= (a container is frozen "
+		  "first, then stopped)",
+		  NULL);
 	parse_bad("[Container]\nExec=/bin/true\n", "no Listen*=", "t.conf: no Listen*= address",
 		  NULL);
 	parse_bad("", "empty file", "t.conf: Exec= is missing", "t.conf: no Listen*= address",
