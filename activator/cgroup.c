@@ -273,3 +273,26 @@ int cgroup_remove(const char *path)
 		return -errno;
 	return 0;
 }
+
+int cgroup_cpu_usage(const char *path, uint64_t *ret_usec)
+{
+	char p[PATH_MAX], buf[1024];
+	_cleanup_close_ int fd = -1;
+	ssize_t n;
+	const char *u;
+
+	if (snprintf(p, sizeof(p), "%s/cpu.stat", path) >= (int)sizeof(p))
+		return -ENAMETOOLONG;
+	fd = open(p, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, sizeof(buf) - 1);
+	if (n < 0)
+		return -errno;
+	buf[n] = '\0';
+	u = strstr(buf, "usage_usec ");
+	if (!u || (u != buf && u[-1] != '\n'))
+		return -ENODATA;
+	*ret_usec = strtoull(u + strlen("usage_usec "), NULL, 10);
+	return 0;
+}

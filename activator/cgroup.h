@@ -8,6 +8,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stdint.h>
 
 struct cgroup_root {
 	char *mount; /* cgroup2 mount point, e.g. /sys/fs/cgroup/unified */
@@ -32,3 +33,6 @@ int cgroup_kill(const char *path);
 int cgroup_populated(const char *path);
 /* rmdir; -EBUSY while populated. */
 int cgroup_remove(const char *path);
+/* CPU time used by the cgroup and below, from cpu.stat usage_usec (cgroup
+ * v2 keeps it without any controller enabled). */
+int cgroup_cpu_usage(const char *path, uint64_t *ret_usec);

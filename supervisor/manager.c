@@ -16,6 +16,7 @@
 #include "common/cleanup.h"
 #include "common/log.h"
 #include "supervisor/config.h"
+#include "supervisor/idle.h"
 #include "supervisor/listener.h"
 #include "supervisor/service.h"
 
@@ -146,6 +147,7 @@ struct manager *manager_free(struct manager *m)
 	while (m->n_services > 0)
 		service_free(m->services[m->n_services - 1]);
 	free(m->services);
+	idle_done(m);
 	if (m->cgroup_base_path) {
 		int r = cgroup_remove(m->cgroup_base_path);
 		if (r < 0 && r != -ENOENT)
@@ -247,6 +249,18 @@ static int take_fd(struct manager *m, const struct service_config *cfg,
 	return 0;
 }
 
+/* What the configuration asks for that this host cannot give. */
+static int check_host(struct manager *m, const struct service_config *cfg)
+{
+	if (cfg->service.idle_freeze && !m->have_cgroup) {
+		log_error("%s: %s: IdleFreezeSec= needs cgroup v2 (cgroup.freeze), and there is "
+			  "none usable here: use IdleStopSec= alone, or mount cgroup2",
+			  cfg->name, cfg->path);
+		return -EOPNOTSUPP;
+	}
+	return 0;
+}
+
 static int add_service(struct manager *m, struct service_config *cfg, struct service *predecessor)
 {
 	size_t n = cfg->socket.n_listen;
@@ -258,6 +272,11 @@ static int add_service(struct manager *m, struct service_config *cfg, struct ser
 	if (!fds) {
 		config_free(cfg);
 		return -ENOMEM;
+	}
+	r = check_host(m, cfg);
+	if (r < 0) {
+		config_free(cfg);
+		return r;
 	}
 	for (size_t i = 0; i < n; i++)
 		fds[i] = -1;

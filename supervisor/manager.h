@@ -6,6 +6,7 @@
 #include <stddef.h>
 
 #include "activator/cgroup.h"
+#include "common/parse.h"
 
 struct event_base;
 struct event;
@@ -30,6 +31,10 @@ struct manager {
 	/* Sockets passed by systemd that no service claimed (yet). */
 	int *inherited;
 	size_t n_inherited;
+
+	/* The idle accounting tick (idle.c), armed only while needed. */
+	struct event *idle_timer;
+	usec_t idle_tick;
 
 	bool shutting_down;
 	struct event *shutdown_timer;

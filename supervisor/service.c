@@ -19,6 +19,7 @@
 #include "common/cleanup.h"
 #include "common/log.h"
 #include "common/strv.h"
+#include "supervisor/idle.h"
 #include "supervisor/listener.h"
 #include "supervisor/manager.h"
 
@@ -50,6 +51,8 @@ const char *service_state_to_string(enum service_state st)
 		return "listening";
 	case SERVICE_RUNNING:
 		return "running";
+	case SERVICE_FROZEN:
+		return "frozen";
 	case SERVICE_STOPPING:
 		return "stopping";
 	case SERVICE_BACKOFF:
@@ -87,9 +90,11 @@ static void set_state(struct service *s, enum service_state st)
 	log_debug("%s: %s -> %s", name(s), service_state_to_string(s->state),
 		  service_state_to_string(st));
 	s->state = st;
-	/* Polling follows the state: only a listening or backing-off service
-	 * looks at its sockets; otherwise a container (or nobody) does. */
-	listen_enable(s, st == SERVICE_LISTENING || st == SERVICE_BACKOFF);
+	/* Polling follows the state: a listening, frozen or backing-off
+	 * service looks at its sockets; otherwise a container (or nobody)
+	 * does. */
+	listen_enable(s, st == SERVICE_LISTENING || st == SERVICE_BACKOFF || st == SERVICE_FROZEN);
+	idle_update(s->manager);
 	manager_notify_status(s->manager);
 }
 
@@ -507,6 +512,9 @@ int service_start(struct service *s)
 		event_add(s->pidfd_event, NULL);
 	if (s->sync_event)
 		event_add(s->sync_event, NULL);
+	s->idle_since = s->started_at;
+	s->cpu_checked_at = s->started_at;
+	s->cpu_usage = 0;
 	set_state(s, SERVICE_RUNNING);
 	log_debug("%s: spawned container pid %d", name(s), (int)s->pid);
 	return 0;
@@ -576,6 +584,9 @@ static void exit_cb(evutil_socket_t fd, short what, void *arg)
 	drop_cgroup(s);
 
 	format_duration(buf, sizeof(buf), ran - ran % 1000);
+	if (stopping)
+		log_info("%s: stopped in %.1f ms", name(s),
+			 (double)(now_usec() - s->stop_started_at) / 1000.0);
 	if (r < 0) {
 		log_errno(LOG_ERR, r, "%s: cannot reap container pid %d", name(s), (int)s->pid);
 		failed = true;
@@ -637,6 +648,11 @@ void service_stop(struct service *s, const char *reason)
 	if (!service_is_active(s) || s->state == SERVICE_STOPPING)
 		return;
 	log_info("%s: stopping container pid %d (%s)", name(s), (int)s->pid, reason);
+	/* A frozen container cannot act on KillSignal=: thaw it first. */
+	if (s->state == SERVICE_FROZEN && s->cgroup_path)
+		(void)cgroup_freeze(s->cgroup_path, false, 100);
+	s->stop_started_at = now_usec();
+	timer_stop(s);
 	set_state(s, SERVICE_STOPPING);
 	r = activator_signal(s->pidfd, s->cfg->service.kill_signal);
 	if (r < 0 && r != -ESRCH)
@@ -658,6 +674,122 @@ void service_remove(struct service *s)
 		service_free(s);
 }
 
+/* --- idle: freeze, thaw, stop ------------------------------------------- */
+
+static const char *idle_reason(const struct service *s, usec_t now, char *buf, size_t len)
+{
+	char d[64];
+
+	snprintf(
+	    buf, len, "idle for %s",
+	    format_duration(d, sizeof(d), (now - s->idle_since) / USEC_PER_MSEC * USEC_PER_MSEC));
+	return buf;
+}
+
+static void idle_stop_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct service *s = arg;
+	char buf[64];
+
+	timer_stop(s);
+	service_stop(s, idle_reason(s, now_usec(), buf, sizeof(buf)));
+}
+
+static void service_freeze(struct service *s, usec_t now)
+{
+	const struct service_settings *st = &s->cfg->service;
+	char buf[64];
+	usec_t t0 = now_usec();
+	int r;
+
+	if (!s->cgroup_path)
+		return; /* no cgroup: only IdleStopSec= applies (said at load) */
+	r = cgroup_freeze(s->cgroup_path, true, 100);
+	if (r < 0 && r != -ETIMEDOUT) {
+		log_errno(LOG_WARNING, r, "%s: cannot freeze %s", name(s), s->cgroup_path);
+		return;
+	}
+	log_info("%s: %s, frozen in %.2f ms%s", name(s), idle_reason(s, now, buf, sizeof(buf)),
+		 (double)(now_usec() - t0) / 1000.0,
+		 r == -ETIMEDOUT ? " (still settling: a task was in an uninterruptible sleep)"
+				 : "");
+	set_state(s, SERVICE_FROZEN);
+	/* No tick while frozen: the stop comes from a timer of its own. */
+	if (st->idle_stop)
+		timer_start(
+		    s,
+		    st->idle_stop > now - s->idle_since ? st->idle_stop - (now - s->idle_since) : 0,
+		    idle_stop_cb);
+}
+
+void service_thaw(struct service *s, const char *reason)
+{
+	usec_t t0 = now_usec();
+	int r;
+
+	if (s->state != SERVICE_FROZEN)
+		return;
+	timer_stop(s);
+	r = cgroup_freeze(s->cgroup_path, false, 100);
+	if (r < 0 && r != -ETIMEDOUT)
+		log_errno(LOG_WARNING, r, "%s: cannot thaw %s", name(s), s->cgroup_path);
+	log_info("%s: %s, thawed in %.2f ms", name(s), reason, (double)(now_usec() - t0) / 1000.0);
+	s->idle_since = now_usec();
+	set_state(s, SERVICE_RUNNING);
+}
+
+/* Whether the container's cgroup used at least IdleCPUPercent= since the
+ * last tick. Without a cgroup the CPU rule does not apply. */
+static bool cpu_busy(struct service *s, usec_t now)
+{
+	uint64_t usage, used;
+	usec_t wall = now - s->cpu_checked_at;
+	bool busy;
+
+	if (!s->cgroup_path || cgroup_cpu_usage(s->cgroup_path, &usage) < 0)
+		return false;
+	used = usage >= s->cpu_usage ? usage - s->cpu_usage : 0;
+	/* hundredths of a percent of one CPU */
+	busy = wall > 0 && used * 10000 / wall >= s->cfg->service.idle_cpu_centi;
+	s->cpu_usage = usage;
+	s->cpu_checked_at = now;
+	return busy;
+}
+
+void service_idle_tick(struct service *s, bool failed, usec_t now)
+{
+	const struct service_settings *st = &s->cfg->service;
+	bool traffic = st->idle_connections == IDLE_CONNECTIONS_TRAFFIC;
+	unsigned conns = traffic ? s->idle.active : s->idle.connections;
+	bool busy;
+	char buf[64];
+
+	if (s->state == SERVICE_FROZEN) {
+		/* Data for a connection the frozen container kept open. */
+		if (s->idle.pending > 0 || s->idle.queued > 0)
+			service_thaw(s, "data on an open connection");
+		return;
+	}
+	if (s->state != SERVICE_RUNNING)
+		return;
+	busy = failed || conns > 0 || s->idle.queued > 0 || s->idle.pending > 0;
+	/* Read every tick, so that the next one measures only its own span. */
+	if (cpu_busy(s, now))
+		busy = true;
+	log_debug("%s: %u connection(s), %u active, %u queued, %s", name(s), s->idle.connections,
+		  s->idle.active, s->idle.queued, busy ? "busy" : "idle");
+	if (busy) {
+		s->idle_since = now;
+		return;
+	}
+	if (st->idle_stop && now - s->idle_since >= st->idle_stop) {
+		service_stop(s, idle_reason(s, now, buf, sizeof(buf)));
+		return;
+	}
+	if (st->idle_freeze && now - s->idle_since >= st->idle_freeze && s->cgroup_path)
+		service_freeze(s, now);
+}
+
 /* --- life --------------------------------------------------------------- */
 
 static void listen_cb(evutil_socket_t fd, short what, void *arg)
@@ -674,6 +806,9 @@ static void listen_cb(evutil_socket_t fd, short what, void *arg)
 			break;
 		}
 		(void)service_start(s);
+		break;
+	case SERVICE_FROZEN:
+		service_thaw(s, "a connection");
 		break;
 	case SERVICE_BACKOFF:
 		/* Clients get a closed connection rather than a hang. */

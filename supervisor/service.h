@@ -2,11 +2,12 @@
 /*
  * One service (Accept=no) and its state machine:
  *
- *   waiting ──predecessor gone──► listening ──connection──► running
- *                                   ▲   ▲                      │
- *                      interval over│   └──container exited────┤
- *                                backoff ◄──too many failures──┤
- *                                   stop done ◄── stopping ◄───┘ (stop request)
+ *   waiting ──predecessor gone──► listening ──connection──► running ◄──connection──┐
+ *                                   ▲   ▲                      │    idle ≥ IdleFreezeSec │
+ *                      interval over│   └──container exited────┤───────────────────► frozen
+ *                                backoff ◄──too many failures──┤                        │
+ *                                   stop done ◄── stopping ◄───┴──idle ≥ IdleStopSec────┘
+ *                                                             (or a stop request)
  *
  * The service owns its listener fds for its whole life; a container gets
  * dups. While a container runs, the listener events are not polled: the
@@ -15,6 +16,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 #include <time.h>
 
@@ -28,6 +30,7 @@ enum service_state {
 	SERVICE_WAITING,   /* a reload replaced it: the old container is still stopping */
 	SERVICE_LISTENING, /* polling the listeners */
 	SERVICE_RUNNING,   /* a container owns the sockets */
+	SERVICE_FROZEN,    /* idle: its cgroup is frozen and the daemon polls again */
 	SERVICE_STOPPING,  /* KillSignal= sent, waiting for the exit */
 	SERVICE_BACKOFF,   /* too many failed starts: refusing until the interval is over */
 };
@@ -51,6 +54,19 @@ struct service {
 	usec_t started_at; /* CLOCK_MONOTONIC */
 	bool exec_done;
 	bool kill_sent;
+
+	/* Idle accounting: the last time the container was busy, the CPU
+	 * it had used then, and what the current tick counted (idle.c). */
+	usec_t idle_since;
+	usec_t stop_started_at;
+	uint64_t cpu_usage;    /* cpu.stat usage_usec at the last tick */
+	usec_t cpu_checked_at; /* when it was read */
+	struct {
+		unsigned connections; /* open, accepted or queued */
+		unsigned active;      /* of those, with data within the window */
+		unsigned queued;      /* in listeners' queues (datagrams: bytes) */
+		unsigned pending;     /* bytes waiting on open connections */
+	} idle;
 
 	/* Start limit: the times of recent failed runs. */
 	usec_t *failures;
@@ -84,6 +100,14 @@ bool service_is_active(const struct service *s); /* a container exists */
 const char *service_state_to_string(enum service_state st);
 
 usec_t now_usec(void);
+
+/* One idle-accounting tick for a running (or frozen) container: counts in
+ * s->idle are fresh; failed = the socket dump failed (count as busy). Freezes,
+ * thaws or stops as IdleFreezeSec=/IdleStopSec= say. */
+void service_idle_tick(struct service *s, bool failed, usec_t now);
+
+/* Thaws a frozen container (a connection came); no-op otherwise. */
+void service_thaw(struct service *s, const char *reason);
 
 /* Hands over the listener fd for lc's type and address, if this service
  * has one (reload: an unchanged address keeps its fd). -1 if none. */
