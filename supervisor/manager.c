@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <event2/event.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,6 +67,79 @@ static int setup_runtime_dir(struct manager *m)
 	return 0;
 }
 
+static int move_to_leaf(struct manager *m)
+{
+	_cleanup_close_ int fd = -1, procs = -1;
+	_cleanup_free_ char *path = NULL;
+	char pid[32];
+	int n, r;
+
+	r = cgroup_create(&m->cgroup, "supervisor", &fd, &path);
+	if (r < 0)
+		return r;
+	procs = openat(fd, "cgroup.procs", O_WRONLY | O_CLOEXEC);
+	if (procs < 0)
+		return -errno;
+	n = snprintf(pid, sizeof(pid), "%d", (int)getpid());
+	if (write(procs, pid, (size_t)n) != n)
+		return -errno;
+	m->in_leaf = true;
+	log_info("moved into cgroup %s (Delegate=yes): containers go to %s%s/containers", path,
+		 m->cgroup.mount, m->cgroup.self);
+	return 0;
+}
+
+/* SELF/nsinetd-PID of a daemon that is gone (SIGKILL, a crash): its
+ * containers died with it (PDEATHSIG), but the directories stay. Only
+ * directories of that name, and only when no process has that pid. */
+static void remove_stale_cgroups(struct manager *m)
+{
+	_cleanup_free_ char *dir = NULL;
+	DIR *d;
+	struct dirent *de;
+
+	if (asprintf(&dir, "%s%s", m->cgroup.mount,
+		     strcmp(m->cgroup.self, "/") ? m->cgroup.self : "") < 0)
+		return;
+	d = opendir(dir);
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		_cleanup_free_ char *base = NULL;
+		char *end;
+		long pid;
+		DIR *sub;
+		struct dirent *se;
+
+		if (de->d_type != DT_DIR || strncmp(de->d_name, "nsinetd-", 8) != 0)
+			continue;
+		pid = strtol(de->d_name + 8, &end, 10);
+		if (*end || pid <= 0 || pid == getpid() || kill((pid_t)pid, 0) == 0 ||
+		    errno != ESRCH)
+			continue;
+		if (asprintf(&base, "%s/%s", dir, de->d_name) < 0)
+			continue;
+		sub = opendir(base);
+		while (sub && (se = readdir(sub))) {
+			_cleanup_free_ char *c = NULL;
+
+			if (se->d_type != DT_DIR || se->d_name[0] == '.')
+				continue;
+			if (asprintf(&c, "%s/%s", base, se->d_name) < 0)
+				continue;
+			(void)cgroup_kill(c);
+			for (int i = 0; i < 100 && cgroup_remove(c) == -EBUSY; i++)
+				usleep(1000);
+		}
+		if (sub)
+			closedir(sub);
+		if (cgroup_remove(base) >= 0)
+			log_notice("removed the cgroup %s of an earlier nsinetd (pid %ld)", base,
+				   pid);
+	}
+	closedir(d);
+}
+
 static void setup_cgroup(struct manager *m)
 {
 	_cleanup_close_ int fd = -1;
@@ -77,9 +151,23 @@ static void setup_cgroup(struct manager *m)
 			    "own; stopping relies on killing their pid 1");
 		return;
 	}
-	/* One directory per daemon below its own cgroup, so that two daemons
-	 * (or a test suite running several) never share a container cgroup. */
-	if (asprintf(&m->cgroup_base, "nsinetd-%d", (int)getpid()) < 0) {
+	/* Under systemd (INVOCATION_ID) the unit's cgroup is ours alone
+	 * (Delegate=yes): the daemon moves into a leaf of its own, so that
+	 * the containers' cgroups are not below a cgroup with processes in
+	 * it (cgroup v2's no-internal-process rule, which controllers
+	 * enforce), and they go to UNIT/containers/NAME. Elsewhere (a shell,
+	 * a test suite running several daemons in one cgroup) one directory
+	 * per daemon: SELF/nsinetd-PID/NAME. */
+	if (getenv("INVOCATION_ID") && strcmp(m->cgroup.self, "/") != 0) {
+		r = move_to_leaf(m);
+		if (r < 0)
+			log_errno(LOG_WARNING, r, "cannot move into %s%s/supervisor",
+				  m->cgroup.mount, m->cgroup.self);
+	}
+	if (!m->in_leaf)
+		remove_stale_cgroups(m);
+	if (asprintf(&m->cgroup_base, m->in_leaf ? "containers" : "nsinetd-%d", (int)getpid()) <
+	    0) {
 		m->cgroup_base = NULL;
 		return;
 	}

@@ -24,6 +24,7 @@ struct manager {
 
 	/* cgroup v2: each container gets MOUNT/SELF/nsinetd-PID/NAME. */
 	bool have_cgroup;
+	bool in_leaf; /* moved itself to SELF/supervisor (under systemd) */
 	struct cgroup_root cgroup;
 	char *cgroup_base;      /* relative to cgroup.self, e.g. "nsinetd-42" */
 	char *cgroup_base_path; /* absolute */

@@ -135,7 +135,8 @@ class Daemon:
             [NSINETD, "--config-dir", self.config_dir, "--runtime-dir",
              self.runtime_dir, "--log-level", "debug"] + self.args,
             stdin=subprocess.DEVNULL, stdout=self.logf, stderr=self.logf,
-            env=env, pass_fds=getattr(self, "pass_fds", ()))
+            env=env, pass_fds=getattr(self, "pass_fds", ()),
+            preexec_fn=getattr(self, "preexec", None))
         if wait_log:
             self.wait_log(wait_log)
         return self

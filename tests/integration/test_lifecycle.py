@@ -88,6 +88,8 @@ def test_reload_keeps_fd_and_connection():
         assert listening_inodes(port) == before
         r = json.loads(recv_all(pending).decode())
         pending.close()
+        # The old container serves until it has exited; then the new one.
+        d.wait_log(r"keep: container pid \d+ exited")
         r = probe_stream(("127.0.0.1", port))
         assert r["env"]["A"] == "2", r
         assert probe_stream(("127.0.0.1", port3))["listen_fds"] == 1
@@ -162,8 +164,70 @@ def test_socket_activated_by_systemd_protocol():
             nsock.close()
 
 
+def test_sigkilled_daemon_cgroup_removed_by_next():
+    """A daemon killed with SIGKILL leaves its cgroup directory; the next
+    daemon removes it (and nothing that is not nsinetd's)."""
+    from nsitest import SkipTest
+    port = free_port()
+    with Daemon({"k": probe_conf(f"127.0.0.1:{port}")}) as d:
+        d.start()
+        probe_stream(("127.0.0.1", port))
+        base = d.cgroup_base()
+        if not base:
+            raise SkipTest("no cgroup v2 mounted")
+        pid = d.container_pids()[0]
+        d.proc.kill()
+        d.proc.wait()
+        # PDEATHSIG: the container dies with its daemon.
+        wait_for(lambda: not os.path.exists(f"/proc/{pid}"), 10, "container gone")
+        assert os.path.isdir(base)
+    with Daemon({"k": probe_conf(f"127.0.0.1:{port}")}) as d2:
+        d2.start()
+        assert not os.path.exists(base), base
+        assert f"removed the cgroup {base} of an earlier nsinetd" in d2.log(), d2.log()
+        assert d2.stop() == 0
+
+
+def test_systemd_delegation_moves_daemon_to_leaf():
+    """Under systemd (INVOCATION_ID, Delegate=yes) the daemon moves itself to
+    UNIT/supervisor and its containers go to UNIT/containers/NAME."""
+    from nsitest import SkipTest, cgroup2_mount
+    mnt = cgroup2_mount()
+    if not mnt:
+        raise SkipTest("no cgroup v2 mounted")
+    with open("/proc/self/cgroup") as f:
+        own = [l.split("::", 1)[1].strip() for l in f if l.startswith("0::")][0]
+    unit = os.path.join(mnt + own.rstrip("/"), f"nsitest-unit-{os.getpid()}")
+    os.mkdir(unit)
+    port = free_port()
+    try:
+        with Daemon({"dlg": probe_conf(f"127.0.0.1:{port}")}) as d:
+            def enter_unit():
+                with open(os.path.join(unit, "cgroup.procs"), "w") as f:
+                    f.write(str(os.getpid()))
+            d.preexec = enter_unit
+            d.start(extra_env={"INVOCATION_ID": "0123456789abcdef0123456789abcdef"})
+            with open(f"/proc/{d.proc.pid}/cgroup") as f:
+                assert f.read().strip().endswith(f"/nsitest-unit-{os.getpid()}/supervisor")
+            probe_stream(("127.0.0.1", port))
+            pid = d.container_pids()[0]
+            with open(f"/proc/{pid}/cgroup") as f:
+                assert f.read().strip().endswith(
+                    f"/nsitest-unit-{os.getpid()}/containers/dlg"), pid
+            assert d.stop() == 0
+            assert not os.path.exists(os.path.join(unit, "containers"))
+    finally:
+        # What systemd does when the unit is gone.
+        for leaf in ("supervisor", "containers"):
+            if os.path.isdir(os.path.join(unit, leaf)):
+                os.rmdir(os.path.join(unit, leaf))
+        os.rmdir(unit)
+
+
 if __name__ == "__main__":
     main([test_sigterm_leaves_nothing, test_stop_timeout_kills,
           test_reload_keeps_fd_and_connection,
           test_reload_with_broken_file_keeps_running_version,
-          test_socket_activated_by_systemd_protocol])
+          test_socket_activated_by_systemd_protocol,
+          test_sigkilled_daemon_cgroup_removed_by_next,
+          test_systemd_delegation_moves_daemon_to_leaf])
