@@ -88,6 +88,12 @@ static int child_sync(struct activator_ctx *c)
 		return -errno;
 	if (n == 0)
 		return -EPIPE;
+	/* In a new user namespace our credentials are still the host's ids,
+	 * unmapped there (files we create would fail with EOVERFLOW): become
+	 * the namespace's root, now that the parent has written the maps. */
+	if ((c->spec->namespaces & CLONE_NEWUSER) &&
+	    (syscall(SYS_setresgid, 0, 0, 0) < 0 || syscall(SYS_setresuid, 0, 0, 0) < 0))
+		return -errno;
 	return 0;
 }
 

@@ -132,7 +132,7 @@ class Daemon:
             env.update(extra_env)
         self.logf = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
-            [NSINETD, "--config-dir", self.config_dir, "--runtime-dir",
+            list(getattr(self, "args_prefix", ())) + [NSINETD, "--config-dir", self.config_dir, "--runtime-dir",
              self.runtime_dir, "--log-level", "debug"] + self.args,
             stdin=subprocess.DEVNULL, stdout=self.logf, stderr=self.logf,
             env=env, pass_fds=getattr(self, "pass_fds", ()))
