@@ -11,6 +11,8 @@
  */
 #pragma once
 
+#include <sys/capability.h>
+
 #include "activator.h"
 
 /* Limits on what a spec may ask for (every user-controlled quantity has one). */
@@ -36,6 +38,8 @@ struct activator_ctx {
 	char *listen_names;  /* "LISTEN_FDNAMES=a:b" */
 	char listen_pid[32]; /* "LISTEN_PID=", completed by the payload itself */
 	const char *path;    /* PATH for looking up argv[0] */
+
+	cap_t caps; /* caps_prepare(): the sets to capset(), or NULL */
 };
 
 /* child.c: runs the setup steps, then becomes the stub init. */
@@ -56,3 +60,11 @@ int rootfs_pivot(struct activator_ctx *c);
 
 /* init.c: pid 1 of the container; forks and execs the payload. */
 _Noreturn void init_run(struct activator_ctx *c);
+
+/* caps.c: capabilities, see the order in child_privileges(). */
+int caps_prepare(struct activator_ctx *c); /* parent, before clone */
+int caps_bounding(struct activator_ctx *c);
+int caps_apply(struct activator_ctx *c);
+
+/* userns.c: the parent writes the child's uid/gid maps. */
+int userns_write_maps(const struct activator_spec *spec, pid_t pid);

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/filter.h>
 #include <linux/sched.h>
 #include <signal.h>
 #include <stdint.h>
@@ -28,10 +29,11 @@
 #define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 /* The namespaces this version knows how to set up. CLONE_NEWUSER needs the
- * uid/gid maps written by the parent between clone and release: not yet. */
+ * uid/gid maps, written by the parent between clone and release. */
 #define NAMESPACES_REQUIRED (CLONE_NEWNS | CLONE_NEWPID)
 #define NAMESPACES_ALLOWED                                                                         \
-	(CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWCGROUP | CLONE_NEWNET)
+	(CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWCGROUP |              \
+	 CLONE_NEWNET | CLONE_NEWUSER)
 
 static const char *const step_names[_STEP_MAX] = {
     [STEP_NONE] = "none",
@@ -55,6 +57,8 @@ static const char *const step_names[_STEP_MAX] = {
     [STEP_PRIVILEGES] = "privileges",
     [STEP_FORK_PAYLOAD] = "fork-payload",
     [STEP_EXEC] = "exec",
+    [STEP_RLIMITS] = "rlimits",
+    [STEP_SECCOMP] = "seccomp",
 };
 
 const char *activator_step_name(enum activator_step step)
@@ -80,8 +84,16 @@ static int spec_validate(const struct activator_spec *spec)
 	if (spec->working_directory && !path_is_absolute(spec->working_directory))
 		return -EINVAL;
 
-	if (spec->namespaces & CLONE_NEWUSER)
-		return -EOPNOTSUPP;
+	if ((spec->namespaces & CLONE_NEWUSER) && spec->userns_range == 0)
+		return -EINVAL;
+	if (spec->n_rlimits > RLIM_NLIMITS || (spec->n_rlimits > 0 && !spec->rlimits))
+		return -EINVAL;
+	for (size_t i = 0; i < spec->n_rlimits; i++)
+		if (spec->rlimits[i].resource < 0 || spec->rlimits[i].resource >= RLIM_NLIMITS ||
+		    spec->rlimits[i].limit.rlim_cur > spec->rlimits[i].limit.rlim_max)
+			return -EINVAL;
+	if (spec->seccomp && (spec->seccomp->len == 0 || !spec->seccomp->filter))
+		return -EINVAL;
 	if ((spec->namespaces & NAMESPACES_REQUIRED) != NAMESPACES_REQUIRED ||
 	    (spec->namespaces & ~(unsigned long)NAMESPACES_ALLOWED))
 		return -EINVAL;
@@ -134,6 +146,8 @@ static struct activator_ctx *ctx_free(struct activator_ctx *c)
 	free(c->envp);
 	free(c->listen_fds);
 	free(c->listen_names);
+	if (c->caps)
+		cap_free(c->caps);
 	free(c);
 	return NULL;
 }
@@ -179,6 +193,7 @@ static int ctx_new(const struct activator_spec *spec, struct activator_ctx **ret
 {
 	_cleanup_(ctx_freep) struct activator_ctx *c = NULL;
 	size_t n_env = 0, i = 0;
+	int r;
 
 	c = calloc(1, sizeof(*c));
 	if (!c)
@@ -214,6 +229,9 @@ static int ctx_new(const struct activator_spec *spec, struct activator_ctx **ret
 		c->envp[i++] = c->listen_names;
 	}
 	c->envp[i] = NULL;
+	r = caps_prepare(c);
+	if (r < 0)
+		return r;
 	*ret = TAKE_PTR(c);
 	return 0;
 }
@@ -296,9 +314,14 @@ int activator_spawn(const struct activator_spec *spec, struct activator_child *r
 	/* Our copy of the child's end must go, or we would never see EOF. */
 	child_fd = safe_close(child_fd);
 
-	/* Here, between clone and release, is where the parent will do what
-	 * only it can: write the uid/gid maps of a user namespace (the child
-	 * cannot map itself), and move the host end of a veth pair. */
+	/* Here, between clone and release, the parent does what only it
+	 * can: write the uid/gid maps of a user namespace (the child cannot
+	 * map itself); later, move the host end of a veth pair. */
+	r = userns_write_maps(spec, pid);
+	if (r < 0) {
+		child_abandon(pidfd);
+		return r;
+	}
 
 	/* Release the child. MSG_NOSIGNAL: a child that already died must not
 	 * kill the daemon with SIGPIPE. */

@@ -14,30 +14,36 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <sys/resource.h>
 #include <sys/types.h>
+
+struct sock_fprog;
 
 enum activator_step {
 	STEP_NONE = 0,
-	STEP_SYNC,	     /* waiting for the parent's go */
-	STEP_SIGNALS,	     /* reset signal mask and handlers, PDEATHSIG */
-	STEP_MOUNT_PRIVATE,  /* MS_SLAVE|MS_REC on / */
-	STEP_LOOPBACK,	     /* bring lo up in the new network namespace */
-	STEP_ROOTFS,	     /* bind the root directory on the staging dir */
-	STEP_MOUNTPOINTS,    /* create missing mount points in the rootfs */
-	STEP_READ_ONLY,	     /* make the root recursively read-only */
-	STEP_BIND,	     /* Bind=/BindReadOnly= */
-	STEP_PROC,	     /* private /proc */
-	STEP_SYS,	     /* fresh read-only /sys */
-	STEP_DEV,	     /* minimal /dev */
-	STEP_TMPFS,	     /* /tmp, /run, TemporaryFileSystem= */
-	STEP_PIVOT_ROOT,     /* pivot_root into the new root, detach the old */
-	STEP_HOSTNAME,	     /* sethostname */
-	STEP_FDS,	     /* passed fds to 3..3+n-1, stdio, close the rest */
-	STEP_SETSID,	     /* new session */
-	STEP_CHDIR,	     /* WorkingDirectory= */
-	STEP_PRIVILEGES,     /* groups, gid, uid, capabilities, NO_NEW_PRIVS */
-	STEP_FORK_PAYLOAD,   /* the stub init forks pid 2 */
-	STEP_EXEC,	     /* execve of the payload */
+	STEP_SYNC,          /* waiting for the parent's go */
+	STEP_SIGNALS,       /* reset signal mask and handlers, PDEATHSIG */
+	STEP_MOUNT_PRIVATE, /* MS_SLAVE|MS_REC on / */
+	STEP_LOOPBACK,      /* bring lo up in the new network namespace */
+	STEP_ROOTFS,        /* bind the root directory on the staging dir */
+	STEP_MOUNTPOINTS,   /* create missing mount points in the rootfs */
+	STEP_READ_ONLY,     /* make the root recursively read-only */
+	STEP_BIND,          /* Bind=/BindReadOnly= */
+	STEP_PROC,          /* private /proc */
+	STEP_SYS,           /* fresh read-only /sys */
+	STEP_DEV,           /* minimal /dev */
+	STEP_TMPFS,         /* /tmp, /run, TemporaryFileSystem= */
+	STEP_PIVOT_ROOT,    /* pivot_root into the new root, detach the old */
+	STEP_HOSTNAME,      /* sethostname */
+	STEP_FDS,           /* passed fds to 3..3+n-1, stdio, close the rest */
+	STEP_SETSID,        /* new session */
+	STEP_CHDIR,         /* WorkingDirectory= */
+	STEP_PRIVILEGES,    /* groups, gid, uid, capabilities, NO_NEW_PRIVS */
+	STEP_FORK_PAYLOAD,  /* the stub init forks pid 2 */
+	STEP_EXEC,          /* execve of the payload */
+	STEP_RLIMITS,       /* Limit*= */
+	STEP_SECCOMP,       /* load the seccomp filter, in the payload */
 	_STEP_MAX,
 };
 
@@ -53,6 +59,11 @@ struct activator_bind {
 struct activator_tmpfs {
 	const char *target;
 	const char *options; /* NULL = "mode=0755" */
+};
+
+struct activator_rlimit {
+	int resource; /* RLIMIT_* */
+	struct rlimit limit;
 };
 
 struct activator_spec {
@@ -85,7 +96,7 @@ struct activator_spec {
 	 * mounted on it in the host's namespace). */
 	const char *staging_dir;
 
-	const char *hostname; /* NULL: keep (only with no new UTS ns) */
+	const char *hostname;          /* NULL: keep (only with no new UTS ns) */
 	const char *working_directory; /* NULL = "/" */
 
 	/* Credentials of the payload; uid 0 keeps root. */
@@ -101,6 +112,33 @@ struct activator_spec {
 	/* An O_DIRECTORY fd of the container's (empty) cgroup v2 directory
 	 * for CLONE_INTO_CGROUP, or -1. */
 	int cgroup_fd;
+
+	/* --- Hardening (caps.c, seccomp.c, userns.c). A zeroed spec keeps
+	 * the process's privileges: each is explicit. --- */
+
+	/* Capabilities: when set_capabilities, the mask (bit n = capability
+	 * n) is what stays in the bounding, permitted, effective and
+	 * inheritable sets; for a non-root uid it is also raised in the
+	 * ambient set, so that it survives execve. Everything else goes. */
+	bool set_capabilities;
+	uint64_t capabilities;
+	/* PR_SET_NO_NEW_PRIVS: setuid/setgid bits and file capabilities no
+	 * longer raise privileges (set anyway when a seccomp filter has to be
+	 * loaded without CAP_SYS_ADMIN, as the kernel demands). */
+	bool no_new_privs;
+	/* Limit*=, set before the uid change (never above the hard limit
+	 * the caller has: lowering needs no privilege). */
+	const struct activator_rlimit *rlimits;
+	size_t n_rlimits;
+	/* A compiled filter (activator_seccomp_compile()), loaded by the
+	 * payload right before execve; NULL = none. */
+	const struct sock_fprog *seccomp;
+	/* With CLONE_NEWUSER in namespaces: container uid/gid 0..range-1
+	 * are host uid/gid shift..shift+range-1, written by the parent
+	 * between clone and release. range 1 with shift = our own euid is
+	 * what an unprivileged caller may write (setgroups is then denied). */
+	uid_t userns_shift;
+	uid_t userns_range;
 };
 
 struct activator_child {

@@ -88,6 +88,12 @@ static int child_sync(struct activator_ctx *c)
 		return -errno;
 	if (n == 0)
 		return -EPIPE;
+	/* In a new user namespace our credentials are still the host's ids,
+	 * unmapped there (files we create would fail with EOVERFLOW): become
+	 * the namespace's root, now that the parent has written the maps. */
+	if ((c->spec->namespaces & CLONE_NEWUSER) &&
+	    (syscall(SYS_setresgid, 0, 0, 0) < 0 || syscall(SYS_setresuid, 0, 0, 0) < 0))
+		return -errno;
 	return 0;
 }
 
@@ -214,30 +220,59 @@ static bool child_parent_gone(struct activator_ctx *c)
 	return poll(&p, 1, 0) > 0 && (p.revents & (POLLHUP | POLLERR));
 }
 
+/* Limit*=, before the uid change (as systemd): lowering a limit needs no
+ * privilege, and RLIMIT_NPROC must be in place when the uid changes. The
+ * raw prlimit64: see the comment at the top. */
+static int child_rlimits(struct activator_ctx *c)
+{
+	const struct activator_spec *spec = c->spec;
+
+	for (size_t i = 0; i < spec->n_rlimits; i++)
+		if (syscall(SYS_prlimit64, 0, spec->rlimits[i].resource, &spec->rlimits[i].limit,
+			    NULL) < 0)
+			return -errno;
+	return 0;
+}
+
 /*
- * Drop privileges, in the order that keeps each step possible:
- * supplementary groups and gid first, while we still have CAP_SETGID; the
- * uid last. Raw system calls: see the comment at the top.
+ * Drop privileges, in the order that keeps each step possible (DESIGN.md):
+ * the bounding set while we still have CAP_SETPCAP, PR_SET_KEEPCAPS, the
+ * supplementary groups and gid while we still have CAP_SETGID, the uid,
+ * then capset() and the ambient set, then PR_SET_NO_NEW_PRIVS. The seccomp
+ * filter comes last, in the payload right before execve (init.c). Raw
+ * system calls for the ids: see the comment at the top.
  */
 static int child_privileges(struct activator_ctx *c)
 {
 	const struct activator_spec *spec = c->spec;
+	int r;
 
-	/* TODO(capabilities): the bounding set is dropped here, before the
-	 * uid change, then PR_SET_KEEPCAPS. */
+	r = caps_bounding(c);
+	if (r < 0)
+		return r;
 
 	/* Always set the groups: the daemon's own supplementary groups must
-	 * not leak into the container, even for a root payload. */
-	if (syscall(SYS_setgroups, spec->n_groups, spec->groups) < 0)
+	 * not leak into the container, even for a root payload. In a user
+	 * namespace set up by an unprivileged daemon, setgroups() is denied
+	 * (userns.c): the groups are then the daemon's, unmapped (nogroup). */
+	if (syscall(SYS_setgroups, spec->n_groups, spec->groups) < 0 &&
+	    !(errno == EPERM && spec->n_groups == 0 && (spec->namespaces & CLONE_NEWUSER)))
 		return -errno;
 	if (syscall(SYS_setresgid, spec->gid, spec->gid, spec->gid) < 0)
 		return -errno;
 	if (spec->uid != 0 && syscall(SYS_setresuid, spec->uid, spec->uid, spec->uid) < 0)
 		return -errno;
 
-	/* TODO(capabilities): capset() and the ambient set go here, then
-	 * PR_SET_NO_NEW_PRIVS (NoNewPrivileges=). The seccomp filter is
-	 * loaded last, in the payload right before execve (init.c). */
+	r = caps_apply(c);
+	if (r < 0)
+		return r;
+
+	/* The kernel refuses a seccomp filter from a process that could
+	 * still gain privileges by execve, unless it has CAP_SYS_ADMIN. */
+	if ((spec->no_new_privs || (spec->seccomp && spec->set_capabilities &&
+				    !(spec->capabilities & (UINT64_C(1) << CAP_SYS_ADMIN)))) &&
+	    prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		return -errno;
 
 	/* The kernel clears PDEATHSIG when the euid or egid changes: arm it
 	 * again, then make sure the parent did not die in between (its end
@@ -281,6 +316,7 @@ static const struct child_step child_steps[] = {
     {STEP_FDS, child_fds},
     {STEP_SETSID, child_setsid},
     {STEP_CHDIR, child_chdir},
+    {STEP_RLIMITS, child_rlimits},
     {STEP_PRIVILEGES, child_privileges},
 };
 

@@ -18,11 +18,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/cleanup.h"
 #include "common/strv.h"
+#include "supervisor/config-internal.h"
 
 #define DEFAULT_BACKLOG                4096
 #define DEFAULT_SOCKET_MODE            0666
@@ -32,21 +34,6 @@
 #define DEFAULT_TRIGGER_LIMIT_INTERVAL (2 * USEC_PER_SEC)
 #define DEFAULT_TRIGGER_LIMIT_BURST    200
 #define DEFAULT_HOSTNAME               "nsinetd"
-
-struct parser {
-	const char *path; /* for messages */
-	struct config_errors *errs;
-	unsigned n_errors;
-	bool gave_up; /* CONFIG_MAX_ERRORS reached */
-	int fatal;    /* -ENOMEM: stop */
-	struct service_config *c;
-
-	/* The line reader. */
-	const char *text;
-	size_t size, pos;
-	unsigned line;
-	bool skip_section; /* in an unknown or malformed section: ignore its keys */
-};
 
 /* Errors */
 
@@ -72,7 +59,7 @@ void config_errors_clear(struct config_errors *errs)
 }
 
 /* "PATH:LINE: message", at most CONFIG_MAX_ERRORS per file. */
-static void __attribute__((format(printf, 2, 3))) perr(struct parser *p, const char *fmt, ...)
+void perr(struct parser *p, const char *fmt, ...)
 {
 	_cleanup_free_ char *m = NULL;
 	va_list ap;
@@ -100,7 +87,7 @@ static void __attribute__((format(printf, 2, 3))) perr(struct parser *p, const c
 		config_errors_add(p->errs, "%s: %s", p->path, m);
 }
 
-static void oom(struct parser *p)
+void oom(struct parser *p)
 {
 	p->fatal = -ENOMEM;
 }
@@ -232,11 +219,6 @@ static void tmpfs_clear(struct container_config *c)
 
 /* The keys. Each parser reports its own errors; an empty value resets the
  * setting (a list becomes empty, a single value its default). */
-
-typedef void (*key_parser)(struct parser *p, const char *key, const char *value, size_t offset,
-			   int data);
-
-#define FIELD(p, offset, type) ((type *)((char *)(p)->c + (offset)))
 
 static void parse_listen(struct parser *p, const char *key, const char *value, size_t offset,
 			 int data)
@@ -861,6 +843,34 @@ static const struct config_key {
     {"Container", "TemporaryFileSystem", parse_tmpfs, 0, 0},
     {"Container", "ReadOnly", parse_read_only, 0, 0},
     {"Container", "Network", parse_network, 0, 0},
+    {"Container", "PrivateUsers", parse_private_users, 0, 0},
+    {"Container", "Capabilities", parse_capabilities, 0, 0},
+    {"Container", "NoNewPrivileges", parse_no_new_privileges, 0, 0},
+    {"Container", "SystemCallFilter", parse_syscall_filter, 0, 0},
+    {"Container", "SystemCallErrorNumber", parse_syscall_error_number, 0, 0},
+    {"Container", "SystemCallArchitectures", parse_syscall_architectures, 0, 0},
+    {"Container", "LimitCPU", parse_rlimit, 0, RLIMIT_CPU},
+    {"Container", "LimitFSIZE", parse_rlimit, 0, RLIMIT_FSIZE},
+    {"Container", "LimitDATA", parse_rlimit, 0, RLIMIT_DATA},
+    {"Container", "LimitSTACK", parse_rlimit, 0, RLIMIT_STACK},
+    {"Container", "LimitCORE", parse_rlimit, 0, RLIMIT_CORE},
+    {"Container", "LimitRSS", parse_rlimit, 0, RLIMIT_RSS},
+    {"Container", "LimitNOFILE", parse_rlimit, 0, RLIMIT_NOFILE},
+    {"Container", "LimitAS", parse_rlimit, 0, RLIMIT_AS},
+    {"Container", "LimitNPROC", parse_rlimit, 0, RLIMIT_NPROC},
+    {"Container", "LimitMEMLOCK", parse_rlimit, 0, RLIMIT_MEMLOCK},
+    {"Container", "LimitLOCKS", parse_rlimit, 0, RLIMIT_LOCKS},
+    {"Container", "LimitSIGPENDING", parse_rlimit, 0, RLIMIT_SIGPENDING},
+    {"Container", "LimitMSGQUEUE", parse_rlimit, 0, RLIMIT_MSGQUEUE},
+    {"Container", "LimitNICE", parse_rlimit, 0, RLIMIT_NICE},
+    {"Container", "LimitRTPRIO", parse_rlimit, 0, RLIMIT_RTPRIO},
+    {"Container", "LimitRTTIME", parse_rlimit, 0, RLIMIT_RTTIME},
+    {"Container", "MemoryMax", parse_cgroup_bytes, OFF(container.sandbox.memory_max), 0},
+    {"Container", "MemoryHigh", parse_cgroup_bytes, OFF(container.sandbox.memory_high), 0},
+    {"Container", "TasksMax", parse_tasks_max, 0, 0},
+    {"Container", "CPUWeight", parse_cgroup_weight, OFF(container.sandbox.cpu_weight), 0},
+    {"Container", "CPUQuota", parse_cpu_quota, 0, 0},
+    {"Container", "IOWeight", parse_cgroup_weight, OFF(container.sandbox.io_weight), 0},
     {"Service", "StopTimeoutSec", parse_usec, OFF(service.stop_timeout), 10},
     {"Service", "KillSignal", parse_kill_signal, 0, 0},
     {"Service", "StartLimitIntervalSec", parse_usec, OFF(service.start_limit_interval), 10},
@@ -874,13 +884,8 @@ static const struct config_key {
 
 /* Planned keys (DESIGN.md): a clear "not yet" rather than "unknown". */
 static const char *const unsupported_keys[] = {
-    "Socket.MaxConnections",      "Socket.MaxConnectionsPerSource",
-    "Container.PrivateUsers",     "Container.Capabilities",
-    "Container.SystemCallFilter", "Container.NoNewPrivileges",
-    "Container.MemoryMax",        "Container.TasksMax",
-    "Container.CPUWeight",        "Container.CPUQuota",
-    "Container.StandardInput",    "Container.PoolSize",
-    "Service.RuntimeMaxSec",
+    "Socket.MaxConnections", "Socket.MaxConnectionsPerSource", "Container.StandardInput",
+    "Container.PoolSize",    "Service.RuntimeMaxSec",
 };
 
 static const char *const sections[] = {"Socket", "Container", "Service"};
@@ -889,8 +894,6 @@ static bool key_is_unsupported(const char *section, const char *key)
 {
 	size_t n = strlen(section);
 
-	if (strcmp(section, "Container") == 0 && strncmp(key, "Limit", 5) == 0 && key[5])
-		return true;
 	for (size_t i = 0; i < ELEMENTSOF(unsupported_keys); i++)
 		if (strncmp(unsupported_keys[i], section, n) == 0 &&
 		    unsupported_keys[i][n] == '.' && strcmp(unsupported_keys[i] + n + 1, key) == 0)
@@ -1041,6 +1044,7 @@ static struct service_config *service_config_new(const char *path, const char *n
 	c->socket.socket_mode = DEFAULT_SOCKET_MODE;
 	c->container.read_only = -1;
 	c->container.network = NETWORK_NONE;
+	sandbox_defaults(&c->container.sandbox);
 	c->service.stop_timeout = DEFAULT_STOP_TIMEOUT;
 	c->service.kill_signal = SIGTERM;
 	c->service.start_limit_interval = DEFAULT_START_LIMIT_INTERVAL;
@@ -1354,6 +1358,7 @@ struct service_config *config_free(struct service_config *c)
 	free(c->container.hostname);
 	binds_clear(&c->container);
 	tmpfs_clear(&c->container);
+	sandbox_free(&c->container.sandbox);
 	free(c);
 	return NULL;
 }
@@ -1410,7 +1415,8 @@ static bool container_equal(const struct container_config *a, const struct conta
 	       streq_ptr(a->working_directory, b->working_directory) &&
 	       strv_equal(a->environment, b->environment) && streq_ptr(a->user, b->user) &&
 	       streq_ptr(a->group, b->group) && streq_ptr(a->hostname, b->hostname) &&
-	       a->read_only == b->read_only && a->network == b->network;
+	       a->read_only == b->read_only && a->network == b->network &&
+	       sandbox_equal(&a->sandbox, &b->sandbox);
 }
 
 bool config_equal(const struct service_config *a, const struct service_config *b)

@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "common/parse.h"
@@ -78,6 +79,41 @@ struct socket_config {
 	unsigned trigger_limit_burst;
 };
 
+enum private_users {
+	PRIVATE_USERS_NO,    /* the host's uids */
+	PRIVATE_USERS_PICK,  /* yes/pick: a free range of 65536 host uids per service */
+	PRIVATE_USERS_FIXED, /* UID[:COUNT] */
+};
+
+/* Limit*=: soft and hard, RLIM_INFINITY for infinity. */
+struct rlimit_config {
+	bool set;
+	uint64_t soft, hard;
+};
+
+#define CONFIG_RLIMITS 16 /* RLIMIT_NLIMITS on Linux */
+
+struct sandbox_config {
+	enum private_users private_users; /* PrivateUsers=, default no */
+	uid_t private_users_shift;        /* FIXED: the first host uid */
+	uid_t private_users_range;        /* FIXED: how many (default 65536) */
+	bool capabilities_set;            /* Capabilities= given: else the default set */
+	uint64_t capabilities;            /* bit n = capability n */
+	bool no_new_privileges;           /* NoNewPrivileges=, default yes */
+	bool syscall_allow_list;          /* a SystemCallFilter= without '~' was given */
+	char **syscall_allow;             /* its names and @groups */
+	char **syscall_deny;              /* SystemCallFilter=~... */
+	int syscall_error_number;         /* SystemCallErrorNumber=, default EPERM */
+	struct rlimit_config rlimits[CONFIG_RLIMITS]; /* Limit*=, by RLIMIT_* */
+	/* cgroup v2, 0 = unset (not written); UINT64_MAX = infinity. */
+	uint64_t memory_max;  /* MemoryMax= bytes */
+	uint64_t memory_high; /* MemoryHigh= bytes */
+	uint64_t tasks_max;   /* TasksMax= */
+	unsigned cpu_weight;  /* CPUWeight= 1-10000 */
+	unsigned cpu_quota;   /* CPUQuota= percent of one CPU, 1-100000 */
+	unsigned io_weight;   /* IOWeight= 1-10000 */
+};
+
 struct container_config {
 	char *directory;           /* Directory=, NULL = the host's / read-only */
 	char **exec;               /* Exec=, split into argv; required */
@@ -92,6 +128,9 @@ struct container_config {
 	size_t n_tmpfs;
 	int read_only;             /* ReadOnly=: 1/0, or -1 = default (yes for the host's /) */
 	enum network_mode network; /* Network=, default none */
+
+	/* Sandbox hardening (config-sandbox.c). */
+	struct sandbox_config sandbox;
 };
 
 struct service_settings {
@@ -161,3 +200,7 @@ void config_errors_add(struct config_errors *errs, const char *fmt, ...)
 void config_errors_clear(struct config_errors *errs);
 
 const char *listen_type_to_string(enum listen_type t); /* "ListenStream", ... */
+
+/* The capabilities the payload keeps: Capabilities=, or the default for
+ * its uid (a documented set for root, none for others; config-sandbox.c). */
+uint64_t config_capabilities(const struct container_config *c, uid_t uid);

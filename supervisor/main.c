@@ -14,6 +14,7 @@
 #include "common/cleanup.h"
 #include "common/log.h"
 #include "supervisor/config.h"
+#include "supervisor/hardening.h"
 #include "supervisor/manager.h"
 
 struct options {
@@ -109,6 +110,9 @@ static int check(const char *dir)
 		fprintf(stderr, "%s\n", errs.messages[i]);
 	if (r < 0 && errs.n == 0)
 		fprintf(stderr, "%s: %s\n", dir, strerror(-r));
+	/* Valid, but not everything is enforceable on this host: say so. */
+	for (size_t i = 0; i < n; i++)
+		(void)hardening_check(cfgs[i], stdout);
 	config_free_array(cfgs, n);
 	if (r < 0 || errs.n > 0) {
 		fprintf(stderr, "configuration has errors (%zu)\n", errs.n ? errs.n : 1);

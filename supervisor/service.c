@@ -19,6 +19,7 @@
 #include "common/cleanup.h"
 #include "common/log.h"
 #include "common/strv.h"
+#include "supervisor/hardening.h"
 #include "supervisor/idle.h"
 #include "supervisor/listener.h"
 #include "supervisor/manager.h"
@@ -367,6 +368,7 @@ int service_start(struct service *s)
 	const struct container_config *cc = &s->cfg->container;
 	struct manager *m = s->manager;
 	struct activator_spec spec = {0};
+	struct hardening hardening;
 	struct activator_child child = {.pid = -1, .pidfd = -1, .sync_fd = -1};
 	_cleanup_strv_free_ char **env = NULL;
 	_cleanup_free_ char *home = NULL;
@@ -484,6 +486,13 @@ int service_start(struct service *s)
 	spec.namespaces = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS |
 			  CLONE_NEWCGROUP | (cc->network == NETWORK_NONE ? CLONE_NEWNET : 0);
 	spec.cgroup_fd = cgroup_fd;
+	r = hardening_fill(s, uid, &hardening, &spec);
+	if (r < 0) {
+		drop_cgroup(s);
+		start_failed(s);
+		return r;
+	}
+	hardening_cgroup_apply(s);
 
 	s->started_at = now_usec();
 	r = activator_spawn(&spec, &child);
@@ -896,6 +905,7 @@ struct service *service_free(struct service *s)
 	s->sync_fd = safe_close(s->sync_fd);
 	s->pidfd = safe_close(s->pidfd);
 	drop_cgroup(s);
+	hardening_release(s);
 	for (size_t i = 0; i < s->cfg->socket.n_listen; i++) {
 		if (s->listen_events[i])
 			event_free(s->listen_events[i]);

@@ -24,6 +24,7 @@
 #include "supervisor/config.h"
 
 struct manager;
+struct sock_fprog;
 struct event;
 
 enum service_state {
@@ -80,6 +81,14 @@ struct service {
 	bool remove_when_stopped;
 	struct service *successor;
 	struct service *predecessor;
+
+	/* Sandbox (hardening.c): the seccomp filter, compiled once for this
+	 * configuration; the PrivateUsers=yes range (slot+1, 0 = none);
+	 * whether the once-only warnings were logged. */
+	struct sock_fprog *seccomp;
+	unsigned userns_slot;
+	bool rlimit_warned;
+	bool cgroup_warned;
 };
 
 /* Creates a service for cfg (taking ownership of it), with its listener

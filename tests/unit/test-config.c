@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -406,10 +407,181 @@ static void test_container_errors(void)
 	bad_key("Container", "Network=netns:blue", "Network=netns:NAME is not supported yet");
 	bad_key("Container", "Network=bridge",
 		"Network=: invalid value 'bridge': expected none or host");
-	bad_key("Container", "LimitNOFILE=1024", "LimitNOFILE= is not supported yet");
-	bad_key("Container", "PrivateUsers=yes", "PrivateUsers= is not supported yet");
+	bad_key("Container", "LimitFOO=1", "unknown key 'LimitFOO' in section [Container]");
 	bad_key("Container", "ListenStream=80",
 		"unknown key 'ListenStream' in section [Container]");
+}
+
+/* The sandbox keys (config-sandbox.c). */
+static void test_sandbox_keys(void)
+{
+	struct service_config *c;
+	const struct sandbox_config *sb;
+
+	c = parse_good(BASE, "sandbox defaults");
+	if (c) {
+		sb = &c->container.sandbox;
+		is_int(sb->private_users, PRIVATE_USERS_NO, "PrivateUsers default no");
+		ok(!sb->capabilities_set, "Capabilities default: the documented set");
+		/* CHOWN DAC_OVERRIDE FOWNER FSETID KILL SETGID SETUID SETPCAP
+		 * NET_BIND_SERVICE SYS_CHROOT: bits 0 1 3-8 10 18. */
+		ok(config_capabilities(&c->container, 0) == 0x405fb, "root's default capabilities");
+		is_int((int)config_capabilities(&c->container, 1000), 0,
+		       "no capability by default for a non-root User=");
+		ok(!(config_capabilities(&c->container, 0) & (UINT64_C(1) << 21)),
+		   "never CAP_SYS_ADMIN by default");
+		ok(sb->no_new_privileges, "NoNewPrivileges default yes");
+		ok(!sb->syscall_allow_list && !sb->syscall_allow && !sb->syscall_deny,
+		   "SystemCallFilter default: the base filter only");
+		is_int(sb->syscall_error_number, 0, "SystemCallErrorNumber default (EPERM)");
+		ok(!sb->rlimits[RLIMIT_NOFILE].set, "LimitNOFILE default unset");
+		ok(sb->memory_max == 0 && sb->tasks_max == 0 && sb->cpu_weight == 0,
+		   "cgroup settings default unset");
+		config_free(c);
+	}
+
+	c = good_key("Container", "PrivateUsers=yes");
+	ok(c && c->container.sandbox.private_users == PRIVATE_USERS_PICK, "PrivateUsers=yes");
+	config_free(c);
+	c = good_key("Container", "PrivateUsers=pick");
+	ok(c && c->container.sandbox.private_users == PRIVATE_USERS_PICK, "PrivateUsers=pick");
+	config_free(c);
+	c = good_key("Container", "PrivateUsers=no");
+	ok(c && c->container.sandbox.private_users == PRIVATE_USERS_NO, "PrivateUsers=no");
+	config_free(c);
+	c = good_key("Container", "PrivateUsers=100000:1000");
+	ok(c && c->container.sandbox.private_users == PRIVATE_USERS_FIXED &&
+	       c->container.sandbox.private_users_shift == 100000 &&
+	       c->container.sandbox.private_users_range == 1000,
+	   "PrivateUsers=UID:COUNT");
+	config_free(c);
+	c = good_key("Container", "PrivateUsers=200000");
+	ok(c && c->container.sandbox.private_users_range == 65536, "PrivateUsers=UID: 65536 uids");
+	config_free(c);
+
+	c = parse_good(BASE "[Container]\nCapabilities=CAP_NET_BIND_SERVICE cap_chown\n"
+			    "Capabilities=CAP_KILL\n",
+		       "Capabilities= adds up");
+	ok(c && c->container.sandbox.capabilities_set &&
+	       c->container.sandbox.capabilities == ((UINT64_C(1) << 10) | 1 | (1 << 5)),
+	   "Capabilities= list");
+	ok(c && config_capabilities(&c->container, 1000) == c->container.sandbox.capabilities,
+	   "Capabilities= applies to a non-root User= too");
+	config_free(c);
+	c = good_key("Container", "Capabilities=");
+	ok(c && c->container.sandbox.capabilities_set && c->container.sandbox.capabilities == 0 &&
+	       config_capabilities(&c->container, 0) == 0,
+	   "Capabilities= empty: none");
+	config_free(c);
+
+	c = good_key("Container", "NoNewPrivileges=no");
+	ok(c && !c->container.sandbox.no_new_privileges, "NoNewPrivileges=no");
+	config_free(c);
+
+	c = parse_good(BASE "[Container]\nSystemCallFilter=@system-service\n"
+			    "SystemCallFilter=~@mount reboot\nSystemCallErrorNumber=EACCES\n"
+			    "SystemCallArchitectures=native\n",
+		       "SystemCallFilter= allow and deny");
+	if (c) {
+		sb = &c->container.sandbox;
+		ok(sb->syscall_allow_list, "an allow list");
+		ok(sb->syscall_allow && !strcmp(sb->syscall_allow[0], "@system-service") &&
+		       !sb->syscall_allow[1],
+		   "allow: @system-service");
+		ok(sb->syscall_deny && !strcmp(sb->syscall_deny[0], "@mount") &&
+		       !strcmp(sb->syscall_deny[1], "reboot"),
+		   "deny: @mount reboot");
+		is_int(sb->syscall_error_number, EACCES, "SystemCallErrorNumber=EACCES");
+		config_free(c);
+	}
+	c = good_key("Container", "SystemCallErrorNumber=38");
+	ok(c && c->container.sandbox.syscall_error_number == 38, "SystemCallErrorNumber=38");
+	config_free(c);
+
+	c = parse_good(BASE "[Container]\nLimitNOFILE=64\nLimitNPROC=10:20\nLimitAS=1G\n"
+			    "LimitCPU=1min\nLimitCORE=infinity\n",
+		       "Limit*=");
+	if (c) {
+		sb = &c->container.sandbox;
+		ok(sb->rlimits[RLIMIT_NOFILE].set && sb->rlimits[RLIMIT_NOFILE].soft == 64 &&
+		       sb->rlimits[RLIMIT_NOFILE].hard == 64,
+		   "LimitNOFILE=64");
+		ok(sb->rlimits[RLIMIT_NPROC].soft == 10 && sb->rlimits[RLIMIT_NPROC].hard == 20,
+		   "LimitNPROC=10:20");
+		ok(sb->rlimits[RLIMIT_AS].soft == (UINT64_C(1) << 30), "LimitAS=1G");
+		ok(sb->rlimits[RLIMIT_CPU].soft == 60, "LimitCPU=1min is 60 s");
+		ok(sb->rlimits[RLIMIT_CORE].soft == RLIM_INFINITY, "LimitCORE=infinity");
+		config_free(c);
+	}
+	c = parse_good(BASE "[Container]\nMemoryMax=256M\nMemoryHigh=200M\nTasksMax=64\n"
+			    "CPUWeight=50\nCPUQuota=150%\nIOWeight=10\n",
+		       "cgroup settings");
+	if (c) {
+		sb = &c->container.sandbox;
+		ok(sb->memory_max == 256 << 20 && sb->memory_high == 200 << 20, "Memory*=");
+		ok(sb->tasks_max == 64 && sb->cpu_weight == 50 && sb->cpu_quota == 150 &&
+		       sb->io_weight == 10,
+		   "TasksMax= CPUWeight= CPUQuota= IOWeight=");
+		config_free(c);
+	}
+	c = good_key("Container", "TasksMax=infinity");
+	ok(c && c->container.sandbox.tasks_max == UINT64_MAX, "TasksMax=infinity");
+	config_free(c);
+}
+
+static void test_sandbox_errors(void)
+{
+	bad_key("Container", "PrivateUsers=maybe",
+		"PrivateUsers=: invalid value 'maybe': expected yes, no, pick or UID[:COUNT]");
+	bad_key("Container", "PrivateUsers=0:65536",
+		"PrivateUsers=: '0:65536' maps the container's root to the host's root: use "
+		"PrivateUsers=no, or a range of unprivileged uids");
+	bad_key("Container", "PrivateUsers=100:0",
+		"PrivateUsers=: invalid value '100:0': expected yes, no, pick or UID[:COUNT]");
+	bad_key("Container", "PrivateUsers=4294967290:100",
+		"PrivateUsers=: range '4294967290:100' goes past the last uid (4294967294)");
+	bad_key("Container", "Capabilities=CAP_FLY",
+		"Capabilities=: unknown capability 'CAP_FLY' (expected names like CAP_CHOWN)");
+	bad_key("Container", "Capabilities=chown",
+		"Capabilities=: unknown capability 'chown' (expected names like CAP_CHOWN)");
+	bad_key("Container", "Capabilities='CAP_CHOWN",
+		"Capabilities=: unterminated quote in ''CAP_CHOWN'");
+	bad_key("Container", "NoNewPrivileges=sometimes",
+		"NoNewPrivileges=: invalid boolean 'sometimes': expected yes or no");
+	bad_key("Container", "SystemCallFilter=@nonsense",
+		"SystemCallFilter=: unknown system call or group '@nonsense'");
+	bad_key("Container", "SystemCallFilter=~frobnicate",
+		"SystemCallFilter=: unknown system call or group 'frobnicate'");
+	bad_key("Container", "SystemCallFilter=~",
+		"SystemCallFilter=: '~' without any system call or @group");
+	bad_key("Container", "SystemCallErrorNumber=EFOO",
+		"SystemCallErrorNumber=: unknown error number 'EFOO' (expected a name like EPERM "
+		"or 1-4095)");
+	bad_key("Container", "SystemCallErrorNumber=5000",
+		"SystemCallErrorNumber=: unknown error number '5000' (expected a name like EPERM "
+		"or 1-4095)");
+	bad_key("Container", "SystemCallArchitectures=x86",
+		"SystemCallArchitectures=: 'x86' is not supported: only native (system calls of "
+		"other architectures are refused)");
+	bad_key("Container", "LimitNOFILE=lots",
+		"LimitNOFILE=: invalid value 'lots': expected N, infinity or SOFT:HARD");
+	bad_key("Container", "LimitNOFILE=100:10",
+		"LimitNOFILE=: the soft limit of '100:10' is above its hard limit");
+	bad_key("Container", "LimitAS=1Q",
+		"LimitAS=: invalid value '1Q': expected N, infinity or SOFT:HARD");
+	bad_key("Container", "MemoryMax=0",
+		"MemoryMax=: invalid size '0': expected e.g. 512M, 2G or infinity (not 0)");
+	bad_key("Container", "MemoryHigh=big",
+		"MemoryHigh=: invalid size 'big': expected e.g. 512M, 2G or infinity (not 0)");
+	bad_key("Container", "TasksMax=0",
+		"TasksMax=: invalid value '0': expected a number from 1 or infinity");
+	bad_key("Container", "CPUWeight=0",
+		"CPUWeight=: invalid weight '0': expected a number from 1 to 10000");
+	bad_key("Container", "IOWeight=10001",
+		"IOWeight=: invalid weight '10001': expected a number from 1 to 10000");
+	bad_key("Container", "CPUQuota=50",
+		"CPUQuota=: invalid quota '50': expected a percentage of one CPU, e.g. 50% or "
+		"200%");
 }
 
 static void test_service_keys(void)
@@ -1019,6 +1191,8 @@ int main(void)
 	test_socket_errors();
 	test_container_keys();
 	test_container_errors();
+	test_sandbox_keys();
+	test_sandbox_errors();
 	test_service_keys();
 	test_reset_and_last_wins();
 	test_syntax();

@@ -1,0 +1,410 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The [Container] keys of the sandbox: PrivateUsers=, Capabilities=,
+ * NoNewPrivileges=, SystemCallFilter= and friends, Limit*=, and the cgroup
+ * v2 settings. Secure by default, explicit to loosen.
+ */
+#include <errno.h>
+#include <linux/capability.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/capability.h>
+#include <sys/resource.h>
+
+#include "activator/syscall-filter.h"
+#include "common/cleanup.h"
+#include "common/strv.h"
+#include "supervisor/config-internal.h"
+
+#define CAP(c) (UINT64_C(1) << (c))
+
+/*
+ * The capabilities a root payload keeps when Capabilities= is not given.
+ * Docker's default set, minus what lets a container reach past itself:
+ *   CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_FOWNER, CAP_FSETID: a root service
+ *     managing its own files (package scripts, web roots) needs them; they
+ *     act only on files it can see, and the root is read-only by default;
+ *   CAP_KILL: signal its own processes of other uids (inside its pid ns);
+ *   CAP_SETUID, CAP_SETGID: drop to a service user (nginx, sshd);
+ *     harmless with NoNewPrivileges= and no way into other namespaces;
+ *   CAP_SETPCAP: drop capabilities further (only ever lowers them);
+ *   CAP_NET_BIND_SERVICE: ports < 1024 (in its own network namespace);
+ *   CAP_SYS_CHROOT: chroot(), which some daemons do to confine themselves.
+ * Left out of Docker's set: CAP_MKNOD (device nodes), CAP_NET_RAW (raw
+ * and packet sockets: spoofing, sniffing in shared network namespaces),
+ * CAP_SETFCAP (file capabilities, a way to re-gain what was dropped),
+ * CAP_AUDIT_WRITE (the host's audit log). Never by default, as no runtime
+ * gives them: CAP_SYS_ADMIN, CAP_SYS_MODULE, CAP_SYS_PTRACE, CAP_NET_ADMIN,
+ * CAP_SYS_RAWIO, CAP_SYS_BOOT, CAP_SYS_TIME, CAP_DAC_READ_SEARCH (which
+ * opens any file by handle), CAP_BPF, CAP_PERFMON, CAP_SYS_RESOURCE,
+ * CAP_MAC_*, CAP_SYSLOG, CAP_LINUX_IMMUTABLE, CAP_IPC_LOCK, CAP_LEASE...
+ * A non-root User= keeps nothing by default.
+ */
+#define DEFAULT_ROOT_CAPS                                                                          \
+	(CAP(CAP_CHOWN) | CAP(CAP_DAC_OVERRIDE) | CAP(CAP_FOWNER) | CAP(CAP_FSETID) |              \
+	 CAP(CAP_KILL) | CAP(CAP_SETUID) | CAP(CAP_SETGID) | CAP(CAP_SETPCAP) |                    \
+	 CAP(CAP_NET_BIND_SERVICE) | CAP(CAP_SYS_CHROOT))
+
+uint64_t config_capabilities(const struct container_config *c, uid_t uid)
+{
+	if (c->sandbox.capabilities_set)
+		return c->sandbox.capabilities;
+	return uid == 0 ? DEFAULT_ROOT_CAPS : 0;
+}
+
+void sandbox_defaults(struct sandbox_config *s)
+{
+	s->no_new_privileges = true;
+}
+
+void sandbox_free(struct sandbox_config *s)
+{
+	s->syscall_allow = strv_free(s->syscall_allow);
+	s->syscall_deny = strv_free(s->syscall_deny);
+}
+
+bool sandbox_equal(const struct sandbox_config *a, const struct sandbox_config *b)
+{
+	return a->private_users == b->private_users &&
+	       a->private_users_shift == b->private_users_shift &&
+	       a->private_users_range == b->private_users_range &&
+	       a->capabilities_set == b->capabilities_set && a->capabilities == b->capabilities &&
+	       a->no_new_privileges == b->no_new_privileges &&
+	       a->syscall_allow_list == b->syscall_allow_list &&
+	       strv_equal(a->syscall_allow, b->syscall_allow) &&
+	       strv_equal(a->syscall_deny, b->syscall_deny) &&
+	       a->syscall_error_number == b->syscall_error_number &&
+	       memcmp(a->rlimits, b->rlimits, sizeof(a->rlimits)) == 0 &&
+	       a->memory_max == b->memory_max && a->memory_high == b->memory_high &&
+	       a->tasks_max == b->tasks_max && a->cpu_weight == b->cpu_weight &&
+	       a->cpu_quota == b->cpu_quota && a->io_weight == b->io_weight;
+}
+
+/* Removes every copy of value from the NULL-terminated l (NULL is fine). */
+static void strv_remove(char **l, const char *value)
+{
+	char **w = l;
+
+	for (char **r = l; r && *r; r++) {
+		if (strcmp(*r, value) == 0)
+			free(*r);
+		else
+			*w++ = *r;
+	}
+	if (w)
+		*w = NULL;
+}
+
+static struct sandbox_config *sb(struct parser *p)
+{
+	return &p->c->container.sandbox;
+}
+
+void parse_private_users(struct parser *p, const char *key, const char *value, size_t offset,
+			 int data)
+{
+	struct sandbox_config *s = sb(p);
+	const char *colon;
+	uint64_t uid, count = 65536;
+	bool b;
+
+	if (!*value || (parse_boolean(value, &b) == 0 && !b)) {
+		s->private_users = PRIVATE_USERS_NO;
+		return;
+	}
+	if (strcmp(value, "pick") == 0 || (parse_boolean(value, &b) == 0 && b)) {
+		s->private_users = PRIVATE_USERS_PICK;
+		return;
+	}
+	colon = strchr(value, ':');
+	{
+		_cleanup_free_ char *u =
+		    colon ? strndup(value, (size_t)(colon - value)) : strdup(value);
+		if (!u) {
+			oom(p);
+			return;
+		}
+		if (parse_uint(u, 0, UINT32_MAX - 1, &uid) < 0 ||
+		    (colon && parse_uint(colon + 1, 1, UINT32_MAX, &count) < 0)) {
+			perr(p, "%s=: invalid value '%s': expected yes, no, pick or UID[:COUNT]",
+			     key, value);
+			return;
+		}
+	}
+	if (uid == 0) {
+		perr(p,
+		     "%s=: '%s' maps the container's root to the host's root: use "
+		     "PrivateUsers=no, or a range of unprivileged uids",
+		     key, value);
+		return;
+	}
+	if (uid + count - 1 > UINT32_MAX - 1) {
+		perr(p, "%s=: range '%s' goes past the last uid (4294967294)", key, value);
+		return;
+	}
+	s->private_users = PRIVATE_USERS_FIXED;
+	s->private_users_shift = (uid_t)uid;
+	s->private_users_range = (uid_t)count;
+}
+
+void parse_capabilities(struct parser *p, const char *key, const char *value, size_t offset,
+			int data)
+{
+	struct sandbox_config *s = sb(p);
+	_cleanup_strv_free_ char **words = NULL;
+	uint64_t caps = 0;
+	int r;
+
+	if (!*value) {
+		/* An empty value: none at all (not the default). */
+		s->capabilities_set = true;
+		s->capabilities = 0;
+		return;
+	}
+	r = strv_split_quoted(value, &words);
+	if (r == -ENOMEM) {
+		oom(p);
+		return;
+	}
+	if (r < 0) {
+		perr(p, "%s=: unterminated quote in '%s'", key, value);
+		return;
+	}
+	STRV_FOREACH (w, words) {
+		cap_value_t cap;
+
+		/* cap_from_name() takes "cap_chown", any case, and numbers:
+		 * names only here, with the CAP_ prefix as systemd writes them. */
+		if (strncasecmp(*w, "CAP_", 4) != 0 || cap_from_name(*w, &cap) < 0 || cap < 0 ||
+		    cap > CAP_LAST_CAP) {
+			perr(p, "%s=: unknown capability '%s' (expected names like CAP_CHOWN)", key,
+			     *w);
+			return;
+		}
+		caps |= CAP(cap);
+	}
+	/* Repeated assignments add up, as systemd's lists. */
+	s->capabilities = (s->capabilities_set ? s->capabilities : 0) | caps;
+	s->capabilities_set = true;
+}
+
+void parse_no_new_privileges(struct parser *p, const char *key, const char *value, size_t offset,
+			     int data)
+{
+	bool b = true;
+
+	if (*value && parse_boolean(value, &b) < 0) {
+		perr(p, "%s=: invalid boolean '%s': expected yes or no", key, value);
+		return;
+	}
+	sb(p)->no_new_privileges = b;
+}
+
+void parse_syscall_filter(struct parser *p, const char *key, const char *value, size_t offset,
+			  int data)
+{
+	struct sandbox_config *s = sb(p);
+	_cleanup_strv_free_ char **words = NULL;
+	bool deny = value[0] == '~';
+	int r;
+
+	if (!*value) {
+		s->syscall_allow = strv_free(s->syscall_allow);
+		s->syscall_deny = strv_free(s->syscall_deny);
+		s->syscall_allow_list = false;
+		return;
+	}
+	r = strv_split_quoted(value + deny, &words);
+	if (r == -ENOMEM) {
+		oom(p);
+		return;
+	}
+	if (r < 0) {
+		perr(p, "%s=: unterminated quote in '%s'", key, value);
+		return;
+	}
+	if (!words || !words[0]) {
+		perr(p, "%s=: '~' without any system call or @group", key);
+		return;
+	}
+	STRV_FOREACH (w, words)
+		if (activator_seccomp_name_valid(*w) < 0) {
+			perr(p, "%s=: unknown system call or group '%s'", key, *w);
+			return;
+		}
+	STRV_FOREACH (w, words) {
+		/* The later assignment wins for a name given in both lists. */
+		strv_remove(deny ? s->syscall_allow : s->syscall_deny, *w);
+		if (strv_push(deny ? &s->syscall_deny : &s->syscall_allow, *w) < 0) {
+			oom(p);
+			return;
+		}
+	}
+	if (!deny)
+		s->syscall_allow_list = true;
+}
+
+void parse_syscall_error_number(struct parser *p, const char *key, const char *value, size_t offset,
+				int data)
+{
+	uint64_t n;
+
+	if (!*value) {
+		sb(p)->syscall_error_number = 0;
+		return;
+	}
+	if (parse_uint(value, 1, 4095, &n) == 0) {
+		sb(p)->syscall_error_number = (int)n;
+		return;
+	}
+	for (int e = 1; e < 4096; e++) {
+		const char *name = strerrorname_np(e);
+
+		if (name && strcmp(name, value) == 0) {
+			sb(p)->syscall_error_number = e;
+			return;
+		}
+	}
+	perr(p, "%s=: unknown error number '%s' (expected a name like EPERM or 1-4095)", key,
+	     value);
+}
+
+void parse_syscall_architectures(struct parser *p, const char *key, const char *value,
+				 size_t offset, int data)
+{
+	if (*value && strcmp(value, "native") != 0)
+		perr(p,
+		     "%s=: '%s' is not supported: only native (system calls of other "
+		     "architectures are refused)",
+		     key, value);
+}
+
+/* data: RLIMIT_*. Sizes for the byte limits, seconds for CPU, a duration
+ * in microseconds for RTTIME, plain numbers for the others. */
+static int rlimit_value(int resource, const char *s, uint64_t *ret)
+{
+	usec_t u;
+
+	if (strcmp(s, "infinity") == 0) {
+		*ret = RLIM_INFINITY;
+		return 0;
+	}
+	switch (resource) {
+	case RLIMIT_AS:
+	case RLIMIT_CORE:
+	case RLIMIT_DATA:
+	case RLIMIT_FSIZE:
+	case RLIMIT_MEMLOCK:
+	case RLIMIT_MSGQUEUE:
+	case RLIMIT_RSS:
+	case RLIMIT_STACK:
+		return parse_size(s, ret);
+	case RLIMIT_CPU:
+		if (parse_duration(s, &u) < 0)
+			return -EINVAL;
+		*ret = u == USEC_INFINITY ? RLIM_INFINITY : (u + USEC_PER_SEC - 1) / USEC_PER_SEC;
+		return 0;
+	case RLIMIT_RTTIME:
+		if (parse_duration(s, &u) < 0)
+			return -EINVAL;
+		*ret = u == USEC_INFINITY ? RLIM_INFINITY : u;
+		return 0;
+	case RLIMIT_NICE:
+		/* The kernel's form, 40 - nice: 1 (nice 19) to 40 (nice -20). */
+		return parse_uint(s, 0, 40, ret);
+	default:
+		return parse_uint(s, 0, UINT64_MAX - 1, ret);
+	}
+}
+
+void parse_rlimit(struct parser *p, const char *key, const char *value, size_t offset, int data)
+{
+	struct rlimit_config *l = &sb(p)->rlimits[data];
+	const char *colon = strchr(value, ':');
+	_cleanup_free_ char *soft = NULL;
+	uint64_t s, h;
+
+	if (!*value) {
+		*l = (struct rlimit_config){0};
+		return;
+	}
+	soft = colon ? strndup(value, (size_t)(colon - value)) : strdup(value);
+	if (!soft) {
+		oom(p);
+		return;
+	}
+	if (rlimit_value(data, soft, &s) < 0 ||
+	    (colon ? rlimit_value(data, colon + 1, &h) : (h = s, 0)) < 0) {
+		perr(p, "%s=: invalid value '%s': expected N, infinity or SOFT:HARD", key, value);
+		return;
+	}
+	if (s > h) {
+		perr(p, "%s=: the soft limit of '%s' is above its hard limit", key, value);
+		return;
+	}
+	*l = (struct rlimit_config){.set = true, .soft = s, .hard = h};
+}
+
+/* MemoryMax=, MemoryHigh=: offset of the field. */
+void parse_cgroup_bytes(struct parser *p, const char *key, const char *value, size_t offset,
+			int data)
+{
+	uint64_t v = 0;
+
+	if (*value && (parse_size(value, &v) < 0 || v == 0)) {
+		perr(p, "%s=: invalid size '%s': expected e.g. 512M, 2G or infinity (not 0)", key,
+		     value);
+		return;
+	}
+	*FIELD(p, offset, uint64_t) = v;
+}
+
+void parse_tasks_max(struct parser *p, const char *key, const char *value, size_t offset, int data)
+{
+	uint64_t v = 0;
+
+	if (strcmp(value, "infinity") == 0)
+		v = UINT64_MAX;
+	else if (*value && parse_uint(value, 1, UINT32_MAX, &v) < 0) {
+		perr(p, "%s=: invalid value '%s': expected a number from 1 or infinity", key,
+		     value);
+		return;
+	}
+	sb(p)->tasks_max = v;
+}
+
+/* CPUWeight=, IOWeight=: offset of the field. */
+void parse_cgroup_weight(struct parser *p, const char *key, const char *value, size_t offset,
+			 int data)
+{
+	uint64_t v = 0;
+
+	if (*value && parse_uint(value, 1, 10000, &v) < 0) {
+		perr(p, "%s=: invalid weight '%s': expected a number from 1 to 10000", key, value);
+		return;
+	}
+	*FIELD(p, offset, unsigned) = (unsigned)v;
+}
+
+void parse_cpu_quota(struct parser *p, const char *key, const char *value, size_t offset, int data)
+{
+	size_t n = strlen(value);
+	uint64_t v = 0;
+
+	if (n > 0) {
+		_cleanup_free_ char *num = strndup(value, n - 1);
+
+		if (!num) {
+			oom(p);
+			return;
+		}
+		if (value[n - 1] != '%' || parse_uint(num, 1, 100000, &v) < 0) {
+			perr(p,
+			     "%s=: invalid quota '%s': expected a percentage of one CPU, e.g. "
+			     "50%% or 200%%",
+			     key, value);
+			return;
+		}
+	}
+	sb(p)->cpu_quota = (unsigned)v;
+}

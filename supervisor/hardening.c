@@ -1,0 +1,375 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "hardening.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/filter.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/capability.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "activator/cgroup.h"
+#include "activator/syscall-filter.h"
+#include "common/cleanup.h"
+#include "common/log.h"
+#include "supervisor/manager.h"
+#include "supervisor/service.h"
+
+/* PrivateUsers=yes: service ranges of 65536 host uids from 2^29 up, as
+ * systemd-nspawn -U picks from 0x00080000 up; one range per service in
+ * this daemon, so that two running containers never share one. */
+#define USERNS_BASE  UINT32_C(0x20000000)
+#define USERNS_RANGE UINT32_C(65536)
+#define USERNS_SLOTS 4096
+static uint8_t userns_used[USERNS_SLOTS / 8];
+
+static const char *const rlimit_names[CONFIG_RLIMITS] = {
+    [RLIMIT_CPU] = "LimitCPU",           [RLIMIT_FSIZE] = "LimitFSIZE",
+    [RLIMIT_DATA] = "LimitDATA",         [RLIMIT_STACK] = "LimitSTACK",
+    [RLIMIT_CORE] = "LimitCORE",         [RLIMIT_RSS] = "LimitRSS",
+    [RLIMIT_NPROC] = "LimitNPROC",       [RLIMIT_NOFILE] = "LimitNOFILE",
+    [RLIMIT_MEMLOCK] = "LimitMEMLOCK",   [RLIMIT_AS] = "LimitAS",
+    [RLIMIT_LOCKS] = "LimitLOCKS",       [RLIMIT_SIGPENDING] = "LimitSIGPENDING",
+    [RLIMIT_MSGQUEUE] = "LimitMSGQUEUE", [RLIMIT_NICE] = "LimitNICE",
+    [RLIMIT_RTPRIO] = "LimitRTPRIO",     [RLIMIT_RTTIME] = "LimitRTTIME",
+};
+
+static bool have_cap(cap_value_t cap)
+{
+	cap_t c = cap_get_proc();
+	cap_flag_value_t v = CAP_CLEAR;
+
+	if (c) {
+		(void)cap_get_flag(c, cap, CAP_EFFECTIVE, &v);
+		cap_free(c);
+	}
+	return v == CAP_SET;
+}
+
+static int userns_slot_get(struct service *s)
+{
+	if (s->userns_slot > 0)
+		return 0;
+	for (unsigned i = 0; i < USERNS_SLOTS; i++)
+		if (!(userns_used[i / 8] & (1u << (i % 8)))) {
+			userns_used[i / 8] |= (uint8_t)(1u << (i % 8));
+			s->userns_slot = i + 1;
+			return 0;
+		}
+	return -ENOSPC;
+}
+
+void hardening_release(struct service *s)
+{
+	if (s->userns_slot > 0) {
+		unsigned i = s->userns_slot - 1;
+		userns_used[i / 8] &= (uint8_t) ~(1u << (i % 8));
+		s->userns_slot = 0;
+	}
+	s->seccomp = activator_seccomp_free(s->seccomp);
+}
+
+static int fill_userns(struct service *s, uid_t uid, struct activator_spec *spec)
+{
+	const struct sandbox_config *sb = &s->cfg->container.sandbox;
+	int r;
+
+	if (geteuid() != 0) {
+		/* Rootless: the only map an unprivileged process may write is
+		 * its own uid as the container's root. */
+		if (uid != 0) {
+			log_error("%s: User= other than root needs a range of uids: a daemon "
+				  "running as uid %u can map only its own uid (as root inside)",
+				  s->cfg->name, (unsigned)geteuid());
+			return -EPERM;
+		}
+		spec->namespaces |= CLONE_NEWUSER;
+		spec->userns_shift = geteuid();
+		spec->userns_range = 1;
+		return 0;
+	}
+	switch (sb->private_users) {
+	case PRIVATE_USERS_NO:
+		return 0;
+	case PRIVATE_USERS_FIXED:
+		spec->userns_shift = sb->private_users_shift;
+		spec->userns_range = sb->private_users_range;
+		break;
+	case PRIVATE_USERS_PICK:
+		r = userns_slot_get(s);
+		if (r < 0)
+			return log_errno(LOG_ERR, r, "%s: PrivateUsers=: no free uid range",
+					 s->cfg->name);
+		spec->userns_shift = USERNS_BASE + (s->userns_slot - 1) * USERNS_RANGE;
+		spec->userns_range = USERNS_RANGE;
+		break;
+	}
+	if (uid >= spec->userns_range) {
+		log_error("%s: User= uid %u is outside the PrivateUsers= range of %u uids",
+			  s->cfg->name, (unsigned)uid, (unsigned)spec->userns_range);
+		return -ERANGE;
+	}
+	spec->namespaces |= CLONE_NEWUSER;
+	return 0;
+}
+
+static int fill_seccomp(struct service *s, uint64_t caps)
+{
+	const struct sandbox_config *sb = &s->cfg->container.sandbox;
+	struct activator_seccomp_config sc = {
+	    .capabilities = caps,
+	    .allow_list = sb->syscall_allow_list,
+	    .allow = sb->syscall_allow,
+	    .deny = sb->syscall_deny,
+	    .error_number = sb->syscall_error_number,
+	};
+	usec_t t0;
+	int r;
+
+	/* Once per configuration: a reload that changes it makes a new
+	 * service. The capabilities only change with User=, which is part of
+	 * the same configuration. */
+	if (s->seccomp)
+		return 0;
+	t0 = now_usec();
+	r = activator_seccomp_compile(&sc, &s->seccomp);
+	if (r < 0)
+		return log_errno(LOG_ERR, r, "%s: cannot build the seccomp filter", s->cfg->name);
+	log_debug("%s: seccomp filter of %u instructions built in %.2f ms", s->cfg->name,
+		  (unsigned)s->seccomp->len, (double)(now_usec() - t0) / 1000.0);
+	return 0;
+}
+
+int hardening_fill(struct service *s, uid_t uid, struct hardening *h, struct activator_spec *spec)
+{
+	const struct sandbox_config *sb = &s->cfg->container.sandbox;
+	bool can_raise = have_cap(CAP_SYS_RESOURCE);
+	int r;
+
+	/* bench/run only: the same daemon with none of the hardening, for
+	 * the "what does it cost" row. Never documented as a user knob. */
+	if (getenv("NSINETD_BENCH_NO_HARDENING"))
+		return 0;
+
+	spec->set_capabilities = true;
+	spec->capabilities = config_capabilities(&s->cfg->container, uid);
+	spec->no_new_privs = sb->no_new_privileges;
+
+	spec->n_rlimits = 0;
+	for (int i = 0; i < CONFIG_RLIMITS; i++) {
+		struct rlimit cur;
+		struct rlimit want = {sb->rlimits[i].soft, sb->rlimits[i].hard};
+
+		if (!sb->rlimits[i].set)
+			continue;
+		/* Never above our own hard limit without CAP_SYS_RESOURCE
+		 * (DESIGN.md): the child could not raise it either. */
+		if (!can_raise && getrlimit(i, &cur) == 0 && want.rlim_max > cur.rlim_max) {
+			if (!s->rlimit_warned)
+				log_warning("%s: %s= hard limit above the daemon's own (%llu) "
+					    "and no CAP_SYS_RESOURCE to raise it: using %llu",
+					    s->cfg->name, rlimit_names[i],
+					    (unsigned long long)cur.rlim_max,
+					    (unsigned long long)cur.rlim_max);
+			want.rlim_max = cur.rlim_max;
+			if (want.rlim_cur > want.rlim_max)
+				want.rlim_cur = want.rlim_max;
+		}
+		h->rlimits[spec->n_rlimits++] = (struct activator_rlimit){i, want};
+	}
+	s->rlimit_warned = true;
+	spec->rlimits = h->rlimits;
+
+	r = fill_userns(s, uid, spec);
+	if (r < 0)
+		return r;
+	r = fill_seccomp(s, spec->capabilities);
+	if (r < 0)
+		return r;
+	spec->seccomp = s->seccomp;
+	return 0;
+}
+
+/* cgroup v2 */
+
+struct cgroup_setting {
+	const char *key;
+	const char *controller;
+	const char *file;
+};
+
+enum {
+	CG_MEMORY_MAX,
+	CG_MEMORY_HIGH,
+	CG_TASKS_MAX,
+	CG_CPU_WEIGHT,
+	CG_CPU_QUOTA,
+	CG_IO_WEIGHT,
+	_CG_N
+};
+
+static const struct cgroup_setting cgroup_settings[_CG_N] = {
+    [CG_MEMORY_MAX] = {"MemoryMax", "memory", "memory.max"},
+    [CG_MEMORY_HIGH] = {"MemoryHigh", "memory", "memory.high"},
+    [CG_TASKS_MAX] = {"TasksMax", "pids", "pids.max"},
+    [CG_CPU_WEIGHT] = {"CPUWeight", "cpu", "cpu.weight"},
+    [CG_CPU_QUOTA] = {"CPUQuota", "cpu", "cpu.max"},
+    [CG_IO_WEIGHT] = {"IOWeight", "io", "io.weight"},
+};
+
+/* The value to write, or false if the setting is unset. */
+static bool cgroup_value(const struct sandbox_config *sb, int i, char *buf, size_t len)
+{
+	uint64_t v = 0;
+
+	switch (i) {
+	case CG_MEMORY_MAX:
+		v = sb->memory_max;
+		break;
+	case CG_MEMORY_HIGH:
+		v = sb->memory_high;
+		break;
+	case CG_TASKS_MAX:
+		v = sb->tasks_max;
+		break;
+	case CG_CPU_WEIGHT:
+		v = sb->cpu_weight;
+		break;
+	case CG_IO_WEIGHT:
+		if (!sb->io_weight)
+			return false;
+		snprintf(buf, len, "default %u", sb->io_weight);
+		return true;
+	case CG_CPU_QUOTA:
+		if (!sb->cpu_quota)
+			return false;
+		/* percent of one CPU over a 100 ms period */
+		snprintf(buf, len, "%u 100000", sb->cpu_quota * 1000);
+		return true;
+	}
+	if (v == 0)
+		return false;
+	if (v == UINT64_MAX)
+		snprintf(buf, len, "max");
+	else
+		snprintf(buf, len, "%llu", (unsigned long long)v);
+	return true;
+}
+
+/* Whether controller is listed in the file (space-separated words). */
+static bool file_has_word(const char *path, const char *word)
+{
+	char buf[512], *save = NULL;
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return false;
+	n = read(fd, buf, sizeof(buf) - 1);
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	for (char *w = strtok_r(buf, " \n", &save); w; w = strtok_r(NULL, " \n", &save))
+		if (strcmp(w, word) == 0)
+			return true;
+	return false;
+}
+
+static int write_file(const char *dir, const char *file, const char *value)
+{
+	char path[4096];
+	_cleanup_close_ int fd = -1;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, file);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = write(fd, value, strlen(value));
+	return n < 0 ? -errno : 0;
+}
+
+void hardening_cgroup_apply(struct service *s)
+{
+	const struct sandbox_config *sb = &s->cfg->container.sandbox;
+	struct manager *m = s->manager;
+	char value[64], ctl[32], path[4096];
+	bool warn = !s->cgroup_warned;
+
+	s->cgroup_warned = true;
+	for (int i = 0; i < _CG_N; i++) {
+		const struct cgroup_setting *cs = &cgroup_settings[i];
+		int r;
+
+		if (!cgroup_value(sb, i, value, sizeof(value)))
+			continue;
+		if (!m->have_cgroup || !s->cgroup_path) {
+			if (warn)
+				log_warning("%s: %s= not enforced: the container has no cgroup of "
+					    "its own (see the cgroup message at startup)",
+					    s->cfg->name, cs->key);
+			continue;
+		}
+		/* Available to the container's cgroup only if enabled in our
+		 * base cgroup, which needs it in the base's cgroup.controllers
+		 * (granted by the daemon's own cgroup, which we never write). */
+		snprintf(path, sizeof(path), "%s/cgroup.controllers", m->cgroup_base_path);
+		if (!file_has_word(path, cs->controller)) {
+			if (warn)
+				log_warning(
+				    "%s: %s= not enforced: no %s controller in cgroup v2 at "
+				    "%s (not in %s; delegate it to the daemon's cgroup)",
+				    s->cfg->name, cs->key, cs->controller, m->cgroup.mount, path);
+			continue;
+		}
+		snprintf(ctl, sizeof(ctl), "+%s", cs->controller);
+		(void)write_file(m->cgroup_base_path, "cgroup.subtree_control", ctl);
+		r = write_file(s->cgroup_path, cs->file, value);
+		if (r < 0 && warn)
+			log_errno(LOG_WARNING, r, "%s: %s= not enforced: cannot write %s/%s",
+				  s->cfg->name, cs->key, s->cgroup_path, cs->file);
+	}
+}
+
+int hardening_check(const struct service_config *c, FILE *out)
+{
+	const struct sandbox_config *sb = &c->container.sandbox;
+	struct cgroup_root root = {0};
+	char value[64], path[4096];
+	bool have_root = cgroup_root_find(&root) >= 0;
+	int n = 0;
+
+	for (int i = 0; i < _CG_N; i++) {
+		const struct cgroup_setting *cs = &cgroup_settings[i];
+
+		if (!cgroup_value(sb, i, value, sizeof(value)))
+			continue;
+		if (!have_root) {
+			fprintf(out, "%s: %s= not enforced: no cgroup v2 file system\n", c->path,
+				cs->key);
+			n++;
+			continue;
+		}
+		/* What the daemon's base cgroup would get: its parent's
+		 * (the daemon's own) cgroup.subtree_control. */
+		snprintf(path, sizeof(path), "%s%s/cgroup.subtree_control", root.mount,
+			 strcmp(root.self, "/") == 0 ? "" : root.self);
+		if (!file_has_word(path, cs->controller)) {
+			fprintf(out,
+				"%s: %s= not enforced: no %s controller in cgroup v2 at %s (not "
+				"in %s)\n",
+				c->path, cs->key, cs->controller, root.mount, path);
+			n++;
+		}
+	}
+	if (geteuid() != 0 && c->container.user)
+		fprintf(out,
+			"%s: User=%s cannot work: a daemon not running as root maps only "
+			"its own uid (to root inside)\n",
+			c->path, c->container.user);
+	cgroup_root_done(&root);
+	return n;
+}

@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The sandbox settings of a service, turned into what the activator and
+ * the cgroup need: capabilities, NoNewPrivileges=, Limit*=, the seccomp
+ * filter (compiled once per configuration), the user namespace, and the
+ * cgroup v2 limits, each logged once when this host cannot enforce it.
+ */
+#pragma once
+
+#include <stdio.h>
+#include <sys/types.h>
+
+#include "activator/activator.h"
+#include "supervisor/config.h"
+
+struct service;
+
+/* Storage for what spec points to, on the caller's stack. */
+struct hardening {
+	struct activator_rlimit rlimits[CONFIG_RLIMITS];
+};
+
+/* Fills spec's hardening fields (and CLONE_NEWUSER in spec->namespaces)
+ * for a payload running as uid. Logs and returns a negative errno when the
+ * service cannot start (a filter that does not compile, User= in a
+ * rootless daemon). */
+int hardening_fill(struct service *s, uid_t uid, struct hardening *h, struct activator_spec *spec);
+
+/* Writes MemoryMax= etc. into the container's new cgroup (s->cgroup_path),
+ * or logs once per service which setting is not enforced and why. */
+void hardening_cgroup_apply(struct service *s);
+
+/* --check: one line per setting of c that this host would not enforce.
+ * Returns how many. */
+int hardening_check(const struct service_config *c, FILE *out);
+
+/* Frees what hardening_fill() cached on the service. */
+void hardening_release(struct service *s);

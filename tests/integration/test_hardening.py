@@ -1,0 +1,126 @@
+#!/usr/bin/python3
+"""The sandbox defaults and their knobs, seen from inside by the probe."""
+import os
+import re
+import subprocess
+
+from nsitest import (NSINETD, PROBE, Daemon, SkipTest, main, probe_conf, probe_stream,
+                     free_port, cgroup2_mount)
+
+DEFAULT_ROOT_CAPS = 0x405fb
+CAP_SYS_ADMIN = 1 << 21
+
+
+def probe(extra_container="", env=()):
+    port = free_port()
+    with Daemon({"probe": probe_conf(f"127.0.0.1:{port}", env=env,
+                                      extra_container=extra_container)}) as d:
+        # The staging dir below the runtime dir must be reachable by the
+        # container's root when it is a PrivateUsers= uid (as /run/nsinetd is).
+        os.chmod(d.tmp, 0o755)
+        d.start()
+        r = probe_stream(("127.0.0.1", port))
+        assert d.stop() == 0
+        return r, d.log()
+
+
+def test_default_root_capabilities_and_filter():
+    r, _ = probe()
+    assert int(r["caps"], 16) == DEFAULT_ROOT_CAPS, r["caps"]
+    assert int(r["cap_bnd"], 16) == DEFAULT_ROOT_CAPS, r["cap_bnd"]
+    assert not int(r["caps"], 16) & CAP_SYS_ADMIN
+    assert r["no_new_privs"] == "1", r
+    assert r["seccomp"] == "2", r  # filter mode
+
+
+def test_user_has_no_capabilities():
+    r, _ = probe("User=nobody")
+    assert int(r["caps"], 16) == 0 and int(r["cap_bnd"], 16) == 0, r
+
+
+def test_capabilities_key():
+    r, _ = probe("User=nobody\nCapabilities=CAP_NET_BIND_SERVICE")
+    assert int(r["caps"], 16) == 1 << 10, r  # ambient: survives execve as non-root
+    assert int(r["cap_bnd"], 16) == 1 << 10, r
+
+
+def test_no_new_privileges_off_without_filter_needs():
+    # With a filter and no CAP_SYS_ADMIN the kernel needs no_new_privs anyway.
+    r, _ = probe("NoNewPrivileges=no")
+    assert r["no_new_privs"] == "1", r
+    r, _ = probe("NoNewPrivileges=no\nCapabilities=CAP_SYS_ADMIN")
+    assert r["no_new_privs"] == "0", r
+
+
+def test_limits():
+    r, _ = probe("LimitNOFILE=100:200")
+    assert r["rlimit_nofile"] == [100, 200], r
+
+
+def test_system_call_filter_allow_list():
+    # An allow list the probe can live with; its answer proves it ran.
+    r, _ = probe("SystemCallFilter=@system-service")
+    assert r["seccomp"] == "2", r
+
+
+def test_private_users():
+    r, log = probe("PrivateUsers=yes")
+    first = r["uid_map"].split()
+    assert first[0] == "0" and int(first[1]) >= 0x20000000 and first[2] == "65536", r
+
+
+def test_cgroup_settings_not_enforced_are_said():
+    m = cgroup2_mount()
+    ctl = open(os.path.join(m, "cgroup.subtree_control")).read().split() if m else []
+    if "memory" in ctl:
+        raise SkipTest("a memory controller exists here: see test_memory_max_enforced")
+    r, log = probe("MemoryMax=64M\nTasksMax=10")
+    assert re.search(r"MemoryMax= not enforced: no memory controller in cgroup v2 at ", log), log
+    assert re.search(r"TasksMax= not enforced: no pids controller", log), log
+    # and --check says so too
+    with Daemon({"probe": probe_conf("127.0.0.1:1", extra_container="MemoryMax=64M")}) as d:
+        out = subprocess.run([NSINETD, "--check", "--config-dir", d.config_dir],
+                             capture_output=True, text=True)
+        assert out.returncode == 0, out
+        assert "MemoryMax= not enforced: no memory controller in cgroup v2 at" in out.stdout, out
+
+
+def test_memory_max_enforced():
+    m = cgroup2_mount()
+    ctl = open(os.path.join(m, "cgroup.subtree_control")).read().split() if m else []
+    if "memory" not in ctl:
+        raise SkipTest(f"not enforced: no memory controller in cgroup v2 at {m}: "
+                       "nothing to test here")
+    r, log = probe("MemoryMax=64M", env=("PROBE_FILES=/sys/fs/cgroup/memory.max",))
+    assert "67108864" in str(r), r
+
+
+def test_rootless():
+    """The daemon as nobody: a user namespace maps its uid to root inside."""
+    port = free_port()
+    setpriv = "/usr/bin/setpriv"
+    if not os.path.exists(setpriv):
+        raise SkipTest("no setpriv")
+    with Daemon({"probe": probe_conf(f"127.0.0.1:{port}")}) as d:
+        os.chmod(d.tmp, 0o755)
+        os.makedirs(d.runtime_dir)
+        os.chown(d.runtime_dir, 65534, 65534)
+        os.chmod(d.config_dir, 0o755)
+        for f in os.listdir(d.config_dir):
+            os.chmod(os.path.join(d.config_dir, f), 0o644)
+        d.args_prefix = [setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", "--"]
+        d.start()
+        r = probe_stream(("127.0.0.1", port))
+        assert r["uid_map"].split() == ["0", "65534", "1"], r
+        assert r["pid"] == 2 and r["nprocs"] == 2, r
+        log = d.log()
+        assert "cannot create cgroup" in log or "without a cgroup" in log, log
+        assert d.stop() == 0
+
+
+if __name__ == "__main__":
+    main([test_default_root_capabilities_and_filter, test_user_has_no_capabilities,
+          test_capabilities_key, test_no_new_privileges_off_without_filter_needs,
+          test_limits, test_system_call_filter_allow_list, test_private_users,
+          test_cgroup_settings_not_enforced_are_said, test_memory_max_enforced,
+          test_rootless])
