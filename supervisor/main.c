@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "config-build.h"
+#include "activator/cgroup.h"
 #include "common/cleanup.h"
 #include "common/log.h"
 #include "supervisor/config.h"
@@ -113,6 +114,22 @@ static int check(const char *dir)
 	/* Valid, but not everything is enforceable on this host: say so. */
 	for (size_t i = 0; i < n; i++)
 		(void)hardening_check(cfgs[i], stdout);
+	/* What this host cannot do at all is an error, as at run time. */
+	{
+		struct cgroup_root root = {0};
+		bool have_cgroup2 = cgroup_root_find(&root) >= 0;
+
+		cgroup_root_done(&root);
+		for (size_t i = 0; i < n; i++) {
+			if (cfgs[i]->service.idle_freeze && !have_cgroup2) {
+				fprintf(stderr,
+					"%s: IdleFreezeSec= needs cgroup v2 (cgroup.freeze), and "
+					"there is none mounted here\n",
+					cfgs[i]->path);
+				r = -EOPNOTSUPP;
+			}
+		}
+	}
 	config_free_array(cfgs, n);
 	if (r < 0 || errs.n > 0) {
 		fprintf(stderr, "configuration has errors (%zu)\n", errs.n ? errs.n : 1);
