@@ -151,8 +151,17 @@ int hardening_fill(struct service *s, uid_t uid, struct hardening *h, struct act
 
 	/* bench/run only: the same daemon with none of the hardening, for
 	 * the "what does it cost" row. Never documented as a user knob. */
-	if (getenv("NSINETD_BENCH_NO_HARDENING"))
+	if (getenv("NSINETD_BENCH_NO_HARDENING")) {
+		static bool said;
+
+		/* Loud: a switch like this must never go unnoticed. */
+		if (!said)
+			log_warning("NSINETD_BENCH_NO_HARDENING is set: containers start WITHOUT "
+				    "capability drop, seccomp, limits or user namespaces (benchmark "
+				    "only)");
+		said = true;
 		return 0;
+	}
 
 	spec->set_capabilities = true;
 	spec->capabilities = config_capabilities(&s->cfg->container, uid);
