@@ -187,15 +187,16 @@ static int cgroup_write(const char *path, const char *file, const char *value)
 	return 0;
 }
 
-/* The value of one "key value" line of cgroup.events: 0 or 1. */
-static int cgroup_event(const char *path, const char *key)
+/* The number of a "key value" line of a flat-keyed file (cgroup.events,
+ * cpu.stat). -ENOENT if the key is not there. */
+static int cgroup_read_key(const char *path, const char *file, const char *key, uint64_t *ret)
 {
-	char p[PATH_MAX], buf[512];
+	char p[PATH_MAX], buf[1024];
 	_cleanup_close_ int fd = -1;
 	size_t klen = strlen(key);
 	ssize_t n;
 
-	if ((size_t)snprintf(p, sizeof(p), "%s/cgroup.events", path) >= sizeof(p))
+	if ((size_t)snprintf(p, sizeof(p), "%s/%s", path, file) >= sizeof(p))
 		return -ENAMETOOLONG;
 	fd = open(p, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
@@ -209,11 +210,22 @@ static int cgroup_event(const char *path, const char *key)
 
 		if (next)
 			*next++ = '\0';
-		if (strncmp(line, key, klen) == 0 && line[klen] == ' ')
-			return line[klen + 1] == '1' ? 1 : 0;
+		if (strncmp(line, key, klen) == 0 && line[klen] == ' ') {
+			*ret = strtoull(line + klen + 1, NULL, 10);
+			return 0;
+		}
 		line = next;
 	}
 	return -ENOENT;
+}
+
+/* The value of one line of cgroup.events: 0 or 1. */
+static int cgroup_event(const char *path, const char *key)
+{
+	uint64_t v;
+	int r = cgroup_read_key(path, "cgroup.events", key, &v);
+
+	return r < 0 ? r : v ? 1 : 0;
 }
 
 static long long now_ms(void)
@@ -276,23 +288,5 @@ int cgroup_remove(const char *path)
 
 int cgroup_cpu_usage(const char *path, uint64_t *ret_usec)
 {
-	char p[PATH_MAX], buf[1024];
-	_cleanup_close_ int fd = -1;
-	ssize_t n;
-	const char *u;
-
-	if (snprintf(p, sizeof(p), "%s/cpu.stat", path) >= (int)sizeof(p))
-		return -ENAMETOOLONG;
-	fd = open(p, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	n = read(fd, buf, sizeof(buf) - 1);
-	if (n < 0)
-		return -errno;
-	buf[n] = '\0';
-	u = strstr(buf, "usage_usec ");
-	if (!u || (u != buf && u[-1] != '\n'))
-		return -ENODATA;
-	*ret_usec = strtoull(u + strlen("usage_usec "), NULL, 10);
-	return 0;
+	return cgroup_read_key(path, "cpu.stat", "usage_usec", ret_usec);
 }
