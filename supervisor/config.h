@@ -14,13 +14,15 @@
 #include "common/sockaddr.h"
 
 /* Limits on everything a configuration controls. */
-#define CONFIG_MAX_SERVICES  1024
-#define CONFIG_MAX_LISTEN    64   /* Listen*= per service */
-#define CONFIG_MAX_BINDS     128  /* Bind=, BindReadOnly=, TemporaryFileSystem= */
-#define CONFIG_MAX_ENV       256  /* Environment= assignments */
-#define CONFIG_MAX_LINE      4096 /* bytes in one line */
-#define CONFIG_MAX_FILE_SIZE (1024 * 1024)
-#define CONFIG_MAX_ERRORS    64 /* per file; then "too many errors" */
+#define CONFIG_MAX_SERVICES    1024
+#define CONFIG_MAX_LISTEN      64   /* Listen*= per service */
+#define CONFIG_MAX_BINDS       128  /* Bind=, BindReadOnly=, TemporaryFileSystem= */
+#define CONFIG_MAX_ENV         256  /* Environment= assignments */
+#define CONFIG_MAX_LINE        4096 /* bytes in one line */
+#define CONFIG_MAX_FILE_SIZE   (1024 * 1024)
+#define CONFIG_MAX_ERRORS      64   /* per file; then "too many errors" */
+#define CONFIG_MAX_CONNECTIONS 4096 /* MaxConnections=, sandboxes per service */
+#define CONFIG_MAX_POOL        64   /* PoolSize= */
 
 enum listen_type {
 	LISTEN_STREAM,    /* ListenStream= */
@@ -39,6 +41,11 @@ enum bind_ipv6_only {
 	BIND_IPV6_DEFAULT, /* "default": the kernel's net.ipv6.bindv6only */
 	BIND_IPV6_BOTH,    /* "both" */
 	BIND_IPV6_ONLY,    /* "ipv6-only" */
+};
+
+enum standard_input {
+	STANDARD_INPUT_FD,     /* "fd": the connection is fd 3 (LISTEN_FDS=1) */
+	STANDARD_INPUT_SOCKET, /* "socket": the connection is fds 0 and 1 (inetd) */
 };
 
 enum network_mode {
@@ -61,7 +68,7 @@ struct tmpfs_config {
 struct socket_config {
 	struct listen_config *listen; /* in fd order */
 	size_t n_listen;
-	bool accept;      /* Accept=; only "no" is supported for now */
+	bool accept;      /* Accept=: yes = one sandbox per connection (accept.c) */
 	unsigned backlog; /* Backlog=, default 4096 (SOMAXCONN) */
 	char *fd_name;    /* FileDescriptorName=, default: the service name */
 	enum bind_ipv6_only bind_ipv6_only;
@@ -76,6 +83,9 @@ struct socket_config {
 	 * restart in a loop): TriggerLimitIntervalSec= (2s), TriggerLimitBurst= (200). */
 	usec_t trigger_limit_interval;
 	unsigned trigger_limit_burst;
+	/* Accept=yes only. */
+	unsigned max_connections;            /* MaxConnections=, default 64 */
+	unsigned max_connections_per_source; /* MaxConnectionsPerSource=, 0 = off */
 };
 
 struct container_config {
@@ -92,6 +102,9 @@ struct container_config {
 	size_t n_tmpfs;
 	int read_only;             /* ReadOnly=: 1/0, or -1 = default (yes for the host's /) */
 	enum network_mode network; /* Network=, default none */
+	/* Accept=yes only. */
+	enum standard_input standard_input; /* StandardInput=, default fd */
+	unsigned pool_size;                 /* PoolSize=, default 0 */
 };
 
 struct service_settings {
@@ -99,6 +112,7 @@ struct service_settings {
 	int kill_signal;             /* KillSignal=, default SIGTERM */
 	usec_t start_limit_interval; /* StartLimitIntervalSec=, default 10s */
 	unsigned start_limit_burst;  /* StartLimitBurst=, default 5 */
+	usec_t runtime_max;          /* RuntimeMaxSec=, Accept=yes only; default infinity */
 };
 
 struct service_config {
