@@ -420,6 +420,11 @@ static void setup_failed(struct accept *a)
 	accept_update_polling(a);
 }
 
+static bool out_of_fds(int r)
+{
+	return r == -EMFILE || r == -ENFILE || r == -ENOBUFS || r == -ENOMEM;
+}
+
 /* Spawns one sandbox: for conn (serving), or for the pool (conn -1). */
 static int sandbox_spawn(struct accept *a, struct sandbox *sb, int conn)
 {
@@ -505,7 +510,9 @@ fail:
 	sb->sync_fd = safe_close(sb->sync_fd);
 	sb->handoff_fd = safe_close(sb->handoff_fd);
 	service_cgroup_drop(s, &sb->cgroup_path);
-	setup_failed(a);
+	/* Out of fds or memory is the host's trouble, not the service's. */
+	if (!out_of_fds(r))
+		setup_failed(a);
 	return r;
 }
 
@@ -747,6 +754,8 @@ static void suspend_end_cb(evutil_socket_t fd, short what, void *arg)
 	accept_update_polling(a);
 }
 
+static void pause_accepting(struct accept *a, int err, const char *what);
+
 /* One accepted connection: a sandbox for it, or a refusal. */
 static void serve(struct accept *a, int conn, const struct sockaddr_storage *remote)
 {
@@ -777,9 +786,12 @@ static void serve(struct accept *a, int conn, const struct sockaddr_storage *rem
 			sb->conn_fd = conn;
 			sb->peer = p;
 		}
-		if (!sb || sandbox_spawn(a, sb, conn) < 0) {
+		int r = sb ? sandbox_spawn(a, sb, conn) : -ENOMEM;
+		if (r < 0) {
 			/* The client sees its connection closed. */
 			log_warning("%s: refused connection from %s: no sandbox", name(a), p.text);
+			if (out_of_fds(r))
+				pause_accepting(a, r, "start a sandbox");
 			close(conn);
 			free(sb);
 			if (src)
@@ -796,13 +808,13 @@ static void serve(struct accept *a, int conn, const struct sockaddr_storage *rem
 	sandbox_start_timer(sb);
 }
 
-static void pause_accepting(struct accept *a, int err)
+static void pause_accepting(struct accept *a, int err, const char *what)
 {
 	usec_t now = now_usec();
 
 	if (now - a->emfile_logged_at >= ACCEPT_LOG_INTERVAL || !a->emfile_logged_at) {
 		log_errno(LOG_WARNING, err,
-			  "%s: cannot accept (%u sandboxes serving); pausing for %llums", name(a),
+			  "%s: cannot %s (%u sandboxes serving); pausing for %llums", name(a), what,
 			  a->n_serving, (unsigned long long)(ACCEPT_EMFILE_RETRY / USEC_PER_MSEC));
 		a->emfile_logged_at = now;
 	}
@@ -861,7 +873,7 @@ void accept_listen_ready(struct accept *a, int fd)
 			if (s->n_triggers > 0)
 				s->n_triggers--;
 			if (err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM) {
-				pause_accepting(a, -err);
+				pause_accepting(a, -err, "accept");
 				return;
 			}
 			if (err != EAGAIN && err != EWOULDBLOCK && err != EINTR &&
