@@ -32,6 +32,7 @@
 #include "activator/activator.h"
 #include "activator/cgroup.h"
 #include "common/cleanup.h"
+#include "common/fd-util.h"
 #include "common/log.h"
 #include "common/strv.h"
 #include "supervisor/listener.h"
@@ -110,6 +111,7 @@ struct accept {
 	bool suspended; /* TriggerLimitBurst=, until suspend_timer */
 	bool backoff;   /* StartLimitBurst=, until suspend_timer */
 	bool polling;
+	bool nonblocking; /* the listeners are O_NONBLOCK */
 	struct event *resume_timer;
 	struct event *suspend_timer;
 	struct event *log_timer; /* per-source refusal summaries */
@@ -166,6 +168,15 @@ void accept_update_polling(struct accept *a)
 		  !a->paused && !a->suspended &&
 		  (a->backoff || a->n_serving < s->cfg->socket.max_connections);
 
+	/* The daemon alone accepts, and must never block: non-blocking from
+	 * the first poll on (not before: a predecessor's container may still
+	 * accept on the same fd). service_take_fd() undoes it. */
+	if (on && !a->nonblocking) {
+		for (size_t i = 0; i < s->cfg->socket.n_listen; i++)
+			if (s->fds[i] >= 0)
+				(void)fd_set_nonblock(s->fds[i], true);
+		a->nonblocking = true;
+	}
 	if (on != a->polling)
 		log_debug("%s: %s the listeners (%u serving)", name(a),
 			  on ? "polling" : "not polling", a->n_serving);

@@ -787,9 +787,6 @@ struct service *service_new(struct manager *m, struct service_config *cfg, int *
 		fds[i] = -1;
 		s->listen_events[i] =
 		    event_new(m->base, s->fds[i], EV_READ | EV_PERSIST, listen_cb, s);
-		/* Accept=yes: the daemon alone accepts, and must never block. */
-		if (s->accept)
-			(void)fd_set_nonblock(s->fds[i], true);
 	}
 	/* Per-connection sandboxes do not hold the listeners: a successor
 	 * need not wait for a predecessor's to end. */
