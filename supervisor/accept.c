@@ -9,9 +9,12 @@
  *                                     └──► activator_spawn() ──► serving
  *   serving ──pidfd readable──► reaped, one log line, limits re-checked
  *
- * The daemon keeps its own copy of each connection (conn_fd) while the
- * sandbox runs: RuntimeMaxSec= shuts it down so that the client sees the end
- * at once, and an idle check can read its TCP state.
+ * The daemon keeps its own copy of a connection (conn_fd) only while it
+ * needs one (sandbox_keeps_conn()): RuntimeMaxSec= shuts it down so that the
+ * client sees the end at once, and an idle check can read its TCP state.
+ * Otherwise the copy is closed once the sandbox has it: the client sees the
+ * end when the program exits, not after the sandbox's namespaces are torn
+ * down and pid 1 reaped (a mount namespace's teardown alone takes ms).
  */
 #include "accept.h"
 
@@ -529,10 +532,20 @@ fail:
 
 static void runtime_max_cb(evutil_socket_t fd, short what, void *arg);
 
-static void sandbox_start_timer(struct sandbox *sb)
+/* Whether the daemon needs its copy of the connection while the sandbox
+ * serves it. (A per-sandbox idle limit reading TCP_INFO would need it too.) */
+static bool sandbox_keeps_conn(const struct sandbox *sb)
+{
+	return sb->a->s->cfg->service.runtime_max != USEC_INFINITY;
+}
+
+/* The sandbox serves its connection from now on. */
+static void sandbox_serving(struct sandbox *sb)
 {
 	usec_t max = sb->a->s->cfg->service.runtime_max;
 
+	if (!sandbox_keeps_conn(sb))
+		sb->conn_fd = safe_close(sb->conn_fd);
 	if (max != USEC_INFINITY)
 		timer_arm(sb->a, &sb->timer, max, runtime_max_cb, sb);
 }
@@ -816,7 +829,7 @@ static void serve(struct accept *a, int conn, const struct sockaddr_storage *rem
 	}
 	TAILQ_INSERT_TAIL(&a->serving, sb, link);
 	a->n_serving++;
-	sandbox_start_timer(sb);
+	sandbox_serving(sb);
 }
 
 static void pause_accepting(struct accept *a, int err, const char *what)
