@@ -40,6 +40,20 @@ struct activator_ctx {
 	const char *path;    /* PATH for looking up argv[0] */
 
 	cap_t caps; /* caps_prepare(): the sets to capset(), or NULL */
+	size_t n_fds;        /* fds at 3.. in the payload: spec->n_fds, or the handoff's */
+	size_t n_envp;       /* entries in envp; room for ACTIVATOR_HANDOFF_ENV_MAX more */
+
+	/* Pool mode: the handoff message lands here (allocated before clone). */
+	int handoff_fd;
+	char *handoff_buf;
+	char handoff_names[300]; /* "LISTEN_FDNAMES=name" */
+};
+
+/* The handoff message: this header, then fd_name and each variable, each
+ * NUL-terminated; the connection rides along as SCM_RIGHTS. */
+struct activator_handoff_header {
+	unsigned int layout; /* enum activator_layout */
+	unsigned int n_env;
 };
 
 /* child.c: runs the setup steps, then becomes the stub init. */
@@ -57,6 +71,9 @@ int rootfs_dev(struct activator_ctx *c);
 int rootfs_tmpfs(struct activator_ctx *c);
 int rootfs_binds(struct activator_ctx *c);
 int rootfs_pivot(struct activator_ctx *c);
+
+/* child.c: pool mode, the connection and its environment (STEP_HANDOFF). */
+int child_handoff(struct activator_ctx *c);
 
 /* init.c: pid 1 of the container; forks and execs the payload. */
 _Noreturn void init_run(struct activator_ctx *c);

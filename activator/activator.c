@@ -55,6 +55,7 @@ static const char *const step_names[_STEP_MAX] = {
     [STEP_SETSID] = "setsid",
     [STEP_CHDIR] = "chdir",
     [STEP_PRIVILEGES] = "privileges",
+    [STEP_HANDOFF] = "handoff",
     [STEP_FORK_PAYLOAD] = "fork-payload",
     [STEP_EXEC] = "exec",
     [STEP_RLIMITS] = "rlimits",
@@ -132,6 +133,8 @@ static int spec_validate(const struct activator_spec *spec)
 			return -E2BIG;
 	}
 
+	if (spec->pool && (spec->n_fds > 0 || spec->handoff_fd < 0))
+		return -EINVAL;
 	if (spec->n_groups > ACTIVATOR_GROUPS_MAX)
 		return -E2BIG;
 	if (spec->n_groups > 0 && !spec->groups)
@@ -148,6 +151,7 @@ static struct activator_ctx *ctx_free(struct activator_ctx *c)
 	free(c->listen_names);
 	if (c->caps)
 		cap_free(c->caps);
+	free(c->handoff_buf);
 	free(c);
 	return NULL;
 }
@@ -204,9 +208,19 @@ static int ctx_new(const struct activator_spec *spec, struct activator_ctx **ret
 
 	for (char *const *e = spec->envp; e && *e; e++)
 		n_env++;
-	c->envp = calloc(n_env + 4, sizeof(char *));
+	c->envp = calloc(n_env + 4 + (spec->pool ? ACTIVATOR_HANDOFF_ENV_MAX : 0), sizeof(char *));
 	if (!c->envp)
 		return -ENOMEM;
+	c->n_fds = spec->n_fds;
+	c->handoff_fd = spec->pool ? spec->handoff_fd : -1;
+	if (spec->pool) {
+		/* The child fills these in from the message, without allocating. */
+		c->handoff_buf = malloc(ACTIVATOR_HANDOFF_SIZE_MAX + 1);
+		c->listen_fds = strdup("LISTEN_FDS=1");
+		if (!c->handoff_buf || !c->listen_fds)
+			return -ENOMEM;
+		strcpy(c->listen_pid, "LISTEN_PID=");
+	}
 	for (char *const *e = spec->envp; e && *e; e++) {
 		/* Stale LISTEN_* (e.g. the daemon's own) would confuse the payload. */
 		if (env_is_listen(*e))
@@ -232,6 +246,7 @@ static int ctx_new(const struct activator_spec *spec, struct activator_ctx **ret
 	r = caps_prepare(c);
 	if (r < 0)
 		return r;
+	c->n_envp = i;
 	*ret = TAKE_PTR(c);
 	return 0;
 }
@@ -390,6 +405,54 @@ int activator_reap(int pidfd, int *ret_status)
 			*ret_status = si.si_status;
 			break;
 		}
+	}
+	return 0;
+}
+
+int activator_handoff(int handoff_fd, int conn_fd, enum activator_layout layout,
+		      const char *fd_name, char *const *envp)
+{
+	struct activator_handoff_header h = {.layout = layout, .n_env = 0};
+	char buf[ACTIVATOR_HANDOFF_SIZE_MAX];
+	size_t len = 0, n;
+	union {
+		struct cmsghdr cm;
+		char space[CMSG_SPACE(sizeof(int))];
+	} control = {0};
+	struct iovec iov[2];
+	struct msghdr msg = {.msg_iov = iov, .msg_iovlen = 2};
+	struct cmsghdr *cm;
+
+	if (handoff_fd < 0 || conn_fd < 0 ||
+	    (layout != ACTIVATOR_LAYOUT_FD3 && layout != ACTIVATOR_LAYOUT_STDIO))
+		return -EINVAL;
+	fd_name = fd_name ? fd_name : "connection";
+	n = strlen(fd_name) + 1;
+	if (n > 256 || strchr(fd_name, ':'))
+		return -EINVAL;
+	memcpy(buf, fd_name, n);
+	len = n;
+	for (char *const *e = envp; e && *e; e++) {
+		n = strlen(*e) + 1;
+		if (!strchr(*e, '='))
+			return -EINVAL;
+		if (++h.n_env > ACTIVATOR_HANDOFF_ENV_MAX || len + n > sizeof(buf))
+			return -E2BIG;
+		memcpy(buf + len, *e, n);
+		len += n;
+	}
+	iov[0] = (struct iovec){.iov_base = &h, .iov_len = sizeof(h)};
+	iov[1] = (struct iovec){.iov_base = buf, .iov_len = len};
+	msg.msg_control = control.space;
+	msg.msg_controllen = sizeof(control.space);
+	cm = CMSG_FIRSTHDR(&msg);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &conn_fd, sizeof(int));
+	while (sendmsg(handoff_fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
+		if (errno != EINTR)
+			return -errno;
 	}
 	return 0;
 }

@@ -40,6 +40,7 @@ enum activator_step {
 	STEP_SETSID,        /* new session */
 	STEP_CHDIR,         /* WorkingDirectory= */
 	STEP_PRIVILEGES,    /* groups, gid, uid, capabilities, NO_NEW_PRIVS */
+	STEP_HANDOFF,       /* pool mode: receive the connection, put it in place */
 	STEP_FORK_PAYLOAD,  /* the stub init forks pid 2 */
 	STEP_EXEC,          /* execve of the payload */
 	STEP_RLIMITS,       /* Limit*= */
@@ -139,6 +140,14 @@ struct activator_spec {
 	 * what an unprivileged caller may write (setgroups is then denied). */
 	uid_t userns_shift;
 	uid_t userns_range;
+	/* Pool mode (see activator_handoff()): handoff_fd is the child's end
+	 * of a SOCK_SEQPACKET socketpair. The container is set up completely
+	 * (namespaces, mounts, privileges) but n_fds must be 0: pid 1 waits
+	 * on this socket for its connection, puts it in place, adds the
+	 * environment that came with it, then forks the payload. The caller
+	 * closes its copy of this end after spawning. */
+	bool pool;
+	int handoff_fd;
 };
 
 struct activator_child {
@@ -162,6 +171,29 @@ int activator_spawn(const struct activator_spec *spec, struct activator_child *r
  * negative errno is returned with the step in *ret_step.
  */
 int activator_read_result(int sync_fd, enum activator_step *ret_step);
+
+/* Where a connection goes in the payload. */
+enum activator_layout {
+	ACTIVATOR_LAYOUT_FD3,   /* fd 3, LISTEN_FDS=1, LISTEN_FDNAMES=fd_name */
+	ACTIVATOR_LAYOUT_STDIO, /* fds 0 and 1 (inetd); no LISTEN_* */
+};
+
+/* Limits of one handoff message. */
+#define ACTIVATOR_HANDOFF_ENV_MAX  64   /* variables */
+#define ACTIVATOR_HANDOFF_SIZE_MAX 8192 /* bytes of name and variables */
+
+/*
+ * Pool mode: gives a connection to a container spawned with spec->pool,
+ * over the parent's end of its handoff socketpair. One message (the fd by
+ * SCM_RIGHTS, the layout, fd_name, and "KEY=value" variables that are set
+ * in the payload's environment, replacing any of the same name); pid 1
+ * puts the fd in place and forks the payload. The message is queued if
+ * the container is still setting up. Closing the handoff socket without a
+ * message makes a waiting container exit 0. 0 or a negative errno
+ * (-E2BIG past the limits above, -EPIPE if the container is gone).
+ */
+int activator_handoff(int handoff_fd, int conn_fd, enum activator_layout layout,
+		      const char *fd_name, char *const *envp);
 
 /* Sends a signal to the container's pid 1 through its pidfd. The stub
  * init forwards it to the payload. */

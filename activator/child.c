@@ -149,7 +149,8 @@ static int child_fds(struct activator_ctx *c)
 {
 	const struct activator_spec *spec = c->spec;
 	int n = (int)spec->n_fds;
-	int first_free = 3 + n + 1; /* 3+n is kept for the sync fd */
+	/* 3+n is kept for the sync fd, 3+n+1 for the handoff fd (pool). */
+	int first_free = 3 + n + (c->handoff_fd >= 0 ? 2 : 1);
 	int tmp_fds[ACTIVATOR_FDS_MAX], tmp_stdio[3];
 	int r;
 
@@ -174,6 +175,18 @@ static int child_fds(struct activator_ctx *c)
 		if (r < 0)
 			return r;
 		tmp_stdio[i] = r;
+	}
+	if (c->handoff_fd >= 0) {
+		/* Both above first: one may sit where the other goes. */
+		if ((r = fd_move_above(c->handoff_fd, first_free)) < 0)
+			return r;
+		c->handoff_fd = r;
+		if ((r = fd_move_above(c->sync_fd, first_free)) < 0)
+			return r;
+		c->sync_fd = r;
+		if (dup3(c->handoff_fd, 3 + n + 1, O_CLOEXEC) < 0)
+			return -errno;
+		c->handoff_fd = 3 + n + 1;
 	}
 	if (dup3(c->sync_fd, 3 + n, O_CLOEXEC) < 0)
 		return -errno;
@@ -284,6 +297,111 @@ static int child_privileges(struct activator_ctx *c)
 	return 0;
 }
 
+/* Sets KEY=value in envp (room reserved by the parent), replacing the
+ * variable of the same name if there is one. */
+static void child_env_set(struct activator_ctx *c, char *assignment)
+{
+	size_t k = (size_t)(strchr(assignment, '=') - assignment) + 1;
+
+	for (size_t i = 0; i < c->n_envp; i++)
+		if (strncmp(c->envp[i], assignment, k) == 0) {
+			c->envp[i] = assignment;
+			return;
+		}
+	c->envp[c->n_envp++] = assignment;
+	c->envp[c->n_envp] = NULL;
+}
+
+/*
+ * Pool mode: everything is set up and privileges are dropped; wait for the
+ * connection (activator_handoff()). It arrives close-on-exec at the lowest
+ * free fd; the sync fd is at 3 and must make room for it there. An EOF
+ * means the pool no longer wants this container: exit 0, quietly.
+ */
+int child_handoff(struct activator_ctx *c)
+{
+	struct activator_handoff_header h;
+	union {
+		struct cmsghdr cm;
+		char space[CMSG_SPACE(sizeof(int) * 4)];
+	} control;
+	struct iovec iov[2] = {
+	    {.iov_base = &h, .iov_len = sizeof(h)},
+	    {.iov_base = c->handoff_buf, .iov_len = ACTIVATOR_HANDOFF_SIZE_MAX},
+	};
+	struct msghdr msg = {.msg_iov = iov,
+			     .msg_iovlen = 2,
+			     .msg_control = control.space,
+			     .msg_controllen = sizeof(control.space)};
+	struct cmsghdr *cm;
+	char *p, *end;
+	int conn = -1, r;
+	ssize_t n;
+
+	if (c->handoff_fd < 0)
+		return 0;
+	do
+		n = recvmsg(c->handoff_fd, &msg, MSG_CMSG_CLOEXEC);
+	while (n < 0 && errno == EINTR);
+	if (n == 0)
+		_exit(0);
+	if (n < 0)
+		return -errno;
+	for (cm = CMSG_FIRSTHDR(&msg); cm; cm = CMSG_NXTHDR(&msg, cm))
+		if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS &&
+		    cm->cmsg_len == CMSG_LEN(sizeof(int)))
+			memcpy(&conn, CMSG_DATA(cm), sizeof(int));
+	if (conn < 0 || (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) || (size_t)n < sizeof(h) ||
+	    h.n_env > ACTIVATOR_HANDOFF_ENV_MAX)
+		return -EBADMSG;
+	p = c->handoff_buf;
+	end = p + ((size_t)n - sizeof(h));
+	*end = '\0';
+	c->handoff_fd = safe_close(c->handoff_fd);
+
+	/* The name, then the variables. */
+	if (strlen(p) >= sizeof(c->handoff_names) - sizeof("LISTEN_FDNAMES="))
+		return -EBADMSG;
+	if (h.layout == ACTIVATOR_LAYOUT_FD3) {
+		strcpy(stpcpy(c->handoff_names, "LISTEN_FDNAMES="), p);
+		child_env_set(c, c->listen_fds);
+		child_env_set(c, c->listen_pid);
+		child_env_set(c, c->handoff_names);
+		c->n_fds = 1;
+	}
+	p += strlen(p) + 1;
+	for (unsigned i = 0; i < h.n_env; i++) {
+		if (p >= end || !strchr(p, '='))
+			return -EBADMSG;
+		child_env_set(c, p);
+		p += strlen(p) + 1;
+	}
+
+	switch (h.layout) {
+	case ACTIVATOR_LAYOUT_FD3:
+		/* The sync fd leaves 3 for the connection. */
+		if ((r = fd_move_above(c->sync_fd, 4)) < 0)
+			return r;
+		close(c->sync_fd);
+		c->sync_fd = r;
+		if (conn != 3) {
+			if (dup2(conn, 3) < 0)
+				return -errno;
+			close(conn);
+		} else if (fcntl(3, F_SETFD, 0) < 0) {
+			return -errno;
+		}
+		return 0;
+	case ACTIVATOR_LAYOUT_STDIO:
+		if (dup2(conn, 0) < 0 || dup2(conn, 1) < 0)
+			return -errno;
+		if (conn > 2)
+			close(conn);
+		return 0;
+	}
+	return -EBADMSG;
+}
+
 struct child_step {
 	enum activator_step step;
 	int (*run)(struct activator_ctx *c);
@@ -318,6 +436,7 @@ static const struct child_step child_steps[] = {
     {STEP_CHDIR, child_chdir},
     {STEP_RLIMITS, child_rlimits},
     {STEP_PRIVILEGES, child_privileges},
+    {STEP_HANDOFF, child_handoff},
 };
 
 _Noreturn void child_run(struct activator_ctx *c)

@@ -92,7 +92,7 @@ _Noreturn static void init_payload(struct activator_ctx *c)
 	/* LISTEN_PID is our own pid as the payload sees it: getpid() here.
 	 * Formatted by hand: this runs in a vfork() child, where only
 	 * async-signal-safe code belongs. */
-	if (c->spec->n_fds > 0) {
+	if (c->n_fds > 0) {
 		char digits[16];
 		size_t n = 0, off = strlen("LISTEN_PID=");
 		unsigned int pid = (unsigned int)getpid();

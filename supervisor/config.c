@@ -34,6 +34,10 @@
 #define DEFAULT_TRIGGER_LIMIT_INTERVAL (2 * USEC_PER_SEC)
 #define DEFAULT_TRIGGER_LIMIT_BURST    200
 #define DEFAULT_HOSTNAME               "nsinetd"
+#define DEFAULT_MAX_CONNECTIONS        64
+/* Accept=yes: a flood guard above any sandbox rate this host reaches. */
+#define DEFAULT_TRIGGER_LIMIT_BURST_ACCEPT 2000
+#define OFFSETOF_MAX_CONNECTIONS           offsetof(struct service_config, socket.max_connections)
 
 /* Errors */
 
@@ -303,11 +307,34 @@ static void parse_accept(struct parser *p, const char *key, const char *value, s
 		perr(p, "%s=: invalid boolean '%s': expected yes or no", key, value);
 		return;
 	}
-	if (b) {
-		perr(p, "Accept=yes is not supported yet");
+	p->c->socket.accept = b;
+}
+
+/* A number in [min, data]; empty = 0, which finish() turns into the
+ * default (MaxConnections=) or means "off" (MaxConnectionsPerSource=,
+ * PoolSize=). */
+static void parse_count(struct parser *p, const char *key, const char *value, size_t offset,
+			int data)
+{
+	uint64_t v = 0, min = offset == OFFSETOF_MAX_CONNECTIONS ? 1 : 0;
+
+	if (*value && parse_uint(value, min, (uint64_t)data, &v) < 0) {
+		perr(p, "%s=: invalid value '%s': expected a number from %u to %d", key, value,
+		     (unsigned)min, data);
 		return;
 	}
-	p->c->socket.accept = false;
+	*FIELD(p, offset, unsigned) = (unsigned)v;
+}
+
+static void parse_standard_input(struct parser *p, const char *key, const char *value,
+				 size_t offset, int data)
+{
+	if (!*value || strcmp(value, "fd") == 0)
+		p->c->container.standard_input = STANDARD_INPUT_FD;
+	else if (strcmp(value, "socket") == 0)
+		p->c->container.standard_input = STANDARD_INPUT_SOCKET;
+	else
+		perr(p, "%s=: invalid value '%s': expected fd or socket", key, value);
 }
 
 static void parse_backlog(struct parser *p, const char *key, const char *value, size_t offset,
@@ -714,7 +741,7 @@ static void parse_network(struct parser *p, const char *key, const char *value, 
 static void parse_usec(struct parser *p, const char *key, const char *value, size_t offset,
 		       int data)
 {
-	usec_t u = (usec_t)data * USEC_PER_SEC;
+	usec_t u = data < 0 ? USEC_INFINITY : (usec_t)data * USEC_PER_SEC;
 
 	if (*value && parse_duration(value, &u) < 0) {
 		perr(p,
@@ -722,7 +749,9 @@ static void parse_usec(struct parser *p, const char *key, const char *value, siz
 		     key, value);
 		return;
 	}
-	if (offset == offsetof(struct service_config, service.stop_timeout) && u == 0) {
+	if ((offset == offsetof(struct service_config, service.stop_timeout) ||
+	     offset == offsetof(struct service_config, service.runtime_max)) &&
+	    u == 0) {
 		perr(p, "%s=: must not be 0 (use infinity to wait forever)", key);
 		return;
 	}
@@ -829,8 +858,10 @@ static const struct config_key {
     {"Socket", "SocketUser", parse_user_group, OFF(socket.socket_user), 0},
     {"Socket", "SocketGroup", parse_user_group, OFF(socket.socket_group), 1},
     {"Socket", "TriggerLimitIntervalSec", parse_usec, OFF(socket.trigger_limit_interval), 2},
-    {"Socket", "TriggerLimitBurst", parse_burst, OFF(socket.trigger_limit_burst),
-     DEFAULT_TRIGGER_LIMIT_BURST},
+    {"Socket", "TriggerLimitBurst", parse_burst, OFF(socket.trigger_limit_burst), 0},
+    {"Socket", "MaxConnections", parse_count, OFF(socket.max_connections), CONFIG_MAX_CONNECTIONS},
+    {"Socket", "MaxConnectionsPerSource", parse_count, OFF(socket.max_connections_per_source),
+     CONFIG_MAX_CONNECTIONS},
     {"Container", "Directory", parse_path, OFF(container.directory), 0},
     {"Container", "Exec", parse_exec, 0, 0},
     {"Container", "WorkingDirectory", parse_path, OFF(container.working_directory), 0},
@@ -871,6 +902,8 @@ static const struct config_key {
     {"Container", "CPUWeight", parse_cgroup_weight, OFF(container.sandbox.cpu_weight), 0},
     {"Container", "CPUQuota", parse_cpu_quota, 0, 0},
     {"Container", "IOWeight", parse_cgroup_weight, OFF(container.sandbox.io_weight), 0},
+    {"Container", "StandardInput", parse_standard_input, 0, 0},
+    {"Container", "PoolSize", parse_count, OFF(container.pool_size), CONFIG_MAX_POOL},
     {"Service", "StopTimeoutSec", parse_usec, OFF(service.stop_timeout), 10},
     {"Service", "KillSignal", parse_kill_signal, 0, 0},
     {"Service", "StartLimitIntervalSec", parse_usec, OFF(service.start_limit_interval), 10},
@@ -880,12 +913,13 @@ static const struct config_key {
     {"Service", "IdleStopSec", parse_usec, OFF(service.idle_stop), 0},
     {"Service", "IdleCPUPercent", parse_cpu_percent, 0, 0},
     {"Service", "IdleConnections", parse_idle_connections, 0, 0},
+    {"Service", "RuntimeMaxSec", parse_usec, OFF(service.runtime_max), -1},
 };
 
 /* Planned keys (DESIGN.md): a clear "not yet" rather than "unknown". */
 static const char *const unsupported_keys[] = {
-    "Socket.MaxConnections", "Socket.MaxConnectionsPerSource", "Container.StandardInput",
-    "Container.PoolSize",    "Service.RuntimeMaxSec",
+    /* Boot=yes (DESIGN.md: a real init as pid 1) comes later. */
+    "Container.Boot",
 };
 
 static const char *const sections[] = {"Socket", "Container", "Service"};
@@ -1051,8 +1085,45 @@ static struct service_config *service_config_new(const char *path, const char *n
 	c->service.start_limit_burst = DEFAULT_START_LIMIT_BURST;
 	c->service.idle_cpu_centi = 100;
 	c->socket.trigger_limit_interval = DEFAULT_TRIGGER_LIMIT_INTERVAL;
-	c->socket.trigger_limit_burst = DEFAULT_TRIGGER_LIMIT_BURST;
+	c->service.runtime_max = USEC_INFINITY;
 	return c;
+}
+
+/* The Accept=yes keys: what they need, and defaults that depend on Accept=. */
+static void finish_accept(struct parser *p)
+{
+	struct service_config *c = p->c;
+	struct socket_config *sc = &c->socket;
+
+	if (sc->accept) {
+		for (size_t i = 0; i < sc->n_listen; i++)
+			if (sc->listen[i].type == LISTEN_DATAGRAM)
+				perr(p,
+				     "Accept=yes with ListenDatagram=%s (line %u): a datagram "
+				     "socket has no connections to accept (use Accept=no)",
+				     sc->listen[i].text, sc->listen[i].line);
+		if (!sc->max_connections)
+			sc->max_connections = DEFAULT_MAX_CONNECTIONS;
+		if (!sc->trigger_limit_burst)
+			sc->trigger_limit_burst = DEFAULT_TRIGGER_LIMIT_BURST_ACCEPT;
+		if (c->container.pool_size > sc->max_connections)
+			perr(p, "PoolSize=%u is more than MaxConnections=%u",
+			     c->container.pool_size, sc->max_connections);
+		return;
+	}
+	if (!sc->trigger_limit_burst)
+		sc->trigger_limit_burst = DEFAULT_TRIGGER_LIMIT_BURST;
+	if (sc->max_connections)
+		perr(p, "MaxConnections= needs Accept=yes");
+	if (sc->max_connections_per_source)
+		perr(p, "MaxConnectionsPerSource= needs Accept=yes");
+	if (c->container.standard_input == STANDARD_INPUT_SOCKET)
+		perr(p, "StandardInput=socket needs Accept=yes (with Accept=no the container "
+			"gets listening sockets, not a connection)");
+	if (c->container.pool_size)
+		perr(p, "PoolSize= needs Accept=yes");
+	if (c->service.runtime_max != USEC_INFINITY)
+		perr(p, "RuntimeMaxSec= needs Accept=yes");
 }
 
 /* Required keys and defaults that depend on the name. */
@@ -1073,6 +1144,7 @@ static void finish(struct parser *p, const char *name)
 	    c->service.idle_stop <= c->service.idle_freeze)
 		perr(p, "IdleStopSec= must be longer than IdleFreezeSec= (a container is frozen "
 			"first, then stopped)");
+	finish_accept(p);
 	if (!c->socket.fd_name)
 		set_string(p, &c->socket.fd_name, fd_name_is_valid(name) ? name : DEFAULT_HOSTNAME);
 	if (!c->container.hostname)
@@ -1394,7 +1466,9 @@ static bool socket_equal(const struct socket_config *a, const struct socket_conf
 	       streq_ptr(a->socket_user, b->socket_user) &&
 	       streq_ptr(a->socket_group, b->socket_group) &&
 	       a->trigger_limit_interval == b->trigger_limit_interval &&
-	       a->trigger_limit_burst == b->trigger_limit_burst;
+	       a->trigger_limit_burst == b->trigger_limit_burst &&
+	       a->max_connections == b->max_connections &&
+	       a->max_connections_per_source == b->max_connections_per_source;
 }
 
 static bool container_equal(const struct container_config *a, const struct container_config *b)
@@ -1416,7 +1490,8 @@ static bool container_equal(const struct container_config *a, const struct conta
 	       strv_equal(a->environment, b->environment) && streq_ptr(a->user, b->user) &&
 	       streq_ptr(a->group, b->group) && streq_ptr(a->hostname, b->hostname) &&
 	       a->read_only == b->read_only && a->network == b->network &&
-	       sandbox_equal(&a->sandbox, &b->sandbox);
+	       sandbox_equal(&a->sandbox, &b->sandbox) &&
+	       a->standard_input == b->standard_input && a->pool_size == b->pool_size;
 }
 
 bool config_equal(const struct service_config *a, const struct service_config *b)
@@ -1435,5 +1510,6 @@ bool config_equal(const struct service_config *a, const struct service_config *b
 	       a->service.idle_freeze == b->service.idle_freeze &&
 	       a->service.idle_stop == b->service.idle_stop &&
 	       a->service.idle_cpu_centi == b->service.idle_cpu_centi &&
-	       a->service.idle_connections == b->service.idle_connections;
+	       a->service.idle_connections == b->service.idle_connections &&
+	       a->service.runtime_max == b->service.runtime_max;
 }

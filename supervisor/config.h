@@ -15,13 +15,15 @@
 #include "common/sockaddr.h"
 
 /* Limits on everything a configuration controls. */
-#define CONFIG_MAX_SERVICES  1024
-#define CONFIG_MAX_LISTEN    64   /* Listen*= per service */
-#define CONFIG_MAX_BINDS     128  /* Bind=, BindReadOnly=, TemporaryFileSystem= */
-#define CONFIG_MAX_ENV       256  /* Environment= assignments */
-#define CONFIG_MAX_LINE      4096 /* bytes in one line */
-#define CONFIG_MAX_FILE_SIZE (1024 * 1024)
-#define CONFIG_MAX_ERRORS    64 /* per file; then "too many errors" */
+#define CONFIG_MAX_SERVICES    1024
+#define CONFIG_MAX_LISTEN      64   /* Listen*= per service */
+#define CONFIG_MAX_BINDS       128  /* Bind=, BindReadOnly=, TemporaryFileSystem= */
+#define CONFIG_MAX_ENV         256  /* Environment= assignments */
+#define CONFIG_MAX_LINE        4096 /* bytes in one line */
+#define CONFIG_MAX_FILE_SIZE   (1024 * 1024)
+#define CONFIG_MAX_ERRORS      64   /* per file; then "too many errors" */
+#define CONFIG_MAX_CONNECTIONS 4096 /* MaxConnections=, sandboxes per service */
+#define CONFIG_MAX_POOL        64   /* PoolSize= */
 
 enum listen_type {
 	LISTEN_STREAM,    /* ListenStream= */
@@ -40,6 +42,11 @@ enum bind_ipv6_only {
 	BIND_IPV6_DEFAULT, /* "default": the kernel's net.ipv6.bindv6only */
 	BIND_IPV6_BOTH,    /* "both" */
 	BIND_IPV6_ONLY,    /* "ipv6-only" */
+};
+
+enum standard_input {
+	STANDARD_INPUT_FD,     /* "fd": the connection is fd 3 (LISTEN_FDS=1) */
+	STANDARD_INPUT_SOCKET, /* "socket": the connection is fds 0 and 1 (inetd) */
 };
 
 enum network_mode {
@@ -62,7 +69,7 @@ struct tmpfs_config {
 struct socket_config {
 	struct listen_config *listen; /* in fd order */
 	size_t n_listen;
-	bool accept;      /* Accept=; only "no" is supported for now */
+	bool accept;      /* Accept=: yes = one sandbox per connection (accept.c) */
 	unsigned backlog; /* Backlog=, default 4096 (SOMAXCONN) */
 	char *fd_name;    /* FileDescriptorName=, default: the service name */
 	enum bind_ipv6_only bind_ipv6_only;
@@ -77,6 +84,9 @@ struct socket_config {
 	 * restart in a loop): TriggerLimitIntervalSec= (2s), TriggerLimitBurst= (200). */
 	usec_t trigger_limit_interval;
 	unsigned trigger_limit_burst;
+	/* Accept=yes only. */
+	unsigned max_connections;            /* MaxConnections=, default 64 */
+	unsigned max_connections_per_source; /* MaxConnectionsPerSource=, 0 = off */
 };
 
 enum private_users {
@@ -131,6 +141,9 @@ struct container_config {
 
 	/* Sandbox hardening (config-sandbox.c). */
 	struct sandbox_config sandbox;
+	/* Accept=yes only. */
+	enum standard_input standard_input; /* StandardInput=, default fd */
+	unsigned pool_size;                 /* PoolSize=, default 0 */
 };
 
 struct service_settings {
@@ -148,6 +161,7 @@ struct service_settings {
 	/* IdleConnections=: count (any open connection keeps the container
 	 * awake) or traffic (only one that carried data within the window). */
 	enum idle_connections { IDLE_CONNECTIONS_COUNT, IDLE_CONNECTIONS_TRAFFIC } idle_connections;
+	usec_t runtime_max;          /* RuntimeMaxSec=, Accept=yes only; default infinity */
 };
 
 struct service_config {

@@ -18,9 +18,11 @@
 #include "activator/cgroup.h"
 #include "common/cleanup.h"
 #include "common/log.h"
+#include "common/fd-util.h"
 #include "common/strv.h"
 #include "supervisor/hardening.h"
 #include "supervisor/idle.h"
+#include "supervisor/accept.h"
 #include "supervisor/listener.h"
 #include "supervisor/manager.h"
 
@@ -64,7 +66,7 @@ const char *service_state_to_string(enum service_state st)
 
 bool service_is_active(const struct service *s)
 {
-	return s->pidfd >= 0;
+	return s->pidfd >= 0 || (s->accept && accept_is_active(s->accept));
 }
 
 static const char *name(const struct service *s)
@@ -72,7 +74,7 @@ static const char *name(const struct service *s)
 	return s->cfg->name;
 }
 
-static void listen_enable(struct service *s, bool on)
+void service_listen_enable(struct service *s, bool on)
 {
 	for (size_t i = 0; i < s->cfg->socket.n_listen; i++) {
 		if (!s->listen_events[i])
@@ -93,8 +95,12 @@ static void set_state(struct service *s, enum service_state st)
 	s->state = st;
 	/* Polling follows the state: a listening, frozen or backing-off
 	 * service looks at its sockets; otherwise a container (or nobody)
-	 * does. */
-	listen_enable(s, st == SERVICE_LISTENING || st == SERVICE_BACKOFF || st == SERVICE_FROZEN);
+	 * does. Accept=yes adds its own limits. */
+	if (s->accept)
+		accept_update_polling(s->accept);
+	else
+		service_listen_enable(s, st == SERVICE_LISTENING || st == SERVICE_BACKOFF ||
+					     st == SERVICE_FROZEN);
 	idle_update(s->manager);
 	manager_notify_status(s->manager);
 }
@@ -122,7 +128,7 @@ static void timer_stop(struct service *s)
 
 /* Records an event at now in times[] (room for burst), forgetting those
  * older than window; true when burst events fall inside the window. */
-static bool rate_record(usec_t *times, unsigned *n, usec_t window, unsigned burst)
+bool service_rate_record(usec_t *times, unsigned *n, usec_t window, unsigned burst)
 {
 	usec_t now = now_usec();
 	unsigned kept = 0;
@@ -142,8 +148,9 @@ static bool rate_record(usec_t *times, unsigned *n, usec_t window, unsigned burs
  * bounds the other loop, a service that exits 0 without serving. */
 static bool record_failure(struct service *s)
 {
-	return rate_record(s->failures, &s->n_failures, s->cfg->service.start_limit_interval,
-			   s->cfg->service.start_limit_burst);
+	return service_rate_record(s->failures, &s->n_failures,
+				   s->cfg->service.start_limit_interval,
+				   s->cfg->service.start_limit_burst);
 }
 
 static void backoff_end_cb(evutil_socket_t fd, short what, void *arg)
@@ -300,27 +307,31 @@ static int check_mount_points(const struct service *s)
 static void sync_cb(evutil_socket_t fd, short what, void *arg);
 static void exit_cb(evutil_socket_t fd, short what, void *arg);
 
-static void drop_cgroup(struct service *s)
+void service_cgroup_drop(const struct service *s, char **path)
 {
-	if (!s->cgroup_path)
+	if (!*path)
 		return;
 	/* pid 1 is gone, and with it its pid namespace; what may remain is
 	 * a process on its way out. Kill whatever is left, then remove. */
 	for (int i = 0; i < 200; i++) {
-		int r = cgroup_remove(s->cgroup_path);
+		int r = cgroup_remove(*path);
 		if (r >= 0 || r == -ENOENT)
 			break;
 		if (r != -EBUSY) {
-			log_errno(LOG_WARNING, r, "%s: cannot remove cgroup %s", name(s),
-				  s->cgroup_path);
+			log_errno(LOG_WARNING, r, "%s: cannot remove cgroup %s", name(s), *path);
 			break;
 		}
 		if (i == 0)
-			(void)cgroup_kill(s->cgroup_path);
+			(void)cgroup_kill(*path);
 		usleep(1000);
 	}
-	free(s->cgroup_path);
-	s->cgroup_path = NULL;
+	free(*path);
+	*path = NULL;
+}
+
+static void drop_cgroup(struct service *s)
+{
+	service_cgroup_drop(s, &s->cgroup_path);
 }
 
 static int build_env(struct service *s, const char *home, char ***ret)
@@ -363,139 +374,161 @@ static void start_failed(struct service *s)
 		set_state(s, SERVICE_LISTENING);
 }
 
-int service_start(struct service *s)
+void service_spec_done(struct service_spec *sp)
+{
+	sp->env = strv_free(sp->env);
+	free(sp->home);
+	sp->home = NULL;
+	free(sp->names);
+	sp->names = NULL;
+	free(sp->binds);
+	sp->binds = NULL;
+	free(sp->tmpfs);
+	sp->tmpfs = NULL;
+	sp->cgroup_fd = safe_close(sp->cgroup_fd);
+	free(sp->cgroup_path);
+	sp->cgroup_path = NULL;
+}
+
+int service_spec_build(struct service *s, const char *cgroup_rel, struct service_spec *sp)
 {
 	const struct container_config *cc = &s->cfg->container;
 	struct manager *m = s->manager;
-	struct activator_spec spec = {0};
-	struct hardening hardening;
-	struct activator_child child = {.pid = -1, .pidfd = -1, .sync_fd = -1};
-	_cleanup_strv_free_ char **env = NULL;
-	_cleanup_free_ char *home = NULL;
-	_cleanup_free_ const char **names = NULL;
-	_cleanup_free_ struct activator_bind *binds = NULL;
-	_cleanup_free_ struct activator_tmpfs *tmpfs = NULL;
-	_cleanup_close_ int cgroup_fd = -1;
+	struct activator_spec *spec = &sp->spec;
 	size_t n_binds = 0;
 	uid_t uid = 0;
 	gid_t gid = 0;
-	gid_t groups[64];
 	int n_groups = 0;
 	int r;
 
-	if (service_is_active(s) || s->state == SERVICE_WAITING)
-		return -EBUSY;
-
+	*sp = (struct service_spec){.cgroup_fd = -1};
 	if (cc->user) {
-		r = lookup_passwd(cc->directory, cc->user, &uid, &gid, &home);
-		if (r < 0) {
-			log_errno(LOG_ERR, r, "%s: User=%s: cannot resolve", name(s), cc->user);
-			start_failed(s);
-			return r;
-		}
+		r = lookup_passwd(cc->directory, cc->user, &uid, &gid, &sp->home);
+		if (r < 0)
+			return log_errno(LOG_ERR, r, "%s: User=%s: cannot resolve", name(s),
+					 cc->user);
 		/* Supplementary groups only from the host's database, and
 		 * only when the container shares the host's root. */
 		if (!cc->directory && !cc->group) {
 			struct passwd *pw = getpwuid(uid);
-			n_groups = ELEMENTSOF(groups);
-			if (!pw || getgrouplist(pw->pw_name, gid, groups, &n_groups) < 0)
+			n_groups = ELEMENTSOF(sp->groups);
+			if (!pw || getgrouplist(pw->pw_name, gid, sp->groups, &n_groups) < 0)
 				n_groups = 0;
 		}
 	}
 	if (cc->group) {
 		r = lookup_group(cc->directory, cc->group, &gid);
-		if (r < 0) {
-			log_errno(LOG_ERR, r, "%s: Group=%s: cannot resolve", name(s), cc->group);
-			start_failed(s);
-			return r;
-		}
+		if (r < 0)
+			return log_errno(LOG_ERR, r, "%s: Group=%s: cannot resolve", name(s),
+					 cc->group);
 	}
 	if (cc->directory) {
 		struct stat st;
 		if (stat(cc->directory, &st) < 0 || !S_ISDIR(st.st_mode)) {
 			r = errno ? -errno : -ENOTDIR;
-			log_errno(LOG_ERR, r, "%s: Directory=%s", name(s), cc->directory);
-			start_failed(s);
-			return r;
+			return log_errno(LOG_ERR, r, "%s: Directory=%s", name(s), cc->directory);
 		}
 	}
 
 	r = check_mount_points(s);
-	if (r < 0) {
-		start_failed(s);
+	if (r < 0)
 		return r;
-	}
 
-	r = build_env(s, home, &env);
+	r = build_env(s, sp->home, &sp->env);
 	if (r < 0)
 		goto fail_log;
 
-	names = calloc(s->cfg->socket.n_listen + 1, sizeof(char *));
-	binds = calloc(cc->n_binds + 1, sizeof(*binds));
-	tmpfs = calloc(cc->n_tmpfs + 1, sizeof(*tmpfs));
-	if (!names || !binds || !tmpfs) {
+	sp->names = calloc(s->cfg->socket.n_listen + 1, sizeof(char *));
+	sp->binds = calloc(cc->n_binds + 1, sizeof(*sp->binds));
+	sp->tmpfs = calloc(cc->n_tmpfs + 1, sizeof(*sp->tmpfs));
+	if (!sp->names || !sp->binds || !sp->tmpfs) {
 		r = -ENOMEM;
 		goto fail_log;
 	}
 	for (size_t i = 0; i < s->cfg->socket.n_listen; i++)
-		names[i] = s->cfg->socket.fd_name ? s->cfg->socket.fd_name : name(s);
+		sp->names[i] = s->cfg->socket.fd_name ? s->cfg->socket.fd_name : name(s);
 	for (size_t i = 0; i < cc->n_binds; i++) {
 		const struct bind_config *b = &cc->binds[i];
 		if (b->optional && access(b->source, F_OK) < 0)
 			continue;
-		binds[n_binds++] = (struct activator_bind){b->source, b->target, b->read_only};
+		sp->binds[n_binds++] = (struct activator_bind){b->source, b->target, b->read_only};
 	}
 	for (size_t i = 0; i < cc->n_tmpfs; i++)
-		tmpfs[i] = (struct activator_tmpfs){cc->tmpfs[i].target, cc->tmpfs[i].options};
+		sp->tmpfs[i] = (struct activator_tmpfs){cc->tmpfs[i].target, cc->tmpfs[i].options};
 
 	if (m->have_cgroup) {
 		_cleanup_free_ char *rel = NULL;
-		if (asprintf(&rel, "%s/%s", m->cgroup_base, name(s)) < 0) {
+		if (asprintf(&rel, "%s/%s%s%s", m->cgroup_base, name(s), cgroup_rel ? "/" : "",
+			     cgroup_rel ? cgroup_rel : "") < 0) {
 			r = -ENOMEM;
 			goto fail_log;
 		}
-		r = cgroup_create(&m->cgroup, rel, &cgroup_fd, &s->cgroup_path);
+		r = cgroup_create(&m->cgroup, rel, &sp->cgroup_fd, &sp->cgroup_path);
 		if (r < 0)
 			log_errno(LOG_WARNING, r,
 				  "%s: cannot create cgroup %s, starting without one", name(s),
 				  rel);
 	}
 
-	spec.name = name(s);
-	spec.argv = cc->exec;
-	spec.envp = env;
-	spec.fds = s->fds;
-	spec.fd_names = names;
-	spec.n_fds = s->cfg->socket.n_listen;
-	spec.stdio[0] = -1;
-	spec.stdio[1] = STDOUT_FILENO;
-	spec.stdio[2] = STDERR_FILENO;
-	spec.root_directory = cc->directory;
-	spec.read_only = cc->read_only >= 0 ? cc->read_only : !cc->directory;
-	spec.binds = binds;
-	spec.n_binds = n_binds;
-	spec.tmpfs = tmpfs;
-	spec.n_tmpfs = cc->n_tmpfs;
-	spec.staging_dir = m->staging_dir;
-	spec.hostname = cc->hostname ? cc->hostname : name(s);
-	spec.working_directory = cc->working_directory;
-	spec.uid = uid;
-	spec.gid = gid;
-	spec.groups = (const gid_t *)groups;
-	spec.n_groups = (size_t)n_groups;
-	spec.namespaces = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS |
-			  CLONE_NEWCGROUP | (cc->network == NETWORK_NONE ? CLONE_NEWNET : 0);
-	spec.cgroup_fd = cgroup_fd;
-	r = hardening_fill(s, uid, &hardening, &spec);
+	spec->name = name(s);
+	spec->argv = cc->exec;
+	spec->envp = sp->env;
+	spec->fds = s->fds;
+	spec->fd_names = sp->names;
+	spec->n_fds = s->cfg->socket.n_listen;
+	spec->stdio[0] = -1;
+	spec->stdio[1] = STDOUT_FILENO;
+	spec->stdio[2] = STDERR_FILENO;
+	spec->root_directory = cc->directory;
+	spec->read_only = cc->read_only >= 0 ? cc->read_only : !cc->directory;
+	spec->binds = sp->binds;
+	spec->n_binds = n_binds;
+	spec->tmpfs = sp->tmpfs;
+	spec->n_tmpfs = cc->n_tmpfs;
+	spec->staging_dir = m->staging_dir;
+	spec->hostname = cc->hostname ? cc->hostname : name(s);
+	spec->working_directory = cc->working_directory;
+	spec->uid = uid;
+	spec->gid = gid;
+	spec->groups = (const gid_t *)sp->groups;
+	spec->n_groups = (size_t)n_groups;
+	spec->namespaces = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS |
+			   CLONE_NEWCGROUP | (cc->network == NETWORK_NONE ? CLONE_NEWNET : 0);
+	spec->cgroup_fd = sp->cgroup_fd;
+	spec->pool = false;
+	spec->handoff_fd = -1;
+	r = hardening_fill(s, uid, &sp->hardening, spec);
+	if (r < 0)
+		return r;
+	return 0;
+
+fail_log:
+	return log_errno(LOG_ERR, r, "%s: cannot prepare the container", name(s));
+}
+
+int service_start(struct service *s)
+{
+	struct manager *m = s->manager;
+	struct activator_child child = {.pid = -1, .pidfd = -1, .sync_fd = -1};
+	_cleanup_(service_spec_done) struct service_spec sp = {.cgroup_fd = -1};
+	int r;
+
+	if (s->cfg->socket.accept)
+		return -EOPNOTSUPP; /* one sandbox per connection: accept.c */
+	if (service_is_active(s) || s->state == SERVICE_WAITING)
+		return -EBUSY;
+
+	r = service_spec_build(s, NULL, &sp);
 	if (r < 0) {
-		drop_cgroup(s);
+		service_cgroup_drop(s, &sp.cgroup_path);
 		start_failed(s);
 		return r;
 	}
+	s->cgroup_path = TAKE_PTR(sp.cgroup_path);
 	hardening_cgroup_apply(s);
 
 	s->started_at = now_usec();
-	r = activator_spawn(&spec, &child);
+	r = activator_spawn(&sp.spec, &child);
 	if (r < 0) {
 		log_errno(LOG_ERR, r, "%s: cannot start container", name(s));
 		drop_cgroup(s);
@@ -527,11 +560,6 @@ int service_start(struct service *s)
 	set_state(s, SERVICE_RUNNING);
 	log_debug("%s: spawned container pid %d", name(s), (int)s->pid);
 	return 0;
-
-fail_log:
-	log_errno(LOG_ERR, r, "%s: cannot prepare the container", name(s));
-	start_failed(s);
-	return r;
 }
 
 /* Reads the child's setup outcome. Returns true when it is known. */
@@ -654,6 +682,10 @@ void service_stop(struct service *s, const char *reason)
 {
 	int r;
 
+	if (s->accept) {
+		accept_stop(s->accept, reason);
+		return;
+	}
 	if (!service_is_active(s) || s->state == SERVICE_STOPPING)
 		return;
 	log_info("%s: stopping container pid %d (%s)", name(s), (int)s->pid, reason);
@@ -676,7 +708,7 @@ void service_stop(struct service *s, const char *reason)
 void service_remove(struct service *s)
 {
 	s->remove_when_stopped = true;
-	listen_enable(s, false);
+	service_listen_enable(s, false);
 	if (service_is_active(s))
 		service_stop(s, "removed");
 	else
@@ -805,10 +837,15 @@ static void listen_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct service *s = arg;
 
+	if (s->accept) {
+		accept_listen_ready(s->accept, fd);
+		return;
+	}
 	switch (s->state) {
 	case SERVICE_LISTENING:
-		if (rate_record(s->triggers, &s->n_triggers, s->cfg->socket.trigger_limit_interval,
-				s->cfg->socket.trigger_limit_burst + 1)) {
+		if (service_rate_record(s->triggers, &s->n_triggers,
+					s->cfg->socket.trigger_limit_interval,
+					s->cfg->socket.trigger_limit_burst + 1)) {
 			enter_backoff(s, "starts", s->cfg->socket.trigger_limit_burst,
 				      "TriggerLimitIntervalSec",
 				      s->cfg->socket.trigger_limit_interval);
@@ -827,7 +864,7 @@ static void listen_cb(evutil_socket_t fd, short what, void *arg)
 		break;
 	default:
 		/* Not polled in other states; a stale wake-up is harmless. */
-		listen_enable(s, false);
+		service_listen_enable(s, false);
 		break;
 	}
 }
@@ -847,6 +884,10 @@ int service_take_fd(struct service *s, const struct listen_config *lc)
 		}
 		fd = s->fds[i];
 		s->fds[i] = -1;
+		/* Accept=yes polls a non-blocking listener; a container of
+		 * the next service expects a blocking one. */
+		if (s->accept)
+			(void)fd_set_nonblock(fd, false);
 		return fd;
 	}
 	return -1;
@@ -870,7 +911,10 @@ struct service *service_new(struct manager *m, struct service_config *cfg, int *
 	s->listen_events = calloc(n, sizeof(struct event *));
 	s->failures = calloc(cfg->service.start_limit_burst + 1, sizeof(usec_t));
 	s->triggers = calloc(cfg->socket.trigger_limit_burst + 2, sizeof(usec_t));
-	if (!s->fds || !s->listen_events || !s->failures || !s->triggers) {
+	if (cfg->socket.accept && s->fds && s->listen_events && s->failures && s->triggers)
+		s->accept = accept_new(s);
+	if (!s->fds || !s->listen_events || !s->failures || !s->triggers ||
+	    (cfg->socket.accept && !s->accept)) {
 		free(s->fds);
 		free(s->listen_events);
 		free(s->failures);
@@ -884,7 +928,9 @@ struct service *service_new(struct manager *m, struct service_config *cfg, int *
 		s->listen_events[i] =
 		    event_new(m->base, s->fds[i], EV_READ | EV_PERSIST, listen_cb, s);
 	}
-	if (predecessor && service_is_active(predecessor)) {
+	/* Per-connection sandboxes do not hold the listeners: a successor
+	 * need not wait for a predecessor's to end. */
+	if (predecessor && !predecessor->accept && service_is_active(predecessor)) {
 		predecessor->successor = s;
 		s->predecessor = predecessor;
 	} else {
@@ -897,6 +943,7 @@ struct service *service_free(struct service *s)
 {
 	if (!s)
 		return NULL;
+	s->accept = accept_free(s->accept);
 	if (s->pidfd_event)
 		event_free(s->pidfd_event);
 	if (s->sync_event)

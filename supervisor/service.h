@@ -20,12 +20,15 @@
 #include <sys/types.h>
 #include <time.h>
 
+#include "activator/activator.h"
 #include "common/parse.h"
 #include "supervisor/config.h"
+#include "supervisor/hardening.h"
 
 struct manager;
 struct sock_fprog;
 struct event;
+struct accept;
 
 enum service_state {
 	SERVICE_WAITING,   /* a reload replaced it: the old container is still stopping */
@@ -89,7 +92,32 @@ struct service {
 	unsigned userns_slot;
 	bool rlimit_warned;
 	bool cgroup_warned;
+	/* Accept=yes: the per-connection sandboxes (accept.c); NULL otherwise. */
+	struct accept *accept;
 };
+
+/* A container's activator_spec and everything it points to. */
+struct service_spec {
+	struct activator_spec spec;
+	char **env; /* spec.envp; add to it before spawning */
+	char *home;
+	const char **names;
+	struct activator_bind *binds;
+	struct activator_tmpfs *tmpfs;
+	gid_t groups[64];
+	int cgroup_fd;     /* spec.cgroup_fd */
+	char *cgroup_path; /* take it to own the cgroup */
+	struct hardening hardening; /* what spec's hardening fields point to */
+};
+
+/* Builds the spec of one container of s, as configured: User=, Group=,
+ * Directory=, mounts, environment, namespaces, the service's listeners as
+ * fds 3..., and a new cgroup NAME (or NAME/cgroup_rel). Logs its errors.
+ * Whatever is built is released by service_spec_done(), even on failure. */
+int service_spec_build(struct service *s, const char *cgroup_rel, struct service_spec *ret);
+void service_spec_done(struct service_spec *sp);
+/* Removes a container's cgroup once its pid 1 is gone; frees *path. */
+void service_cgroup_drop(const struct service *s, char **path);
 
 /* Creates a service for cfg (taking ownership of it), with its listener
  * fds already open (taking ownership of fds[], n = cfg->socket.n_listen).
@@ -109,6 +137,11 @@ bool service_is_active(const struct service *s); /* a container exists */
 const char *service_state_to_string(enum service_state st);
 
 usec_t now_usec(void);
+/* Records an event at now in times[] (room for burst), forgetting those
+ * older than window; true when burst events fall inside the window. */
+bool service_rate_record(usec_t *times, unsigned *n, usec_t window, unsigned burst);
+/* Polls the listeners (on) or not. */
+void service_listen_enable(struct service *s, bool on);
 
 /* One idle-accounting tick for a running (or frozen) container: counts in
  * s->idle are fresh; failed = the socket dump failed (count as busy). Freezes,

@@ -694,6 +694,109 @@ static void test_cgroup(void)
 	cgroup_root_done(&root);
 }
 
+/* Pool mode: a container set up in advance takes its connection by
+ * activator_handoff(), as fd 3 or as stdio, with the environment that
+ * came with it; closing the handoff socket ends a waiting one. */
+static void pool_run(enum activator_layout layout, const char *script, char *out, size_t size,
+		     int *ret_status, int *ret_result)
+{
+	char *argv[] = {"/bin/sh", "-c", (char *)script, NULL};
+	char *env[] = {"REMOTE_ADDR=192.0.2.1", "FOO=override", NULL};
+	struct activator_spec s;
+	struct activator_child ch;
+	enum activator_step step;
+	int pair[2], conn[2], r;
+	size_t n = 0;
+
+	*ret_status = -1;
+	*ret_result = -1;
+	out[0] = '\0';
+	spec_init(&s, argv);
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) < 0 ||
+	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, conn) < 0)
+		return;
+	s.pool = true;
+	s.handoff_fd = pair[1];
+	r = activator_spawn(&s, &ch);
+	close(pair[1]);
+	if (r < 0) {
+		close(pair[0]);
+		close(conn[0]);
+		close(conn[1]);
+		return;
+	}
+	/* Set up, but waiting: nothing runs yet. */
+	ok(!wait_readable(ch.sync_fd, 200), "pool: waits for its connection");
+	is_int(activator_handoff(pair[0], conn[1], layout, "conn", env), 0, "pool: handoff");
+	close(conn[1]);
+	close(pair[0]);
+	*ret_result = wait_result(ch.sync_fd, &step);
+	while (n + 1 < size && wait_readable(conn[0], TIMEOUT_MS)) {
+		ssize_t k = read(conn[0], out + n, size - 1 - n);
+		if (k <= 0)
+			break;
+		n += (size_t)k;
+	}
+	out[n] = '\0';
+	if (wait_exit(ch.pidfd, ret_status) < 0)
+		*ret_status = -1;
+	close(conn[0]);
+	close(ch.pidfd);
+	close(ch.sync_fd);
+}
+
+static void test_pool(void)
+{
+	char out[4096];
+	int status, result;
+	struct activator_spec s;
+	struct activator_child ch;
+	int pair[2];
+	char *argv[] = {"/bin/true", NULL};
+
+	pool_run(ACTIVATOR_LAYOUT_FD3,
+		 "echo \"fds=$LISTEN_FDS pid=$LISTEN_PID names=$LISTEN_FDNAMES "
+		 "addr=$REMOTE_ADDR foo=$FOO\" >&3; ls /proc/self/fd | tr '\\n' ' ' >&3",
+		 out, sizeof(out), &status, &result);
+	is_int(result, 0, "pool fd3: exec'd");
+	ok(exited_with(status, 0), "pool fd3: exit 0");
+	{
+		static const char want[] =
+		    "fds=1 pid=2 names=conn addr=192.0.2.1 foo=override\n0 1 2 3 ";
+		ok(strncmp(out, want, strlen(want)) == 0, "pool fd3: LISTEN_* and the environment");
+	}
+	ok(strstr(out, "\n0 1 2 3 ") != NULL, "pool fd3: fds 0-3 only");
+	printf("# %s\n", out);
+
+	pool_run(ACTIVATOR_LAYOUT_STDIO, "echo \"fds=${LISTEN_FDS-unset} addr=$REMOTE_ADDR\"", out,
+		 sizeof(out), &status, &result);
+	is_int(result, 0, "pool stdio: exec'd");
+	ok(exited_with(status, 0), "pool stdio: exit 0");
+	is_str(out, "fds=unset addr=192.0.2.1\n", "pool stdio: the connection is stdout");
+
+	/* Closed without a connection: pid 1 exits 0 and runs nothing. */
+	spec_init(&s, argv);
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) == 0) {
+		s.pool = true;
+		s.handoff_fd = pair[1];
+		is_int(activator_spawn(&s, &ch), 0, "pool: spawn");
+		close(pair[1]);
+		close(pair[0]);
+		ok(wait_exit(ch.pidfd, &status) == 0 && exited_with(status, 0),
+		   "pool: closing the handoff socket ends it");
+		close(ch.pidfd);
+		close(ch.sync_fd);
+	}
+	/* Invalid: listen fds with pool mode. */
+	spec_init(&s, argv);
+	s.pool = true;
+	s.handoff_fd = -1;
+	{
+		struct activator_child ch2;
+		is_int(activator_spawn(&s, &ch2), -EINVAL, "pool: needs a handoff fd");
+	}
+}
+
 int main(void)
 {
 	sigset_t before, after;
@@ -718,6 +821,7 @@ int main(void)
 	test_signal_during_setup();
 	test_parent_death();
 	test_cgroup();
+	test_pool();
 
 	fds_after = fd_count_open();
 	is_int(fds_after, fds_before, "no fd leaked in the parent");

@@ -232,7 +232,6 @@ static void test_socket_errors(void)
 	bad_key("Socket", "ListenSequentialPacket=127.0.0.1:80",
 		"ListenSequentialPacket=: invalid address '127.0.0.1:80': only unix sockets "
 		"(/path or @name) can be sequential-packet sockets");
-	bad_key("Socket", "Accept=yes", "Accept=yes is not supported yet");
 	bad_key("Socket", "Accept=maybe", "Accept=: invalid boolean 'maybe': expected yes or no");
 	bad_key("Socket", "Backlog=0",
 		"Backlog=: invalid value '0': expected a number from 1 to 65535");
@@ -266,7 +265,6 @@ static void test_socket_errors(void)
 	bad_key("Socket", "SocketUser=65535", "SocketUser=: invalid user name '65535'");
 	bad_key("Socket", "SocketUser=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
 		"SocketUser=: invalid user name 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa'");
-	bad_key("Socket", "MaxConnections=64", "MaxConnections= is not supported yet");
 	bad_key("Socket", "Foo=1", "unknown key 'Foo' in section [Socket]");
 	bad_key("Socket", "Exec=/bin/true", "unknown key 'Exec' in section [Socket]");
 	bad_key("Socket", "listenstream=80", "unknown key 'listenstream' in section [Socket]");
@@ -955,6 +953,12 @@ static void test_equal(void)
 	    "[Socket]\nSocketMode=0600\n",
 	    "[Socket]\nSocketUser=a\n",
 	    "[Socket]\nSocketGroup=a\n",
+	    "[Socket]\nAccept=yes\n",
+	    "[Socket]\nAccept=yes\nMaxConnections=3\n",
+	    "[Socket]\nAccept=yes\nMaxConnectionsPerSource=3\n",
+	    "[Socket]\nAccept=yes\n[Container]\nStandardInput=socket\n",
+	    "[Socket]\nAccept=yes\n[Container]\nPoolSize=2\n",
+	    "[Socket]\nAccept=yes\n[Service]\nRuntimeMaxSec=5s\n",
 	    "[Container]\nDirectory=/srv\n",
 	    "[Container]\nExec=/bin/true x\n",
 	    "[Container]\nWorkingDirectory=/srv\n",
@@ -1184,6 +1188,132 @@ static void test_listen_type_to_string(void)
 	       "ListenSequentialPacket");
 }
 
+/* BASE with Accept=yes, plus a section. */
+#define ACCEPT_BASE BASE "[Socket]\nAccept=yes\n"
+
+static struct service_config *accept_key(const char *section, const char *line)
+{
+	_cleanup_free_ char *text = NULL;
+
+	if (asprintf(&text, ACCEPT_BASE "[%s]\n%s\n", section, line) < 0)
+		abort();
+	return parse_good(text, line);
+}
+
+/* ACCEPT_BASE + "[section]\nline\n": one error, on line 8. */
+static void accept_bad_key(const char *section, const char *line, const char *message)
+{
+	_cleanup_free_ char *text = NULL, *full = NULL;
+
+	if (asprintf(&text, ACCEPT_BASE "[%s]\n%s\n", section, line) < 0 ||
+	    asprintf(&full, "t.conf:8: %s", message) < 0)
+		abort();
+	parse_bad(text, line, full, NULL);
+}
+
+static void test_accept(void)
+{
+	struct service_config *c;
+
+	/* Defaults, with and without Accept=yes. */
+	c = parse_good(BASE, "Accept=no defaults");
+	if (c) {
+		is_int(c->socket.max_connections, 0, "Accept=no: MaxConnections unused");
+		is_int(c->socket.max_connections_per_source, 0, "MaxConnectionsPerSource off");
+		is_int(c->socket.trigger_limit_burst, 200, "Accept=no: TriggerLimitBurst 200");
+		is_int(c->container.standard_input, STANDARD_INPUT_FD, "StandardInput=fd");
+		is_int(c->container.pool_size, 0, "PoolSize 0");
+		ok(c->service.runtime_max == USEC_INFINITY, "RuntimeMaxSec infinity");
+	}
+	config_free(c);
+	c = parse_good(ACCEPT_BASE, "Accept=yes defaults");
+	if (c) {
+		ok(c->socket.accept, "Accept=yes");
+		is_int(c->socket.max_connections, 64, "MaxConnections default 64");
+		is_int(c->socket.max_connections_per_source, 0, "MaxConnectionsPerSource off");
+		is_int(c->socket.trigger_limit_burst, 2000, "Accept=yes: TriggerLimitBurst 2000");
+		ok(c->service.runtime_max == USEC_INFINITY, "RuntimeMaxSec infinity");
+	}
+	config_free(c);
+
+	c = accept_key("Socket", "MaxConnections=1");
+	ok(c && c->socket.max_connections == 1, "MaxConnections=1");
+	config_free(c);
+	c = accept_key("Socket", "MaxConnections=4096");
+	ok(c && c->socket.max_connections == 4096, "MaxConnections=4096");
+	config_free(c);
+	c = accept_key("Socket", "MaxConnections=");
+	ok(c && c->socket.max_connections == 64, "MaxConnections= resets to 64");
+	config_free(c);
+	c = accept_key("Socket", "MaxConnectionsPerSource=3");
+	ok(c && c->socket.max_connections_per_source == 3, "MaxConnectionsPerSource=3");
+	config_free(c);
+	c = accept_key("Socket", "MaxConnectionsPerSource=0");
+	ok(c && c->socket.max_connections_per_source == 0, "MaxConnectionsPerSource=0");
+	config_free(c);
+	c = accept_key("Socket", "TriggerLimitBurst=5");
+	ok(c && c->socket.trigger_limit_burst == 5, "Accept=yes TriggerLimitBurst=5");
+	config_free(c);
+	c = accept_key("Container", "StandardInput=socket");
+	ok(c && c->container.standard_input == STANDARD_INPUT_SOCKET, "StandardInput=socket");
+	config_free(c);
+	c = accept_key("Container", "StandardInput=fd");
+	ok(c && c->container.standard_input == STANDARD_INPUT_FD, "StandardInput=fd");
+	config_free(c);
+	c = accept_key("Container", "PoolSize=4");
+	ok(c && c->container.pool_size == 4, "PoolSize=4");
+	config_free(c);
+	c = accept_key("Service", "RuntimeMaxSec=30s");
+	ok(c && c->service.runtime_max == 30 * USEC_PER_SEC, "RuntimeMaxSec=30s");
+	config_free(c);
+	c = accept_key("Service", "RuntimeMaxSec=infinity");
+	ok(c && c->service.runtime_max == USEC_INFINITY, "RuntimeMaxSec=infinity");
+	config_free(c);
+	/* Unix stream and seqpacket sockets accept too. */
+	c = parse_good("[Socket]\nListenStream=/run/x.sock\nListenSequentialPacket=@y\n"
+		       "Accept=yes\n[Container]\nExec=/bin/true\n",
+		       "Accept=yes on unix stream and seqpacket");
+	ok(c && c->socket.accept, "unix Accept=yes");
+	config_free(c);
+
+	accept_bad_key("Socket", "MaxConnections=0",
+		       "MaxConnections=: invalid value '0': expected a number from 1 to 4096");
+	accept_bad_key("Socket", "MaxConnections=4097",
+		       "MaxConnections=: invalid value '4097': expected a number from 1 to 4096");
+	accept_bad_key("Socket", "MaxConnectionsPerSource=-1",
+		       "MaxConnectionsPerSource=: invalid value '-1': expected a number from 0 to "
+		       "4096");
+	accept_bad_key("Container", "StandardInput=tty",
+		       "StandardInput=: invalid value 'tty': expected fd or socket");
+	accept_bad_key("Container", "PoolSize=65",
+		       "PoolSize=: invalid value '65': expected a number from 0 to 64");
+	accept_bad_key("Service", "RuntimeMaxSec=0",
+		       "RuntimeMaxSec=: must not be 0 (use infinity to wait forever)");
+	accept_bad_key(
+	    "Service", "RuntimeMaxSec=soon",
+	    "RuntimeMaxSec=: invalid duration 'soon': expected e.g. 10s, 500ms, 1min 30s "
+	    "or infinity");
+
+	/* Errors of the whole file. */
+	parse_bad(
+	    "[Socket]\nListenDatagram=127.0.0.1:53\nAccept=yes\n[Container]\nExec=/bin/true\n",
+	    "Accept=yes with a datagram socket",
+	    "t.conf: Accept=yes with ListenDatagram=127.0.0.1:53 (line 2): a datagram socket "
+	    "has no connections to accept (use Accept=no)",
+	    NULL);
+	parse_bad(ACCEPT_BASE "[Socket]\nMaxConnections=2\n[Container]\nPoolSize=3\n",
+		  "PoolSize= above MaxConnections=",
+		  "t.conf: PoolSize=3 is more than MaxConnections=2", NULL);
+	parse_bad(
+	    BASE "[Socket]\nMaxConnections=2\nMaxConnectionsPerSource=1\n[Container]\n"
+		 "StandardInput=socket\nPoolSize=1\n[Service]\nRuntimeMaxSec=1s\n",
+	    "Accept=yes keys without Accept=yes", "t.conf: MaxConnections= needs Accept=yes",
+	    "t.conf: MaxConnectionsPerSource= needs Accept=yes",
+	    "t.conf: StandardInput=socket needs Accept=yes (with Accept=no the container gets "
+	    "listening sockets, not a connection)",
+	    "t.conf: PoolSize= needs Accept=yes", "t.conf: RuntimeMaxSec= needs Accept=yes", NULL);
+}
+
 int main(void)
 {
 	test_defaults();
@@ -1202,5 +1332,6 @@ int main(void)
 	test_equal();
 	test_load_dir();
 	test_listen_type_to_string();
+	test_accept();
 	return tap_done();
 }

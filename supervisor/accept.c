@@ -1,0 +1,1000 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Accept=yes: one sandbox per connection (see accept.h for the limits).
+ *
+ *   listener readable ──accept4──► refused? (per-source limit: close, log)
+ *                                     │
+ *            pool has one? ──yes──► activator_handoff() ──► serving
+ *                                     │ no
+ *                                     └──► activator_spawn() ──► serving
+ *   serving ──pidfd readable──► reaped, one log line, limits re-checked
+ *
+ * The daemon keeps its own copy of a connection (conn_fd) only while it
+ * needs one (sandbox_keeps_conn()): RuntimeMaxSec= shuts it down so that the
+ * client sees the end at once, and an idle check can read its TCP state.
+ * Otherwise the copy is closed once the sandbox has it: the client sees the
+ * end when the program exits, not after the sandbox's namespaces are torn
+ * down and pid 1 reaped (a mount namespace's teardown alone takes ms).
+ */
+#include "accept.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <event2/event.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "activator/activator.h"
+#include "activator/cgroup.h"
+#include "common/cleanup.h"
+#include "common/fd-util.h"
+#include "common/log.h"
+#include "common/strv.h"
+#include "supervisor/listener.h"
+#include "supervisor/manager.h"
+#include "supervisor/service.h"
+
+/* Connections taken per wake-up of a listener: others' events get a turn. */
+#define ACCEPT_BATCH 16
+/* How long accepting pauses after EMFILE/ENFILE/ENOBUFS/ENOMEM. */
+#define ACCEPT_EMFILE_RETRY (100 * USEC_PER_MSEC)
+/* Refusals of one source (and EMFILE pauses) are logged once per interval. */
+#define ACCEPT_LOG_INTERVAL (10 * USEC_PER_SEC)
+/* Connections taken and closed per wake-up while setups keep failing. */
+#define ACCEPT_DRAIN_BATCH 64
+
+#ifndef USEC_PER_MSEC
+#define USEC_PER_MSEC 1000ULL
+#endif
+
+struct source {
+	TAILQ_ENTRY(source) link;
+	int family;             /* AF_INET, AF_INET6 or AF_UNIX */
+	unsigned char addr[16]; /* the IP address, or the peer's uid */
+	char text[INET6_ADDRSTRLEN + 8];
+	unsigned active;  /* sandboxes serving this source */
+	unsigned refused; /* refusals not logged yet */
+	usec_t logged_at; /* last refusal logged, 0 = none in this interval */
+};
+
+/* Who is on the other end, and the environment that says so. */
+struct peer {
+	int family;
+	char ip[INET6_ADDRSTRLEN];
+	unsigned port;
+	char local_ip[INET6_ADDRSTRLEN];
+	unsigned local_port;
+	char local_path[sizeof(((struct sockaddr_un *)0)->sun_path) + 1];
+	struct ucred cred;                /* AF_UNIX */
+	char text[INET6_ADDRSTRLEN + 48]; /* "127.0.0.1:4242", "unix uid 0 pid 12" */
+};
+
+struct sandbox {
+	TAILQ_ENTRY(sandbox) link;
+	struct accept *a;
+	bool pooled; /* waiting in the pool for a connection */
+	pid_t pid;
+	int pidfd;
+	int sync_fd;
+	int handoff_fd; /* pool: the parent's end */
+	int conn_fd;    /* the daemon's copy of the connection */
+	struct event *pidfd_event;
+	struct event *sync_event;
+	struct event *timer; /* RuntimeMaxSec=, then the stop timeout */
+	char *cgroup_path;
+	usec_t started_at; /* spawned (pool: handed the connection) */
+	struct peer peer;
+	struct source *source;
+	bool setup_failed;
+	bool runtime_exceeded;
+	bool stopping;
+};
+
+TAILQ_HEAD(sandbox_list, sandbox);
+TAILQ_HEAD(source_list, source);
+
+struct accept {
+	struct service *s;
+	struct sandbox_list serving;
+	unsigned n_serving;
+	struct sandbox_list pool;
+	unsigned n_pool;
+	struct source_list sources;
+
+	bool stopping;  /* accept_stop(): no new sandboxes */
+	bool paused;    /* EMFILE and friends, until resume_timer */
+	bool suspended; /* TriggerLimitBurst=, until suspend_timer */
+	bool backoff;   /* StartLimitBurst=, until suspend_timer */
+	bool polling;
+	bool nonblocking; /* the listeners are O_NONBLOCK */
+	struct event *resume_timer;
+	struct event *suspend_timer;
+	struct event *log_timer; /* per-source refusal summaries */
+	struct event *refill;    /* pool refill, one sandbox per turn of the loop */
+	usec_t emfile_logged_at;
+	unsigned long n_drained;
+	char *cgroup_path; /* MOUNT/.../nsinetd-PID/NAME, parent of the sandboxes' */
+};
+
+/* Unique cgroup names, also across a reload that keeps the service name. */
+static unsigned long sandbox_seq;
+
+static const char *name(const struct accept *a)
+{
+	return a->s->cfg->name;
+}
+
+static struct timeval tv_of(usec_t u)
+{
+	struct timeval tv = {.tv_sec = (time_t)(u / USEC_PER_SEC),
+			     .tv_usec = (suseconds_t)(u % USEC_PER_SEC)};
+	return tv;
+}
+
+static void timer_arm(struct accept *a, struct event **ev, usec_t after, event_callback_fn cb,
+		      void *arg)
+{
+	struct timeval tv = tv_of(after);
+
+	if (!*ev)
+		*ev = evtimer_new(a->s->manager->base, cb, arg);
+	if (*ev)
+		evtimer_add(*ev, &tv);
+}
+
+static void event_freep_(struct event **ev)
+{
+	if (*ev)
+		event_free(*ev);
+	*ev = NULL;
+}
+
+bool accept_is_active(const struct accept *a)
+{
+	return a->n_serving > 0 || a->n_pool > 0;
+}
+
+static void refill_schedule(struct accept *a);
+
+void accept_update_polling(struct accept *a)
+{
+	struct service *s = a->s;
+	bool on = s->state == SERVICE_LISTENING && !s->remove_when_stopped && !a->stopping &&
+		  !a->paused && !a->suspended &&
+		  (a->backoff || a->n_serving < s->cfg->socket.max_connections);
+
+	/* The daemon alone accepts, and must never block: non-blocking from
+	 * the first poll on (not before: a predecessor's container may still
+	 * accept on the same fd). service_take_fd() undoes it. */
+	if (on && !a->nonblocking) {
+		for (size_t i = 0; i < s->cfg->socket.n_listen; i++)
+			if (s->fds[i] >= 0)
+				(void)fd_set_nonblock(s->fds[i], true);
+		a->nonblocking = true;
+	}
+	if (on != a->polling)
+		log_debug("%s: %s the listeners (%u serving)", name(a),
+			  on ? "polling" : "not polling", a->n_serving);
+	a->polling = on;
+	service_listen_enable(s, on);
+	refill_schedule(a);
+}
+
+/* --- sources ------------------------------------------------------------ */
+
+static struct source *source_get(struct accept *a, const struct peer *p, bool create)
+{
+	unsigned char key[16] = {0};
+	struct source *src;
+
+	if (p->family == AF_UNIX)
+		memcpy(key, &p->cred.uid, sizeof(p->cred.uid));
+	else
+		(void)inet_pton(p->family, p->ip, key);
+	TAILQ_FOREACH(src, &a->sources, link)
+	if (src->family == p->family && memcmp(src->addr, key, sizeof(key)) == 0)
+		return src;
+	if (!create)
+		return NULL;
+	src = calloc(1, sizeof(*src));
+	if (!src)
+		return NULL;
+	src->family = p->family;
+	memcpy(src->addr, key, sizeof(key));
+	if (p->family == AF_UNIX)
+		snprintf(src->text, sizeof(src->text), "uid %u", (unsigned)p->cred.uid);
+	else
+		snprintf(src->text, sizeof(src->text), "%s", p->ip);
+	TAILQ_INSERT_TAIL(&a->sources, src, link);
+	return src;
+}
+
+static void source_release(struct accept *a, struct source *src)
+{
+	if (src->active == 0 && src->refused == 0 && src->logged_at == 0) {
+		TAILQ_REMOVE(&a->sources, src, link);
+		free(src);
+	}
+}
+
+/* Once per interval: what each source had refused since its first logged
+ * refusal; a source quiet for a whole interval is forgotten. */
+static void log_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct accept *a = arg;
+	struct source *src, *next;
+	usec_t now = now_usec();
+	bool again = false;
+
+	for (src = TAILQ_FIRST(&a->sources); src; src = next) {
+		next = TAILQ_NEXT(src, link);
+		if (src->refused > 0) {
+			log_warning("%s: refused %u more connection(s) from %s in the last %llus "
+				    "(MaxConnectionsPerSource=%u)",
+				    name(a), src->refused, src->text,
+				    (unsigned long long)(ACCEPT_LOG_INTERVAL / USEC_PER_SEC),
+				    a->s->cfg->socket.max_connections_per_source);
+			src->refused = 0;
+			src->logged_at = now;
+		} else if (src->logged_at && now - src->logged_at >= ACCEPT_LOG_INTERVAL) {
+			src->logged_at = 0;
+		}
+		if (src->logged_at)
+			again = true;
+		source_release(a, src);
+	}
+	if (again)
+		timer_arm(a, &a->log_timer, ACCEPT_LOG_INTERVAL, log_timer_cb, a);
+}
+
+static void refuse_source(struct accept *a, struct source *src, const struct peer *p)
+{
+	if (src->logged_at == 0) {
+		log_warning("%s: refused connection from %s: MaxConnectionsPerSource=%u reached "
+			    "(%u serving it); further refusals of %s are counted and logged every "
+			    "%llus",
+			    name(a), p->text, a->s->cfg->socket.max_connections_per_source,
+			    src->active, src->text,
+			    (unsigned long long)(ACCEPT_LOG_INTERVAL / USEC_PER_SEC));
+		src->logged_at = now_usec();
+		if (!a->log_timer || !evtimer_pending(a->log_timer, NULL))
+			timer_arm(a, &a->log_timer, ACCEPT_LOG_INTERVAL, log_timer_cb, a);
+	} else {
+		src->refused++;
+	}
+}
+
+/* --- the peer and its environment --------------------------------------- */
+
+static void addr_text(const struct sockaddr_storage *ss, int *family, char *ip, size_t len,
+		      unsigned *port)
+{
+	if (ss->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)ss;
+		*port = ntohs(s6->sin6_port);
+		/* A dual-stack listener's IPv4 client, as tcpserver shows it. */
+		if (IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr)) {
+			*family = AF_INET;
+			inet_ntop(AF_INET, &s6->sin6_addr.s6_addr[12], ip, (socklen_t)len);
+		} else {
+			*family = AF_INET6;
+			inet_ntop(AF_INET6, &s6->sin6_addr, ip, (socklen_t)len);
+		}
+	} else if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *s4 = (const struct sockaddr_in *)ss;
+		*family = AF_INET;
+		*port = ntohs(s4->sin_port);
+		inet_ntop(AF_INET, &s4->sin_addr, ip, (socklen_t)len);
+	}
+}
+
+static void peer_fill(struct peer *p, int conn, const struct sockaddr_storage *remote)
+{
+	struct sockaddr_storage local = {0};
+	socklen_t len = sizeof(local);
+	int lfam = 0;
+
+	memset(p, 0, sizeof(*p));
+	p->family = remote->ss_family;
+	if (p->family == AF_UNIX) {
+		socklen_t cl = sizeof(p->cred);
+		p->cred = (struct ucred){.pid = 0, .uid = (uid_t)-1, .gid = (gid_t)-1};
+		(void)getsockopt(conn, SOL_SOCKET, SO_PEERCRED, &p->cred, &cl);
+		if (getsockname(conn, (struct sockaddr *)&local, &len) == 0 &&
+		    len > offsetof(struct sockaddr_un, sun_path)) {
+			const struct sockaddr_un *un = (const struct sockaddr_un *)&local;
+			size_t n = len - offsetof(struct sockaddr_un, sun_path);
+			if (un->sun_path[0] == '\0') { /* abstract: "@name" */
+				p->local_path[0] = '@';
+				memcpy(p->local_path + 1, un->sun_path + 1, n - 1);
+			} else {
+				memcpy(p->local_path, un->sun_path, strnlen(un->sun_path, n));
+			}
+		}
+		snprintf(p->text, sizeof(p->text), "unix uid %u pid %d", (unsigned)p->cred.uid,
+			 (int)p->cred.pid);
+		return;
+	}
+	addr_text(remote, &p->family, p->ip, sizeof(p->ip), &p->port);
+	if (getsockname(conn, (struct sockaddr *)&local, &len) == 0)
+		addr_text(&local, &lfam, p->local_ip, sizeof(p->local_ip), &p->local_port);
+	snprintf(p->text, sizeof(p->text), p->family == AF_INET6 ? "[%s]:%u" : "%s:%u", p->ip,
+		 p->port);
+}
+
+static int env_add(char ***env, const char *key, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int env_add(char ***env, const char *key, const char *fmt, ...)
+{
+	_cleanup_free_ char *v = NULL, *kv = NULL;
+	va_list ap;
+	int r;
+
+	va_start(ap, fmt);
+	r = vasprintf(&v, fmt, ap);
+	va_end(ap);
+	if (r < 0 || asprintf(&kv, "%s=%s", key, v) < 0)
+		return -ENOMEM;
+	return strv_env_set(env, kv);
+}
+
+/* REMOTE_ADDR, REMOTE_PORT and UCSPI's variables (tcpserver, unixserver). */
+static int peer_env(const struct peer *p, char ***env)
+{
+	int r = 0;
+
+	if (p->family == AF_UNIX) {
+		if ((r = env_add(env, "PROTO", "UNIX")) < 0 ||
+		    (r = env_add(env, "UNIXREMOTEPID", "%d", (int)p->cred.pid)) < 0 ||
+		    (r = env_add(env, "UNIXREMOTEEUID", "%u", (unsigned)p->cred.uid)) < 0 ||
+		    (r = env_add(env, "UNIXREMOTEEGID", "%u", (unsigned)p->cred.gid)) < 0)
+			return r;
+		if (p->local_path[0])
+			r = env_add(env, "UNIXLOCALPATH", "%s", p->local_path);
+		return r;
+	}
+	if ((r = env_add(env, "PROTO", p->family == AF_INET6 ? "TCP6" : "TCP")) < 0 ||
+	    (r = env_add(env, "REMOTE_ADDR", "%s", p->ip)) < 0 ||
+	    (r = env_add(env, "REMOTE_PORT", "%u", p->port)) < 0 ||
+	    (r = env_add(env, "TCPREMOTEIP", "%s", p->ip)) < 0 ||
+	    (r = env_add(env, "TCPREMOTEPORT", "%u", p->port)) < 0 ||
+	    (r = env_add(env, "TCPLOCALIP", "%s", p->local_ip)) < 0 ||
+	    (r = env_add(env, "TCPLOCALPORT", "%u", p->local_port)) < 0)
+		return r;
+	return 0;
+}
+
+/* --- sandboxes ---------------------------------------------------------- */
+
+static void sandbox_exit_cb(evutil_socket_t fd, short what, void *arg);
+static void sandbox_sync_cb(evutil_socket_t fd, short what, void *arg);
+
+static struct sandbox *sandbox_free(struct sandbox *sb)
+{
+	struct accept *a = sb->a;
+
+	event_freep_(&sb->pidfd_event);
+	event_freep_(&sb->sync_event);
+	event_freep_(&sb->timer);
+	sb->pidfd = safe_close(sb->pidfd);
+	sb->sync_fd = safe_close(sb->sync_fd);
+	sb->handoff_fd = safe_close(sb->handoff_fd);
+	sb->conn_fd = safe_close(sb->conn_fd);
+	service_cgroup_drop(a->s, &sb->cgroup_path);
+	if (sb->source) {
+		sb->source->active--;
+		source_release(a, sb->source);
+	}
+	free(sb);
+	return NULL;
+}
+
+static struct sandbox *sandbox_new(struct accept *a)
+{
+	struct sandbox *sb = calloc(1, sizeof(*sb));
+
+	if (!sb)
+		return NULL;
+	sb->a = a;
+	sb->pid = -1;
+	sb->pidfd = sb->sync_fd = sb->handoff_fd = sb->conn_fd = -1;
+	return sb;
+}
+
+/* Counts a failed setup; too many in StartLimitIntervalSec=: back off. */
+static void suspend_end_cb(evutil_socket_t fd, short what, void *arg);
+
+static void setup_failed(struct accept *a)
+{
+	struct service *s = a->s;
+	char b[64];
+	usec_t wait;
+
+	if (a->backoff ||
+	    !service_rate_record(s->failures, &s->n_failures, s->cfg->service.start_limit_interval,
+				 s->cfg->service.start_limit_burst))
+		return;
+	wait = s->cfg->service.start_limit_interval;
+	if (wait == USEC_INFINITY || wait == 0)
+		wait = 10 * USEC_PER_SEC;
+	log_error("%s: %u sandboxes failed to start within StartLimitIntervalSec=: refusing "
+		  "connections for %s, then trying again",
+		  name(a), s->cfg->service.start_limit_burst, format_duration(b, sizeof(b), wait));
+	a->backoff = true;
+	a->n_drained = 0;
+	timer_arm(a, &a->suspend_timer, wait, suspend_end_cb, a);
+	accept_update_polling(a);
+}
+
+static bool out_of_fds(int r)
+{
+	return r == -EMFILE || r == -ENFILE || r == -ENOBUFS || r == -ENOMEM;
+}
+
+/* Spawns one sandbox: for conn (serving), or for the pool (conn -1). */
+static int sandbox_spawn(struct accept *a, struct sandbox *sb, int conn)
+{
+	struct service *s = a->s;
+	const struct container_config *cc = &s->cfg->container;
+	struct activator_child child = {.pid = -1, .pidfd = -1, .sync_fd = -1};
+	_cleanup_(service_spec_done) struct service_spec sp = {.cgroup_fd = -1};
+	_cleanup_close_ int handoff_child = -1;
+	static const char *const conn_name[] = {"connection", NULL};
+	char rel[32];
+	int r;
+
+	snprintf(rel, sizeof(rel), "c%lu", ++sandbox_seq);
+	r = service_spec_build(s, rel, &sp);
+	if (r < 0)
+		goto fail;
+	if (conn < 0) {
+		int pair[2];
+		if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) < 0) {
+			r = log_errno(LOG_ERR, -errno, "%s: pool: socketpair", name(a));
+			goto fail;
+		}
+		sb->handoff_fd = pair[0];
+		handoff_child = pair[1];
+		sp.spec.pool = true;
+		sp.spec.handoff_fd = handoff_child;
+		sp.spec.fds = NULL;
+		sp.spec.fd_names = NULL;
+		sp.spec.n_fds = 0;
+	} else {
+		r = peer_env(&sb->peer, &sp.env);
+		if (r < 0) {
+			log_errno(LOG_ERR, r, "%s: environment", name(a));
+			goto fail;
+		}
+		sp.spec.envp = sp.env;
+		if (cc->standard_input == STANDARD_INPUT_SOCKET) {
+			sp.spec.fds = NULL;
+			sp.spec.fd_names = NULL;
+			sp.spec.n_fds = 0;
+			sp.spec.stdio[0] = conn;
+			sp.spec.stdio[1] = conn;
+		} else {
+			sp.spec.fds = &sb->conn_fd;
+			sp.spec.fd_names = (const char *const *)conn_name;
+			sp.spec.n_fds = 1;
+		}
+	}
+	sb->cgroup_path = TAKE_PTR(sp.cgroup_path);
+	sb->started_at = now_usec();
+	r = activator_spawn(&sp.spec, &child);
+	if (r < 0) {
+		log_errno(LOG_ERR, r, "%s: cannot start a sandbox%s%s", name(a),
+			  conn >= 0 ? " for " : " for the pool", conn >= 0 ? sb->peer.text : "");
+		goto fail;
+	}
+	sb->pid = child.pid;
+	sb->pidfd = child.pidfd;
+	sb->sync_fd = child.sync_fd;
+	sb->pidfd_event = event_new(s->manager->base, sb->pidfd, EV_READ, sandbox_exit_cb, sb);
+	sb->sync_event =
+	    event_new(s->manager->base, sb->sync_fd, EV_READ | EV_PERSIST, sandbox_sync_cb, sb);
+	if (!sb->pidfd_event || !sb->sync_event) {
+		/* Unsupervised it must not run: kill it and wait for it here. */
+		int status;
+		log_error("%s: out of memory, killing sandbox pid %d", name(a), (int)sb->pid);
+		(void)activator_signal(sb->pidfd, SIGKILL);
+		while (activator_reap(sb->pidfd, &status) == -EAGAIN)
+			usleep(1000);
+		r = -ENOMEM;
+		goto fail;
+	}
+	event_add(sb->pidfd_event, NULL);
+	event_add(sb->sync_event, NULL);
+	log_debug("%s: spawned sandbox pid %d%s%s", name(a), (int)sb->pid,
+		  conn >= 0 ? " for " : " for the pool", conn >= 0 ? sb->peer.text : "");
+	return 0;
+
+fail:
+	event_freep_(&sb->pidfd_event);
+	event_freep_(&sb->sync_event);
+	sb->pidfd = safe_close(sb->pidfd);
+	sb->sync_fd = safe_close(sb->sync_fd);
+	sb->handoff_fd = safe_close(sb->handoff_fd);
+	service_cgroup_drop(s, &sb->cgroup_path);
+	/* Out of fds or memory is the host's trouble, not the service's. */
+	if (!out_of_fds(r))
+		setup_failed(a);
+	return r;
+}
+
+static void runtime_max_cb(evutil_socket_t fd, short what, void *arg);
+
+/* Whether the daemon needs its copy of the connection while the sandbox
+ * serves it. (A per-sandbox idle limit reading TCP_INFO would need it too.) */
+static bool sandbox_keeps_conn(const struct sandbox *sb)
+{
+	return sb->a->s->cfg->service.runtime_max != USEC_INFINITY;
+}
+
+/* The sandbox serves its connection from now on. */
+static void sandbox_serving(struct sandbox *sb)
+{
+	usec_t max = sb->a->s->cfg->service.runtime_max;
+
+	if (!sandbox_keeps_conn(sb))
+		sb->conn_fd = safe_close(sb->conn_fd);
+	if (max != USEC_INFINITY)
+		timer_arm(sb->a, &sb->timer, max, runtime_max_cb, sb);
+}
+
+/* KillSignal=, then SIGKILL and cgroup.kill after StopTimeoutSec=. */
+static void stop_timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct sandbox *sb = arg;
+	char b[64];
+
+	log_warning("%s: sandbox pid %d (%s) did not stop within StopTimeoutSec=%s, killing it",
+		    name(sb->a), (int)sb->pid, sb->pooled ? "pool" : sb->peer.text,
+		    format_duration(b, sizeof(b), sb->a->s->cfg->service.stop_timeout));
+	if (sb->cgroup_path)
+		(void)cgroup_kill(sb->cgroup_path);
+	(void)activator_signal(sb->pidfd, SIGKILL);
+}
+
+static void sandbox_stop(struct sandbox *sb)
+{
+	const struct service_settings *ss = &sb->a->s->cfg->service;
+	int r;
+
+	if (sb->stopping)
+		return;
+	sb->stopping = true;
+	/* The client sees the end now, whatever the payload does with it. */
+	if (sb->conn_fd >= 0)
+		(void)shutdown(sb->conn_fd, SHUT_RDWR);
+	/* A pooled sandbox runs no payload yet: nothing to be polite to. */
+	r = activator_signal(sb->pidfd, sb->pooled ? SIGKILL : ss->kill_signal);
+	if (r < 0 && r != -ESRCH)
+		log_errno(LOG_WARNING, r, "%s: cannot signal sandbox pid %d", name(sb->a),
+			  (int)sb->pid);
+	event_freep_(&sb->timer);
+	timer_arm(sb->a, &sb->timer,
+		  ss->stop_timeout == USEC_INFINITY ? USEC_PER_SEC * 3600 * 24 * 365
+						    : ss->stop_timeout,
+		  stop_timeout_cb, sb);
+}
+
+static void runtime_max_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct sandbox *sb = arg;
+	char b[64];
+
+	log_notice("%s: sandbox pid %d (%s) reached RuntimeMaxSec=%s, stopping it", name(sb->a),
+		   (int)sb->pid, sb->peer.text,
+		   format_duration(b, sizeof(b), sb->a->s->cfg->service.runtime_max));
+	sb->runtime_exceeded = true;
+	sandbox_stop(sb);
+}
+
+static void sandbox_sync_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct sandbox *sb = arg;
+	enum activator_step step = STEP_NONE;
+	int r = activator_read_result(sb->sync_fd, &step);
+
+	if (r == -EAGAIN)
+		return;
+	if (r == 0) {
+		/* A pooled sandbox's EOF: it ended without a connection. */
+		if (!sb->pooled)
+			log_debug("%s: started container pid %d for %s (%.1f ms)", name(sb->a),
+				  (int)sb->pid, sb->peer.text,
+				  (double)(now_usec() - sb->started_at) / 1000.0);
+	} else {
+		sb->setup_failed = true;
+		log_errno(LOG_ERR, r, "%s: sandbox pid %d%s%s: setup failed at %s", name(sb->a),
+			  (int)sb->pid, sb->pooled ? "" : " for ",
+			  sb->pooled ? " (pool)" : sb->peer.text, activator_step_name(step));
+	}
+	event_freep_(&sb->sync_event);
+	sb->sync_fd = safe_close(sb->sync_fd);
+}
+
+static void sandbox_exit_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct sandbox *sb = arg;
+	struct accept *a = sb->a;
+	struct service *s = a->s;
+	char buf[64], how[96];
+	int status = 0, r;
+	usec_t ran = now_usec() - sb->started_at;
+
+	r = activator_reap(sb->pidfd, &status);
+	if (r == -EAGAIN) {
+		event_add(sb->pidfd_event, NULL);
+		return;
+	}
+	if (sb->sync_fd >= 0)
+		sandbox_sync_cb(sb->sync_fd, EV_READ, sb);
+
+	format_duration(buf, sizeof(buf), ran - ran % 1000);
+	if (r < 0)
+		snprintf(how, sizeof(how), "cannot be reaped: %s", strerror(-r));
+	else if (WIFEXITED(status))
+		snprintf(how, sizeof(how), "exit status %d", WEXITSTATUS(status));
+	else
+		snprintf(how, sizeof(how), "killed by %s",
+			 signal_to_string(WIFSIGNALED(status) ? WTERMSIG(status) : 0));
+
+	if (sb->pooled) {
+		TAILQ_REMOVE(&a->pool, sb, link);
+		a->n_pool--;
+		if (!sb->stopping) {
+			log_warning("%s: pooled sandbox pid %d ended before any connection: %s",
+				    name(a), (int)sb->pid, how);
+			setup_failed(a);
+		}
+	} else {
+		bool bad =
+		    sb->setup_failed || r < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0;
+		TAILQ_REMOVE(&a->serving, sb, link);
+		a->n_serving--;
+		/* xinetd's log_on_success / log_on_failure: one line. */
+		log_msg(bad && !sb->stopping ? LOG_WARNING : LOG_INFO,
+			"%s: connection from %s: sandbox pid %d %s after %s%s", name(a),
+			sb->peer.text, (int)sb->pid, how, buf,
+			sb->runtime_exceeded ? " (RuntimeMaxSec=)" : "");
+		if (sb->setup_failed)
+			setup_failed(a);
+	}
+	sandbox_free(sb);
+
+	if (s->remove_when_stopped && !accept_is_active(a)) {
+		service_free(s);
+		return;
+	}
+	accept_update_polling(a);
+}
+
+/* --- the pool ----------------------------------------------------------- */
+
+static void refill_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct accept *a = arg;
+	struct sandbox *sb;
+
+	if (a->stopping || a->backoff || a->s->remove_when_stopped ||
+	    a->s->state != SERVICE_LISTENING || a->n_pool >= a->s->cfg->container.pool_size)
+		return;
+	sb = sandbox_new(a);
+	if (!sb)
+		return;
+	sb->pooled = true;
+	if (sandbox_spawn(a, sb, -1) < 0) {
+		free(sb);
+		return;
+	}
+	TAILQ_INSERT_TAIL(&a->pool, sb, link);
+	a->n_pool++;
+	/* One per turn of the loop: connections waiting come first. */
+	refill_schedule(a);
+}
+
+static void refill_schedule(struct accept *a)
+{
+	if (!a->refill || a->n_pool >= a->s->cfg->container.pool_size || a->stopping ||
+	    a->backoff || a->s->state != SERVICE_LISTENING)
+		return;
+	if (!event_pending(a->refill, EV_TIMEOUT, NULL))
+		event_active(a->refill, EV_TIMEOUT, 0);
+}
+
+/* Hands conn to the oldest pooled sandbox that is not being stopped. */
+static int pool_take(struct accept *a, struct sandbox **ret, int conn, const struct peer *p)
+{
+	const struct container_config *cc = &a->s->cfg->container;
+	enum activator_layout layout = cc->standard_input == STANDARD_INPUT_SOCKET
+					   ? ACTIVATOR_LAYOUT_STDIO
+					   : ACTIVATOR_LAYOUT_FD3;
+	_cleanup_strv_free_ char **env = NULL;
+	struct sandbox *sb;
+	int r;
+
+	if (a->n_pool == 0)
+		return -ENOENT;
+	r = peer_env(p, &env);
+	if (r < 0)
+		return r;
+	TAILQ_FOREACH(sb, &a->pool, link)
+	{
+		if (sb->stopping)
+			continue;
+		r = activator_handoff(sb->handoff_fd, conn, layout, "connection", env);
+		if (r < 0) {
+			/* Gone already: its exit is reaped as a pool failure. */
+			log_errno(LOG_WARNING, r,
+				  "%s: pooled sandbox pid %d cannot take a connection", name(a),
+				  (int)sb->pid);
+			sandbox_stop(sb);
+			continue;
+		}
+		TAILQ_REMOVE(&a->pool, sb, link);
+		a->n_pool--;
+		sb->handoff_fd = safe_close(sb->handoff_fd);
+		sb->pooled = false;
+		*ret = sb;
+		return 0;
+	}
+	return -ENOENT;
+}
+
+/* --- accepting ---------------------------------------------------------- */
+
+static void resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct accept *a = arg;
+
+	a->paused = false;
+	accept_update_polling(a);
+}
+
+static void suspend_end_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct accept *a = arg;
+
+	if (a->backoff)
+		log_notice(
+		    "%s: backoff over (%lu connection(s) refused meanwhile), accepting again",
+		    name(a), a->n_drained);
+	else
+		log_notice("%s: trigger limit over, accepting again", name(a));
+	a->backoff = false;
+	a->suspended = false;
+	a->s->n_failures = 0;
+	a->s->n_triggers = 0;
+	accept_update_polling(a);
+}
+
+static void pause_accepting(struct accept *a, int err, const char *what);
+
+/* One accepted connection: a sandbox for it, or a refusal. */
+static void serve(struct accept *a, int conn, const struct sockaddr_storage *remote)
+{
+	const struct socket_config *sc = &a->s->cfg->socket;
+	struct sandbox *sb = NULL;
+	struct source *src = NULL;
+	struct peer p;
+
+	peer_fill(&p, conn, remote);
+	if (sc->max_connections_per_source > 0) {
+		src = source_get(a, &p, true);
+		if (src && src->active >= sc->max_connections_per_source) {
+			refuse_source(a, src, &p);
+			close(conn);
+			return;
+		}
+	}
+	if (pool_take(a, &sb, conn, &p) == 0) {
+		sb->conn_fd = conn;
+		sb->peer = p;
+		sb->started_at = now_usec();
+		log_debug("%s: connection from %s handed to pooled sandbox pid %d", name(a), p.text,
+			  (int)sb->pid);
+		refill_schedule(a);
+	} else {
+		sb = sandbox_new(a);
+		if (sb) {
+			sb->conn_fd = conn;
+			sb->peer = p;
+		}
+		int r = sb ? sandbox_spawn(a, sb, conn) : -ENOMEM;
+		if (r < 0) {
+			/* The client sees its connection closed. */
+			log_warning("%s: refused connection from %s: no sandbox", name(a), p.text);
+			if (out_of_fds(r))
+				pause_accepting(a, r, "start a sandbox");
+			close(conn);
+			free(sb);
+			if (src)
+				source_release(a, src);
+			return;
+		}
+	}
+	if (src) {
+		src->active++;
+		sb->source = src;
+	}
+	TAILQ_INSERT_TAIL(&a->serving, sb, link);
+	a->n_serving++;
+	sandbox_serving(sb);
+}
+
+static void pause_accepting(struct accept *a, int err, const char *what)
+{
+	usec_t now = now_usec();
+
+	if (now - a->emfile_logged_at >= ACCEPT_LOG_INTERVAL || !a->emfile_logged_at) {
+		log_errno(LOG_WARNING, err,
+			  "%s: cannot %s (%u sandboxes serving); pausing for %llums", name(a), what,
+			  a->n_serving, (unsigned long long)(ACCEPT_EMFILE_RETRY / USEC_PER_MSEC));
+		a->emfile_logged_at = now;
+	}
+	a->paused = true;
+	timer_arm(a, &a->resume_timer, ACCEPT_EMFILE_RETRY, resume_cb, a);
+	accept_update_polling(a);
+}
+
+void accept_listen_ready(struct accept *a, int fd)
+{
+	struct service *s = a->s;
+	const struct socket_config *sc = &s->cfg->socket;
+
+	if (!a->polling) {
+		accept_update_polling(a);
+		return;
+	}
+	if (a->backoff) {
+		/* Clients get a closed connection rather than a hang. */
+		for (size_t i = 0; i < sc->n_listen; i++)
+			if (s->fds[i] == fd)
+				a->n_drained += (unsigned long)listener_drain(fd, &sc->listen[i],
+									      ACCEPT_DRAIN_BATCH);
+		return;
+	}
+	for (int i = 0; i < ACCEPT_BATCH; i++) {
+		struct sockaddr_storage remote = {0};
+		socklen_t len = sizeof(remote);
+		int conn;
+
+		if (a->n_serving >= sc->max_connections) {
+			log_debug("%s: MaxConnections=%u reached, clients wait in the backlog",
+				  name(a), sc->max_connections);
+			break;
+		}
+		if (service_rate_record(s->triggers, &s->n_triggers, sc->trigger_limit_interval,
+					sc->trigger_limit_burst + 1)) {
+			char b1[64];
+			usec_t wait = sc->trigger_limit_interval;
+			if (wait == USEC_INFINITY || wait == 0)
+				wait = 10 * USEC_PER_SEC;
+			log_error("%s: %u connections within TriggerLimitIntervalSec=%s: not "
+				  "accepting for %s (clients wait in the backlog)",
+				  name(a), sc->trigger_limit_burst,
+				  format_duration(b1, sizeof(b1), sc->trigger_limit_interval),
+				  format_duration(b1, sizeof(b1), wait));
+			a->suspended = true;
+			timer_arm(a, &a->suspend_timer, wait, suspend_end_cb, a);
+			break;
+		}
+		/* Blocking, as services expect their sockets. */
+		conn = accept4(fd, (struct sockaddr *)&remote, &len, SOCK_CLOEXEC);
+		if (conn < 0) {
+			int err = errno;
+			/* The recorded trigger did not happen. */
+			if (s->n_triggers > 0)
+				s->n_triggers--;
+			if (err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM) {
+				pause_accepting(a, -err, "accept");
+				return;
+			}
+			if (err != EAGAIN && err != EWOULDBLOCK && err != EINTR &&
+			    err != ECONNABORTED && err != EPROTO && err != EPERM)
+				log_errno(LOG_WARNING, -err, "%s: accept", name(a));
+			if (err == ECONNABORTED || err == EINTR || err == EPROTO)
+				continue;
+			break;
+		}
+		serve(a, conn, &remote);
+		if (s->remove_when_stopped || a->stopping)
+			break;
+	}
+	accept_update_polling(a);
+}
+
+/* --- life --------------------------------------------------------------- */
+
+void accept_stop(struct accept *a, const char *reason)
+{
+	struct sandbox *sb, *next;
+
+	if (accept_is_active(a))
+		log_info("%s: stopping %u sandbox(es) and %u pooled (%s)", name(a), a->n_serving,
+			 a->n_pool, reason);
+	a->stopping = true;
+	accept_update_polling(a);
+	for (sb = TAILQ_FIRST(&a->pool); sb; sb = next) {
+		next = TAILQ_NEXT(sb, link);
+		sandbox_stop(sb);
+	}
+	for (sb = TAILQ_FIRST(&a->serving); sb; sb = next) {
+		next = TAILQ_NEXT(sb, link);
+		sandbox_stop(sb);
+	}
+}
+
+struct accept *accept_new(struct service *s)
+{
+	struct accept *a = calloc(1, sizeof(*a));
+	struct manager *m = s->manager;
+
+	if (!a)
+		return NULL;
+	a->s = s;
+	TAILQ_INIT(&a->serving);
+	TAILQ_INIT(&a->pool);
+	TAILQ_INIT(&a->sources);
+	a->refill = event_new(m->base, -1, 0, refill_cb, a);
+	if (!a->refill) {
+		free(a);
+		return NULL;
+	}
+	if (m->have_cgroup &&
+	    asprintf(&a->cgroup_path, "%s/%s", m->cgroup_base_path, s->cfg->name) < 0)
+		a->cgroup_path = NULL;
+	return a;
+}
+
+struct accept *accept_free(struct accept *a)
+{
+	struct sandbox_list *lists[2];
+	struct source *src;
+
+	if (!a)
+		return NULL;
+	lists[0] = &a->serving;
+	lists[1] = &a->pool;
+	/* Normally empty: a stop waits for every sandbox. At exit without
+	 * one (or its timeout), nothing may be left behind. */
+	for (size_t i = 0; i < ELEMENTSOF(lists); i++) {
+		struct sandbox *sb;
+		while ((sb = TAILQ_FIRST(lists[i]))) {
+			int status;
+			TAILQ_REMOVE(lists[i], sb, link);
+			if (sb->cgroup_path)
+				(void)cgroup_kill(sb->cgroup_path);
+			(void)activator_signal(sb->pidfd, SIGKILL);
+			for (int n = 0; n < 5000 && activator_reap(sb->pidfd, &status) == -EAGAIN;
+			     n++)
+				usleep(1000);
+			sandbox_free(sb);
+		}
+	}
+	while ((src = TAILQ_FIRST(&a->sources))) {
+		TAILQ_REMOVE(&a->sources, src, link);
+		free(src);
+	}
+	event_freep_(&a->resume_timer);
+	event_freep_(&a->suspend_timer);
+	event_freep_(&a->log_timer);
+	event_freep_(&a->refill);
+	if (a->cgroup_path) {
+		/* Shared with a successor of the same name: busy is fine. */
+		(void)cgroup_remove(a->cgroup_path);
+		free(a->cgroup_path);
+	}
+	free(a);
+	return NULL;
+}

@@ -1,0 +1,459 @@
+#!/usr/bin/python3
+"""Accept=yes: one throw-away sandbox per connection, its environment, its
+limits, the pool, real inetd-style programs, and a flood."""
+import os
+import re
+import shutil
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+
+import nsitest
+from nsitest import (Daemon, SkipTest, connect, free_port, main, probe_conf, probe_stream,
+                     recv_all, tree_binds, wait_for)
+
+ENV_KEYS = ("REMOTE_ADDR,REMOTE_PORT,PROTO,TCPREMOTEIP,TCPREMOTEPORT,TCPLOCALIP,TCPLOCALPORT,"
+            "UNIXREMOTEPID,UNIXREMOTEEUID,UNIXREMOTEEGID,UNIXLOCALPATH")
+
+
+def accept_conf(listen, socket_extra="", **kw):
+    return probe_conf(listen, extra_socket="Accept=yes\n" + socket_extra, **kw)
+
+
+def shell_conf(listen, script, socket_extra="", container_extra="StandardInput=socket"):
+    """An inetd-style shell program: the connection is its stdin and stdout."""
+    return ("[Socket]\nListenStream=%s\nAccept=yes\n%s\n[Container]\nExec=/bin/sh -c '%s'\n"
+            "%s\n%s\n[Service]\nStopTimeoutSec=5s\n"
+            % (listen, socket_extra, script, tree_binds(), container_extra))
+
+
+def sandbox_pids(d):
+    return [int(p) for p in re.findall(r"sandbox pid (\d+) exit", d.log())]
+
+
+def no_sandbox_left(d, name):
+    """No process of the daemon's sandboxes, no cgroup below the service's."""
+    for pid in d.container_pids() + sandbox_pids(d):
+        assert not os.path.exists(f"/proc/{pid}") or nsitest._is_zombie(pid), pid
+    base = d.cgroup_base()
+    if base and os.path.isdir(os.path.join(base, name)):
+        subs = [e for e in os.listdir(os.path.join(base, name))
+                if os.path.isdir(os.path.join(base, name, e))]
+        assert subs == [], subs
+
+
+def test_fd3_and_environment():
+    port = free_port()
+    conf = accept_conf(f"127.0.0.1:{port}", env=[f"PROBE_ENV={ENV_KEYS}"])
+    with Daemon({"acc": conf}) as d:
+        d.start()
+        with connect(("127.0.0.1", port)) as s:
+            local_port = s.getsockname()[1]
+            data = recv_all(s)
+        import json
+        r = json.loads(data)
+        assert r["listen_fds"] == 1 and r["names"] == ["connection"], r
+        assert r["env"]["LISTEN_PID"] == "2" and r["pid"] == 2, r
+        assert sorted(r["open_fds"]) == [0, 1, 2, 3], r
+        assert r["fd_types"][0]["type"] == "stream", r
+        e = r["env"]
+        assert e["PROTO"] == "TCP", e
+        assert e["REMOTE_ADDR"] == e["TCPREMOTEIP"] == "127.0.0.1", e
+        assert e["REMOTE_PORT"] == e["TCPREMOTEPORT"] == str(local_port), e
+        assert e["TCPLOCALIP"] == "127.0.0.1" and e["TCPLOCALPORT"] == str(port), e
+        assert r["nprocs"] == 2, r
+        # A second connection gets a new sandbox.
+        probe_stream(("127.0.0.1", port))
+        d.wait_log(r"acc: connection from 127\.0\.0\.1:\d+: sandbox pid \d+ exit status 0 "
+                   r"after", count=2)
+        assert len(set(sandbox_pids(d))) == 2, d.log()
+        assert d.stop() == 0
+        no_sandbox_left(d, "acc")
+        assert d.leftovers() == [], d.leftovers()
+
+
+def test_ipv6_and_unix_peer():
+    p6 = free_port()
+    with Daemon() as d:
+        path = os.path.join(d.tmp, "acc.sock")
+        d.write("v6", accept_conf(f"[::1]:{p6}", env=[f"PROBE_ENV={ENV_KEYS}"]))
+        d.write("ux", accept_conf(path, env=[f"PROBE_ENV={ENV_KEYS}"]))
+        d.start()
+        r = probe_stream(("::1", p6), socket.AF_INET6)
+        assert r["env"]["PROTO"] == "TCP6" and r["env"]["REMOTE_ADDR"] == "::1", r["env"]
+        r = probe_stream(path, socket.AF_UNIX)
+        e = r["env"]
+        assert e["PROTO"] == "UNIX", e
+        assert e["UNIXREMOTEPID"] == str(os.getpid()), e
+        assert e["UNIXREMOTEEUID"] == str(os.geteuid()), e
+        assert e["UNIXREMOTEEGID"] == str(os.getegid()), e
+        assert e["UNIXLOCALPATH"] == path, e
+        assert e["REMOTE_ADDR"] is None, e
+        assert d.stop() == 0
+
+
+def test_inetd_shell_program():
+    port = free_port()
+    script = ('read -r line; echo "hello $line from $TCPREMOTEIP:$TCPREMOTEPORT to '
+              '$TCPLOCALPORT"; ls -l /proc/self/fd/0 >&2')
+    with Daemon({"sh": shell_conf(f"127.0.0.1:{port}", script)}) as d:
+        d.start()
+        with connect(("127.0.0.1", port)) as s:
+            s.sendall(b"world\n")
+            me = s.getsockname()[1]
+            out = recv_all(s).decode()
+        assert out == f"hello world from 127.0.0.1:{me} to {port}\n", out
+        assert d.stop() == 0
+
+
+def test_isolation_of_concurrent_sandboxes():
+    """Two sandboxes at once: each sees only its own processes and files."""
+    port = free_port()
+    script = ('touch /tmp/conn-$TCPREMOTEPORT; sleep 0.5; ls /tmp; echo ---; '
+              'ls /proc | grep -E "^[0-9]+$"; echo ---; hostname')
+    with Daemon({"iso": shell_conf(f"127.0.0.1:{port}", script)}) as d:
+        d.start()
+        results = {}
+
+        def client(i):
+            with connect(("127.0.0.1", port)) as s:
+                results[s.getsockname()[1]] = recv_all(s).decode()
+
+        threads = [threading.Thread(target=client, args=(i,)) for i in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(20)
+        assert len(results) == 2, results
+        for port_, out in results.items():
+            files, procs, host = out.split("---\n")
+            mine = [f for f in files.split() if f.startswith("conn-")]
+            assert mine == [f"conn-{port_}"], out
+            pids = [int(p) for p in procs.split()]
+            # The stub init, the shell, and what the shell runs: nothing else.
+            assert max(pids) < 10 and 1 in pids, out
+            assert host.strip() == "iso", out
+        d.wait_log(r"sandbox pid \d+ exit status 0", count=2)
+        assert len(set(sandbox_pids(d))) == 2
+        assert d.stop() == 0
+
+
+def test_busybox_httpd():
+    busybox = shutil.which("busybox")
+    if not busybox:
+        raise SkipTest("busybox not installed")
+    port = free_port()
+    with Daemon() as d:
+        www = os.path.join(d.tmp, "www")
+        os.mkdir(www)
+        with open(os.path.join(www, "index.html"), "w") as f:
+            f.write("hello from busybox\n")
+        d.write("httpd", "[Socket]\nListenStream=127.0.0.1:%d\nAccept=yes\n[Container]\n"
+                "Exec=%s httpd -i -h /srv/www\nStandardInput=socket\n"
+                "TemporaryFileSystem=/srv\nBindReadOnly=%s:/srv/www\n" % (port, busybox, www))
+        d.start()
+        for _ in range(2):
+            status, body = nsitest.http_get("127.0.0.1", port, "/index.html")
+            assert status == 200 and body == b"hello from busybox\n", (status, body)
+        assert d.stop() == 0
+
+
+def test_git_daemon_inetd():
+    git = shutil.which("git")
+    if not git:
+        raise SkipTest("git not installed")
+    port = free_port()
+    with Daemon() as d:
+        repo = os.path.join(d.tmp, "repos", "r.git")
+        subprocess.run([git, "init", "-q", "--bare", repo], check=True)
+        work = os.path.join(d.tmp, "work")
+        subprocess.run([git, "init", "-q", work], check=True)
+        subprocess.run([git, "-C", work, "-c", "user.name=t", "-c", "user.email=t@t",
+                        "commit", "-q", "--allow-empty", "-m", "x"], check=True)
+        subprocess.run([git, "-C", work, "push", "-q", repo, "HEAD:refs/heads/main"],
+                       check=True)
+        d.write("git", "[Socket]\nListenStream=127.0.0.1:%d\nAccept=yes\n[Container]\n"
+                "Exec=%s daemon --inetd --export-all --base-path=/srv/repos\n"
+                "StandardInput=socket\nTemporaryFileSystem=/srv\n"
+                "BindReadOnly=%s:/srv/repos\nEnvironment=HOME=/tmp\n"
+                % (port, git, os.path.dirname(repo)))
+        d.start()
+        out = subprocess.run([git, "ls-remote", f"git://127.0.0.1:{port}/r.git"],
+                             capture_output=True, text=True, timeout=30)
+        assert out.returncode == 0 and "refs/heads/main" in out.stdout, (out, d.log())
+        assert d.stop() == 0
+
+
+def test_max_connections_waits_in_backlog():
+    port = free_port()
+    conf = accept_conf(f"127.0.0.1:{port}", "MaxConnections=1", env=["PROBE_SLEEP_MS=400"])
+    with Daemon({"one": conf}) as d:
+        d.start()
+        done = []
+
+        def client():
+            t0 = time.monotonic()
+            r = probe_stream(("127.0.0.1", port))
+            done.append((time.monotonic() - t0, r["pid"]))
+
+        threads = [threading.Thread(target=client) for _ in range(3)]
+        for t in threads:
+            t.start()
+            time.sleep(0.05)
+        for t in threads:
+            t.join(30)
+        assert len(done) == 3, done
+        # One at a time: the last one waited for the two before it.
+        assert max(t for t, _ in done) >= 0.8, done
+        d.wait_log(r"MaxConnections=1 reached")
+        d.wait_log(r"sandbox pid \d+ exit status 0", count=3)
+        assert d.stop() == 0
+
+
+def _bound_connect(src, port, timeout=10.0):
+    s = socket.socket()
+    s.settimeout(timeout)
+    s.bind((src, 0))
+    s.connect(("127.0.0.1", port))
+    return s
+
+
+def test_max_connections_per_source():
+    port = free_port()
+    conf = accept_conf(f"127.0.0.1:{port}", "MaxConnectionsPerSource=1",
+                       env=["PROBE_SLEEP_MS=1500"])
+    with Daemon({"ps": conf}) as d:
+        d.start()
+        held = _bound_connect("127.0.0.2", port)
+        d.wait_log(r"spawned sandbox pid \d+ for 127\.0\.0\.2")
+        # Same source: accepted and closed at once, five times, one log line.
+        for _ in range(5):
+            with _bound_connect("127.0.0.2", port) as s:
+                t0 = time.monotonic()
+                assert recv_all(s) == b""
+                assert time.monotonic() - t0 < 1.0
+        # Another source is served meanwhile.
+        with _bound_connect("127.0.0.3", port) as s:
+            assert b"listen_fds" in recv_all(s)
+        assert b"listen_fds" in recv_all(held)
+        held.close()
+        d.wait_log(r"refused connection from 127\.0\.0\.2:\d+: MaxConnectionsPerSource=1")
+        assert len(re.findall(r"refused connection from", d.log())) == 1, d.log()
+        d.wait_log(r"refused 4 more connection\(s\) from 127\.0\.0\.2", timeout=15)
+        assert d.stop() == 0
+
+
+def test_trigger_limit_suspends_then_resumes():
+    port = free_port()
+    conf = accept_conf(f"127.0.0.1:{port}",
+                       "TriggerLimitBurst=3\nTriggerLimitIntervalSec=1s")
+    with Daemon({"tl": conf}) as d:
+        d.start()
+        t0 = time.monotonic()
+        for _ in range(5):
+            r = probe_stream(("127.0.0.1", port), timeout=15)
+            assert r["listen_fds"] == 1
+        # The fourth waited for the suspension (about 1s) to end.
+        assert time.monotonic() - t0 >= 0.9
+        d.wait_log(r"3 connections within TriggerLimitIntervalSec=1s: not accepting")
+        d.wait_log(r"trigger limit over, accepting again")
+        assert d.stop() == 0
+
+
+def test_runtime_max():
+    port = free_port()
+    conf = accept_conf(f"127.0.0.1:{port}", env=["PROBE_SLEEP_MS=20000"],
+                       extra_service="RuntimeMaxSec=1s\nStopTimeoutSec=1s")
+    with Daemon({"rt": conf}) as d:
+        d.start()
+        with connect(("127.0.0.1", port), timeout=15) as s:
+            t0 = time.monotonic()
+            recv_all(s)
+            took = time.monotonic() - t0
+        assert 0.8 <= took < 8, took
+        d.wait_log(r"reached RuntimeMaxSec=1s, stopping it")
+        d.wait_log(r"connection from 127\.0\.0\.1:\d+: sandbox pid \d+ .* \(RuntimeMaxSec=\)")
+        assert d.stop() == 0
+        no_sandbox_left(d, "rt")
+
+
+def test_pool():
+    port = free_port()
+    conf = accept_conf(f"127.0.0.1:{port}", env=[f"PROBE_ENV={ENV_KEYS}"],
+                       extra_container="PoolSize=2")
+    with Daemon({"pool": conf}) as d:
+        d.start()
+        d.wait_log(r"spawned sandbox pid \d+ for the pool", count=2)
+        for i in range(3):
+            with connect(("127.0.0.1", port)) as s:
+                me = s.getsockname()[1]
+                import json
+                r = json.loads(recv_all(s))
+            assert r["listen_fds"] == 1 and r["names"] == ["connection"], r
+            assert r["env"]["LISTEN_PID"] == "2" and r["pid"] == 2, r
+            assert r["env"]["REMOTE_PORT"] == str(me), r
+            assert sorted(r["open_fds"]) == [0, 1, 2, 3], r
+            assert r["nprocs"] == 2, r
+        d.wait_log(r"handed to pooled sandbox pid", count=3)
+        # Refilled in the background: 2 at start, one per connection.
+        d.wait_log(r"spawned sandbox pid \d+ for the pool", count=5)
+        assert d.stop() == 0
+        no_sandbox_left(d, "pool")
+        assert d.leftovers() == [], d.leftovers()
+
+
+def test_pool_inetd_style():
+    port = free_port()
+    script = 'read -r line; echo "pooled $line $REMOTE_ADDR"'
+    with Daemon({"psh": shell_conf(f"127.0.0.1:{port}", script,
+                                   container_extra="StandardInput=socket\nPoolSize=1")}) as d:
+        d.start()
+        d.wait_log(r"spawned sandbox pid \d+ for the pool")
+        for _ in range(2):
+            with connect(("127.0.0.1", port)) as s:
+                s.sendall(b"hi\n")
+                assert recv_all(s) == b"pooled hi 127.0.0.1\n"
+        d.wait_log(r"handed to pooled sandbox pid", count=2)
+        assert d.stop() == 0
+
+
+def test_emfile_pauses_and_retries():
+    port = free_port()
+    conf = accept_conf(f"127.0.0.1:{port}", env=["PROBE_SLEEP_MS=300"])
+    with Daemon({"fds": conf}) as d:
+        wrapper = os.path.join(d.tmp, "limited")
+        with open(wrapper, "w") as f:
+            f.write("#!/bin/sh\nulimit -n 40\nexec %s \"$@\"\n" % nsitest.NSINETD)
+        os.chmod(wrapper, 0o755)
+        saved, nsitest.NSINETD = nsitest.NSINETD, wrapper
+        try:
+            d.start()
+        finally:
+            nsitest.NSINETD = saved
+        socks = [connect(("127.0.0.1", port), timeout=30) for _ in range(24)]
+        served = 0
+        try:
+            for s in socks:
+                # Served, or closed when no fd was left for its sandbox.
+                served += b"listen_fds" in recv_all(s)
+        finally:
+            for s in socks:
+                s.close()
+        assert served >= 5, served
+        d.wait_log(r"cannot (accept|start a sandbox) \(\d+ sandboxes serving\); pausing for "
+                   r"100ms")
+        # Back to normal once the sandboxes are gone.
+        assert probe_stream(("127.0.0.1", port))["listen_fds"] == 1
+        assert d.stop() == 0
+
+
+def _fd_count(pid):
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def _rss_kb(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def _sanitized(pid):
+    with open(f"/proc/{pid}/maps") as f:
+        return "libasan" in f.read()
+
+
+def test_flood():
+    """10,000 connections from 4 sources and 8 client threads against small
+    limits: the other service keeps answering, fds and memory come back,
+    nothing is left behind."""
+    port, other = free_port(), free_port()
+    flood = accept_conf(f"127.0.0.1:{port}",
+                        "MaxConnections=6\nMaxConnectionsPerSource=1\nBacklog=256",
+                        env=["PROBE_SLEEP_MS=50"])
+    with Daemon({"flood": flood, "other": probe_conf(f"127.0.0.1:{other}")}) as d:
+        d.start()
+        pid = d.proc.pid
+        probe_stream(("127.0.0.1", other))  # its container runs from now on
+
+        def round_(n_total, threads=8):
+            counts = {"served": 0, "refused": 0, "errors": 0}
+            lock = threading.Lock()
+            per = n_total // threads
+
+            def client(i):
+                src = "127.0.0.%d" % (2 + i % 4)
+                c = {"served": 0, "refused": 0, "errors": 0}
+                for _ in range(per):
+                    try:
+                        with _bound_connect(src, port, timeout=20) as s:
+                            data = recv_all(s)
+                        c["served" if data else "refused"] += 1
+                    except OSError:
+                        c["errors"] += 1
+                with lock:
+                    for k in c:
+                        counts[k] += c[k]
+
+            ts = [threading.Thread(target=client, args=(i,)) for i in range(threads)]
+            for t in ts:
+                t.start()
+            return ts, counts
+
+        def settle():
+            wait_for(lambda: not _busy(d, "flood"), 30, "the flood's sandboxes to end")
+
+        # Warm-up, then the baseline.
+        ts, _ = round_(400)
+        for t in ts:
+            t.join(60)
+        settle()
+        fds0, rss0 = _fd_count(pid), _rss_kb(pid)
+
+        t0 = time.monotonic()
+        ts, counts = round_(10000)
+        answered = 0
+        while any(t.is_alive() for t in ts):
+            r = probe_stream(("127.0.0.1", other), timeout=10)
+            assert r["listen_fds"] == 1
+            answered += 1
+            time.sleep(0.2)
+            assert time.monotonic() - t0 < 120, "flood did not end"
+        for t in ts:
+            t.join(10)
+        settle()
+        total = sum(counts.values())
+        assert total == 10000 and counts["errors"] == 0, counts
+        assert counts["served"] > 0 and counts["refused"] > 0, counts
+        assert answered >= 1
+        print(f"# flood: {counts} in {time.monotonic() - t0:.1f}s, other service "
+              f"answered {answered} times", flush=True)
+        # Refusals are logged once per source per interval, not per connection.
+        lines = len(re.findall(r"refused (connection|\d+ more connection)", d.log()))
+        assert lines < 100, lines
+        assert _fd_count(pid) == fds0, (fds0, _fd_count(pid))
+        if not _sanitized(pid):
+            assert _rss_kb(pid) <= rss0 + 8192, (rss0, _rss_kb(pid))
+        probe_stream(("127.0.0.1", other))
+        assert d.stop() == 0
+        no_sandbox_left(d, "flood")
+        assert d.leftovers() == [], d.leftovers()
+
+
+def _busy(d, name):
+    """A sandbox of the service was spawned and has not been reaped yet."""
+    log = d.log()
+    spawned = len(re.findall(name + r": spawned sandbox pid \d+ for \d", log))
+    ended = len(re.findall(name + r": connection from \S+: sandbox pid", log))
+    return spawned != ended
+
+
+if __name__ == "__main__":
+    main([test_fd3_and_environment, test_ipv6_and_unix_peer, test_inetd_shell_program,
+          test_isolation_of_concurrent_sandboxes, test_busybox_httpd, test_git_daemon_inetd,
+          test_max_connections_waits_in_backlog, test_max_connections_per_source,
+          test_trigger_limit_suspends_then_resumes, test_runtime_max, test_pool,
+          test_pool_inetd_style, test_emfile_pauses_and_retries, test_flood])
