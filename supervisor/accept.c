@@ -20,6 +20,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/tcp.h>
 #include <event2/event.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -88,7 +89,8 @@ struct sandbox {
 	int conn_fd;    /* the daemon's copy of the connection */
 	struct event *pidfd_event;
 	struct event *sync_event;
-	struct event *timer; /* RuntimeMaxSec=, then the stop timeout */
+	struct event *timer;      /* RuntimeMaxSec=, then the stop timeout */
+	struct event *idle_timer; /* IdleStopSec=: when the connection may be idle */
 	char *cgroup_path;
 	usec_t started_at; /* spawned (pool: handed the connection) */
 	struct peer peer;
@@ -384,6 +386,7 @@ static struct sandbox *sandbox_free(struct sandbox *sb)
 	event_freep_(&sb->pidfd_event);
 	event_freep_(&sb->sync_event);
 	event_freep_(&sb->timer);
+	event_freep_(&sb->idle_timer);
 	sb->pidfd = safe_close(sb->pidfd);
 	sb->sync_fd = safe_close(sb->sync_fd);
 	sb->handoff_fd = safe_close(sb->handoff_fd);
@@ -533,10 +536,44 @@ fail:
 static void runtime_max_cb(evutil_socket_t fd, short what, void *arg);
 
 /* Whether the daemon needs its copy of the connection while the sandbox
- * serves it. (A per-sandbox idle limit reading TCP_INFO would need it too.) */
+ * serves it: to shut it down at RuntimeMaxSec=, and to read its TCP state
+ * for IdleStopSec=. */
 static bool sandbox_keeps_conn(const struct sandbox *sb)
 {
-	return sb->a->s->cfg->service.runtime_max != USEC_INFINITY;
+	const struct service_settings *ss = &sb->a->s->cfg->service;
+
+	return ss->runtime_max != USEC_INFINITY || ss->idle_stop;
+}
+
+static void sandbox_stop(struct sandbox *sb);
+
+/* IdleStopSec=: the time since the connection last carried data either way,
+ * from TCP_INFO on the daemon's copy (no proxy, nothing to count). Fires
+ * once per possible deadline, not periodically. A connection that is not
+ * TCP (unix) has no such clock: it is left alone. */
+static void sandbox_idle_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct sandbox *sb = arg;
+	usec_t limit = sb->a->s->cfg->service.idle_stop;
+	struct tcp_info ti;
+	socklen_t len = sizeof(ti);
+	usec_t idle;
+	char b[64];
+
+	if (sb->stopping || sb->conn_fd < 0)
+		return;
+	if (getsockopt(sb->conn_fd, IPPROTO_TCP, TCP_INFO, &ti, &len) < 0)
+		return;
+	idle = (usec_t)(ti.tcpi_last_data_recv < ti.tcpi_last_data_sent ? ti.tcpi_last_data_recv
+									: ti.tcpi_last_data_sent) *
+	       USEC_PER_MSEC;
+	if (idle < limit) {
+		timer_arm(sb->a, &sb->idle_timer, limit - idle, sandbox_idle_cb, sb);
+		return;
+	}
+	log_notice("%s: sandbox pid %d (%s): no data for IdleStopSec=%s, stopping it", name(sb->a),
+		   (int)sb->pid, sb->peer.text, format_duration(b, sizeof(b), limit));
+	sandbox_stop(sb);
 }
 
 /* The sandbox serves its connection from now on. */
@@ -548,6 +585,9 @@ static void sandbox_serving(struct sandbox *sb)
 		sb->conn_fd = safe_close(sb->conn_fd);
 	if (max != USEC_INFINITY)
 		timer_arm(sb->a, &sb->timer, max, runtime_max_cb, sb);
+	if (sb->a->s->cfg->service.idle_stop && sb->conn_fd >= 0)
+		timer_arm(sb->a, &sb->idle_timer, sb->a->s->cfg->service.idle_stop, sandbox_idle_cb,
+			  sb);
 }
 
 /* KillSignal=, then SIGKILL and cgroup.kill after StopTimeoutSec=. */

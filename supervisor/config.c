@@ -1109,6 +1109,9 @@ static void finish_accept(struct parser *p)
 		if (c->container.pool_size > sc->max_connections)
 			perr(p, "PoolSize=%u is more than MaxConnections=%u",
 			     c->container.pool_size, sc->max_connections);
+		if (c->service.idle_freeze)
+			perr(p, "IdleFreezeSec= needs Accept=no (a sandbox serves one connection: "
+				"IdleStopSec= ends one whose connection is silent)");
 		return;
 	}
 	if (!sc->trigger_limit_burst)
@@ -1490,8 +1493,8 @@ static bool container_equal(const struct container_config *a, const struct conta
 	       strv_equal(a->environment, b->environment) && streq_ptr(a->user, b->user) &&
 	       streq_ptr(a->group, b->group) && streq_ptr(a->hostname, b->hostname) &&
 	       a->read_only == b->read_only && a->network == b->network &&
-	       sandbox_equal(&a->sandbox, &b->sandbox) &&
-	       a->standard_input == b->standard_input && a->pool_size == b->pool_size;
+	       sandbox_equal(&a->sandbox, &b->sandbox) && a->standard_input == b->standard_input &&
+	       a->pool_size == b->pool_size;
 }
 
 bool config_equal(const struct service_config *a, const struct service_config *b)

@@ -279,6 +279,33 @@ def test_runtime_max():
         no_sandbox_left(d, "rt")
 
 
+def test_idle_stop_ends_silent_sandbox():
+    """IdleStopSec= with Accept=yes: a sandbox whose connection carried no
+    data for that long is stopped (TCP_INFO on the daemon's copy); one that
+    keeps talking is not."""
+    port = free_port()
+    conf = (f"[Socket]\nListenStream=127.0.0.1:{port}\nAccept=yes\n[Container]\n"
+            "Exec=/bin/sh -c 'while read l; do echo \"$l\"; done'\n"
+            "StandardInput=socket\n[Service]\nIdleStopSec=1s\nStopTimeoutSec=2s\n")
+    with Daemon({"quiet": conf}) as d:
+        d.start()
+        with connect(("127.0.0.1", port), timeout=15) as s:
+            # Talking every 0.4 s for 2 s: never idle for 1 s.
+            for i in range(5):
+                s.sendall(b"hi\n")
+                assert s.recv(16) == b"hi\n"
+                time.sleep(0.4)
+            t0 = time.monotonic()
+            rest = recv_all(s)  # silent now: the sandbox is stopped
+            took = time.monotonic() - t0
+        assert rest == b"", rest
+        assert 0.5 <= took < 6, took
+        d.wait_log(r"quiet: sandbox pid \d+ \(127\.0\.0\.1:\d+\): no data for "
+                   r"IdleStopSec=1s, stopping it")
+        assert d.stop() == 0
+        no_sandbox_left(d, "quiet")
+
+
 def test_pool():
     port = free_port()
     conf = accept_conf(f"127.0.0.1:{port}", env=[f"PROBE_ENV={ENV_KEYS}"],
@@ -455,5 +482,6 @@ if __name__ == "__main__":
     main([test_fd3_and_environment, test_ipv6_and_unix_peer, test_inetd_shell_program,
           test_isolation_of_concurrent_sandboxes, test_busybox_httpd, test_git_daemon_inetd,
           test_max_connections_waits_in_backlog, test_max_connections_per_source,
-          test_trigger_limit_suspends_then_resumes, test_runtime_max, test_pool,
+          test_trigger_limit_suspends_then_resumes, test_runtime_max,
+          test_idle_stop_ends_silent_sandbox, test_pool,
           test_pool_inetd_style, test_emfile_pauses_and_retries, test_flood])

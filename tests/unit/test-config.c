@@ -1304,6 +1304,10 @@ static void test_accept(void)
 	parse_bad(ACCEPT_BASE "[Socket]\nMaxConnections=2\n[Container]\nPoolSize=3\n",
 		  "PoolSize= above MaxConnections=",
 		  "t.conf: PoolSize=3 is more than MaxConnections=2", NULL);
+	parse_bad(ACCEPT_BASE "[Service]\nIdleFreezeSec=1s\n", "IdleFreezeSec= with Accept=yes",
+		  "t.conf: IdleFreezeSec= needs Accept=no (a sandbox serves one connection: "
+		  "IdleStopSec= ends one whose connection is silent)",
+		  NULL);
 	parse_bad(
 	    BASE "[Socket]\nMaxConnections=2\nMaxConnectionsPerSource=1\n[Container]\n"
 		 "StandardInput=socket\nPoolSize=1\n[Service]\nRuntimeMaxSec=1s\n",
