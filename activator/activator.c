@@ -55,6 +55,7 @@ static const char *const step_names[_STEP_MAX] = {
     [STEP_PRIVILEGES] = "privileges",
     [STEP_FORK_PAYLOAD] = "fork-payload",
     [STEP_EXEC] = "exec",
+    [STEP_NETNS] = "netns",
 };
 
 const char *activator_step_name(enum activator_step step)
@@ -84,6 +85,9 @@ static int spec_validate(const struct activator_spec *spec)
 		return -EOPNOTSUPP;
 	if ((spec->namespaces & NAMESPACES_REQUIRED) != NAMESPACES_REQUIRED ||
 	    (spec->namespaces & ~(unsigned long)NAMESPACES_ALLOWED))
+		return -EINVAL;
+	/* Joining a namespace and creating one exclude each other. */
+	if (spec->netns_fd >= 0 && (spec->namespaces & CLONE_NEWNET))
 		return -EINVAL;
 	/* Without its own UTS namespace the child would rename the host. */
 	if (spec->hostname &&
@@ -296,9 +300,17 @@ int activator_spawn(const struct activator_spec *spec, struct activator_child *r
 	/* Our copy of the child's end must go, or we would never see EOF. */
 	child_fd = safe_close(child_fd);
 
-	/* Here, between clone and release, is where the parent will do what
+	/* Here, between clone and release, is where the parent does what
 	 * only it can: write the uid/gid maps of a user namespace (the child
-	 * cannot map itself), and move the host end of a veth pair. */
+	 * cannot map itself, not yet), and create the veth pair whose peer
+	 * goes into the child's network namespace (the caller's hook). */
+	if (spec->before_release) {
+		r = spec->before_release(pid, pidfd, spec->userdata);
+		if (r < 0) {
+			child_abandon(pidfd);
+			return r;
+		}
+	}
 
 	/* Release the child. MSG_NOSIGNAL: a child that already died must not
 	 * kill the daemon with SIGPIPE. */

@@ -18,26 +18,27 @@
 
 enum activator_step {
 	STEP_NONE = 0,
-	STEP_SYNC,	     /* waiting for the parent's go */
-	STEP_SIGNALS,	     /* reset signal mask and handlers, PDEATHSIG */
-	STEP_MOUNT_PRIVATE,  /* MS_SLAVE|MS_REC on / */
-	STEP_LOOPBACK,	     /* bring lo up in the new network namespace */
-	STEP_ROOTFS,	     /* bind the root directory on the staging dir */
-	STEP_MOUNTPOINTS,    /* create missing mount points in the rootfs */
-	STEP_READ_ONLY,	     /* make the root recursively read-only */
-	STEP_BIND,	     /* Bind=/BindReadOnly= */
-	STEP_PROC,	     /* private /proc */
-	STEP_SYS,	     /* fresh read-only /sys */
-	STEP_DEV,	     /* minimal /dev */
-	STEP_TMPFS,	     /* /tmp, /run, TemporaryFileSystem= */
-	STEP_PIVOT_ROOT,     /* pivot_root into the new root, detach the old */
-	STEP_HOSTNAME,	     /* sethostname */
-	STEP_FDS,	     /* passed fds to 3..3+n-1, stdio, close the rest */
-	STEP_SETSID,	     /* new session */
-	STEP_CHDIR,	     /* WorkingDirectory= */
-	STEP_PRIVILEGES,     /* groups, gid, uid, capabilities, NO_NEW_PRIVS */
-	STEP_FORK_PAYLOAD,   /* the stub init forks pid 2 */
-	STEP_EXEC,	     /* execve of the payload */
+	STEP_SYNC,          /* waiting for the parent's go */
+	STEP_SIGNALS,       /* reset signal mask and handlers, PDEATHSIG */
+	STEP_MOUNT_PRIVATE, /* MS_SLAVE|MS_REC on / */
+	STEP_LOOPBACK,      /* bring lo up in the new network namespace */
+	STEP_ROOTFS,        /* bind the root directory on the staging dir */
+	STEP_MOUNTPOINTS,   /* create missing mount points in the rootfs */
+	STEP_READ_ONLY,     /* make the root recursively read-only */
+	STEP_BIND,          /* Bind=/BindReadOnly= */
+	STEP_PROC,          /* private /proc */
+	STEP_SYS,           /* fresh read-only /sys */
+	STEP_DEV,           /* minimal /dev */
+	STEP_TMPFS,         /* /tmp, /run, TemporaryFileSystem= */
+	STEP_PIVOT_ROOT,    /* pivot_root into the new root, detach the old */
+	STEP_HOSTNAME,      /* sethostname */
+	STEP_FDS,           /* passed fds to 3..3+n-1, stdio, close the rest */
+	STEP_SETSID,        /* new session */
+	STEP_CHDIR,         /* WorkingDirectory= */
+	STEP_PRIVILEGES,    /* groups, gid, uid, capabilities, NO_NEW_PRIVS */
+	STEP_FORK_PAYLOAD,  /* the stub init forks pid 2 */
+	STEP_EXEC,          /* execve of the payload */
+	STEP_NETNS,         /* setns() into spec->netns_fd */
 	_STEP_MAX,
 };
 
@@ -85,7 +86,7 @@ struct activator_spec {
 	 * mounted on it in the host's namespace). */
 	const char *staging_dir;
 
-	const char *hostname; /* NULL: keep (only with no new UTS ns) */
+	const char *hostname;          /* NULL: keep (only with no new UTS ns) */
 	const char *working_directory; /* NULL = "/" */
 
 	/* Credentials of the payload; uid 0 keeps root. */
@@ -101,6 +102,18 @@ struct activator_spec {
 	/* An O_DIRECTORY fd of the container's (empty) cgroup v2 directory
 	 * for CLONE_INTO_CGROUP, or -1. */
 	int cgroup_fd;
+
+	/* An existing network namespace to join (an nsfs fd), or -1: the child
+	 * setns()s into it before anything else (Network=netns:NAME, the
+	 * shared empty namespace). Requires CLONE_NEWNET not set. Note that
+	 * {0} initializes this to fd 0: set it to -1 explicitly. */
+	int netns_fd;
+	/* Called by the parent between clone3() and the release of the child,
+	 * for what only the parent can set up (the veth pair): pid and pidfd
+	 * are the new child's. A negative return kills and reaps the child,
+	 * and activator_spawn() returns it. NULL = nothing to do. */
+	int (*before_release)(pid_t pid, int pidfd, void *userdata);
+	void *userdata;
 };
 
 struct activator_child {
