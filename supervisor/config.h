@@ -12,6 +12,7 @@
 
 #include "common/parse.h"
 #include "common/sockaddr.h"
+#include "netns/address.h"
 
 /* Limits on everything a configuration controls. */
 #define CONFIG_MAX_SERVICES  1024
@@ -42,9 +43,16 @@ enum bind_ipv6_only {
 };
 
 enum network_mode {
-	NETWORK_NONE, /* a new network namespace with only lo, up */
-	NETWORK_HOST, /* the daemon's network namespace */
+	NETWORK_NONE,         /* a new network namespace with only lo, up */
+	NETWORK_HOST,         /* the daemon's network namespace */
+	NETWORK_VETH,         /* a new network namespace with a veth pair to the daemon's */
+	NETWORK_NETNS,        /* joins /run/netns/NAME (container.netns_name) */
+	NETWORK_SHARED_EMPTY, /* one empty namespace (lo up) per service, shared */
 };
+
+/* AddressPool= defaults: an IPv4 /30 and an IPv6 /64 per container. */
+#define NETWORK_POOL_V4 "10.89.0.0/16"
+#define NETWORK_POOL_V6 "fd00:6e73:696e::/48"
 
 struct bind_config {
 	char *source;   /* host path (absolute) */
@@ -92,6 +100,14 @@ struct container_config {
 	size_t n_tmpfs;
 	int read_only;             /* ReadOnly=: 1/0, or -1 = default (yes for the host's /) */
 	enum network_mode network; /* Network=, default none */
+
+	/* Network=netns:NAME, Network=veth. Addresses: [0] IPv4, [1] IPv6,
+	 * family 0 = not set. */
+	char *netns_name;                    /* NAME of Network=netns:NAME */
+	struct netns_prefix address[2];      /* Address= (the container's host0) */
+	struct netns_prefix host_address[2]; /* HostAddress= (ve-NAME, the gateway) */
+	struct netns_prefix address_pool[2]; /* AddressPool=, default NETWORK_POOL_V4/V6 */
+	char *bridge;                        /* Bridge=, NULL = address the host side */
 };
 
 struct service_settings {
