@@ -477,11 +477,18 @@ int service_start(struct service *s)
 	spec.groups = (const gid_t *)groups;
 	spec.n_groups = (size_t)n_groups;
 	spec.namespaces = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS |
-			  CLONE_NEWCGROUP | (cc->network == NETWORK_NONE ? CLONE_NEWNET : 0);
+			  CLONE_NEWCGROUP; /* CLONE_NEWNET: network_prepare() */
 	spec.cgroup_fd = cgroup_fd;
+	r = network_prepare(s, &spec);
+	if (r < 0) {
+		drop_cgroup(s);
+		start_failed(s);
+		return r;
+	}
 
 	s->started_at = now_usec();
 	r = activator_spawn(&spec, &child);
+	network_spawned(s, r);
 	if (r < 0) {
 		log_errno(LOG_ERR, r, "%s: cannot start container", name(s));
 		drop_cgroup(s);
@@ -574,6 +581,7 @@ static void exit_cb(evutil_socket_t fd, short what, void *arg)
 	s->pidfd = safe_close(s->pidfd);
 	timer_stop(s);
 	drop_cgroup(s);
+	network_stop(s);
 
 	format_duration(buf, sizeof(buf), ran - ran % 1000);
 	if (r < 0) {
@@ -722,6 +730,7 @@ struct service *service_new(struct manager *m, struct service_config *cfg, int *
 	s->pidfd = -1;
 	s->sync_fd = -1;
 	s->state = SERVICE_WAITING;
+	network_init(&s->net);
 	s->fds = calloc(n, sizeof(int));
 	s->listen_events = calloc(n, sizeof(struct event *));
 	s->failures = calloc(cfg->service.start_limit_burst + 1, sizeof(usec_t));
@@ -761,6 +770,7 @@ struct service *service_free(struct service *s)
 	s->sync_fd = safe_close(s->sync_fd);
 	s->pidfd = safe_close(s->pidfd);
 	drop_cgroup(s);
+	network_free(s);
 	for (size_t i = 0; i < s->cfg->socket.n_listen; i++) {
 		if (s->listen_events[i])
 			event_free(s->listen_events[i]);

@@ -20,6 +20,7 @@
 
 #include "common/parse.h"
 #include "supervisor/config.h"
+#include "supervisor/network.h"
 
 struct manager;
 struct event;
@@ -64,6 +65,9 @@ struct service {
 	bool remove_when_stopped;
 	struct service *successor;
 	struct service *predecessor;
+
+	/* Network=: the shared namespace, the veth pair (network.c). */
+	struct network_state net;
 };
 
 /* Creates a service for cfg (taking ownership of it), with its listener
