@@ -7,7 +7,8 @@
  * environment block, the PATH to search): the child then runs only system
  * calls and stack buffers, no allocation of its own, so it does not depend
  * on allocator locks that another thread of the parent might have held at
- * clone time. (libmnl in the loopback step is the one exception.)
+ * clone time (the loopback step's rtnetlink socket is a plain fd, for the
+ * same reason).
  */
 #pragma once
 

@@ -13,6 +13,8 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <linux/netlink.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -21,50 +23,59 @@
 
 int rtnl_open(struct rtnl *r)
 {
-	r->nl = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC);
-	if (!r->nl)
-		return negative_errno();
-	if (mnl_socket_bind(r->nl, 0, MNL_SOCKET_AUTOPID) < 0) {
-		int e = negative_errno();
+	struct sockaddr_nl sa = {.nl_family = AF_NETLINK};
+	socklen_t len = sizeof(sa);
+
+	r->fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+	if (r->fd < 0)
+		return -errno;
+	/* nl_pid 0: the kernel picks our port id. */
+	if (bind(r->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    getsockname(r->fd, (struct sockaddr *)&sa, &len) < 0) {
+		int e = -errno;
 		rtnl_close(r);
 		return e;
 	}
-	r->portid = mnl_socket_get_portid(r->nl);
+	r->portid = sa.nl_pid;
 	r->seq = (unsigned int)time(NULL);
 	return 0;
 }
 
 void rtnl_close(struct rtnl *r)
 {
-	if (r->nl)
-		mnl_socket_close(r->nl);
-	r->nl = NULL;
+	r->fd = safe_close(r->fd);
 }
 
 int rtnl_call(struct rtnl *r, struct nlmsghdr *nlh, mnl_cb_t cb, void *data)
 {
 	/* Large enough for one part of a link dump. */
 	char buf[32768];
+	struct sockaddr_nl kernel = {.nl_family = AF_NETLINK};
 	unsigned int seq = ++r->seq;
-	ssize_t n;
-	int ret;
-
 	/* NLM_F_DUMP shares its bits with NLM_F_EXCL and NLM_F_REPLACE: it
 	 * means a dump only on a RTM_GET* request (type 2 modulo 4). */
 	bool dump = nlh->nlmsg_type % 4 == 2 && (nlh->nlmsg_flags & NLM_F_DUMP) == NLM_F_DUMP;
+	ssize_t n;
+	int ret;
 
 	nlh->nlmsg_seq = seq;
 	if (!dump)
 		nlh->nlmsg_flags |= NLM_F_ACK;
-	if (mnl_socket_sendto(r->nl, nlh, nlh->nlmsg_len) < 0)
-		return negative_errno();
+	do
+		n = sendto(r->fd, nlh, nlh->nlmsg_len, 0, (struct sockaddr *)&kernel,
+			   sizeof(kernel));
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
 	/* Until the ACK or NLMSG_DONE (MNL_CB_STOP), or an error. */
 	do {
-		n = mnl_socket_recvfrom(r->nl, buf, sizeof(buf));
+		n = recv(r->fd, buf, sizeof(buf), 0);
+		if (n < 0 && errno == EINTR)
+			continue;
 		if (n < 0)
-			return negative_errno();
+			return -errno;
 		ret = mnl_cb_run(buf, (size_t)n, seq, r->portid, cb, data);
-	} while (ret > MNL_CB_STOP);
+	} while (n < 0 || ret > MNL_CB_STOP);
 	return ret < 0 ? negative_errno() : 0;
 }
 
@@ -105,7 +116,7 @@ int rtnl_run_in_netns(int nsfd, int (*fn)(void *arg), void *arg)
 int netns_loopback_up(void)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
-	struct rtnl r = {0};
+	struct rtnl r = {.fd = -1};
 	struct nlmsghdr *nlh;
 	struct ifinfomsg *ifm;
 	int ret;

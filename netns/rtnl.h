@@ -6,12 +6,15 @@
 #include <stdbool.h>
 
 struct rtnl {
-	struct mnl_socket *nl;
+	int fd; /* -1 = closed */
 	unsigned int portid;
 	unsigned int seq;
 };
 
-/* A NETLINK_ROUTE socket in the calling thread's network namespace. */
+/* A NETLINK_ROUTE socket in the calling thread's network namespace. A plain
+ * fd, not libmnl's struct mnl_socket: nothing here allocates, so that the
+ * container's child (a raw clone3() copy of the daemon, which may have
+ * another thread in malloc at that moment) can use it too. */
 int rtnl_open(struct rtnl *r);
 void rtnl_close(struct rtnl *r);
 /* Sends one request and reads until its ACK (or, for NLM_F_DUMP, the end of

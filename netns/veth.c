@@ -6,6 +6,8 @@
 #include <linux/if_link.h>
 #include <linux/rtnetlink.h>
 #include <linux/veth.h>
+#include <pthread.h>
+#include <stdlib.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -213,7 +215,7 @@ static int peer_setup_cb(void *arg)
 {
 	struct peer_job *j = arg;
 	const struct netns_veth *v = j->v;
-	struct rtnl r = {0};
+	struct rtnl r = {.fd = -1};
 	int index, ret;
 
 	j->op = "open rtnetlink in the container's namespace for";
@@ -265,7 +267,7 @@ int netns_veth_create(const struct netns_veth *v, pid_t pid, int pidfd, int *ret
 {
 	char peer_desc[IFNAMSIZ + 64];
 	struct peer_job job = {.v = v};
-	struct rtnl r = {0};
+	struct rtnl r = {.fd = -1};
 	int index = -1, master = 0, ret;
 
 	ret = rtnl_open(&r);
@@ -324,7 +326,7 @@ out:
 
 int netns_veth_delete(int ifindex)
 {
-	struct rtnl r = {0};
+	struct rtnl r = {.fd = -1};
 	int ret;
 
 	ret = rtnl_open(&r);
@@ -335,13 +337,60 @@ int netns_veth_delete(int ifindex)
 	return ret;
 }
 
+struct netns_veth_deletion {
+	pthread_t thread;
+	int ifindex;
+	int ret;
+};
+
+static void *delete_thread(void *arg)
+{
+	struct netns_veth_deletion *d = arg;
+
+	d->ret = netns_veth_delete(d->ifindex);
+	return NULL;
+}
+
+int netns_veth_delete_async(int ifindex, struct netns_veth_deletion **ret)
+{
+	struct netns_veth_deletion *d = calloc(1, sizeof(*d));
+	int r;
+
+	if (!d)
+		return -ENOMEM;
+	d->ifindex = ifindex;
+	d->ret = -EIO;
+	r = pthread_create(&d->thread, NULL, delete_thread, d);
+	if (r != 0) {
+		free(d);
+		return -r;
+	}
+	*ret = d;
+	return 0;
+}
+
+int netns_veth_delete_finish(struct netns_veth_deletion **d, bool wait)
+{
+	int r;
+
+	if (!*d)
+		return 0;
+	r = wait ? pthread_join((*d)->thread, NULL) : pthread_tryjoin_np((*d)->thread, NULL);
+	if (r == EBUSY)
+		return -EBUSY;
+	r = r != 0 ? -r : (*d)->ret;
+	free(*d);
+	*d = NULL;
+	return r;
+}
+
 int netns_veth_remove_stale(const char *alias)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
 	_cleanup_free_ int *found = calloc(STALE_MAX, sizeof(int));
 	struct link_query q = {.alias = alias, .found = found};
 	struct nlmsghdr *nlh = msg_new(buf, RTM_GETLINK, NLM_F_DUMP);
-	struct rtnl r = {0};
+	struct rtnl r = {.fd = -1};
 	int ret, n = 0;
 
 	if (!found)

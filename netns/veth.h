@@ -49,6 +49,17 @@ int netns_veth_create(const struct netns_veth *v, pid_t pid, int pidfd, int *ret
 		      size_t errlen);
 /* Deletes the pair by its host side's ifindex; -ENODEV if it is gone. */
 int netns_veth_delete(int ifindex);
+
+/* Deleting a veth pair waits for RCU grace periods in the kernel: tens of
+ * milliseconds, which an event loop must not spend. This runs the delete
+ * in a thread of its own (which allocates nothing); the caller polls or
+ * waits for it with netns_veth_delete_finish(). */
+struct netns_veth_deletion;
+int netns_veth_delete_async(int ifindex, struct netns_veth_deletion **ret);
+/* -EBUSY if not finished and !wait; else frees *d (sets it NULL) and
+ * returns the delete's result (-ENODEV: the kernel deleted it first, with
+ * the container's namespace). */
+int netns_veth_delete_finish(struct netns_veth_deletion **d, bool wait);
 /* Deletes every interface of the caller's namespace whose alias is alias
  * (at most 4096 per call). Returns how many, or a negative errno. */
 int netns_veth_remove_stale(const char *alias);

@@ -30,7 +30,32 @@ static const char *name(const struct service *s)
 	return s->cfg->name;
 }
 
-/* Whether p overlaps an address in use by another service's container. */
+static void addresses_free(struct network_state *n)
+{
+	memset(n->addr, 0, sizeof(n->addr));
+	memset(n->host_addr, 0, sizeof(n->host_addr));
+}
+
+/* Collects the deletion of the last pair, if it is done (or, with wait,
+ * once it is); then its addresses are free. False if it is still going. */
+static bool deletion_reap(struct service *s, bool wait)
+{
+	struct network_state *n = &s->net;
+	int r;
+
+	if (!n->deleting)
+		return true;
+	r = netns_veth_delete_finish(&n->deleting, wait);
+	if (r == -EBUSY)
+		return false;
+	if (r < 0 && r != -ENODEV)
+		log_errno(LOG_WARNING, r, "%s: cannot delete %s", name(s), n->ifname);
+	addresses_free(n);
+	return true;
+}
+
+/* Whether p overlaps an address in use by another service's container
+ * (running, or whose pair is still being deleted). */
 static struct service *address_user(struct service *self, const struct netns_prefix *p)
 {
 	struct manager *m = self->manager;
@@ -40,6 +65,7 @@ static struct service *address_user(struct service *self, const struct netns_pre
 
 		if (o == self)
 			continue;
+		(void)deletion_reap(o, false);
 		for (int f = 0; f < 2; f++)
 			if (netns_prefix_overlap(p, &o->net.addr[f]) ||
 			    netns_prefix_overlap(p, &o->net.host_addr[f]))
@@ -63,6 +89,11 @@ static int addresses_pick(struct service *s)
 		for (int f = 0; f < 2; f++) {
 			struct service *o = address_user(s, &cc->address[f]);
 
+			/* Perhaps only a pair still being deleted. */
+			if (o && o->net.deleting) {
+				(void)deletion_reap(o, true);
+				o = address_user(s, &cc->address[f]);
+			}
 			if (o && cc->address[f].family) {
 				log_error(
 				    "%s: Address=%s: the subnet is in use by the container of "
@@ -78,21 +109,27 @@ static int addresses_pick(struct service *s)
 	size = netns_pool_size(&pool[0], 30, POOL_SEARCH_MAX);
 	if (netns_pool_size(&pool[1], 64, POOL_SEARCH_MAX) < size)
 		size = netns_pool_size(&pool[1], 64, POOL_SEARCH_MAX);
-	for (uint64_t i = 0; i < size; i++) {
-		struct netns_prefix c4, h4, c6, h6;
+	for (int pass = 0; pass < 2; pass++) {
+		/* Full: maybe only of pairs still being deleted. Wait for those
+		 * (a few tens of ms each), and look again. */
+		for (size_t k = 0; pass == 1 && k < s->manager->n_services; k++)
+			(void)deletion_reap(s->manager->services[k], true);
+		for (uint64_t i = 0; i < size; i++) {
+			struct netns_prefix c4, h4, c6, h6;
 
-		if (netns_pool_address(&pool[0], 30, i, 2, &c4) < 0 ||
-		    netns_pool_address(&pool[0], 30, i, 1, &h4) < 0 ||
-		    netns_pool_address(&pool[1], 64, i, 2, &c6) < 0 ||
-		    netns_pool_address(&pool[1], 64, i, 1, &h6) < 0)
-			break;
-		if (address_user(s, &c4) || address_user(s, &c6))
-			continue;
-		n->addr[0] = c4;
-		n->host_addr[0] = h4;
-		n->addr[1] = c6;
-		n->host_addr[1] = h6;
-		return 0;
+			if (netns_pool_address(&pool[0], 30, i, 2, &c4) < 0 ||
+			    netns_pool_address(&pool[0], 30, i, 1, &h4) < 0 ||
+			    netns_pool_address(&pool[1], 64, i, 2, &c6) < 0 ||
+			    netns_pool_address(&pool[1], 64, i, 1, &h6) < 0)
+				break;
+			if (address_user(s, &c4) || address_user(s, &c6))
+				continue;
+			n->addr[0] = c4;
+			n->host_addr[0] = h4;
+			n->addr[1] = c6;
+			n->host_addr[1] = h6;
+			return 0;
+		}
 	}
 	log_error("%s: AddressPool=%s and %s: no free /30 and /64 left", name(s),
 		  netns_prefix_format(&pool[0], a, 64), netns_prefix_format(&pool[1], b, 64));
@@ -158,6 +195,8 @@ int network_prepare(struct service *s, struct activator_spec *spec)
 		return 0;
 	case NETWORK_VETH:
 		spec->namespaces |= CLONE_NEWNET;
+		/* Our last pair must be gone: the name is the same. */
+		(void)deletion_reap(s, true);
 		netns_veth_name(name(s), n->ifname);
 		r = addresses_pick(s);
 		if (r < 0)
@@ -179,24 +218,31 @@ void network_spawned(struct service *s, int r)
 void network_stop(struct service *s)
 {
 	struct network_state *n = &s->net;
+	int r;
 
-	if (n->ifindex > 0) {
-		/* The kernel deletes the pair with the container's namespace,
-		 * but later and asynchronously: the next start wants the name
-		 * back now. */
-		int r = netns_veth_delete(n->ifindex);
-
+	if (n->ifindex <= 0) {
+		if (!n->deleting)
+			addresses_free(n);
+		return;
+	}
+	/* The kernel deletes the pair with the container's namespace, but
+	 * later: the next start wants the name back, so we delete it, in a
+	 * thread (tens of ms). Its addresses stay taken until then. */
+	(void)deletion_reap(s, true);
+	r = netns_veth_delete_async(n->ifindex, &n->deleting);
+	if (r < 0) {
+		r = netns_veth_delete(n->ifindex);
 		if (r < 0 && r != -ENODEV)
 			log_errno(LOG_WARNING, r, "%s: cannot delete %s", name(s), n->ifname);
-		n->ifindex = 0;
+		addresses_free(n);
 	}
-	memset(n->addr, 0, sizeof(n->addr));
-	memset(n->host_addr, 0, sizeof(n->host_addr));
+	n->ifindex = 0;
 }
 
 void network_free(struct service *s)
 {
 	network_stop(s);
+	(void)deletion_reap(s, true);
 	s->net.join_fd = safe_close(s->net.join_fd);
 	s->net.shared_fd = safe_close(s->net.shared_fd);
 }

@@ -9,6 +9,7 @@
 #include <net/if.h>
 
 #include "netns/address.h"
+#include "netns/veth.h"
 
 struct activator_spec;
 struct manager;
@@ -27,6 +28,9 @@ struct network_state {
 	char ifname[IFNAMSIZ];
 	struct netns_prefix addr[2];
 	struct netns_prefix host_addr[2];
+	/* The pair of the last container, being deleted in a thread: its
+	 * name and addresses stay taken until that is done. */
+	struct netns_veth_deletion *deleting;
 };
 
 void network_init(struct network_state *n);

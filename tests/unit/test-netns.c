@@ -208,6 +208,21 @@ static void test_veth(void)
 	ok(r == -EEXIST, "a second ve-unit: -EEXIST (%d)", r);
 	is_str(err, "cannot create ve-unit", "error names the operation and the interface");
 	ok(link_exists("ve-unit"), "the failed second create left the first alone");
+	{
+		/* Deleting in a thread: the caller polls, then waits. */
+		struct netns_veth_deletion *d = NULL;
+		int polled;
+
+		r = netns_veth_delete_async(ifindex, &d);
+		ok(r == 0 && d, "delete started in a thread (%d)", r);
+		polled = netns_veth_delete_finish(&d, false);
+		ok(polled == -EBUSY || polled == 0, "poll: busy or done (%d)", polled);
+		if (polled == -EBUSY)
+			polled = netns_veth_delete_finish(&d, true);
+		is_int(polled, 0, "the delete succeeded");
+		ok(!d, "and was freed");
+		ok(!link_exists("ve-unit"), "ve-unit gone");
+	}
 	status = box_finish(&b, out, sizeof(out));
 	ok(WIFEXITED(status), "box exited (0x%x)", status);
 	ok(strstr(out, "inet 10.89.0.2/30") != NULL, "host0 has 10.89.0.2/30");
