@@ -172,6 +172,52 @@ def test_two_veth_containers_get_different_addresses():
         assert set(ns.links()) == {"lo"}, ns.links().keys()
 
 
+def test_bridge_and_fixed_addresses():
+    with Netns() as ns, Daemon(prefix=ns.exec_prefix()) as d:
+        ip("-n", ns.name, "link", "add", "br0", "type", "bridge")
+        ip("-n", ns.name, "addr", "add", "10.55.0.1/24", "dev", "br0")
+        ip("-n", ns.name, "link", "set", "br0", "up")
+        ns.start_server()
+        d.write("br", netcheck_conf(sock_path(d, "br"), "veth",
+                                    extra="Bridge=br0\nAddress=10.55.0.20/24\n"
+                                          "HostAddress=10.55.0.1/24"))
+        # Fixed addresses, and a name beyond 12 characters.
+        d.write("fixed-long-name", netcheck_conf(
+            sock_path(d, "fixed"), "veth",
+            extra="Address=172.31.9.2/29\nHostAddress=172.31.9.1/29"))
+        d.start()
+        r = ask(sock_path(d, "br"), [f"10.55.0.1:{SERVER_PORT}"])
+        assert r["targets"][f"10.55.0.1:{SERVER_PORT}"] == "ok:hello 10.55.0.20", r
+        links = ns.links()
+        assert links["ve-br"].get("master") == "br0", links["ve-br"]
+        assert not any(a.get("local") for a in json.loads(
+            ip("-n", ns.name, "-j", "addr", "show", "dev", "ve-br"))[0]["addr_info"]
+            if a.get("family") == "inet"), "the bridged side has no IPv4 address"
+        r = ask(sock_path(d, "fixed"), [f"172.31.9.1:{SERVER_PORT}"])
+        assert r["targets"][f"172.31.9.1:{SERVER_PORT}"] == "ok:hello 172.31.9.2", r
+        long_names = [n for n in ns.links() if n.startswith("ve-fix~")]
+        assert len(long_names) == 1 and len(long_names[0]) == 15, ns.links().keys()
+        assert d.stop() == 0
+        assert set(ns.links()) == {"lo", "br0"}, ns.links().keys()
+
+
+def test_foreign_interface_is_a_clear_error_and_kept():
+    with Netns() as ns, Daemon(prefix=ns.exec_prefix()) as d:
+        # Someone else's ve-web (systemd-nspawn names its pairs alike).
+        ip("-n", ns.name, "link", "add", "ve-web", "type", "veth", "peer", "name", "x0")
+        d.write("web", netcheck_conf(sock_path(d, "web"), "veth"))
+        d.start()
+        s = socket.socket(socket.AF_UNIX)
+        s.connect(sock_path(d, "web"))
+        d.wait_log(r"web: cannot create ve-web \(an interface of that name exists\): "
+                   r"File exists")
+        s.close()
+        assert d.proc.poll() is None
+        assert d.stop() == 0
+        assert {"ve-web", "x0"} <= set(ns.links()), "not ours: left alone"
+        assert d.leftovers() == [], d.leftovers()
+
+
 def test_none_reaches_nothing():
     with Netns() as ns, Daemon(prefix=ns.exec_prefix()) as d:
         ns.start_server()
@@ -313,6 +359,8 @@ def test_sigkill_restart_removes_stale_interfaces():
 if __name__ == "__main__":
     main([test_veth_reaches_host_ipv4_ipv6,
           test_two_veth_containers_get_different_addresses,
+          test_bridge_and_fixed_addresses,
+          test_foreign_interface_is_a_clear_error_and_kept,
           test_none_reaches_nothing,
           test_netns_name_joins_and_missing_is_an_error,
           test_shared_empty_is_one_namespace_per_service,
