@@ -207,6 +207,7 @@ static int link_delete(struct rtnl *r, int index)
 /* The container's side, run in a thread inside its namespace. */
 struct peer_job {
 	const struct netns_veth *v;
+	bool skip_ipv6;
 	const char *op; /* what failed */
 	const struct netns_prefix *what;
 };
@@ -231,14 +232,14 @@ static int peer_setup_cb(void *arg)
 	j->op = "bring up";
 	ret = link_set(&r, index, NULL, 0);
 	for (int f = 0; f < 2 && ret >= 0; f++) {
-		if (!v->addr[f].family)
+		if (!v->addr[f].family || (f == 1 && j->skip_ipv6))
 			continue;
 		j->op = "add address";
 		j->what = &v->addr[f];
 		ret = addr_add(&r, index, &v->addr[f]);
 	}
 	for (int f = 0; f < 2 && ret >= 0; f++) {
-		if (!v->addr[f].family || !v->host_addr[f].family)
+		if (!v->addr[f].family || !v->host_addr[f].family || (f == 1 && j->skip_ipv6))
 			continue;
 		j->op = "add the default route via";
 		j->what = &v->host_addr[f];
@@ -302,6 +303,12 @@ int netns_veth_create(const struct netns_veth *v, pid_t pid, int pidfd, int *ret
 		if (!v->host_addr[f].family)
 			continue;
 		ret = addr_add(&r, index, &v->host_addr[f]);
+		if (ret < 0 && f == 1 && v->ipv6_optional &&
+		    (ret == -EACCES || ret == -EAFNOSUPPORT)) {
+			job.skip_ipv6 = true;
+			ret = 0;
+			continue;
+		}
 		if (ret < 0) {
 			err_set(err, errlen, "add address", &v->host_addr[f], v->host_name);
 			goto out;

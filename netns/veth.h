@@ -26,6 +26,9 @@ struct netns_veth {
 	 * host side (unless bridge) and is the container's default gateway. */
 	struct netns_prefix host_addr[2];
 	struct netns_prefix addr[2];
+	/* IPv6 is skipped on both sides when the host side refuses it (IPv6
+	 * disabled by sysctl or at boot) instead of failing the start. */
+	bool ipv6_optional;
 };
 
 /* The host side's name: "ve-" + service, cut to the kernel's 15 characters

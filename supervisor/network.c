@@ -149,6 +149,8 @@ static int veth_hook(pid_t pid, int pidfd, void *userdata)
 	netns_veth_alias(s->manager->runtime_dir, alias);
 	memcpy(v.addr, n->addr, sizeof(v.addr));
 	memcpy(v.host_addr, n->host_addr, sizeof(v.host_addr));
+	/* From the pool, IPv6 is a bonus: a host without it still gets IPv4. */
+	v.ipv6_optional = !cc->address[1].family;
 	r = netns_veth_create(&v, pid, pidfd, &ifindex, err, sizeof(err));
 	if (r == -EEXIST && strncmp(err, "cannot create ", 14) == 0)
 		return log_errno(LOG_ERR, r, "%s: %s (an interface of that name exists)", name(s),

@@ -267,6 +267,51 @@ static void test_stale(void)
 	box_finish(&b, out, sizeof(out));
 }
 
+static int write_file(const char *path, const char *s)
+{
+	_cleanup_close_ int fd = open(path, O_WRONLY | O_CLOEXEC);
+
+	if (fd < 0 || write(fd, s, strlen(s)) < 0)
+		return -errno;
+	return 0;
+}
+
+/* IPv6 disabled on our side (in the test's own namespace): from the pool,
+ * IPv6 is skipped; written explicitly, it is an error. */
+static void test_ipv6_disabled(void)
+{
+	const char *knob = "/proc/sys/net/ipv6/conf/default/disable_ipv6";
+	struct netns_veth v = {.host_name = "ve-no6", .alias = "nsinetd:/test/no6"};
+	char out[4096], err[256] = "";
+	struct box b;
+	int ifindex = -1, r;
+
+	if (write_file(knob, "1") < 0) {
+		ok(true, "# SKIP cannot disable IPv6 here");
+		return;
+	}
+	v.host_addr[0] = pfx("10.89.0.1/30");
+	v.addr[0] = pfx("10.89.0.2/30");
+	v.host_addr[1] = pfx("fd00::1/64");
+	v.addr[1] = pfx("fd00::2/64");
+	if (box_start(&b, "read x; ip -o addr show dev host0") < 0) {
+		ok(false, "box");
+		write_file(knob, "0");
+		return;
+	}
+	r = netns_veth_create(&v, b.pid, b.pidfd, &ifindex, err, sizeof(err));
+	is_int(r, -EACCES, "IPv6 required but disabled: -EACCES");
+	is_str(err, "cannot add address fd00::1/64 to ve-no6", "the error names it");
+	ok(!link_exists("ve-no6"), "the failed pair was deleted");
+	v.ipv6_optional = true;
+	r = netns_veth_create(&v, b.pid, b.pidfd, &ifindex, err, sizeof(err));
+	ok(r == 0, "IPv6 optional: created (%s)", err);
+	box_finish(&b, out, sizeof(out));
+	ok(strstr(out, "inet 10.89.0.2/30") && !strstr(out, "fd00::2"), "IPv4 only in the box");
+	(void)netns_veth_delete(ifindex);
+	write_file(knob, "0");
+}
+
 static void test_netns(void)
 {
 	_cleanup_close_ int fd = -1;
@@ -299,5 +344,6 @@ int main(void)
 	test_netns();
 	test_veth();
 	test_stale();
+	test_ipv6_disabled();
 	return tap_done();
 }
