@@ -96,7 +96,8 @@ struct activator_spec {
 	size_t n_groups;
 
 	/* CLONE_NEW* flags: NEWNS|NEWPID|NEWIPC|NEWUTS|NEWCGROUP, plus
-	 * NEWNET for Network=none. NEWNS and NEWPID are required. */
+	 * NEWNET for a network namespace of its own (Network=none, veth).
+	 * NEWNS and NEWPID are required. */
 	unsigned long namespaces;
 
 	/* An O_DIRECTORY fd of the container's (empty) cgroup v2 directory
