@@ -7,7 +7,8 @@
  * environment block, the PATH to search): the child then runs only system
  * calls and stack buffers, no allocation of its own, so it does not depend
  * on allocator locks that another thread of the parent might have held at
- * clone time. (libmnl in the loopback step is the one exception.)
+ * clone time (the loopback step's rtnetlink socket is a plain fd, for the
+ * same reason).
  */
 #pragma once
 
@@ -39,9 +40,9 @@ struct activator_ctx {
 	char listen_pid[32]; /* "LISTEN_PID=", completed by the payload itself */
 	const char *path;    /* PATH for looking up argv[0] */
 
-	cap_t caps; /* caps_prepare(): the sets to capset(), or NULL */
-	size_t n_fds;        /* fds at 3.. in the payload: spec->n_fds, or the handoff's */
-	size_t n_envp;       /* entries in envp; room for ACTIVATOR_HANDOFF_ENV_MAX more */
+	cap_t caps;    /* caps_prepare(): the sets to capset(), or NULL */
+	size_t n_fds;  /* fds at 3.. in the payload: spec->n_fds, or the handoff's */
+	size_t n_envp; /* entries in envp; room for ACTIVATOR_HANDOFF_ENV_MAX more */
 
 	/* Pool mode: the handoff message lands here (allocated before clone). */
 	int handoff_fd;

@@ -60,6 +60,7 @@ static const char *const step_names[_STEP_MAX] = {
     [STEP_EXEC] = "exec",
     [STEP_RLIMITS] = "rlimits",
     [STEP_SECCOMP] = "seccomp",
+    [STEP_NETNS] = "netns",
 };
 
 const char *activator_step_name(enum activator_step step)
@@ -97,6 +98,9 @@ static int spec_validate(const struct activator_spec *spec)
 		return -EINVAL;
 	if ((spec->namespaces & NAMESPACES_REQUIRED) != NAMESPACES_REQUIRED ||
 	    (spec->namespaces & ~(unsigned long)NAMESPACES_ALLOWED))
+		return -EINVAL;
+	/* Joining a namespace and creating one exclude each other. */
+	if (spec->netns_fd >= 0 && (spec->namespaces & CLONE_NEWNET))
 		return -EINVAL;
 	/* Without its own UTS namespace the child would rename the host. */
 	if (spec->hostname &&
@@ -331,11 +335,19 @@ int activator_spawn(const struct activator_spec *spec, struct activator_child *r
 
 	/* Here, between clone and release, the parent does what only it
 	 * can: write the uid/gid maps of a user namespace (the child cannot
-	 * map itself); later, move the host end of a veth pair. */
+	 * map itself), and create the veth pair whose peer goes into the
+	 * child's network namespace (the caller's hook). */
 	r = userns_write_maps(spec, pid);
 	if (r < 0) {
 		child_abandon(pidfd);
 		return r;
+	}
+	if (spec->before_release) {
+		r = spec->before_release(pid, pidfd, spec->userdata);
+		if (r < 0) {
+			child_abandon(pidfd);
+			return r;
+		}
 	}
 
 	/* Release the child. MSG_NOSIGNAL: a child that already died must not

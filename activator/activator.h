@@ -45,6 +45,7 @@ enum activator_step {
 	STEP_EXEC,          /* execve of the payload */
 	STEP_RLIMITS,       /* Limit*= */
 	STEP_SECCOMP,       /* load the seccomp filter, in the payload */
+	STEP_NETNS,         /* setns() into spec->netns_fd */
 	_STEP_MAX,
 };
 
@@ -107,7 +108,8 @@ struct activator_spec {
 	size_t n_groups;
 
 	/* CLONE_NEW* flags: NEWNS|NEWPID|NEWIPC|NEWUTS|NEWCGROUP, plus
-	 * NEWNET for Network=none. NEWNS and NEWPID are required. */
+	 * NEWNET for a network namespace of its own (Network=none, veth).
+	 * NEWNS and NEWPID are required. */
 	unsigned long namespaces;
 
 	/* An O_DIRECTORY fd of the container's (empty) cgroup v2 directory
@@ -148,6 +150,17 @@ struct activator_spec {
 	 * closes its copy of this end after spawning. */
 	bool pool;
 	int handoff_fd;
+	/* An existing network namespace to join (an nsfs fd), or -1: the child
+	 * setns()s into it before anything else (Network=netns:NAME, the
+	 * shared empty namespace). Requires CLONE_NEWNET not set. Note that
+	 * {0} initializes this to fd 0: set it to -1 explicitly. */
+	int netns_fd;
+	/* Called by the parent between clone3() and the release of the child,
+	 * for what only the parent can set up (the veth pair): pid and pidfd
+	 * are the new child's. A negative return kills and reaps the child,
+	 * and activator_spawn() returns it. NULL = nothing to do. */
+	int (*before_release)(pid_t pid, int pidfd, void *userdata);
+	void *userdata;
 };
 
 struct activator_child {

@@ -108,6 +108,17 @@ static int child_mount_private(struct activator_ctx *c)
 	return 0;
 }
 
+/* Network=netns:NAME and the shared empty namespace: join one that exists.
+ * Before any mount, so that the fresh /sys shows this namespace. */
+static int child_netns(struct activator_ctx *c)
+{
+	if (c->spec->netns_fd < 0)
+		return 0;
+	if (setns(c->spec->netns_fd, CLONE_NEWNET) < 0)
+		return -errno;
+	return 0;
+}
+
 /* A new network namespace starts with lo down: Network=none still means
  * 127.0.0.1 works inside. */
 static int child_loopback(struct activator_ctx *c)
@@ -420,6 +431,7 @@ static const struct child_step child_steps[] = {
     {STEP_SIGNALS, child_signals},
     {STEP_SYNC, child_sync},
     {STEP_MOUNT_PRIVATE, child_mount_private},
+    {STEP_NETNS, child_netns},
     {STEP_LOOPBACK, child_loopback},
     {STEP_ROOTFS, rootfs_bind_root},
     {STEP_MOUNTPOINTS, rootfs_mountpoints},

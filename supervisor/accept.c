@@ -493,6 +493,8 @@ static int sandbox_spawn(struct accept *a, struct sandbox *sb, int conn)
 	sb->cgroup_path = TAKE_PTR(sp.cgroup_path);
 	sb->started_at = now_usec();
 	r = activator_spawn(&sp.spec, &child);
+	/* What the start needed of Network= (a netns:NAME fd) goes now. */
+	network_spawned(a->s, r);
 	if (r < 0) {
 		log_errno(LOG_ERR, r, "%s: cannot start a sandbox%s%s", name(a),
 			  conn >= 0 ? " for " : " for the pool", conn >= 0 ? sb->peer.text : "");

@@ -725,16 +725,97 @@ static void parse_read_only(struct parser *p, const char *key, const char *value
 static void parse_network(struct parser *p, const char *key, const char *value, size_t offset,
 			  int data)
 {
+	struct container_config *c = &p->c->container;
+
 	if (!*value || strcmp(value, "none") == 0)
-		p->c->container.network = NETWORK_NONE;
+		c->network = NETWORK_NONE;
 	else if (strcmp(value, "host") == 0)
-		p->c->container.network = NETWORK_HOST;
+		c->network = NETWORK_HOST;
 	else if (strcmp(value, "veth") == 0)
-		perr(p, "Network=veth is not supported yet");
-	else if (strncmp(value, "netns:", 6) == 0)
-		perr(p, "Network=netns:NAME is not supported yet");
-	else
-		perr(p, "%s=: invalid value '%s': expected none or host", key, value);
+		c->network = NETWORK_VETH;
+	else if (strcmp(value, "shared-empty") == 0)
+		c->network = NETWORK_SHARED_EMPTY;
+	else if (strncmp(value, "netns:", 6) == 0) {
+		/* The `ip netns` names nsinetd accepts: those of services. */
+		if (!service_name_is_valid(value + 6)) {
+			perr(p,
+			     "%s=: invalid namespace name '%s': expected 1 to 64 letters, digits, "
+			     "'_', '.', '@' or '-', not starting with '.'",
+			     key, value + 6);
+			return;
+		}
+		if (set_string(p, &c->netns_name, value + 6) < 0)
+			return;
+		c->network = NETWORK_NETNS;
+	} else {
+		perr(p,
+		     "%s=: invalid value '%s': expected none, host, veth, shared-empty or "
+		     "netns:NAME",
+		     key, value);
+		return;
+	}
+	if (c->network != NETWORK_NETNS)
+		set_string(p, &c->netns_name, NULL);
+}
+
+/* Address=, HostAddress=, AddressPool= (data 0, 1, 2): one address per
+ * family, repeatable for the other family; empty resets both. */
+static void parse_address(struct parser *p, const char *key, const char *value, size_t offset,
+			  int data)
+{
+	struct container_config *c = &p->c->container;
+	struct netns_prefix *slot = data == 0   ? c->address
+				    : data == 1 ? c->host_address
+						: c->address_pool;
+	struct netns_prefix a;
+	int f;
+
+	if (!*value) {
+		memset(slot, 0, 2 * sizeof(*slot));
+		return;
+	}
+	/* A pool has no default length; an address is a /30 or a /64. */
+	if (netns_prefix_parse(value, data == 2 ? 33 : 30, data == 2 ? 129 : 64, &a) < 0 ||
+	    (data == 2 && !strchr(value, '/'))) {
+		perr(p, "%s=: invalid %s '%s': expected %s", key, data == 2 ? "pool" : "address",
+		     value,
+		     data == 2 ? "IPv4/LENGTH or IPv6/LENGTH"
+			       : "an IPv4 or IPv6 address, optionally with /LENGTH");
+		return;
+	}
+	f = a.family == AF_INET ? 0 : 1;
+	if (data == 2 && a.prefixlen > (f == 0 ? 30 : 64)) {
+		perr(p, "%s=: pool '%s' too small: it must hold a %s (at most /%d)", key, value,
+		     f == 0 ? "/30" : "/64", f == 0 ? 30 : 64);
+		return;
+	}
+	if (data != 2 && netns_prefix_is_network_or_broadcast(&a)) {
+		perr(p, "%s=: '%s' is the network or broadcast address of its subnet", key, value);
+		return;
+	}
+	if (slot[f].family) {
+		perr(p, "%s=: a second %s value '%s': one per family (an empty %s= resets)", key,
+		     f == 0 ? "IPv4" : "IPv6", value, key);
+		return;
+	}
+	slot[f] = data == 2 ? netns_prefix_network(&a) : a;
+}
+
+/* An interface name as the kernel takes it (dev_valid_name()). */
+static void parse_bridge(struct parser *p, const char *key, const char *value, size_t offset,
+			 int data)
+{
+	size_t n = strlen(value);
+
+	if (*value && (n >= 16 || strcmp(value, ".") == 0 || strcmp(value, "..") == 0 ||
+		       strpbrk(value, "/: \t"))) {
+		perr(p,
+		     "%s=: invalid interface name '%s': 1 to 15 characters, no '/', ':' or "
+		     "spaces",
+		     key, value);
+		return;
+	}
+	set_string(p, &p->c->container.bridge, value);
 }
 
 /* data: the default. StopTimeoutSec= must be > 0. */
@@ -904,6 +985,10 @@ static const struct config_key {
     {"Container", "IOWeight", parse_cgroup_weight, OFF(container.sandbox.io_weight), 0},
     {"Container", "StandardInput", parse_standard_input, 0, 0},
     {"Container", "PoolSize", parse_count, OFF(container.pool_size), CONFIG_MAX_POOL},
+    {"Container", "Address", parse_address, 0, 0},
+    {"Container", "HostAddress", parse_address, 0, 1},
+    {"Container", "AddressPool", parse_address, 0, 2},
+    {"Container", "Bridge", parse_bridge, 0, 0},
     {"Service", "StopTimeoutSec", parse_usec, OFF(service.stop_timeout), 10},
     {"Service", "KillSignal", parse_kill_signal, 0, 0},
     {"Service", "StartLimitIntervalSec", parse_usec, OFF(service.start_limit_interval), 10},
@@ -1112,6 +1197,9 @@ static void finish_accept(struct parser *p)
 		if (c->service.idle_freeze)
 			perr(p, "IdleFreezeSec= needs Accept=no (a sandbox serves one connection: "
 				"IdleStopSec= ends one whose connection is silent)");
+		if (c->container.network == NETWORK_VETH)
+			perr(p, "Network=veth with Accept=yes is not supported (one veth pair per "
+				"service): use Network=none, shared-empty, host or netns:NAME");
 		return;
 	}
 	if (!sc->trigger_limit_burst)
@@ -1130,6 +1218,48 @@ static void finish_accept(struct parser *p)
 }
 
 /* Required keys and defaults that depend on the name. */
+/* What Network=veth's keys mean together; the pool defaults. */
+static void finish_network(struct parser *p)
+{
+	struct container_config *c = &p->c->container;
+	static const char *const pool_default[2] = {NETWORK_POOL_V4, NETWORK_POOL_V6};
+	char a[64], b[64];
+	bool any = false;
+
+	for (int f = 0; f < 2; f++)
+		any = any || c->address[f].family || c->host_address[f].family ||
+		      c->address_pool[f].family;
+	if (c->network != NETWORK_VETH && (any || c->bridge)) {
+		perr(p, "%s= is set but Network= is not veth",
+		     c->bridge ? "Bridge" : "Address=, HostAddress= or AddressPool");
+		return;
+	}
+	for (int f = 0; f < 2; f++) {
+		const struct netns_prefix *ad = &c->address[f], *h = &c->host_address[f];
+		const char *fam = f == 0 ? "IPv4" : "IPv6";
+
+		if (!c->address_pool[f].family)
+			(void)netns_prefix_parse(pool_default[f], 30, 64, &c->address_pool[f]);
+		if (h->family && !ad->family) {
+			perr(p,
+			     "HostAddress=%s needs an %s Address=", netns_prefix_format(h, a, 64),
+			     fam);
+			continue;
+		}
+		if (ad->family && !h->family && !c->bridge) {
+			perr(p, "Address=%s needs an %s HostAddress= (or Bridge=)",
+			     netns_prefix_format(ad, a, 64), fam);
+			continue;
+		}
+		if (!ad->family || !h->family)
+			continue;
+		if (ad->prefixlen != h->prefixlen || !netns_prefix_overlap(ad, h) ||
+		    netns_prefix_same_address(ad, h))
+			perr(p, "Address=%s and HostAddress=%s must be two addresses of one subnet",
+			     netns_prefix_format(ad, a, 64), netns_prefix_format(h, b, 64));
+	}
+}
+
 static void finish(struct parser *p, const char *name)
 {
 	struct service_config *c = p->c;
@@ -1155,6 +1285,7 @@ static void finish(struct parser *p, const char *name)
 			   hostname_is_valid(name) ? name : DEFAULT_HOSTNAME);
 	if (!c->container.working_directory)
 		set_string(p, &c->container.working_directory, "/");
+	finish_network(p);
 }
 
 static int parse_buffer(const char *text, size_t size, const char *path, const char *name,
@@ -1431,6 +1562,8 @@ struct service_config *config_free(struct service_config *c)
 	free(c->container.user);
 	free(c->container.group);
 	free(c->container.hostname);
+	free(c->container.netns_name);
+	free(c->container.bridge);
 	binds_clear(&c->container);
 	tmpfs_clear(&c->container);
 	sandbox_free(&c->container.sandbox);
@@ -1474,6 +1607,16 @@ static bool socket_equal(const struct socket_config *a, const struct socket_conf
 	       a->max_connections_per_source == b->max_connections_per_source;
 }
 
+/* Two [IPv4, IPv6] pairs (not memcmp: padding). */
+static bool prefixes_equal(const struct netns_prefix *a, const struct netns_prefix *b)
+{
+	for (int f = 0; f < 2; f++)
+		if (a[f].family != b[f].family || a[f].prefixlen != b[f].prefixlen ||
+		    (a[f].family && !netns_prefix_same_address(&a[f], &b[f])))
+			return false;
+	return true;
+}
+
 static bool container_equal(const struct container_config *a, const struct container_config *b)
 {
 	if (a->n_binds != b->n_binds || a->n_tmpfs != b->n_tmpfs)
@@ -1494,7 +1637,10 @@ static bool container_equal(const struct container_config *a, const struct conta
 	       streq_ptr(a->group, b->group) && streq_ptr(a->hostname, b->hostname) &&
 	       a->read_only == b->read_only && a->network == b->network &&
 	       sandbox_equal(&a->sandbox, &b->sandbox) && a->standard_input == b->standard_input &&
-	       a->pool_size == b->pool_size;
+	       a->pool_size == b->pool_size && streq_ptr(a->netns_name, b->netns_name) &&
+	       streq_ptr(a->bridge, b->bridge) && prefixes_equal(a->address, b->address) &&
+	       prefixes_equal(a->host_address, b->host_address) &&
+	       prefixes_equal(a->address_pool, b->address_pool);
 }
 
 bool config_equal(const struct service_config *a, const struct service_config *b)

@@ -13,6 +13,7 @@
 
 #include "common/parse.h"
 #include "common/sockaddr.h"
+#include "netns/address.h"
 
 /* Limits on everything a configuration controls. */
 #define CONFIG_MAX_SERVICES    1024
@@ -50,9 +51,16 @@ enum standard_input {
 };
 
 enum network_mode {
-	NETWORK_NONE, /* a new network namespace with only lo, up */
-	NETWORK_HOST, /* the daemon's network namespace */
+	NETWORK_NONE,         /* a new network namespace with only lo, up */
+	NETWORK_HOST,         /* the daemon's network namespace */
+	NETWORK_VETH,         /* a new network namespace with a veth pair to the daemon's */
+	NETWORK_NETNS,        /* joins /run/netns/NAME (container.netns_name) */
+	NETWORK_SHARED_EMPTY, /* one empty namespace (lo up) per service, shared */
 };
+
+/* AddressPool= defaults: an IPv4 /30 and an IPv6 /64 per container. */
+#define NETWORK_POOL_V4 "10.89.0.0/16"
+#define NETWORK_POOL_V6 "fd00:6e73:696e::/48"
 
 struct bind_config {
 	char *source;   /* host path (absolute) */
@@ -144,6 +152,13 @@ struct container_config {
 	/* Accept=yes only. */
 	enum standard_input standard_input; /* StandardInput=, default fd */
 	unsigned pool_size;                 /* PoolSize=, default 0 */
+	/* Network=netns:NAME, Network=veth. Addresses: [0] IPv4, [1] IPv6,
+	 * family 0 = not set. */
+	char *netns_name;                    /* NAME of Network=netns:NAME */
+	struct netns_prefix address[2];      /* Address= (the container's host0) */
+	struct netns_prefix host_address[2]; /* HostAddress= (ve-NAME, the gateway) */
+	struct netns_prefix address_pool[2]; /* AddressPool=, default NETWORK_POOL_V4/V6 */
+	char *bridge;                        /* Bridge=, NULL = address the host side */
 };
 
 struct service_settings {
@@ -161,7 +176,7 @@ struct service_settings {
 	/* IdleConnections=: count (any open connection keeps the container
 	 * awake) or traffic (only one that carried data within the window). */
 	enum idle_connections { IDLE_CONNECTIONS_COUNT, IDLE_CONNECTIONS_TRAFFIC } idle_connections;
-	usec_t runtime_max;          /* RuntimeMaxSec=, Accept=yes only; default infinity */
+	usec_t runtime_max; /* RuntimeMaxSec=, Accept=yes only; default infinity */
 };
 
 struct service_config {

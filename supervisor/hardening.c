@@ -156,9 +156,10 @@ int hardening_fill(struct service *s, uid_t uid, struct hardening *h, struct act
 
 		/* Loud: a switch like this must never go unnoticed. */
 		if (!said)
-			log_warning("NSINETD_BENCH_NO_HARDENING is set: containers start WITHOUT "
-				    "capability drop, seccomp, limits or user namespaces (benchmark "
-				    "only)");
+			log_warning(
+			    "NSINETD_BENCH_NO_HARDENING is set: containers start WITHOUT "
+			    "capability drop, seccomp, limits or user namespaces (benchmark "
+			    "only)");
 		said = true;
 		return 0;
 	}

@@ -19,6 +19,7 @@
 #include "supervisor/config.h"
 #include "supervisor/idle.h"
 #include "supervisor/listener.h"
+#include "supervisor/network.h"
 #include "supervisor/service.h"
 
 /* After SIGTERM, the longest a shutdown may take beyond the largest
@@ -223,6 +224,7 @@ int manager_new(struct event_base *base, const char *config_dir, const char *run
 		return r;
 	}
 	setup_cgroup(m);
+	network_remove_stale(m);
 	adopt_inherited(m);
 	*ret = m;
 	return 0;

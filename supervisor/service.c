@@ -493,13 +493,18 @@ int service_spec_build(struct service *s, const char *cgroup_rel, struct service
 	spec->groups = (const gid_t *)sp->groups;
 	spec->n_groups = (size_t)n_groups;
 	spec->namespaces = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS |
-			   CLONE_NEWCGROUP | (cc->network == NETWORK_NONE ? CLONE_NEWNET : 0);
+			   CLONE_NEWCGROUP; /* CLONE_NEWNET: network_prepare() */
 	spec->cgroup_fd = sp->cgroup_fd;
 	spec->pool = false;
 	spec->handoff_fd = -1;
-	r = hardening_fill(s, uid, &sp->hardening, spec);
+	r = network_prepare(s, spec);
 	if (r < 0)
 		return r;
+	r = hardening_fill(s, uid, &sp->hardening, spec);
+	if (r < 0) {
+		network_spawned(s, r);
+		return r;
+	}
 	return 0;
 
 fail_log:
@@ -529,6 +534,7 @@ int service_start(struct service *s)
 
 	s->started_at = now_usec();
 	r = activator_spawn(&sp.spec, &child);
+	network_spawned(s, r);
 	if (r < 0) {
 		log_errno(LOG_ERR, r, "%s: cannot start container", name(s));
 		drop_cgroup(s);
@@ -619,6 +625,7 @@ static void exit_cb(evutil_socket_t fd, short what, void *arg)
 	s->pidfd = safe_close(s->pidfd);
 	timer_stop(s);
 	drop_cgroup(s);
+	network_stop(s);
 
 	format_duration(buf, sizeof(buf), ran - ran % 1000);
 	if (stopping)
@@ -907,6 +914,7 @@ struct service *service_new(struct manager *m, struct service_config *cfg, int *
 	s->pidfd = -1;
 	s->sync_fd = -1;
 	s->state = SERVICE_WAITING;
+	network_init(&s->net);
 	s->fds = calloc(n, sizeof(int));
 	s->listen_events = calloc(n, sizeof(struct event *));
 	s->failures = calloc(cfg->service.start_limit_burst + 1, sizeof(usec_t));
@@ -953,6 +961,7 @@ struct service *service_free(struct service *s)
 	s->pidfd = safe_close(s->pidfd);
 	drop_cgroup(s);
 	hardening_release(s);
+	network_free(s);
 	for (size_t i = 0; i < s->cfg->socket.n_listen; i++) {
 		if (s->listen_events[i])
 			event_free(s->listen_events[i]);

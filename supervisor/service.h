@@ -24,6 +24,7 @@
 #include "common/parse.h"
 #include "supervisor/config.h"
 #include "supervisor/hardening.h"
+#include "supervisor/network.h"
 
 struct manager;
 struct sock_fprog;
@@ -94,6 +95,8 @@ struct service {
 	bool cgroup_warned;
 	/* Accept=yes: the per-connection sandboxes (accept.c); NULL otherwise. */
 	struct accept *accept;
+	/* Network=: the shared namespace, the veth pair (network.c). */
+	struct network_state net;
 };
 
 /* A container's activator_spec and everything it points to. */
@@ -105,8 +108,8 @@ struct service_spec {
 	struct activator_bind *binds;
 	struct activator_tmpfs *tmpfs;
 	gid_t groups[64];
-	int cgroup_fd;     /* spec.cgroup_fd */
-	char *cgroup_path; /* take it to own the cgroup */
+	int cgroup_fd;              /* spec.cgroup_fd */
+	char *cgroup_path;          /* take it to own the cgroup */
 	struct hardening hardening; /* what spec's hardening fields point to */
 };
 

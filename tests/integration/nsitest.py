@@ -106,12 +106,14 @@ def http_get(host, port, path="/", family=socket.AF_INET, timeout=10.0):
 class Daemon:
     """One nsinetd on a temporary config and runtime directory."""
 
-    def __init__(self, services=None, args=(), env=None):
+    def __init__(self, services=None, args=(), env=None, prefix=()):
         self.tmp = tempfile.mkdtemp(prefix="nsitest-")
         self.config_dir = os.path.join(self.tmp, "conf")
         self.runtime_dir = os.path.join(self.tmp, "run")
         os.mkdir(self.config_dir)
         self.args = list(args)
+        # A command the daemon runs under, e.g. ("ip", "netns", "exec", NS).
+        self.prefix = list(prefix)
         self.env = env
         self.proc = None
         self.log_path = os.path.join(self.tmp, "nsinetd.log")
@@ -150,7 +152,7 @@ class Daemon:
             env.update(extra_env)
         self.logf = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
-            list(getattr(self, "args_prefix", ())) + [NSINETD, "--config-dir", self.config_dir, "--runtime-dir",
+            self.prefix + list(getattr(self, "args_prefix", ())) + [NSINETD, "--config-dir", self.config_dir, "--runtime-dir",
              self.runtime_dir, "--log-level", "debug"] + self.args,
             stdin=subprocess.DEVNULL, stdout=self.logf, stderr=self.logf,
             env=env, pass_fds=getattr(self, "pass_fds", ()),

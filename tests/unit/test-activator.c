@@ -25,6 +25,7 @@
 #include "activator/cgroup.h"
 #include "common/cleanup.h"
 #include "common/fd-util.h"
+#include "netns/netns.h"
 #include "tap.h"
 
 #define TIMEOUT_MS 20000
@@ -54,6 +55,7 @@ static void spec_init(struct activator_spec *s, char *const *argv)
 	    .hostname = "box",
 	    .namespaces = ALL_NS,
 	    .cgroup_fd = -1,
+	    .netns_fd = -1,
 	};
 }
 
@@ -349,6 +351,58 @@ static void test_exit_codes(void)
 		ok(res.result == 0 && exited_with(res.status, 5),
 		   "argv[0] without '/' is found in PATH");
 	}
+}
+
+static int hook_calls;
+static pid_t hook_pid;
+
+static int hook_fail(pid_t pid, int pidfd, void *userdata)
+{
+	hook_calls++;
+	hook_pid = pid;
+	return *(int *)userdata;
+}
+
+/* Network=netns:NAME and the shared empty namespace: netns_fd is joined;
+ * the hook runs between clone and release, and its failure kills the
+ * child before it ran a step. */
+static void test_netns(void)
+{
+	struct activator_spec s;
+	struct run res;
+	struct stat st;
+	char want[64];
+	int fd = -1, r, hook_ret = 0;
+
+	r = netns_new_empty(&fd);
+	ok(r == 0, "an empty namespace to join (%d)", r);
+	if (r < 0)
+		return;
+	fstat(fd, &st);
+	snprintf(want, sizeof(want), "net:[%lu]", (unsigned long)st.st_ino);
+	spec_init(&s, NULL);
+	s.namespaces = ALL_NS & ~CLONE_NEWNET;
+	s.netns_fd = fd;
+	s.before_release = hook_fail;
+	s.userdata = &hook_ret;
+	run_sh(&s, "echo ns=$(readlink /proc/self/ns/net); echo net=$(ls /sys/class/net)", &res);
+	is_str(get(res.out, "ns"), want, "netns_fd joined");
+	is_str(get(res.out, "net"), "lo", "its /sys shows its interfaces");
+	ok(hook_calls == 1 && hook_pid > 0, "the hook ran once, with the child's pid");
+
+	s.namespaces = ALL_NS;
+	run_sh(&s, "exit 0", &res);
+	is_int(res.r, -EINVAL, "netns_fd with CLONE_NEWNET: -EINVAL");
+
+	spec_init(&s, NULL);
+	s.before_release = hook_fail;
+	s.userdata = &hook_ret;
+	hook_ret = -EADDRINUSE;
+	run_sh(&s, "exit 0", &res);
+	is_int(res.r, -EADDRINUSE, "a failing hook's error is returned");
+	ok(hook_pid > 0 && kill(hook_pid, 0) < 0 && errno == ESRCH,
+	   "and its child is killed and reaped");
+	close(fd);
 }
 
 static void test_failures(void)
@@ -815,6 +869,7 @@ int main(void)
 	test_environment();
 	test_exit_codes();
 	test_failures();
+	test_netns();
 	test_mounts();
 	test_root_directory();
 	test_signal();

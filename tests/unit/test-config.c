@@ -401,10 +401,9 @@ static void test_container_errors(void)
 		"control characters");
 	bad_key("Container", "ReadOnly=perhaps",
 		"ReadOnly=: invalid boolean 'perhaps': expected yes or no");
-	bad_key("Container", "Network=veth", "Network=veth is not supported yet");
-	bad_key("Container", "Network=netns:blue", "Network=netns:NAME is not supported yet");
 	bad_key("Container", "Network=bridge",
-		"Network=: invalid value 'bridge': expected none or host");
+		"Network=: invalid value 'bridge': expected none, host, veth, shared-empty or "
+		"netns:NAME");
 	bad_key("Container", "LimitFOO=1", "unknown key 'LimitFOO' in section [Container]");
 	bad_key("Container", "ListenStream=80",
 		"unknown key 'ListenStream' in section [Container]");
@@ -580,6 +579,145 @@ static void test_sandbox_errors(void)
 	bad_key("Container", "CPUQuota=50",
 		"CPUQuota=: invalid quota '50': expected a percentage of one CPU, e.g. 50% or "
 		"200%");
+}
+
+static const char *pfmt(const struct netns_prefix *p)
+{
+	static char buf[4][64];
+	static int i;
+
+	i = (i + 1) % 4;
+	return netns_prefix_format(p, buf[i], sizeof(buf[i]));
+}
+
+static void test_network_keys(void)
+{
+	struct service_config *c;
+
+	c = good_key("Container", "Network=veth");
+	ok(c && c->container.network == NETWORK_VETH, "Network=veth");
+	if (c) {
+		is_str(pfmt(&c->container.address_pool[0]), NETWORK_POOL_V4, "default IPv4 pool");
+		is_str(pfmt(&c->container.address_pool[1]), NETWORK_POOL_V6, "default IPv6 pool");
+		ok(!c->container.address[0].family && !c->container.host_address[1].family,
+		   "no fixed address by default");
+	}
+	config_free(c);
+	c = good_key("Container", "Network=shared-empty");
+	ok(c && c->container.network == NETWORK_SHARED_EMPTY, "Network=shared-empty");
+	config_free(c);
+	c = good_key("Container", "Network=netns:blue-1.x@y");
+	ok(c && c->container.network == NETWORK_NETNS &&
+	       strcmp(c->container.netns_name, "blue-1.x@y") == 0,
+	   "Network=netns:NAME");
+	config_free(c);
+	c = good_key("Container", "Network=netns:blue\nNetwork=host");
+	ok(c && c->container.network == NETWORK_HOST && !c->container.netns_name,
+	   "a later Network= drops the namespace name");
+	config_free(c);
+	c = good_key("Container", "Network=veth\nAddress=10.1.0.2\nHostAddress=10.1.0.1\n"
+				  "Address=fd01::2/120\nHostAddress=fd01::1/120");
+	if (c) {
+		is_str(pfmt(&c->container.address[0]), "10.1.0.2/30", "Address= IPv4, /30 default");
+		is_str(pfmt(&c->container.host_address[0]), "10.1.0.1/30", "HostAddress= IPv4");
+		is_str(pfmt(&c->container.address[1]), "fd01::2/120", "Address= IPv6 with length");
+		is_str(pfmt(&c->container.host_address[1]), "fd01::1/120", "HostAddress= IPv6");
+	} else {
+		ok(false, "Address=, HostAddress=");
+	}
+	config_free(c);
+	c = good_key("Container", "Network=veth\nAddressPool=172.30.1.7/24\nAddressPool=fd02::/56");
+	if (c) {
+		is_str(pfmt(&c->container.address_pool[0]), "172.30.1.0/24",
+		       "AddressPool= IPv4, host bits cleared");
+		is_str(pfmt(&c->container.address_pool[1]), "fd02::/56", "AddressPool= IPv6");
+	} else {
+		ok(false, "AddressPool=");
+	}
+	config_free(c);
+	c = good_key("Container",
+		     "Network=veth\nAddress=10.1.0.2\nAddress=\nAddressPool=10.2.0.0/30"
+		     "\nAddressPool=\nAddressPool=10.3.0.0/24");
+	ok(c && !c->container.address[0].family &&
+	       strcmp(pfmt(&c->container.address_pool[0]), "10.3.0.0/24") == 0,
+	   "an empty Address=/AddressPool= resets");
+	config_free(c);
+	c = good_key("Container", "Network=veth\nBridge=br0\nAddress=192.168.5.20/24");
+	ok(c && c->container.bridge && strcmp(c->container.bridge, "br0") == 0 &&
+	       c->container.address[0].family,
+	   "Bridge= with Address= and no HostAddress=");
+	config_free(c);
+	c = good_key(
+	    "Container",
+	    "Network=veth\nBridge=br0\nAddress=192.168.5.20/24\nHostAddress=192.168.5.1/24");
+	ok(c && c->container.host_address[0].family, "Bridge= with a gateway HostAddress=");
+	config_free(c);
+}
+
+#define NS_NAME_RULE "expected 1 to 64 letters, digits, '_', '.', '@' or '-', not starting with '.'"
+#define ADDR_RULE    "expected an IPv4 or IPv6 address, optionally with /LENGTH"
+
+static void test_network_errors(void)
+{
+	bad_key("Container",
+		"Network=netns:", "Network=: invalid namespace name '': " NS_NAME_RULE);
+	bad_key("Container", "Network=netns:a/b",
+		"Network=: invalid namespace name 'a/b': " NS_NAME_RULE);
+	bad_key("Container", "Network=netns:..",
+		"Network=: invalid namespace name '..': " NS_NAME_RULE);
+	bad_key("Container", "Address=10.1.0.300",
+		"Address=: invalid address '10.1.0.300': " ADDR_RULE);
+	bad_key("Container", "HostAddress=10.1.0.1/33",
+		"HostAddress=: invalid address '10.1.0.1/33': " ADDR_RULE);
+	bad_key("Container", "Address=db.example",
+		"Address=: invalid address 'db.example': " ADDR_RULE);
+	bad_key("Container", "Address=10.1.0.4",
+		"Address=: '10.1.0.4' is the network or broadcast address of its subnet");
+	bad_key("Container", "HostAddress=10.1.0.7/30",
+		"HostAddress=: '10.1.0.7/30' is the network or broadcast address of its subnet");
+	bad_key("Container", "AddressPool=10.0.0.0",
+		"AddressPool=: invalid pool '10.0.0.0': expected IPv4/LENGTH or IPv6/LENGTH");
+	bad_key("Container", "AddressPool=10.0.0.0/31",
+		"AddressPool=: pool '10.0.0.0/31' too small: it must hold a /30 (at most /30)");
+	bad_key("Container", "AddressPool=fd00::/80",
+		"AddressPool=: pool 'fd00::/80' too small: it must hold a /64 (at most /64)");
+	parse_bad(BASE "[Container]\nNetwork=veth\nAddress=10.1.0.2\nAddress=10.1.0.6\n"
+		       "HostAddress=10.1.0.1\n",
+		  "a second IPv4 Address=",
+		  "t.conf:8: Address=: a second IPv4 value '10.1.0.6': one per family (an empty "
+		  "Address= resets)",
+		  NULL);
+	bad_key("Container", "Bridge=a-very-long-bridge",
+		"Bridge=: invalid interface name 'a-very-long-bridge': 1 to 15 characters, no '/', "
+		"':' or spaces");
+	bad_key("Container", "Bridge=br:0",
+		"Bridge=: invalid interface name 'br:0': 1 to 15 characters, no '/', ':' or "
+		"spaces");
+	parse_bad(BASE "[Container]\nAddress=10.1.0.2\nHostAddress=10.1.0.1\n",
+		  "Address= without Network=veth",
+		  "t.conf: Address=, HostAddress= or AddressPool= is set but Network= is not veth",
+		  NULL);
+	parse_bad(BASE "[Container]\nNetwork=netns:x\nBridge=br0\n", "Bridge= without veth",
+		  "t.conf: Bridge= is set but Network= is not veth", NULL);
+	parse_bad(BASE "[Container]\nNetwork=veth\nAddress=10.1.0.2\n", "Address= alone",
+		  "t.conf: Address=10.1.0.2/30 needs an IPv4 HostAddress= (or Bridge=)", NULL);
+	parse_bad(BASE "[Container]\nNetwork=veth\nHostAddress=fd00::1\n", "HostAddress= alone",
+		  "t.conf: HostAddress=fd00::1/64 needs an IPv6 Address=", NULL);
+	parse_bad(BASE "[Container]\nNetwork=veth\nAddress=10.1.0.2\nHostAddress=10.1.0.9\n",
+		  "two subnets",
+		  "t.conf: Address=10.1.0.2/30 and HostAddress=10.1.0.9/30 must be two addresses "
+		  "of one subnet",
+		  NULL);
+	parse_bad(BASE "[Container]\nNetwork=veth\nAddress=10.1.0.2/24\nHostAddress=10.1.0.1\n",
+		  "two lengths",
+		  "t.conf: Address=10.1.0.2/24 and HostAddress=10.1.0.1/30 must be two addresses "
+		  "of one subnet",
+		  NULL);
+	parse_bad(BASE "[Container]\nNetwork=veth\nAddress=10.1.0.2\nHostAddress=10.1.0.2\n",
+		  "the same address twice",
+		  "t.conf: Address=10.1.0.2/30 and HostAddress=10.1.0.2/30 must be two addresses "
+		  "of one subnet",
+		  NULL);
 }
 
 static void test_service_keys(void)
@@ -1304,6 +1442,10 @@ static void test_accept(void)
 	parse_bad(ACCEPT_BASE "[Socket]\nMaxConnections=2\n[Container]\nPoolSize=3\n",
 		  "PoolSize= above MaxConnections=",
 		  "t.conf: PoolSize=3 is more than MaxConnections=2", NULL);
+	parse_bad(ACCEPT_BASE "[Container]\nNetwork=veth\n", "Network=veth with Accept=yes",
+		  "t.conf: Network=veth with Accept=yes is not supported (one veth pair per "
+		  "service): use Network=none, shared-empty, host or netns:NAME",
+		  NULL);
 	parse_bad(ACCEPT_BASE "[Service]\nIdleFreezeSec=1s\n", "IdleFreezeSec= with Accept=yes",
 		  "t.conf: IdleFreezeSec= needs Accept=no (a sandbox serves one connection: "
 		  "IdleStopSec= ends one whose connection is silent)",
@@ -1327,6 +1469,8 @@ int main(void)
 	test_container_errors();
 	test_sandbox_keys();
 	test_sandbox_errors();
+	test_network_keys();
+	test_network_errors();
 	test_service_keys();
 	test_reset_and_last_wins();
 	test_syntax();

@@ -1,0 +1,48 @@
+#!/usr/bin/python3
+"""A socket-activated service for the network tests: on each connection
+(on fd 3, LISTEN_FDS) it reads one line of targets "HOST:PORT ..." ([IPv6]
+in brackets), connects to each, and answers one JSON object: for each
+target the first line the target sent, or the error; plus the names of its
+interfaces and its network namespace. NETCHECK_EXIT_AFTER=N: exit after N
+answers."""
+import json
+import os
+import signal
+import socket
+import sys
+
+
+def check(target):
+    host, _, port = target.rpartition(":")
+    host = host.strip("[]")
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        with socket.socket(family, socket.SOCK_STREAM) as s:
+            s.settimeout(3)
+            s.connect((host, int(port)))
+            return "ok:" + s.makefile().readline().strip()
+    except OSError as e:
+        return "error:" + (e.strerror or str(e))
+
+
+def main():
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    if os.environ.get("LISTEN_FDS") != "1":
+        sys.exit("netcheck: expected LISTEN_FDS=1")
+    left = int(os.environ.get("NETCHECK_EXIT_AFTER", "0")) or -1
+    lsock = socket.socket(fileno=3)
+    while left != 0:
+        conn, _ = lsock.accept()
+        with conn:
+            conn.settimeout(10)
+            line = conn.makefile().readline()
+            report = {
+                "targets": {t: check(t) for t in line.split()},
+                "interfaces": sorted(n for _, n in socket.if_nameindex()),
+                "netns": os.readlink("/proc/self/ns/net"),
+            }
+            conn.sendall(json.dumps(report).encode())
+        left -= 1
+
+
+main()
