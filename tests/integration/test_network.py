@@ -16,7 +16,7 @@ import subprocess
 import sys
 import time
 
-from nsitest import (SRC, PROBE, Daemon, main, probe_conf, recv_all, wait_for)
+from nsitest import (SRC, PROBE, Daemon, main, probe_conf, recv_all, tree_binds, wait_for)
 
 NETCHECK = os.path.join(SRC, "tests", "integration", "netcheck.py")
 SERVER_PORT = 7777
@@ -86,7 +86,7 @@ class Netns:
 
 def netcheck_conf(sock, network, extra="", env=()):
     lines = ["[Socket]", f"ListenStream={sock}", "[Container]",
-             f"Exec=/usr/bin/python3 {NETCHECK}", f"Network={network}"]
+             f"Exec=/usr/bin/python3 {NETCHECK}", f"Network={network}", tree_binds()]
     lines += [f"Environment={e}" for e in env]
     lines += [extra, "[Service]", "StopTimeoutSec=5s"]
     return "\n".join(l for l in lines if l) + "\n"
