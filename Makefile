@@ -4,7 +4,7 @@ BUILD       ?= build
 BUILD_ASAN  ?= build-asan
 MESON_FLAGS ?=
 
-.PHONY: all build deps demo check check-fast check-asan bench format clean
+.PHONY: all build deps demo check check-fast bench format clean
 
 all: build
 
@@ -32,6 +32,8 @@ bench:
 	@scripts/install-deps.sh bench
 	$(MAKE) build
 	bench/run $(BUILD)
+	bench/idle $(BUILD)
+	bench/accept $(BUILD)
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
