@@ -30,9 +30,10 @@ struct activator_record {
 
 struct activator_ctx {
 	const struct activator_spec *spec;
-	int sync_fd;        /* the child's end; moved above 3+n in STEP_FDS */
-	int parent_sync_fd; /* the parent's end, closed first thing in the child */
-	int root_fd;        /* O_PATH of the new root assembled on the staging dir */
+	int sync_fd;          /* the child's end; moved above 3+n in STEP_FDS */
+	int parent_sync_fd;   /* the parent's end, closed first thing in the child */
+	int idmapped_root_fd; /* from the parent with the go (spec->idmap_root) */
+	int root_fd;          /* O_PATH of the new root assembled on the staging dir */
 
 	char **envp;         /* spec->envp without LISTEN_*, plus ours */
 	char *listen_fds;    /* "LISTEN_FDS=n" */

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -61,6 +62,7 @@ static const char *const step_names[_STEP_MAX] = {
     [STEP_RLIMITS] = "rlimits",
     [STEP_SECCOMP] = "seccomp",
     [STEP_NETNS] = "netns",
+    [STEP_IDMAP] = "idmap",
 };
 
 const char *activator_step_name(enum activator_step step)
@@ -86,6 +88,8 @@ static int spec_validate(const struct activator_spec *spec)
 	if (spec->working_directory && !path_is_absolute(spec->working_directory))
 		return -EINVAL;
 
+	if (spec->idmap_root && (!(spec->namespaces & CLONE_NEWUSER) || !spec->root_directory))
+		return -EINVAL;
 	if ((spec->namespaces & CLONE_NEWUSER) && spec->userns_range == 0)
 		return -EINVAL;
 	if (spec->n_rlimits > RLIM_NLIMITS || (spec->n_rlimits > 0 && !spec->rlimits))
@@ -207,7 +211,7 @@ static int ctx_new(const struct activator_spec *spec, struct activator_ctx **ret
 	if (!c)
 		return -ENOMEM;
 	c->spec = spec;
-	c->sync_fd = c->parent_sync_fd = c->root_fd = -1;
+	c->sync_fd = c->parent_sync_fd = c->root_fd = c->idmapped_root_fd = -1;
 	c->path = DEFAULT_PATH;
 
 	for (char *const *e = spec->envp; e && *e; e++)
@@ -283,10 +287,61 @@ static void child_abandon(int pidfd)
 		;
 }
 
+/* The root directory as a detached, recursive, idmapped copy: on-disk ids
+ * are seen through the container's user namespace (the host's root is the
+ * container's root). Only the parent can make it: it needs CAP_SYS_ADMIN
+ * over the file system's user namespace, the initial one. */
+static int idmap_root_tree(const struct activator_spec *spec, pid_t pid, int *ret_fd)
+{
+	struct mount_attr attr = {.attr_set = MOUNT_ATTR_IDMAP};
+	_cleanup_close_ int tree = -1, userns = -1;
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/%d/ns/user", (int)pid);
+	userns = open(path, O_RDONLY | O_CLOEXEC);
+	if (userns < 0)
+		return -errno;
+	tree = open_tree(AT_FDCWD, spec->root_directory,
+			 OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
+	if (tree < 0)
+		return -errno;
+	attr.userns_fd = (uint64_t)userns;
+	if (mount_setattr(tree, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof(attr)) < 0)
+		return -errno;
+	*ret_fd = TAKE_FD(tree);
+	return 0;
+}
+
+/* The release byte, and the idmapped root (SCM_RIGHTS) when fd >= 0. */
+static ssize_t send_release(int sock, int fd)
+{
+	char byte = 'x';
+	struct iovec iov = {.iov_base = &byte, .iov_len = 1};
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
+
+	if (fd >= 0) {
+		struct cmsghdr *cm;
+
+		memset(&u, 0, sizeof(u));
+		msg.msg_control = u.buf;
+		msg.msg_controllen = sizeof(u.buf);
+		cm = CMSG_FIRSTHDR(&msg);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+	}
+	return sendmsg(sock, &msg, MSG_NOSIGNAL);
+}
+
 int activator_spawn(const struct activator_spec *spec, struct activator_child *ret)
 {
 	_cleanup_(ctx_freep) struct activator_ctx *c = NULL;
-	_cleanup_close_ int parent_fd = -1, child_fd = -1, pidfd = -1;
+	_cleanup_close_ int parent_fd = -1, child_fd = -1, pidfd = -1, idmapped = -1;
 	sigset_t all, saved;
 	int sv[2], r, saved_errno;
 	ssize_t n;
@@ -294,6 +349,7 @@ int activator_spawn(const struct activator_spec *spec, struct activator_child *r
 
 	if (!ret)
 		return -EINVAL;
+	ret->failed_step = STEP_NONE;
 	r = spec_validate(spec);
 	if (r < 0)
 		return r;
@@ -350,10 +406,20 @@ int activator_spawn(const struct activator_spec *spec, struct activator_child *r
 		}
 	}
 
-	/* Release the child. MSG_NOSIGNAL: a child that already died must not
-	 * kill the daemon with SIGPIPE. */
+	if (spec->idmap_root) {
+		r = idmap_root_tree(spec, pid, &idmapped);
+		if (r < 0) {
+			ret->failed_step = STEP_IDMAP;
+			child_abandon(pidfd);
+			return r;
+		}
+	}
+
+	/* Release the child, with the idmapped root if there is one.
+	 * MSG_NOSIGNAL: a child that already died must not kill the daemon
+	 * with SIGPIPE. */
 	do
-		n = send(parent_fd, "x", 1, MSG_NOSIGNAL);
+		n = send_release(parent_fd, idmapped);
 	while (n < 0 && errno == EINTR);
 	if (n != 1) {
 		r = n < 0 ? -errno : -EIO;

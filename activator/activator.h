@@ -46,6 +46,7 @@ enum activator_step {
 	STEP_RLIMITS,       /* Limit*= */
 	STEP_SECCOMP,       /* load the seccomp filter, in the payload */
 	STEP_NETNS,         /* setns() into spec->netns_fd */
+	STEP_IDMAP,         /* parent: the idmapped mount of the root directory */
 	_STEP_MAX,
 };
 
@@ -161,12 +162,21 @@ struct activator_spec {
 	 * and activator_spawn() returns it. NULL = nothing to do. */
 	int (*before_release)(pid_t pid, int pidfd, void *userdata);
 	void *userdata;
+	/* With CLONE_NEWUSER and a root_directory: the root is an idmapped
+	 * mount (mount_setattr(MOUNT_ATTR_IDMAP) with the container's user
+	 * namespace), made by the parent, which has the privilege for it, and
+	 * handed to the child with the release: files the host's root owns
+	 * are the container root's inside. */
+	bool idmap_root;
 };
 
 struct activator_child {
 	pid_t pid;   /* the container's pid 1, as seen by the caller */
 	int pidfd;   /* CLONE_PIDFD: poll for exit, pidfd_send_signal() */
 	int sync_fd; /* read end: EOF = exec done; a record = setup failed */
+	/* Set on failure too: the parent's step that failed (STEP_IDMAP), or
+	 * STEP_NONE. */
+	enum activator_step failed_step;
 };
 
 /*

@@ -78,12 +78,29 @@ static int child_signals(struct activator_ctx *c)
 static int child_sync(struct activator_ctx *c)
 {
 	char b;
+	struct iovec iov = {.iov_base = &b, .iov_len = 1};
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	struct msghdr msg = {.msg_iov = &iov,
+			     .msg_iovlen = 1,
+			     .msg_control = u.buf,
+			     .msg_controllen = sizeof(u.buf)};
+	struct cmsghdr *cm;
 	ssize_t n;
 
 	c->parent_sync_fd = safe_close(c->parent_sync_fd);
+	/* The go may carry the idmapped root the parent made for us. */
 	do
-		n = recv(c->sync_fd, &b, 1, 0);
+		n = recvmsg(c->sync_fd, &msg, MSG_CMSG_CLOEXEC);
 	while (n < 0 && errno == EINTR);
+	for (cm = n > 0 ? CMSG_FIRSTHDR(&msg) : NULL; cm; cm = CMSG_NXTHDR(&msg, cm))
+		if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS &&
+		    cm->cmsg_len == CMSG_LEN(sizeof(int)))
+			memcpy(&c->idmapped_root_fd, CMSG_DATA(cm), sizeof(int));
+	if (n > 0 && c->spec->idmap_root && c->idmapped_root_fd < 0)
+		return -EBADF;
 	if (n < 0)
 		return -errno;
 	if (n == 0)

@@ -275,7 +275,13 @@ int rootfs_bind_root(struct activator_ctx *c)
 	_cleanup_close_ int tree = -1;
 	int fd;
 
-	tree = open_tree(AT_FDCWD, root, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
+	/* The parent's idmapped copy (PrivateUsers= with Directory=), or our
+	 * own plain copy. */
+	if (c->idmapped_root_fd >= 0)
+		tree = TAKE_FD(c->idmapped_root_fd);
+	else
+		tree =
+		    open_tree(AT_FDCWD, root, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
 	if (tree < 0)
 		return -errno;
 	if (move_mount(tree, "", AT_FDCWD, c->spec->staging_dir, MOVE_MOUNT_F_EMPTY_PATH) < 0)

@@ -113,6 +113,10 @@ static int fill_userns(struct service *s, uid_t uid, struct activator_spec *spec
 		return -ERANGE;
 	}
 	spec->namespaces |= CLONE_NEWUSER;
+	/* A Directory= tree is usually owned by the host's root: through an
+	 * idmapped mount it is the container root's (the daemon makes it; a
+	 * rootless daemon could not, and maps its own uid instead). */
+	spec->idmap_root = s->cfg->container.directory != NULL;
 	return 0;
 }
 

@@ -535,6 +535,16 @@ int service_start(struct service *s)
 	s->started_at = now_usec();
 	r = activator_spawn(&sp.spec, &child);
 	network_spawned(s, r);
+	if (r < 0 && child.failed_step == STEP_IDMAP) {
+		log_errno(LOG_ERR, r,
+			  "%s: PrivateUsers= with Directory=%s: cannot make an idmapped mount of "
+			  "it (the kernel or its file system does not support one here): chown the "
+			  "tree to the service's uid range, or set PrivateUsers=no",
+			  name(s), s->cfg->container.directory);
+		drop_cgroup(s);
+		start_failed(s);
+		return r;
+	}
 	if (r < 0) {
 		log_errno(LOG_ERR, r, "%s: cannot start container", name(s));
 		drop_cgroup(s);

@@ -4,7 +4,7 @@ import os
 import re
 import subprocess
 
-from nsitest import (NSINETD, PROBE, Daemon, SkipTest, main, probe_conf, probe_stream,
+from nsitest import (BUILD, NSINETD, PROBE, Daemon, SkipTest, main, probe_conf, probe_stream,
                      free_port, cgroup2_mount)
 
 DEFAULT_ROOT_CAPS = 0x405fb
@@ -69,6 +69,48 @@ def test_private_users():
     assert first[0] == "0" and int(first[1]) >= 0x20000000 and first[2] == "65536", r
 
 
+def make_rootfs(top):
+    """A small Directory= root owned by the host's root, with /usr and the
+    build tree bound in, and a root-only file."""
+    root = os.path.join(top, "rootfs")
+    for d in ("usr", "etc", "proc", "sys", "dev", "tmp", "run", "data"):
+        os.makedirs(os.path.join(root, d))
+    for link, target in (("lib", "usr/lib"), ("lib64", "usr/lib64"), ("bin", "usr/bin"),
+                         ("sbin", "usr/sbin")):
+        os.symlink(target, os.path.join(root, link))
+    secret = os.path.join(root, "data", "secret.txt")
+    with open(secret, "w") as f:
+        f.write("root only")
+    os.chmod(secret, 0o600)
+    os.chown(secret, 0, 0)
+    return root
+
+
+def test_private_users_idmapped_root():
+    """PrivateUsers= with a Directory= owned by the host's root: the daemon
+    makes an idmapped mount, so the container's root owns its tree."""
+    port = free_port()
+    with Daemon() as d:
+        os.chmod(d.tmp, 0o755)  # the staging dir: reachable by the range's root
+        root = make_rootfs(d.tmp)
+        build = os.path.realpath(BUILD)
+        d.write("idm", probe_conf(
+            f"127.0.0.1:{port}", env=["PROBE_FILES=/data/secret.txt"],
+            extra_container=(f"Directory={root}\nPrivateUsers=yes\n"
+                             f"BindReadOnly=/usr:/usr\nBindReadOnly={build}:{build}\n")))
+        d.start()
+        r = probe_stream(("127.0.0.1", port))
+        shift = int(r["uid_map"].split()[1])
+        assert shift >= 0x20000000, r
+        # Unreadable to the container's root without the idmapped mount
+        # (the file would be nobody's); readable through it.
+        assert r["files"]["/data/secret.txt"]["content"] == "root only", r
+        # On the host, nothing changed owner.
+        st = os.stat(os.path.join(root, "data", "secret.txt"))
+        assert (st.st_uid, st.st_gid) == (0, 0)
+        assert d.stop() == 0
+
+
 def test_cgroup_settings_not_enforced_are_said():
     m = cgroup2_mount()
     ctl = open(os.path.join(m, "cgroup.subtree_control")).read().split() if m else []
@@ -122,5 +164,6 @@ if __name__ == "__main__":
     main([test_default_root_capabilities_and_filter, test_user_has_no_capabilities,
           test_capabilities_key, test_no_new_privileges_off_without_filter_needs,
           test_limits, test_system_call_filter_allow_list, test_private_users,
+          test_private_users_idmapped_root,
           test_cgroup_settings_not_enforced_are_said, test_memory_max_enforced,
           test_rootless])
