@@ -4,8 +4,8 @@ fail at every attempt. One TAP row per (sandbox, attempt); the table of
 attempts and outcomes is printed as TAP comments.
 
 SANDBOXES is the loop: each entry is one kind of sandbox, given as the
-extra configuration of the service. Accept=yes sandboxes (per connection)
-are one more entry when that mode exists.
+extra configuration of the service; "#accept" in it makes the service
+Accept=yes (one sandbox per connection, the connection as fd 3).
 """
 import os
 import shutil
@@ -25,13 +25,16 @@ SANDBOXES = [
     ("default container (root)", LIMITS),
     ("default container, User=nobody", LIMITS + "\nUser=nobody"),
     ("default container, PrivateUsers=yes", LIMITS + "\nPrivateUsers=yes"),
-    # ("Accept=yes sandbox", LIMITS),  # with "Accept=yes" in [Socket], once supported
+    # One sandbox per connection: the connection is fd 3.
+    ("Accept=yes sandbox (root)", LIMITS + "\n#accept"),
+    ("Accept=yes sandbox, User=nobody", LIMITS + "\nUser=nobody\n#accept"),
 ]
 
 
 def escape_conf(port, extra_container, suid):
+    accept = "\n#accept" in extra_container
     return "\n".join([
-        "[Socket]", f"ListenStream=127.0.0.1:{port}",
+        "[Socket]", f"ListenStream=127.0.0.1:{port}", "Accept=yes" if accept else "",
         "[Container]", f"Exec={ESCAPE}",
         f"Environment=ESCAPE_HOST_PID={os.getpid()} ESCAPE_SETUID=/run/escape-suid",
         f"BindReadOnly={suid}:/run/escape-suid",
