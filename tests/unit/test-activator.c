@@ -820,7 +820,9 @@ static void test_pool(void)
 		ok(strncmp(out, want, strlen(want)) == 0, "pool fd3: LISTEN_* and the environment");
 	}
 	ok(strstr(out, "\n0 1 2 3 ") != NULL, "pool fd3: fds 0-3 only");
-	printf("# %s\n", out);
+	/* Every line a TAP comment. */
+	for (char *line = strtok(out, "\n"); line; line = strtok(NULL, "\n"))
+		printf("# %s\n", line);
 
 	pool_run(ACTIVATOR_LAYOUT_STDIO, "echo \"fds=${LISTEN_FDS-unset} addr=$REMOTE_ADDR\"", out,
 		 sizeof(out), &status, &result);
