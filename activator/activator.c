@@ -312,32 +312,6 @@ static int idmap_root_tree(const struct activator_spec *spec, pid_t pid, int *re
 	return 0;
 }
 
-/* The release byte, and the idmapped root (SCM_RIGHTS) when fd >= 0. */
-static ssize_t send_release(int sock, int fd)
-{
-	char byte = 'x';
-	struct iovec iov = {.iov_base = &byte, .iov_len = 1};
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} u;
-	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
-
-	if (fd >= 0) {
-		struct cmsghdr *cm;
-
-		memset(&u, 0, sizeof(u));
-		msg.msg_control = u.buf;
-		msg.msg_controllen = sizeof(u.buf);
-		cm = CMSG_FIRSTHDR(&msg);
-		cm->cmsg_level = SOL_SOCKET;
-		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(cm), &fd, sizeof(int));
-	}
-	return sendmsg(sock, &msg, MSG_NOSIGNAL);
-}
-
 int activator_spawn(const struct activator_spec *spec, struct activator_child *ret)
 {
 	_cleanup_(ctx_freep) struct activator_ctx *c = NULL;
@@ -418,11 +392,10 @@ int activator_spawn(const struct activator_spec *spec, struct activator_child *r
 	/* Release the child, with the idmapped root if there is one.
 	 * MSG_NOSIGNAL: a child that already died must not kill the daemon
 	 * with SIGPIPE. */
-	do
-		n = send_release(parent_fd, idmapped);
-	while (n < 0 && errno == EINTR);
+	n = fd_send(parent_fd, &(struct iovec){.iov_base = "x", .iov_len = 1}, 1, idmapped,
+		    MSG_NOSIGNAL);
 	if (n != 1) {
-		r = n < 0 ? -errno : -EIO;
+		r = n < 0 ? (int)n : -EIO;
 		child_abandon(pidfd);
 		return r;
 	}
@@ -493,13 +466,8 @@ int activator_handoff(int handoff_fd, int conn_fd, enum activator_layout layout,
 	struct activator_handoff_header h = {.layout = layout, .n_env = 0};
 	char buf[ACTIVATOR_HANDOFF_SIZE_MAX];
 	size_t len = 0, n;
-	union {
-		struct cmsghdr cm;
-		char space[CMSG_SPACE(sizeof(int))];
-	} control = {0};
 	struct iovec iov[2];
-	struct msghdr msg = {.msg_iov = iov, .msg_iovlen = 2};
-	struct cmsghdr *cm;
+	ssize_t r;
 
 	if (handoff_fd < 0 || conn_fd < 0 ||
 	    (layout != ACTIVATOR_LAYOUT_FD3 && layout != ACTIVATOR_LAYOUT_STDIO))
@@ -521,16 +489,6 @@ int activator_handoff(int handoff_fd, int conn_fd, enum activator_layout layout,
 	}
 	iov[0] = (struct iovec){.iov_base = &h, .iov_len = sizeof(h)};
 	iov[1] = (struct iovec){.iov_base = buf, .iov_len = len};
-	msg.msg_control = control.space;
-	msg.msg_controllen = sizeof(control.space);
-	cm = CMSG_FIRSTHDR(&msg);
-	cm->cmsg_level = SOL_SOCKET;
-	cm->cmsg_type = SCM_RIGHTS;
-	cm->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(cm), &conn_fd, sizeof(int));
-	while (sendmsg(handoff_fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
-		if (errno != EINTR)
-			return -errno;
-	}
-	return 0;
+	r = fd_send(handoff_fd, iov, 2, conn_fd, MSG_NOSIGNAL | MSG_DONTWAIT);
+	return r < 0 ? (int)r : 0;
 }
