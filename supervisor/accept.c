@@ -491,6 +491,8 @@ static int sandbox_spawn(struct accept *a, struct sandbox *sb, int conn)
 		}
 	}
 	sb->cgroup_path = TAKE_PTR(sp.cgroup_path);
+	/* MemoryMax= and friends per sandbox: one client, one budget. */
+	hardening_cgroup_apply(a->s, sb->cgroup_path);
 	sb->started_at = now_usec();
 	r = activator_spawn(&sp.spec, &child);
 	/* What the start needed of Network= (a netns:NAME fd) goes now. */

@@ -306,7 +306,7 @@ static int write_file(const char *dir, const char *file, const char *value)
 	return n < 0 ? -errno : 0;
 }
 
-void hardening_cgroup_apply(struct service *s)
+void hardening_cgroup_apply(struct service *s, const char *cgroup_path)
 {
 	const struct sandbox_config *sb = &s->cfg->container.sandbox;
 	struct manager *m = s->manager;
@@ -320,7 +320,7 @@ void hardening_cgroup_apply(struct service *s)
 
 		if (!cgroup_value(sb, i, value, sizeof(value)))
 			continue;
-		if (!m->have_cgroup || !s->cgroup_path) {
+		if (!m->have_cgroup || !cgroup_path) {
 			if (warn)
 				log_warning("%s: %s= not enforced: the container has no cgroup of "
 					    "its own (see the cgroup message at startup)",
@@ -341,10 +341,23 @@ void hardening_cgroup_apply(struct service *s)
 		}
 		snprintf(ctl, sizeof(ctl), "+%s", cs->controller);
 		(void)write_file(m->cgroup_base_path, "cgroup.subtree_control", ctl);
-		r = write_file(s->cgroup_path, cs->file, value);
+		/* A sandbox's cgroup is one level deeper (BASE/NAME/cN): its
+		 * parent, which holds no process, passes the controller on. */
+		{
+			char parent[4096];
+			char *slash;
+
+			snprintf(parent, sizeof(parent), "%s", cgroup_path);
+			slash = strrchr(parent, '/');
+			if (slash)
+				*slash = '\0';
+			if (strcmp(parent, m->cgroup_base_path) != 0)
+				(void)write_file(parent, "cgroup.subtree_control", ctl);
+		}
+		r = write_file(cgroup_path, cs->file, value);
 		if (r < 0 && warn)
 			log_errno(LOG_WARNING, r, "%s: %s= not enforced: cannot write %s/%s",
-				  s->cfg->name, cs->key, s->cgroup_path, cs->file);
+				  s->cfg->name, cs->key, cgroup_path, cs->file);
 	}
 }
 

@@ -26,9 +26,10 @@ struct hardening {
  * rootless daemon). */
 int hardening_fill(struct service *s, uid_t uid, struct hardening *h, struct activator_spec *spec);
 
-/* Writes MemoryMax= etc. into the container's new cgroup (s->cgroup_path),
- * or logs once per service which setting is not enforced and why. */
-void hardening_cgroup_apply(struct service *s);
+/* Writes MemoryMax= etc. into a container's new cgroup (the Accept=no
+ * container's, or one Accept=yes sandbox's), or logs once per service which
+ * setting is not enforced and why. */
+void hardening_cgroup_apply(struct service *s, const char *cgroup_path);
 
 /* --check: one line per setting of c that this host would not enforce.
  * Returns how many. */

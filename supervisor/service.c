@@ -530,7 +530,7 @@ int service_start(struct service *s)
 		return r;
 	}
 	s->cgroup_path = TAKE_PTR(sp.cgroup_path);
-	hardening_cgroup_apply(s);
+	hardening_cgroup_apply(s, s->cgroup_path);
 
 	s->started_at = now_usec();
 	r = activator_spawn(&sp.spec, &child);

@@ -306,6 +306,29 @@ def test_idle_stop_ends_silent_sandbox():
         no_sandbox_left(d, "quiet")
 
 
+def test_cgroup_limits_per_sandbox():
+    """MemoryMax= and TasksMax= go to each sandbox's own cgroup where the
+    controllers exist; where not, the log says so once and sandboxes serve."""
+    from nsitest import cgroup2_mount
+    port = free_port()
+    conf = accept_conf(f"127.0.0.1:{port}", extra_container="MemoryMax=64M\nTasksMax=32")
+    with Daemon({"lim": conf}) as d:
+        d.start()
+        m = cgroup2_mount()
+        ctl = open(os.path.join(m, "cgroup.subtree_control")).read().split() if m else []
+        for _ in range(3):
+            with connect(("127.0.0.1", port)) as s:
+                assert recv_all(s)
+        if "memory" in ctl and "pids" in ctl:
+            base = d.cgroup_base()
+            assert open(os.path.join(base, "lim", "cgroup.subtree_control")).read().split()
+        else:
+            assert d.log().count("MemoryMax= not enforced") == 1, d.log()
+            assert d.log().count("TasksMax= not enforced") == 1, d.log()
+        assert d.stop() == 0
+        no_sandbox_left(d, "lim")
+
+
 def test_pool():
     port = free_port()
     conf = accept_conf(f"127.0.0.1:{port}", env=[f"PROBE_ENV={ENV_KEYS}"],
@@ -483,5 +506,5 @@ if __name__ == "__main__":
           test_isolation_of_concurrent_sandboxes, test_busybox_httpd, test_git_daemon_inetd,
           test_max_connections_waits_in_backlog, test_max_connections_per_source,
           test_trigger_limit_suspends_then_resumes, test_runtime_max,
-          test_idle_stop_ends_silent_sandbox, test_pool,
+          test_idle_stop_ends_silent_sandbox, test_cgroup_limits_per_sandbox, test_pool,
           test_pool_inetd_style, test_emfile_pauses_and_retries, test_flood])
