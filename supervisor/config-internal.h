@@ -28,6 +28,10 @@ typedef void (*key_parser)(struct parser *p, const char *key, const char *value,
 /* "PATH:LINE: message", at most CONFIG_MAX_ERRORS per file. */
 void perr(struct parser *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void oom(struct parser *p);
+/* Splits value into shell-like words (strv_split_quoted()); on a bad quote
+ * or no memory reports it for key and returns NULL. what is the original
+ * value, for the message. */
+char **split_words(struct parser *p, const char *key, const char *value, const char *what);
 
 /* config-sandbox.c: [Container] hardening keys. */
 void parse_private_users(struct parser *p, const char *key, const char *value, size_t offset,

@@ -153,7 +153,6 @@ void parse_capabilities(struct parser *p, const char *key, const char *value, si
 	struct sandbox_config *s = sb(p);
 	_cleanup_strv_free_ char **words = NULL;
 	uint64_t caps = 0;
-	int r;
 
 	if (!*value) {
 		/* An empty value: none at all (not the default). */
@@ -161,15 +160,9 @@ void parse_capabilities(struct parser *p, const char *key, const char *value, si
 		s->capabilities = 0;
 		return;
 	}
-	r = strv_split_quoted(value, &words);
-	if (r == -ENOMEM) {
-		oom(p);
+	words = split_words(p, key, value, value);
+	if (!words)
 		return;
-	}
-	if (r < 0) {
-		perr(p, "%s=: unterminated quote in '%s'", key, value);
-		return;
-	}
 	STRV_FOREACH (w, words) {
 		cap_value_t cap;
 
@@ -206,7 +199,6 @@ void parse_syscall_filter(struct parser *p, const char *key, const char *value, 
 	struct sandbox_config *s = sb(p);
 	_cleanup_strv_free_ char **words = NULL;
 	bool deny = value[0] == '~';
-	int r;
 
 	if (!*value) {
 		s->syscall_allow = strv_free(s->syscall_allow);
@@ -214,15 +206,9 @@ void parse_syscall_filter(struct parser *p, const char *key, const char *value, 
 		s->syscall_allow_list = false;
 		return;
 	}
-	r = strv_split_quoted(value + deny, &words);
-	if (r == -ENOMEM) {
-		oom(p);
+	words = split_words(p, key, value + deny, value);
+	if (!words)
 		return;
-	}
-	if (r < 0) {
-		perr(p, "%s=: unterminated quote in '%s'", key, value);
-		return;
-	}
 	if (!words || !words[0]) {
 		perr(p, "%s=: '~' without any system call or @group", key);
 		return;

@@ -96,6 +96,18 @@ void oom(struct parser *p)
 	p->fatal = -ENOMEM;
 }
 
+char **split_words(struct parser *p, const char *key, const char *value, const char *what)
+{
+	char **words = NULL;
+	int r = strv_split_quoted(value, &words);
+
+	if (r == -ENOMEM)
+		oom(p);
+	else if (r < 0)
+		perr(p, "%s=: unterminated quote in '%s'", key, what);
+	return r < 0 ? NULL : words;
+}
+
 /* Small helpers */
 
 const char *listen_type_to_string(enum listen_type t)
@@ -444,21 +456,14 @@ static void parse_exec(struct parser *p, const char *key, const char *value, siz
 {
 	struct container_config *c = &p->c->container;
 	char **argv = NULL;
-	int r;
 
 	if (!*value) {
 		c->exec = strv_free(c->exec);
 		return;
 	}
-	r = strv_split_quoted(value, &argv);
-	if (r == -ENOMEM) {
-		oom(p);
+	argv = split_words(p, key, value, value);
+	if (!argv)
 		return;
-	}
-	if (r < 0) {
-		perr(p, "%s=: unterminated quote in '%s'", key, value);
-		return;
-	}
 	if (!argv[0] || !argv[0][0]) {
 		perr(p, "%s=: the program name is empty", key);
 		strv_free(argv);
@@ -474,21 +479,14 @@ static void parse_environment(struct parser *p, const char *key, const char *val
 	struct container_config *c = &p->c->container;
 	_cleanup_strv_free_ char **words = NULL;
 	bool bad = false;
-	int r;
 
 	if (!*value) {
 		c->environment = strv_free(c->environment);
 		return;
 	}
-	r = strv_split_quoted(value, &words);
-	if (r == -ENOMEM) {
-		oom(p);
+	words = split_words(p, key, value, value);
+	if (!words)
 		return;
-	}
-	if (r < 0) {
-		perr(p, "%s=: unterminated quote in '%s'", key, value);
-		return;
-	}
 	STRV_FOREACH (w, words) {
 		const char *eq = strchr(*w, '=');
 
