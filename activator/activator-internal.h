@@ -1,18 +1,15 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * Shared between the parent side (activator.c), the child setup (child.c,
- * rootfs.c) and the stub init (init.c). Not public API.
+ * Shared between the parent side (activator.c) and nsinetd-init, the
+ * container's pid 1 (init-main.c, child.c, rootfs.c, caps.c, init.c). Not
+ * public API.
  *
- * Everything the child needs is prepared by the parent before clone3() (the
- * environment block, the PATH to search): the child then runs only system
- * calls and stack buffers, no allocation of its own, so it does not depend
- * on allocator locks that another thread of the parent might have held at
- * clone time (the loopback step's rtnetlink socket is a plain fd, for the
- * same reason).
+ * nsinetd-init is a program of its own, exec'd by the clone's child: the
+ * setup runs in a fresh, small address space that holds only the service's
+ * spec (wire.h), never the daemon's memory. It is single-threaded, so it
+ * may allocate; only the payload's side of the vfork in init.c may not.
  */
 #pragma once
-
-#include <sys/capability.h>
 
 #include "activator.h"
 
@@ -24,16 +21,17 @@
 
 /* What a failing child writes on the sync fd, as one SOCK_SEQPACKET message. */
 struct activator_record {
-	int step; /* enum activator_step */
-	int err;  /* negative errno */
+	int step;       /* enum activator_step */
+	int err;        /* negative errno */
+	char what[256]; /* the path or object of the failing step, or "" */
 };
 
 struct activator_ctx {
 	const struct activator_spec *spec;
-	int sync_fd;          /* the child's end; moved above 3+n in STEP_FDS */
-	int parent_sync_fd;   /* the parent's end, closed first thing in the child */
-	int idmapped_root_fd; /* from the parent with the go (spec->idmap_root) */
-	int root_fd;          /* O_PATH of the new root assembled on the staging dir */
+	int sync_fd;        /* the child's end; moved above 3+n in STEP_FDS */
+	int root_fd;        /* O_PATH of the new root assembled on the staging dir */
+	const char *what;   /* the path the current step works on, for its record */
+	char what_buf[256]; /* for a what that has to be formatted */
 
 	char **envp;         /* spec->envp without LISTEN_*, plus ours */
 	char *listen_fds;    /* "LISTEN_FDS=n" */
@@ -41,7 +39,6 @@ struct activator_ctx {
 	char listen_pid[32]; /* "LISTEN_PID=", completed by the payload itself */
 	const char *path;    /* PATH for looking up argv[0] */
 
-	cap_t caps;    /* caps_prepare(): the sets to capset(), or NULL */
 	size_t n_fds;  /* fds at 3.. in the payload: spec->n_fds, or the handoff's */
 	size_t n_envp; /* entries in envp; room for ACTIVATOR_HANDOFF_ENV_MAX more */
 
@@ -58,10 +55,15 @@ struct activator_handoff_header {
 	unsigned int n_env;
 };
 
+/* init-main.c: builds the context from the decoded spec. */
+int ctx_new(const struct activator_spec *spec, struct activator_ctx **ret);
+
 /* child.c: runs the setup steps, then becomes the stub init. */
 _Noreturn void child_run(struct activator_ctx *c);
-/* Reports {step, err} to the parent and exits 127. */
+/* Reports {step, err, c->what} to the parent and exits 127. */
 _Noreturn void child_fail(struct activator_ctx *c, enum activator_step step, int err);
+/* Raw rtnetlink: lo up in our new network namespace. */
+int child_loopback_up(void);
 
 /* rootfs.c: the file system steps, each 0 or a negative errno. */
 int rootfs_bind_root(struct activator_ctx *c);
@@ -80,10 +82,12 @@ int child_handoff(struct activator_ctx *c);
 /* init.c: pid 1 of the container; forks and execs the payload. */
 _Noreturn void init_run(struct activator_ctx *c);
 
-/* caps.c: capabilities, see the order in child_privileges(). */
-int caps_prepare(struct activator_ctx *c); /* parent, before clone */
+/* caps.c: capabilities, see the order in child_privileges(). Raw system
+ * calls: nsinetd-init links no library but libc. */
 int caps_bounding(struct activator_ctx *c);
 int caps_apply(struct activator_ctx *c);
+/* pid 1 after the payload's exec: nothing in any set. */
+int caps_drop_all(void);
 
-/* userns.c: the parent writes the child's uid/gid maps. */
-int userns_write_maps(const struct activator_spec *spec, pid_t pid);
+/* init.c: pid 1's own seccomp filter, an allow-list of what its loop uses. */
+int init_seccomp_load(void);

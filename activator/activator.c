@@ -1,15 +1,17 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * The parent's side of starting a container: validate the spec, prepare
- * everything the child needs, clone3() into the new namespaces, release the
- * child, and the small calls the supervisor makes afterwards (result,
- * signal, reap).
+ * The parent's side of starting a container: validate the spec, encode it
+ * (wire.c), clone3() into the new namespaces straight into an execve of
+ * nsinetd-init, release it, and the small calls the supervisor makes
+ * afterwards (result, signal, reap). The setup itself runs in nsinetd-init
+ * (init-main.c, child.c, rootfs.c, init.c), never in a copy of the daemon.
  */
 #include "activator.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/close_range.h>
 #include <linux/filter.h>
 #include <linux/sched.h>
 #include <signal.h>
@@ -17,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -24,10 +27,9 @@
 #include <unistd.h>
 
 #include "activator-internal.h"
+#include "wire.h"
 #include "common/cleanup.h"
 #include "common/fd-util.h"
-
-#define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 /* The namespaces this version knows how to set up. CLONE_NEWUSER needs the
  * uid/gid maps, written by the parent between clone and release. */
@@ -63,6 +65,10 @@ static const char *const step_names[_STEP_MAX] = {
     [STEP_SECCOMP] = "seccomp",
     [STEP_NETNS] = "netns",
     [STEP_IDMAP] = "idmap",
+    [STEP_EXEC_INIT] = "exec-init",
+    [STEP_MESSAGE] = "message",
+    [STEP_USERNS] = "userns",
+    [STEP_INIT] = "init",
 };
 
 const char *activator_step_name(enum activator_step step)
@@ -88,10 +94,16 @@ static int spec_validate(const struct activator_spec *spec)
 	if (spec->working_directory && !path_is_absolute(spec->working_directory))
 		return -EINVAL;
 
-	if (spec->idmap_root && (!(spec->namespaces & CLONE_NEWUSER) || !spec->root_directory))
+	if (spec->init_fd < 0)
+		return -EBADF;
+	/* Joining a user namespace and creating one exclude each other. */
+	if (spec->userns_fd >= 0 && (spec->namespaces & CLONE_NEWUSER))
 		return -EINVAL;
-	if ((spec->namespaces & CLONE_NEWUSER) && spec->userns_range == 0)
+	if (spec->idmap_root && (spec->userns_fd < 0 || !spec->root_directory))
 		return -EINVAL;
+	for (size_t i = 0; i < spec->n_binds; i++)
+		if (spec->binds && spec->binds[i].idmap && spec->userns_fd < 0)
+			return -EINVAL;
 	if (spec->n_rlimits > RLIM_NLIMITS || (spec->n_rlimits > 0 && !spec->rlimits))
 		return -EINVAL;
 	for (size_t i = 0; i < spec->n_rlimits; i++)
@@ -150,130 +162,230 @@ static int spec_validate(const struct activator_spec *spec)
 	return 0;
 }
 
-static struct activator_ctx *ctx_free(struct activator_ctx *c)
+/* The helper's fds, in the order wire.h lays them out from 0: stdio (-1 =
+ * /dev/null), the sync socket, spec->fds[], then the optional ones. */
+#define SPAWN_FDS_MAX (3 + 1 + ACTIVATOR_FDS_MAX + 3)
+
+/*
+ * What the clone's child needs, all of it prepared by the parent: the child
+ * runs in the parent's memory (CLONE_VM) while the parent is suspended
+ * (CLONE_VFORK), on a stack of its own, and makes only system calls on this
+ * struct and its own stack until execve replaces the memory. It allocates
+ * nothing and touches no lock: another thread of the daemon may hold
+ * malloc's.
+ */
+struct spawn_child {
+	int init_fd;
+	int report_fd; /* the child's end of the sync socket, as it is now */
+	int n_src;
+	int src[SPAWN_FDS_MAX];
+	/* A daemon that is not root: CLONE_NEWUSER, mapped by the child. */
+	bool self_map;
+	char uid_map[32], gid_map[32];
+	char *const *argv;
+};
+
+static char *const init_argv[] = {"nsinetd-init", NULL};
+static char *const hold_argv[] = {"nsinetd-init", "--hold", NULL};
+/* The helper starts with an empty environment: not the daemon's. */
+static char *const empty_envp[] = {NULL};
+
+/* In the clone's child: the record for activator_read_result(). */
+static void spawn_child_report(int fd, enum activator_step step, int err)
 {
-	if (!c)
-		return NULL;
-	free(c->envp);
-	free(c->listen_fds);
-	free(c->listen_names);
-	if (c->caps)
-		cap_free(c->caps);
-	free(c->handoff_buf);
-	free(c);
-	return NULL;
+	struct activator_record rec = {.step = step, .err = err < 0 ? err : -EIO};
+
+	(void)send(fd, &rec, sizeof(rec), MSG_NOSIGNAL | MSG_DONTWAIT);
 }
 
-static void ctx_freep(struct activator_ctx **c)
+static int spawn_child_write(const char *path, const char *text)
 {
-	ctx_free(*c);
+	int fd = open(path, O_WRONLY | O_CLOEXEC | O_NOCTTY);
+	ssize_t n;
+	int r = 0;
+
+	if (fd < 0)
+		return -errno;
+	n = write(fd, text, strlen(text));
+	if (n < 0)
+		r = -errno;
+	close(fd);
+	return r;
 }
 
-static bool env_is_listen(const char *e)
+/*
+ * The clone's child. errno is the parent thread's (shared TLS): it is only
+ * read right after a failed call, and the parent does not look at it across
+ * the clone. No sanitizer instrumentation: this runs on a stack ASan does
+ * not know.
+ */
+__attribute__((no_sanitize_address)) static int spawn_child_cb(void *arg)
 {
-	return strncmp(e, "LISTEN_FDS=", 11) == 0 || strncmp(e, "LISTEN_PID=", 11) == 0 ||
-	       strncmp(e, "LISTEN_FDNAMES=", 15) == 0;
-}
+	struct spawn_child *sc = arg;
+	int tmp[SPAWN_FDS_MAX];
+	int null_fd = -1, init_fd, r;
 
-/* "LISTEN_FDNAMES=a:b:c"; an unnamed fd is "unknown", as in systemd. */
-static char *listen_names_new(const struct activator_spec *spec)
-{
-	size_t len = strlen("LISTEN_FDNAMES=") + 1;
-	char *s, *p;
-
-	for (size_t i = 0; i < spec->n_fds; i++) {
-		const char *n = spec->fd_names && spec->fd_names[i] ? spec->fd_names[i] : "unknown";
-		len += strlen(n) + 1;
-	}
-	s = malloc(len);
-	if (!s)
-		return NULL;
-	p = stpcpy(s, "LISTEN_FDNAMES=");
-	for (size_t i = 0; i < spec->n_fds; i++) {
-		const char *n = spec->fd_names && spec->fd_names[i] ? spec->fd_names[i] : "unknown";
-		if (i > 0)
-			*p++ = ':';
-		p = stpcpy(p, n);
-	}
-	return s;
-}
-
-/* Everything the child needs, built here so that the child does not
- * allocate (see activator-internal.h). The strings of spec->envp are shared,
- * not copied: the child sees the caller's memory as it was at clone time. */
-static int ctx_new(const struct activator_spec *spec, struct activator_ctx **ret)
-{
-	_cleanup_(ctx_freep) struct activator_ctx *c = NULL;
-	size_t n_env = 0, i = 0;
-	int r;
-
-	c = calloc(1, sizeof(*c));
-	if (!c)
-		return -ENOMEM;
-	c->spec = spec;
-	c->sync_fd = c->parent_sync_fd = c->root_fd = c->idmapped_root_fd = -1;
-	c->path = DEFAULT_PATH;
-
-	for (char *const *e = spec->envp; e && *e; e++)
-		n_env++;
-	c->envp = calloc(n_env + 4 + (spec->pool ? ACTIVATOR_HANDOFF_ENV_MAX : 0), sizeof(char *));
-	if (!c->envp)
-		return -ENOMEM;
-	c->n_fds = spec->n_fds;
-	c->handoff_fd = spec->pool ? spec->handoff_fd : -1;
-	if (spec->pool) {
-		/* The child fills these in from the message, without allocating. */
-		c->handoff_buf = malloc(ACTIVATOR_HANDOFF_SIZE_MAX + 1);
-		c->listen_fds = strdup("LISTEN_FDS=1");
-		if (!c->handoff_buf || !c->listen_fds)
-			return -ENOMEM;
-		strcpy(c->listen_pid, "LISTEN_PID=");
-	}
-	for (char *const *e = spec->envp; e && *e; e++) {
-		/* Stale LISTEN_* (e.g. the daemon's own) would confuse the payload. */
-		if (env_is_listen(*e))
-			continue;
-		if (strncmp(*e, "PATH=", 5) == 0)
-			c->path = *e + 5;
-		c->envp[i++] = *e;
-	}
-	if (spec->n_fds > 0) {
-		if (asprintf(&c->listen_fds, "LISTEN_FDS=%zu", spec->n_fds) < 0) {
-			c->listen_fds = NULL;
-			return -ENOMEM;
+	/* Rootless: our own ids are the only ones we may map (setgroups must
+	 * be denied first); then we are the namespace's root, and execve
+	 * keeps our capabilities there. */
+	if (sc->self_map) {
+		if ((r = spawn_child_write("/proc/self/setgroups", "deny")) < 0 ||
+		    (r = spawn_child_write("/proc/self/uid_map", sc->uid_map)) < 0 ||
+		    (r = spawn_child_write("/proc/self/gid_map", sc->gid_map)) < 0) {
+			spawn_child_report(sc->report_fd, STEP_USERNS, r);
+			return 127;
 		}
-		c->listen_names = listen_names_new(spec);
-		if (!c->listen_names)
-			return -ENOMEM;
-		strcpy(c->listen_pid, "LISTEN_PID=");
-		c->envp[i++] = c->listen_fds;
-		c->envp[i++] = c->listen_pid;
-		c->envp[i++] = c->listen_names;
 	}
-	c->envp[i] = NULL;
-	r = caps_prepare(c);
-	if (r < 0)
-		return r;
-	c->n_envp = i;
-	*ret = TAKE_PTR(c);
-	return 0;
+
+	/* Every source first above the range, then into place: a source may
+	 * sit where another one goes, and so may the helper's own fd. */
+	init_fd = fcntl(sc->init_fd, F_DUPFD_CLOEXEC, sc->n_src);
+	if (init_fd < 0) {
+		spawn_child_report(sc->report_fd, STEP_EXEC_INIT, -errno);
+		return 127;
+	}
+	for (int i = 0; i < sc->n_src; i++) {
+		int fd = sc->src[i];
+
+		if (fd < 0) {
+			if (null_fd < 0)
+				null_fd = open("/dev/null", O_RDWR | O_CLOEXEC | O_NOCTTY);
+			fd = null_fd;
+		}
+		tmp[i] = fd < 0 ? -1 : fcntl(fd, F_DUPFD_CLOEXEC, sc->n_src);
+		if (tmp[i] < 0) {
+			spawn_child_report(sc->report_fd, STEP_EXEC_INIT, -errno);
+			return 127;
+		}
+	}
+	for (int i = 0; i < sc->n_src; i++)
+		if (dup2(tmp[i], i) < 0) {
+			spawn_child_report(3, STEP_EXEC_INIT, -errno);
+			return 127;
+		}
+	/* Everything else is closed by the execve: the daemon's fds are all
+	 * close-on-exec, and this makes it true of any stray one it inherited
+	 * too (and of the temporaries and init_fd, once execveat has used it). */
+	if (syscall(SYS_close_range, (unsigned)sc->n_src, ~0U, CLOSE_RANGE_CLOEXEC) < 0) {
+		spawn_child_report(3, STEP_EXEC_INIT, -errno);
+		return 127;
+	}
+	syscall(SYS_execveat, init_fd, "", sc->argv, empty_envp, AT_EMPTY_PATH);
+	spawn_child_report(3, STEP_EXEC_INIT, -errno);
+	return 127;
 }
 
-static pid_t clone3_container(const struct activator_spec *spec, int *ret_pidfd)
+/*
+ * clone3() with CLONE_VM|CLONE_VFORK: the child runs fn(arg) on the given
+ * stack and exits with its return value; the parent resumes when the child
+ * has exec'd or exited. In assembly because the child must not return
+ * through the C function that made the call: that frame is the parent's.
+ * CLONE_INTO_CGROUP exists only in clone3(), which glibc does not export.
+ */
+static pid_t clone3_vfork(struct clone_args *args, int (*fn)(void *), void *arg)
+{
+	long ret;
+#if defined(__x86_64__)
+	register long r12 __asm__("r12") = (long)fn;
+	register long r13 __asm__("r13") = (long)arg;
+
+	__asm__ volatile("syscall\n\t"
+			 "test %%rax, %%rax\n\t"
+			 "jnz 1f\n\t"
+			 /* The child, on its own stack. */
+			 "xor %%ebp, %%ebp\n\t"
+			 "and $-16, %%rsp\n\t"
+			 "mov %%r13, %%rdi\n\t"
+			 "call *%%r12\n\t"
+			 "mov %%eax, %%edi\n\t"
+			 "mov $60, %%eax\n\t" /* SYS_exit */
+			 "syscall\n\t"
+			 "hlt\n\t"
+			 "1:\n\t"
+			 : "=a"(ret)
+			 : "0"((long)SYS_clone3), "D"(args), "S"(sizeof(*args)), "r"(r12), "r"(r13)
+			 : "rcx", "r11", "memory");
+#elif defined(__aarch64__)
+	register long x8 __asm__("x8") = SYS_clone3;
+	register long x0 __asm__("x0") = (long)args;
+	register long x1 __asm__("x1") = sizeof(*args);
+	register long x2 __asm__("x2") = (long)fn;
+	register long x3 __asm__("x3") = (long)arg;
+
+	__asm__ volatile("svc #0\n\t"
+			 "cbnz x0, 1f\n\t"
+			 "mov x29, xzr\n\t"
+			 "mov x0, x3\n\t"
+			 "blr x2\n\t"
+			 "mov x8, #93\n\t" /* SYS_exit */
+			 "svc #0\n\t"
+			 "1:\n\t"
+			 : "+r"(x0)
+			 : "r"(x8), "r"(x1), "r"(x2), "r"(x3)
+			 : "memory");
+	ret = x0;
+#else
+#error "clone3_vfork: no implementation for this architecture"
+#endif
+	if (ret < 0) {
+		errno = (int)-ret;
+		return -1;
+	}
+	return (pid_t)ret;
+}
+
+/* The child's stack: it only lays out fds and calls execve. Made once. */
+#define SPAWN_STACK_SIZE (64 * 1024)
+
+static void *spawn_stack(void)
+{
+	static void *stack;
+
+	if (!stack) {
+		void *p = mmap(NULL, SPAWN_STACK_SIZE, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+		if (p == MAP_FAILED)
+			return NULL;
+		stack = p;
+	}
+	return stack;
+}
+
+/* Clones with flags and execs nsinetd-init as sc says. All signals are
+ * blocked across the clone: the child must not run one of the daemon's
+ * handlers on the daemon's memory before its execve. */
+static pid_t spawn_helper(uint64_t flags, int cgroup_fd, struct spawn_child *sc, int *ret_pidfd)
 {
 	struct clone_args args = {
-	    .flags = CLONE_PIDFD | spec->namespaces,
+	    .flags = flags | CLONE_VM | CLONE_VFORK | CLONE_PIDFD,
 	    .pidfd = (uint64_t)(uintptr_t)ret_pidfd,
 	    .exit_signal = SIGCHLD,
 	};
+	void *stack = spawn_stack();
+	sigset_t all, saved;
+	pid_t pid;
+	int r, saved_errno;
 
+	if (!stack)
+		return -ENOMEM;
+	args.stack = (uint64_t)(uintptr_t)stack;
+	args.stack_size = SPAWN_STACK_SIZE;
 	/* CLONE_INTO_CGROUP: the child is in its cgroup before it runs a single
 	 * instruction, so nothing it does escapes the freezer or cgroup.kill. */
-	if (spec->cgroup_fd >= 0) {
+	if (cgroup_fd >= 0) {
 		args.flags |= CLONE_INTO_CGROUP;
-		args.cgroup = (uint64_t)spec->cgroup_fd;
+		args.cgroup = (uint64_t)cgroup_fd;
 	}
-	return (pid_t)syscall(SYS_clone3, &args, sizeof(args));
+	sigfillset(&all);
+	r = pthread_sigmask(SIG_SETMASK, &all, &saved);
+	if (r != 0)
+		return -r;
+	pid = clone3_vfork(&args, spawn_child_cb, sc);
+	saved_errno = errno;
+	(void)pthread_sigmask(SIG_SETMASK, &saved, NULL);
+	if (pid < 0)
+		return saved_errno > 0 ? -saved_errno : -EINVAL;
+	return pid;
 }
 
 /* Kills and reaps a child that cannot be released: the caller gets an
@@ -287,145 +399,205 @@ static void child_abandon(int pidfd)
 		;
 }
 
-/* The root directory as a detached, recursive, idmapped copy: on-disk ids
- * are seen through the container's user namespace (the host's root is the
- * container's root). Only the parent can make it: it needs CAP_SYS_ADMIN
- * over the file system's user namespace, the initial one. */
-static int idmap_root_tree(const struct activator_spec *spec, pid_t pid, int *ret_fd)
-{
-	struct mount_attr attr = {.attr_set = MOUNT_ATTR_IDMAP};
-	_cleanup_close_ int tree = -1, userns = -1;
-	char path[64];
-
-	snprintf(path, sizeof(path), "/proc/%d/ns/user", (int)pid);
-	userns = open(path, O_RDONLY | O_CLOEXEC);
-	if (userns < 0)
-		return -errno;
-	tree = open_tree(AT_FDCWD, spec->root_directory,
-			 OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
-	if (tree < 0)
-		return -errno;
-	attr.userns_fd = (uint64_t)userns;
-	if (mount_setattr(tree, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof(attr)) < 0)
-		return -errno;
-	*ret_fd = TAKE_FD(tree);
-	return 0;
-}
-
 int activator_spawn(const struct activator_spec *spec, struct activator_child *ret)
 {
-	_cleanup_(ctx_freep) struct activator_ctx *c = NULL;
-	_cleanup_close_ int parent_fd = -1, child_fd = -1, pidfd = -1, idmapped = -1;
-	sigset_t all, saved;
-	int sv[2], r, saved_errno;
+	_cleanup_close_ int parent_fd = -1, child_fd = -1, pidfd = -1;
+	struct wire_buf msg = {0};
+	struct spawn_child *sc = NULL;
+	int sv[2], r;
 	ssize_t n;
 	pid_t pid;
 
 	if (!ret)
 		return -EINVAL;
-	ret->failed_step = STEP_NONE;
 	r = spec_validate(spec);
 	if (r < 0)
 		return r;
-	r = ctx_new(spec, &c);
+	r = wire_encode(spec, &msg);
 	if (r < 0)
-		return r;
+		goto out;
 
-	/* SOCK_SEQPACKET: the child's {step, err} record arrives whole, and
-	 * EOF (every copy of the child's end closed: the payload's by a
-	 * successful execve) is distinguishable from it. */
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
-		return -errno;
+	/* SOCK_SEQPACKET: the spec arrives as one message, the child's
+	 * {step, err} record too, and EOF (every copy of the child's end
+	 * closed: the payload's by a successful execve) is distinguishable. */
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+		r = -errno;
+		goto out;
+	}
 	parent_fd = sv[0];
 	child_fd = sv[1];
-	/* Only the parent's end: the child blocks on its own end. */
+	/* Queued before the clone: the helper reads it when it runs. */
+	n = send(parent_fd, msg.data, msg.len, MSG_NOSIGNAL);
+	if (n != (ssize_t)msg.len) {
+		r = n < 0 ? -errno : -EIO;
+		goto out;
+	}
 	r = fd_set_nonblock(parent_fd, true);
 	if (r < 0)
-		return r;
-	c->sync_fd = child_fd;
-	c->parent_sync_fd = parent_fd;
+		goto out;
 
-	/* Block every signal across clone3(): the child starts with the
-	 * parent's handlers (libevent's, which write into the daemon's own
-	 * signal pipe), and must not run one before it resets them. */
-	sigfillset(&all);
-	r = pthread_sigmask(SIG_SETMASK, &all, &saved);
-	if (r != 0)
-		return -r;
-	pid = clone3_container(spec, &pidfd);
-	saved_errno = errno;
-	if (pid == 0)
-		child_run(c); /* never returns */
-	(void)pthread_sigmask(SIG_SETMASK, &saved, NULL);
-	if (pid < 0)
-		return saved_errno > 0 ? -saved_errno : -EINVAL;
+	sc = calloc(1, sizeof(*sc));
+	if (!sc) {
+		r = -ENOMEM;
+		goto out;
+	}
+	sc->init_fd = spec->init_fd;
+	sc->report_fd = child_fd;
+	sc->argv = init_argv;
+	for (int i = 0; i < 3; i++)
+		sc->src[sc->n_src++] = spec->stdio[i];
+	sc->src[sc->n_src++] = child_fd;
+	for (size_t i = 0; i < spec->n_fds; i++)
+		sc->src[sc->n_src++] = spec->fds[i];
+	if (spec->netns_fd >= 0)
+		sc->src[sc->n_src++] = spec->netns_fd;
+	if (spec->pool)
+		sc->src[sc->n_src++] = spec->handoff_fd;
+	if (spec->userns_fd >= 0)
+		sc->src[sc->n_src++] = spec->userns_fd;
+	if (spec->namespaces & CLONE_NEWUSER) {
+		sc->self_map = true;
+		snprintf(sc->uid_map, sizeof(sc->uid_map), "0 %u 1\n", (unsigned)geteuid());
+		snprintf(sc->gid_map, sizeof(sc->gid_map), "0 %u 1\n", (unsigned)getegid());
+	}
 
+	pid = spawn_helper(spec->namespaces, spec->cgroup_fd, sc, &pidfd);
+	if (pid < 0) {
+		r = pid;
+		goto out;
+	}
 	/* Our copy of the child's end must go, or we would never see EOF. */
 	child_fd = safe_close(child_fd);
 
-	/* Here, between clone and release, the parent does what only it
-	 * can: write the uid/gid maps of a user namespace (the child cannot
-	 * map itself), and create the veth pair whose peer goes into the
-	 * child's network namespace (the caller's hook). */
-	r = userns_write_maps(spec, pid);
-	if (r < 0) {
-		child_abandon(pidfd);
-		return r;
-	}
+	/* Here, before the release, the parent does what only it can: the
+	 * veth pair whose peer goes into the child's network namespace (the
+	 * caller's hook). The helper meanwhile reads the spec. */
 	if (spec->before_release) {
 		r = spec->before_release(pid, pidfd, spec->userdata);
 		if (r < 0) {
 			child_abandon(pidfd);
-			return r;
+			goto out;
 		}
 	}
 
-	if (spec->idmap_root) {
-		r = idmap_root_tree(spec, pid, &idmapped);
-		if (r < 0) {
-			ret->failed_step = STEP_IDMAP;
-			child_abandon(pidfd);
-			return r;
-		}
-	}
-
-	/* Release the child, with the idmapped root if there is one.
-	 * MSG_NOSIGNAL: a child that already died must not kill the daemon
-	 * with SIGPIPE. */
-	n = fd_send(parent_fd, &(struct iovec){.iov_base = "x", .iov_len = 1}, 1, idmapped,
-		    MSG_NOSIGNAL);
+	/* The go. MSG_NOSIGNAL: a child that already died must not kill the
+	 * daemon with SIGPIPE; its record says why it died. */
+	n = send(parent_fd, "x", 1, MSG_NOSIGNAL);
 	if (n != 1) {
-		r = n < 0 ? (int)n : -EIO;
+		int send_r = n < 0 ? -errno : -EIO;
+
+		r = activator_read_result(parent_fd, NULL);
+		if (r >= 0 || r == -EAGAIN)
+			r = send_r;
 		child_abandon(pidfd);
-		return r;
+		goto out;
 	}
 
 	ret->pid = pid;
 	ret->pidfd = TAKE_FD(pidfd);
 	ret->sync_fd = TAKE_FD(parent_fd);
-	return 0;
+	r = 0;
+out:
+	free(sc);
+	free(msg.data);
+	return r;
 }
 
-int activator_read_result(int sync_fd, enum activator_step *ret_step)
+static int write_file_at(const char *path, const char *text)
+{
+	_cleanup_close_ int fd = open(path, O_WRONLY | O_CLOEXEC | O_NOCTTY);
+	size_t len = strlen(text);
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	n = write(fd, text, len);
+	if (n < 0)
+		return -errno;
+	return (size_t)n == len ? 0 : -EIO;
+}
+
+int activator_userns_new(int init_fd, uid_t shift, uid_t range, int *ret_fd)
+{
+	_cleanup_close_ int pidfd = -1, hold_r = -1, hold_w = -1, fd = -1;
+	struct spawn_child sc = {.init_fd = init_fd, .argv = hold_argv};
+	char path[64], map[64];
+	siginfo_t si;
+	int p[2], r;
+	pid_t pid;
+
+	if (init_fd < 0 || range == 0 || !ret_fd)
+		return -EINVAL;
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return -errno;
+	hold_r = p[0];
+	hold_w = p[1];
+	/* stdio /dev/null, the pipe at 3: "--hold" reads it until EOF. */
+	sc.src[0] = sc.src[1] = sc.src[2] = -1;
+	sc.src[3] = hold_r;
+	sc.n_src = 4;
+	sc.report_fd = hold_w; /* nothing reads it: a failure shows as an exit */
+	pid = spawn_helper(CLONE_NEWUSER, -1, &sc, &pidfd);
+	if (pid < 0)
+		return pid;
+	hold_r = safe_close(hold_r);
+
+	snprintf(map, sizeof(map), "0 %u %u\n", (unsigned)shift, (unsigned)range);
+	snprintf(path, sizeof(path), "/proc/%d/uid_map", (int)pid);
+	r = write_file_at(path, map);
+	if (r >= 0) {
+		snprintf(path, sizeof(path), "/proc/%d/gid_map", (int)pid);
+		r = write_file_at(path, map);
+	}
+	if (r >= 0) {
+		snprintf(path, sizeof(path), "/proc/%d/ns/user", (int)pid);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			r = -errno;
+	}
+	/* EOF on its pipe: the holder exits. */
+	hold_w = safe_close(hold_w);
+	if (r < 0)
+		(void)syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
+	while (waitid(P_PIDFD, (id_t)pidfd, &si, WEXITED) < 0 && errno == EINTR)
+		;
+	if (r < 0)
+		return r;
+	*ret_fd = TAKE_FD(fd);
+	return 0;
+}
+int activator_read_result(int sync_fd, struct activator_failure *ret)
 {
 	struct activator_record rec;
 	ssize_t n;
 
-	if (ret_step)
-		*ret_step = STEP_NONE;
+	if (ret) {
+		ret->step = STEP_NONE;
+		ret->what[0] = '\0';
+	}
 	n = recv(sync_fd, &rec, sizeof(rec), MSG_DONTWAIT);
 	if (n < 0)
 		return (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) ? -EAGAIN
 										   : -errno;
 	if (n == 0)
 		return 0;
-	if ((size_t)n != sizeof(rec))
+	/* A record always means failure, whatever the child wrote in it; the
+	 * path is optional (the clone's child sends none). */
+	if ((size_t)n < offsetof(struct activator_record, what))
 		return -EIO;
-	if (ret_step)
-		*ret_step = (rec.step > STEP_NONE && rec.step < _STEP_MAX)
+	if (ret) {
+		ret->step = (rec.step > STEP_NONE && rec.step < _STEP_MAX)
 				? (enum activator_step)rec.step
 				: STEP_NONE;
-	/* A record always means failure, whatever the child wrote in it. */
+		if ((size_t)n > offsetof(struct activator_record, what)) {
+			size_t len = (size_t)n - offsetof(struct activator_record, what);
+
+			if (len >= sizeof(ret->what))
+				len = sizeof(ret->what) - 1;
+			memcpy(ret->what, rec.what, len);
+			ret->what[len] = '\0';
+		}
+	}
 	return rec.err < 0 ? rec.err : -EIO;
 }
 

@@ -2,13 +2,20 @@
 /*
  * Starting one container. A synchronous library: no event loop, no logging
  * above debug; every failure is a negative errno, and a failure inside the
- * child comes back over the sync fd as {step, errno}.
+ * child comes back over the sync fd as {step, errno, what}.
  *
- *   parent: activator_spawn() ──clone3──► child (pid 1 of new pid ns)
- *             │  uid/gid maps, …                │ setup steps, in order
- *             └─ releases the child ──────────► │ forks the payload (pid 2)
+ *   parent: activator_spawn() ──clone3(CLONE_VM|CLONE_VFORK)──► execve(nsinetd-init)
+ *             │  the spec as one message on the sync socket     │ pid 1 of the new pid ns,
+ *             │  veth (before_release), the go  ──────────────► │ its own address space:
+ *             │                                                 │ setup steps, in order,
+ *             │                                                 │ vfork + exec the payload
  *   supervisor watches sync_fd: EOF = payload exec'd; a record = failed
  *   supervisor watches pidfd: readable = container (its pid 1) exited
+ *
+ * No copy of the daemon's address space is made: the clone shares the
+ * daemon's memory only until it has put the fds in place and exec'd the
+ * helper (the daemon is suspended meanwhile, CLONE_VFORK), so the
+ * container's pid 1 holds nothing of the daemon but the spec it was sent.
  */
 #pragma once
 
@@ -46,7 +53,11 @@ enum activator_step {
 	STEP_RLIMITS,       /* Limit*= */
 	STEP_SECCOMP,       /* load the seccomp filter, in the payload */
 	STEP_NETNS,         /* setns() into spec->netns_fd */
-	STEP_IDMAP,         /* parent: the idmapped mount of the root directory */
+	STEP_IDMAP,         /* the idmapped mount of the root directory or a bind */
+	STEP_EXEC_INIT,     /* the clone's execve of nsinetd-init */
+	STEP_MESSAGE,       /* nsinetd-init reads and decodes the spec */
+	STEP_USERNS,        /* join the service's user namespace */
+	STEP_INIT,          /* pid 1 drops what it does not need after the payload's exec */
 	_STEP_MAX,
 };
 
@@ -57,6 +68,11 @@ struct activator_bind {
 	const char *source; /* host path */
 	const char *target; /* path inside the container */
 	bool read_only;
+	/* With userns_fd: seen through the container's user namespace, so
+	 * that host root's files are the container root's (nspawn's :idmap). */
+	bool idmap;
+	/* Mounted nosuid,nodev unless this is set. */
+	bool allow_suid;
 };
 
 struct activator_tmpfs {
@@ -137,12 +153,18 @@ struct activator_spec {
 	/* A compiled filter (activator_seccomp_compile()), loaded by the
 	 * payload right before execve; NULL = none. */
 	const struct sock_fprog *seccomp;
-	/* With CLONE_NEWUSER in namespaces: container uid/gid 0..range-1
-	 * are host uid/gid shift..shift+range-1, written by the parent
-	 * between clone and release. range 1 with shift = our own euid is
-	 * what an unprivileged caller may write (setgroups is then denied). */
-	uid_t userns_shift;
-	uid_t userns_range;
+	/* A user namespace (activator_userns_new()) or -1. The container is
+	 * set up by a root of the initial namespace (its mount, network, UTS,
+	 * IPC, pid and cgroup namespaces belong to that one), then its pid 1
+	 * joins this namespace as its uid 0 before dropping privileges: the
+	 * payload's root is an unmapped uid for every host file and socket,
+	 * and has no capability over any namespace but this one.
+	 * userns_root is the host uid of its uid 0 (owner of /run, /tmp …). */
+	int userns_fd;
+	uid_t userns_root;
+	/* CLONE_NEWUSER in namespaces instead (a daemon that is not root):
+	 * the clone's child maps the caller's own euid/egid to 0 before its
+	 * execve, the only map an unprivileged process may write. */
 	/* Pool mode (see activator_handoff()): handoff_fd is the child's end
 	 * of a SOCK_SEQPACKET socketpair. The container is set up completely
 	 * (namespaces, mounts, privileges) but n_fds must be 0: pid 1 waits
@@ -162,21 +184,25 @@ struct activator_spec {
 	 * and activator_spawn() returns it. NULL = nothing to do. */
 	int (*before_release)(pid_t pid, int pidfd, void *userdata);
 	void *userdata;
-	/* With CLONE_NEWUSER and a root_directory: the root is an idmapped
-	 * mount (mount_setattr(MOUNT_ATTR_IDMAP) with the container's user
-	 * namespace), made by the parent, which has the privilege for it, and
-	 * handed to the child with the release: files the host's root owns
-	 * are the container root's inside. */
+	/* With userns_fd and a root_directory: the root is an idmapped
+	 * mount (mount_setattr(MOUNT_ATTR_IDMAP) with userns_fd): files the
+	 * host's root owns are the container root's inside. */
 	bool idmap_root;
+	/* nsinetd-init, opened O_PATH|O_CLOEXEC by the caller (execveat). */
+	int init_fd;
 };
 
 struct activator_child {
 	pid_t pid;   /* the container's pid 1, as seen by the caller */
 	int pidfd;   /* CLONE_PIDFD: poll for exit, pidfd_send_signal() */
 	int sync_fd; /* read end: EOF = exec done; a record = setup failed */
-	/* Set on failure too: the parent's step that failed (STEP_IDMAP), or
-	 * STEP_NONE. */
-	enum activator_step failed_step;
+};
+
+/* What a failed setup reports: the step, and the path or object it was
+ * working on ("" if none), for "setup failed at bind (/srv/data): …". */
+struct activator_failure {
+	enum activator_step step;
+	char what[256];
 };
 
 /*
@@ -191,9 +217,17 @@ int activator_spawn(const struct activator_spec *spec, struct activator_child *r
 /*
  * Reads the outcome from sync_fd: 0 = the payload has exec'd (EOF);
  * -EAGAIN = not known yet; otherwise the setup failed and the child's
- * negative errno is returned with the step in *ret_step.
+ * negative errno is returned with the step and path in *ret (may be NULL).
  */
-int activator_read_result(int sync_fd, enum activator_step *ret_step);
+int activator_read_result(int sync_fd, struct activator_failure *ret);
+
+/*
+ * A user namespace whose uid and gid 0..range-1 are host ids
+ * shift..shift+range-1, for spec->userns_fd: made once (a short-lived
+ * nsinetd-init holds it while the maps are written) and kept as an nsfs fd
+ * for as many containers as the caller likes. Needs CAP_SETUID/CAP_SETGID.
+ */
+int activator_userns_new(int init_fd, uid_t shift, uid_t range, int *ret_fd);
 
 /* Where a connection goes in the payload. */
 enum activator_layout {

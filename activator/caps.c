@@ -1,41 +1,35 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * Capabilities (libcap), in the child, in the order that keeps each step
- * possible (DESIGN.md): bounding set while we still have CAP_SETPCAP,
+ * Capabilities, in nsinetd-init, in the order that keeps each step possible
+ * (DESIGN.md): bounding set while we still have CAP_SETPCAP,
  * PR_SET_KEEPCAPS across the uid change, then capset() and the ambient set.
- * The cap_t is built by the parent (caps_prepare()): the child only makes
- * the system calls libcap wraps, no allocation.
+ * Raw prctl() and capset(): nsinetd-init is a static program that links no
+ * library but libc (libcap would add nothing but a dependency here; the
+ * daemon parses the names with it).
  */
 #include <errno.h>
-#include <sys/capability.h>
+#include <linux/capability.h>
+#include <stdint.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "activator-internal.h"
 
-static bool cap_kept(const struct activator_spec *spec, cap_value_t cap)
+/* The highest capability this kernel knows: PR_CAPBSET_READ says EINVAL
+ * past it. */
+static int cap_last(void)
 {
-	return cap < 64 && (spec->capabilities & (UINT64_C(1) << cap));
+	int cap = 0;
+
+	while (cap < 63 && prctl(PR_CAPBSET_READ, cap + 1, 0, 0, 0) >= 0)
+		cap++;
+	return cap;
 }
 
-int caps_prepare(struct activator_ctx *c)
+static bool cap_kept(const struct activator_spec *spec, int cap)
 {
-	const struct activator_spec *spec = c->spec;
-	cap_value_t list[64];
-	int n = 0;
-
-	if (!spec->set_capabilities)
-		return 0;
-	c->caps = cap_init(); /* every flag clear */
-	if (!c->caps)
-		return -ENOMEM;
-	for (cap_value_t cap = 0; cap < 64 && cap <= CAP_LAST_CAP; cap++)
-		if (cap_kept(spec, cap))
-			list[n++] = cap;
-	if (n > 0 && (cap_set_flag(c->caps, CAP_PERMITTED, n, list, CAP_SET) < 0 ||
-		      cap_set_flag(c->caps, CAP_EFFECTIVE, n, list, CAP_SET) < 0 ||
-		      cap_set_flag(c->caps, CAP_INHERITABLE, n, list, CAP_SET) < 0))
-		return -errno;
-	return 0;
+	return cap < 64 && (spec->capabilities & (UINT64_C(1) << cap));
 }
 
 /* Before the uid change: the bounding set caps what any later execve (of
@@ -43,19 +37,36 @@ int caps_prepare(struct activator_ctx *c)
 int caps_bounding(struct activator_ctx *c)
 {
 	const struct activator_spec *spec = c->spec;
-	int last = (int)cap_max_bits() - 1;
+	int last = cap_last();
 
 	if (!spec->set_capabilities)
 		return 0;
-	for (cap_value_t cap = 0; cap <= last; cap++) {
-		if (cap_kept(spec, cap) || CAP_IS_SUPPORTED(cap) <= 0)
+	for (int cap = 0; cap <= last; cap++) {
+		if (cap_kept(spec, cap))
 			continue;
-		if (cap_drop_bound(cap) < 0)
+		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0)
 			return -errno;
 	}
 	/* Keep the permitted set across setresuid() to a non-root uid, so
 	 * that capset() below can still hand the kept capabilities on. */
 	if (spec->uid != 0 && prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
+		return -errno;
+	return 0;
+}
+
+static int capset_mask(uint64_t mask)
+{
+	struct __user_cap_header_struct h = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
+	struct __user_cap_data_struct d[2] = {
+	    {.effective = (uint32_t)mask,
+	     .permitted = (uint32_t)mask,
+	     .inheritable = (uint32_t)mask},
+	    {.effective = (uint32_t)(mask >> 32),
+	     .permitted = (uint32_t)(mask >> 32),
+	     .inheritable = (uint32_t)(mask >> 32)},
+	};
+
+	if (syscall(SYS_capset, &h, d) < 0)
 		return -errno;
 	return 0;
 }
@@ -66,19 +77,34 @@ int caps_bounding(struct activator_ctx *c)
 int caps_apply(struct activator_ctx *c)
 {
 	const struct activator_spec *spec = c->spec;
-	int last = (int)cap_max_bits() - 1;
+	uint64_t mask = 0;
+	int last = cap_last(), r;
 
 	if (!spec->set_capabilities)
 		return 0;
-	if (cap_set_proc(c->caps) < 0)
-		return -errno;
-	if (CAP_AMBIENT_SUPPORTED() && cap_reset_ambient() < 0)
+	for (int cap = 0; cap <= last; cap++)
+		if (cap_kept(spec, cap))
+			mask |= UINT64_C(1) << cap;
+	r = capset_mask(mask);
+	if (r < 0)
+		return r;
+	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
 		return -errno;
 	if (spec->uid != 0)
-		for (cap_value_t cap = 0; cap <= last; cap++)
-			if (cap_kept(spec, cap) && cap_set_ambient(cap, CAP_SET) < 0)
+		for (int cap = 0; cap <= last; cap++)
+			if (cap_kept(spec, cap) &&
+			    prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0) < 0)
 				return -errno;
 	if (spec->uid != 0 && prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) < 0)
 		return -errno;
 	return 0;
+}
+
+/* pid 1, once the payload runs: it needs no capability to wait, reap and
+ * forward signals to its own child. */
+int caps_drop_all(void)
+{
+	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
+		return -errno;
+	return capset_mask(0);
 }

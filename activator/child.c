@@ -1,20 +1,23 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * The container's first process, between clone3() and becoming the stub
- * init: one function per step, run in the order of child_steps[]. A failing
- * step sends {step, err} to the parent and exits 127. Nothing here logs:
- * stderr is still the daemon's.
+ * nsinetd-init's setup, between its start and becoming the stub init: one
+ * function per step, run in the order of child_steps[]. A failing step
+ * sends {step, err, path} to the daemon and exits 127. Nothing here logs:
+ * stderr is already the payload's.
  *
- * The child is a copy of the daemon made by a raw clone3(), so glibc's idea
- * of the current thread is stale: the set*id calls below are raw system
- * calls (glibc's wrappers would try to broadcast to the parent's threads),
- * and nothing here may raise() or abort().
+ * Until STEP_USERNS this process is a root of the initial user namespace
+ * (or, under a daemon that is not root, the root of a namespace of its
+ * own): every mount, the hostname and lo are set up with that privilege,
+ * and the namespaces belong to that user namespace. Then it joins the
+ * service's user namespace, where its root is an unmapped uid on the host,
+ * and drops privileges as the spec says.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <poll.h>
 #include <sched.h>
+#include <stdio.h>
 #include <signal.h>
 #include <stdint.h>
 #include <string.h>
@@ -25,14 +28,20 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <linux/capability.h>
+#include <linux/if.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+
 #include "activator-internal.h"
 #include "common/cleanup.h"
-#include "netns/netns.h"
 
 _Noreturn void child_fail(struct activator_ctx *c, enum activator_step step, int err)
 {
 	struct activator_record rec = {.step = step, .err = err < 0 ? err : -EIO};
 
+	if (c->what)
+		snprintf(rec.what, sizeof(rec.what), "%s", c->what);
 	/* Best effort: if the parent is gone there is nobody to tell. */
 	while (send(c->sync_fd, &rec, sizeof(rec), MSG_NOSIGNAL) < 0 && errno == EINTR)
 		;
@@ -72,55 +81,31 @@ static int child_signals(struct activator_ctx *c)
 	return 0;
 }
 
-/* Wait for the parent's go: it may have to write our uid/gid maps or set up
- * our network first. Our copy of the parent's end is closed before, so that
- * a parent that dies before releasing us gives EOF instead of a hang. */
+/* Wait for the daemon's go: it may have to set up our network first (the
+ * veth pair). EOF means the daemon is gone: nobody would supervise us. */
 static int child_sync(struct activator_ctx *c)
 {
 	char b;
-	struct iovec iov = {.iov_base = &b, .iov_len = 1};
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} u;
-	struct msghdr msg = {.msg_iov = &iov,
-			     .msg_iovlen = 1,
-			     .msg_control = u.buf,
-			     .msg_controllen = sizeof(u.buf)};
-	struct cmsghdr *cm;
 	ssize_t n;
 
-	c->parent_sync_fd = safe_close(c->parent_sync_fd);
-	/* The go may carry the idmapped root the parent made for us. */
 	do
-		n = recvmsg(c->sync_fd, &msg, MSG_CMSG_CLOEXEC);
+		n = recv(c->sync_fd, &b, 1, 0);
 	while (n < 0 && errno == EINTR);
-	for (cm = n > 0 ? CMSG_FIRSTHDR(&msg) : NULL; cm; cm = CMSG_NXTHDR(&msg, cm))
-		if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS &&
-		    cm->cmsg_len == CMSG_LEN(sizeof(int)))
-			memcpy(&c->idmapped_root_fd, CMSG_DATA(cm), sizeof(int));
-	if (n > 0 && c->spec->idmap_root && c->idmapped_root_fd < 0)
-		return -EBADF;
 	if (n < 0)
 		return -errno;
 	if (n == 0)
 		return -EPIPE;
-	/* In a new user namespace our credentials are still the host's ids,
-	 * unmapped there (files we create would fail with EOVERFLOW): become
-	 * the namespace's root, now that the parent has written the maps. */
-	if ((c->spec->namespaces & CLONE_NEWUSER) &&
-	    (syscall(SYS_setresgid, 0, 0, 0) < 0 || syscall(SYS_setresuid, 0, 0, 0) < 0))
-		return -errno;
 	return 0;
 }
 
-/* MS_SLAVE|MS_REC on / before any mount: the copied mount namespace still
- * shares propagation with the host's, and nothing we mount may leak back.
- * Slave, not private: host mounts made later (under a Bind= source) still
- * reach us. */
+/* MS_PRIVATE|MS_REC on / before any mount: the copied mount namespace
+ * still shares propagation with the host's. Nothing we mount may leak back,
+ * and nothing the host mounts later may come in: a mount that propagated
+ * into the read-only root would arrive writable, without nosuid or nodev
+ * (USB media, another runtime's volume; on a systemd host / is shared). */
 static int child_mount_private(struct activator_ctx *c)
 {
-	if (mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0)
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
 		return -errno;
 	return 0;
 }
@@ -136,13 +121,97 @@ static int child_netns(struct activator_ctx *c)
 	return 0;
 }
 
-/* A new network namespace starts with lo down: Network=none still means
- * 127.0.0.1 works inside. */
+/* RTM_NEWLINK on ifindex 1 with IFF_UP, and its ack. */
+int child_loopback_up(void)
+{
+	struct {
+		struct nlmsghdr nh;
+		struct ifinfomsg ifi;
+	} req = {
+	    .nh = {.nlmsg_len = sizeof(req),
+		   .nlmsg_type = RTM_NEWLINK,
+		   .nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK,
+		   .nlmsg_seq = 1},
+	    /* lo is always ifindex 1 in a new namespace */
+	    .ifi = {.ifi_family = AF_UNSPEC,
+		    .ifi_index = 1,
+		    .ifi_flags = IFF_UP,
+		    .ifi_change = IFF_UP},
+	};
+	struct {
+		struct nlmsghdr nh;
+		struct nlmsgerr err;
+	} ack;
+	_cleanup_close_ int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	if (send(fd, &req, sizeof(req), 0) < 0)
+		return -errno;
+	do
+		n = recv(fd, &ack, sizeof(ack), 0);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	if ((size_t)n < sizeof(ack) || ack.nh.nlmsg_type != NLMSG_ERROR)
+		return -EBADMSG;
+	return ack.err.error;
+}
+
+/* Whether the payload keeps cap. */
+static bool child_keeps_cap(const struct activator_spec *spec, int cap)
+{
+	return !spec->set_capabilities || (spec->capabilities & (UINT64_C(1) << cap));
+}
+
+/*
+ * A new network namespace starts with lo down: Network=none still means
+ * 127.0.0.1 works inside. With a user namespace the network namespace is
+ * not the container's own to administer (it belongs to the initial user
+ * namespace), so CAP_NET_BIND_SERVICE would not let its root bind port 80:
+ * in its own namespace every port is unprivileged instead (Docker does the
+ * same), if the payload keeps that capability.
+ */
 static int child_loopback(struct activator_ctx *c)
 {
-	if (!(c->spec->namespaces & CLONE_NEWNET))
+	const struct activator_spec *spec = c->spec;
+	int r;
+
+	if (!(spec->namespaces & CLONE_NEWNET))
 		return 0;
-	return netns_loopback_up();
+	r = child_loopback_up();
+	if (r < 0)
+		return r;
+	if (spec->userns_fd >= 0 && child_keeps_cap(spec, CAP_NET_BIND_SERVICE)) {
+		_cleanup_close_ int fd = -1;
+
+		/* /proc/sys/net is the opener's network namespace: ours. */
+		c->what = "/proc/sys/net/ipv4/ip_unprivileged_port_start";
+		fd = open(c->what, O_WRONLY | O_CLOEXEC);
+		if (fd < 0 || write(fd, "0", 1) != 1)
+			return -errno;
+		c->what = NULL;
+	}
+	return 0;
+}
+
+/*
+ * Join the service's user namespace as its uid 0, now that everything that
+ * needs the initial namespace's privilege is done: the mounts, the hostname,
+ * lo, the rlimits. The kernel gives a process that enters a user namespace
+ * every capability in it, and nothing outside it; the privilege step then
+ * drops what the spec does not keep.
+ */
+static int child_userns(struct activator_ctx *c)
+{
+	if (c->spec->userns_fd < 0)
+		return 0;
+	if (setns(c->spec->userns_fd, CLONE_NEWUSER) < 0)
+		return -errno;
+	if (syscall(SYS_setresgid, 0, 0, 0) < 0 || syscall(SYS_setresuid, 0, 0, 0) < 0)
+		return -errno;
+	return 0;
 }
 
 /* Only with our own UTS namespace (checked by the parent). */
@@ -204,14 +273,17 @@ static int child_fds(struct activator_ctx *c)
 			return r;
 		tmp_stdio[i] = r;
 	}
+	/* Both above first: one may sit where the other goes (and dup3()
+	 * refuses to copy an fd onto itself). */
 	if (c->handoff_fd >= 0) {
-		/* Both above first: one may sit where the other goes. */
 		if ((r = fd_move_above(c->handoff_fd, first_free)) < 0)
 			return r;
 		c->handoff_fd = r;
-		if ((r = fd_move_above(c->sync_fd, first_free)) < 0)
-			return r;
-		c->sync_fd = r;
+	}
+	if ((r = fd_move_above(c->sync_fd, first_free)) < 0)
+		return r;
+	c->sync_fd = r;
+	if (c->handoff_fd >= 0) {
 		if (dup3(c->handoff_fd, 3 + n + 1, O_CLOEXEC) < 0)
 			return -errno;
 		c->handoff_fd = 3 + n + 1;
@@ -439,6 +511,11 @@ struct child_step {
  * The order of the setup. It differs from the numbering of enum
  * activator_step in two places, on purpose:
  * - signals before sync: PDEATHSIG must be armed while we wait;
+ * - mount points before the root is copied: they are made in the directory
+ *   itself, which an idmapped copy would not let the host's root write;
+ * - rlimits before joining the user namespace: raising a hard limit needs
+ *   CAP_SYS_RESOURCE in the initial one;
+ * - the user namespace before the fds are laid out: its fd is one of ours;
  * - Bind= after /proc, /sys, /dev and the tmpfs mounts: a bind whose target
  *   is below /run or /tmp (a socket, a config file) would otherwise be
  *   hidden by the tmpfs mounted over it, and its mount point can then be
@@ -450,8 +527,8 @@ static const struct child_step child_steps[] = {
     {STEP_MOUNT_PRIVATE, child_mount_private},
     {STEP_NETNS, child_netns},
     {STEP_LOOPBACK, child_loopback},
-    {STEP_ROOTFS, rootfs_bind_root},
     {STEP_MOUNTPOINTS, rootfs_mountpoints},
+    {STEP_ROOTFS, rootfs_bind_root},
     {STEP_READ_ONLY, rootfs_read_only},
     {STEP_PROC, rootfs_proc},
     {STEP_SYS, rootfs_sys},
@@ -460,10 +537,11 @@ static const struct child_step child_steps[] = {
     {STEP_BIND, rootfs_binds},
     {STEP_PIVOT_ROOT, rootfs_pivot},
     {STEP_HOSTNAME, child_hostname},
+    {STEP_RLIMITS, child_rlimits},
+    {STEP_USERNS, child_userns},
     {STEP_FDS, child_fds},
     {STEP_SETSID, child_setsid},
     {STEP_CHDIR, child_chdir},
-    {STEP_RLIMITS, child_rlimits},
     {STEP_PRIVILEGES, child_privileges},
     {STEP_HANDOFF, child_handoff},
 };

@@ -5,11 +5,19 @@
  * the stop and job signals to it, reaps every orphan, and exits with the
  * payload's status when the payload exits (which takes the rest of the
  * pid namespace with it).
+ *
+ * Once the payload has exec'd, pid 1 locks itself down further than the
+ * payload: no capability, no new privileges, and a seccomp allow-list of
+ * the few system calls its loop makes. It has been non-dumpable since its
+ * start (init-main.c), so the payload cannot read or write its memory.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/audit.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
+#include <stddef.h>
+#include <sys/prctl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -111,7 +119,7 @@ _Noreturn static void init_payload(struct activator_ctx *c)
 
 	/* The seccomp filter, last, right before execve: one system call on
 	 * a program the daemon compiled (no allocation in a vfork() child).
-	 * Only this task is filtered: pid 1 stays as it was. */
+	 * Only this task is filtered: pid 1 loads its own after the exec. */
 	if (c->spec->seccomp &&
 	    syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, c->spec->seccomp) < 0)
 		child_fail(c, STEP_SECCOMP, -errno);
@@ -121,6 +129,59 @@ _Noreturn static void init_payload(struct activator_ctx *c)
 		child_fail(c, STEP_EXEC, -errno);
 	r = init_exec(c);
 	child_fail(c, STEP_EXEC, r);
+}
+
+#if defined(__x86_64__)
+#define INIT_AUDIT_ARCH AUDIT_ARCH_X86_64
+#elif defined(__aarch64__)
+#define INIT_AUDIT_ARCH AUDIT_ARCH_AARCH64
+#else
+#error "init_seccomp_load: no audit architecture for this machine"
+#endif
+
+#define INIT_ALLOW(nr)                                                                             \
+	BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (nr), 0, 1),                                           \
+	    BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW)
+
+/* What pid 1's loop below calls, through glibc: sigwaitinfo, waitpid,
+ * kill, _exit; and what the kernel needs to resume a call. Anything else
+ * fails with EPERM; a call of another architecture (x32 numbers included)
+ * kills it. */
+int init_seccomp_load(void)
+{
+	struct sock_filter insns[] = {
+	    BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
+	    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, INIT_AUDIT_ARCH, 1, 0),
+	    BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
+	    BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+	    INIT_ALLOW(__NR_rt_sigtimedwait),
+	    INIT_ALLOW(__NR_rt_sigreturn),
+	    INIT_ALLOW(__NR_wait4),
+	    INIT_ALLOW(__NR_waitid),
+	    INIT_ALLOW(__NR_kill),
+	    INIT_ALLOW(__NR_exit),
+	    INIT_ALLOW(__NR_exit_group),
+	    INIT_ALLOW(__NR_restart_syscall),
+	    INIT_ALLOW(__NR_close), /* the sync fd, last */
+	    BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (EPERM & SECCOMP_RET_DATA)),
+	};
+	struct sock_fprog prog = {.len = ELEMENTSOF(insns), .filter = insns};
+
+	if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) < 0)
+		return -errno;
+	return 0;
+}
+
+/* pid 1 once the payload runs: nothing left to gain, nothing to grant. */
+static int init_lock_down(void)
+{
+	int r = caps_drop_all();
+
+	if (r < 0)
+		return r;
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		return -errno;
+	return init_seccomp_load();
 }
 
 /* 128+signal, as a shell reports a killed command: a pid 1 cannot die of a
@@ -135,14 +196,17 @@ static int init_exit_code(int status)
 }
 
 /* pid 1 keeps nothing of the payload's: not the passed fds (the daemon
- * holds the listeners), not the sync fd (the parent's EOF must mean
- * "exec done"), not stdio (a connection passed as stdin/stdout must close
- * when the payload closes it). */
-static void init_release_fds(void)
+ * holds the listeners), not stdio (a connection passed as stdin/stdout
+ * must close when the payload closes it). The sync fd stays, for the
+ * lock-down's report; it is closed last (the daemon's EOF must mean "the
+ * payload runs, pid 1 is locked down"). */
+static void init_release_fds(int sync_fd)
 {
 	int null_fd;
 
-	(void)syscall(SYS_close_range, 3U, ~0U, 0);
+	if (sync_fd > 3)
+		(void)syscall(SYS_close_range, 3U, (unsigned)sync_fd - 1, 0);
+	(void)syscall(SYS_close_range, (unsigned)sync_fd + 1, ~0U, 0);
 	null_fd = open("/dev/null", O_RDWR | O_CLOEXEC | O_NOCTTY);
 	if (null_fd < 0)
 		return;
@@ -184,7 +248,17 @@ _Noreturn void init_run(struct activator_ctx *c)
 	if (payload == 0)
 		init_payload(c);
 
-	init_release_fds();
+	/* The daemon sees "running" (EOF on the sync fd) only once pid 1 is
+	 * locked down, or a record if that failed (which ends the whole
+	 * container: pid 1 exits). */
+	init_release_fds(c->sync_fd);
+	{
+		int r = init_lock_down();
+
+		if (r < 0)
+			child_fail(c, STEP_INIT, r);
+	}
+	close(c->sync_fd);
 
 	for (;;) {
 		siginfo_t si;

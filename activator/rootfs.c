@@ -11,6 +11,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <linux/openat2.h>
 #include <sched.h>
 #include <stdio.h>
@@ -190,9 +191,11 @@ static int mount_fs(int dir_fd, const char *target, const char *fstype, const ch
 	return 0;
 }
 
-/* Binds the tree at source_fd on target (inside the root dir_fd). The copy
- * is made read-only while still detached: it is never writable inside. */
-static int mount_bind_fd(int source_fd, int dir_fd, const char *target, bool read_only)
+/* Binds the tree at source_fd on target (inside the root dir_fd). The
+ * attributes (and the idmapping, with a user namespace fd) are set while
+ * the copy is still detached: it is never writable or setuid inside. */
+static int mount_bind_fd(int source_fd, int dir_fd, const char *target, unsigned int attrs,
+			 int idmap_userns)
 {
 	_cleanup_close_ int tree = -1, dir = -1;
 
@@ -200,9 +203,13 @@ static int mount_bind_fd(int source_fd, int dir_fd, const char *target, bool rea
 			 OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE | AT_EMPTY_PATH);
 	if (tree < 0)
 		return -errno;
-	if (read_only) {
-		struct mount_attr attr = {.attr_set = MOUNT_ATTR_RDONLY};
+	if (attrs || idmap_userns >= 0) {
+		struct mount_attr attr = {.attr_set = attrs};
 
+		if (idmap_userns >= 0) {
+			attr.attr_set |= MOUNT_ATTR_IDMAP;
+			attr.userns_fd = (uint64_t)idmap_userns;
+		}
 		if (mount_setattr(tree, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof(attr)) < 0)
 			return -errno;
 	}
@@ -214,14 +221,98 @@ static int mount_bind_fd(int source_fd, int dir_fd, const char *target, bool rea
 	return 0;
 }
 
-/* Binds a host path (not confined: it is the administrator's). */
-static int mount_bind_host(const char *source, int dir_fd, const char *target, bool read_only)
+/*
+ * Opens a host path (a Bind= source) as O_PATH, component by component,
+ * following a symlink only if root owns it: a user who can write a
+ * directory on the way could otherwise swap in a symlink to a root-only
+ * directory between the administrator's check and our mount (we hold each
+ * component by fd, so what we check is what we follow). "..", and
+ * symlinks to relative paths, resolve from where they are.
+ */
+static int host_open_source(struct activator_ctx *c, const char *path, int *ret_fd)
 {
-	_cleanup_close_ int src = open(source, O_PATH | O_CLOEXEC);
+	char buf[2 * PATH_MAX], name[NAME_MAX + 1], link[PATH_MAX];
+	_cleanup_close_ int cur = -1;
+	size_t pos = 0;
+	int links = 0;
+
+	if (strlen(path) >= PATH_MAX)
+		return -ENAMETOOLONG;
+	strcpy(buf, path);
+	cur = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (cur < 0)
+		return -errno;
+	for (;;) {
+		_cleanup_close_ int next = -1;
+		size_t len;
+		struct stat st;
+		ssize_t n;
+
+		while (buf[pos] == '/')
+			pos++;
+		if (!buf[pos])
+			break;
+		len = strcspn(buf + pos, "/");
+		if (len > NAME_MAX)
+			return -ENAMETOOLONG;
+		memcpy(name, buf + pos, len);
+		name[len] = '\0';
+		pos += len;
+		if (strcmp(name, ".") == 0)
+			continue;
+		next = openat(cur, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+		if (next < 0)
+			return -errno;
+		if (fstatat(next, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
+			return -errno;
+		if (!S_ISLNK(st.st_mode)) {
+			safe_close(cur);
+			cur = TAKE_FD(next);
+			continue;
+		}
+		if (st.st_uid != 0) {
+			/* The path as given, the component, its owner: cut to fit. */
+			(void)!snprintf(c->what_buf, sizeof(c->what_buf),
+					"%.120s: symlink %.80s is owned by uid %u, not root", path,
+					name, (unsigned)st.st_uid);
+			c->what = c->what_buf;
+			return -EPERM;
+		}
+		if (++links > 40)
+			return -ELOOP;
+		n = readlinkat(next, "", link, sizeof(link) - 1);
+		if (n < 0)
+			return -errno;
+		link[n] = '\0';
+		/* The target, then what was left after this component. */
+		{
+			char tmp[2 * PATH_MAX];
+
+			if ((size_t)snprintf(tmp, sizeof(tmp), "%s/%s", link, buf + pos) >=
+			    sizeof(tmp))
+				return -ENAMETOOLONG;
+			strcpy(buf, tmp);
+			pos = 0;
+		}
+		if (link[0] == '/') {
+			safe_close(cur);
+			cur = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+			if (cur < 0)
+				return -errno;
+		}
+	}
+	*ret_fd = TAKE_FD(cur);
+	return 0;
+}
+
+/* Binds a device node of the host's /dev (fixed paths of ours). */
+static int mount_bind_host(const char *source, int dir_fd, const char *target)
+{
+	_cleanup_close_ int src = open(source, O_PATH | O_CLOEXEC | O_NOFOLLOW);
 
 	if (src < 0)
 		return -errno;
-	return mount_bind_fd(src, dir_fd, target, read_only);
+	return mount_bind_fd(src, dir_fd, target, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC, -1);
 }
 
 /*
@@ -265,33 +356,49 @@ static int root_umount_all(int dir_fd, const char *target)
 	return -ELOOP;
 }
 
+/* Sees the tree at fd through the service's user namespace: on-disk ids
+ * are mapped by it (the host's root is the container's root). Needs
+ * CAP_SYS_ADMIN in the initial user namespace: we still have it. */
+static int tree_idmap(const struct activator_spec *spec, int tree)
+{
+	struct mount_attr attr = {.attr_set = MOUNT_ATTR_IDMAP,
+				  .userns_fd = (uint64_t)spec->userns_fd};
+
+	if (mount_setattr(tree, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof(attr)) < 0)
+		return -errno;
+	return 0;
+}
+
 /* The root directory (or the host's /, recursively, so that a separate
  * /usr comes along) as a detached copy moved onto the staging dir. This is
  * only in our mount namespace: the host never sees a mount there, so any
  * number of containers can share one staging directory. */
 int rootfs_bind_root(struct activator_ctx *c)
 {
-	const char *root = c->spec->root_directory ? c->spec->root_directory : "/";
+	const struct activator_spec *spec = c->spec;
+	const char *root = spec->root_directory ? spec->root_directory : "/";
 	_cleanup_close_ int tree = -1;
-	int fd;
+	int fd, r;
 
-	/* The parent's idmapped copy (PrivateUsers= with Directory=), or our
-	 * own plain copy. */
-	if (c->idmapped_root_fd >= 0)
-		tree = TAKE_FD(c->idmapped_root_fd);
-	else
-		tree =
-		    open_tree(AT_FDCWD, root, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
+	c->what = root;
+	tree = open_tree(AT_FDCWD, root, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
 	if (tree < 0)
 		return -errno;
-	if (move_mount(tree, "", AT_FDCWD, c->spec->staging_dir, MOVE_MOUNT_F_EMPTY_PATH) < 0)
+	if (spec->idmap_root) {
+		r = tree_idmap(spec, tree);
+		if (r < 0)
+			child_fail(c, STEP_IDMAP, r);
+	}
+	c->what = spec->staging_dir;
+	if (move_mount(tree, "", AT_FDCWD, spec->staging_dir, MOVE_MOUNT_F_EMPTY_PATH) < 0)
 		return -errno;
 	/* Opened after the move: the fd is the new mount's root, not the
 	 * directory beneath it. */
-	fd = open(c->spec->staging_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	fd = open(spec->staging_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
 	c->root_fd = fd;
+	c->what = NULL;
 	return 0;
 }
 
@@ -311,11 +418,15 @@ static bool below_later_mount(const struct activator_spec *spec, const char *pat
 	return false;
 }
 
-static bool source_is_dir(const char *source)
+static bool source_is_dir(struct activator_ctx *c, const char *source)
 {
+	_cleanup_close_ int fd = -1;
 	struct stat st;
 
-	return stat(source, &st) < 0 || S_ISDIR(st.st_mode);
+	if (host_open_source(c, source, &fd) < 0 || fstat(fd, &st) < 0)
+		return true; /* the bind itself fails, with the reason */
+	c->what = NULL;
+	return S_ISDIR(st.st_mode);
 }
 
 /* Every mount point that lives in the root itself is created now, while
@@ -323,57 +434,90 @@ static bool source_is_dir(const char *source)
 int rootfs_mountpoints(struct activator_ctx *c)
 {
 	const struct activator_spec *spec = c->spec;
+	_cleanup_close_ int dir = -1;
 	int r;
 
 	/* The host's own / is never written to, read-only or not: a missing
 	 * mount point there fails in rootfs_binds()/rootfs_tmpfs() instead. */
 	if (!spec->root_directory)
 		return 0;
+	/* In the directory itself, before it is copied (and idmapped: we are
+	 * the host's root, a uid the idmapping does not map, so we could not
+	 * create anything through it). Confined to it by RESOLVE_IN_ROOT. */
+	c->what = spec->root_directory;
+	dir = open(spec->root_directory, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (dir < 0)
+		child_fail(c, STEP_ROOTFS, -errno); /* the root itself, not a mount point */
 	for (size_t i = 0; i < ELEMENTSOF(api_dirs); i++) {
-		r = root_mkdir_p(c->root_fd, api_dirs[i], false);
+		c->what = api_dirs[i];
+		r = root_mkdir_p(dir, api_dirs[i], false);
 		if (r < 0)
 			return r;
 	}
 	for (size_t i = 0; i < spec->n_tmpfs; i++) {
 		if (below_later_mount(spec, spec->tmpfs[i].target))
 			continue;
-		r = root_mkdir_p(c->root_fd, spec->tmpfs[i].target, false);
+		c->what = spec->tmpfs[i].target;
+		r = root_mkdir_p(dir, spec->tmpfs[i].target, false);
 		if (r < 0)
 			return r;
 	}
 	for (size_t i = 0; i < spec->n_binds; i++) {
+		bool is_dir;
+
 		if (below_later_mount(spec, spec->binds[i].target))
 			continue;
-		r = root_mkdir_p(c->root_fd, spec->binds[i].target,
-				 !source_is_dir(spec->binds[i].source));
+		is_dir = source_is_dir(c, spec->binds[i].source);
+		c->what = spec->binds[i].target;
+		r = root_mkdir_p(dir, spec->binds[i].target, !is_dir);
 		if (r < 0)
 			return r;
 	}
+	c->what = NULL;
 	return 0;
 }
 
 /* ReadOnly=yes: the whole copied tree, recursively, in one call. nosuid
- * too: a setuid binary of the image is no way up inside the container. The
- * API mounts that follow are separate mounts with their own flags. */
+ * and nodev, read-only or not: a setuid binary of the image is no way up
+ * inside the container, and a setuid file the container makes in a writable
+ * Directory= is no way up for a user of the host who runs it through our
+ * mount (on the host's own mount of the tree it is the host's business, and
+ * refused by the Directory= checks of the daemon). The tree is private
+ * (child_mount_private()), so a mount that the host makes later does not
+ * come in without these flags. The API mounts that follow are separate
+ * mounts with their own flags. */
 int rootfs_read_only(struct activator_ctx *c)
 {
-	struct mount_attr attr = {.attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID};
+	struct mount_attr attr = {.attr_set = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV};
 
-	if (!c->spec->read_only)
-		return 0;
+	if (c->spec->read_only)
+		attr.attr_set |= MOUNT_ATTR_RDONLY;
 	if (mount_setattr(c->root_fd, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof(attr)) < 0)
 		return -errno;
 	return 0;
 }
 
 /* A proc of our own pid namespace (we are its pid 1): the container sees
- * only its own processes. The files that reach the host kernel directly are
- * masked with /dev/null, and /proc/sys is read-only. */
+ * only its own processes. What reaches the host kernel directly is masked or
+ * read-only, as runc and Docker do: files with /dev/null, directories with
+ * an empty read-only tmpfs; /proc/sys and the other tunables read-only (a
+ * write to /proc/irq/default_smp_affinity changed the host's). An entry
+ * this kernel lacks is skipped. */
 int rootfs_proc(struct activator_ctx *c)
 {
-	static const char *const masked[] = {"proc/kcore", "proc/sysrq-trigger", "proc/keys",
-					     "proc/timer_list"};
-	_cleanup_close_ int null_fd = -1, sys_fd = -1;
+	static const char *const masked_files[] = {
+	    "proc/kcore",       "proc/keys",          "proc/key-users",   "proc/timer_list",
+	    "proc/timer_stats", "proc/latency_stats", "proc/sched_debug", "proc/sysrq-trigger",
+	    "proc/kallsyms",    "proc/kmsg",          "proc/config.gz",   "proc/kpagecount",
+	    "proc/kpageflags",  "proc/kpagecgroup",   "proc/mtrr",
+	};
+	static const char *const masked_dirs[] = {"proc/acpi", "proc/asound", "proc/scsi",
+						  "proc/driver"};
+	static const char *const read_only[] = {"proc/sys", "proc/bus",      "proc/fs",
+						"proc/irq", "proc/pressure", "proc/sysvipc"};
+	const unsigned int ro =
+	    MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC;
+	_cleanup_close_ int null_fd = -1;
 	int r;
 
 	r = root_umount_all(c->root_fd, "proc");
@@ -387,16 +531,35 @@ int rootfs_proc(struct activator_ctx *c)
 	null_fd = open("/dev/null", O_PATH | O_CLOEXEC);
 	if (null_fd < 0)
 		return -errno;
-	for (size_t i = 0; i < ELEMENTSOF(masked); i++) {
-		r = mount_bind_fd(null_fd, c->root_fd, masked[i], false);
-		if (r < 0 && r != -ENOENT) /* keys, timer_list depend on the kernel config */
+	for (size_t i = 0; i < ELEMENTSOF(masked_files); i++) {
+		c->what = masked_files[i];
+		/* Not nodev: it is /dev/null, to be opened (and read: empty). */
+		r = mount_bind_fd(null_fd, c->root_fd, masked_files[i],
+				  MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC, -1);
+		if (r < 0 && r != -ENOENT)
 			return r;
 	}
+	for (size_t i = 0; i < ELEMENTSOF(masked_dirs); i++) {
+		c->what = masked_dirs[i];
+		r = mount_fs(c->root_fd, masked_dirs[i], "tmpfs", "mode=0555,size=4k", ro);
+		if (r < 0 && r != -ENOENT)
+			return r;
+	}
+	for (size_t i = 0; i < ELEMENTSOF(read_only); i++) {
+		_cleanup_close_ int fd = -1;
 
-	sys_fd = root_open(c->root_fd, "proc/sys", O_PATH | O_DIRECTORY);
-	if (sys_fd < 0)
-		return sys_fd;
-	return mount_bind_fd(sys_fd, c->root_fd, "proc/sys", true);
+		c->what = read_only[i];
+		fd = root_open(c->root_fd, read_only[i], O_PATH | O_DIRECTORY);
+		if (fd == -ENOENT)
+			continue;
+		if (fd < 0)
+			return fd;
+		r = mount_bind_fd(fd, c->root_fd, read_only[i], ro, -1);
+		if (r < 0)
+			return r;
+	}
+	c->what = NULL;
+	return 0;
 }
 
 /* A fresh sysfs, read-only: mounted from our network namespace it shows
@@ -413,9 +576,11 @@ int rootfs_sys(struct activator_ctx *c)
 	if (r < 0)
 		return r;
 	r = mount_fs(c->root_fd, "sys", "sysfs", NULL, attrs);
-	if (r >= 0)
-		return 0;
-	return mount_fs(c->root_fd, "sys", "tmpfs", "mode=0755,size=4k", attrs);
+	if (r < 0)
+		return mount_fs(c->root_fd, "sys", "tmpfs", "mode=0755,size=4k", attrs);
+	/* The firmware's tables (ACPI, EFI variables, DMI) are the host's. */
+	r = mount_fs(c->root_fd, "sys/firmware", "tmpfs", "mode=0555,size=4k", attrs);
+	return r == -ENOENT ? 0 : r;
 }
 
 /* A minimal /dev, not the host's: a few harmless character devices bound
@@ -475,7 +640,7 @@ int rootfs_dev(struct activator_ctx *c)
 			return -errno;
 		close(fd);
 		snprintf(host, sizeof(host), "/dev/%s", name);
-		r = mount_bind_host(host, dev_fd, name, false);
+		r = mount_bind_host(host, dev_fd, name);
 		if (r < 0)
 			return r;
 	}
@@ -500,12 +665,26 @@ int rootfs_dev(struct activator_ctx *c)
 	return 0;
 }
 
+/* Options of a tmpfs the container owns: with a user namespace, its root
+ * is not the host's root that mounts it, so the owner is said explicitly
+ * (first: the options of TemporaryFileSystem= may still change it). */
+static const char *tmpfs_options(const struct activator_spec *spec, const char *options, char *buf,
+				 size_t len)
+{
+	if (spec->userns_fd < 0)
+		return options;
+	snprintf(buf, len, "uid=%u,gid=%u,%s", (unsigned)spec->userns_root,
+		 (unsigned)spec->userns_root, options);
+	return buf;
+}
+
 /* Private, writable /tmp and /run even on a read-only root (and never the
  * host's), then TemporaryFileSystem=. */
 int rootfs_tmpfs(struct activator_ctx *c)
 {
 	const struct activator_spec *spec = c->spec;
 	const unsigned int attrs = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
+	char buf[ACTIVATOR_OPTIONS_MAX + 64];
 	int r;
 
 	r = root_umount_all(c->root_fd, "tmp");
@@ -513,10 +692,12 @@ int rootfs_tmpfs(struct activator_ctx *c)
 		r = root_umount_all(c->root_fd, "run");
 	if (r < 0)
 		return r;
-	r = mount_fs(c->root_fd, "tmp", "tmpfs", "mode=1777", attrs);
+	r = mount_fs(c->root_fd, "tmp", "tmpfs", tmpfs_options(spec, "mode=1777", buf, sizeof(buf)),
+		     attrs);
 	if (r < 0)
 		return r;
-	r = mount_fs(c->root_fd, "run", "tmpfs", "mode=0755", attrs);
+	r = mount_fs(c->root_fd, "run", "tmpfs", tmpfs_options(spec, "mode=0755", buf, sizeof(buf)),
+		     attrs);
 	if (r < 0)
 		return r;
 	for (size_t i = 0; i < spec->n_tmpfs; i++) {
@@ -527,8 +708,13 @@ int rootfs_tmpfs(struct activator_ctx *c)
 			if (r < 0)
 				return r;
 		}
-		r = mount_fs(c->root_fd, spec->tmpfs[i].target, "tmpfs",
-			     spec->tmpfs[i].options ? spec->tmpfs[i].options : "mode=0755", attrs);
+		c->what = spec->tmpfs[i].target;
+		r = mount_fs(
+		    c->root_fd, spec->tmpfs[i].target, "tmpfs",
+		    tmpfs_options(spec,
+				  spec->tmpfs[i].options ? spec->tmpfs[i].options : "mode=0755",
+				  buf, sizeof(buf)),
+		    attrs);
 		if (r < 0)
 			return r;
 	}
@@ -536,7 +722,10 @@ int rootfs_tmpfs(struct activator_ctx *c)
 }
 
 /* Bind= and BindReadOnly=, recursively (submounts of the source come
- * along). A writable bind stays writable in a read-only root. */
+ * along). A writable bind stays writable in a read-only root. nosuid and
+ * nodev unless the bind asks for them; idmapped (":idmap") through the
+ * service's user namespace, so that a file only the host's root may read
+ * (a TLS key) is the container root's. */
 int rootfs_binds(struct activator_ctx *c)
 {
 	const struct activator_spec *spec = c->spec;
@@ -544,19 +733,35 @@ int rootfs_binds(struct activator_ctx *c)
 
 	for (size_t i = 0; i < spec->n_binds; i++) {
 		const struct activator_bind *b = &spec->binds[i];
+		_cleanup_close_ int src = -1;
+		unsigned int attrs = 0;
 
 		/* EEXIST for points made by rootfs_mountpoints(); a missing
 		 * one in a read-only place fails here, with EROFS. In the
 		 * host's / only our own tmpfs may get a new mount point. */
+		c->what = b->target;
 		if (spec->root_directory || below_later_mount(spec, b->target)) {
-			r = root_mkdir_p(c->root_fd, b->target, !source_is_dir(b->source));
+			bool is_dir = source_is_dir(c, b->source);
+
+			c->what = b->target;
+			r = root_mkdir_p(c->root_fd, b->target, !is_dir);
 			if (r < 0)
 				return r;
 		}
-		r = mount_bind_host(b->source, c->root_fd, b->target, b->read_only);
+		c->what = b->source;
+		r = host_open_source(c, b->source, &src);
+		if (r < 0)
+			return r;
+		if (b->read_only)
+			attrs |= MOUNT_ATTR_RDONLY;
+		if (!b->allow_suid)
+			attrs |= MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
+		r = mount_bind_fd(src, c->root_fd, b->target, attrs,
+				  b->idmap ? spec->userns_fd : -1);
 		if (r < 0)
 			return r;
 	}
+	c->what = NULL;
 	return 0;
 }
 

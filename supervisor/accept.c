@@ -646,8 +646,8 @@ static void runtime_max_cb(evutil_socket_t fd, short what, void *arg)
 static void sandbox_sync_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct sandbox *sb = arg;
-	enum activator_step step = STEP_NONE;
-	int r = activator_read_result(sb->sync_fd, &step);
+	struct activator_failure f;
+	int r = activator_read_result(sb->sync_fd, &f);
 
 	if (r == -EAGAIN)
 		return;
@@ -658,10 +658,13 @@ static void sandbox_sync_cb(evutil_socket_t fd, short what, void *arg)
 				  (int)sb->pid, sb->peer.text,
 				  (double)(now_usec() - sb->started_at) / 1000.0);
 	} else {
+		char prefix[400];
+
 		sb->setup_failed = true;
-		log_errno(LOG_ERR, r, "%s: sandbox pid %d%s%s: setup failed at %s", name(sb->a),
-			  (int)sb->pid, sb->pooled ? "" : " for ",
-			  sb->pooled ? " (pool)" : sb->peer.text, activator_step_name(step));
+		snprintf(prefix, sizeof(prefix), "%s: sandbox pid %d%s%s:", name(sb->a),
+			 (int)sb->pid, sb->pooled ? "" : " for ",
+			 sb->pooled ? " (pool)" : sb->peer.text);
+		service_log_setup_failure(sb->a->s, prefix, r, &f);
 	}
 	event_freep_(&sb->sync_event);
 	sb->sync_fd = safe_close(sb->sync_fd);

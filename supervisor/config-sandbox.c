@@ -55,6 +55,9 @@ uint64_t config_capabilities(const struct container_config *c, uid_t uid)
 void sandbox_defaults(struct sandbox_config *s)
 {
 	s->no_new_privileges = true;
+	/* Secure by default: the container's root is an unmapped uid for
+	 * every host file and socket; PrivateUsers=no opts out. */
+	s->private_users = PRIVATE_USERS_PICK;
 }
 
 void sandbox_free(struct sandbox_config *s)
@@ -108,11 +111,12 @@ void parse_private_users(struct parser *p, const char *key, const char *value, s
 	uint64_t uid, count = 65536;
 	bool b;
 
-	if (!*value || (parse_boolean(value, &b) == 0 && !b)) {
+	if (parse_boolean(value, &b) == 0 && !b) {
 		s->private_users = PRIVATE_USERS_NO;
 		return;
 	}
-	if (strcmp(value, "pick") == 0 || (parse_boolean(value, &b) == 0 && b)) {
+	/* An empty value resets to the default, pick. */
+	if (!*value || strcmp(value, "pick") == 0 || (parse_boolean(value, &b) == 0 && b)) {
 		s->private_users = PRIVATE_USERS_PICK;
 		return;
 	}

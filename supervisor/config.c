@@ -619,16 +619,33 @@ static void parse_bind(struct parser *p, const char *key, const char *value, siz
 		goto out;
 	}
 	if (n == 3) {
-		if (strcmp(f[2], "ro") == 0)
-			b.read_only = true;
-		else if (strcmp(f[2], "rw") == 0 && !data)
-			b.read_only = false;
-		else if (strcmp(f[2], "rw") == 0) {
-			perr(p, "%s=: option 'rw' contradicts %s= (use Bind=)", key, key);
+		/* Comma-separated, as nspawn's --bind= options. */
+		_cleanup_free_ char *opts = strdup(f[2]);
+		char *save = NULL;
+
+		if (!opts) {
+			oom(p);
 			goto out;
-		} else if (f[2][0]) {
-			perr(p, "%s=: invalid option '%s': expected ro or rw", key, f[2]);
-			goto out;
+		}
+		for (char *o = strtok_r(opts, ",", &save); o; o = strtok_r(NULL, ",", &save)) {
+			if (strcmp(o, "ro") == 0)
+				b.read_only = true;
+			else if (strcmp(o, "rw") == 0 && !data)
+				b.read_only = false;
+			else if (strcmp(o, "rw") == 0) {
+				perr(p, "%s=: option 'rw' contradicts %s= (use Bind=)", key, key);
+				goto out;
+			} else if (strcmp(o, "idmap") == 0)
+				b.idmap = true;
+			else if (strcmp(o, "suid") == 0)
+				b.suid = true;
+			else {
+				perr(p,
+				     "%s=: invalid option '%s': expected ro, rw, idmap or suid "
+				     "(comma-separated)",
+				     key, o);
+				goto out;
+			}
 		}
 	}
 	if (too_many_mounts(p, key))
@@ -1217,6 +1234,21 @@ static void finish_accept(struct parser *p)
 
 /* Required keys and defaults that depend on the name. */
 /* What Network=veth's keys mean together; the pool defaults. */
+/* Checks across the [Container] keys whose order in the file is free. */
+static void finish_container(struct parser *p)
+{
+	const struct container_config *cc = &p->c->container;
+
+	if (cc->sandbox.private_users != PRIVATE_USERS_NO)
+		return;
+	for (size_t i = 0; i < cc->n_binds; i++)
+		if (cc->binds[i].idmap)
+			perr(p,
+			     "%s=%s: option 'idmap' needs a user namespace (PrivateUsers=no "
+			     "is set)",
+			     cc->binds[i].read_only ? "BindReadOnly" : "Bind", cc->binds[i].source);
+}
+
 static void finish_network(struct parser *p)
 {
 	struct container_config *c = &p->c->container;
@@ -1276,6 +1308,7 @@ static void finish(struct parser *p, const char *name)
 		perr(p, "IdleStopSec= must be longer than IdleFreezeSec= (a container is frozen "
 			"first, then stopped)");
 	finish_accept(p);
+	finish_container(p);
 	if (!c->socket.fd_name)
 		set_string(p, &c->socket.fd_name, fd_name_is_valid(name) ? name : DEFAULT_HOSTNAME);
 	if (!c->container.hostname)
@@ -1623,7 +1656,8 @@ static bool container_equal(const struct container_config *a, const struct conta
 		if (!streq_ptr(a->binds[i].source, b->binds[i].source) ||
 		    !streq_ptr(a->binds[i].target, b->binds[i].target) ||
 		    a->binds[i].read_only != b->binds[i].read_only ||
-		    a->binds[i].optional != b->binds[i].optional)
+		    a->binds[i].optional != b->binds[i].optional ||
+		    a->binds[i].idmap != b->binds[i].idmap || a->binds[i].suid != b->binds[i].suid)
 			return false;
 	for (size_t i = 0; i < a->n_tmpfs; i++)
 		if (!streq_ptr(a->tmpfs[i].target, b->tmpfs[i].target) ||

@@ -67,6 +67,8 @@ struct bind_config {
 	char *target;   /* path in the container (absolute) */
 	bool read_only; /* BindReadOnly=, or ":ro" */
 	bool optional;  /* source written as "-/path": a missing one is skipped */
+	bool idmap;     /* ":idmap": seen through the container's user namespace */
+	bool suid;      /* ":suid": setuid bits and device nodes work (else nosuid,nodev) */
 };
 
 struct tmpfs_config {
@@ -112,7 +114,7 @@ struct rlimit_config {
 #define CONFIG_RLIMITS 16 /* RLIMIT_NLIMITS on Linux */
 
 struct sandbox_config {
-	enum private_users private_users; /* PrivateUsers=, default no */
+	enum private_users private_users; /* PrivateUsers=, default pick */
 	uid_t private_users_shift;        /* FIXED: the first host uid */
 	uid_t private_users_range;        /* FIXED: how many (default 65536) */
 	bool capabilities_set;            /* Capabilities= given: else the default set */

@@ -69,17 +69,20 @@ void hardening_release(struct service *s)
 		userns_used[i / 8] &= (uint8_t) ~(1u << (i % 8));
 		s->userns_slot = 0;
 	}
+	s->userns_fd = safe_close(s->userns_fd);
 	s->seccomp = activator_seccomp_free(s->seccomp);
 }
 
 static int fill_userns(struct service *s, uid_t uid, struct activator_spec *spec)
 {
 	const struct sandbox_config *sb = &s->cfg->container.sandbox;
+	uid_t shift = 0, range = 0;
 	int r;
 
 	if (geteuid() != 0) {
 		/* Rootless: the only map an unprivileged process may write is
-		 * its own uid as the container's root. */
+		 * its own uid as the container's root (the clone's child
+		 * writes it, activator.c). */
 		if (uid != 0) {
 			log_error("%s: User= other than root needs a range of uids: a daemon "
 				  "running as uid %u can map only its own uid (as root inside)",
@@ -87,35 +90,45 @@ static int fill_userns(struct service *s, uid_t uid, struct activator_spec *spec
 			return -EPERM;
 		}
 		spec->namespaces |= CLONE_NEWUSER;
-		spec->userns_shift = geteuid();
-		spec->userns_range = 1;
 		return 0;
 	}
 	switch (sb->private_users) {
 	case PRIVATE_USERS_NO:
 		return 0;
 	case PRIVATE_USERS_FIXED:
-		spec->userns_shift = sb->private_users_shift;
-		spec->userns_range = sb->private_users_range;
+		shift = sb->private_users_shift;
+		range = sb->private_users_range;
 		break;
 	case PRIVATE_USERS_PICK:
 		r = userns_slot_get(s);
 		if (r < 0)
 			return log_errno(LOG_ERR, r, "%s: PrivateUsers=: no free uid range",
 					 s->cfg->name);
-		spec->userns_shift = USERNS_BASE + (s->userns_slot - 1) * USERNS_RANGE;
-		spec->userns_range = USERNS_RANGE;
+		shift = USERNS_BASE + (s->userns_slot - 1) * USERNS_RANGE;
+		range = USERNS_RANGE;
 		break;
 	}
-	if (uid >= spec->userns_range) {
+	if (uid >= range) {
 		log_error("%s: User= uid %u is outside the PrivateUsers= range of %u uids",
-			  s->cfg->name, (unsigned)uid, (unsigned)spec->userns_range);
+			  s->cfg->name, (unsigned)uid, (unsigned)range);
 		return -ERANGE;
 	}
-	spec->namespaces |= CLONE_NEWUSER;
+	/* One user namespace per service, made at its first start and kept
+	 * until the service goes: every container of the service joins it
+	 * (they share the uid range anyway), so a start writes no map. */
+	if (s->userns_fd < 0) {
+		r = activator_userns_new(s->manager->init_fd, shift, range, &s->userns_fd);
+		if (r < 0)
+			return log_errno(LOG_ERR, r,
+					 "%s: PrivateUsers=: cannot make a user namespace for host "
+					 "uids %u-%u",
+					 s->cfg->name, (unsigned)shift,
+					 (unsigned)(shift + range - 1));
+	}
+	spec->userns_fd = s->userns_fd;
+	spec->userns_root = shift;
 	/* A Directory= tree is usually owned by the host's root: through an
-	 * idmapped mount it is the container root's (the daemon makes it; a
-	 * rootless daemon could not, and maps its own uid instead). */
+	 * idmapped mount it is the container root's. */
 	spec->idmap_root = s->cfg->container.directory != NULL;
 	return 0;
 }

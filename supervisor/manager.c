@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "common/cleanup.h"
+#include "config-build.h"
 #include "common/log.h"
 #include "supervisor/config.h"
 #include "supervisor/idle.h"
@@ -65,6 +66,42 @@ static int setup_runtime_dir(struct manager *m)
 				 m->runtime_dir);
 	if (mkdir(m->staging_dir, 0755) < 0 && errno != EEXIST)
 		return log_errno(LOG_ERR, -errno, "cannot create %s", m->staging_dir);
+	return 0;
+}
+
+/*
+ * nsinetd-init, the program every container's pid 1 runs: next to this
+ * binary (the build tree, or an install that keeps them together), else
+ * where meson installs it. Opened once, O_PATH: a container is started with
+ * execveat() of this fd, so no path is looked up on a connection's path.
+ */
+static int open_init(struct manager *m)
+{
+	char self[4096], path[4096 + 32];
+	const char *found = NULL;
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+
+	if (n > 0) {
+		char *slash;
+
+		self[n] = '\0';
+		slash = strrchr(self, '/');
+		if (slash) {
+			*slash = '\0';
+			snprintf(path, sizeof(path), "%s/nsinetd-init", self);
+			if (access(path, X_OK) == 0)
+				found = path;
+		}
+	}
+	if (!found)
+		found = NSINETD_INIT_DEFAULT;
+	m->init_fd = open(found, O_PATH | O_CLOEXEC);
+	if (m->init_fd < 0)
+		return log_errno(LOG_ERR, -errno,
+				 "cannot open %s, the program of every container's pid 1 (it is "
+				 "installed with nsinetd)",
+				 found);
+	log_debug("containers start with %s", found);
 	return 0;
 }
 
@@ -212,13 +249,16 @@ int manager_new(struct event_base *base, const char *config_dir, const char *run
 		return -ENOMEM;
 	m->base = base;
 	m->lock_fd = -1;
+	m->init_fd = -1;
 	m->config_dir = strdup(config_dir);
 	m->runtime_dir = strdup(runtime_dir);
 	if (!m->config_dir || !m->runtime_dir) {
 		manager_free(m);
 		return -ENOMEM;
 	}
-	r = setup_runtime_dir(m);
+	r = open_init(m);
+	if (r >= 0)
+		r = setup_runtime_dir(m);
 	if (r < 0) {
 		manager_free(m);
 		return r;
@@ -254,6 +294,7 @@ struct manager *manager_free(struct manager *m)
 	free(m->staging_dir);
 	if (m->shutdown_timer)
 		event_free(m->shutdown_timer);
+	safe_close(m->init_fd);
 	if (m->lock_fd >= 0) {
 		_cleanup_free_ char *lock = NULL;
 		if (asprintf(&lock, "%s/nsinetd.lock", m->runtime_dir) >= 0)

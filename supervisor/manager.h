@@ -18,6 +18,7 @@ struct manager {
 	char *runtime_dir;
 	char *staging_dir; /* RUNTIME/root: where a container's root is assembled */
 	int lock_fd;       /* RUNTIME/nsinetd.lock, flock()ed: one daemon per runtime dir */
+	int init_fd;       /* nsinetd-init, O_PATH: every container's pid 1 */
 
 	struct service **services; /* including those being removed */
 	size_t n_services;

@@ -451,7 +451,13 @@ int service_spec_build(struct service *s, const char *cgroup_rel, struct service
 		const struct bind_config *b = &cc->binds[i];
 		if (b->optional && access(b->source, F_OK) < 0)
 			continue;
-		sp->binds[n_binds++] = (struct activator_bind){b->source, b->target, b->read_only};
+		sp->binds[n_binds++] = (struct activator_bind){
+		    .source = b->source,
+		    .target = b->target,
+		    .read_only = b->read_only,
+		    .idmap = b->idmap,
+		    .allow_suid = b->suid,
+		};
 	}
 	for (size_t i = 0; i < cc->n_tmpfs; i++)
 		sp->tmpfs[i] = (struct activator_tmpfs){cc->tmpfs[i].target, cc->tmpfs[i].options};
@@ -497,6 +503,8 @@ int service_spec_build(struct service *s, const char *cgroup_rel, struct service
 	spec->cgroup_fd = sp->cgroup_fd;
 	spec->pool = false;
 	spec->handoff_fd = -1;
+	spec->userns_fd = -1;
+	spec->init_fd = m->init_fd;
 	r = network_prepare(s, spec);
 	if (r < 0)
 		return r;
@@ -535,16 +543,6 @@ int service_start(struct service *s)
 	s->started_at = now_usec();
 	r = activator_spawn(&sp.spec, &child);
 	network_spawned(s, r);
-	if (r < 0 && child.failed_step == STEP_IDMAP) {
-		log_errno(LOG_ERR, r,
-			  "%s: PrivateUsers= with Directory=%s: cannot make an idmapped mount of "
-			  "it (the kernel or its file system does not support one here): chown the "
-			  "tree to the service's uid range, or set PrivateUsers=no",
-			  name(s), s->cfg->container.directory);
-		drop_cgroup(s);
-		start_failed(s);
-		return r;
-	}
 	if (r < 0) {
 		log_errno(LOG_ERR, r, "%s: cannot start container", name(s));
 		drop_cgroup(s);
@@ -578,15 +576,34 @@ int service_start(struct service *s)
 	return 0;
 }
 
+/* "web: container setup failed at bind (/srv/data): …", with the advice
+ * for the one failure whose cause is the host, not the configuration.
+ * Shared with accept.c, whose prefix names the sandbox. */
+void service_log_setup_failure(const struct service *s, const char *prefix, int r,
+			       const struct activator_failure *f)
+{
+	if (f->step == STEP_IDMAP) {
+		log_errno(LOG_ERR, r,
+			  "%s: PrivateUsers= with Directory=%s: cannot make an idmapped mount of "
+			  "it (the kernel or its file system does not support one here): chown the "
+			  "tree to the service's uid range, or set PrivateUsers=no",
+			  prefix, s->cfg->container.directory);
+		return;
+	}
+	log_errno(LOG_ERR, r, "%s setup failed at %s%s%s%s", prefix, activator_step_name(f->step),
+		  f->what[0] ? " (" : "", f->what, f->what[0] ? ")" : "");
+}
+
 /* Reads the child's setup outcome. Returns true when it is known. */
 static bool sync_read(struct service *s)
 {
-	enum activator_step step = STEP_NONE;
+	struct activator_failure f;
+	char prefix[300];
 	int r;
 
 	if (s->sync_fd < 0)
 		return true;
-	r = activator_read_result(s->sync_fd, &step);
+	r = activator_read_result(s->sync_fd, &f);
 	if (r == -EAGAIN)
 		return false;
 	if (r == 0) {
@@ -594,8 +611,8 @@ static bool sync_read(struct service *s)
 		log_info("%s: started container pid %d (clone to exec %.1f ms)", name(s),
 			 (int)s->pid, (double)(now_usec() - s->started_at) / 1000.0);
 	} else {
-		log_errno(LOG_ERR, r, "%s: container setup failed at %s", name(s),
-			  activator_step_name(step));
+		snprintf(prefix, sizeof(prefix), "%s: container", name(s));
+		service_log_setup_failure(s, prefix, r, &f);
 	}
 	if (s->sync_event) {
 		event_free(s->sync_event);
@@ -923,6 +940,7 @@ struct service *service_new(struct manager *m, struct service_config *cfg, int *
 	s->pid = -1;
 	s->pidfd = -1;
 	s->sync_fd = -1;
+	s->userns_fd = -1;
 	s->state = SERVICE_WAITING;
 	network_init(&s->net);
 	s->fds = calloc(n, sizeof(int));

@@ -91,6 +91,7 @@ struct service {
 	 * whether the once-only warnings were logged. */
 	struct sock_fprog *seccomp;
 	unsigned userns_slot;
+	int userns_fd; /* PrivateUsers=: the user namespace all its containers join */
 	bool rlimit_warned;
 	bool cgroup_warned;
 	/* Accept=yes: the per-connection sandboxes (accept.c); NULL otherwise. */
@@ -131,6 +132,11 @@ struct service *service_free(struct service *s);
 
 /* Starts the container now, whatever the listeners say. */
 int service_start(struct service *s);
+/* Logs a container's or sandbox's failed setup: "PREFIX setup failed at
+ * STEP (PATH): ERROR". */
+struct activator_failure;
+void service_log_setup_failure(const struct service *s, const char *prefix, int r,
+			       const struct activator_failure *f);
 /* KillSignal=, then SIGKILL of the whole container after StopTimeoutSec=.
  * No-op if nothing runs. */
 void service_stop(struct service *s, const char *reason);

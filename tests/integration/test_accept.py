@@ -177,7 +177,7 @@ def test_git_daemon_inetd():
         d.write("git", "[Socket]\nListenStream=127.0.0.1:%d\nAccept=yes\n[Container]\n"
                 "Exec=%s daemon --inetd --export-all --base-path=/srv/repos\n"
                 "StandardInput=socket\nTemporaryFileSystem=/srv\n"
-                "BindReadOnly=%s:/srv/repos\nEnvironment=HOME=/tmp\n"
+                "BindReadOnly=%s:/srv/repos:idmap\nEnvironment=HOME=/tmp\n"
                 % (port, git, os.path.dirname(repo)))
         d.start()
         out = subprocess.run([git, "ls-remote", f"git://127.0.0.1:{port}/r.git"],

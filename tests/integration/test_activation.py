@@ -197,7 +197,8 @@ def test_setup_failure_names_step():
         d.start()
         with connect(("127.0.0.1", port)) as s:
             assert recv_all(s) == b""
-        d.wait_log(r"badbind: container setup failed at bind: No such file or directory")
+        d.wait_log(r"badbind: container setup failed at bind \(/nonexistent-nsitest\): "
+                   r"No such file or directory")
         with connect(("127.0.0.1", port2)) as s:
             assert recv_all(s) == b""
         d.wait_log(r"badexec: container setup failed at exec: No such file or directory")
@@ -208,16 +209,19 @@ def test_binds_tmpfs_and_environment():
     port = free_port()
     with Daemon() as d:
         ro, rw = os.path.join(d.tmp, "ro"), os.path.join(d.tmp, "rw")
-        for p in (ro, rw):
+        plain = os.path.join(d.tmp, "plain")
+        for p in (ro, rw, plain):
             os.mkdir(p)
             with open(os.path.join(p, "hello.txt"), "w") as f:
                 f.write("hi from " + os.path.basename(p))
         conf = probe_conf(
             f"127.0.0.1:{port}",
             env=["FOO=bar", "PROBE_ENV=FOO,container",
-                 "PROBE_FILES=/srv/hello.txt,/run/rw/hello.txt,/var/cache/x,/etc/hostname"],
+                 "PROBE_FILES=/srv/hello.txt,/run/rw/hello.txt,/run/plain/hello.txt,"
+                 "/var/cache/x,/etc/hostname"],
             extra_container=(f"BindReadOnly={ro}:/srv\n"
-                             f"Bind={rw}:/run/rw\n"
+                             f"Bind={rw}:/run/rw:idmap\n"
+                             f"Bind={plain}:/run/plain\n"
                              "TemporaryFileSystem=/var/cache\n"))
         d.write("binds", conf)
         d.start()
@@ -226,8 +230,12 @@ def test_binds_tmpfs_and_environment():
         assert r["env"]["container"] == "nsinetd", r
         f = r["files"]
         assert f["/srv/hello.txt"] == {"content": "hi from ro", "writable": False}, f
-        # A writable bind in a read-only root, its mount point made on /run.
+        # A writable bind in a read-only root, its mount point made on /run:
+        # idmapped, the host root's file is the container root's.
         assert f["/run/rw/hello.txt"] == {"content": "hi from rw", "writable": True}, f
+        # Without :idmap the container's root is an unmapped uid for it
+        # (a user namespace by default): readable as "others", not writable.
+        assert f["/run/plain/hello.txt"] == {"content": "hi from plain", "writable": False}, f
         # TemporaryFileSystem= hides what the host has there.
         assert f["/var/cache/x"]["content"] is None, f
         assert f["/etc/hostname"]["writable"] is False, f

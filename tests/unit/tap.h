@@ -18,7 +18,7 @@ static int tap_n, tap_failed;
 		printf(__VA_ARGS__);                                                               \
 		printf("\n");                                                                      \
 		if (!_ok_)                                                                         \
-			printf("#   failed at %s:%d: %s\n", __FILE__, __LINE__, #cond);           \
+			printf("#   failed at %s:%d: %s\n", __FILE__, __LINE__, #cond);            \
 		fflush(stdout);                                                                    \
 	} while (0)
 
@@ -33,7 +33,7 @@ static int tap_n, tap_failed;
 #define is_str(a, b, ...)                                                                          \
 	do {                                                                                       \
 		const char *_a_ = (a), *_b_ = (b);                                                 \
-		int _eq_ = (_a_ && _b_) ? strcmp(_a_, _b_) == 0 : _a_ == _b_;                       \
+		int _eq_ = (_a_ && _b_) ? strcmp(_a_, _b_) == 0 : _a_ == _b_;                      \
 		ok(_eq_, __VA_ARGS__);                                                             \
 		if (!_eq_)                                                                         \
 			printf("#   got \"%s\", expected \"%s\"\n", _a_ ? _a_ : "(null)",          \
@@ -47,6 +47,15 @@ static int tap_n, tap_failed;
 		printf(__VA_ARGS__);                                                               \
 		printf("\n");                                                                      \
 		exit(0);                                                                           \
+	} while (0)
+
+/* Stop: something the whole program needs is missing ("Bail out!"). */
+#define bail_out(...)                                                                              \
+	do {                                                                                       \
+		printf("Bail out! ");                                                              \
+		printf(__VA_ARGS__);                                                               \
+		printf("\n");                                                                      \
+		exit(1);                                                                           \
 	} while (0)
 
 static inline int tap_done(void)

@@ -43,6 +43,9 @@ struct run {
 	char out[16384];          /* the payload's stdout */
 };
 
+/* nsinetd-init, from the build tree (meson passes its path). */
+static int init_fd = -1;
+
 static void spec_init(struct activator_spec *s, char *const *argv)
 {
 	*s = (struct activator_spec){
@@ -56,6 +59,8 @@ static void spec_init(struct activator_spec *s, char *const *argv)
 	    .namespaces = ALL_NS,
 	    .cgroup_fd = -1,
 	    .netns_fd = -1,
+	    .userns_fd = -1,
+	    .init_fd = init_fd,
 	};
 }
 
@@ -91,8 +96,11 @@ static bool read_line(int fd, char *buf, size_t size)
 static int wait_result(int sync_fd, enum activator_step *step)
 {
 	for (;;) {
-		int r = activator_read_result(sync_fd, step);
+		struct activator_failure f;
+		int r = activator_read_result(sync_fd, &f);
 
+		if (step)
+			*step = f.step;
 		if (r != -EAGAIN)
 			return r;
 		if (!wait_readable(sync_fd, TIMEOUT_MS))
@@ -860,6 +868,14 @@ int main(void)
 
 	if (geteuid() != 0)
 		skip_all("needs root (clone3 with new namespaces, mounts, cgroups)");
+	{
+		const char *init = getenv("NSINETD_INIT");
+
+		init_fd = open(init ? init : "build/supervisor/nsinetd-init", O_PATH | O_CLOEXEC);
+		if (init_fd < 0)
+			bail_out("cannot open nsinetd-init (set NSINETD_INIT): %s",
+				 strerror(errno));
+	}
 	if (!mkdtemp(staging))
 		skip_all("cannot create a staging directory: %s", strerror(errno));
 	/* The daemon ignores SIGPIPE: the container must not inherit that. */

@@ -389,7 +389,7 @@ static void test_container_errors(void)
 		"Bind=: invalid target 'x': must be an absolute, normalized path (no '.', '..', "
 		"'//' or trailing '/')");
 	bad_key("Container", "Bind=/a:/b:rbind",
-		"Bind=: invalid option 'rbind': expected ro or rw");
+		"Bind=: invalid option 'rbind': expected ro, rw, idmap or suid (comma-separated)");
 	bad_key("Container", "Bind=/a:/b:ro:x",
 		"Bind=: invalid value '/a:/b:ro:x': expected SOURCE[:TARGET[:OPTIONS]]");
 	bad_key("Container", "BindReadOnly=/a:/b:rw",
@@ -418,7 +418,7 @@ static void test_sandbox_keys(void)
 	c = parse_good(BASE, "sandbox defaults");
 	if (c) {
 		sb = &c->container.sandbox;
-		is_int(sb->private_users, PRIVATE_USERS_NO, "PrivateUsers default no");
+		is_int(sb->private_users, PRIVATE_USERS_PICK, "PrivateUsers default pick");
 		ok(!sb->capabilities_set, "Capabilities default: the documented set");
 		/* CHOWN DAC_OVERRIDE FOWNER FSETID KILL SETGID SETUID SETPCAP
 		 * NET_BIND_SERVICE SYS_CHROOT: bits 0 1 3-8 10 18. */
@@ -445,6 +445,25 @@ static void test_sandbox_keys(void)
 	config_free(c);
 	c = good_key("Container", "PrivateUsers=no");
 	ok(c && c->container.sandbox.private_users == PRIVATE_USERS_NO, "PrivateUsers=no");
+	config_free(c);
+	c = good_key("Container", "Bind=/srv:/srv:ro,idmap,suid");
+	ok(c && c->container.n_binds == 1 && c->container.binds[0].read_only &&
+	       c->container.binds[0].idmap && c->container.binds[0].suid,
+	   "Bind= options ro,idmap,suid");
+	config_free(c);
+	c = good_key("Container", "Bind=/srv:/srv");
+	ok(c && !c->container.binds[0].idmap && !c->container.binds[0].suid,
+	   "Bind= default: no idmap, nosuid");
+	config_free(c);
+	parse_bad(
+	    BASE "[Container]\nBind=/srv:/srv:idmap\nPrivateUsers=no\n", "idmap without userns",
+	    "t.conf: Bind=/srv: option 'idmap' needs a user namespace (PrivateUsers=no is set)",
+	    NULL);
+	bad_key("Container", "Bind=/srv:/srv:ro,bogus",
+		"Bind=: invalid option 'bogus': expected ro, rw, idmap or suid (comma-separated)");
+	c = good_key("Container", "PrivateUsers=no\nPrivateUsers=");
+	ok(c && c->container.sandbox.private_users == PRIVATE_USERS_PICK,
+	   "PrivateUsers= (empty) resets to the default, pick");
 	config_free(c);
 	c = good_key("Container", "PrivateUsers=100000:1000");
 	ok(c && c->container.sandbox.private_users == PRIVATE_USERS_FIXED &&

@@ -1,0 +1,192 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * nsinetd-init: the container's pid 1, a program of its own.
+ *
+ * The daemon's clone (CLONE_VM|CLONE_VFORK, activator.c) execs this at
+ * once, in the container's new namespaces, with an empty environment and
+ * only these fds: the payload's stdio at 0-2, the sync socket at 3 and the
+ * fds of wire.h after it. The spec waits on the sync socket as one message;
+ * the daemon's go follows it. Then the setup steps run here (child.c), in
+ * this process's own small address space, and this process stays as the
+ * stub init (init.c): no byte of the daemon's memory is ever in the
+ * container.
+ *
+ * "nsinetd-init --hold" only holds a new user namespace while the daemon
+ * writes its maps (activator_userns_new()): it waits for EOF on fd 3.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "activator-internal.h"
+#include "common/cleanup.h"
+#include "wire.h"
+
+#define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+static bool env_is_listen(const char *e)
+{
+	return strncmp(e, "LISTEN_FDS=", 11) == 0 || strncmp(e, "LISTEN_PID=", 11) == 0 ||
+	       strncmp(e, "LISTEN_FDNAMES=", 15) == 0;
+}
+
+/* "LISTEN_FDNAMES=a:b:c"; an unnamed fd is "unknown", as in systemd. */
+static char *listen_names_new(const struct activator_spec *spec)
+{
+	size_t len = strlen("LISTEN_FDNAMES=") + 1;
+	char *s, *p;
+
+	for (size_t i = 0; i < spec->n_fds; i++) {
+		const char *n = spec->fd_names && spec->fd_names[i] ? spec->fd_names[i] : "unknown";
+		len += strlen(n) + 1;
+	}
+	s = malloc(len);
+	if (!s)
+		return NULL;
+	p = stpcpy(s, "LISTEN_FDNAMES=");
+	for (size_t i = 0; i < spec->n_fds; i++) {
+		const char *n = spec->fd_names && spec->fd_names[i] ? spec->fd_names[i] : "unknown";
+		if (i > 0)
+			*p++ = ':';
+		p = stpcpy(p, n);
+	}
+	return s;
+}
+
+/* The payload's environment and the pool's buffers, built before the
+ * setup: the payload's side of init.c's vfork() must not allocate. Nothing
+ * is freed: this process becomes pid 1 and never returns. */
+int ctx_new(const struct activator_spec *spec, struct activator_ctx **ret)
+{
+	struct activator_ctx *c;
+	size_t n_env = 0, i = 0;
+
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	c->spec = spec;
+	c->sync_fd = WIRE_FD_SYNC;
+	c->root_fd = -1;
+	c->path = DEFAULT_PATH;
+
+	for (char *const *e = spec->envp; e && *e; e++)
+		n_env++;
+	c->envp = calloc(n_env + 4 + (spec->pool ? ACTIVATOR_HANDOFF_ENV_MAX : 0), sizeof(char *));
+	if (!c->envp)
+		return -ENOMEM;
+	c->n_fds = spec->n_fds;
+	c->handoff_fd = spec->pool ? spec->handoff_fd : -1;
+	if (spec->pool) {
+		c->handoff_buf = malloc(ACTIVATOR_HANDOFF_SIZE_MAX + 1);
+		c->listen_fds = strdup("LISTEN_FDS=1");
+		if (!c->handoff_buf || !c->listen_fds)
+			return -ENOMEM;
+		strcpy(c->listen_pid, "LISTEN_PID=");
+	}
+	for (char *const *e = spec->envp; e && *e; e++) {
+		/* Stale LISTEN_* (e.g. the daemon's own) would confuse the payload. */
+		if (env_is_listen(*e))
+			continue;
+		if (strncmp(*e, "PATH=", 5) == 0)
+			c->path = *e + 5;
+		c->envp[i++] = *e;
+	}
+	if (spec->n_fds > 0) {
+		if (asprintf(&c->listen_fds, "LISTEN_FDS=%zu", spec->n_fds) < 0)
+			return -ENOMEM;
+		c->listen_names = listen_names_new(spec);
+		if (!c->listen_names)
+			return -ENOMEM;
+		strcpy(c->listen_pid, "LISTEN_PID=");
+		c->envp[i++] = c->listen_fds;
+		c->envp[i++] = c->listen_pid;
+		c->envp[i++] = c->listen_names;
+	}
+	c->envp[i] = NULL;
+	c->n_envp = i;
+	*ret = c;
+	return 0;
+}
+
+_Noreturn static void fail_early(enum activator_step step, int err)
+{
+	struct activator_record rec = {.step = step, .err = err < 0 ? err : -EIO};
+
+	(void)send(WIRE_FD_SYNC, &rec, sizeof(rec), MSG_NOSIGNAL);
+	_exit(127);
+}
+
+/* The spec: one message, of a size we learn by peeking. */
+static int read_spec(char **ret_buf, size_t *ret_len)
+{
+	char *buf;
+	ssize_t n;
+
+	do
+		n = recv(WIRE_FD_SYNC, NULL, 0, MSG_PEEK | MSG_TRUNC);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	if (n == 0)
+		return -EPIPE; /* the daemon is gone */
+	if ((size_t)n > WIRE_SIZE_MAX)
+		return -EMSGSIZE;
+	buf = malloc((size_t)n);
+	if (!buf)
+		return -ENOMEM;
+	do
+		n = recv(WIRE_FD_SYNC, buf, (size_t)n, 0);
+	while (n < 0 && errno == EINTR);
+	if (n <= 0) {
+		free(buf);
+		return n < 0 ? -errno : -EPIPE;
+	}
+	*ret_buf = buf;
+	*ret_len = (size_t)n;
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static struct wire_spec w;
+	struct activator_ctx *c = NULL;
+	char *buf = NULL;
+	size_t len = 0;
+	int r;
+
+	if (argc == 2 && strcmp(argv[1], "--hold") == 0) {
+		char b;
+
+		for (;;) {
+			ssize_t n = read(WIRE_FD_SYNC, &b, 1);
+
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0)
+				return 0;
+		}
+	}
+	if (argc != 1) {
+		fprintf(stderr, "nsinetd-init is started by nsinetd, not by hand\n");
+		return 2;
+	}
+
+	/* First of all: no process of the container may read or write our
+	 * memory through /proc/1/mem or ptrace, whatever its uid. */
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		fail_early(STEP_MESSAGE, -errno);
+	r = read_spec(&buf, &len);
+	if (r < 0)
+		fail_early(STEP_MESSAGE, r);
+	r = wire_decode(buf, len, &w);
+	if (r < 0)
+		fail_early(STEP_MESSAGE, r);
+	r = ctx_new(&w.spec, &c);
+	if (r < 0)
+		fail_early(STEP_MESSAGE, r);
+	child_run(c);
+}

@@ -1,0 +1,358 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The spec as one message: see wire.h. */
+#include "wire.h"
+
+#include "activator-internal.h"
+
+#include <errno.h>
+#include <linux/filter.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void put(struct wire_buf *b, const void *p, size_t n)
+{
+	if (b->err)
+		return;
+	if (b->len + n > WIRE_SIZE_MAX) {
+		b->err = -E2BIG;
+		return;
+	}
+	if (b->len + n > b->cap) {
+		size_t cap = b->cap ? b->cap : 4096;
+		char *d;
+
+		while (cap < b->len + n)
+			cap *= 2;
+		d = realloc(b->data, cap);
+		if (!d) {
+			b->err = -ENOMEM;
+			return;
+		}
+		b->data = d;
+		b->cap = cap;
+	}
+	memcpy(b->data + b->len, p, n);
+	b->len += n;
+}
+
+static void put_u32(struct wire_buf *b, uint32_t v)
+{
+	put(b, &v, sizeof(v));
+}
+
+static void put_u64(struct wire_buf *b, uint64_t v)
+{
+	put(b, &v, sizeof(v));
+}
+
+/* A string, or NULL: a presence byte, then the string with its NUL. */
+static void put_str(struct wire_buf *b, const char *s)
+{
+	uint8_t present = s != NULL;
+
+	put(b, &present, 1);
+	if (s)
+		put(b, s, strlen(s) + 1);
+}
+
+static size_t strv_len(char *const *v)
+{
+	size_t n = 0;
+
+	while (v && v[n])
+		n++;
+	return n;
+}
+
+static void put_strv(struct wire_buf *b, char *const *v)
+{
+	size_t n = strv_len(v);
+
+	put_u32(b, (uint32_t)n);
+	for (size_t i = 0; i < n; i++)
+		put_str(b, v[i]);
+}
+
+int wire_encode(const struct activator_spec *spec, struct wire_buf *b)
+{
+	uint32_t flags = 0;
+
+	if (spec->read_only)
+		flags |= WIRE_READ_ONLY;
+	if (spec->set_capabilities)
+		flags |= WIRE_SET_CAPS;
+	if (spec->no_new_privs)
+		flags |= WIRE_NO_NEW_PRIVS;
+	if (spec->pool)
+		flags |= WIRE_POOL;
+	if (spec->idmap_root)
+		flags |= WIRE_IDMAP_ROOT;
+	if (spec->netns_fd >= 0)
+		flags |= WIRE_NETNS;
+	if (spec->userns_fd >= 0)
+		flags |= WIRE_USERNS;
+	if (spec->seccomp)
+		flags |= WIRE_SECCOMP;
+	for (int i = 0; i < 3; i++)
+		if (spec->stdio[i] < 0)
+			flags |= WIRE_STDIN_NULL << i;
+
+	put_u32(b, WIRE_MAGIC);
+	put_u32(b, flags);
+	put_u64(b, spec->namespaces);
+	put_u64(b, spec->capabilities);
+	put_u32(b, spec->uid);
+	put_u32(b, spec->gid);
+	put_u32(b, spec->userns_root);
+	put_u32(b, (uint32_t)spec->n_fds);
+	put_str(b, spec->name);
+	put_str(b, spec->staging_dir);
+	put_str(b, spec->root_directory);
+	put_str(b, spec->hostname);
+	put_str(b, spec->working_directory);
+	put_strv(b, spec->argv);
+	put_strv(b, spec->envp);
+	for (size_t i = 0; i < spec->n_fds; i++)
+		put_str(b, spec->fd_names ? spec->fd_names[i] : NULL);
+	put_u32(b, (uint32_t)spec->n_binds);
+	for (size_t i = 0; i < spec->n_binds; i++) {
+		put_str(b, spec->binds[i].source);
+		put_str(b, spec->binds[i].target);
+		put_u32(b, (spec->binds[i].read_only ? 1u : 0u) | (spec->binds[i].idmap ? 2u : 0u) |
+			       (spec->binds[i].allow_suid ? 4u : 0u));
+	}
+	put_u32(b, (uint32_t)spec->n_tmpfs);
+	for (size_t i = 0; i < spec->n_tmpfs; i++) {
+		put_str(b, spec->tmpfs[i].target);
+		put_str(b, spec->tmpfs[i].options);
+	}
+	put_u32(b, (uint32_t)spec->n_groups);
+	for (size_t i = 0; i < spec->n_groups; i++)
+		put_u32(b, spec->groups[i]);
+	put_u32(b, (uint32_t)spec->n_rlimits);
+	for (size_t i = 0; i < spec->n_rlimits; i++) {
+		put_u32(b, (uint32_t)spec->rlimits[i].resource);
+		put_u64(b, spec->rlimits[i].limit.rlim_cur);
+		put_u64(b, spec->rlimits[i].limit.rlim_max);
+	}
+	if (spec->seccomp) {
+		put_u32(b, spec->seccomp->len);
+		put(b, spec->seccomp->filter, sizeof(struct sock_filter) * spec->seccomp->len);
+	}
+	return b->err;
+}
+
+/* Decoding */
+
+struct rbuf {
+	const char *p;
+	size_t left;
+	bool bad;
+};
+
+static const void *get(struct rbuf *r, size_t n)
+{
+	const void *p = r->p;
+
+	if (r->bad || n > r->left) {
+		r->bad = true;
+		return NULL;
+	}
+	r->p += n;
+	r->left -= n;
+	return p;
+}
+
+static uint32_t get_u32(struct rbuf *r)
+{
+	uint32_t v = 0;
+	const void *p = get(r, sizeof(v));
+
+	if (p)
+		memcpy(&v, p, sizeof(v));
+	return v;
+}
+
+static uint64_t get_u64(struct rbuf *r)
+{
+	uint64_t v = 0;
+	const void *p = get(r, sizeof(v));
+
+	if (p)
+		memcpy(&v, p, sizeof(v));
+	return v;
+}
+
+static const char *get_str(struct rbuf *r)
+{
+	const uint8_t *present = get(r, 1);
+	const char *s, *nul;
+
+	if (!present || !*present)
+		return NULL;
+	s = r->p;
+	nul = r->bad ? NULL : memchr(s, '\0', r->left);
+	if (!nul) {
+		r->bad = true;
+		return NULL;
+	}
+	get(r, (size_t)(nul - s) + 1);
+	return s;
+}
+
+/* An array of n elements of size each, counted before it: refused if the
+ * count could not fit in what is left (no huge allocation on a bad count). */
+static void *get_array(struct rbuf *r, uint32_t n, size_t size, size_t min_wire)
+{
+	if (r->bad || (min_wire && n > r->left / min_wire)) {
+		r->bad = true;
+		return NULL;
+	}
+	return calloc((size_t)n + 1, size);
+}
+
+static char **get_strv(struct rbuf *r)
+{
+	uint32_t n = get_u32(r);
+	char **v = get_array(r, n, sizeof(char *), 1);
+
+	for (uint32_t i = 0; v && i < n; i++) {
+		v[i] = (char *)get_str(r);
+		if (!v[i])
+			r->bad = true;
+	}
+	return v;
+}
+
+int wire_decode(const char *data, size_t len, struct wire_spec *w)
+{
+	struct rbuf r = {.p = data, .left = len};
+	struct activator_spec *s = &w->spec;
+	uint32_t flags, n;
+	int next_fd;
+
+	memset(w, 0, sizeof(*w));
+	if (get_u32(&r) != WIRE_MAGIC)
+		return -EBADMSG;
+	flags = get_u32(&r);
+	s->namespaces = get_u64(&r);
+	s->capabilities = get_u64(&r);
+	s->uid = get_u32(&r);
+	s->gid = get_u32(&r);
+	s->userns_root = get_u32(&r);
+	s->n_fds = get_u32(&r);
+	if (s->n_fds > ACTIVATOR_FDS_MAX)
+		return -EBADMSG;
+	s->name = get_str(&r);
+	s->staging_dir = get_str(&r);
+	s->root_directory = get_str(&r);
+	s->hostname = get_str(&r);
+	s->working_directory = get_str(&r);
+	w->argv = get_strv(&r);
+	w->envp = get_strv(&r);
+	if (r.bad || !w->argv || !w->envp || !w->argv[0] || !s->staging_dir)
+		return r.bad ? -EBADMSG : -ENOMEM;
+	s->argv = w->argv;
+	s->envp = w->envp;
+
+	w->fds = calloc(s->n_fds + 1, sizeof(int));
+	w->fd_names = calloc(s->n_fds + 1, sizeof(char *));
+	if (!w->fds || !w->fd_names)
+		return -ENOMEM;
+	next_fd = WIRE_FD_FIRST;
+	for (size_t i = 0; i < s->n_fds; i++) {
+		w->fds[i] = next_fd++;
+		w->fd_names[i] = get_str(&r);
+	}
+	s->fds = w->fds;
+	s->fd_names = w->fd_names;
+	s->netns_fd = (flags & WIRE_NETNS) ? next_fd++ : -1;
+	s->handoff_fd = (flags & WIRE_POOL) ? next_fd++ : -1;
+	s->userns_fd = (flags & WIRE_USERNS) ? next_fd++ : -1;
+	s->cgroup_fd = -1;
+	s->init_fd = -1;
+	for (int i = 0; i < 3; i++)
+		s->stdio[i] = (flags & (WIRE_STDIN_NULL << i)) ? -1 : i;
+
+	n = get_u32(&r);
+	if (n > ACTIVATOR_MOUNTS_MAX)
+		return -EBADMSG;
+	w->binds = get_array(&r, n, sizeof(*w->binds), 5);
+	for (uint32_t i = 0; w->binds && i < n; i++) {
+		uint32_t f;
+
+		w->binds[i].source = get_str(&r);
+		w->binds[i].target = get_str(&r);
+		f = get_u32(&r);
+		w->binds[i].read_only = f & 1u;
+		w->binds[i].idmap = f & 2u;
+		w->binds[i].allow_suid = f & 4u;
+		if (!w->binds[i].source || !w->binds[i].target)
+			r.bad = true;
+	}
+	s->binds = w->binds;
+	s->n_binds = n;
+
+	n = get_u32(&r);
+	if (n > ACTIVATOR_MOUNTS_MAX)
+		return -EBADMSG;
+	w->tmpfs = get_array(&r, n, sizeof(*w->tmpfs), 3);
+	for (uint32_t i = 0; w->tmpfs && i < n; i++) {
+		w->tmpfs[i].target = get_str(&r);
+		w->tmpfs[i].options = get_str(&r);
+		if (!w->tmpfs[i].target)
+			r.bad = true;
+	}
+	s->tmpfs = w->tmpfs;
+	s->n_tmpfs = n;
+
+	n = get_u32(&r);
+	if (n > ACTIVATOR_GROUPS_MAX)
+		return -EBADMSG;
+	w->groups = get_array(&r, n, sizeof(gid_t), 4);
+	for (uint32_t i = 0; w->groups && i < n; i++)
+		w->groups[i] = get_u32(&r);
+	s->groups = w->groups;
+	s->n_groups = n;
+
+	n = get_u32(&r);
+	if (n > RLIM_NLIMITS)
+		return -EBADMSG;
+	w->rlimits = get_array(&r, n, sizeof(*w->rlimits), 20);
+	for (uint32_t i = 0; w->rlimits && i < n; i++) {
+		w->rlimits[i].resource = (int)get_u32(&r);
+		w->rlimits[i].limit.rlim_cur = get_u64(&r);
+		w->rlimits[i].limit.rlim_max = get_u64(&r);
+		if (w->rlimits[i].resource < 0 || w->rlimits[i].resource >= RLIM_NLIMITS)
+			r.bad = true;
+	}
+	s->rlimits = w->rlimits;
+	s->n_rlimits = n;
+
+	if (flags & WIRE_SECCOMP) {
+		const void *insns;
+
+		n = get_u32(&r);
+		if (n == 0 || n > BPF_MAXINSNS)
+			return -EBADMSG;
+		insns = get(&r, (size_t)n * sizeof(struct sock_filter));
+		w->seccomp = calloc(1, sizeof(*w->seccomp));
+		if (!w->seccomp)
+			return -ENOMEM;
+		w->seccomp->len = (unsigned short)n;
+		w->seccomp->filter = (struct sock_filter *)insns;
+		s->seccomp = w->seccomp;
+	}
+	if (r.bad || r.left != 0)
+		return -EBADMSG;
+	if ((s->n_binds && !w->binds) || (s->n_tmpfs && !w->tmpfs) || (s->n_groups && !w->groups) ||
+	    (s->n_rlimits && !w->rlimits))
+		return -ENOMEM;
+
+	s->read_only = flags & WIRE_READ_ONLY;
+	s->set_capabilities = flags & WIRE_SET_CAPS;
+	s->no_new_privs = flags & WIRE_NO_NEW_PRIVS;
+	s->pool = flags & WIRE_POOL;
+	s->idmap_root = flags & WIRE_IDMAP_ROOT;
+	return 0;
+}

@@ -1,0 +1,78 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The spec as bytes: the daemon encodes an activator_spec into one message
+ * on the sync socket before the clone, and nsinetd-init (the container's
+ * pid 1, a separate program) decodes it in its own address space. Nothing
+ * of the daemon's memory reaches the container but what is in here, which
+ * is the service's own configuration.
+ *
+ * Layout: a sequence of little fields in a fixed order (u32, u64, strings
+ * with their NUL, arrays with their count first), no pointers. The decoder
+ * checks every length against what is left; strings point into the buffer.
+ *
+ * The fds are not in the message: the clone's child puts them in the
+ * helper's fd table before execve (wire_fd_layout below).
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "activator.h"
+
+#define WIRE_MAGIC    UINT32_C(0x6e736931) /* "nsi1" */
+#define WIRE_SIZE_MAX (160u * 1024u)       /* below a unix socket's default sndbuf */
+
+/* The helper's fds at execve: stdio of the payload at 0-2, the sync
+ * socket at 3, then spec->fds[], then, each only if present, the
+ * network namespace to join, the pool's handoff socket and the user
+ * namespace to join. */
+#define WIRE_FD_SYNC  3
+#define WIRE_FD_FIRST 4
+
+enum {
+	WIRE_READ_ONLY = 1u << 0,
+	WIRE_SET_CAPS = 1u << 1,
+	WIRE_NO_NEW_PRIVS = 1u << 2,
+	WIRE_POOL = 1u << 3,
+	WIRE_IDMAP_ROOT = 1u << 4,
+	WIRE_NETNS = 1u << 5,
+	WIRE_USERNS = 1u << 6,
+	WIRE_SECCOMP = 1u << 7,
+	/* stdio[i] of the spec was -1: the helper has a /dev/null of the host
+	 * there, and opens the container's instead. */
+	WIRE_STDIN_NULL = 1u << 8,
+	WIRE_STDOUT_NULL = 1u << 9,
+	WIRE_STDERR_NULL = 1u << 10,
+};
+
+struct wire_buf {
+	char *data;
+	size_t len, cap;
+	int err; /* first error: -ENOMEM, -E2BIG */
+};
+
+/* Encodes spec; 0 or a negative errno. buf->data is malloc'd. */
+int wire_encode(const struct activator_spec *spec, struct wire_buf *buf);
+
+/*
+ * What the helper decodes into: a spec whose pointers point into the
+ * message buffer or into the arrays allocated here (freed with the
+ * process: the helper never returns). fds are filled with their place in
+ * the fd table as laid out above.
+ */
+struct wire_spec {
+	struct activator_spec spec;
+	char **argv, **envp;
+	int *fds;
+	const char **fd_names;
+	struct activator_bind *binds;
+	struct activator_tmpfs *tmpfs;
+	gid_t *groups;
+	struct activator_rlimit *rlimits;
+	struct sock_fprog *seccomp;
+};
+
+/* 0, or -EBADMSG for anything that does not parse, -ENOMEM. */
+int wire_decode(const char *data, size_t len, struct wire_spec *ret);
