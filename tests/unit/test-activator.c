@@ -39,6 +39,7 @@ struct run {
 	int r;                    /* activator_spawn() */
 	int result;               /* activator_read_result() */
 	enum activator_step step; /* on failure */
+	char what[256];           /* on failure: its path */
 	int status;               /* wait status of pid 1 */
 	char out[16384];          /* the payload's stdout */
 };
@@ -93,7 +94,7 @@ static bool read_line(int fd, char *buf, size_t size)
 }
 
 /* The outcome of the setup, waiting for it. */
-static int wait_result(int sync_fd, enum activator_step *step)
+static int wait_result(int sync_fd, enum activator_step *step, char *what)
 {
 	for (;;) {
 		struct activator_failure f;
@@ -101,6 +102,8 @@ static int wait_result(int sync_fd, enum activator_step *step)
 
 		if (step)
 			*step = f.step;
+		if (what)
+			snprintf(what, sizeof(f.what), "%s", f.what);
 		if (r != -EAGAIN)
 			return r;
 		if (!wait_readable(sync_fd, TIMEOUT_MS))
@@ -140,7 +143,7 @@ static void run_spec(struct activator_spec *s, struct run *res)
 		close(pipefd[0]);
 		return;
 	}
-	res->result = wait_result(ch.sync_fd, &res->step);
+	res->result = wait_result(ch.sync_fd, &res->step, res->what);
 	/* EOF only once every process of the container is gone: pid 1
 	 * replaces its stdio with /dev/null. */
 	while (n + 1 < sizeof(res->out) && wait_readable(pipefd[0], TIMEOUT_MS)) {
@@ -456,6 +459,117 @@ static void test_failures(void)
 	is_str(activator_step_name(_STEP_MAX), "unknown", "out-of-range step name");
 }
 
+/*
+ * pid 1 is nsinetd-init, not a copy of this process: its environment is
+ * empty (this process has one), and once the payload runs it is filtered,
+ * without capabilities and without new privileges. Here the payload is the
+ * host's root with every capability (no hardening in the spec), so it may
+ * read pid 1's files: what it finds there is what matters.
+ */
+static void test_init_locked_down(void)
+{
+	struct activator_spec s;
+	struct run res;
+
+	setenv("NSINETD_TEST_SECRET", "s3cret-of-the-daemon", 1);
+	spec_init(&s, NULL);
+	run_sh(&s,
+	       "echo seccomp=$(sed -n 's/^Seccomp:\t//p' /proc/1/status)\n"
+	       "echo nnp=$(sed -n 's/^NoNewPrivs:\t//p' /proc/1/status)\n"
+	       "echo capeff=$(sed -n 's/^CapEff:\t//p' /proc/1/status)\n"
+	       "echo capprm=$(sed -n 's/^CapPrm:\t//p' /proc/1/status)\n"
+	       "echo environ=$(wc -c </proc/1/environ)\n"
+	       "echo cmdline=$(tr '\\0' ' ' </proc/1/cmdline)\n"
+	       "if grep -q s3cret-of-the-daemon /proc/1/environ; then "
+	       "echo secret=found; else echo secret=absent; fi\n"
+	       "echo fds=$(ls /proc/1/fd | tr '\\n' ' ')\n",
+	       &res);
+	unsetenv("NSINETD_TEST_SECRET");
+	ok(exited_with(res.status, 0), "lock-down: payload exits 0 (0x%x)", res.status);
+	is_str(get(res.out, "seccomp"), "2", "pid 1 runs under a seccomp filter (Seccomp: 2)");
+	is_str(get(res.out, "nnp"), "1", "pid 1 has no_new_privs");
+	is_str(get(res.out, "capeff"), "0000000000000000", "pid 1 has no effective capability");
+	is_str(get(res.out, "capprm"), "0000000000000000", "pid 1 has no permitted capability");
+	is_str(get(res.out, "environ"), "0", "pid 1's environment is empty, not the daemon's");
+	is_str(get(res.out, "cmdline"), "nsinetd-init", "pid 1 is nsinetd-init");
+	is_str(get(res.out, "secret"), "absent", "the daemon's environment is not pid 1's");
+	is_str(get(res.out, "fds"), "0 1 2", "pid 1 keeps only /dev/null stdio");
+}
+
+/* A user namespace made once, joined by pid 1 after the privileged setup;
+ * the staging dir is under a 0700 mkdtemp() parent, which the container's
+ * root could not traverse. */
+static void test_userns(void)
+{
+	char dir[] = "/tmp/nsinetd-test-userns-XXXXXX";
+	char key[sizeof(dir) + 16], link[sizeof(dir) + 16], link_dir[sizeof(dir) + 16];
+	struct activator_bind binds[2];
+	struct activator_spec s;
+	struct run res;
+	int userns = -1, fd, r;
+	const uid_t shift = 0x30000000;
+
+	r = activator_userns_new(init_fd, shift, 65536, &userns);
+	is_int(r, 0, "activator_userns_new");
+	if (r < 0 || !mkdtemp(dir))
+		return;
+	snprintf(key, sizeof(key), "%s/key", dir);
+	fd = open(key, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+	if (fd >= 0) {
+		(void)!write(fd, "tls-key\n", 8);
+		close(fd);
+	}
+	binds[0] = (struct activator_bind){.source = dir, .target = "/run/plain", .read_only = true};
+	binds[1] = (struct activator_bind){
+	    .source = dir, .target = "/run/idmap", .read_only = true, .idmap = true};
+
+	spec_init(&s, NULL);
+	s.userns_fd = userns;
+	s.userns_root = shift;
+	s.binds = binds;
+	s.n_binds = 2;
+	run_sh(&s,
+	       "echo map=$(cat /proc/self/uid_map | tr -s ' ')\n"
+	       "echo uid=$(id -u)\n"
+	       "echo run=$(stat -c %u /run)\n"
+	       "touch /run/x && echo runw=yes\n"
+	       "cat /etc/shadow >/dev/null 2>&1 && echo shadow=read || echo shadow=denied\n"
+	       "cat /run/plain/key >/dev/null 2>&1 && echo plain=read || echo plain=denied\n"
+	       "echo idmap=$(cat /run/idmap/key)\n"
+	       "echo seccomp1=$(sed -n 's/^Seccomp:\t//p' /proc/1/status)\n",
+	       &res);
+	ok(exited_with(res.status, 0), "userns: payload exits 0 (0x%x)", res.status);
+	is_str(get(res.out, "map"), " 0 805306368 65536", "userns: the service's uid map");
+	is_str(get(res.out, "uid"), "0", "userns: the payload is the namespace's root");
+	is_str(get(res.out, "run"), "0", "userns: /run is the container root's");
+	is_str(get(res.out, "runw"), "yes", "userns: /run is writable for it");
+	is_str(get(res.out, "shadow"), "denied", "userns: /etc/shadow of the host is unreadable");
+	is_str(get(res.out, "plain"), "denied", "userns: a root-only file of a plain bind is not");
+	is_str(get(res.out, "idmap"), "tls-key", "userns: … but readable through :idmap");
+	is_str(get(res.out, "seccomp1"), "2", "userns: pid 1 is filtered too");
+
+	/* A symlink in a Bind= source that root does not own is not followed. */
+	snprintf(link_dir, sizeof(link_dir), "%s/sub", dir);
+	snprintf(link, sizeof(link), "%s/sub/l", dir);
+	if (mkdir(link_dir, 0755) == 0 && symlink("/etc", link) == 0 &&
+	    lchown(link, 65534, 65534) == 0) {
+		binds[0] = (struct activator_bind){.source = link, .target = "/srv", .read_only = true};
+		spec_init(&s, NULL);
+		s.binds = binds;
+		s.n_binds = 1;
+		run_sh(&s, "true", &res);
+		is_int(res.result, -EPERM, "a user's symlink in a Bind= source: -EPERM");
+		is_str(activator_step_name(res.step), "bind", "… at step bind");
+		ok(strstr(res.what, "symlink l is owned by uid 65534"), "… and says which: %s",
+		   res.what);
+	}
+	unlink(link);
+	rmdir(link_dir);
+	unlink(key);
+	rmdir(dir);
+	close(userns);
+}
+
 static int rm_cb(const char *path, const struct stat *st, int type, struct FTW *ftw)
 {
 	return remove(path);
@@ -576,7 +690,7 @@ static void test_signal(void)
 		close(pipefd[0]);
 		return;
 	}
-	is_int(wait_result(ch.sync_fd, &step), 0, "payload exec'd");
+	is_int(wait_result(ch.sync_fd, &step, NULL), 0, "payload exec'd");
 	ok(read_line(pipefd[0], line, sizeof(line)) && strcmp(line, "ready") == 0,
 	   "payload has set its trap");
 	is_int(activator_reap(ch.pidfd, &status), -EAGAIN, "reap before exit: -EAGAIN");
@@ -642,7 +756,7 @@ static void test_parent_death(void)
 		spec_init(&s, argv);
 		s.uid = 65534;
 		s.gid = 65534;
-		if (activator_spawn(&s, &ch) < 0 || wait_result(ch.sync_fd, &step) < 0)
+		if (activator_spawn(&s, &ch) < 0 || wait_result(ch.sync_fd, &step, NULL) < 0)
 			_exit(1);
 		if (write(pipefd[1], &ch.pid, sizeof(ch.pid)) != sizeof(ch.pid))
 			_exit(1);
@@ -725,7 +839,7 @@ static void test_cgroup(void)
 	close(pipefd[1]);
 	is_int(r, 0, "spawn into the cgroup");
 	if (r == 0) {
-		is_int(wait_result(ch.sync_fd, &step), 0, "payload exec'd");
+		is_int(wait_result(ch.sync_fd, &step, NULL), 0, "payload exec'd");
 		ok(read_line(pipefd[0], line, sizeof(line)), "payload runs");
 		snprintf(p, sizeof(p), "/proc/%d/cgroup", (int)ch.pid);
 		snprintf(line, sizeof(line), "0::/%s\n", rel);
@@ -792,7 +906,7 @@ static void pool_run(enum activator_layout layout, const char *script, char *out
 	is_int(activator_handoff(pair[0], conn[1], layout, "conn", env), 0, "pool: handoff");
 	close(conn[1]);
 	close(pair[0]);
-	*ret_result = wait_result(ch.sync_fd, &step);
+	*ret_result = wait_result(ch.sync_fd, &step, NULL);
 	while (n + 1 < size && wait_readable(conn[0], TIMEOUT_MS)) {
 		ssize_t k = read(conn[0], out + n, size - 1 - n);
 		if (k <= 0)
@@ -895,6 +1009,8 @@ int main(void)
 	test_parent_death();
 	test_cgroup();
 	test_pool();
+	test_init_locked_down();
+	test_userns();
 
 	fds_after = fd_count_open();
 	is_int(fds_after, fds_before, "no fd leaked in the parent");
