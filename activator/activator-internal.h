@@ -7,7 +7,7 @@
  * nsinetd-init is a program of its own, exec'd by the clone's child: the
  * setup runs in a fresh, small address space that holds only the service's
  * spec (wire.h), never the daemon's memory. It is single-threaded, so it
- * may allocate; only the payload's side of the vfork in init.c may not.
+ * may allocate; the payload after init.c's fork() keeps to async-signal-safe calls.
  */
 #pragma once
 

@@ -8,7 +8,7 @@
  *             │  the spec as one message on the sync socket     │ pid 1 of the new pid ns,
  *             │  veth (before_release), the go  ──────────────► │ its own address space:
  *             │                                                 │ setup steps, in order,
- *             │                                                 │ vfork + exec the payload
+ *             │                                                 │ fork + exec the payload
  *   supervisor watches sync_fd: EOF = payload exec'd; a record = failed
  *   supervisor watches pidfd: readable = container (its pid 1) exited
  *

@@ -82,7 +82,7 @@ static int init_exec(struct activator_ctx *c)
 	return eacces ? -EACCES : -ENOENT;
 }
 
-/* pid 2, a vfork() child. The sync fd is still open here (close-on-exec): a failed execve
+/* pid 2, a fork() child. The sync fd is still open here (close-on-exec): a failed execve
  * reports itself on it; a successful one closes it, and the parent's EOF
  * means "the payload runs". */
 _Noreturn static void init_payload(struct activator_ctx *c)
@@ -98,8 +98,7 @@ _Noreturn static void init_payload(struct activator_ctx *c)
 	(void)sigaction(SIGCHLD, &sa, NULL);
 
 	/* LISTEN_PID is our own pid as the payload sees it: getpid() here.
-	 * Formatted by hand: this runs in a vfork() child, where only
-	 * async-signal-safe code belongs. */
+	 * Formatted by hand: async-signal-safe code only, after a fork(). */
 	if (c->n_fds > 0) {
 		char digits[16];
 		size_t n = 0, off = strlen("LISTEN_PID=");
@@ -118,8 +117,8 @@ _Noreturn static void init_payload(struct activator_ctx *c)
 	}
 
 	/* The seccomp filter, last, right before execve: one system call on
-	 * a program the daemon compiled (no allocation in a vfork() child).
-	 * Only this task is filtered: pid 1 loads its own after the exec. */
+	 * a program the daemon compiled. Only this task is filtered: pid 1
+	 * has loaded its own. */
 	if (c->spec->seccomp &&
 	    syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, c->spec->seccomp) < 0)
 		child_fail(c, STEP_SECCOMP, -errno);
@@ -200,13 +199,16 @@ static int init_exit_code(int status)
  * must close when the payload closes it). The sync fd stays, for the
  * lock-down's report; it is closed last (the daemon's EOF must mean "the
  * payload runs, pid 1 is locked down"). */
-static void init_release_fds(int sync_fd)
+static void init_release_fds(int sync_fd, int go_fd)
 {
+	int keep_lo = sync_fd < go_fd ? sync_fd : go_fd, keep_hi = sync_fd ^ go_fd ^ keep_lo;
 	int null_fd;
 
-	if (sync_fd > 3)
-		(void)syscall(SYS_close_range, 3U, (unsigned)sync_fd - 1, 0);
-	(void)syscall(SYS_close_range, (unsigned)sync_fd + 1, ~0U, 0);
+	if (keep_lo > 3)
+		(void)syscall(SYS_close_range, 3U, (unsigned)keep_lo - 1, 0);
+	if (keep_hi > keep_lo + 1)
+		(void)syscall(SYS_close_range, (unsigned)keep_lo + 1, (unsigned)keep_hi - 1, 0);
+	(void)syscall(SYS_close_range, (unsigned)keep_hi + 1, ~0U, 0);
 	null_fd = open("/dev/null", O_RDWR | O_CLOEXEC | O_NOCTTY);
 	if (null_fd < 0)
 		return;
@@ -221,6 +223,7 @@ _Noreturn void init_run(struct activator_ctx *c)
 	struct sigaction sa = {.sa_handler = init_noop_cb, .sa_flags = SA_RESTART};
 	sigset_t all, wait_set;
 	pid_t payload;
+	int go[2];
 
 	sigfillset(&all);
 	sigemptyset(&wait_set);
@@ -237,27 +240,45 @@ _Noreturn void init_run(struct activator_ctx *c)
 	if (sigprocmask(SIG_SETMASK, &all, NULL) < 0)
 		child_fail(c, STEP_FORK_PAYLOAD, -errno);
 
-	/* vfork(): the payload borrows pid 1's memory until its execve, so
-	 * no page table is copied (a fork of this copy of the daemon costs
-	 * about a millisecond here). pid 1 waits until the payload has
-	 * exec'd or failed; the payload only touches its own signal state,
-	 * its own listen_pid buffer and the sync fd before execve. */
-	payload = vfork();
+	/* fork(), not vfork(): pid 1 must lock itself down before the payload
+	 * runs a single instruction of its own (a payload that looked at
+	 * /proc/1/status at once would otherwise catch pid 1 still unfiltered),
+	 * and a vfork() parent cannot act before its child's execve. Copying
+	 * this small static program's page tables costs far less than the
+	 * daemon's did. The payload waits for EOF on the go pipe: pid 1 closes
+	 * its end once locked down. */
+	if (pipe2(go, O_CLOEXEC) < 0)
+		child_fail(c, STEP_FORK_PAYLOAD, -errno);
+	payload = fork();
 	if (payload < 0)
 		child_fail(c, STEP_FORK_PAYLOAD, -errno);
-	if (payload == 0)
+	if (payload == 0) {
+		char b;
+		ssize_t n;
+
+		close(go[1]);
+		do
+			n = read(go[0], &b, 1);
+		while (n < 0 && errno == EINTR);
+		close(go[0]);
 		init_payload(c);
+	}
+	close(go[0]);
 
 	/* The daemon sees "running" (EOF on the sync fd) only once pid 1 is
-	 * locked down, or a record if that failed (which ends the whole
-	 * container: pid 1 exits). */
-	init_release_fds(c->sync_fd);
+	 * locked down and the payload has exec'd, or a record if either
+	 * failed (which ends the whole container: pid 1 exits, the payload is
+	 * killed first so that it never runs past a failed lock-down). */
+	init_release_fds(c->sync_fd, go[1]);
 	{
 		int r = init_lock_down();
 
-		if (r < 0)
+		if (r < 0) {
+			(void)kill(payload, SIGKILL);
 			child_fail(c, STEP_INIT, r);
+		}
 	}
+	close(go[1]);
 	close(c->sync_fd);
 
 	for (;;) {
