@@ -14,6 +14,7 @@
 #include <linux/close_range.h>
 #include <linux/filter.h>
 #include <linux/sched.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -480,6 +481,14 @@ int activator_spawn(const struct activator_spec *spec, struct activator_child *r
 		}
 	}
 
+	/* SCHED_IDLE before the go: the whole setup runs at idle priority.
+	 * Best effort: a failure only costs the priority. */
+	if (spec->idle_priority) {
+		struct sched_param sp = {0};
+
+		(void)sched_setscheduler(pid, SCHED_IDLE, &sp);
+	}
+
 	/* The go. MSG_NOSIGNAL: a child that already died must not kill the
 	 * daemon with SIGPIPE; its record says why it died. */
 	n = send(parent_fd, "x", 1, MSG_NOSIGNAL);
@@ -599,6 +608,15 @@ int activator_read_result(int sync_fd, struct activator_failure *ret)
 		}
 	}
 	return rec.err < 0 ? rec.err : -EIO;
+}
+
+int activator_priority_normal(pid_t pid)
+{
+	struct sched_param sp = {0};
+
+	if (sched_setscheduler(pid, SCHED_OTHER, &sp) < 0)
+		return -errno;
+	return 0;
 }
 
 int activator_signal(int pidfd, int sig)

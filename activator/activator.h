@@ -190,6 +190,10 @@ struct activator_spec {
 	bool idmap_root;
 	/* nsinetd-init, opened O_PATH|O_CLOEXEC by the caller (execveat). */
 	int init_fd;
+	/* Run the setup under SCHED_IDLE (set before the go): a pool's
+	 * sandbox is made with CPU that nothing else wants.
+	 * activator_priority_normal() ends it. Needs CAP_SYS_NICE to end. */
+	bool idle_priority;
 };
 
 struct activator_child {
@@ -251,6 +255,10 @@ enum activator_layout {
  */
 int activator_handoff(int handoff_fd, int conn_fd, enum activator_layout layout,
 		      const char *fd_name, char *const *envp);
+
+/* SCHED_OTHER again for pid (spawned with idle_priority): call it before
+ * the hand-off, and the payload that pid 1 forks inherits it. */
+int activator_priority_normal(pid_t pid);
 
 /* Sends a signal to the container's pid 1 through its pidfd. The stub
  * init forwards it to the payload. */

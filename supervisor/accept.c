@@ -121,6 +121,7 @@ struct accept {
 	struct event *suspend_timer;
 	struct event *log_timer; /* per-source refusal summaries */
 	struct event *refill;    /* pool refill, one sandbox per turn of the loop */
+	bool pool_idle;          /* refills run at SCHED_IDLE (we can undo it) */
 	usec_t emfile_logged_at;
 	unsigned long n_drained;
 	char *cgroup_path; /* MOUNT/.../nsinetd-PID/NAME, parent of the sandboxes' */
@@ -468,6 +469,10 @@ static int sandbox_spawn(struct accept *a, struct sandbox *sb, int conn)
 		handoff_child = pair[1];
 		sp.spec.pool = true;
 		sp.spec.handoff_fd = handoff_child;
+		/* A refill must not take CPU from the sandboxes serving: its
+		 * setup runs at SCHED_IDLE, until the hand-off (pool_take()).
+		 * Only where the daemon can raise it again (CAP_SYS_NICE). */
+		sp.spec.idle_priority = a->pool_idle;
 		sp.spec.fds = NULL;
 		sp.spec.fd_names = NULL;
 		sp.spec.n_fds = 0;
@@ -779,6 +784,19 @@ static int pool_take(struct accept *a, struct sandbox **ret, int conn, const str
 	{
 		if (sb->stopping)
 			continue;
+		/* Serving now: the normal priority, before pid 1 forks the
+		 * payload that inherits it. */
+		if (a->pool_idle) {
+			r = activator_priority_normal(sb->pid);
+			if (r < 0) {
+				log_errno(
+				    LOG_WARNING, r,
+				    "%s: cannot give pooled sandbox pid %d its normal priority "
+				    "back: refills run at normal priority from now on",
+				    name(a), (int)sb->pid);
+				a->pool_idle = false;
+			}
+		}
 		r = activator_handoff(sb->handoff_fd, conn, layout, "connection", env);
 		if (r < 0) {
 			/* Gone already: its exit is reaped as a pool failure. */
@@ -994,6 +1012,11 @@ struct accept *accept_new(struct service *s)
 	TAILQ_INIT(&a->pool);
 	TAILQ_INIT(&a->sources);
 	a->refill = event_new(m->base, -1, 0, refill_cb, a);
+	/* Below everything else in the loop: a connection waiting is
+	 * accepted (and served by a pooled sandbox) before a refill. */
+	if (a->refill)
+		(void)event_priority_set(a->refill, EVENT_PRIORITY_LOW);
+	a->pool_idle = geteuid() == 0;
 	if (!a->refill) {
 		free(a);
 		return NULL;

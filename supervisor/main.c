@@ -177,7 +177,7 @@ static int run(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	event_set_log_callback(libevent_log_cb);
 	base = event_base_new();
-	if (!base) {
+	if (!base || event_base_priority_init(base, EVENT_PRIORITIES) < 0) {
 		log_error("cannot create the event loop");
 		return EXIT_FAILURE;
 	}

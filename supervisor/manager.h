@@ -8,6 +8,12 @@
 #include "activator/cgroup.h"
 #include "common/parse.h"
 
+/* The loop's priorities (event_base_priority_init() in main.c): every event
+ * is NORMAL but the work that can wait for the loop to be otherwise idle. */
+#define EVENT_PRIORITIES      3
+#define EVENT_PRIORITY_NORMAL 1
+#define EVENT_PRIORITY_LOW    2
+
 struct event_base;
 struct event;
 struct service;

@@ -354,6 +354,28 @@ def test_pool():
         assert d.leftovers() == [], d.leftovers()
 
 
+def test_pool_refills_at_idle_priority():
+    """A pooled sandbox sets up and waits at SCHED_IDLE (it must not take
+    CPU from those serving); handed a connection, it and its payload run at
+    the normal priority."""
+    port = free_port()
+    conf = accept_conf(f"127.0.0.1:{port}", env=["PROBE_SLEEP_MS=1500"],
+                       extra_container="PoolSize=1")
+    with Daemon({"prio": conf}) as d:
+        d.start()
+        d.wait_log(r"spawned sandbox pid \d+ for the pool")
+        pid = int(re.findall(r"spawned sandbox pid (\d+) for the pool", d.log())[0])
+        assert os.sched_getscheduler(pid) == os.SCHED_IDLE, os.sched_getscheduler(pid)
+        with connect(("127.0.0.1", port)) as s:
+            d.wait_log(rf"handed to pooled sandbox pid {pid}")
+            children = wait_for(lambda: open(f"/proc/{pid}/task/{pid}/children").read().split(),
+                                5, "the payload")
+            assert os.sched_getscheduler(pid) == os.SCHED_OTHER
+            assert os.sched_getscheduler(int(children[0])) == os.SCHED_OTHER
+            assert b"listen_fds" in recv_all(s)
+        assert d.stop() == 0
+
+
 def test_pool_inetd_style():
     port = free_port()
     script = 'read -r line; echo "pooled $line $REMOTE_ADDR"'
@@ -507,4 +529,5 @@ if __name__ == "__main__":
           test_max_connections_waits_in_backlog, test_max_connections_per_source,
           test_trigger_limit_suspends_then_resumes, test_runtime_max,
           test_idle_stop_ends_silent_sandbox, test_cgroup_limits_per_sandbox, test_pool,
+          test_pool_refills_at_idle_priority,
           test_pool_inetd_style, test_emfile_pauses_and_retries, test_flood])
