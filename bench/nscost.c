@@ -10,6 +10,10 @@
  *   + fork             the child also forks a grandchild (stub init + pid 2)
  *   + exec             the child execs argv[2] (the bench service, which
  *                      exits at once without LISTEN_FDS)
+ *   vfork-clone        clone(CLONE_VM|CLONE_VFORK) with the flags, the child
+ *                      execs argv[3] (nsinetd-init --hold, which exits at
+ *                      EOF on its fd 3, /dev/null here): nsinetd's first
+ *                      step, no page table copied
  * A network namespace is torn down asynchronously by the kernel (cleanup_net
  * on a workqueue) after its last process exits: not in these times, but CPU
  * taken from whatever runs next on this 2-core machine.
@@ -30,9 +34,24 @@
 #include <time.h>
 #include <unistd.h>
 
-enum extra { NONE, FORK, EXEC, FORK_EXEC };
+enum extra { NONE, FORK, EXEC, FORK_EXEC, VFORK_INIT };
 
-static const char *exe;
+static const char *exe, *init_exe;
+
+/* The vfork-style child: fd 3 = /dev/null, exec nsinetd-init --hold. */
+static int vfork_init_cb(void *arg)
+{
+	char *argv[] = {"nsinetd-init", "--hold", NULL};
+	char *envp[] = {NULL};
+	int fd = open("/dev/null", O_RDONLY);
+
+	if (fd >= 0 && fd != 3)
+		dup2(fd, 3);
+	execve(init_exe, argv, envp);
+	_exit(127);
+}
+
+static char vfork_stack[64 * 1024] __attribute__((aligned(16)));
 
 static int64_t now_ns(void)
 {
@@ -61,6 +80,16 @@ static int64_t once(uint64_t flags, enum extra extra)
 	long pid;
 	int st;
 
+	if (extra == VFORK_INIT) {
+		pid = clone(vfork_init_cb, vfork_stack + sizeof(vfork_stack),
+			    (int)flags | CLONE_VM | CLONE_VFORK | SIGCHLD, NULL);
+		if (pid < 0) {
+			perror("clone");
+			exit(1);
+		}
+		waitpid((pid_t)pid, &st, 0);
+		return now_ns() - t0;
+	}
 	pid = syscall(SYS_clone3, &args, sizeof(args));
 	if (pid < 0) {
 		perror("clone3");
@@ -116,15 +145,18 @@ int main(int argc, char **argv)
 	    {"clone3 all six + fork (stub init, pid 2)", all, FORK, NULL},
 	    {"clone3 + exec service (~ what bare costs)", 0, EXEC, NULL},
 	    {"clone3 all six + fork + exec service", all, FORK_EXEC, NULL},
+	    {"vfork-clone all six + exec nsinetd-init", all, VFORK_INIT, NULL},
+	    {"vfork-clone, no ns + exec nsinetd-init", 0, VFORK_INIT, NULL},
 	};
 	const size_t nrows = sizeof(rows) / sizeof(rows[0]);
 	int n = argc > 1 ? atoi(argv[1]) : 100;
 
-	if (n < 1 || n > 10000 || argc < 3) {
-		fprintf(stderr, "usage: bench-nscost N(1..10000) SERVICE\n");
+	if (n < 1 || n > 10000 || argc < 4) {
+		fprintf(stderr, "usage: bench-nscost N(1..10000) SERVICE NSINETD-INIT\n");
 		return 2;
 	}
 	exe = argv[2];
+	init_exe = argv[3];
 	for (size_t r = 0; r < nrows; r++) {
 		rows[r].t = calloc((size_t)n, sizeof(int64_t));
 		if (!rows[r].t)

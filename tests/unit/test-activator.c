@@ -536,6 +536,7 @@ static void test_userns(void)
 	       "cat /etc/shadow >/dev/null 2>&1 && echo shadow=read || echo shadow=denied\n"
 	       "cat /run/plain/key >/dev/null 2>&1 && echo plain=read || echo plain=denied\n"
 	       "echo idmap=$(cat /run/idmap/key)\n"
+	       "echo bindopts=$(awk '$5 == \"/run/plain\" {print $6}' /proc/self/mountinfo)\n"
 	       "echo seccomp1=$(sed -n 's/^Seccomp:\t//p' /proc/1/status)\n",
 	       &res);
 	ok(exited_with(res.status, 0), "userns: payload exits 0 (0x%x)", res.status);
@@ -546,6 +547,7 @@ static void test_userns(void)
 	is_str(get(res.out, "shadow"), "denied", "userns: /etc/shadow of the host is unreadable");
 	is_str(get(res.out, "plain"), "denied", "userns: a root-only file of a plain bind is not");
 	is_str(get(res.out, "idmap"), "tls-key", "userns: … but readable through :idmap");
+	is_str(get(res.out, "bindopts"), "ro,nosuid,nodev,relatime", "a bind is nosuid,nodev");
 	is_str(get(res.out, "seccomp1"), "2", "userns: pid 1 is filtered too");
 
 	/* A symlink in a Bind= source that root does not own is not followed. */
