@@ -9,14 +9,15 @@
  * kexec, reboot, swap, bpf(), perf_event_open(), the kernel keyrings
  * (not namespaced), ptrace and cross-process memory access, accounting,
  * and, unless CAP_SYS_ADMIN is kept, every mount call, setns(), and
- * clone()/unshare() with a CLONE_NEW* flag. clone3() returns ENOSYS
- * instead (its flags sit in memory, out of a filter's reach): glibc then
- * falls back to clone(), which the filter can check. io_uring and
- * memfd_secret() are denied in every filter unless an allow list names
- * them one by one (opt_in[] below). Only the native architecture is
- * allowed (SystemCallArchitectures=native): a 32-bit syscall entry from a
- * 64-bit process would bypass a filter written for 64-bit numbers, so
- * libseccomp's "bad architecture" action kills it.
+ * clone()/unshare() with a CLONE_NEW* flag (chroot() is let through,
+ * see below). clone3() returns ENOSYS instead (its flags sit in memory,
+ * out of a filter's reach): glibc then falls back to clone(), which the
+ * filter can check. io_uring and memfd_secret() are denied in every
+ * filter unless an allow list names them one by one (opt_in[] below).
+ * Only the native architecture is allowed (SystemCallArchitectures=native):
+ * a 32-bit syscall entry from a 64-bit process would bypass a filter
+ * written for 64-bit numbers, so libseccomp's "bad architecture" action
+ * kills it.
  */
 #include "syscall-filter.h"
 
@@ -252,6 +253,13 @@ int activator_seccomp_compile(const struct activator_seccomp_config *cfg, struct
 		return r;
 	if (!admin && (r = set_names(deny, base_deny_no_admin, true)) < 0)
 		return r;
+	/* chroot() is in @mount, yet harmless here: the root is pivoted in a
+	 * mount namespace of the container's own and the old root detached,
+	 * so the classic way out of a chroot (a directory fd kept outside it,
+	 * then chdir("..")) ends at the container's root, where the process
+	 * was anyway. Daemons that confine themselves (CAP_SYS_CHROOT is in
+	 * the default set for root) need it. A deny list naming it wins. */
+	set_del(deny, SCMP_SYS(chroot));
 	deny_opt_in(deny, cfg);
 	if ((r = set_names(deny, (const char *const *)cfg->deny, true)) < 0)
 		return r;

@@ -124,6 +124,14 @@ def test_io_uring_named_in_allow_list():
     assert r >= 0, (r, err)
 
 
+def test_default_root_can_chroot():
+    """chroot() is allowed with the default set (CAP_SYS_CHROOT) and filter."""
+    out, log = inetd_run("/usr/bin/python3 -c 'import os; os.chroot(\"/tmp\"); "
+                         "print(\"chrooted\", os.listdir(\"/\"))'")
+    # The sandbox's /tmp is an empty tmpfs: so is its / after chroot().
+    assert out.strip() == "chrooted []", (out, log)
+
+
 def make_rootfs(top):
     """A small Directory= root owned by the host's root, with /usr and the
     build tree bound in, and a root-only file."""
@@ -219,7 +227,7 @@ if __name__ == "__main__":
     main([test_default_root_capabilities_and_filter, test_user_has_no_capabilities,
           test_capabilities_key, test_no_new_privileges_off_without_filter_needs,
           test_limits, test_system_call_filter_allow_list, test_io_uring_and_memfd_secret_denied,
-          test_io_uring_named_in_allow_list, test_private_users,
+          test_io_uring_named_in_allow_list, test_default_root_can_chroot, test_private_users,
           test_private_users_idmapped_root,
           test_cgroup_settings_not_enforced_are_said, test_memory_max_enforced,
           test_rootless])
