@@ -35,9 +35,13 @@
 #define DEFAULT_TRIGGER_LIMIT_BURST    200
 #define DEFAULT_HOSTNAME               "nsinetd"
 #define DEFAULT_MAX_CONNECTIONS        64
+/* One IPv6 source is one /64: what a single host or customer gets. */
+#define DEFAULT_PER_SOURCE_IPV6_PREFIX 64
 /* Accept=yes: a flood guard above any sandbox rate this host reaches. */
 #define DEFAULT_TRIGGER_LIMIT_BURST_ACCEPT 2000
 #define OFFSETOF_MAX_CONNECTIONS           offsetof(struct service_config, socket.max_connections)
+#define OFFSETOF_PER_SOURCE_IPV6_PREFIX                                                            \
+	offsetof(struct service_config, socket.per_source_ipv6_prefix)
 
 /* Errors */
 
@@ -323,12 +327,15 @@ static void parse_accept(struct parser *p, const char *key, const char *value, s
 }
 
 /* A number in [min, data]; empty = 0, which finish() turns into the
- * default (MaxConnections=) or means "off" (MaxConnectionsPerSource=,
- * PoolSize=). */
+ * default (MaxConnections=, MaxConnectionsPerSourceIPv6Prefix=) or means
+ * "off" (MaxConnectionsPerSource=, PoolSize=). */
 static void parse_count(struct parser *p, const char *key, const char *value, size_t offset,
 			int data)
 {
-	uint64_t v = 0, min = offset == OFFSETOF_MAX_CONNECTIONS ? 1 : 0;
+	uint64_t v = 0, min = offset == OFFSETOF_MAX_CONNECTIONS ||
+				      offset == OFFSETOF_PER_SOURCE_IPV6_PREFIX
+				  ? 1
+				  : 0;
 
 	if (*value && parse_uint(value, min, (uint64_t)data, &v) < 0) {
 		perr(p, "%s=: invalid value '%s': expected a number from %u to %d", key, value,
@@ -941,6 +948,8 @@ static const struct config_key {
     {"Socket", "MaxConnections", parse_count, OFF(socket.max_connections), CONFIG_MAX_CONNECTIONS},
     {"Socket", "MaxConnectionsPerSource", parse_count, OFF(socket.max_connections_per_source),
      CONFIG_MAX_CONNECTIONS},
+    {"Socket", "MaxConnectionsPerSourceIPv6Prefix", parse_count, OFF(socket.per_source_ipv6_prefix),
+     128},
     {"Container", "Directory", parse_path, OFF(container.directory), 0},
     {"Container", "Exec", parse_exec, 0, 0},
     {"Container", "WorkingDirectory", parse_path, OFF(container.working_directory), 0},
@@ -1187,6 +1196,8 @@ static void finish_accept(struct parser *p)
 				     sc->listen[i].text, sc->listen[i].line);
 		if (!sc->max_connections)
 			sc->max_connections = DEFAULT_MAX_CONNECTIONS;
+		if (!sc->per_source_ipv6_prefix)
+			sc->per_source_ipv6_prefix = DEFAULT_PER_SOURCE_IPV6_PREFIX;
 		if (!sc->trigger_limit_burst)
 			sc->trigger_limit_burst = DEFAULT_TRIGGER_LIMIT_BURST_ACCEPT;
 		if (c->container.pool_size > sc->max_connections)
@@ -1206,6 +1217,8 @@ static void finish_accept(struct parser *p)
 		perr(p, "MaxConnections= needs Accept=yes");
 	if (sc->max_connections_per_source)
 		perr(p, "MaxConnectionsPerSource= needs Accept=yes");
+	if (sc->per_source_ipv6_prefix)
+		perr(p, "MaxConnectionsPerSourceIPv6Prefix= needs Accept=yes");
 	if (c->container.standard_input == STANDARD_INPUT_SOCKET)
 		perr(p, "StandardInput=socket needs Accept=yes (with Accept=no the container "
 			"gets listening sockets, not a connection)");
@@ -1602,7 +1615,8 @@ static bool socket_equal(const struct socket_config *a, const struct socket_conf
 	       a->trigger_limit_interval == b->trigger_limit_interval &&
 	       a->trigger_limit_burst == b->trigger_limit_burst &&
 	       a->max_connections == b->max_connections &&
-	       a->max_connections_per_source == b->max_connections_per_source;
+	       a->max_connections_per_source == b->max_connections_per_source &&
+	       a->per_source_ipv6_prefix == b->per_source_ipv6_prefix;
 }
 
 /* Two [IPv4, IPv6] pairs (not memcmp: padding). */

@@ -95,6 +95,9 @@ struct socket_config {
 	/* Accept=yes only. */
 	unsigned max_connections;            /* MaxConnections=, default 64 */
 	unsigned max_connections_per_source; /* MaxConnectionsPerSource=, 0 = off */
+	/* MaxConnectionsPerSourceIPv6Prefix=: IPv6 sources count per prefix
+	 * of this many bits, 1-128, default 64 (0 in a file without Accept=yes). */
+	unsigned per_source_ipv6_prefix;
 };
 
 enum private_users {

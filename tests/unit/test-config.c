@@ -1094,6 +1094,7 @@ static void test_equal(void)
 	    "[Socket]\nAccept=yes\n",
 	    "[Socket]\nAccept=yes\nMaxConnections=3\n",
 	    "[Socket]\nAccept=yes\nMaxConnectionsPerSource=3\n",
+	    "[Socket]\nAccept=yes\nMaxConnectionsPerSourceIPv6Prefix=56\n",
 	    "[Socket]\nAccept=yes\n[Container]\nStandardInput=socket\n",
 	    "[Socket]\nAccept=yes\n[Container]\nPoolSize=2\n",
 	    "[Socket]\nAccept=yes\n[Service]\nRuntimeMaxSec=5s\n",
@@ -1369,6 +1370,8 @@ static void test_accept(void)
 		ok(c->socket.accept, "Accept=yes");
 		is_int(c->socket.max_connections, 64, "MaxConnections default 64");
 		is_int(c->socket.max_connections_per_source, 0, "MaxConnectionsPerSource off");
+		is_int(c->socket.per_source_ipv6_prefix, 64,
+		       "MaxConnectionsPerSourceIPv6Prefix default 64");
 		is_int(c->socket.trigger_limit_burst, 2000, "Accept=yes: TriggerLimitBurst 2000");
 		ok(c->service.runtime_max == USEC_INFINITY, "RuntimeMaxSec infinity");
 	}
@@ -1388,6 +1391,13 @@ static void test_accept(void)
 	config_free(c);
 	c = accept_key("Socket", "MaxConnectionsPerSource=0");
 	ok(c && c->socket.max_connections_per_source == 0, "MaxConnectionsPerSource=0");
+	config_free(c);
+	c = accept_key("Socket", "MaxConnectionsPerSourceIPv6Prefix=128");
+	ok(c && c->socket.per_source_ipv6_prefix == 128, "MaxConnectionsPerSourceIPv6Prefix=128");
+	config_free(c);
+	c = accept_key("Socket", "MaxConnectionsPerSourceIPv6Prefix=");
+	ok(c && c->socket.per_source_ipv6_prefix == 64,
+	   "MaxConnectionsPerSourceIPv6Prefix= resets to 64");
 	config_free(c);
 	c = accept_key("Socket", "TriggerLimitBurst=5");
 	ok(c && c->socket.trigger_limit_burst == 5, "Accept=yes TriggerLimitBurst=5");
@@ -1421,6 +1431,12 @@ static void test_accept(void)
 	accept_bad_key("Socket", "MaxConnectionsPerSource=-1",
 		       "MaxConnectionsPerSource=: invalid value '-1': expected a number from 0 to "
 		       "4096");
+	accept_bad_key("Socket", "MaxConnectionsPerSourceIPv6Prefix=0",
+		       "MaxConnectionsPerSourceIPv6Prefix=: invalid value '0': expected a number "
+		       "from 1 to 128");
+	accept_bad_key("Socket", "MaxConnectionsPerSourceIPv6Prefix=129",
+		       "MaxConnectionsPerSourceIPv6Prefix=: invalid value '129': expected a number "
+		       "from 1 to 128");
 	accept_bad_key("Container", "StandardInput=tty",
 		       "StandardInput=: invalid value 'tty': expected fd or socket");
 	accept_bad_key("Container", "PoolSize=65",
@@ -1451,10 +1467,12 @@ static void test_accept(void)
 		  "IdleStopSec= ends one whose connection is silent)",
 		  NULL);
 	parse_bad(
-	    BASE "[Socket]\nMaxConnections=2\nMaxConnectionsPerSource=1\n[Container]\n"
+	    BASE "[Socket]\nMaxConnections=2\nMaxConnectionsPerSource=1\n"
+		 "MaxConnectionsPerSourceIPv6Prefix=56\n[Container]\n"
 		 "StandardInput=socket\nPoolSize=1\n[Service]\nRuntimeMaxSec=1s\n",
 	    "Accept=yes keys without Accept=yes", "t.conf: MaxConnections= needs Accept=yes",
 	    "t.conf: MaxConnectionsPerSource= needs Accept=yes",
+	    "t.conf: MaxConnectionsPerSourceIPv6Prefix= needs Accept=yes",
 	    "t.conf: StandardInput=socket needs Accept=yes (with Accept=no the container gets "
 	    "listening sockets, not a connection)",
 	    "t.conf: PoolSize= needs Accept=yes", "t.conf: RuntimeMaxSec= needs Accept=yes", NULL);
