@@ -1289,6 +1289,7 @@ static void finish(struct parser *p, const char *name)
 		perr(p, "IdleStopSec= must be longer than IdleFreezeSec= (a container is frozen "
 			"first, then stopped)");
 	finish_accept(p);
+	sandbox_finish(&c->container.sandbox, &c->socket);
 	if (!c->socket.fd_name)
 		set_string(p, &c->socket.fd_name, fd_name_is_valid(name) ? name : DEFAULT_HOSTNAME);
 	if (!c->container.hostname)

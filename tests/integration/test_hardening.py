@@ -4,8 +4,11 @@ import os
 import re
 import subprocess
 
-from nsitest import (BUILD, NSINETD, PROBE, Daemon, SkipTest, main, probe_conf, probe_stream,
-                     free_port, cgroup2_mount, connect, recv_all, tree_binds)
+from nsitest import (BUILD, NSINETD, PROBE, SRC, Daemon, SkipTest, main, probe_conf,
+                     probe_stream, free_port, cgroup2_mount, connect, recv_all, tree_binds)
+
+FORKCOUNT = os.path.join(SRC, "tests", "integration", "forkcount.py")
+EAGAIN = 11
 
 DEFAULT_ROOT_CAPS = 0x405fb
 CAP_SYS_ADMIN = 1 << 21
@@ -77,6 +80,7 @@ def inetd_run(program, extra_container=""):
             f"Exec={program}\nStandardInput=socket\n{tree_binds()}\n{extra_container}\n"
             "[Service]\nStopTimeoutSec=5s\n")
     with Daemon({"run": conf}) as d:
+        os.chmod(d.tmp, 0o755)  # the staging dir: reachable by a PrivateUsers= root
         d.start()
         with connect(("127.0.0.1", port), timeout=30) as s:
             out = recv_all(s).decode()
@@ -130,6 +134,64 @@ def test_default_root_can_chroot():
                          "print(\"chrooted\", os.listdir(\"/\"))'")
     # The sandbox's /tmp is an empty tmpfs: so is its / after chroot().
     assert out.strip() == "chrooted []", (out, log)
+
+
+def pids_controller():
+    m = cgroup2_mount()
+    return m and "pids" in open(os.path.join(m, "cgroup.subtree_control")).read().split()
+
+
+def fork_bomb(extra_container):
+    out, log = inetd_run(f"/usr/bin/python3 {FORKCOUNT} 2000", extra_container)
+    children, err = (int(x) for x in out.split())
+    return children, err, log
+
+
+def test_default_process_limits():
+    """LimitNPROC=512 by default, seen from inside (also for the host's
+    root, whom it does not bind: the users it becomes inherit it);
+    LimitNPROC=infinity turns it off."""
+    out, _ = inetd_run("/bin/busybox sh -c 'ulimit -Su; ulimit -Hu'")
+    assert out.split() == ["512", "512"], out
+    out, _ = inetd_run("/bin/busybox sh -c 'ulimit -u'", "LimitNPROC=infinity")
+    assert out.split() != ["512"], out
+
+
+def test_fork_bomb_stops_at_limit():
+    """A root payload in a user namespace forks until refused: it stops at
+    the default LimitNPROC=512 (the service's uids count its own processes
+    only), far below the host's limit."""
+    children, err, log = fork_bomb("PrivateUsers=yes")
+    # 512 processes of the uid: the sandbox's init and python among them.
+    assert err == EAGAIN and 400 <= children <= 510, (children, err, log)
+
+
+def test_fork_bomb_host_root():
+    """The host's root is not bound by LimitNPROC=: the default TasksMax=512
+    stops it where a pids controller is delegated; elsewhere the daemon and
+    --check say that nothing does."""
+    if pids_controller():
+        children, err, log = fork_bomb("")
+        assert err == EAGAIN and 400 <= children <= 510, (children, err, log)
+        return
+    port = free_port()
+    with Daemon({"root": probe_conf(f"127.0.0.1:{port}"),
+                 "ns": probe_conf(f"127.0.0.1:{free_port()}",
+                                  extra_container="PrivateUsers=yes")}) as d:
+        out = subprocess.run([NSINETD, "--check", "--config-dir", d.config_dir],
+                             capture_output=True, text=True)
+        assert out.returncode == 0, out
+        lines = [l for l in out.stdout.splitlines() if "no limit on the number of" in l]
+        assert len(lines) == 1 and "root.conf" in lines[0], out.stdout
+        assert "the default TasksMax=512 is not enforced (no pids controller" in lines[0]
+        os.chmod(d.tmp, 0o755)
+        d.start()
+        probe_stream(("127.0.0.1", port))
+        d.wait_log(r"root: no limit on the number of processes: the default TasksMax=512 "
+                   r"is not enforced \(no pids controller")
+        assert d.stop() == 0
+    raise SkipTest("no pids controller in cgroup v2 here: the host's root is not bound "
+                   "(and the daemon says so, as checked)")
 
 
 def make_rootfs(top):
@@ -227,7 +289,9 @@ if __name__ == "__main__":
     main([test_default_root_capabilities_and_filter, test_user_has_no_capabilities,
           test_capabilities_key, test_no_new_privileges_off_without_filter_needs,
           test_limits, test_system_call_filter_allow_list, test_io_uring_and_memfd_secret_denied,
-          test_io_uring_named_in_allow_list, test_default_root_can_chroot, test_private_users,
+          test_io_uring_named_in_allow_list, test_default_root_can_chroot,
+          test_default_process_limits, test_fork_bomb_stops_at_limit, test_fork_bomb_host_root,
+          test_private_users,
           test_private_users_idmapped_root,
           test_cgroup_settings_not_enforced_are_said, test_memory_max_enforced,
           test_rootless])

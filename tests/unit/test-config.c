@@ -432,8 +432,11 @@ static void test_sandbox_keys(void)
 		   "SystemCallFilter default: the base filter only");
 		is_int(sb->syscall_error_number, 0, "SystemCallErrorNumber default (EPERM)");
 		ok(!sb->rlimits[RLIMIT_NOFILE].set, "LimitNOFILE default unset");
-		ok(sb->memory_max == 0 && sb->tasks_max == 0 && sb->cpu_weight == 0,
-		   "cgroup settings default unset");
+		ok(sb->rlimits[RLIMIT_NPROC].set && sb->rlimits[RLIMIT_NPROC].soft == 512 &&
+		       sb->rlimits[RLIMIT_NPROC].hard == 512,
+		   "LimitNPROC default 512");
+		ok(sb->memory_max == 0 && sb->cpu_weight == 0, "cgroup settings default unset");
+		ok(sb->tasks_max == 0, "TasksMax default (0: CONFIG_DEFAULT_TASKS_MAX)");
 		config_free(c);
 	}
 
@@ -523,6 +526,37 @@ static void test_sandbox_keys(void)
 	}
 	c = good_key("Container", "TasksMax=infinity");
 	ok(c && c->container.sandbox.tasks_max == UINT64_MAX, "TasksMax=infinity");
+	config_free(c);
+	c = good_key("Container", "TasksMax=64\nTasksMax=");
+	ok(c && c->container.sandbox.tasks_max == 0, "TasksMax= resets to the default");
+	config_free(c);
+
+	/* LimitNPROC=: 512, or 4 per sandbox of an Accept=yes service (they
+	 * share their uid); explicit values and infinity win. */
+	c = good_key("Container", "LimitNPROC=infinity");
+	ok(c && c->container.sandbox.rlimits[RLIMIT_NPROC].soft == RLIM_INFINITY &&
+	       c->container.sandbox.rlimits[RLIMIT_NPROC].hard == RLIM_INFINITY,
+	   "LimitNPROC=infinity turns the default off");
+	config_free(c);
+	c = good_key("Container", "LimitNPROC=10\nLimitNPROC=");
+	ok(c && c->container.sandbox.rlimits[RLIMIT_NPROC].soft == 512,
+	   "LimitNPROC= resets to the default");
+	config_free(c);
+	c = parse_good(BASE "[Socket]\nAccept=yes\n", "Accept=yes LimitNPROC default");
+	ok(c && c->container.sandbox.rlimits[RLIMIT_NPROC].soft == 512,
+	   "Accept=yes, MaxConnections=64: LimitNPROC default 512");
+	config_free(c);
+	c = parse_good(BASE "[Socket]\nAccept=yes\nMaxConnections=1000\n",
+		       "Accept=yes MaxConnections=1000 LimitNPROC default");
+	ok(c && c->container.sandbox.rlimits[RLIMIT_NPROC].soft == 4000 &&
+	       c->container.sandbox.rlimits[RLIMIT_NPROC].hard == 4000,
+	   "Accept=yes, MaxConnections=1000: LimitNPROC default 4000");
+	config_free(c);
+	c = parse_good(BASE "[Socket]\nAccept=yes\nMaxConnections=1000\n[Container]\n"
+			    "LimitNPROC=100\n",
+		       "Accept=yes explicit LimitNPROC");
+	ok(c && c->container.sandbox.rlimits[RLIMIT_NPROC].soft == 100,
+	   "an explicit LimitNPROC= wins over the Accept=yes default");
 	config_free(c);
 }
 
