@@ -16,6 +16,7 @@
 #include "common/log.h"
 #include "supervisor/config.h"
 #include "supervisor/hardening.h"
+#include "supervisor/listener.h"
 #include "supervisor/manager.h"
 
 struct options {
@@ -114,6 +115,23 @@ static int check(const char *dir)
 	/* Valid, but not everything is enforceable on this host: say so. */
 	for (size_t i = 0; i < n; i++)
 		(void)hardening_check(cfgs[i], stdout);
+	/* Unsafe paths are errors, as at run time. */
+	for (size_t i = 0; i < n; i++) {
+		const struct service_config *c = cfgs[i];
+
+		for (size_t j = 0; j < c->socket.n_listen; j++) {
+			const struct listen_config *lc = &c->socket.listen[j];
+			char what[LISTENER_WHAT_MAX];
+			int k = listener_check(lc, what, sizeof(what));
+
+			if (k < 0) {
+				fprintf(stderr, "%s:%u: %s=%s: cannot %s: %s\n", c->path, lc->line,
+					listen_type_to_string(lc->type), lc->text, what,
+					strerror(-k));
+				r = k;
+			}
+		}
+	}
 	/* What this host cannot do at all is an error, as at run time. */
 	{
 		struct cgroup_root root = {0};

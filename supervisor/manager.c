@@ -309,7 +309,7 @@ static struct service *find_service(struct manager *m, const char *name)
 static int take_fd(struct manager *m, const struct service_config *cfg,
 		   const struct listen_config *lc, int *ret_fd)
 {
-	const char *what = NULL;
+	char what[LISTENER_WHAT_MAX];
 	int r;
 
 	for (size_t i = 0; i < m->n_services; i++) {
@@ -332,7 +332,7 @@ static int take_fd(struct manager *m, const struct service_config *cfg,
 			return 0;
 		}
 	}
-	r = listener_open(lc, &cfg->socket, ret_fd, &what);
+	r = listener_open(lc, &cfg->socket, ret_fd, what, sizeof(what));
 	if (r < 0)
 		return log_errno(LOG_ERR, r, "%s: %s=%s: cannot %s", cfg->name,
 				 listen_type_to_string(lc->type), lc->text, what);
