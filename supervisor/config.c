@@ -302,10 +302,11 @@ static void parse_listen(struct parser *p, const char *key, const char *value, s
 	s->listen[s->n_listen++] = l;
 }
 
+/* data: the default, which an empty value restores. */
 static void parse_bool(struct parser *p, const char *key, const char *value, size_t offset,
 		       int data)
 {
-	bool b = false;
+	bool b = data != 0;
 
 	if (*value && parse_boolean(value, &b) < 0) {
 		perr(p, "%s=: invalid boolean '%s': expected yes or no", key, value);
@@ -711,22 +712,6 @@ static void parse_tmpfs(struct parser *p, const char *key, const char *value, si
 	c->tmpfs[c->n_tmpfs++] = t;
 }
 
-static void parse_read_only(struct parser *p, const char *key, const char *value, size_t offset,
-			    int data)
-{
-	bool b;
-
-	if (!*value) {
-		p->c->container.read_only = -1;
-		return;
-	}
-	if (parse_boolean(value, &b) < 0) {
-		perr(p, "%s=: invalid boolean '%s': expected yes or no", key, value);
-		return;
-	}
-	p->c->container.read_only = b;
-}
-
 static void parse_network(struct parser *p, const char *key, const char *value, size_t offset,
 			  int data)
 {
@@ -960,7 +945,7 @@ static const struct config_key {
     {"Container", "Bind", parse_bind, 0, 0},
     {"Container", "BindReadOnly", parse_bind, 0, 1},
     {"Container", "TemporaryFileSystem", parse_tmpfs, 0, 0},
-    {"Container", "ReadOnly", parse_read_only, 0, 0},
+    {"Container", "ReadOnly", parse_bool, OFF(container.read_only), 1},
     {"Container", "Network", parse_network, 0, 0},
     {"Container", "PrivateUsers", parse_private_users, 0, 0},
     {"Container", "Capabilities", parse_capabilities, 0, 0},
@@ -1168,7 +1153,7 @@ static struct service_config *service_config_new(const char *path, const char *n
 	c->socket.backlog = DEFAULT_BACKLOG;
 	c->socket.bind_ipv6_only = BIND_IPV6_DEFAULT;
 	c->socket.socket_mode = DEFAULT_SOCKET_MODE;
-	c->container.read_only = -1;
+	c->container.read_only = true;
 	c->container.network = NETWORK_NONE;
 	sandbox_defaults(&c->container.sandbox);
 	c->service.stop_timeout = DEFAULT_STOP_TIMEOUT;

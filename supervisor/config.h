@@ -162,7 +162,7 @@ struct container_config {
 	size_t n_binds;
 	struct tmpfs_config *tmpfs; /* TemporaryFileSystem= */
 	size_t n_tmpfs;
-	int read_only;             /* ReadOnly=: 1/0, or -1 = default (yes for the host's /) */
+	bool read_only;            /* ReadOnly=, default yes (also for Directory=) */
 	enum network_mode network; /* Network=, default none */
 
 	/* Sandbox hardening (config-sandbox.c). */

@@ -19,6 +19,7 @@
 #include "supervisor/config.h"
 #include "supervisor/idle.h"
 #include "supervisor/listener.h"
+#include "supervisor/rootdir.h"
 #include "supervisor/network.h"
 #include "supervisor/service.h"
 
@@ -339,15 +340,23 @@ static int take_fd(struct manager *m, const struct service_config *cfg,
 	return 0;
 }
 
-/* What the configuration asks for that this host cannot give. */
+/* What the configuration asks for that this host cannot give, or would
+ * give unsafely. */
 static int check_host(struct manager *m, const struct service_config *cfg)
 {
+	char why[ROOTDIR_WHY_MAX];
+	int r;
+
 	if (cfg->service.idle_freeze && !m->have_cgroup) {
 		log_error("%s: %s: IdleFreezeSec= needs cgroup v2 (cgroup.freeze), and there is "
 			  "none usable here: use IdleStopSec= alone, or mount cgroup2",
 			  cfg->name, cfg->path);
 		return -EOPNOTSUPP;
 	}
+	if (cfg->container.directory &&
+	    (r = rootdir_open(cfg->container.directory, NULL, why, sizeof(why))) < 0)
+		return log_errno(LOG_ERR, r, "%s: Directory=%s: %s", cfg->name,
+				 cfg->container.directory, why);
 	return 0;
 }
 

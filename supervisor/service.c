@@ -25,6 +25,7 @@
 #include "supervisor/accept.h"
 #include "supervisor/listener.h"
 #include "supervisor/manager.h"
+#include "supervisor/rootdir.h"
 
 #define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 /* How many queued connections one wake-up takes in backoff. */
@@ -423,11 +424,13 @@ int service_spec_build(struct service *s, const char *cgroup_rel, struct service
 					 cc->group);
 	}
 	if (cc->directory) {
-		struct stat st;
-		if (stat(cc->directory, &st) < 0 || !S_ISDIR(st.st_mode)) {
-			r = errno ? -errno : -ENOTDIR;
-			return log_errno(LOG_ERR, r, "%s: Directory=%s", name(s), cc->directory);
-		}
+		char why[ROOTDIR_WHY_MAX];
+
+		/* Checked again at each start: the tree may have changed. */
+		r = rootdir_open(cc->directory, NULL, why, sizeof(why));
+		if (r < 0)
+			return log_errno(LOG_ERR, r, "%s: Directory=%s: %s", name(s), cc->directory,
+					 why);
 	}
 
 	r = check_mount_points(s);
@@ -480,7 +483,7 @@ int service_spec_build(struct service *s, const char *cgroup_rel, struct service
 	spec->stdio[1] = STDOUT_FILENO;
 	spec->stdio[2] = STDERR_FILENO;
 	spec->root_directory = cc->directory;
-	spec->read_only = cc->read_only >= 0 ? cc->read_only : !cc->directory;
+	spec->read_only = cc->read_only;
 	spec->binds = sp->binds;
 	spec->n_binds = n_binds;
 	spec->tmpfs = sp->tmpfs;

@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 """The configuration as a user meets it: --check, and bad files at run time."""
 import os
+import re
 import socket
 import stat
 import subprocess
@@ -114,6 +115,51 @@ def test_unsafe_socket_directory_refused():
         assert d.stop() == 0
 
 
+def test_unsafe_directory_refused():
+    """Directory= where a host user could plant or swap files: the tree or a
+    directory above it owned by another user or writable by group or others
+    (for the tree itself even sticky, as /tmp): refused by --check and at
+    start, naming the directory and why; a tree of root's 0755 is fine."""
+    good = free_port()
+    with Daemon() as d:
+        def tree(rel, mode, uid=0):
+            path = os.path.join(d.tmp, rel)
+            os.makedirs(path, exist_ok=True)
+            os.chmod(path, mode)
+            os.chown(path, uid, uid)
+            return path
+        cases = {  # name: (Directory=, the directory named, why)
+            "safe": (tree("safe", 0o755), None, None),
+            "group": (tree("group", 0o775), "group", "is writable by its group (mode 0775)"),
+            "nobody": (tree("nobody", 0o755, 65534), "nobody",
+                       "is owned by uid 65534, not by root"),
+            "sticky": (tree("sticky", 0o1777), "sticky",
+                       "is writable by every user (mode 1777)"),
+            "above": (tree("open/tree", 0o755), "open", "is writable by every user (mode 0777)"),
+        }
+        tree("open", 0o777)
+        paths = {}
+        for name, (directory, _, _) in cases.items():
+            paths[name] = d.write(name, probe_conf(f"127.0.0.1:{free_port()}",
+                                                   extra_container=f"Directory={directory}"))
+        d.write("good", probe_conf(f"127.0.0.1:{good}"))
+        rc, out, err = check(d)
+        assert rc != 0, (out, err)
+        for name, (directory, named, why) in cases.items():
+            line = (f"{paths[name]}: Directory={directory}: {d.tmp}/{named} {why}: a host user "
+                    "other than root could plant or swap files in the container's tree: "
+                    "Operation not permitted")
+            assert (line in err) == bool(why), (name, line, err)
+            assert why or f"Directory={directory}" not in err, err
+        d.start()
+        for name, (directory, named, why) in cases.items():
+            if why:
+                d.wait_log(re.escape(f"{name}: Directory={directory}: {d.tmp}/{named} {why}: "
+                                     "a host user other than root could plant"))
+        assert probe_stream(("127.0.0.1", good))["listen_fds"] == 1
+        assert d.stop() == 0
+
+
 def test_socket_mode_and_owner_exact():
     """SocketMode= is the socket's mode from its creation on, whatever the
     daemon's umask; SocketUser=/SocketGroup= its owner."""
@@ -148,4 +194,5 @@ if __name__ == "__main__":
     main([test_check_ok, test_check_reports_every_error_with_file_and_line,
           test_duplicate_address_across_files, test_bad_file_disables_only_that_service,
           test_address_in_use_disables_only_that_service, test_unsafe_socket_directory_refused,
-          test_socket_mode_and_owner_exact, test_bad_command_line])
+          test_socket_mode_and_owner_exact, test_unsafe_directory_refused,
+          test_bad_command_line])

@@ -200,6 +200,10 @@ def make_rootfs(top):
     root = os.path.join(top, "rootfs")
     for d in ("usr", "etc", "proc", "sys", "dev", "tmp", "run", "data"):
         os.makedirs(os.path.join(root, d))
+        # Safe whatever the umask: Directory= refuses a tree that users
+        # other than root could write.
+        os.chmod(os.path.join(root, d), 0o755)
+    os.chmod(root, 0o755)
     for link, target in (("lib", "usr/lib"), ("lib64", "usr/lib64"), ("bin", "usr/bin"),
                          ("sbin", "usr/sbin")):
         os.symlink(target, os.path.join(root, link))
@@ -234,6 +238,24 @@ def test_private_users_idmapped_root():
         st = os.stat(os.path.join(root, "data", "secret.txt"))
         assert (st.st_uid, st.st_gid) == (0, 0)
         assert d.stop() == 0
+
+
+def test_directory_read_only_by_default():
+    """A Directory= tree is read-only by default, as the host's / is;
+    ReadOnly=no makes it writable."""
+    for extra, readonly in (("", True), ("ReadOnly=no", False)):
+        port = free_port()
+        with Daemon() as d:
+            root = make_rootfs(d.tmp)
+            build = os.path.realpath(BUILD)
+            d.write("dir", probe_conf(
+                f"127.0.0.1:{port}",
+                extra_container=(f"Directory={root}\nBindReadOnly=/usr:/usr\n"
+                                 f"BindReadOnly={build}:{build}\n{extra}\n")))
+            d.start()
+            r = probe_stream(("127.0.0.1", port))
+            assert r["root_readonly"] is readonly, (extra, r["root_readonly"])
+            assert d.stop() == 0
 
 
 def test_cgroup_settings_not_enforced_are_said():
@@ -292,6 +314,6 @@ if __name__ == "__main__":
           test_io_uring_named_in_allow_list, test_default_root_can_chroot,
           test_default_process_limits, test_fork_bomb_stops_at_limit, test_fork_bomb_host_root,
           test_private_users,
-          test_private_users_idmapped_root,
+          test_private_users_idmapped_root, test_directory_read_only_by_default,
           test_cgroup_settings_not_enforced_are_said, test_memory_max_enforced,
           test_rootless])

@@ -125,7 +125,7 @@ static void test_defaults(void)
 	ok(!c->container.user && !c->container.group, "User/Group default NULL");
 	is_str(c->container.hostname, "web", "Hostname default = the name");
 	ok(c->container.n_binds == 0 && c->container.n_tmpfs == 0, "no mounts");
-	is_int(c->container.read_only, -1, "ReadOnly default -1");
+	ok(c->container.read_only, "ReadOnly default yes (also for Directory=)");
 	is_int(c->container.network, NETWORK_NONE, "Network default none");
 	ok(c->service.stop_timeout == 10 * USEC_PER_SEC, "StopTimeoutSec default 10s");
 	is_int(c->service.kill_signal, SIGTERM, "KillSignal default SIGTERM");
@@ -853,7 +853,7 @@ static void test_reset_and_last_wins(void)
 		       "Environment=A=1\nEnvironment=\nEnvironment=B=2\n"
 		       "Bind=/a\nBindReadOnly=/b\nBind=\nBind=/c\n"
 		       "TemporaryFileSystem=/t\nTemporaryFileSystem=\nTemporaryFileSystem=/u\n"
-		       "User=a\nUser=\nHostname=x\nHostname=y\nReadOnly=yes\nReadOnly=\n"
+		       "User=a\nUser=\nHostname=x\nHostname=y\nReadOnly=no\nReadOnly=\n"
 		       "Network=host\nNetwork=\n"
 		       "[Socket]\nBacklog=5\nBacklog=6\nFileDescriptorName=a\nFileDescriptorName=\n"
 		       "SocketMode=0600\nSocketMode=\n"
@@ -871,7 +871,7 @@ static void test_reset_and_last_wins(void)
 	   "TemporaryFileSystem= resets");
 	ok(!c->container.user, "User= empty resets");
 	is_str(c->container.hostname, "y", "last Hostname= wins");
-	is_int(c->container.read_only, -1, "ReadOnly= empty resets to -1");
+	ok(c->container.read_only, "ReadOnly= empty resets to yes");
 	is_int(c->container.network, NETWORK_NONE, "Network= empty resets");
 	is_int(c->socket.backlog, 6, "last Backlog= wins");
 	is_str(c->socket.fd_name, "web", "FileDescriptorName= empty resets to the name");
