@@ -258,6 +258,48 @@ def test_directory_read_only_by_default():
             assert d.stop() == 0
 
 
+def tree_conf(root, port, extra=""):
+    build = os.path.realpath(BUILD)
+    return probe_conf(f"127.0.0.1:{port}", extra_container=(
+        f"Directory={root}\nBindReadOnly=/usr:/usr\nBindReadOnly={build}:{build}\n{extra}\n"))
+
+
+def test_user_lookup_refuses_a_fifo():
+    """User= in a tree whose /etc/passwd is a FIFO: that service is refused
+    with the file and why, and the daemon does not block on it: its other
+    service answers."""
+    port, good = free_port(), free_port()
+    with Daemon() as d:
+        os.chmod(d.tmp, 0o755)
+        root = make_rootfs(d.tmp)
+        os.mkfifo(os.path.join(root, "etc", "passwd"))
+        d.write("fifo", tree_conf(root, port, "User=svc"))
+        d.write("good", probe_conf(f"127.0.0.1:{good}"))
+        d.start()
+        with connect(("127.0.0.1", port)):
+            d.wait_log(r"fifo: User=svc: cannot resolve: the tree's /etc/passwd is not a "
+                       r"regular file")
+        assert probe_stream(("127.0.0.1", good), timeout=5)["listen_fds"] == 1
+        assert d.stop() == 0
+
+
+def test_user_lookup_stays_in_the_tree():
+    """The tree's /etc/passwd is a link to /etc/shadow: the tree's own
+    shadow, not the host's, is read (it names svc, uid 4321)."""
+    port = free_port()
+    with Daemon() as d:
+        os.chmod(d.tmp, 0o755)
+        root = make_rootfs(d.tmp)
+        with open(os.path.join(root, "etc", "shadow"), "w") as f:
+            f.write("root:x:0:0::/root:/bin/sh\nsvc:x:4321:4322::/home/svc:/bin/sh\n")
+        os.symlink("/etc/shadow", os.path.join(root, "etc", "passwd"))
+        d.write("link", tree_conf(root, port, "User=svc"))
+        d.start()
+        r = probe_stream(("127.0.0.1", port))
+        assert (r["uid"], r["gid"]) == (4321, 4322), r
+        assert d.stop() == 0
+
+
 def test_cgroup_settings_not_enforced_are_said():
     m = cgroup2_mount()
     ctl = open(os.path.join(m, "cgroup.subtree_control")).read().split() if m else []
@@ -315,5 +357,6 @@ if __name__ == "__main__":
           test_default_process_limits, test_fork_bomb_stops_at_limit, test_fork_bomb_host_root,
           test_private_users,
           test_private_users_idmapped_root, test_directory_read_only_by_default,
+          test_user_lookup_refuses_a_fifo, test_user_lookup_stays_in_the_tree,
           test_cgroup_settings_not_enforced_are_said, test_memory_max_enforced,
           test_rootless])
