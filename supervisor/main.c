@@ -82,7 +82,11 @@ static int parse_argv(int argc, char **argv, struct options *o)
 			usage(stdout);
 			exit(EXIT_SUCCESS);
 		case ARG_VERSION:
-			printf("nsinetd %s\n", NSINETD_VERSION);
+			printf("nsinetd %s%s\n", NSINETD_VERSION,
+			       NSINETD_BENCH_NO_HARDENING
+				   ? " (benchmark build: NSINETD_BENCH_NO_HARDENING turns the "
+				     "sandbox off)"
+				   : "");
 			exit(EXIT_SUCCESS);
 		default:
 			usage(stderr);

@@ -14,10 +14,11 @@ DEFAULT_ROOT_CAPS = 0x405fb
 CAP_SYS_ADMIN = 1 << 21
 
 
-def probe(extra_container="", env=()):
+def probe(extra_container="", env=(), daemon_env=None):
     port = free_port()
     with Daemon({"probe": probe_conf(f"127.0.0.1:{port}", env=env,
-                                      extra_container=extra_container)}) as d:
+                                      extra_container=extra_container)},
+                env=daemon_env) as d:
         # The staging dir below the runtime dir must be reachable by the
         # container's root when it is a PrivateUsers= uid (as /run/nsinetd is).
         os.chmod(d.tmp, 0o755)
@@ -34,6 +35,18 @@ def test_default_root_capabilities_and_filter():
     assert not int(r["caps"], 16) & CAP_SYS_ADMIN
     assert r["no_new_privs"] == "1", r
     assert r["seccomp"] == "2", r  # filter mode
+
+
+def test_bench_switch_ignored():
+    """The benchmark's no-hardening switch exists only in a build of its own
+    (-Dbench_no_hardening=true): this daemon ignores the variable."""
+    if "benchmark build" in subprocess.run([NSINETD, "--version"], capture_output=True,
+                                           text=True).stdout:
+        raise SkipTest("this is the benchmark build (-Dbench_no_hardening=true)")
+    r, log = probe(daemon_env={"NSINETD_BENCH_NO_HARDENING": "1"})
+    assert int(r["caps"], 16) == DEFAULT_ROOT_CAPS, r["caps"]
+    assert r["seccomp"] == "2" and r["no_new_privs"] == "1", r
+    assert "NSINETD_BENCH_NO_HARDENING" not in log, log
 
 
 def test_user_has_no_capabilities():
@@ -350,7 +363,8 @@ def test_rootless():
 
 
 if __name__ == "__main__":
-    main([test_default_root_capabilities_and_filter, test_user_has_no_capabilities,
+    main([test_default_root_capabilities_and_filter, test_bench_switch_ignored,
+          test_user_has_no_capabilities,
           test_capabilities_key, test_no_new_privileges_off_without_filter_needs,
           test_limits, test_system_call_filter_allow_list, test_io_uring_and_memfd_secret_denied,
           test_io_uring_named_in_allow_list, test_default_root_can_chroot,
