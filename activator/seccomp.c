@@ -9,12 +9,15 @@
  * kexec, reboot, swap, bpf(), perf_event_open(), the kernel keyrings
  * (not namespaced), ptrace and cross-process memory access, accounting,
  * and, unless CAP_SYS_ADMIN is kept, every mount call, setns(), and
- * clone()/unshare() with a CLONE_NEW* flag. clone3() returns ENOSYS
- * instead (its flags sit in memory, out of a filter's reach): glibc then
- * falls back to clone(), which the filter can check. Only the native
- * architecture is allowed (SystemCallArchitectures=native): a 32-bit
- * syscall entry from a 64-bit process would bypass a filter written for
- * 64-bit numbers, so libseccomp's "bad architecture" action kills it.
+ * clone()/unshare() with a CLONE_NEW* flag (chroot() is let through,
+ * see below). clone3() returns ENOSYS instead (its flags sit in memory,
+ * out of a filter's reach): glibc then falls back to clone(), which the
+ * filter can check. io_uring and memfd_secret() are denied in every
+ * filter unless an allow list names them one by one (opt_in[] below).
+ * Only the native architecture is allowed (SystemCallArchitectures=native):
+ * a 32-bit syscall entry from a 64-bit process would bypass a filter
+ * written for 64-bit numbers, so libseccomp's "bad architecture" action
+ * kills it.
  */
 #include "syscall-filter.h"
 
@@ -44,6 +47,20 @@ static const char *const base_deny[] = {
 /* Denied unless CAP_SYS_ADMIN is kept. */
 static const char *const base_deny_no_admin[] = {
     "@mount", "setns", "open_by_handle_at", "name_to_handle_at", NULL,
+};
+
+/*
+ * Denied in every filter, allow lists included, unless an allow list names
+ * them one by one: a @group that holds them (@aio, @system-service) does
+ * not count. io_uring performs file and network operations (connect,
+ * openat, sendmsg...) in the kernel on the caller's behalf, where no
+ * seccomp filter sees them: SystemCallFilter=~connect would not stop an
+ * IORING_OP_CONNECT. memfd_secret() takes pages out of the kernel's direct
+ * map: memory the host can neither swap nor inspect, and while any exists
+ * the host cannot hibernate.
+ */
+static const char *const opt_in[] = {
+    "io_uring_setup", "io_uring_enter", "io_uring_register", "memfd_secret", NULL,
 };
 
 #define CLONE_NEW_ALL                                                                              \
@@ -133,6 +150,25 @@ static int set_names(struct nr_set *s, const char *const *names, bool add)
 	return 0;
 }
 
+static bool names_have(char *const *names, const char *name)
+{
+	for (; names && *names; names++)
+		if (strcmp(*names, name) == 0)
+			return true;
+	return false;
+}
+
+/* Adds to deny what opt_in[] holds, except what the allow list names. */
+static void deny_opt_in(struct nr_set *deny, const struct activator_seccomp_config *cfg)
+{
+	for (const char *const *n = opt_in; *n; n++) {
+		int nr = seccomp_syscall_resolve_name(*n);
+
+		if (nr != __NR_SCMP_ERROR && !(cfg->allow_list && names_have(cfg->allow, *n)))
+			set_add(deny, nr);
+	}
+}
+
 static void seccomp_releasep(scmp_filter_ctx *ctx)
 {
 	if (*ctx)
@@ -217,6 +253,14 @@ int activator_seccomp_compile(const struct activator_seccomp_config *cfg, struct
 		return r;
 	if (!admin && (r = set_names(deny, base_deny_no_admin, true)) < 0)
 		return r;
+	/* chroot() is in @mount, yet harmless here: the root is pivoted in a
+	 * mount namespace of the container's own and the old root detached,
+	 * so the classic way out of a chroot (a directory fd kept outside it,
+	 * then chdir("..")) ends at the container's root, where the process
+	 * was anyway. Daemons that confine themselves (CAP_SYS_CHROOT is in
+	 * the default set for root) need it. A deny list naming it wins. */
+	set_del(deny, SCMP_SYS(chroot));
+	deny_opt_in(deny, cfg);
 	if ((r = set_names(deny, (const char *const *)cfg->deny, true)) < 0)
 		return r;
 	/* Decided by the filter below, by their flags. */

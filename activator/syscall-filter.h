@@ -18,7 +18,9 @@ struct activator_seccomp_config {
 	uint64_t capabilities;
 	/* SystemCallFilter=: syscall names and systemd @groups. With
 	 * allow_list, only allow[] (minus the base deny list) is allowed;
-	 * deny[] is denied in either mode. */
+	 * deny[] is denied in either mode. io_uring_setup, io_uring_enter,
+	 * io_uring_register and memfd_secret are denied unless allow[] names
+	 * them one by one (not through a @group). */
 	bool allow_list;
 	char *const *allow;
 	char *const *deny;

@@ -259,3 +259,32 @@ bool socket_address_equal(const struct socket_address *a, const struct socket_ad
 		return a->len == b->len && memcmp(&a->sa, &b->sa, a->len) == 0;
 	}
 }
+
+int sockaddr_source_key(const struct sockaddr *sa, unsigned ipv6_prefix, unsigned char ret_key[16])
+{
+	const struct in6_addr *a6;
+
+	memset(ret_key, 0, 16);
+	if (sa->sa_family == AF_INET) {
+		memcpy(ret_key, &((const struct sockaddr_in *)sa)->sin_addr, 4);
+		return AF_INET;
+	}
+	if (sa->sa_family != AF_INET6 || ipv6_prefix < 1 || ipv6_prefix > 128)
+		return -EINVAL;
+	a6 = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+	/* A dual-stack listener's IPv4 client: the IPv4 address it is. */
+	if (IN6_IS_ADDR_V4MAPPED(a6)) {
+		memcpy(ret_key, &a6->s6_addr[12], 4);
+		return AF_INET;
+	}
+	for (unsigned i = 0; i < 16; i++) {
+		/* How many leading bits of byte i the prefix keeps. */
+		unsigned keep = ipv6_prefix > 8 * i ? ipv6_prefix - 8 * i : 0;
+
+		if (keep >= 8)
+			ret_key[i] = a6->s6_addr[i];
+		else if (keep > 0)
+			ret_key[i] = a6->s6_addr[i] & (uint8_t)(0xff00 >> keep);
+	}
+	return AF_INET6;
+}

@@ -44,3 +44,14 @@ int socket_address_family(const struct socket_address *a);
 /* Same, for a raw sockaddr as returned by getsockname()/accept(). */
 const char *sockaddr_format(const struct sockaddr *sa, socklen_t len, char *buf, size_t buflen);
 #define SOCKADDR_FORMAT_MAX (INET6_ADDRSTRLEN + 16 + sizeof(((struct sockaddr_un *)0)->sun_path))
+
+/*
+ * What a remote address counts as for a per-source limit
+ * (MaxConnectionsPerSource=): an IPv4 address, also when a dual-stack
+ * socket reports it IPv4-mapped (::ffff:a.b.c.d), is itself (AF_INET, its
+ * 4 bytes); an IPv6 address is its first ipv6_prefix bits (AF_INET6, the
+ * other bits zero): a host that has a /64 has every address in it. Fills
+ * the 16 bytes of ret_key (unused ones zero) and returns the family, or
+ * -EINVAL for another family or a prefix length outside 1-128.
+ */
+int sockaddr_source_key(const struct sockaddr *sa, unsigned ipv6_prefix, unsigned char ret_key[16]);

@@ -58,12 +58,12 @@
 
 struct source {
 	TAILQ_ENTRY(source) link;
-	int family;             /* AF_INET, AF_INET6 or AF_UNIX */
-	unsigned char addr[16]; /* the IP address, or the peer's uid */
-	char text[INET6_ADDRSTRLEN + 8];
-	unsigned active;  /* sandboxes serving this source */
-	unsigned refused; /* refusals not logged yet */
-	usec_t logged_at; /* last refusal logged, 0 = none in this interval */
+	int family;                      /* AF_INET, AF_INET6 or AF_UNIX */
+	unsigned char addr[16];          /* the IP address or IPv6 prefix, or the peer's uid */
+	char text[INET6_ADDRSTRLEN + 8]; /* "192.0.2.1", "2001:db8::/64", "uid 1000" */
+	unsigned active;                 /* sandboxes serving this source */
+	unsigned refused;                /* refusals not logged yet */
+	usec_t logged_at;                /* last refusal logged, 0 = none in this interval */
 };
 
 /* Who is on the other end, and the environment that says so. */
@@ -193,29 +193,40 @@ void accept_update_polling(struct accept *a)
 
 /* --- sources ------------------------------------------------------------ */
 
-static struct source *source_get(struct accept *a, const struct peer *p, bool create)
+/* The source a connection counts against: a unix peer's uid, an IPv4
+ * address, or an IPv6 prefix (MaxConnectionsPerSourceIPv6Prefix=). */
+static struct source *source_get(struct accept *a, const struct peer *p,
+				 const struct sockaddr_storage *remote, bool create)
 {
+	unsigned prefix = a->s->cfg->socket.per_source_ipv6_prefix;
 	unsigned char key[16] = {0};
+	char ip[INET6_ADDRSTRLEN];
 	struct source *src;
+	int family = AF_UNIX;
 
 	if (p->family == AF_UNIX)
 		memcpy(key, &p->cred.uid, sizeof(p->cred.uid));
 	else
-		(void)inet_pton(p->family, p->ip, key);
+		family = sockaddr_source_key((const struct sockaddr *)remote, prefix, key);
+	if (family < 0)
+		return NULL;
 	TAILQ_FOREACH(src, &a->sources, link)
-	if (src->family == p->family && memcmp(src->addr, key, sizeof(key)) == 0)
+	if (src->family == family && memcmp(src->addr, key, sizeof(key)) == 0)
 		return src;
 	if (!create)
 		return NULL;
 	src = calloc(1, sizeof(*src));
 	if (!src)
 		return NULL;
-	src->family = p->family;
+	src->family = family;
 	memcpy(src->addr, key, sizeof(key));
-	if (p->family == AF_UNIX)
+	if (family == AF_UNIX)
 		snprintf(src->text, sizeof(src->text), "uid %u", (unsigned)p->cred.uid);
-	else
+	else if (family == AF_INET || prefix == 128)
 		snprintf(src->text, sizeof(src->text), "%s", p->ip);
+	else
+		snprintf(src->text, sizeof(src->text), "%s/%u",
+			 inet_ntop(AF_INET6, key, ip, sizeof(ip)), prefix);
 	TAILQ_INSERT_TAIL(&a->sources, src, link);
 	return src;
 }
@@ -855,7 +866,7 @@ static void serve(struct accept *a, int conn, const struct sockaddr_storage *rem
 
 	peer_fill(&p, conn, remote);
 	if (sc->max_connections_per_source > 0) {
-		src = source_get(a, &p, true);
+		src = source_get(a, &p, remote, true);
 		if (src && src->active >= sc->max_connections_per_source) {
 			refuse_source(a, src, &p);
 			close(conn);

@@ -9,7 +9,10 @@
  *   MaxConnections=          at the limit the listeners are not polled:
  *                            clients wait in the backlog (as tcpserver);
  *   MaxConnectionsPerSource= over it, accept and close; logged once per
- *                            source per ACCEPT_LOG_INTERVAL;
+ *                            source per ACCEPT_LOG_INTERVAL; a source is an
+ *                            IPv4 address, an IPv6 prefix
+ *                            (MaxConnectionsPerSourceIPv6Prefix=, /64) or a
+ *                            unix peer's uid;
  *   TriggerLimitBurst=       too many in TriggerLimitIntervalSec=: the
  *                            listeners are not polled for that interval;
  *   StartLimitBurst=         too many sandboxes failing their setup: queued

@@ -55,5 +55,8 @@ void parse_cgroup_weight(struct parser *p, const char *key, const char *value, s
 void parse_cpu_quota(struct parser *p, const char *key, const char *value, size_t offset, int data);
 
 void sandbox_defaults(struct sandbox_config *s);
+/* The defaults that depend on other keys: LimitNPROC= from Accept= and
+ * MaxConnections=. */
+void sandbox_finish(struct sandbox_config *s, const struct socket_config *sc);
 void sandbox_free(struct sandbox_config *s);
 bool sandbox_equal(const struct sandbox_config *a, const struct sandbox_config *b);

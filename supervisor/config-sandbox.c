@@ -60,6 +60,17 @@ void sandbox_defaults(struct sandbox_config *s)
 	s->private_users = PRIVATE_USERS_PICK;
 }
 
+void sandbox_finish(struct sandbox_config *s, const struct socket_config *sc)
+{
+	uint64_t n = CONFIG_DEFAULT_LIMIT_NPROC;
+
+	if (s->rlimits[RLIMIT_NPROC].set)
+		return;
+	if (sc->accept && (uint64_t)sc->max_connections * CONFIG_NPROC_PER_SANDBOX > n)
+		n = (uint64_t)sc->max_connections * CONFIG_NPROC_PER_SANDBOX;
+	s->rlimits[RLIMIT_NPROC] = (struct rlimit_config){.set = true, .soft = n, .hard = n};
+}
+
 void sandbox_free(struct sandbox_config *s)
 {
 	s->syscall_allow = strv_free(s->syscall_allow);

@@ -35,9 +35,13 @@
 #define DEFAULT_TRIGGER_LIMIT_BURST    200
 #define DEFAULT_HOSTNAME               "nsinetd"
 #define DEFAULT_MAX_CONNECTIONS        64
+/* One IPv6 source is one /64: what a single host or customer gets. */
+#define DEFAULT_PER_SOURCE_IPV6_PREFIX 64
 /* Accept=yes: a flood guard above any sandbox rate this host reaches. */
 #define DEFAULT_TRIGGER_LIMIT_BURST_ACCEPT 2000
 #define OFFSETOF_MAX_CONNECTIONS           offsetof(struct service_config, socket.max_connections)
+#define OFFSETOF_PER_SOURCE_IPV6_PREFIX                                                            \
+	offsetof(struct service_config, socket.per_source_ipv6_prefix)
 
 /* Errors */
 
@@ -298,10 +302,11 @@ static void parse_listen(struct parser *p, const char *key, const char *value, s
 	s->listen[s->n_listen++] = l;
 }
 
+/* data: the default, which an empty value restores. */
 static void parse_bool(struct parser *p, const char *key, const char *value, size_t offset,
 		       int data)
 {
-	bool b = false;
+	bool b = data != 0;
 
 	if (*value && parse_boolean(value, &b) < 0) {
 		perr(p, "%s=: invalid boolean '%s': expected yes or no", key, value);
@@ -323,12 +328,15 @@ static void parse_accept(struct parser *p, const char *key, const char *value, s
 }
 
 /* A number in [min, data]; empty = 0, which finish() turns into the
- * default (MaxConnections=) or means "off" (MaxConnectionsPerSource=,
- * PoolSize=). */
+ * default (MaxConnections=, MaxConnectionsPerSourceIPv6Prefix=) or means
+ * "off" (MaxConnectionsPerSource=, PoolSize=). */
 static void parse_count(struct parser *p, const char *key, const char *value, size_t offset,
 			int data)
 {
-	uint64_t v = 0, min = offset == OFFSETOF_MAX_CONNECTIONS ? 1 : 0;
+	uint64_t v = 0, min = offset == OFFSETOF_MAX_CONNECTIONS ||
+				      offset == OFFSETOF_PER_SOURCE_IPV6_PREFIX
+				  ? 1
+				  : 0;
 
 	if (*value && parse_uint(value, min, (uint64_t)data, &v) < 0) {
 		perr(p, "%s=: invalid value '%s': expected a number from %u to %d", key, value,
@@ -721,22 +729,6 @@ static void parse_tmpfs(struct parser *p, const char *key, const char *value, si
 	c->tmpfs[c->n_tmpfs++] = t;
 }
 
-static void parse_read_only(struct parser *p, const char *key, const char *value, size_t offset,
-			    int data)
-{
-	bool b;
-
-	if (!*value) {
-		p->c->container.read_only = -1;
-		return;
-	}
-	if (parse_boolean(value, &b) < 0) {
-		perr(p, "%s=: invalid boolean '%s': expected yes or no", key, value);
-		return;
-	}
-	p->c->container.read_only = b;
-}
-
 static void parse_network(struct parser *p, const char *key, const char *value, size_t offset,
 			  int data)
 {
@@ -958,6 +950,8 @@ static const struct config_key {
     {"Socket", "MaxConnections", parse_count, OFF(socket.max_connections), CONFIG_MAX_CONNECTIONS},
     {"Socket", "MaxConnectionsPerSource", parse_count, OFF(socket.max_connections_per_source),
      CONFIG_MAX_CONNECTIONS},
+    {"Socket", "MaxConnectionsPerSourceIPv6Prefix", parse_count, OFF(socket.per_source_ipv6_prefix),
+     128},
     {"Container", "Directory", parse_path, OFF(container.directory), 0},
     {"Container", "Exec", parse_exec, 0, 0},
     {"Container", "WorkingDirectory", parse_path, OFF(container.working_directory), 0},
@@ -968,7 +962,7 @@ static const struct config_key {
     {"Container", "Bind", parse_bind, 0, 0},
     {"Container", "BindReadOnly", parse_bind, 0, 1},
     {"Container", "TemporaryFileSystem", parse_tmpfs, 0, 0},
-    {"Container", "ReadOnly", parse_read_only, 0, 0},
+    {"Container", "ReadOnly", parse_bool, OFF(container.read_only), 1},
     {"Container", "Network", parse_network, 0, 0},
     {"Container", "PrivateUsers", parse_private_users, 0, 0},
     {"Container", "Capabilities", parse_capabilities, 0, 0},
@@ -1176,7 +1170,7 @@ static struct service_config *service_config_new(const char *path, const char *n
 	c->socket.backlog = DEFAULT_BACKLOG;
 	c->socket.bind_ipv6_only = BIND_IPV6_DEFAULT;
 	c->socket.socket_mode = DEFAULT_SOCKET_MODE;
-	c->container.read_only = -1;
+	c->container.read_only = true;
 	c->container.network = NETWORK_NONE;
 	sandbox_defaults(&c->container.sandbox);
 	c->service.stop_timeout = DEFAULT_STOP_TIMEOUT;
@@ -1204,6 +1198,8 @@ static void finish_accept(struct parser *p)
 				     sc->listen[i].text, sc->listen[i].line);
 		if (!sc->max_connections)
 			sc->max_connections = DEFAULT_MAX_CONNECTIONS;
+		if (!sc->per_source_ipv6_prefix)
+			sc->per_source_ipv6_prefix = DEFAULT_PER_SOURCE_IPV6_PREFIX;
 		if (!sc->trigger_limit_burst)
 			sc->trigger_limit_burst = DEFAULT_TRIGGER_LIMIT_BURST_ACCEPT;
 		if (c->container.pool_size > sc->max_connections)
@@ -1223,6 +1219,8 @@ static void finish_accept(struct parser *p)
 		perr(p, "MaxConnections= needs Accept=yes");
 	if (sc->max_connections_per_source)
 		perr(p, "MaxConnectionsPerSource= needs Accept=yes");
+	if (sc->per_source_ipv6_prefix)
+		perr(p, "MaxConnectionsPerSourceIPv6Prefix= needs Accept=yes");
 	if (c->container.standard_input == STANDARD_INPUT_SOCKET)
 		perr(p, "StandardInput=socket needs Accept=yes (with Accept=no the container "
 			"gets listening sockets, not a connection)");
@@ -1309,6 +1307,7 @@ static void finish(struct parser *p, const char *name)
 			"first, then stopped)");
 	finish_accept(p);
 	finish_container(p);
+	sandbox_finish(&c->container.sandbox, &c->socket);
 	if (!c->socket.fd_name)
 		set_string(p, &c->socket.fd_name, fd_name_is_valid(name) ? name : DEFAULT_HOSTNAME);
 	if (!c->container.hostname)
@@ -1635,7 +1634,8 @@ static bool socket_equal(const struct socket_config *a, const struct socket_conf
 	       a->trigger_limit_interval == b->trigger_limit_interval &&
 	       a->trigger_limit_burst == b->trigger_limit_burst &&
 	       a->max_connections == b->max_connections &&
-	       a->max_connections_per_source == b->max_connections_per_source;
+	       a->max_connections_per_source == b->max_connections_per_source &&
+	       a->per_source_ipv6_prefix == b->per_source_ipv6_prefix;
 }
 
 /* Two [IPv4, IPv6] pairs (not memcmp: padding). */

@@ -97,6 +97,9 @@ struct socket_config {
 	/* Accept=yes only. */
 	unsigned max_connections;            /* MaxConnections=, default 64 */
 	unsigned max_connections_per_source; /* MaxConnectionsPerSource=, 0 = off */
+	/* MaxConnectionsPerSourceIPv6Prefix=: IPv6 sources count per prefix
+	 * of this many bits, 1-128, default 64 (0 in a file without Accept=yes). */
+	unsigned per_source_ipv6_prefix;
 };
 
 enum private_users {
@@ -113,6 +116,20 @@ struct rlimit_config {
 
 #define CONFIG_RLIMITS 16 /* RLIMIT_NLIMITS on Linux */
 
+/*
+ * A fork bomb in a container must stop well below the host's limits
+ * (kernel.pid_max, 32768 on many hosts; kernel.threads-max). Two bounds, as
+ * neither always holds: TasksMax= counts the tasks of one container's (with
+ * Accept=yes: one sandbox's) cgroup, where a pids controller is delegated;
+ * LimitNPROC= counts the tasks of one uid: per service with PrivateUsers=
+ * (a uid range of its own), host-wide for a User= of the host, and not at
+ * all for the host's root. All sandboxes of an Accept=yes service share
+ * their uid, hence CONFIG_NPROC_PER_SANDBOX times MaxConnections= there.
+ */
+#define CONFIG_DEFAULT_TASKS_MAX   512
+#define CONFIG_DEFAULT_LIMIT_NPROC 512
+#define CONFIG_NPROC_PER_SANDBOX   4 /* its init, the program, two children */
+
 struct sandbox_config {
 	enum private_users private_users; /* PrivateUsers=, default pick */
 	uid_t private_users_shift;        /* FIXED: the first host uid */
@@ -124,11 +141,12 @@ struct sandbox_config {
 	char **syscall_allow;             /* its names and @groups */
 	char **syscall_deny;              /* SystemCallFilter=~... */
 	int syscall_error_number;         /* SystemCallErrorNumber=, default EPERM */
-	struct rlimit_config rlimits[CONFIG_RLIMITS]; /* Limit*=, by RLIMIT_* */
+	/* Limit*=, by RLIMIT_*; LimitNPROC= is always set (a default). */
+	struct rlimit_config rlimits[CONFIG_RLIMITS];
 	/* cgroup v2, 0 = unset (not written); UINT64_MAX = infinity. */
 	uint64_t memory_max;  /* MemoryMax= bytes */
 	uint64_t memory_high; /* MemoryHigh= bytes */
-	uint64_t tasks_max;   /* TasksMax= */
+	uint64_t tasks_max;   /* TasksMax=, 0 = CONFIG_DEFAULT_TASKS_MAX */
 	unsigned cpu_weight;  /* CPUWeight= 1-10000 */
 	unsigned cpu_quota;   /* CPUQuota= percent of one CPU, 1-100000 */
 	unsigned io_weight;   /* IOWeight= 1-10000 */
@@ -146,7 +164,7 @@ struct container_config {
 	size_t n_binds;
 	struct tmpfs_config *tmpfs; /* TemporaryFileSystem= */
 	size_t n_tmpfs;
-	int read_only;             /* ReadOnly=: 1/0, or -1 = default (yes for the host's /) */
+	bool read_only;            /* ReadOnly=, default yes (also for Directory=) */
 	enum network_mode network; /* Network=, default none */
 
 	/* Sandbox hardening (config-sandbox.c). */

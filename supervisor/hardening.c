@@ -11,6 +11,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "config-build.h"
 #include "activator/cgroup.h"
 #include "activator/syscall-filter.h"
 #include "common/cleanup.h"
@@ -166,8 +167,10 @@ int hardening_fill(struct service *s, uid_t uid, struct hardening *h, struct act
 	bool can_raise = have_cap(CAP_SYS_RESOURCE);
 	int r;
 
-	/* bench/run only: the same daemon with none of the hardening, for
-	 * the "what does it cost" row. Never documented as a user knob. */
+#if NSINETD_BENCH_NO_HARDENING
+	/* bench/run only, in a build of its own (meson -Dbench_no_hardening=
+	 * true): the same daemon with none of the hardening, for the "what
+	 * does it cost" row. The default build has no such switch. */
 	if (getenv("NSINETD_BENCH_NO_HARDENING")) {
 		static bool said;
 
@@ -176,10 +179,11 @@ int hardening_fill(struct service *s, uid_t uid, struct hardening *h, struct act
 			log_warning(
 			    "NSINETD_BENCH_NO_HARDENING is set: containers start WITHOUT "
 			    "capability drop, seccomp, limits or user namespaces (benchmark "
-			    "only)");
+			    "build only)");
 		said = true;
 		return 0;
 	}
+#endif
 
 	spec->set_capabilities = true;
 	spec->capabilities = config_capabilities(&s->cfg->container, uid);
@@ -213,6 +217,7 @@ int hardening_fill(struct service *s, uid_t uid, struct hardening *h, struct act
 	r = fill_userns(s, uid, spec);
 	if (r < 0)
 		return r;
+	s->host_root_payload = uid == 0 && !(spec->namespaces & CLONE_NEWUSER);
 	r = fill_seccomp(s, spec->capabilities);
 	if (r < 0)
 		return r;
@@ -260,7 +265,10 @@ static bool cgroup_value(const struct sandbox_config *sb, int i, char *buf, size
 		v = sb->memory_high;
 		break;
 	case CG_TASKS_MAX:
-		v = sb->tasks_max;
+		/* infinity: the new cgroup's own "max", nothing to write. */
+		if (sb->tasks_max == UINT64_MAX)
+			return false;
+		v = sb->tasks_max ? sb->tasks_max : CONFIG_DEFAULT_TASKS_MAX;
 		break;
 	case CG_CPU_WEIGHT:
 		v = sb->cpu_weight;
@@ -319,11 +327,35 @@ static int write_file(const char *dir, const char *file, const char *value)
 	return n < 0 ? -errno : 0;
 }
 
+/* The default TasksMax= is worth a word only where nothing else bounds
+ * the payload's processes: for the host's root, whom LimitNPROC= does not
+ * bind. The --check line for it, and the log line, say so. */
+#define NO_PROCESS_LIMIT                                                                           \
+	"no limit on the number of processes: the default TasksMax=%d is not enforced (%s) and "   \
+	"LimitNPROC= does not bind the host's root: a fork bomb can reach the host's limit "       \
+	"(PrivateUsers=yes or a User= make LimitNPROC= apply)"
+
+static bool tasks_max_is_default(const struct sandbox_config *sb, int i)
+{
+	return i == CG_TASKS_MAX && sb->tasks_max == 0;
+}
+
+/* Once per service: why setting i is not enforced. */
+static void warn_not_enforced(const struct service *s, int i, const char *why)
+{
+	const struct sandbox_config *sb = &s->cfg->container.sandbox;
+
+	if (!tasks_max_is_default(sb, i))
+		log_warning("%s: %s= not enforced: %s", s->cfg->name, cgroup_settings[i].key, why);
+	else if (s->host_root_payload)
+		log_warning("%s: " NO_PROCESS_LIMIT, s->cfg->name, CONFIG_DEFAULT_TASKS_MAX, why);
+}
+
 void hardening_cgroup_apply(struct service *s, const char *cgroup_path)
 {
 	const struct sandbox_config *sb = &s->cfg->container.sandbox;
 	struct manager *m = s->manager;
-	char value[64], ctl[32], path[4096];
+	char value[64], ctl[32], path[4096], why[4300];
 	bool warn = !s->cgroup_warned;
 
 	s->cgroup_warned = true;
@@ -335,9 +367,9 @@ void hardening_cgroup_apply(struct service *s, const char *cgroup_path)
 			continue;
 		if (!m->have_cgroup || !cgroup_path) {
 			if (warn)
-				log_warning("%s: %s= not enforced: the container has no cgroup of "
-					    "its own (see the cgroup message at startup)",
-					    s->cfg->name, cs->key);
+				warn_not_enforced(s, i,
+						  "the container has no cgroup of its own (see the "
+						  "cgroup message at startup)");
 			continue;
 		}
 		/* Available to the container's cgroup only if enabled in our
@@ -345,11 +377,13 @@ void hardening_cgroup_apply(struct service *s, const char *cgroup_path)
 		 * (granted by the daemon's own cgroup, which we never write). */
 		snprintf(path, sizeof(path), "%s/cgroup.controllers", m->cgroup_base_path);
 		if (!file_has_word(path, cs->controller)) {
-			if (warn)
-				log_warning(
-				    "%s: %s= not enforced: no %s controller in cgroup v2 at "
-				    "%s (not in %s; delegate it to the daemon's cgroup)",
-				    s->cfg->name, cs->key, cs->controller, m->cgroup.mount, path);
+			if (warn) {
+				snprintf(why, sizeof(why),
+					 "no %s controller in cgroup v2 at %s (not in %s; delegate "
+					 "it to the daemon's cgroup)",
+					 cs->controller, m->cgroup.mount, path);
+				warn_not_enforced(s, i, why);
+			}
 			continue;
 		}
 		snprintf(ctl, sizeof(ctl), "+%s", cs->controller);
@@ -382,28 +416,38 @@ int hardening_check(const struct service_config *c, FILE *out)
 	bool have_root = cgroup_root_find(&root) >= 0;
 	int n = 0;
 
+	/* As hardening_fill() decides, from the configuration alone (a User=
+	 * name that is root's is not looked up here). */
+	bool host_root =
+	    geteuid() == 0 && !c->container.user && sb->private_users == PRIVATE_USERS_NO;
+	char why[4300];
+
 	for (int i = 0; i < _CG_N; i++) {
 		const struct cgroup_setting *cs = &cgroup_settings[i];
 
 		if (!cgroup_value(sb, i, value, sizeof(value)))
 			continue;
-		if (!have_root) {
-			fprintf(out, "%s: %s= not enforced: no cgroup v2 file system\n", c->path,
-				cs->key);
-			n++;
+		if (have_root) {
+			/* What the daemon's base cgroup would get: its parent's
+			 * (the daemon's own) cgroup.subtree_control. */
+			snprintf(path, sizeof(path), "%s%s/cgroup.subtree_control", root.mount,
+				 strcmp(root.self, "/") == 0 ? "" : root.self);
+			if (file_has_word(path, cs->controller))
+				continue;
+			snprintf(why, sizeof(why),
+				 "no %s controller in cgroup v2 at %s (not in %s)", cs->controller,
+				 root.mount, path);
+		} else {
+			snprintf(why, sizeof(why), "no cgroup v2 file system");
+		}
+		if (!tasks_max_is_default(sb, i))
+			fprintf(out, "%s: %s= not enforced: %s\n", c->path, cs->key, why);
+		else if (host_root)
+			fprintf(out, "%s: " NO_PROCESS_LIMIT "\n", c->path,
+				CONFIG_DEFAULT_TASKS_MAX, why);
+		else
 			continue;
-		}
-		/* What the daemon's base cgroup would get: its parent's
-		 * (the daemon's own) cgroup.subtree_control. */
-		snprintf(path, sizeof(path), "%s%s/cgroup.subtree_control", root.mount,
-			 strcmp(root.self, "/") == 0 ? "" : root.self);
-		if (!file_has_word(path, cs->controller)) {
-			fprintf(out,
-				"%s: %s= not enforced: no %s controller in cgroup v2 at %s (not "
-				"in %s)\n",
-				c->path, cs->key, cs->controller, root.mount, path);
-			n++;
-		}
+		n++;
 	}
 	if (geteuid() != 0 && c->container.user)
 		fprintf(out,

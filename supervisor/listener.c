@@ -16,6 +16,7 @@
 
 #include "common/cleanup.h"
 #include "common/parse.h"
+#include "common/safe-path.h"
 
 static int sock_type(enum listen_type t)
 {
@@ -35,34 +36,32 @@ static bool is_path_socket(const struct socket_address *a)
 	return a->sa.sa.sa_family == AF_UNIX && a->sa.un.sun_path[0] != '\0';
 }
 
-static int mkdir_parents(const char *path, mode_t mode)
+/* The directory of a path socket, made safe: see listener_check(). */
+static int socket_dir_open(const char *path, unsigned flags, int *ret_fd, const char **ret_name,
+			   struct safe_path_error *err)
 {
-	char buf[sizeof(((struct sockaddr_un *)0)->sun_path) + 1];
-	char *p;
+	char dir[sizeof(((struct sockaddr_un *)0)->sun_path) + 1];
+	const char *slash = strrchr(path, '/');
 
-	if (strlen(path) >= sizeof(buf))
-		return -ENAMETOOLONG;
-	strcpy(buf, path);
-	for (p = strchr(buf + 1, '/'); p; p = strchr(p + 1, '/')) {
-		*p = '\0';
-		if (mkdir(buf, mode) < 0 && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	return 0;
+	if (!slash || (size_t)(slash - path) >= sizeof(dir))
+		return -EINVAL;
+	memcpy(dir, path, (size_t)(slash - path));
+	dir[slash - path] = '\0';
+	*ret_name = slash + 1;
+	return safe_path_open_dir(slash == path ? "/" : dir, geteuid(), flags, 0755, ret_fd, err);
 }
 
 /* A stale socket file from an earlier run would make bind() fail; remove
  * it, as systemd does, but never a file that is not a socket. */
-static int unlink_stale_socket(const char *path)
+static int unlink_stale_socket(int dir_fd, const char *name)
 {
 	struct stat st;
 
-	if (lstat(path, &st) < 0)
+	if (fstatat(dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		return errno == ENOENT ? 0 : -errno;
 	if (!S_ISSOCK(st.st_mode))
 		return -EEXIST;
-	if (unlink(path) < 0)
+	if (unlinkat(dir_fd, name, 0) < 0)
 		return -errno;
 	return 0;
 }
@@ -105,21 +104,48 @@ static int set_int(int fd, int level, int opt, int value)
 	return 0;
 }
 
+/* "use the socket's directory: /x is owned by uid 1000, not by root" */
+static void format_unsafe(const struct safe_path_error *err, char *what, size_t what_len)
+{
+	snprintf(what, what_len, "use the socket's directory: %s%s%s", err->path,
+		 err->why[0] ? " is " : "", err->why);
+}
+
+int listener_check(const struct listen_config *lc, char *what, size_t what_len)
+{
+	_cleanup_close_ int dir_fd = -1;
+	struct safe_path_error err;
+	const char *name;
+	int r;
+
+	if (!is_path_socket(&lc->address))
+		return 0;
+	r = socket_dir_open(lc->address.sa.un.sun_path, 0, &dir_fd, &name, &err);
+	/* Missing directories are made below the last one, found safe. */
+	if (r < 0 && r != -ENOENT) {
+		format_unsafe(&err, what, what_len);
+		return r;
+	}
+	return 0;
+}
+
 int listener_open(const struct listen_config *lc, const struct socket_config *sc, int *ret_fd,
-		  const char **ret_what)
+		  char *what, size_t what_len)
 {
 	const struct socket_address *a = &lc->address;
 	int family = a->sa.sa.sa_family;
 	int type = sock_type(lc->type);
-	_cleanup_close_ int fd = -1;
+	_cleanup_close_ int fd = -1, dir_fd = -1;
+	struct safe_path_error err;
+	const char *name = NULL;
 	int r;
 
-	*ret_what = "socket";
+	snprintf(what, what_len, "socket");
 	fd = socket(family, type | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
 
-	*ret_what = "setsockopt";
+	snprintf(what, what_len, "setsockopt");
 	if (family == AF_INET || family == AF_INET6) {
 		if (type == SOCK_STREAM && (r = set_int(fd, SOL_SOCKET, SO_REUSEADDR, 1)) < 0)
 			return r;
@@ -148,20 +174,25 @@ int listener_open(const struct listen_config *lc, const struct socket_config *sc
 	}
 
 	if (is_path_socket(a)) {
-		*ret_what = "create the socket's directory";
-		r = mkdir_parents(a->sa.un.sun_path, 0755);
-		if (r < 0)
+		r = socket_dir_open(a->sa.un.sun_path, SAFE_PATH_CREATE, &dir_fd, &name, &err);
+		if (r < 0) {
+			format_unsafe(&err, what, what_len);
 			return r;
-		*ret_what = "remove the stale socket file";
-		r = unlink_stale_socket(a->sa.un.sun_path);
+		}
+		snprintf(what, what_len, "remove the stale socket file");
+		r = unlink_stale_socket(dir_fd, name);
 		if (r < 0)
 			return r;
 	}
 
-	*ret_what = "bind";
+	snprintf(what, what_len, "bind");
 	if (is_path_socket(a)) {
-		/* The mode is set by umask around bind(), so that no other
-		 * user can connect in the window before chmod(). */
+		/* The socket is born with its mode: bind() applies the umask,
+		 * so no other user can connect in a window before a chmod().
+		 * (Binding in a private directory and renaming would do too,
+		 * but getsockname(), sock_diag and peers would then report the
+		 * private path.) By the absolute path: every directory on it
+		 * is safe, so it leads where dir_fd points. */
 		mode_t old = umask(~sc->socket_mode & 0777);
 		r = bind(fd, &a->sa.sa, a->len);
 		umask(old);
@@ -175,26 +206,24 @@ int listener_open(const struct listen_config *lc, const struct socket_config *sc
 		uid_t uid;
 		gid_t gid;
 
-		*ret_what = "chmod";
-		if (chmod(a->sa.un.sun_path, sc->socket_mode) < 0)
-			return -errno;
-		*ret_what = "resolve SocketUser=/SocketGroup=";
+		snprintf(what, what_len, "resolve SocketUser=/SocketGroup=");
 		r = resolve_owner(sc, &uid, &gid);
 		if (r < 0)
 			return r;
-		*ret_what = "chown";
+		/* Through the directory fd, never following a link. */
+		snprintf(what, what_len, "chown");
 		if ((uid != (uid_t)-1 || gid != (gid_t)-1) &&
-		    chown(a->sa.un.sun_path, uid, gid) < 0)
+		    fchownat(dir_fd, name, uid, gid, AT_SYMLINK_NOFOLLOW) < 0)
 			return -errno;
 	}
 
 	if (type != SOCK_DGRAM) {
-		*ret_what = "listen";
+		snprintf(what, what_len, "listen");
 		if (listen(fd, (int)sc->backlog) < 0)
 			return -errno;
 	}
 	*ret_fd = TAKE_FD(fd);
-	*ret_what = NULL;
+	what[0] = '\0';
 	return 0;
 }
 
@@ -245,8 +274,13 @@ bool listener_matches(int fd, const struct listen_config *lc)
 
 void listener_unlink(const struct listen_config *lc)
 {
-	if (is_path_socket(&lc->address))
-		(void)unlink_stale_socket(lc->address.sa.un.sun_path);
+	_cleanup_close_ int dir_fd = -1;
+	struct safe_path_error err;
+	const char *name;
+
+	if (is_path_socket(&lc->address) &&
+	    socket_dir_open(lc->address.sa.un.sun_path, 0, &dir_fd, &name, &err) >= 0)
+		(void)unlink_stale_socket(dir_fd, name);
 }
 
 int listener_drain(int fd, const struct listen_config *lc, int max)

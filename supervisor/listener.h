@@ -7,13 +7,27 @@
 
 #include "supervisor/config.h"
 
+/* The longest what of listener_open() and listener_check(). */
+#define LISTENER_WHAT_MAX 512
+
 /* Creates, configures, binds and (for stream and seqpacket) listens. The
  * fd is O_CLOEXEC and blocking (the container gets the same open file
  * description, and services expect blocking sockets, as from systemd).
- * On failure returns a negative errno and a static description of the
- * operation that failed in *ret_what ("bind", "listen", …). */
+ * A unix socket's missing directories are created (0755), never through a
+ * symbolic link, and its directory must be safe (listener_check()). On
+ * failure returns a negative errno and, in what, the operation that failed
+ * ("bind", "listen", "use the socket's directory: /x is owned by uid
+ * 1000, not by root"…), to follow "cannot ". */
 int listener_open(const struct listen_config *lc, const struct socket_config *sc, int *ret_fd,
-		  const char **ret_what);
+		  char *what, size_t what_len);
+/* A unix socket's directory, and every one above it, must be owned by root
+ * (or the daemon's uid) and not writable by group or others (a root-owned
+ * sticky one, as /tmp, may be): else another user could replace the
+ * socket, or a directory on its path, by a symbolic link to a file of
+ * theirs choosing, which bind() and chown() would then reach. Returns 0
+ * (also when directories are missing: they would be made below safe
+ * ones), or a negative errno and, in what, why as for listener_open(). */
+int listener_check(const struct listen_config *lc, char *what, size_t what_len);
 /* Re-applies what can change on a kept fd (Backlog=). */
 int listener_update(int fd, const struct listen_config *lc, const struct socket_config *sc);
 /* Whether an fd (e.g. passed by systemd) is a socket of lc's type bound to

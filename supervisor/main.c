@@ -16,6 +16,8 @@
 #include "common/log.h"
 #include "supervisor/config.h"
 #include "supervisor/hardening.h"
+#include "supervisor/listener.h"
+#include "supervisor/rootdir.h"
 #include "supervisor/manager.h"
 
 struct options {
@@ -80,7 +82,11 @@ static int parse_argv(int argc, char **argv, struct options *o)
 			usage(stdout);
 			exit(EXIT_SUCCESS);
 		case ARG_VERSION:
-			printf("nsinetd %s\n", NSINETD_VERSION);
+			printf("nsinetd %s%s\n", NSINETD_VERSION,
+			       NSINETD_BENCH_NO_HARDENING
+				   ? " (benchmark build: NSINETD_BENCH_NO_HARDENING turns the "
+				     "sandbox off)"
+				   : "");
 			exit(EXIT_SUCCESS);
 		default:
 			usage(stderr);
@@ -96,6 +102,32 @@ static int parse_argv(int argc, char **argv, struct options *o)
 		return -EINVAL;
 	}
 	return 0;
+}
+
+/* --check: the host paths of c that users other than root could redirect
+ * (Directory=, unix sockets' directories), each an error. Returns 0 or the
+ * last error. */
+static int check_paths(const struct service_config *c)
+{
+	char why[ROOTDIR_WHY_MAX], what[LISTENER_WHAT_MAX];
+	int r = 0, k;
+
+	if (c->container.directory &&
+	    (k = rootdir_open(c->container.directory, NULL, why, sizeof(why))) < 0) {
+		fprintf(stderr, "%s: Directory=%s: %s: %s\n", c->path, c->container.directory, why,
+			strerror(-k));
+		r = k;
+	}
+	for (size_t j = 0; j < c->socket.n_listen; j++) {
+		const struct listen_config *lc = &c->socket.listen[j];
+
+		if ((k = listener_check(lc, what, sizeof(what))) < 0) {
+			fprintf(stderr, "%s:%u: %s=%s: cannot %s: %s\n", c->path, lc->line,
+				listen_type_to_string(lc->type), lc->text, what, strerror(-k));
+			r = k;
+		}
+	}
+	return r;
 }
 
 /* --check: every error of every file, then one verdict line. */
@@ -114,6 +146,10 @@ static int check(const char *dir)
 	/* Valid, but not everything is enforceable on this host: say so. */
 	for (size_t i = 0; i < n; i++)
 		(void)hardening_check(cfgs[i], stdout);
+	/* Unsafe paths are errors, as at run time. */
+	for (size_t i = 0; i < n; i++)
+		if (check_paths(cfgs[i]) < 0)
+			r = -EPERM;
 	/* What this host cannot do at all is an error, as at run time. */
 	{
 		struct cgroup_root root = {0};

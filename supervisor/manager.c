@@ -20,6 +20,7 @@
 #include "supervisor/config.h"
 #include "supervisor/idle.h"
 #include "supervisor/listener.h"
+#include "supervisor/rootdir.h"
 #include "supervisor/network.h"
 #include "supervisor/service.h"
 
@@ -350,7 +351,7 @@ static struct service *find_service(struct manager *m, const char *name)
 static int take_fd(struct manager *m, const struct service_config *cfg,
 		   const struct listen_config *lc, int *ret_fd)
 {
-	const char *what = NULL;
+	char what[LISTENER_WHAT_MAX];
 	int r;
 
 	for (size_t i = 0; i < m->n_services; i++) {
@@ -373,22 +374,30 @@ static int take_fd(struct manager *m, const struct service_config *cfg,
 			return 0;
 		}
 	}
-	r = listener_open(lc, &cfg->socket, ret_fd, &what);
+	r = listener_open(lc, &cfg->socket, ret_fd, what, sizeof(what));
 	if (r < 0)
 		return log_errno(LOG_ERR, r, "%s: %s=%s: cannot %s", cfg->name,
 				 listen_type_to_string(lc->type), lc->text, what);
 	return 0;
 }
 
-/* What the configuration asks for that this host cannot give. */
+/* What the configuration asks for that this host cannot give, or would
+ * give unsafely. */
 static int check_host(struct manager *m, const struct service_config *cfg)
 {
+	char why[ROOTDIR_WHY_MAX];
+	int r;
+
 	if (cfg->service.idle_freeze && !m->have_cgroup) {
 		log_error("%s: %s: IdleFreezeSec= needs cgroup v2 (cgroup.freeze), and there is "
 			  "none usable here: use IdleStopSec= alone, or mount cgroup2",
 			  cfg->name, cfg->path);
 		return -EOPNOTSUPP;
 	}
+	if (cfg->container.directory &&
+	    (r = rootdir_open(cfg->container.directory, NULL, why, sizeof(why))) < 0)
+		return log_errno(LOG_ERR, r, "%s: Directory=%s: %s", cfg->name,
+				 cfg->container.directory, why);
 	return 0;
 }
 

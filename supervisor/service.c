@@ -25,6 +25,7 @@
 #include "supervisor/accept.h"
 #include "supervisor/listener.h"
 #include "supervisor/manager.h"
+#include "supervisor/rootdir.h"
 
 #define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 /* How many queued connections one wake-up takes in backoff. */
@@ -187,11 +188,13 @@ static void enter_start_backoff(struct service *s)
 
 /* --- starting ----------------------------------------------------------- */
 
-/* Finds User=/Group= in the container's own /etc/passwd and /etc/group
- * when it has a root directory, else in the host's. */
-static int lookup_passwd(const char *root, const char *user, uid_t *ret_uid, gid_t *ret_gid,
-			 char **ret_home)
+/* Finds User= in the container's own /etc/passwd when it has a root
+ * directory (root_fd, see rootdir.h), else in the host's database. On
+ * failure why says what is wrong. */
+static int lookup_passwd(int root_fd, const char *user, uid_t *ret_uid, gid_t *ret_gid,
+			 char **ret_home, char *why, size_t why_len)
 {
+	struct passwd *pw;
 	uint64_t n;
 
 	if (parse_uint(user, 0, 0xfffffffe, &n) == 0) {
@@ -200,60 +203,37 @@ static int lookup_passwd(const char *root, const char *user, uid_t *ret_uid, gid
 		*ret_home = NULL;
 		return 0;
 	}
-	if (!root) {
-		struct passwd *pw = getpwnam(user);
-		if (!pw)
-			return -ESRCH;
-		*ret_uid = pw->pw_uid;
-		*ret_gid = pw->pw_gid;
-		*ret_home = strdup(pw->pw_dir);
-		return 0;
+	if (root_fd >= 0)
+		return rootdir_lookup_user(root_fd, user, ret_uid, ret_gid, ret_home, why, why_len);
+	pw = getpwnam(user);
+	if (!pw) {
+		snprintf(why, why_len, "no user %s on the host", user);
+		return -ESRCH;
 	}
-	_cleanup_free_ char *p = NULL;
-	if (asprintf(&p, "%s/etc/passwd", root) < 0)
-		return -ENOMEM;
-	_cleanup_fclose_ FILE *f = fopen(p, "re");
-	if (!f)
-		return -errno;
-	for (struct passwd *pw; (pw = fgetpwent(f));) {
-		if (strcmp(pw->pw_name, user) == 0) {
-			*ret_uid = pw->pw_uid;
-			*ret_gid = pw->pw_gid;
-			*ret_home = strdup(pw->pw_dir);
-			return 0;
-		}
-	}
-	return -ESRCH;
+	*ret_uid = pw->pw_uid;
+	*ret_gid = pw->pw_gid;
+	*ret_home = strdup(pw->pw_dir);
+	return 0;
 }
 
-static int lookup_group(const char *root, const char *group, gid_t *ret_gid)
+static int lookup_group(int root_fd, const char *group, gid_t *ret_gid, char *why, size_t why_len)
 {
+	struct group *gr;
 	uint64_t n;
 
 	if (parse_uint(group, 0, 0xfffffffe, &n) == 0) {
 		*ret_gid = (gid_t)n;
 		return 0;
 	}
-	if (!root) {
-		struct group *gr = getgrnam(group);
-		if (!gr)
-			return -ESRCH;
-		*ret_gid = gr->gr_gid;
-		return 0;
+	if (root_fd >= 0)
+		return rootdir_lookup_group(root_fd, group, ret_gid, why, why_len);
+	gr = getgrnam(group);
+	if (!gr) {
+		snprintf(why, why_len, "no group %s on the host", group);
+		return -ESRCH;
 	}
-	_cleanup_free_ char *p = NULL;
-	if (asprintf(&p, "%s/etc/group", root) < 0)
-		return -ENOMEM;
-	_cleanup_fclose_ FILE *f = fopen(p, "re");
-	if (!f)
-		return -errno;
-	for (struct group *gr; (gr = fgetgrent(f));) {
-		if (strcmp(gr->gr_name, group) == 0) {
-			*ret_gid = gr->gr_gid;
-			return 0;
-		}
-	}
-	return -ESRCH;
+	*ret_gid = gr->gr_gid;
+	return 0;
 }
 
 static bool path_below(const char *path, const char *dir)
@@ -395,6 +375,8 @@ int service_spec_build(struct service *s, const char *cgroup_rel, struct service
 	const struct container_config *cc = &s->cfg->container;
 	struct manager *m = s->manager;
 	struct activator_spec *spec = &sp->spec;
+	_cleanup_close_ int root_fd = -1;
+	char why[ROOTDIR_WHY_MAX];
 	size_t n_binds = 0;
 	uid_t uid = 0;
 	gid_t gid = 0;
@@ -402,11 +384,19 @@ int service_spec_build(struct service *s, const char *cgroup_rel, struct service
 	int r;
 
 	*sp = (struct service_spec){.cgroup_fd = -1};
-	if (cc->user) {
-		r = lookup_passwd(cc->directory, cc->user, &uid, &gid, &sp->home);
+	if (cc->directory) {
+		/* Checked again at each start: the tree may have changed. */
+		r = rootdir_open(cc->directory, &root_fd, why, sizeof(why));
 		if (r < 0)
-			return log_errno(LOG_ERR, r, "%s: User=%s: cannot resolve", name(s),
-					 cc->user);
+			return log_errno(LOG_ERR, r, "%s: Directory=%s: %s", name(s), cc->directory,
+					 why);
+	}
+	if (cc->user) {
+		r = lookup_passwd(root_fd, cc->user, &uid, &gid, &sp->home, why, sizeof(why));
+		if (r < 0) {
+			log_error("%s: User=%s: cannot resolve: %s", name(s), cc->user, why);
+			return r;
+		}
 		/* Supplementary groups only from the host's database, and
 		 * only when the container shares the host's root. */
 		if (!cc->directory && !cc->group) {
@@ -417,16 +407,10 @@ int service_spec_build(struct service *s, const char *cgroup_rel, struct service
 		}
 	}
 	if (cc->group) {
-		r = lookup_group(cc->directory, cc->group, &gid);
-		if (r < 0)
-			return log_errno(LOG_ERR, r, "%s: Group=%s: cannot resolve", name(s),
-					 cc->group);
-	}
-	if (cc->directory) {
-		struct stat st;
-		if (stat(cc->directory, &st) < 0 || !S_ISDIR(st.st_mode)) {
-			r = errno ? -errno : -ENOTDIR;
-			return log_errno(LOG_ERR, r, "%s: Directory=%s", name(s), cc->directory);
+		r = lookup_group(root_fd, cc->group, &gid, why, sizeof(why));
+		if (r < 0) {
+			log_error("%s: Group=%s: cannot resolve: %s", name(s), cc->group, why);
+			return r;
 		}
 	}
 
@@ -486,7 +470,7 @@ int service_spec_build(struct service *s, const char *cgroup_rel, struct service
 	spec->stdio[1] = STDOUT_FILENO;
 	spec->stdio[2] = STDERR_FILENO;
 	spec->root_directory = cc->directory;
-	spec->read_only = cc->read_only >= 0 ? cc->read_only : !cc->directory;
+	spec->read_only = cc->read_only;
 	spec->binds = sp->binds;
 	spec->n_binds = n_binds;
 	spec->tmpfs = sp->tmpfs;

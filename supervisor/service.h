@@ -88,10 +88,12 @@ struct service {
 
 	/* Sandbox (hardening.c): the seccomp filter, compiled once for this
 	 * configuration; the PrivateUsers=yes range (slot+1, 0 = none);
-	 * whether the once-only warnings were logged. */
+	 * whether the payload is the host's root (whom LimitNPROC= does not
+	 * bind); whether the once-only warnings were logged. */
 	struct sock_fprog *seccomp;
 	unsigned userns_slot;
 	int userns_fd; /* PrivateUsers=: the user namespace all its containers join */
+	bool host_root_payload;
 	bool rlimit_warned;
 	bool cgroup_warned;
 	/* Accept=yes: the per-connection sandboxes (accept.c); NULL otherwise. */

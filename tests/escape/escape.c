@@ -38,6 +38,7 @@
 #include <unistd.h>
 
 #include <linux/bpf.h>
+#include <linux/io_uring.h>
 
 enum result { BLOCKED, ESCAPED, SKIP };
 
@@ -253,6 +254,37 @@ static enum result use_perf(void)
 	return expect_fail(fd, "perf_event_open");
 }
 
+/* io_uring does its work in the kernel, out of the filter's sight: the
+ * filter must refuse the ring itself, with its own errno (EPERM). Another
+ * errno means the call reached the kernel. The kernel's own switch
+ * (kernel.io_uring_disabled) also says EPERM: then the row cannot tell. */
+static enum result use_io_uring(void)
+{
+	struct io_uring_params params = {0};
+	char disabled[8] = "0";
+	FILE *f = fopen("/proc/sys/kernel/io_uring_disabled", "re");
+	long fd;
+
+	if (f) {
+		if (!fgets(disabled, sizeof(disabled), f))
+			disabled[0] = '0';
+		fclose(f);
+	}
+	if (disabled[0] != '0')
+		return say(SKIP, "kernel.io_uring_disabled=%c: its EPERM looks like the filter's",
+			   disabled[0]);
+	fd = syscall(SYS_io_uring_setup, 1, &params);
+	if (fd >= 0) {
+		close((int)fd);
+		return say(ESCAPED, "io_uring_setup succeeded");
+	}
+	if (errno == ENOSYS)
+		return say(SKIP, "no io_uring in this kernel");
+	if (errno != EPERM)
+		return say(ESCAPED, "io_uring_setup reached the kernel: %s", strerror(errno));
+	return say(BLOCKED, "io_uring_setup: %s (the filter)", strerror(errno));
+}
+
 static enum result exceed_nproc(void)
 {
 	struct rlimit rl;
@@ -346,6 +378,7 @@ static const struct attempt {
     {"gain privileges through a setuid binary", setuid_binary},
     {"use bpf()", use_bpf},
     {"use perf_event_open()", use_perf},
+    {"set up an io_uring", use_io_uring},
     {"exceed LimitNPROC=", exceed_nproc},
     {"exceed LimitNOFILE=", exceed_nofile},
 };

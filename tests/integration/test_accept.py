@@ -245,6 +245,33 @@ def test_max_connections_per_source():
         assert d.stop() == 0
 
 
+def test_max_connections_per_source_groups():
+    """A dual-stack listener: an IPv4 client (IPv4-mapped) counts as its
+    IPv4 address; an IPv6 client counts as its /64 (here ::1 is in ::/64)."""
+    port = free_port()
+    conf = accept_conf(str(port), "MaxConnectionsPerSource=1", env=["PROBE_SLEEP_MS=1500"])
+    with Daemon({"ps": conf}) as d:
+        d.start()
+        held = _bound_connect("127.0.0.2", port)
+        d.wait_log(r"spawned sandbox pid \d+ for 127\.0\.0\.2")
+        with _bound_connect("127.0.0.2", port) as s:
+            assert recv_all(s) == b""
+        d.wait_log(r"refused connection from 127\.0\.0\.2:\d+: MaxConnectionsPerSource=1 "
+                   r"reached \(1 serving it\); further refusals of 127\.0\.0\.2 are")
+        with _bound_connect("127.0.0.3", port) as s:
+            assert b"listen_fds" in recv_all(s)
+        held6 = connect(("::1", port), socket.AF_INET6)
+        d.wait_log(r"spawned sandbox pid \d+ for \[::1\]")
+        with connect(("::1", port), socket.AF_INET6) as s:
+            assert recv_all(s) == b""
+        d.wait_log(r"refused connection from \[::1\]:\d+: MaxConnectionsPerSource=1 reached "
+                   r"\(1 serving it\); further refusals of ::/64 are")
+        for h in (held, held6):
+            assert b"listen_fds" in recv_all(h)
+            h.close()
+        assert d.stop() == 0
+
+
 def test_trigger_limit_suspends_then_resumes():
     port = free_port()
     conf = accept_conf(f"127.0.0.1:{port}",
@@ -527,6 +554,7 @@ if __name__ == "__main__":
     main([test_fd3_and_environment, test_ipv6_and_unix_peer, test_inetd_shell_program,
           test_isolation_of_concurrent_sandboxes, test_busybox_httpd, test_git_daemon_inetd,
           test_max_connections_waits_in_backlog, test_max_connections_per_source,
+          test_max_connections_per_source_groups,
           test_trigger_limit_suspends_then_resumes, test_runtime_max,
           test_idle_stop_ends_silent_sandbox, test_cgroup_limits_per_sandbox, test_pool,
           test_pool_refills_at_idle_priority,

@@ -1,5 +1,9 @@
 #!/usr/bin/python3
 """The configuration as a user meets it: --check, and bad files at run time."""
+import os
+import re
+import socket
+import stat
 import subprocess
 
 from nsitest import NSINETD, Daemon, main, probe_conf, probe_stream, free_port, connect
@@ -73,6 +77,111 @@ def test_address_in_use_disables_only_that_service():
         blocker.close()
 
 
+def test_unsafe_socket_directory_refused():
+    """A unix socket in a directory another user owns, or that its group
+    may write: refused (--check and at start), naming the directory and why;
+    the daemon's other services work. A root-owned sticky one (as /tmp) is
+    fine."""
+    good = free_port()
+    with Daemon() as d:
+        cases = {"nobody": (0o755, 65534, "is owned by uid 65534, not by root"),
+                 "group": (0o775, 0, "is writable by its group (mode 0775)"),
+                 "sticky": (0o1777, 0, None)}
+        paths = {}
+        for name, (mode, uid, _) in cases.items():
+            sdir = os.path.join(d.tmp, name)
+            os.mkdir(sdir)
+            os.chmod(sdir, mode)
+            os.chown(sdir, uid, uid)
+            paths[name] = d.write(name, probe_conf(os.path.join(sdir, "sock")))
+        d.write("good", probe_conf(f"127.0.0.1:{good}"))
+        rc, out, err = check(d)
+        assert rc != 0, (out, err)
+        for name, (_, _, why) in cases.items():
+            sdir = os.path.join(d.tmp, name)
+            line = (f"{paths[name]}:2: ListenStream={sdir}/sock: cannot use the socket's "
+                    f"directory: {sdir} {why}")
+            assert (line in err) == bool(why), (name, err)
+        d.start()
+        for name, (_, _, why) in cases.items():
+            sdir = os.path.join(d.tmp, name)
+            if why:
+                d.wait_log(f"{name}: ListenStream={sdir}/sock: cannot use the socket's "
+                           f"directory: {sdir} {why}".replace("(", r"\(").replace(")", r"\)"))
+                assert os.listdir(sdir) == [], name
+            else:
+                assert probe_stream(os.path.join(sdir, "sock"), socket.AF_UNIX)["listen_fds"]
+        assert probe_stream(("127.0.0.1", good))["listen_fds"] == 1
+        assert d.stop() == 0
+
+
+def test_unsafe_directory_refused():
+    """Directory= where a host user could plant or swap files: the tree or a
+    directory above it owned by another user or writable by group or others
+    (for the tree itself even sticky, as /tmp): refused by --check and at
+    start, naming the directory and why; a tree of root's 0755 is fine."""
+    good = free_port()
+    with Daemon() as d:
+        def tree(rel, mode, uid=0):
+            path = os.path.join(d.tmp, rel)
+            os.makedirs(path, exist_ok=True)
+            os.chmod(path, mode)
+            os.chown(path, uid, uid)
+            return path
+        cases = {  # name: (Directory=, the directory named, why)
+            "safe": (tree("safe", 0o755), None, None),
+            "group": (tree("group", 0o775), "group", "is writable by its group (mode 0775)"),
+            "nobody": (tree("nobody", 0o755, 65534), "nobody",
+                       "is owned by uid 65534, not by root"),
+            "sticky": (tree("sticky", 0o1777), "sticky",
+                       "is writable by every user (mode 1777)"),
+            "above": (tree("open/tree", 0o755), "open", "is writable by every user (mode 0777)"),
+        }
+        tree("open", 0o777)
+        paths = {}
+        for name, (directory, _, _) in cases.items():
+            paths[name] = d.write(name, probe_conf(f"127.0.0.1:{free_port()}",
+                                                   extra_container=f"Directory={directory}"))
+        d.write("good", probe_conf(f"127.0.0.1:{good}"))
+        rc, out, err = check(d)
+        assert rc != 0, (out, err)
+        for name, (directory, named, why) in cases.items():
+            line = (f"{paths[name]}: Directory={directory}: {d.tmp}/{named} {why}: a host user "
+                    "other than root could plant or swap files in the container's tree: "
+                    "Operation not permitted")
+            assert (line in err) == bool(why), (name, line, err)
+            assert why or f"Directory={directory}" not in err, err
+        d.start()
+        for name, (directory, named, why) in cases.items():
+            if why:
+                d.wait_log(re.escape(f"{name}: Directory={directory}: {d.tmp}/{named} {why}: "
+                                     "a host user other than root could plant"))
+        assert probe_stream(("127.0.0.1", good))["listen_fds"] == 1
+        assert d.stop() == 0
+
+
+def test_socket_mode_and_owner_exact():
+    """SocketMode= is the socket's mode from its creation on, whatever the
+    daemon's umask; SocketUser=/SocketGroup= its owner."""
+    with Daemon() as d:
+        d.preexec = lambda: os.umask(0o077)
+        for name, mode, extra in (("m0666", 0o666, ""), ("m0640", 0o640, "SocketMode=0640"),
+                                  ("m0604", 0o604, "SocketMode=0604\nSocketUser=65534\n"
+                                                   "SocketGroup=65533")):
+            d.write(name, probe_conf(os.path.join(d.tmp, "s", name), extra_socket=extra))
+        d.start()
+        for name, mode in (("m0666", 0o666), ("m0640", 0o640), ("m0604", 0o604)):
+            st = os.lstat(os.path.join(d.tmp, "s", name))
+            assert stat.S_ISSOCK(st.st_mode) and stat.S_IMODE(st.st_mode) == mode, \
+                (name, oct(st.st_mode))
+        st = os.lstat(os.path.join(d.tmp, "s", "m0604"))
+        assert (st.st_uid, st.st_gid) == (65534, 65533), (st.st_uid, st.st_gid)
+        # The directory made for them: root's, 0755 whatever the umask.
+        st = os.stat(os.path.join(d.tmp, "s"))
+        assert st.st_uid == 0 and stat.S_IMODE(st.st_mode) & 0o022 == 0, oct(st.st_mode)
+        assert d.stop() == 0
+
+
 def test_bad_command_line():
     p = subprocess.run([NSINETD, "--log-level", "loud"], capture_output=True, text=True)
     assert p.returncode != 0 and "invalid log level 'loud'" in p.stderr, p.stderr
@@ -84,4 +193,6 @@ def test_bad_command_line():
 if __name__ == "__main__":
     main([test_check_ok, test_check_reports_every_error_with_file_and_line,
           test_duplicate_address_across_files, test_bad_file_disables_only_that_service,
-          test_address_in_use_disables_only_that_service, test_bad_command_line])
+          test_address_in_use_disables_only_that_service, test_unsafe_socket_directory_refused,
+          test_socket_mode_and_owner_exact, test_unsafe_directory_refused,
+          test_bad_command_line])

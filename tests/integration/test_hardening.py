@@ -4,17 +4,21 @@ import os
 import re
 import subprocess
 
-from nsitest import (BUILD, NSINETD, PROBE, Daemon, SkipTest, main, probe_conf, probe_stream,
-                     free_port, cgroup2_mount)
+from nsitest import (BUILD, NSINETD, PROBE, SRC, Daemon, SkipTest, main, probe_conf,
+                     probe_stream, free_port, cgroup2_mount, connect, recv_all, tree_binds)
+
+FORKCOUNT = os.path.join(SRC, "tests", "integration", "forkcount.py")
+EAGAIN = 11
 
 DEFAULT_ROOT_CAPS = 0x405fb
 CAP_SYS_ADMIN = 1 << 21
 
 
-def probe(extra_container="", env=()):
+def probe(extra_container="", env=(), daemon_env=None):
     port = free_port()
     with Daemon({"probe": probe_conf(f"127.0.0.1:{port}", env=env,
-                                      extra_container=extra_container)}) as d:
+                                      extra_container=extra_container)},
+                env=daemon_env) as d:
         # The staging dir below the runtime dir must be reachable by the
         # container's root when it is a PrivateUsers= uid (as /run/nsinetd is).
         os.chmod(d.tmp, 0o755)
@@ -31,6 +35,18 @@ def test_default_root_capabilities_and_filter():
     assert not int(r["caps"], 16) & CAP_SYS_ADMIN
     assert r["no_new_privs"] == "1", r
     assert r["seccomp"] == "2", r  # filter mode
+
+
+def test_bench_switch_ignored():
+    """The benchmark's no-hardening switch exists only in a build of its own
+    (-Dbench_no_hardening=true): this daemon ignores the variable."""
+    if "benchmark build" in subprocess.run([NSINETD, "--version"], capture_output=True,
+                                           text=True).stdout:
+        raise SkipTest("this is the benchmark build (-Dbench_no_hardening=true)")
+    r, log = probe(daemon_env={"NSINETD_BENCH_NO_HARDENING": "1"})
+    assert int(r["caps"], 16) == DEFAULT_ROOT_CAPS, r["caps"]
+    assert r["seccomp"] == "2" and r["no_new_privs"] == "1", r
+    assert "NSINETD_BENCH_NO_HARDENING" not in log, log
 
 
 def test_user_has_no_capabilities():
@@ -69,12 +85,138 @@ def test_private_users():
     assert first[0] == "0" and int(first[1]) >= 0x20000000 and first[2] == "65536", r
 
 
+def inetd_run(program, extra_container=""):
+    """Runs program (an Exec= value) once, as an Accept=yes service whose
+    stdout is the connection; returns what it wrote."""
+    port = free_port()
+    conf = (f"[Socket]\nListenStream=127.0.0.1:{port}\nAccept=yes\n[Container]\n"
+            f"Exec={program}\nStandardInput=socket\n{tree_binds()}\n{extra_container}\n"
+            "[Service]\nStopTimeoutSec=5s\n")
+    with Daemon({"run": conf}) as d:
+        os.chmod(d.tmp, 0o755)  # the staging dir: reachable by a PrivateUsers= root
+        d.start()
+        with connect(("127.0.0.1", port), timeout=30) as s:
+            out = recv_all(s).decode()
+        assert d.stop() == 0
+        return out, d.log()
+
+
+# Prints "RESULT ERRNO" of syscall(NR, ...) for each NR given, with a
+# buffer of zeros as the arguments (io_uring_setup(1, &params)).
+SYSCALL_PY = ("/usr/bin/python3 -c 'import ctypes, sys; c = ctypes.CDLL(None, use_errno=True); "
+              "b = ctypes.create_string_buffer(256); "
+              "[print(c.syscall(int(n), 1, b), ctypes.get_errno(), flush=True) "
+              "for n in sys.argv[1:]]'")
+NR_IO_URING_SETUP = 425
+NR_MEMFD_SECRET = 447
+EACCES = 13
+
+
+def syscalls(extra_container, *nrs):
+    out, log = inetd_run(SYSCALL_PY + " " + " ".join(str(n) for n in nrs), extra_container)
+    rows = [tuple(int(x) for x in l.split()) for l in out.splitlines()]
+    assert len(rows) == len(nrs), (out, log)
+    return rows
+
+
+def test_io_uring_and_memfd_secret_denied():
+    """io_uring escapes every filter (IORING_OP_CONNECT is no connect()):
+    refused by the filter itself, whose errno (here EACCES, which the kernel
+    would not say) shows it, in the default filter, with a deny list, and
+    with an allow list whose @group holds it; memfd_secret() likewise."""
+    for extra in ("", "SystemCallFilter=~connect", "SystemCallFilter=@system-service"):
+        rows = syscalls(f"SystemCallErrorNumber=EACCES\n{extra}", NR_IO_URING_SETUP,
+                        NR_MEMFD_SECRET)
+        assert rows == [(-1, EACCES), (-1, EACCES)], (extra, rows)
+
+
+def test_io_uring_named_in_allow_list():
+    """Named one by one in an allow list, io_uring_setup reaches the kernel."""
+    with open("/proc/sys/kernel/io_uring_disabled") as f:
+        if f.read().strip() != "0":
+            raise SkipTest("kernel.io_uring_disabled is set on this host")
+    (r, err), = syscalls("SystemCallErrorNumber=EACCES\n"
+                         "SystemCallFilter=@system-service io_uring_setup",
+                         NR_IO_URING_SETUP)
+    assert r >= 0, (r, err)
+
+
+def test_default_root_can_chroot():
+    """chroot() is allowed with the default set (CAP_SYS_CHROOT) and filter."""
+    out, log = inetd_run("/usr/bin/python3 -c 'import os; os.chroot(\"/tmp\"); "
+                         "print(\"chrooted\", os.listdir(\"/\"))'")
+    # The sandbox's /tmp is an empty tmpfs: so is its / after chroot().
+    assert out.strip() == "chrooted []", (out, log)
+
+
+def pids_controller():
+    m = cgroup2_mount()
+    return m and "pids" in open(os.path.join(m, "cgroup.subtree_control")).read().split()
+
+
+def fork_bomb(extra_container):
+    out, log = inetd_run(f"/usr/bin/python3 {FORKCOUNT} 2000", extra_container)
+    children, err = (int(x) for x in out.split())
+    return children, err, log
+
+
+def test_default_process_limits():
+    """LimitNPROC=512 by default, seen from inside (also for the host's
+    root, whom it does not bind: the users it becomes inherit it);
+    LimitNPROC=infinity turns it off."""
+    out, _ = inetd_run("/bin/busybox sh -c 'ulimit -Su; ulimit -Hu'")
+    assert out.split() == ["512", "512"], out
+    out, _ = inetd_run("/bin/busybox sh -c 'ulimit -u'", "LimitNPROC=infinity")
+    assert out.split() != ["512"], out
+
+
+def test_fork_bomb_stops_at_limit():
+    """A root payload in a user namespace forks until refused: it stops at
+    the default LimitNPROC=512 (the service's uids count its own processes
+    only), far below the host's limit."""
+    children, err, log = fork_bomb("PrivateUsers=yes")
+    # 512 processes of the uid: the sandbox's init and python among them.
+    assert err == EAGAIN and 400 <= children <= 510, (children, err, log)
+
+
+def test_fork_bomb_host_root():
+    """The host's root is not bound by LimitNPROC=: the default TasksMax=512
+    stops it where a pids controller is delegated; elsewhere the daemon and
+    --check say that nothing does."""
+    if pids_controller():
+        children, err, log = fork_bomb("")
+        assert err == EAGAIN and 400 <= children <= 510, (children, err, log)
+        return
+    port = free_port()
+    with Daemon({"root": probe_conf(f"127.0.0.1:{port}"),
+                 "ns": probe_conf(f"127.0.0.1:{free_port()}",
+                                  extra_container="PrivateUsers=yes")}) as d:
+        out = subprocess.run([NSINETD, "--check", "--config-dir", d.config_dir],
+                             capture_output=True, text=True)
+        assert out.returncode == 0, out
+        lines = [l for l in out.stdout.splitlines() if "no limit on the number of" in l]
+        assert len(lines) == 1 and "root.conf" in lines[0], out.stdout
+        assert "the default TasksMax=512 is not enforced (no pids controller" in lines[0]
+        os.chmod(d.tmp, 0o755)
+        d.start()
+        probe_stream(("127.0.0.1", port))
+        d.wait_log(r"root: no limit on the number of processes: the default TasksMax=512 "
+                   r"is not enforced \(no pids controller")
+        assert d.stop() == 0
+    raise SkipTest("no pids controller in cgroup v2 here: the host's root is not bound "
+                   "(and the daemon says so, as checked)")
+
+
 def make_rootfs(top):
     """A small Directory= root owned by the host's root, with /usr and the
     build tree bound in, and a root-only file."""
     root = os.path.join(top, "rootfs")
     for d in ("usr", "etc", "proc", "sys", "dev", "tmp", "run", "data"):
         os.makedirs(os.path.join(root, d))
+        # Safe whatever the umask: Directory= refuses a tree that users
+        # other than root could write.
+        os.chmod(os.path.join(root, d), 0o755)
+    os.chmod(root, 0o755)
     for link, target in (("lib", "usr/lib"), ("lib64", "usr/lib64"), ("bin", "usr/bin"),
                          ("sbin", "usr/sbin")):
         os.symlink(target, os.path.join(root, link))
@@ -108,6 +250,66 @@ def test_private_users_idmapped_root():
         # On the host, nothing changed owner.
         st = os.stat(os.path.join(root, "data", "secret.txt"))
         assert (st.st_uid, st.st_gid) == (0, 0)
+        assert d.stop() == 0
+
+
+def test_directory_read_only_by_default():
+    """A Directory= tree is read-only by default, as the host's / is;
+    ReadOnly=no makes it writable."""
+    for extra, readonly in (("", True), ("ReadOnly=no", False)):
+        port = free_port()
+        with Daemon() as d:
+            root = make_rootfs(d.tmp)
+            build = os.path.realpath(BUILD)
+            d.write("dir", probe_conf(
+                f"127.0.0.1:{port}",
+                extra_container=(f"Directory={root}\nBindReadOnly=/usr:/usr\n"
+                                 f"BindReadOnly={build}:{build}\n{extra}\n")))
+            d.start()
+            r = probe_stream(("127.0.0.1", port))
+            assert r["root_readonly"] is readonly, (extra, r["root_readonly"])
+            assert d.stop() == 0
+
+
+def tree_conf(root, port, extra=""):
+    build = os.path.realpath(BUILD)
+    return probe_conf(f"127.0.0.1:{port}", extra_container=(
+        f"Directory={root}\nBindReadOnly=/usr:/usr\nBindReadOnly={build}:{build}\n{extra}\n"))
+
+
+def test_user_lookup_refuses_a_fifo():
+    """User= in a tree whose /etc/passwd is a FIFO: that service is refused
+    with the file and why, and the daemon does not block on it: its other
+    service answers."""
+    port, good = free_port(), free_port()
+    with Daemon() as d:
+        os.chmod(d.tmp, 0o755)
+        root = make_rootfs(d.tmp)
+        os.mkfifo(os.path.join(root, "etc", "passwd"))
+        d.write("fifo", tree_conf(root, port, "User=svc"))
+        d.write("good", probe_conf(f"127.0.0.1:{good}"))
+        d.start()
+        with connect(("127.0.0.1", port)):
+            d.wait_log(r"fifo: User=svc: cannot resolve: the tree's /etc/passwd is not a "
+                       r"regular file")
+        assert probe_stream(("127.0.0.1", good), timeout=5)["listen_fds"] == 1
+        assert d.stop() == 0
+
+
+def test_user_lookup_stays_in_the_tree():
+    """The tree's /etc/passwd is a link to /etc/shadow: the tree's own
+    shadow, not the host's, is read (it names svc, uid 4321)."""
+    port = free_port()
+    with Daemon() as d:
+        os.chmod(d.tmp, 0o755)
+        root = make_rootfs(d.tmp)
+        with open(os.path.join(root, "etc", "shadow"), "w") as f:
+            f.write("root:x:0:0::/root:/bin/sh\nsvc:x:4321:4322::/home/svc:/bin/sh\n")
+        os.symlink("/etc/shadow", os.path.join(root, "etc", "passwd"))
+        d.write("link", tree_conf(root, port, "User=svc"))
+        d.start()
+        r = probe_stream(("127.0.0.1", port))
+        assert (r["uid"], r["gid"]) == (4321, 4322), r
         assert d.stop() == 0
 
 
@@ -161,9 +363,14 @@ def test_rootless():
 
 
 if __name__ == "__main__":
-    main([test_default_root_capabilities_and_filter, test_user_has_no_capabilities,
+    main([test_default_root_capabilities_and_filter, test_bench_switch_ignored,
+          test_user_has_no_capabilities,
           test_capabilities_key, test_no_new_privileges_off_without_filter_needs,
-          test_limits, test_system_call_filter_allow_list, test_private_users,
-          test_private_users_idmapped_root,
+          test_limits, test_system_call_filter_allow_list, test_io_uring_and_memfd_secret_denied,
+          test_io_uring_named_in_allow_list, test_default_root_can_chroot,
+          test_default_process_limits, test_fork_bomb_stops_at_limit, test_fork_bomb_host_root,
+          test_private_users,
+          test_private_users_idmapped_root, test_directory_read_only_by_default,
+          test_user_lookup_refuses_a_fifo, test_user_lookup_stays_in_the_tree,
           test_cgroup_settings_not_enforced_are_said, test_memory_max_enforced,
           test_rootless])

@@ -125,7 +125,7 @@ static void test_defaults(void)
 	ok(!c->container.user && !c->container.group, "User/Group default NULL");
 	is_str(c->container.hostname, "web", "Hostname default = the name");
 	ok(c->container.n_binds == 0 && c->container.n_tmpfs == 0, "no mounts");
-	is_int(c->container.read_only, -1, "ReadOnly default -1");
+	ok(c->container.read_only, "ReadOnly default yes (also for Directory=)");
 	is_int(c->container.network, NETWORK_NONE, "Network default none");
 	ok(c->service.stop_timeout == 10 * USEC_PER_SEC, "StopTimeoutSec default 10s");
 	is_int(c->service.kill_signal, SIGTERM, "KillSignal default SIGTERM");
@@ -432,8 +432,11 @@ static void test_sandbox_keys(void)
 		   "SystemCallFilter default: the base filter only");
 		is_int(sb->syscall_error_number, 0, "SystemCallErrorNumber default (EPERM)");
 		ok(!sb->rlimits[RLIMIT_NOFILE].set, "LimitNOFILE default unset");
-		ok(sb->memory_max == 0 && sb->tasks_max == 0 && sb->cpu_weight == 0,
-		   "cgroup settings default unset");
+		ok(sb->rlimits[RLIMIT_NPROC].set && sb->rlimits[RLIMIT_NPROC].soft == 512 &&
+		       sb->rlimits[RLIMIT_NPROC].hard == 512,
+		   "LimitNPROC default 512");
+		ok(sb->memory_max == 0 && sb->cpu_weight == 0, "cgroup settings default unset");
+		ok(sb->tasks_max == 0, "TasksMax default (0: CONFIG_DEFAULT_TASKS_MAX)");
 		config_free(c);
 	}
 
@@ -542,6 +545,37 @@ static void test_sandbox_keys(void)
 	}
 	c = good_key("Container", "TasksMax=infinity");
 	ok(c && c->container.sandbox.tasks_max == UINT64_MAX, "TasksMax=infinity");
+	config_free(c);
+	c = good_key("Container", "TasksMax=64\nTasksMax=");
+	ok(c && c->container.sandbox.tasks_max == 0, "TasksMax= resets to the default");
+	config_free(c);
+
+	/* LimitNPROC=: 512, or 4 per sandbox of an Accept=yes service (they
+	 * share their uid); explicit values and infinity win. */
+	c = good_key("Container", "LimitNPROC=infinity");
+	ok(c && c->container.sandbox.rlimits[RLIMIT_NPROC].soft == RLIM_INFINITY &&
+	       c->container.sandbox.rlimits[RLIMIT_NPROC].hard == RLIM_INFINITY,
+	   "LimitNPROC=infinity turns the default off");
+	config_free(c);
+	c = good_key("Container", "LimitNPROC=10\nLimitNPROC=");
+	ok(c && c->container.sandbox.rlimits[RLIMIT_NPROC].soft == 512,
+	   "LimitNPROC= resets to the default");
+	config_free(c);
+	c = parse_good(BASE "[Socket]\nAccept=yes\n", "Accept=yes LimitNPROC default");
+	ok(c && c->container.sandbox.rlimits[RLIMIT_NPROC].soft == 512,
+	   "Accept=yes, MaxConnections=64: LimitNPROC default 512");
+	config_free(c);
+	c = parse_good(BASE "[Socket]\nAccept=yes\nMaxConnections=1000\n",
+		       "Accept=yes MaxConnections=1000 LimitNPROC default");
+	ok(c && c->container.sandbox.rlimits[RLIMIT_NPROC].soft == 4000 &&
+	       c->container.sandbox.rlimits[RLIMIT_NPROC].hard == 4000,
+	   "Accept=yes, MaxConnections=1000: LimitNPROC default 4000");
+	config_free(c);
+	c = parse_good(BASE "[Socket]\nAccept=yes\nMaxConnections=1000\n[Container]\n"
+			    "LimitNPROC=100\n",
+		       "Accept=yes explicit LimitNPROC");
+	ok(c && c->container.sandbox.rlimits[RLIMIT_NPROC].soft == 100,
+	   "an explicit LimitNPROC= wins over the Accept=yes default");
 	config_free(c);
 }
 
@@ -838,7 +872,7 @@ static void test_reset_and_last_wins(void)
 		       "Environment=A=1\nEnvironment=\nEnvironment=B=2\n"
 		       "Bind=/a\nBindReadOnly=/b\nBind=\nBind=/c\n"
 		       "TemporaryFileSystem=/t\nTemporaryFileSystem=\nTemporaryFileSystem=/u\n"
-		       "User=a\nUser=\nHostname=x\nHostname=y\nReadOnly=yes\nReadOnly=\n"
+		       "User=a\nUser=\nHostname=x\nHostname=y\nReadOnly=no\nReadOnly=\n"
 		       "Network=host\nNetwork=\n"
 		       "[Socket]\nBacklog=5\nBacklog=6\nFileDescriptorName=a\nFileDescriptorName=\n"
 		       "SocketMode=0600\nSocketMode=\n"
@@ -856,7 +890,7 @@ static void test_reset_and_last_wins(void)
 	   "TemporaryFileSystem= resets");
 	ok(!c->container.user, "User= empty resets");
 	is_str(c->container.hostname, "y", "last Hostname= wins");
-	is_int(c->container.read_only, -1, "ReadOnly= empty resets to -1");
+	ok(c->container.read_only, "ReadOnly= empty resets to yes");
 	is_int(c->container.network, NETWORK_NONE, "Network= empty resets");
 	is_int(c->socket.backlog, 6, "last Backlog= wins");
 	is_str(c->socket.fd_name, "web", "FileDescriptorName= empty resets to the name");
@@ -1113,6 +1147,7 @@ static void test_equal(void)
 	    "[Socket]\nAccept=yes\n",
 	    "[Socket]\nAccept=yes\nMaxConnections=3\n",
 	    "[Socket]\nAccept=yes\nMaxConnectionsPerSource=3\n",
+	    "[Socket]\nAccept=yes\nMaxConnectionsPerSourceIPv6Prefix=56\n",
 	    "[Socket]\nAccept=yes\n[Container]\nStandardInput=socket\n",
 	    "[Socket]\nAccept=yes\n[Container]\nPoolSize=2\n",
 	    "[Socket]\nAccept=yes\n[Service]\nRuntimeMaxSec=5s\n",
@@ -1388,6 +1423,8 @@ static void test_accept(void)
 		ok(c->socket.accept, "Accept=yes");
 		is_int(c->socket.max_connections, 64, "MaxConnections default 64");
 		is_int(c->socket.max_connections_per_source, 0, "MaxConnectionsPerSource off");
+		is_int(c->socket.per_source_ipv6_prefix, 64,
+		       "MaxConnectionsPerSourceIPv6Prefix default 64");
 		is_int(c->socket.trigger_limit_burst, 2000, "Accept=yes: TriggerLimitBurst 2000");
 		ok(c->service.runtime_max == USEC_INFINITY, "RuntimeMaxSec infinity");
 	}
@@ -1407,6 +1444,13 @@ static void test_accept(void)
 	config_free(c);
 	c = accept_key("Socket", "MaxConnectionsPerSource=0");
 	ok(c && c->socket.max_connections_per_source == 0, "MaxConnectionsPerSource=0");
+	config_free(c);
+	c = accept_key("Socket", "MaxConnectionsPerSourceIPv6Prefix=128");
+	ok(c && c->socket.per_source_ipv6_prefix == 128, "MaxConnectionsPerSourceIPv6Prefix=128");
+	config_free(c);
+	c = accept_key("Socket", "MaxConnectionsPerSourceIPv6Prefix=");
+	ok(c && c->socket.per_source_ipv6_prefix == 64,
+	   "MaxConnectionsPerSourceIPv6Prefix= resets to 64");
 	config_free(c);
 	c = accept_key("Socket", "TriggerLimitBurst=5");
 	ok(c && c->socket.trigger_limit_burst == 5, "Accept=yes TriggerLimitBurst=5");
@@ -1440,6 +1484,12 @@ static void test_accept(void)
 	accept_bad_key("Socket", "MaxConnectionsPerSource=-1",
 		       "MaxConnectionsPerSource=: invalid value '-1': expected a number from 0 to "
 		       "4096");
+	accept_bad_key("Socket", "MaxConnectionsPerSourceIPv6Prefix=0",
+		       "MaxConnectionsPerSourceIPv6Prefix=: invalid value '0': expected a number "
+		       "from 1 to 128");
+	accept_bad_key("Socket", "MaxConnectionsPerSourceIPv6Prefix=129",
+		       "MaxConnectionsPerSourceIPv6Prefix=: invalid value '129': expected a number "
+		       "from 1 to 128");
 	accept_bad_key("Container", "StandardInput=tty",
 		       "StandardInput=: invalid value 'tty': expected fd or socket");
 	accept_bad_key("Container", "PoolSize=65",
@@ -1470,10 +1520,12 @@ static void test_accept(void)
 		  "IdleStopSec= ends one whose connection is silent)",
 		  NULL);
 	parse_bad(
-	    BASE "[Socket]\nMaxConnections=2\nMaxConnectionsPerSource=1\n[Container]\n"
+	    BASE "[Socket]\nMaxConnections=2\nMaxConnectionsPerSource=1\n"
+		 "MaxConnectionsPerSourceIPv6Prefix=56\n[Container]\n"
 		 "StandardInput=socket\nPoolSize=1\n[Service]\nRuntimeMaxSec=1s\n",
 	    "Accept=yes keys without Accept=yes", "t.conf: MaxConnections= needs Accept=yes",
 	    "t.conf: MaxConnectionsPerSource= needs Accept=yes",
+	    "t.conf: MaxConnectionsPerSourceIPv6Prefix= needs Accept=yes",
 	    "t.conf: StandardInput=socket needs Accept=yes (with Accept=no the container gets "
 	    "listening sockets, not a connection)",
 	    "t.conf: PoolSize= needs Accept=yes", "t.conf: RuntimeMaxSec= needs Accept=yes", NULL);

@@ -2,6 +2,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <net/if.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "common/sockaddr.h"
@@ -176,11 +177,69 @@ static void test_raw(void)
 	is_str(sockaddr_format(&u.sa, sizeof(u.in), buf, 8), "127.0.0", "truncated output");
 }
 
+/* The source key of ip (IPv4 or IPv6) with an IPv6 prefix of len bits,
+ * formatted back: "a.b.c.d", "x::/len", or "-errno". */
+static const char *source_of(const char *ip, unsigned len, char *buf, size_t size)
+{
+	union sockaddr_union u = {0};
+	unsigned char key[16];
+	char text[INET6_ADDRSTRLEN];
+	int family;
+
+	if (inet_pton(AF_INET, ip, &u.in.sin_addr) == 1)
+		u.in.sin_family = AF_INET;
+	else if (inet_pton(AF_INET6, ip, &u.in6.sin6_addr) == 1)
+		u.in6.sin6_family = AF_INET6;
+	else
+		u.sa.sa_family = AF_UNIX;
+	family = sockaddr_source_key(&u.sa, len, key);
+	if (family < 0)
+		snprintf(buf, size, "%d", family);
+	else if (family == AF_INET)
+		snprintf(buf, size, "%s", inet_ntop(AF_INET, key, text, sizeof(text)));
+	else
+		snprintf(buf, size, "%s/%u", inet_ntop(AF_INET6, key, text, sizeof(text)), len);
+	return buf;
+}
+
+static void test_source_key(void)
+{
+	static const struct {
+		const char *ip;
+		unsigned len;
+		const char *key;
+	} cases[] = {
+	    {"192.0.2.7", 64, "192.0.2.7"},
+	    /* IPv4-mapped: the IPv4 address, whatever the IPv6 prefix. */
+	    {"::ffff:192.0.2.7", 64, "192.0.2.7"},
+	    {"::ffff:192.0.2.7", 128, "192.0.2.7"},
+	    /* One /64, one source. */
+	    {"2001:db8:1:2:aaaa:bbbb:cccc:dddd", 64, "2001:db8:1:2::/64"},
+	    {"2001:db8:1:2::1", 64, "2001:db8:1:2::/64"},
+	    {"2001:db8:1:3::1", 64, "2001:db8:1:3::/64"},
+	    {"2001:db8:1:2::1", 128, "2001:db8:1:2::1/128"},
+	    {"2001:db8:1:2::1", 48, "2001:db8:1::/48"},
+	    /* Not on a byte boundary. */
+	    {"2001:db8:1:2ff::1", 57, "2001:db8:1:280::/57"},
+	    {"ffff:ffff::", 1, "8000::/1"},
+	    {"::1", 64, "::/64"},
+	    {"2001:db8::1", 0, "-22"},
+	    {"2001:db8::1", 129, "-22"},
+	    {"unix", 64, "-22"},
+	};
+	char buf[64];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		is_str(source_of(cases[i].ip, cases[i].len, buf, sizeof(buf)), cases[i].key,
+		       "source of %s with IPv6 prefix /%u", cases[i].ip, cases[i].len);
+}
+
 int main(void)
 {
 	test_forms();
 	test_bad();
 	test_equal();
 	test_raw();
+	test_source_key();
 	return tap_done();
 }
