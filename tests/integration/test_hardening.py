@@ -171,10 +171,10 @@ def test_default_process_limits():
 
 
 def test_fork_bomb_stops_at_limit():
-    """A root payload in a user namespace forks until refused: it stops at
-    the default LimitNPROC=512 (the service's uids count its own processes
-    only), far below the host's limit."""
-    children, err, log = fork_bomb("PrivateUsers=yes")
+    """A root payload in its user namespace (the default) forks until
+    refused: it stops at the default LimitNPROC=512 (the service's uids count
+    its own processes only), far below the host's limit."""
+    children, err, log = fork_bomb("")
     # 512 processes of the uid: the sandbox's init and python among them.
     assert err == EAGAIN and 400 <= children <= 510, (children, err, log)
 
@@ -184,13 +184,12 @@ def test_fork_bomb_host_root():
     stops it where a pids controller is delegated; elsewhere the daemon and
     --check say that nothing does."""
     if pids_controller():
-        children, err, log = fork_bomb("")
+        children, err, log = fork_bomb("PrivateUsers=no")
         assert err == EAGAIN and 400 <= children <= 510, (children, err, log)
         return
     port = free_port()
-    with Daemon({"root": probe_conf(f"127.0.0.1:{port}"),
-                 "ns": probe_conf(f"127.0.0.1:{free_port()}",
-                                  extra_container="PrivateUsers=yes")}) as d:
+    with Daemon({"root": probe_conf(f"127.0.0.1:{port}", extra_container="PrivateUsers=no"),
+                 "ns": probe_conf(f"127.0.0.1:{free_port()}")}) as d:
         out = subprocess.run([NSINETD, "--check", "--config-dir", d.config_dir],
                              capture_output=True, text=True)
         assert out.returncode == 0, out
