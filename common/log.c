@@ -64,7 +64,8 @@ int log_level_from_string(const char *s)
 
 void log_vmsg(int level, const char *fmt, va_list ap)
 {
-	char buf[2048];
+	/* Room for a line of container output (OUTPUT_LINE_MAX) and its prefix. */
+	char buf[8192];
 	int saved = errno;
 
 	if (level > max_level)

@@ -41,6 +41,7 @@
 #include "common/strv.h"
 #include "supervisor/listener.h"
 #include "supervisor/manager.h"
+#include "supervisor/output.h"
 #include "supervisor/service.h"
 
 /* Connections taken per wake-up of a listener: others' events get a turn. */
@@ -92,6 +93,8 @@ struct sandbox {
 	struct event *timer;      /* RuntimeMaxSec=, then the stop timeout */
 	struct event *idle_timer; /* IdleStopSec=: when the connection may be idle */
 	char *cgroup_path;
+	/* Its stdout (unless that is the connection) and stderr (output.c). */
+	struct output_pipe *output;
 	usec_t started_at; /* spawned (pool: handed the connection) */
 	struct peer peer;
 	struct source *source;
@@ -403,6 +406,7 @@ static struct sandbox *sandbox_free(struct sandbox *sb)
 	sb->sync_fd = safe_close(sb->sync_fd);
 	sb->handoff_fd = safe_close(sb->handoff_fd);
 	sb->conn_fd = safe_close(sb->conn_fd);
+	sb->output = output_pipe_close(sb->output);
 	service_cgroup_drop(a->s, &sb->cgroup_path);
 	if (sb->source) {
 		sb->source->active--;
@@ -511,6 +515,7 @@ static int sandbox_spawn(struct accept *a, struct sandbox *sb, int conn)
 	hardening_cgroup_apply(a->s, sb->cgroup_path);
 	sb->started_at = now_usec();
 	r = activator_spawn(&sp.spec, &child);
+	output_pipe_spawned(sp.output, r < 0 ? -1 : child.pid);
 	/* What the start needed of Network= (a netns:NAME fd) goes now. */
 	network_spawned(a->s, r);
 	if (r < 0) {
@@ -536,6 +541,7 @@ static int sandbox_spawn(struct accept *a, struct sandbox *sb, int conn)
 	}
 	event_add(sb->pidfd_event, NULL);
 	event_add(sb->sync_event, NULL);
+	sb->output = TAKE_PTR(sp.output);
 	log_debug("%s: spawned sandbox pid %d%s%s", name(a), (int)sb->pid,
 		  conn >= 0 ? " for " : " for the pool", conn >= 0 ? sb->peer.text : "");
 	return 0;
@@ -702,6 +708,8 @@ static void sandbox_exit_cb(evutil_socket_t fd, short what, void *arg)
 	}
 	if (sb->sync_fd >= 0)
 		sandbox_sync_cb(sb->sync_fd, EV_READ, sb);
+	/* Its last lines are logged before its end. */
+	sb->output = output_pipe_close(sb->output);
 
 	format_duration(buf, sizeof(buf), ran - ran % 1000);
 	if (r < 0)

@@ -25,6 +25,7 @@
 #include "supervisor/accept.h"
 #include "supervisor/listener.h"
 #include "supervisor/manager.h"
+#include "supervisor/output.h"
 #include "supervisor/rootdir.h"
 
 #define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -368,6 +369,7 @@ void service_spec_done(struct service_spec *sp)
 	sp->cgroup_fd = safe_close(sp->cgroup_fd);
 	free(sp->cgroup_path);
 	sp->cgroup_path = NULL;
+	sp->output = output_pipe_close(sp->output);
 }
 
 int service_spec_build(struct service *s, const char *cgroup_rel, struct service_spec *sp)
@@ -460,6 +462,12 @@ int service_spec_build(struct service *s, const char *cgroup_rel, struct service
 				  rel);
 	}
 
+	/* Never the daemon's own stderr: that may be the administrator's
+	 * terminal, or a log with other clients' addresses in it. */
+	r = output_pipe_open(s->output, &sp->output);
+	if (r < 0)
+		goto fail_log;
+
 	spec->name = name(s);
 	spec->argv = cc->exec;
 	spec->envp = sp->env;
@@ -467,8 +475,8 @@ int service_spec_build(struct service *s, const char *cgroup_rel, struct service
 	spec->fd_names = sp->names;
 	spec->n_fds = s->cfg->socket.n_listen;
 	spec->stdio[0] = -1;
-	spec->stdio[1] = STDOUT_FILENO;
-	spec->stdio[2] = STDERR_FILENO;
+	spec->stdio[1] = output_pipe_fd(sp->output);
+	spec->stdio[2] = output_pipe_fd(sp->output);
 	spec->root_directory = cc->directory;
 	spec->read_only = cc->read_only;
 	spec->binds = sp->binds;
@@ -526,6 +534,7 @@ int service_start(struct service *s)
 
 	s->started_at = now_usec();
 	r = activator_spawn(&sp.spec, &child);
+	output_pipe_spawned(sp.output, r < 0 ? -1 : child.pid);
 	network_spawned(s, r);
 	if (r < 0) {
 		log_errno(LOG_ERR, r, "%s: cannot start container", name(s));
@@ -536,6 +545,7 @@ int service_start(struct service *s)
 	s->pid = child.pid;
 	s->pidfd = child.pidfd;
 	s->sync_fd = child.sync_fd;
+	s->output_pipe = TAKE_PTR(sp.output);
 	s->exec_done = false;
 	s->kill_sent = false;
 	s->pidfd_event = event_new(m->base, s->pidfd, EV_READ, exit_cb, s);
@@ -637,6 +647,8 @@ static void exit_cb(evutil_socket_t fd, short what, void *arg)
 	timer_stop(s);
 	drop_cgroup(s);
 	network_stop(s);
+	/* Its last lines are logged before its end. */
+	s->output_pipe = output_pipe_close(s->output_pipe);
 
 	format_duration(buf, sizeof(buf), ran - ran % 1000);
 	if (stopping)
@@ -927,14 +939,17 @@ struct service *service_new(struct manager *m, struct service_config *cfg, int *
 	s->userns_fd = -1;
 	s->state = SERVICE_WAITING;
 	network_init(&s->net);
+	s->output = output_new(m->base, cfg->name, cfg->socket.accept, NULL);
 	s->fds = calloc(n, sizeof(int));
 	s->listen_events = calloc(n, sizeof(struct event *));
 	s->failures = calloc(cfg->service.start_limit_burst + 1, sizeof(usec_t));
 	s->triggers = calloc(cfg->socket.trigger_limit_burst + 2, sizeof(usec_t));
-	if (cfg->socket.accept && s->fds && s->listen_events && s->failures && s->triggers)
+	if (cfg->socket.accept && s->output && s->fds && s->listen_events && s->failures &&
+	    s->triggers)
 		s->accept = accept_new(s);
-	if (!s->fds || !s->listen_events || !s->failures || !s->triggers ||
+	if (!s->output || !s->fds || !s->listen_events || !s->failures || !s->triggers ||
 	    (cfg->socket.accept && !s->accept)) {
+		output_free(s->output);
 		free(s->fds);
 		free(s->listen_events);
 		free(s->failures);
@@ -964,6 +979,8 @@ struct service *service_free(struct service *s)
 	if (!s)
 		return NULL;
 	s->accept = accept_free(s->accept);
+	s->output_pipe = output_pipe_close(s->output_pipe);
+	s->output = output_free(s->output);
 	if (s->pidfd_event)
 		event_free(s->pidfd_event);
 	if (s->sync_event)

@@ -30,6 +30,8 @@ struct manager;
 struct sock_fprog;
 struct event;
 struct accept;
+struct output;
+struct output_pipe;
 
 enum service_state {
 	SERVICE_WAITING,   /* a reload replaced it: the old container is still stopping */
@@ -100,6 +102,10 @@ struct service {
 	struct accept *accept;
 	/* Network=: the shared namespace, the veth pair (network.c). */
 	struct network_state net;
+	/* Containers' stdout and stderr (output.c); the running container's
+	 * pipe (Accept=no). */
+	struct output *output;
+	struct output_pipe *output_pipe;
 };
 
 /* A container's activator_spec and everything it points to. */
@@ -114,11 +120,16 @@ struct service_spec {
 	int cgroup_fd;              /* spec.cgroup_fd */
 	char *cgroup_path;          /* take it to own the cgroup */
 	struct hardening hardening; /* what spec's hardening fields point to */
+	/* The container's stdout and stderr (spec.stdio[1], [2]): call
+	 * output_pipe_spawned() on it right after activator_spawn(), and take
+	 * it to own it; service_spec_done() closes it otherwise. */
+	struct output_pipe *output;
 };
 
 /* Builds the spec of one container of s, as configured: User=, Group=,
  * Directory=, mounts, environment, namespaces, the service's listeners as
- * fds 3..., and a new cgroup NAME (or NAME/cgroup_rel). Logs its errors.
+ * fds 3..., a pipe of its own as stdout and stderr (never the daemon's),
+ * and a new cgroup NAME (or NAME/cgroup_rel). Logs its errors.
  * Whatever is built is released by service_spec_done(), even on failure. */
 int service_spec_build(struct service *s, const char *cgroup_rel, struct service_spec *ret);
 void service_spec_done(struct service_spec *sp);

@@ -151,10 +151,13 @@ class Daemon:
         if extra_env:
             env.update(extra_env)
         self.logf = open(self.log_path, "ab")
+        # The daemon's stdout and stderr: its log file, or what a test sets
+        # (a terminal) and copies to the log file itself.
+        out = getattr(self, "stdio", None) or self.logf
         self.proc = subprocess.Popen(
             self.prefix + list(getattr(self, "args_prefix", ())) + [NSINETD, "--config-dir", self.config_dir, "--runtime-dir",
              self.runtime_dir, "--log-level", "debug"] + self.args,
-            stdin=subprocess.DEVNULL, stdout=self.logf, stderr=self.logf,
+            stdin=subprocess.DEVNULL, stdout=out, stderr=out,
             env=env, pass_fds=getattr(self, "pass_fds", ()),
             preexec_fn=getattr(self, "preexec", None))
         if wait_log:

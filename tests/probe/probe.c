@@ -404,6 +404,43 @@ static void report_dir_entries(struct buf *b, const char *path)
 	buf_printf(b, "]");
 }
 
+/* Where each fd of dir (/proc/self/fd, /proc/1/fd) leads: {"0": "/dev/null",
+ * "1": "pipe:[123]", ...}; {"error": "Permission denied"} if dir cannot be
+ * read (pid 1 is not dumpable). */
+static void report_fd_links(struct buf *b, const char *dir)
+{
+	char path[PATH_MAX], target[PATH_MAX];
+	struct dirent *de;
+	int n = 0;
+	DIR *d = opendir(dir);
+
+	if (!d) {
+		buf_printf(b, "{\"error\": ");
+		json_string(b, strerror(errno));
+		buf_printf(b, "}");
+		return;
+	}
+	buf_printf(b, "{");
+	while ((de = readdir(d)) && n < PROBE_LIST_MAX) {
+		ssize_t len;
+
+		if (!is_numeric(de->d_name))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		len = readlink(path, target, sizeof(target) - 1);
+		if (len < 0)
+			snprintf(target, sizeof(target), "(readlink: %s)", strerror(errno));
+		else
+			target[len] = '\0';
+		buf_printf(b, "%s", n++ ? ", " : "");
+		json_string(b, de->d_name);
+		buf_printf(b, ": ");
+		json_string(b, target);
+	}
+	closedir(d);
+	buf_printf(b, "}");
+}
+
 /* PROBE_FILES=/a,/b: {"/a": {"content": "...", "writable": false}, ...}; a
  * file that cannot be read has content null. "writable" is access(W_OK):
  * false on a read-only mount even for root. */
@@ -468,7 +505,8 @@ static void report_env(struct buf *b)
  *   cgroup (str, /proc/self/cgroup), uid_map, gid_map (str), env ({name: str or
  *   null}), caps (str, CapEff), cap_bnd (str, CapBnd), no_new_privs (str),
  *   seccomp (str, the "Seccomp:" mode), rlimit_nofile ([soft, hard]),
- *   answer (int, 1 for the first answer), peer, local (str or null),
+ *   fd_links, pid1_fd_links ({fd: target} of /proc/self/fd and /proc/1/fd, or
+ *   {"error": str}), answer (int, 1 for the first answer), peer, local (str or null),
  *   truncated (bool, last).
  */
 static void report_write(struct buf *b, const struct sockaddr_storage *peer, socklen_t peer_len,
@@ -549,6 +587,10 @@ static void report_write(struct buf *b, const struct sockaddr_storage *peer, soc
 			   rl.rlim_max == RLIM_INFINITY ? -1LL : (long long)rl.rlim_max);
 	else
 		buf_printf(b, "null");
+	json_key(b, "fd_links");
+	report_fd_links(b, "/proc/self/fd");
+	json_key(b, "pid1_fd_links");
+	report_fd_links(b, "/proc/1/fd");
 	json_key(b, "answer");
 	buf_printf(b, "%lu", answers + 1);
 	json_key(b, "peer");
