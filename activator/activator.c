@@ -156,6 +156,8 @@ static int spec_validate(const struct activator_spec *spec)
 
 	if (spec->pool && (spec->n_fds > 0 || spec->handoff_fd < 0))
 		return -EINVAL;
+	if (spec->park && (spec->pool || spec->handoff_fd < 0))
+		return -EINVAL;
 	if (spec->n_groups > ACTIVATOR_GROUPS_MAX)
 		return -E2BIG;
 	if (spec->n_groups > 0 && !spec->groups)
@@ -452,7 +454,7 @@ int activator_spawn(const struct activator_spec *spec, struct activator_child *r
 		sc->src[sc->n_src++] = spec->fds[i];
 	if (spec->netns_fd >= 0)
 		sc->src[sc->n_src++] = spec->netns_fd;
-	if (spec->pool)
+	if (spec->pool || spec->park)
 		sc->src[sc->n_src++] = spec->handoff_fd;
 	if (spec->userns_fd >= 0)
 		sc->src[sc->n_src++] = spec->userns_fd;
@@ -608,6 +610,15 @@ int activator_read_result(int sync_fd, struct activator_failure *ret)
 		}
 	}
 	return rec.err < 0 ? rec.err : -EIO;
+}
+
+int activator_release(int handoff_fd)
+{
+	ssize_t n = send(handoff_fd, "r", 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+
+	if (n < 0)
+		return -errno;
+	return n == 1 ? 0 : -EIO;
 }
 
 int activator_priority_normal(pid_t pid)

@@ -173,6 +173,11 @@ struct activator_spec {
 	 * closes its copy of this end after spawning. */
 	bool pool;
 	int handoff_fd;
+	/* Parked mode (Accept=no, Prepare=): the container is set up
+	 * completely, with its fds in place, and pid 1 waits on handoff_fd
+	 * for activator_release() before it forks the payload: the first
+	 * connection only releases it. EOF instead makes it exit 0. */
+	bool park;
 	/* An existing network namespace to join (an nsfs fd), or -1: the child
 	 * setns()s into it before anything else (Network=netns:NAME, the
 	 * shared empty namespace). Requires CLONE_NEWNET not set. Note that
@@ -255,6 +260,10 @@ enum activator_layout {
  */
 int activator_handoff(int handoff_fd, int conn_fd, enum activator_layout layout,
 		      const char *fd_name, char *const *envp);
+
+/* Parked mode: lets the container's pid 1 fork and exec the payload.
+ * 0, or -EPIPE if the container is gone. */
+int activator_release(int handoff_fd);
 
 /* SCHED_OTHER again for pid (spawned with idle_priority): call it before
  * the hand-off, and the payload that pid 1 forks inherits it. */

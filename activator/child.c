@@ -413,6 +413,27 @@ static void child_env_set(struct activator_ctx *c, char *assignment)
 }
 
 /*
+ * Parked mode: everything is set up, the listeners are in place and
+ * privileges are dropped; wait for activator_release(). EOF: the service no
+ * longer wants this container (a reload, a stop): exit 0, quietly.
+ */
+static int child_park(struct activator_ctx *c)
+{
+	char b;
+	ssize_t n;
+
+	do
+		n = recv(c->handoff_fd, &b, 1, 0);
+	while (n < 0 && errno == EINTR);
+	if (n == 0)
+		_exit(0);
+	if (n < 0)
+		return -errno;
+	c->handoff_fd = safe_close(c->handoff_fd);
+	return 0;
+}
+
+/*
  * Pool mode: everything is set up and privileges are dropped; wait for the
  * connection (activator_handoff()). It arrives close-on-exec at the lowest
  * free fd; the sync fd is at 3 and must make room for it there. An EOF
@@ -440,6 +461,8 @@ int child_handoff(struct activator_ctx *c)
 
 	if (c->handoff_fd < 0)
 		return 0;
+	if (c->spec->park)
+		return child_park(c);
 	do
 		n = recvmsg(c->handoff_fd, &msg, MSG_CMSG_CLOEXEC);
 	while (n < 0 && errno == EINTR);

@@ -79,7 +79,7 @@ int ctx_new(const struct activator_spec *spec, struct activator_ctx **ret)
 	if (!c->envp)
 		return -ENOMEM;
 	c->n_fds = spec->n_fds;
-	c->handoff_fd = spec->pool ? spec->handoff_fd : -1;
+	c->handoff_fd = spec->pool || spec->park ? spec->handoff_fd : -1;
 	if (spec->pool) {
 		c->handoff_buf = malloc(ACTIVATOR_HANDOFF_SIZE_MAX + 1);
 		c->listen_fds = strdup("LISTEN_FDS=1");

@@ -85,6 +85,8 @@ int wire_encode(const struct activator_spec *spec, struct wire_buf *b)
 		flags |= WIRE_NO_NEW_PRIVS;
 	if (spec->pool)
 		flags |= WIRE_POOL;
+	if (spec->park)
+		flags |= WIRE_PARK;
 	if (spec->idmap_root)
 		flags |= WIRE_IDMAP_ROOT;
 	if (spec->netns_fd >= 0)
@@ -267,7 +269,7 @@ int wire_decode(const char *data, size_t len, struct wire_spec *w)
 	s->fds = w->fds;
 	s->fd_names = w->fd_names;
 	s->netns_fd = (flags & WIRE_NETNS) ? next_fd++ : -1;
-	s->handoff_fd = (flags & WIRE_POOL) ? next_fd++ : -1;
+	s->handoff_fd = (flags & (WIRE_POOL | WIRE_PARK)) ? next_fd++ : -1;
 	s->userns_fd = (flags & WIRE_USERNS) ? next_fd++ : -1;
 	s->cgroup_fd = -1;
 	s->init_fd = -1;
@@ -353,6 +355,7 @@ int wire_decode(const char *data, size_t len, struct wire_spec *w)
 	s->set_capabilities = flags & WIRE_SET_CAPS;
 	s->no_new_privs = flags & WIRE_NO_NEW_PRIVS;
 	s->pool = flags & WIRE_POOL;
+	s->park = flags & WIRE_PARK;
 	s->idmap_root = flags & WIRE_IDMAP_ROOT;
 	return 0;
 }

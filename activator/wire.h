@@ -45,6 +45,7 @@ enum {
 	WIRE_STDIN_NULL = 1u << 8,
 	WIRE_STDOUT_NULL = 1u << 9,
 	WIRE_STDERR_NULL = 1u << 10,
+	WIRE_PARK = 1u << 11,
 };
 
 struct wire_buf {

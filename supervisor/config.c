@@ -315,6 +315,20 @@ static void parse_bool(struct parser *p, const char *key, const char *value, siz
 	*FIELD(p, offset, bool) = b;
 }
 
+/* Prepare=: the default (no) on an empty value. */
+static void parse_prepare(struct parser *p, const char *key, const char *value, size_t offset,
+			  int data)
+{
+	bool b = false;
+
+	if (*value && parse_boolean(value, &b) < 0) {
+		perr(p, "%s=: invalid boolean '%s': expected yes or no", key, value);
+		return;
+	}
+	p->c->container.prepare = b;
+	p->c->container.prepare_set = *value != '\0';
+}
+
 static void parse_accept(struct parser *p, const char *key, const char *value, size_t offset,
 			 int data)
 {
@@ -994,6 +1008,7 @@ static const struct config_key {
     {"Container", "IOWeight", parse_cgroup_weight, OFF(container.sandbox.io_weight), 0},
     {"Container", "StandardInput", parse_standard_input, 0, 0},
     {"Container", "PoolSize", parse_count, OFF(container.pool_size), CONFIG_MAX_POOL},
+    {"Container", "Prepare", parse_prepare, 0, 0},
     {"Container", "Address", parse_address, 0, 0},
     {"Container", "HostAddress", parse_address, 0, 1},
     {"Container", "AddressPool", parse_address, 0, 2},
@@ -1211,6 +1226,10 @@ static void finish_accept(struct parser *p)
 		if (c->container.network == NETWORK_VETH)
 			perr(p, "Network=veth with Accept=yes is not supported (one veth pair per "
 				"service): use Network=none, shared-empty, host or netns:NAME");
+		if (c->container.prepare_set && c->container.prepare)
+			perr(p, "Prepare=yes needs Accept=no (with Accept=yes, PoolSize= keeps "
+				"sandboxes set up ahead)");
+		c->container.prepare = false;
 		return;
 	}
 	if (!sc->trigger_limit_burst)
@@ -1669,8 +1688,9 @@ static bool container_equal(const struct container_config *a, const struct conta
 	       streq_ptr(a->group, b->group) && streq_ptr(a->hostname, b->hostname) &&
 	       a->read_only == b->read_only && a->network == b->network &&
 	       sandbox_equal(&a->sandbox, &b->sandbox) && a->standard_input == b->standard_input &&
-	       a->pool_size == b->pool_size && streq_ptr(a->netns_name, b->netns_name) &&
-	       streq_ptr(a->bridge, b->bridge) && prefixes_equal(a->address, b->address) &&
+	       a->pool_size == b->pool_size && a->prepare == b->prepare &&
+	       streq_ptr(a->netns_name, b->netns_name) && streq_ptr(a->bridge, b->bridge) &&
+	       prefixes_equal(a->address, b->address) &&
 	       prefixes_equal(a->host_address, b->host_address) &&
 	       prefixes_equal(a->address_pool, b->address_pool);
 }

@@ -172,6 +172,9 @@ struct container_config {
 	/* Accept=yes only. */
 	enum standard_input standard_input; /* StandardInput=, default fd */
 	unsigned pool_size;                 /* PoolSize=, default 0 */
+	/* Accept=no only: Prepare=, default no; whether the file set it. */
+	bool prepare;
+	bool prepare_set;
 	/* Network=netns:NAME, Network=veth. Addresses: [0] IPv4, [1] IPv6,
 	 * family 0 = not set. */
 	char *netns_name;                    /* NAME of Network=netns:NAME */

@@ -74,9 +74,57 @@ void hardening_release(struct service *s)
 	s->seccomp = activator_seccomp_free(s->seccomp);
 }
 
-static int fill_userns(struct service *s, uid_t uid, struct activator_spec *spec)
+/* The service's uid range: shift and range; 0 and 0 for none. */
+static int userns_range(struct service *s, uid_t *ret_shift, uid_t *ret_range)
 {
 	const struct sandbox_config *sb = &s->cfg->container.sandbox;
+	int r;
+
+	*ret_shift = *ret_range = 0;
+	switch (sb->private_users) {
+	case PRIVATE_USERS_NO:
+		return 0;
+	case PRIVATE_USERS_FIXED:
+		*ret_shift = sb->private_users_shift;
+		*ret_range = sb->private_users_range;
+		return 0;
+	case PRIVATE_USERS_PICK:
+		r = userns_slot_get(s);
+		if (r < 0)
+			return log_errno(LOG_ERR, r, "%s: PrivateUsers=: no free uid range",
+					 s->cfg->name);
+		*ret_shift = USERNS_BASE + (s->userns_slot - 1) * USERNS_RANGE;
+		*ret_range = USERNS_RANGE;
+		return 0;
+	}
+	return -EINVAL;
+}
+
+/* One user namespace per service, made when the service is created (off
+ * every connection's path) and kept until it goes: every container of the
+ * service joins it (they share the uid range anyway), so a start writes no
+ * map. A failure here is retried at the first start, which reports it. */
+int hardening_prepare(struct service *s)
+{
+	uid_t shift, range;
+	int r;
+
+	if (geteuid() != 0 || s->userns_fd >= 0)
+		return 0;
+	r = userns_range(s, &shift, &range);
+	if (r < 0 || range == 0)
+		return r;
+	r = activator_userns_new(s->manager->init_fd, shift, range, &s->userns_fd);
+	if (r < 0)
+		return log_errno(LOG_ERR, r,
+				 "%s: PrivateUsers=: cannot make a user namespace for host uids "
+				 "%u-%u",
+				 s->cfg->name, (unsigned)shift, (unsigned)(shift + range - 1));
+	return 0;
+}
+
+static int fill_userns(struct service *s, uid_t uid, struct activator_spec *spec)
+{
 	uid_t shift = 0, range = 0;
 	int r;
 
@@ -93,39 +141,17 @@ static int fill_userns(struct service *s, uid_t uid, struct activator_spec *spec
 		spec->namespaces |= CLONE_NEWUSER;
 		return 0;
 	}
-	switch (sb->private_users) {
-	case PRIVATE_USERS_NO:
-		return 0;
-	case PRIVATE_USERS_FIXED:
-		shift = sb->private_users_shift;
-		range = sb->private_users_range;
-		break;
-	case PRIVATE_USERS_PICK:
-		r = userns_slot_get(s);
-		if (r < 0)
-			return log_errno(LOG_ERR, r, "%s: PrivateUsers=: no free uid range",
-					 s->cfg->name);
-		shift = USERNS_BASE + (s->userns_slot - 1) * USERNS_RANGE;
-		range = USERNS_RANGE;
-		break;
-	}
+	r = userns_range(s, &shift, &range);
+	if (r < 0 || range == 0)
+		return r;
 	if (uid >= range) {
 		log_error("%s: User= uid %u is outside the PrivateUsers= range of %u uids",
 			  s->cfg->name, (unsigned)uid, (unsigned)range);
 		return -ERANGE;
 	}
-	/* One user namespace per service, made at its first start and kept
-	 * until the service goes: every container of the service joins it
-	 * (they share the uid range anyway), so a start writes no map. */
-	if (s->userns_fd < 0) {
-		r = activator_userns_new(s->manager->init_fd, shift, range, &s->userns_fd);
-		if (r < 0)
-			return log_errno(LOG_ERR, r,
-					 "%s: PrivateUsers=: cannot make a user namespace for host "
-					 "uids %u-%u",
-					 s->cfg->name, (unsigned)shift,
-					 (unsigned)(shift + range - 1));
-	}
+	r = hardening_prepare(s);
+	if (r < 0)
+		return r;
 	spec->userns_fd = s->userns_fd;
 	spec->userns_root = shift;
 	/* A Directory= tree is usually owned by the host's root: through an

@@ -35,5 +35,8 @@ void hardening_cgroup_apply(struct service *s, const char *cgroup_path);
  * Returns how many. */
 int hardening_check(const struct service_config *c, FILE *out);
 
+/* What can be made once per service, when it is created: its user
+ * namespace (PrivateUsers=). 0 or a negative errno (logged). */
+int hardening_prepare(struct service *s);
 /* Frees what hardening_fill() cached on the service. */
 void hardening_release(struct service *s);

@@ -314,10 +314,13 @@ void manager_notify_status(struct manager *m)
 	size_t running = 0, listening = 0;
 
 	for (size_t i = 0; i < m->n_services; i++) {
-		if (service_is_active(m->services[i]))
-			running++;
-		else if (m->services[i]->state == SERVICE_LISTENING)
+		enum service_state st = m->services[i]->state;
+
+		/* A parked container is set up, but serves nothing yet. */
+		if (st == SERVICE_LISTENING || st == SERVICE_PARKED)
 			listening++;
+		else if (service_is_active(m->services[i]))
+			running++;
 	}
 	sd_notifyf(0, "STATUS=%zu services: %zu running, %zu listening", m->n_services, running,
 		   listening);

@@ -62,6 +62,8 @@ const char *service_state_to_string(enum service_state st)
 		return "stopping";
 	case SERVICE_BACKOFF:
 		return "backoff";
+	case SERVICE_PARKED:
+		return "parked";
 	}
 	return "unknown";
 }
@@ -102,7 +104,10 @@ static void set_state(struct service *s, enum service_state st)
 		accept_update_polling(s->accept);
 	else
 		service_listen_enable(s, st == SERVICE_LISTENING || st == SERVICE_BACKOFF ||
-					     st == SERVICE_FROZEN);
+					     st == SERVICE_FROZEN || st == SERVICE_PARKED);
+	/* Listening with no container: set the next one up ahead. */
+	if (st == SERVICE_LISTENING && s->park_event)
+		event_active(s->park_event, 0, 0);
 	idle_update(s->manager);
 	manager_notify_status(s->manager);
 }
@@ -163,7 +168,8 @@ static void backoff_end_cb(evutil_socket_t fd, short what, void *arg)
 	s->n_failures = 0;
 	s->n_triggers = 0;
 	log_notice("%s: backoff over, listening again", name(s));
-	set_state(s, SERVICE_LISTENING);
+	/* A container parked before the backoff is still there, unreleased. */
+	set_state(s, s->park_fd >= 0 ? SERVICE_PARKED : SERVICE_LISTENING);
 }
 
 /* Refuses connections (accept and close) for interval, then listens again:
@@ -511,23 +517,41 @@ fail_log:
 	return log_errno(LOG_ERR, r, "%s: cannot prepare the container", name(s));
 }
 
-int service_start(struct service *s)
+/*
+ * Spawns the service's container: to run now, or (park) set up and parked
+ * before its exec until service_release(). A parked container's failure is
+ * not the service's: it is logged, and the next connection starts one the
+ * usual way (which fails, and counts, if the cause is the configuration).
+ */
+static int spawn(struct service *s, bool park)
 {
 	struct manager *m = s->manager;
 	struct activator_child child = {.pid = -1, .pidfd = -1, .sync_fd = -1};
 	_cleanup_(service_spec_done) struct service_spec sp = {.cgroup_fd = -1};
+	_cleanup_close_ int park_child = -1;
 	int r;
-
-	if (s->cfg->socket.accept)
-		return -EOPNOTSUPP; /* one sandbox per connection: accept.c */
-	if (service_is_active(s) || s->state == SERVICE_WAITING)
-		return -EBUSY;
 
 	r = service_spec_build(s, NULL, &sp);
 	if (r < 0) {
 		service_cgroup_drop(s, &sp.cgroup_path);
-		start_failed(s);
+		if (!park)
+			start_failed(s);
 		return r;
+	}
+	if (park) {
+		int pair[2];
+
+		if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) < 0) {
+			r = log_errno(LOG_ERR, -errno, "%s: Prepare=: socketpair", name(s));
+			service_cgroup_drop(s, &sp.cgroup_path);
+			return r;
+		}
+		s->park_fd = pair[0];
+		park_child = pair[1];
+		sp.spec.park = true;
+		sp.spec.handoff_fd = park_child;
+		/* Set up with CPU nothing else wants, where we can undo it. */
+		sp.spec.idle_priority = geteuid() == 0;
 	}
 	s->cgroup_path = TAKE_PTR(sp.cgroup_path);
 	hardening_cgroup_apply(s, s->cgroup_path);
@@ -537,9 +561,13 @@ int service_start(struct service *s)
 	output_pipe_spawned(sp.output, r < 0 ? -1 : child.pid);
 	network_spawned(s, r);
 	if (r < 0) {
-		log_errno(LOG_ERR, r, "%s: cannot start container", name(s));
+		log_errno(LOG_ERR, r, "%s: cannot %s container", name(s),
+			  park ? "prepare a" : "start");
 		drop_cgroup(s);
-		start_failed(s);
+		if (park)
+			s->park_fd = safe_close(s->park_fd);
+		else
+			start_failed(s);
 		return r;
 	}
 	s->pid = child.pid;
@@ -548,6 +576,7 @@ int service_start(struct service *s)
 	s->output_pipe = TAKE_PTR(sp.output);
 	s->exec_done = false;
 	s->kill_sent = false;
+	s->released = false;
 	s->pidfd_event = event_new(m->base, s->pidfd, EV_READ, exit_cb, s);
 	s->sync_event = event_new(m->base, s->sync_fd, EV_READ | EV_PERSIST, sync_cb, s);
 	if (!s->pidfd_event || !s->sync_event) {
@@ -565,9 +594,55 @@ int service_start(struct service *s)
 	s->idle_since = s->started_at;
 	s->cpu_checked_at = s->started_at;
 	s->cpu_usage = 0;
-	set_state(s, SERVICE_RUNNING);
-	log_debug("%s: spawned container pid %d", name(s), (int)s->pid);
+	set_state(s, park ? SERVICE_PARKED : SERVICE_RUNNING);
+	log_debug("%s: spawned container pid %d%s", name(s), (int)s->pid, park ? ", parked" : "");
 	return 0;
+}
+
+int service_start(struct service *s)
+{
+	if (s->cfg->socket.accept)
+		return -EOPNOTSUPP; /* one sandbox per connection: accept.c */
+	if (service_is_active(s) || s->state == SERVICE_WAITING)
+		return -EBUSY;
+	return spawn(s, false);
+}
+
+/* The first connection for a parked container: let it exec. Its setup is
+ * done, so what is left on the connection's path is pid 1's fork and the
+ * payload's exec. */
+static int service_release(struct service *s)
+{
+	int r;
+
+	s->released = true;
+	if (geteuid() == 0)
+		(void)activator_priority_normal(s->pid);
+	r = activator_release(s->park_fd);
+	s->park_fd = safe_close(s->park_fd);
+	if (r < 0) {
+		/* Gone already: its exit comes as an event, and the connection
+		 * still waits in the queue for the next start. */
+		log_errno(LOG_WARNING, r, "%s: cannot release parked container pid %d", name(s),
+			  (int)s->pid);
+		return r;
+	}
+	s->started_at = now_usec();
+	s->idle_since = s->started_at;
+	s->cpu_checked_at = s->started_at;
+	set_state(s, SERVICE_RUNNING);
+	return 0;
+}
+
+/* Deferred from set_state(LISTENING), at the loop's lowest priority. */
+static void park_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct service *s = arg;
+
+	if (s->state != SERVICE_LISTENING || !s->cfg->container.prepare || s->park_failed ||
+	    s->remove_when_stopped || s->manager->shutting_down || service_is_active(s))
+		return;
+	(void)spawn(s, true);
 }
 
 /* "web: container setup failed at bind (/srv/data): …", with the advice
@@ -602,10 +677,13 @@ static bool sync_read(struct service *s)
 		return false;
 	if (r == 0) {
 		s->exec_done = true;
-		log_info("%s: started container pid %d (clone to exec %.1f ms)", name(s),
-			 (int)s->pid, (double)(now_usec() - s->started_at) / 1000.0);
+		s->park_failed = false;
+		log_info("%s: started container pid %d (%s to exec %.1f ms)", name(s), (int)s->pid,
+			 s->released ? "release" : "clone",
+			 (double)(now_usec() - s->started_at) / 1000.0);
 	} else {
-		snprintf(prefix, sizeof(prefix), "%s: container", name(s));
+		snprintf(prefix, sizeof(prefix), "%s: %scontainer", name(s),
+			 s->state == SERVICE_PARKED ? "parked " : "");
 		service_log_setup_failure(s, prefix, r, &f);
 	}
 	if (s->sync_event) {
@@ -627,6 +705,7 @@ static void exit_cb(evutil_socket_t fd, short what, void *arg)
 	char buf[64];
 	int status = 0, r;
 	bool failed, stopping = s->state == SERVICE_STOPPING;
+	bool parked = s->park_fd >= 0; /* parked, never released, not discarded */
 	usec_t ran = now_usec() - s->started_at;
 
 	r = activator_reap(s->pidfd, &status);
@@ -651,28 +730,55 @@ static void exit_cb(evutil_socket_t fd, short what, void *arg)
 	s->output_pipe = output_pipe_close(s->output_pipe);
 
 	format_duration(buf, sizeof(buf), ran - ran % 1000);
-	if (stopping)
-		log_info("%s: stopped in %.1f ms", name(s),
-			 (double)(now_usec() - s->stop_started_at) / 1000.0);
-	if (r < 0) {
-		log_errno(LOG_ERR, r, "%s: cannot reap container pid %d", name(s), (int)s->pid);
-		failed = true;
-	} else if (WIFEXITED(status)) {
-		failed = WEXITSTATUS(status) != 0;
-		log_msg(failed && !stopping ? LOG_WARNING : LOG_INFO,
-			"%s: container pid %d exited with status %d after %s", name(s), (int)s->pid,
-			WEXITSTATUS(status), buf);
+	if (s->discarding || parked) {
+		/* Never released: nothing of the service ran. Discarded (a
+		 * stop, a reload) it exits 0 and says nothing more; gone by
+		 * itself, the next connection starts a container the usual way
+		 * (which reports the cause, and counts, if it is the
+		 * configuration's). */
+		failed = r < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0;
+		if (s->discarding)
+			log_debug("%s: parked container pid %d discarded", name(s), (int)s->pid);
+		else
+			log_warning(
+			    "%s: parked container pid %d ended before any connection "
+			    "(wait status 0x%x): the next connection starts one the usual way",
+			    name(s), (int)s->pid, (unsigned)status);
+		s->discarding = false;
 	} else {
-		int sig = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
-		failed = true;
-		log_msg(stopping ? LOG_INFO : LOG_WARNING,
-			"%s: container pid %d killed by %s after %s", name(s), (int)s->pid,
-			signal_to_string(sig), buf);
+		if (stopping)
+			log_info("%s: stopped in %.1f ms", name(s),
+				 (double)(now_usec() - s->stop_started_at) / 1000.0);
+		if (r < 0) {
+			log_errno(LOG_ERR, r, "%s: cannot reap container pid %d", name(s),
+				  (int)s->pid);
+			failed = true;
+		} else if (WIFEXITED(status)) {
+			failed = WEXITSTATUS(status) != 0;
+			log_msg(failed && !stopping ? LOG_WARNING : LOG_INFO,
+				"%s: container pid %d exited with status %d after %s", name(s),
+				(int)s->pid, WEXITSTATUS(status), buf);
+		} else {
+			int sig = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+			failed = true;
+			log_msg(stopping ? LOG_INFO : LOG_WARNING,
+				"%s: container pid %d killed by %s after %s", name(s), (int)s->pid,
+				signal_to_string(sig), buf);
+		}
 	}
 	s->pid = -1;
+	s->park_fd = safe_close(s->park_fd);
 
 	if (s->remove_when_stopped) {
 		service_free(s);
+		return;
+	}
+	/* A parked container that ended by itself is no failure of the
+	 * service; the next connection starts one the usual way. */
+	if (parked) {
+		s->park_failed = true;
+		if (s->state != SERVICE_BACKOFF)
+			set_state(s, SERVICE_LISTENING);
 		return;
 	}
 	/* A stop we asked for is not the service's failure. */
@@ -718,6 +824,23 @@ void service_stop(struct service *s, const char *reason)
 	}
 	if (!service_is_active(s) || s->state == SERVICE_STOPPING)
 		return;
+	if (s->park_fd >= 0) {
+		/* Parked (or parked through a backoff): EOF on its release
+		 * socket, and pid 1 exits 0; nothing ran. */
+		log_debug("%s: discarding parked container pid %d (%s)", name(s), (int)s->pid,
+			  reason);
+		s->park_fd = safe_close(s->park_fd);
+		s->discarding = true;
+		s->stop_started_at = now_usec();
+		timer_stop(s);
+		set_state(s, SERVICE_STOPPING);
+		timer_start(s,
+			    s->cfg->service.stop_timeout == USEC_INFINITY
+				? 10 * USEC_PER_SEC
+				: s->cfg->service.stop_timeout,
+			    stop_timeout_cb);
+		return;
+	}
 	log_info("%s: stopping container pid %d (%s)", name(s), (int)s->pid, reason);
 	/* A frozen container cannot act on KillSignal=: thaw it first. */
 	if (s->state == SERVICE_FROZEN && s->cgroup_path)
@@ -873,15 +996,20 @@ static void listen_cb(evutil_socket_t fd, short what, void *arg)
 	}
 	switch (s->state) {
 	case SERVICE_LISTENING:
+	case SERVICE_PARKED:
 		if (service_rate_record(s->triggers, &s->n_triggers,
 					s->cfg->socket.trigger_limit_interval,
 					s->cfg->socket.trigger_limit_burst + 1)) {
+			/* A parked container stays parked through the backoff. */
 			enter_backoff(s, "starts", s->cfg->socket.trigger_limit_burst,
 				      "TriggerLimitIntervalSec",
 				      s->cfg->socket.trigger_limit_interval);
 			break;
 		}
-		(void)service_start(s);
+		if (s->state == SERVICE_PARKED)
+			(void)service_release(s);
+		else
+			(void)service_start(s);
 		break;
 	case SERVICE_FROZEN:
 		service_thaw(s, "a connection");
@@ -937,9 +1065,16 @@ struct service *service_new(struct manager *m, struct service_config *cfg, int *
 	s->pidfd = -1;
 	s->sync_fd = -1;
 	s->userns_fd = -1;
+	s->park_fd = -1;
+	/* Below every other event: a waiting connection goes first. */
+	s->park_event = event_new(m->base, -1, 0, park_cb, s);
+	if (s->park_event)
+		(void)event_priority_set(s->park_event, EVENT_PRIORITY_LOW);
 	s->state = SERVICE_WAITING;
 	network_init(&s->net);
 	s->output = output_new(m->base, cfg->name, cfg->socket.accept, NULL);
+	/* Retried, and reported again, at the first start if it fails. */
+	(void)hardening_prepare(s);
 	s->fds = calloc(n, sizeof(int));
 	s->listen_events = calloc(n, sizeof(struct event *));
 	s->failures = calloc(cfg->service.start_limit_burst + 1, sizeof(usec_t));
@@ -954,6 +1089,9 @@ struct service *service_new(struct manager *m, struct service_config *cfg, int *
 		free(s->listen_events);
 		free(s->failures);
 		free(s->triggers);
+		hardening_release(s);
+		if (s->park_event)
+			event_free(s->park_event);
 		free(s);
 		return NULL;
 	}
@@ -986,6 +1124,9 @@ struct service *service_free(struct service *s)
 	if (s->sync_event)
 		event_free(s->sync_event);
 	timer_stop(s);
+	if (s->park_event)
+		event_free(s->park_event);
+	s->park_fd = safe_close(s->park_fd);
 	s->sync_fd = safe_close(s->sync_fd);
 	s->pidfd = safe_close(s->pidfd);
 	drop_cgroup(s);

@@ -2,6 +2,10 @@
 /*
  * One service (Accept=no) and its state machine:
  *
+ *                                  prepared container set up (Prepare=yes)
+ *                                        │            ┌──connection: release──┐
+ *                                        ▼            │                       ▼
+ *                                     parked ─────────┘                    running
  *   waiting ──predecessor gone──► listening ──connection──► running ◄──connection──┐
  *                                   ▲   ▲                      │    idle ≥ IdleFreezeSec │
  *                      interval over│   └──container exited────┤───────────────────► frozen
@@ -40,6 +44,8 @@ enum service_state {
 	SERVICE_FROZEN,    /* idle: its cgroup is frozen and the daemon polls again */
 	SERVICE_STOPPING,  /* KillSignal= sent, waiting for the exit */
 	SERVICE_BACKOFF,   /* too many failed starts: refusing until the interval is over */
+	SERVICE_PARKED,    /* Prepare=: a container is set up, parked before its exec; the
+			    * daemon polls, and the first connection releases it */
 };
 
 struct service {
@@ -57,6 +63,14 @@ struct service {
 	struct event *pidfd_event;
 	struct event *sync_event;
 	struct event *timer; /* stop timeout, backoff end */
+	/* Prepare=: the parked container's release socket (the daemon's end),
+	 * the deferred event that parks one, and whether the last try failed
+	 * (then the next connection starts one the usual way). */
+	int park_fd;
+	struct event *park_event;
+	bool park_failed;
+	bool released;   /* the running container was parked, then released */
+	bool discarding; /* the parked container is being discarded (a stop) */
 	char *cgroup_path;
 	usec_t started_at; /* CLOCK_MONOTONIC */
 	bool exec_done;

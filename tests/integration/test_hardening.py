@@ -312,6 +312,40 @@ def test_user_lookup_stays_in_the_tree():
         assert d.stop() == 0
 
 
+def test_host_mounts_made_later_stay_out():
+    """The container's mount tree is private: a mount the host makes after
+    the start, below a Bind= source that is a shared mount (as / is on a
+    systemd host), never appears inside (with a slave tree it arrived,
+    writable, without nosuid or nodev)."""
+    port = free_port()
+    with Daemon() as d:
+        src = os.path.join(d.tmp, "shared")
+        os.makedirs(os.path.join(src, "later"))
+        subprocess.run(["mount", "--bind", src, src], check=True)
+        try:
+            subprocess.run(["mount", "--make-shared", src], check=True)
+            d.write("prop", probe_conf(f"127.0.0.1:{port}",
+                                       env=["PROBE_FILES=/srv/later/marker"],
+                                       extra_container=f"BindReadOnly={src}:/srv\n"))
+            d.start()
+            r = probe_stream(("127.0.0.1", port))
+            assert r["files"]["/srv/later/marker"]["content"] is None, r
+            later = os.path.join(src, "later")
+            subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "nsitest", later],
+                           check=True)
+            try:
+                with open(os.path.join(later, "marker"), "w") as f:
+                    f.write("propagated")
+                r = probe_stream(("127.0.0.1", port))
+                assert r["pid"] == 2 and len(d.container_pids()) == 1, d.log()
+                assert r["files"]["/srv/later/marker"]["content"] is None, r
+            finally:
+                subprocess.run(["umount", "-l", later], check=True)
+            assert d.stop() == 0
+        finally:
+            subprocess.run(["umount", "-l", src], check=True)
+
+
 def test_cgroup_settings_not_enforced_are_said():
     m = cgroup2_mount()
     ctl = open(os.path.join(m, "cgroup.subtree_control")).read().split() if m else []
@@ -371,5 +405,6 @@ if __name__ == "__main__":
           test_private_users,
           test_private_users_idmapped_root, test_directory_read_only_by_default,
           test_user_lookup_refuses_a_fifo, test_user_lookup_stays_in_the_tree,
+          test_host_mounts_made_later_stay_out,
           test_cgroup_settings_not_enforced_are_said, test_memory_max_enforced,
           test_rootless])

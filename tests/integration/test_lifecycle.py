@@ -2,6 +2,8 @@
 """Stop, reload and life under systemd: nothing lost, nothing left behind."""
 import json
 import os
+import re
+import signal
 import socket
 import subprocess
 import time
@@ -22,6 +24,66 @@ def listening_inodes(port):
                 if state == "0A" and int(local.rsplit(":", 1)[1], 16) == port:
                     found.add(inode)
     return found
+
+
+def ctx_switches(pid):
+    with open(f"/proc/{pid}/status") as f:
+        return sum(int(l.split()[1]) for l in f if "ctxt_switches" in l)
+
+
+def parked_pids(d):
+    return [int(p) for p in re.findall(r"spawned container pid (\d+), parked", d.log())]
+
+
+def test_prepare_parks_and_releases():
+    """Prepare=yes: a container is set up ahead and parked before its exec,
+    at idle priority and without a single wake-up; the first connection
+    releases it (no clone on the connection's path); after an idle stop the
+    next one is parked again; stopping the daemon leaves nothing."""
+    port = free_port()
+    conf = probe_conf(f"127.0.0.1:{port}", extra_container="Prepare=yes",
+                      extra_service="IdleStopSec=1s")
+    with Daemon({"pre": conf}) as d:
+        d.start()
+        d.wait_log(r"pre: spawned container pid \d+, parked")
+        pid = parked_pids(d)[0]
+        assert os.sched_getscheduler(pid) == os.SCHED_IDLE
+        time.sleep(0.3)  # its setup done, waiting on the release socket
+        before = ctx_switches(pid)
+        time.sleep(1.0)
+        assert ctx_switches(pid) == before, "a parked container woke up"
+        # Nothing of the service ran: pid 1 has no child, nothing exec'd.
+        assert open(f"/proc/{pid}/task/{pid}/children").read() == ""
+        assert "started container" not in d.log()
+
+        r = probe_stream(("127.0.0.1", port))
+        assert r["pid"] == 2 and r["env"]["LISTEN_PID"] == "2", r
+        d.wait_log(rf"pre: started container pid {pid} \(release to exec [0-9.]+ ms\)")
+        assert os.sched_getscheduler(pid) == os.SCHED_OTHER
+        # Idle stop, then the next one is parked.
+        d.wait_log(rf"pre: container pid {pid} exited with status 0", timeout=10)
+        wait_for(lambda: len(parked_pids(d)) == 2, 10, "a second parked container")
+        assert d.stop() == 0
+        assert d.leftovers() == [], d.leftovers()
+        assert not any(os.path.exists(f"/proc/{p}") for p in parked_pids(d))
+
+
+def test_prepare_parked_container_killed():
+    """A parked container that dies is no failure of the service: a warning,
+    and the next connection starts a container the usual way."""
+    port = free_port()
+    conf = probe_conf(f"127.0.0.1:{port}", extra_container="Prepare=yes")
+    with Daemon({"pk": conf}) as d:
+        d.start()
+        d.wait_log(r"pk: spawned container pid \d+, parked")
+        os.kill(parked_pids(d)[0], signal.SIGKILL)
+        d.wait_log(r"pk: parked container pid \d+ ended before any connection")
+        r = probe_stream(("127.0.0.1", port))
+        assert r["pid"] == 2, r
+        d.wait_log(r"pk: started container pid \d+ \(clone to exec")
+        assert "backoff" not in d.log()
+        assert d.stop() == 0
+        assert d.leftovers() == [], d.leftovers()
 
 
 def test_sigterm_leaves_nothing():
@@ -230,4 +292,5 @@ if __name__ == "__main__":
           test_reload_with_broken_file_keeps_running_version,
           test_socket_activated_by_systemd_protocol,
           test_sigkilled_daemon_cgroup_removed_by_next,
-          test_systemd_delegation_moves_daemon_to_leaf])
+          test_systemd_delegation_moves_daemon_to_leaf,
+          test_prepare_parks_and_releases, test_prepare_parked_container_killed])

@@ -519,7 +519,8 @@ static void test_userns(void)
 		(void)!write(fd, "tls-key\n", 8);
 		close(fd);
 	}
-	binds[0] = (struct activator_bind){.source = dir, .target = "/run/plain", .read_only = true};
+	binds[0] =
+	    (struct activator_bind){.source = dir, .target = "/run/plain", .read_only = true};
 	binds[1] = (struct activator_bind){
 	    .source = dir, .target = "/run/idmap", .read_only = true, .idmap = true};
 
@@ -555,7 +556,8 @@ static void test_userns(void)
 	snprintf(link, sizeof(link), "%s/sub/l", dir);
 	if (mkdir(link_dir, 0755) == 0 && symlink("/etc", link) == 0 &&
 	    lchown(link, 65534, 65534) == 0) {
-		binds[0] = (struct activator_bind){.source = link, .target = "/srv", .read_only = true};
+		binds[0] =
+		    (struct activator_bind){.source = link, .target = "/srv", .read_only = true};
 		spec_init(&s, NULL);
 		s.binds = binds;
 		s.n_binds = 1;
@@ -977,6 +979,64 @@ static void test_pool(void)
 	}
 }
 
+/* Parked: set up with its listener at fd 3, pid 1 waits for the release
+ * (no exec before it), then the payload runs as any. */
+static void test_park(void)
+{
+	char *argv[] = {
+	    "/bin/sh", "-c",
+	    "echo \"fds=$LISTEN_FDS pid=$LISTEN_PID $(ls /proc/self/fd | tr '\\n' ' ')\"", NULL};
+	struct activator_spec s;
+	struct activator_child ch;
+	int pair[2], out[2], listener[2], status = -1;
+	char buf[512] = "";
+	ssize_t n;
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) < 0 ||
+	    pipe2(out, O_CLOEXEC) < 0 ||
+	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, listener) < 0)
+		return;
+	spec_init(&s, argv);
+	s.park = true;
+	s.handoff_fd = pair[1];
+	s.fds = &listener[0];
+	s.n_fds = 1;
+	s.stdio[1] = out[1];
+	is_int(activator_spawn(&s, &ch), 0, "park: spawn");
+	close(pair[1]);
+	close(out[1]);
+	/* Set up, parked: nothing exec'd, nothing written. */
+	ok(!wait_readable(ch.sync_fd, 300) && !wait_readable(out[0], 0),
+	   "park: no exec before the release");
+	is_int(activator_release(pair[0]), 0, "park: release");
+	is_int(wait_result(ch.sync_fd, NULL, NULL), 0, "park: exec'd after the release");
+	n = wait_readable(out[0], TIMEOUT_MS) ? read(out[0], buf, sizeof(buf) - 1) : -1;
+	buf[n > 0 ? n : 0] = '\0';
+	is_str(buf, "fds=1 pid=2 0 1 2 3 4 \n", "park: the listener at fd 3 (4 is ls's), LISTEN_PID=2");
+	ok(wait_exit(ch.pidfd, &status) == 0 && exited_with(status, 0), "park: exit 0");
+	is_int(activator_release(pair[0]), -EPIPE, "park: a second release finds it gone");
+	close(pair[0]);
+	close(out[0]);
+	close(ch.pidfd);
+	close(ch.sync_fd);
+
+	/* Discarded while parked: EOF, exit 0, the payload never ran. */
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) == 0) {
+		spec_init(&s, argv);
+		s.park = true;
+		s.handoff_fd = pair[1];
+		is_int(activator_spawn(&s, &ch), 0, "park: spawn again");
+		close(pair[1]);
+		close(pair[0]);
+		ok(wait_exit(ch.pidfd, &status) == 0 && exited_with(status, 0),
+		   "park: closing the handoff socket ends it");
+		close(ch.pidfd);
+		close(ch.sync_fd);
+	}
+	close(listener[0]);
+	close(listener[1]);
+}
+
 int main(void)
 {
 	sigset_t before, after;
@@ -1013,6 +1073,7 @@ int main(void)
 	test_pool();
 	test_init_locked_down();
 	test_userns();
+	test_park();
 
 	fds_after = fd_count_open();
 	is_int(fds_after, fds_before, "no fd leaked in the parent");
