@@ -5,7 +5,7 @@ import re
 import subprocess
 
 from nsitest import (BUILD, NSINETD, PROBE, Daemon, SkipTest, main, probe_conf, probe_stream,
-                     free_port, cgroup2_mount)
+                     free_port, cgroup2_mount, make_rootfs)
 
 DEFAULT_ROOT_CAPS = 0x405fb
 CAP_SYS_ADMIN = 1 << 21
@@ -67,23 +67,6 @@ def test_private_users():
     r, log = probe("PrivateUsers=yes")
     first = r["uid_map"].split()
     assert first[0] == "0" and int(first[1]) >= 0x20000000 and first[2] == "65536", r
-
-
-def make_rootfs(top):
-    """A small Directory= root owned by the host's root, with /usr and the
-    build tree bound in, and a root-only file."""
-    root = os.path.join(top, "rootfs")
-    for d in ("usr", "etc", "proc", "sys", "dev", "tmp", "run", "data"):
-        os.makedirs(os.path.join(root, d))
-    for link, target in (("lib", "usr/lib"), ("lib64", "usr/lib64"), ("bin", "usr/bin"),
-                         ("sbin", "usr/sbin")):
-        os.symlink(target, os.path.join(root, link))
-    secret = os.path.join(root, "data", "secret.txt")
-    with open(secret, "w") as f:
-        f.write("root only")
-    os.chmod(secret, 0o600)
-    os.chown(secret, 0, 0)
-    return root
 
 
 def test_private_users_idmapped_root():
