@@ -10,6 +10,16 @@ from nsitest import (BUILD, NSINETD, PROBE, Daemon, SkipTest, main, probe_conf, 
 DEFAULT_ROOT_CAPS = 0x405fb
 CAP_SYS_ADMIN = 1 << 21
 
+# What the sandbox masks in /proc: at least what runc and Docker mask or
+# make read-only, and /proc/pressure (host-wide, writable by any uid). A
+# file is masked by /dev/null, a directory by an empty read-only tmpfs.
+MASKED_PROC = [
+    "/proc/acpi", "/proc/asound", "/proc/bus", "/proc/fs", "/proc/irq", "/proc/kcore",
+    "/proc/keys", "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats",
+    "/proc/sched_debug", "/proc/scsi", "/proc/sysrq-trigger", "/proc/pressure",
+]
+TMPFS_MAGIC = 0x01021994
+
 
 def probe(extra_container="", env=()):
     port = free_port()
@@ -50,6 +60,92 @@ def test_no_new_privileges_off_without_filter_needs():
     assert r["no_new_privs"] == "1", r
     r, _ = probe("NoNewPrivileges=no\nCapabilities=CAP_SYS_ADMIN")
     assert r["no_new_privs"] == "0", r
+
+
+def test_no_new_privileges_with_cap_sys_admin():
+    # CAP_SYS_ADMIN lets the filter load without no_new_privs: the key
+    # alone must still set it.
+    r, _ = probe("NoNewPrivileges=yes\nCapabilities=CAP_SYS_ADMIN")
+    assert r["no_new_privs"] == "1", r
+
+
+def test_no_stray_fd_reaches_the_container():
+    """An fd the daemon inherited without close-on-exec (here fd 20, the
+    host's / as a directory: a way out of any root) reaches no container:
+    each holds 0-3 only, with Accept=no, Accept=yes and from a pool."""
+    ports = {name: free_port() for name in ("plain", "accept", "pool")}
+    services = {
+        "plain": probe_conf(f"127.0.0.1:{ports['plain']}"),
+        "accept": probe_conf(f"127.0.0.1:{ports['accept']}", extra_socket="Accept=yes"),
+        "pool": probe_conf(f"127.0.0.1:{ports['pool']}", extra_socket="Accept=yes",
+                           extra_container="PoolSize=1"),
+    }
+    root = os.open("/", os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.dup2(root, 20)
+        with Daemon(services) as d:
+            os.chmod(d.tmp, 0o755)
+            d.pass_fds = (20,)
+            d.start()
+            assert os.readlink(f"/proc/{d.proc.pid}/fd/20") == "/", "the daemon holds fd 20"
+            for name, port in ports.items():
+                r = probe_stream(("127.0.0.1", port))
+                assert r["open_fds"] == [0, 1, 2, 3], (name, r["open_fds"])
+            assert d.stop() == 0
+    finally:
+        os.close(20)
+        os.close(root)
+
+
+def test_proc_masked():
+    """Every path of MASKED_PROC that exists on this kernel is masked."""
+    present = [p for p in MASKED_PROC if os.path.lexists(p)]
+    if not present:
+        raise SkipTest("none of the masked /proc paths exists on this kernel")
+    print(f"# present here: {' '.join(present)}", flush=True)
+    r, _ = probe(env=[f"PROBE_STAT={','.join(present)}"])
+    bad = []
+    for path in present:
+        st = r["stat"][path]
+        if os.path.isdir(path):
+            ok = (st and st["type"] == "dir" and st["entries"] == 0 and st["readonly"]
+                  and int(st["fs"], 16) == TMPFS_MAGIC)
+        else:
+            ok = st and st["type"] == "chr" and st["device"] == "1:3"
+        if not ok:
+            bad.append(f"{path}: {st}")
+    assert not bad, "not masked:\n  " + "\n  ".join(bad)
+
+
+def test_no_secret_reaches_a_root_payload():
+    """The daemon's environment and another service's Environment= are out
+    of reach of a root payload in the default sandbox: not in /proc/1/environ
+    or /proc/1/mem, /proc/*/environ or cmdline, its own environment, or a
+    file on one of its fds. A third secret, in the probe's own environment,
+    is the control: the scan must find that one."""
+    daemon_secret = "s3cr3t-daemon-" + os.urandom(8).hex()
+    vault_secret = "s3cr3t-vault-" + os.urandom(8).hex()
+    control = "s3cr3t-control-" + os.urandom(8).hex()
+    encoded = ",".join(x.encode().hex() for x in (daemon_secret, vault_secret, control))
+    port, vport = free_port(), free_port()
+    with Daemon({"probe": probe_conf(f"127.0.0.1:{port}",
+                                     env=[f"PROBE_SECRETS={encoded}", f"CONTROL={control}"]),
+                 "vault": probe_conf(f"127.0.0.1:{vport}", env=[f"VAULT_TOKEN={vault_secret}"])},
+                env={"NSINETD_TEST_SECRET": daemon_secret}) as d:
+        os.chmod(d.tmp, 0o755)
+        d.start()
+        r = probe_stream(("127.0.0.1", port), timeout=60)
+        assert d.stop() == 0
+    sec = r["secrets"]
+    print(f"# the payload opened: {' '.join(sec['opened'])}", flush=True)
+    found = [f"{('daemon', 'vault', 'control')[f['secret']]} in {f['where']}"
+             for f in sec["found"]]
+    for f in found:
+        print(f"# found: {f}", flush=True)
+    assert any(f.startswith("control in /proc/self/environ") for f in found), \
+        f"the scan did not find its control secret: {found}"
+    leaked = [f for f in found if not f.startswith("control ")]
+    assert not leaked, f"secrets within reach: {leaked}"
 
 
 def test_limits():
@@ -146,7 +242,8 @@ def test_rootless():
 if __name__ == "__main__":
     main([test_default_root_capabilities_and_filter, test_user_has_no_capabilities,
           test_capabilities_key, test_no_new_privileges_off_without_filter_needs,
-          test_limits, test_system_call_filter_allow_list, test_private_users,
+          test_no_new_privileges_with_cap_sys_admin, test_no_stray_fd_reaches_the_container,
+          test_proc_masked, test_no_secret_reaches_a_root_payload, test_limits, test_system_call_filter_allow_list, test_private_users,
           test_private_users_idmapped_root,
           test_cgroup_settings_not_enforced_are_said, test_memory_max_enforced,
           test_rootless])
