@@ -97,24 +97,56 @@ def test_no_stray_fd_reaches_the_container():
         os.close(root)
 
 
-def test_proc_masked():
-    """Every path of MASKED_PROC that exists on this kernel is masked."""
-    present = [p for p in MASKED_PROC if os.path.lexists(p)]
-    if not present:
-        raise SkipTest("none of the masked /proc paths exists on this kernel")
-    print(f"# present here: {' '.join(present)}", flush=True)
-    r, _ = probe(env=[f"PROBE_STAT={','.join(present)}"])
-    bad = []
-    for path in present:
-        st = r["stat"][path]
-        if os.path.isdir(path):
-            ok = (st and st["type"] == "dir" and st["entries"] == 0 and st["readonly"]
-                  and int(st["fs"], 16) == TMPFS_MAGIC)
-        else:
-            ok = st and st["type"] == "chr" and st["device"] == "1:3"
-        if not ok:
-            bad.append(f"{path}: {st}")
-    assert not bad, "not masked:\n  " + "\n  ".join(bad)
+def test_daemon_groups_stay_out():
+    """The daemon's supplementary groups (here adm and shadow, 4 and 42)
+    reach no container, root or not: shadow reads /etc/shadow."""
+    ports = {"root": free_port(), "nobody": free_port()}
+    with Daemon({"root": probe_conf(f"127.0.0.1:{ports['root']}"),
+                 "nobody": probe_conf(f"127.0.0.1:{ports['nobody']}",
+                                      extra_container="User=nobody")}) as d:
+        os.chmod(d.tmp, 0o755)
+        d.preexec = lambda: os.setgroups([4, 42])
+        d.start()
+        with open(f"/proc/{d.proc.pid}/status") as f:
+            groups = [l.split()[1:] for l in f if l.startswith("Groups:")][0]
+        assert groups == ["4", "42"], f"the daemon's own groups: {groups}"
+        for name, port in ports.items():
+            r = probe_stream(("127.0.0.1", port))
+            assert not {4, 42} & set(r["groups"]), (name, r["groups"])
+        assert d.stop() == 0
+
+
+_proc_stat = {}
+
+
+def proc_masked(path):
+    """The path of MASKED_PROC, if it exists on this kernel, is masked in
+    the default sandbox. One probe answers for every path."""
+    if not os.path.lexists(path):
+        raise SkipTest(f"{path} is absent on this kernel")
+    if not _proc_stat:
+        present = [p for p in MASKED_PROC if os.path.lexists(p)]
+        r, _ = probe(env=[f"PROBE_STAT={','.join(present)}"])
+        _proc_stat.update(r["stat"])
+    st = _proc_stat[path]
+    if os.path.isdir(path):
+        assert (st and st["type"] == "dir" and st["entries"] == 0 and st["readonly"]
+                and int(st["fs"], 16) == TMPFS_MAGIC), \
+            f"{path} is not an empty read-only tmpfs: {st}"
+    else:
+        assert st and st["type"] == "chr" and st["device"] == "1:3", \
+            f"{path} is not /dev/null: {st}"
+
+
+def proc_masked_tests():
+    """One test (one TAP row) per path of MASKED_PROC."""
+    tests = []
+    for path in MASKED_PROC:
+        def t(path=path):
+            proc_masked(path)
+        t.__name__ = f"test_proc_masked {path}"
+        tests.append(t)
+    return tests
 
 
 def test_no_secret_reaches_a_root_payload():
@@ -243,7 +275,9 @@ if __name__ == "__main__":
     main([test_default_root_capabilities_and_filter, test_user_has_no_capabilities,
           test_capabilities_key, test_no_new_privileges_off_without_filter_needs,
           test_no_new_privileges_with_cap_sys_admin, test_no_stray_fd_reaches_the_container,
-          test_proc_masked, test_no_secret_reaches_a_root_payload, test_limits, test_system_call_filter_allow_list, test_private_users,
-          test_private_users_idmapped_root,
-          test_cgroup_settings_not_enforced_are_said, test_memory_max_enforced,
-          test_rootless])
+          test_daemon_groups_stay_out]
+         + proc_masked_tests()
+         + [test_no_secret_reaches_a_root_payload, test_limits,
+            test_system_call_filter_allow_list, test_private_users,
+            test_private_users_idmapped_root, test_cgroup_settings_not_enforced_are_said,
+            test_memory_max_enforced, test_rootless])

@@ -405,6 +405,17 @@ static void report_dir_entries(struct buf *b, const char *path)
 	buf_printf(b, "]");
 }
 
+static void report_groups(struct buf *b)
+{
+	gid_t groups[PROBE_LIST_MAX];
+	int n = getgroups(PROBE_LIST_MAX, groups);
+
+	buf_printf(b, "[");
+	for (int i = 0; i < n; i++)
+		buf_printf(b, "%s%u", i ? ", " : "", (unsigned)groups[i]);
+	buf_printf(b, "]");
+}
+
 /* For each path of the comma-separated list in $env_name, "path": and what
  * one() writes: an object {"path": ..., ...}. */
 static void report_paths(struct buf *b, const char *env_name,
@@ -592,7 +603,8 @@ static void report_env(struct buf *b)
 /*
  * The report. Fields:
  *   listen_fds (int), names ([str]), fd_types ([{fd, type, family, listening,
- *   address}]), pid, ppid, sid, uid, gid (int), hostname (str), cwd (str),
+ *   address}]), pid, ppid, sid, uid, gid (int), groups ([int], supplementary),
+ *   hostname (str), cwd (str),
  *   nprocs (int, numeric dirs in /proc), interfaces ([{name, index, up}]),
  *   root_readonly (bool), tmp_entries ([str]), open_fds ([int], at start),
  *   cgroup (str, /proc/self/cgroup), uid_map, gid_map (str), env ({name: str or
@@ -634,6 +646,8 @@ static void report_write(struct buf *b, const struct sockaddr_storage *peer, soc
 	buf_printf(b, "%u", (unsigned)getuid());
 	json_key(b, "gid");
 	buf_printf(b, "%u", (unsigned)getgid());
+	json_key(b, "groups");
+	report_groups(b);
 	json_key(b, "hostname");
 	gethostname(host, sizeof(host) - 1);
 	json_string(b, host);
