@@ -3,6 +3,7 @@
 import os
 import re
 import subprocess
+import tempfile
 
 from nsitest import (BUILD, NSINETD, PROBE, Daemon, SkipTest, main, probe_conf, probe_stream,
                      free_port, cgroup2_mount, make_rootfs)
@@ -114,6 +115,39 @@ def test_daemon_groups_stay_out():
             r = probe_stream(("127.0.0.1", port))
             assert not {4, 42} & set(r["groups"]), (name, r["groups"])
         assert d.stop() == 0
+
+
+def mount_options(r):
+    """{target: set of per-mount options} from the probe's mountinfo."""
+    return {m["target"]: set(m["options"].split(",")) for m in r["mounts"]}
+
+
+def test_root_nosuid():
+    """The read-only root is nosuid too: a setuid binary of the image is
+    no way up, even where NoNewPrivileges= is off."""
+    r, _ = probe()
+    opts = mount_options(r)["/"]
+    assert {"ro", "nosuid"} <= opts, opts
+
+
+def test_every_mount_nosuid_nodev():
+    """nsinetd.conf(5): nosuid and nodev on every mount the container gets
+    from nsinetd (nodev but on /dev, its pts and the device nodes bound
+    there, and the /dev/null masks of MASKED_PROC): the root, its
+    submounts, Bind=, BindReadOnly=, TemporaryFileSystem=."""
+    with tempfile.TemporaryDirectory(prefix="nsitest-binds-") as src:
+        os.chmod(src, 0o755)
+        r, _ = probe(f"Bind={src}:/run/rw\nBindReadOnly={src}:/run/ro\n"
+                     "TemporaryFileSystem=/run/scratch")
+    bad = []
+    for target, opts in sorted(mount_options(r).items()):
+        if target in MASKED_PROC:
+            continue  # /dev/null over a /proc file: a device by design
+        want = {"nosuid"} if target == "/dev" or target.startswith("/dev/") \
+            else {"nosuid", "nodev"}
+        if not want <= opts:
+            bad.append(f"{target}: {','.join(sorted(opts))} (lacks {','.join(sorted(want - opts))})")
+    assert not bad, "mounts without nosuid/nodev:\n  " + "\n  ".join(bad)
 
 
 _proc_stat = {}
@@ -275,7 +309,7 @@ if __name__ == "__main__":
     main([test_default_root_capabilities_and_filter, test_user_has_no_capabilities,
           test_capabilities_key, test_no_new_privileges_off_without_filter_needs,
           test_no_new_privileges_with_cap_sys_admin, test_no_stray_fd_reaches_the_container,
-          test_daemon_groups_stay_out]
+          test_daemon_groups_stay_out, test_root_nosuid, test_every_mount_nosuid_nodev]
          + proc_masked_tests()
          + [test_no_secret_reaches_a_root_payload, test_limits,
             test_system_call_filter_allow_list, test_private_users,

@@ -405,6 +405,38 @@ static void report_dir_entries(struct buf *b, const char *path)
 	buf_printf(b, "]");
 }
 
+/* /proc/self/mountinfo as [{"target", "options", "fs"}]: the per-mount
+ * options (ro, nosuid, nodev, ...), not the file system's. */
+static void report_mounts(struct buf *b)
+{
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	char line[1024];
+	int n = 0;
+
+	if (!f) {
+		buf_printf(b, "null");
+		return;
+	}
+	buf_printf(b, "[");
+	while (fgets(line, sizeof(line), f) && n < PROBE_LIST_MAX) {
+		char target[512], options[256], fs[64];
+		const char *dash = strstr(line, " - ");
+
+		if (!dash || sscanf(line, "%*s %*s %*s %*s %511s %255s", target, options) != 2 ||
+		    sscanf(dash + 3, "%63s", fs) != 1)
+			continue;
+		buf_printf(b, "%s{\"target\": ", n++ ? ", " : "");
+		json_string(b, target);
+		buf_printf(b, ", \"options\": ");
+		json_string(b, options);
+		buf_printf(b, ", \"fs\": ");
+		json_string(b, fs);
+		buf_printf(b, "}");
+	}
+	fclose(f);
+	buf_printf(b, "]");
+}
+
 static void report_groups(struct buf *b)
 {
 	gid_t groups[PROBE_LIST_MAX];
@@ -606,7 +638,8 @@ static void report_env(struct buf *b)
  *   address}]), pid, ppid, sid, uid, gid (int), groups ([int], supplementary),
  *   hostname (str), cwd (str),
  *   nprocs (int, numeric dirs in /proc), interfaces ([{name, index, up}]),
- *   root_readonly (bool), tmp_entries ([str]), open_fds ([int], at start),
+ *   root_readonly (bool), mounts ([{target, options, fs}], per-mount options),
+ *   tmp_entries ([str]), open_fds ([int], at start),
  *   cgroup (str, /proc/self/cgroup), uid_map, gid_map (str), env ({name: str or
  *   null}), files, stat, secrets (see PROBE_FILES, PROBE_STAT, PROBE_SECRETS),
  *   caps (str, CapEff), cap_bnd (str, CapBnd), no_new_privs (str),
@@ -662,6 +695,8 @@ static void report_write(struct buf *b, const struct sockaddr_storage *peer, soc
 		buf_printf(b, "%s", (sv.f_flag & ST_RDONLY) ? "true" : "false");
 	else
 		buf_printf(b, "null");
+	json_key(b, "mounts");
+	report_mounts(b);
 	json_key(b, "tmp_entries");
 	report_dir_entries(b, "/tmp");
 	json_key(b, "open_fds");
