@@ -2,9 +2,11 @@
 # packages that are missing (scripts/install-deps.sh), then build.
 BUILD       ?= build
 BUILD_ASAN  ?= build-asan
+BUILD_FUZZ  ?= build-fuzz
+SECONDS     ?= 60
 MESON_FLAGS ?=
 
-.PHONY: all build deps demo check check-fast bench format clean
+.PHONY: all build deps demo check check-fast fuzz bench format clean
 
 all: build
 
@@ -20,13 +22,18 @@ build: deps $(BUILD)/build.ninja
 demo: build
 	scripts/demo.sh $(BUILD)
 
-# Every test, then every test again under AddressSanitizer and UBSan.
+# Every test, then every test again under AddressSanitizer and UBSan, then
+# 60 s of fuzzing the configuration parser (clang, libFuzzer).
 check: deps $(BUILD)/build.ninja
 	ninja -C $(BUILD)
-	scripts/check.sh $(BUILD) $(BUILD_ASAN)
+	FUZZ_BUILD=$(BUILD_FUZZ) scripts/check.sh $(BUILD) $(BUILD_ASAN)
 
 check-fast: build
 	meson test -C $(BUILD) --print-errorlogs
+
+# The configuration parser under libFuzzer for SECONDS (tests/README.md).
+fuzz: deps
+	FUZZ_BUILD=$(BUILD_FUZZ) scripts/fuzz.sh $(SECONDS)
 
 bench:
 	@scripts/install-deps.sh bench
@@ -39,4 +46,4 @@ format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
 clean:
-	rm -rf $(BUILD) $(BUILD_ASAN)
+	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ)

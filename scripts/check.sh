@@ -1,6 +1,8 @@
 #!/bin/sh
 # Runs every test (unit and integration) on the normal build, then again on
-# an ASan+UBSan build, and ends with one line: "N passed, N failed, N skipped".
+# an ASan+UBSan build, then fuzzes the configuration parser for FUZZ_SECONDS
+# (default 60; scripts/fuzz.sh, build dir FUZZ_BUILD), and ends with one
+# line: "N passed, N failed, N skipped".
 set -u
 build=${1:-build}
 asan=${2:-build-asan}
@@ -22,6 +24,9 @@ NSINETD_TEST_CYCLES=5 \
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	meson test -C "$asan" --print-errorlogs --num-processes 2 || status=1
+
+# One line of its own: "fuzz-config: ok: ..." or "fuzz-config: FAILED: ...".
+scripts/fuzz.sh "${FUZZ_SECONDS:-60}" || status=1
 
 /usr/bin/python3 scripts/test-summary.py "$build/meson-logs/testlog.json" \
 	"$asan/meson-logs/testlog.json" || status=1

@@ -2,26 +2,52 @@
 /*
  * nsinetd-escape: run inside a sandbox, tries to get out, and reports.
  *
- * A socket-activated service (LISTEN_FDS=1, a stream listener at fd 3):
- * for each connection it runs every attempt of attempts[] and writes one
- * line per attempt, "RESULT<TAB>NAME<TAB>DETAIL", RESULT being
- *   blocked  the attempt failed, as it must (DETAIL: how);
+ * A socket-activated service (LISTEN_FDS=1, a stream listener at fd 3, or
+ * the connection itself with Accept=yes): for each connection it runs
+ * every attempt of attempts[] and writes one line per attempt,
+ * "RESULT<TAB>NAME<TAB>DETAIL", RESULT being
+ *   blocked  refused with the errno a correctly built sandbox gives for
+ *            that attempt (DETAIL: which), or masked;
  *   ESCAPED  it worked: a hole in the sandbox;
- *   skip     not applicable here (DETAIL: why).
- * tests/integration/test_escape.py turns each line into a TAP row, for
- * every kind of sandbox it starts (one loop iteration each).
+ *   WRONG    refused, but not as expected (another errno: the refusal did
+ *            not come from where it should, or the attempt never reached
+ *            the kernel), or the test itself is broken: a failure too;
+ *   skip     not applicable here (DETAIL: why);
+ *   host     only the host can tell: tests/integration/test_escape.py
+ *            decides (the setuid file this attempt left for it).
+ * A check that cannot fail is a defect: every attempt demands the specific
+ * refusal, never "some error".
  *
- * Environment: ESCAPE_HOST_PID (a host process to look for and signal),
- * ESCAPE_SETUID (a setuid-root copy of this binary, run with --euid).
- * "nsinetd-escape --euid" prints the effective uid and exits.
+ * The filter's refusal is EPERM: SystemCallErrorNumber= is not set by the
+ * sandboxes of the test (docs/nsinetd.conf.5.md).
+ *
+ * Environment (from the test's configuration):
+ *   ESCAPE_HOST_PID     a host process to look for and signal;
+ *   ESCAPE_SETUID       a setuid-root copy of this binary, run with --euid;
+ *   ESCAPE_ROOT_SOCKET  a unix socket of the host's root (mode 0600, in a
+ *                       0700 directory) to connect to;
+ *   ESCAPE_RW_DIR       a directory the container may write that the host
+ *                       sees too (a Bind=, or a writable Directory= tree);
+ *   ESCAPE_HOST_ROOT=1  the container's root is the host's by choice
+ *                       (PrivateUsers=no): what the host's root may do by
+ *                       file permissions is skipped, not an escape;
+ *   ESCAPE_ROOT_WRITABLE=1  the root is writable by configuration.
+ *
+ * "nsinetd-escape --euid" prints the effective uid and exits; it is the
+ * only thing a setuid copy does. The attempts run only as a container's
+ * payload (pid 2 of its own pid namespace): as root on the host they
+ * would mount over /tmp.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/io_uring.h>
 #include <linux/perf_event.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,18 +57,25 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
+#include <sys/uio.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <netinet/in.h>
 #include <unistd.h>
 
 #include <linux/bpf.h>
-#include <linux/io_uring.h>
 
-enum result { BLOCKED, ESCAPED, SKIP };
+/* SystemCallErrorNumber= default. */
+#define FILTER_ERRNO EPERM
 
-static char detail[256];
+enum result { BLOCKED, ESCAPED, SKIP, WRONG, HOST };
+
+static const char *const result_names[] = {"blocked", "ESCAPED", "skip", "WRONG", "host"};
+
+static char detail[512];
 
 static enum result say(enum result r, const char *fmt, ...)
 {
@@ -54,13 +87,59 @@ static enum result say(enum result r, const char *fmt, ...)
 	return r;
 }
 
-/* An attempt that must fail with an error: blocked with its errno. */
-static enum result expect_fail(long rv, const char *what)
+static bool env_flag(const char *name)
 {
-	if (rv < 0)
-		return say(BLOCKED, "%s: %s", what, strerror(errno));
-	return say(ESCAPED, "%s succeeded", what);
+	const char *v = getenv(name);
+
+	return v && strcmp(v, "1") == 0;
 }
+
+/*
+ * rv is the return of the attempt, errno still its own (call this right
+ * after it). Success is an escape; want (or want2, if not 0) is the
+ * refusal; any other errno is WRONG.
+ */
+static enum result refusal(long rv, const char *what, int want, int want2)
+{
+	int err = errno;
+
+	if (rv >= 0)
+		return say(ESCAPED, "%s succeeded", what);
+	if (err == want || (want2 && err == want2))
+		return say(BLOCKED, "%s: %s", what, strerrorname_np(err));
+	if (want2)
+		return say(WRONG, "%s: %s (%s), expected %s or %s", what, strerrorname_np(err),
+			   strerror(err), strerrorname_np(want), strerrorname_np(want2));
+	return say(WRONG, "%s: %s (%s), expected %s", what, strerrorname_np(err), strerror(err),
+		   strerrorname_np(want));
+}
+
+/* Opens path and reads a little: the refusal (want or want2), SKIP when
+ * it is absent, WRONG; or ESCAPED with *ret_n what read(2) gave, for the
+ * caller to judge further. */
+static enum result open_and_read(const char *path, int want, int want2, ssize_t *ret_n)
+{
+	char b[256];
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+
+	*ret_n = -1;
+	if (fd < 0 && errno == ENOENT)
+		return say(SKIP, "%s is absent here", path);
+	if (fd < 0)
+		return refusal(fd, path, want, want2);
+	*ret_n = read(fd, b, sizeof(b));
+	close(fd);
+	return say(ESCAPED, "opened %s (read: %zd bytes)", path, *ret_n);
+}
+
+/* For attempts made of several steps: the first step that is not blocked
+ * decides; all blocked gives a summary. */
+#define STEP(expr)                                                                                 \
+	do {                                                                                       \
+		enum result _r = (expr);                                                           \
+		if (_r != BLOCKED)                                                                 \
+			return _r;                                                                 \
+	} while (0)
 
 static pid_t host_pid(void)
 {
@@ -68,171 +147,216 @@ static pid_t host_pid(void)
 	return s ? (pid_t)atoi(s) : 0;
 }
 
-static enum result see_host_process(void)
+/* --- processes ------------------------------------------------------------ */
+
+/* Our own pid namespace: the host's processes do not exist here. */
+static enum result see_host_process(const char *arg)
 {
 	char path[64];
 	pid_t pid = host_pid();
+	int fd;
 
 	if (pid <= 2)
 		return say(SKIP, "no ESCAPE_HOST_PID");
 	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
-	return expect_fail(open(path, O_RDONLY | O_CLOEXEC), path);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0)
+		close(fd);
+	return refusal(fd, path, ENOENT, 0);
 }
 
-static enum result signal_host_process(void)
+static enum result signal_host_process(const char *arg)
 {
 	pid_t pid = host_pid();
+	long rv;
 
 	if (pid <= 2)
 		return say(SKIP, "no ESCAPE_HOST_PID");
 	/* Signal 0: the check without the harm. */
-	return expect_fail(kill(pid, 0), "kill(host pid, 0)");
+	rv = kill(pid, 0);
+	return refusal(rv, "kill(host pid, 0)", ESRCH, 0);
 }
 
-static enum result setns_host(void)
+/* pid 1 is another process of ours (the stub init): neither ptrace nor
+ * cross-process memory access may reach it (the filter denies both). */
+static enum result do_ptrace(const char *arg)
+{
+	char b[8];
+	struct iovec local = {.iov_base = b, .iov_len = sizeof(b)};
+	struct iovec remote = {.iov_base = (void *)0x400000, .iov_len = sizeof(b)};
+	long rv;
+
+	rv = ptrace(PTRACE_ATTACH, 1, NULL, NULL);
+	STEP(refusal(rv, "ptrace(ATTACH, 1)", FILTER_ERRNO, 0));
+	rv = process_vm_readv(1, &local, 1, &remote, 1, 0);
+	STEP(refusal(rv, "process_vm_readv(1)", FILTER_ERRNO, 0));
+	return say(BLOCKED, "ptrace and process_vm_readv: %s", strerrorname_np(FILTER_ERRNO));
+}
+
+/* --- namespaces and mounts -------------------------------------------------- */
+
+/*
+ * The namespaces of pid 1 are ours; joining them proves nothing. What
+ * matters is that setns() is refused at all (the filter, without
+ * CAP_SYS_ADMIN): any namespace fd that leaked into the sandbox would
+ * otherwise be a way out. pid 1's may not even open (not dumpable).
+ */
+static enum result setns_any(const char *arg)
 {
 	static const char *const ns[] = {"mnt", "net", "pid", "user", "uts", "ipc", "cgroup"};
-	char path[64];
-	int fd;
+	static const char *const owners[] = {"self", "1"};
+	char path[64], what[96];
+	int n = 0;
 
-	/* The host's namespaces are not reachable by path from here; a
-	 * namespace fd we can reach (our own init's) must not be joinable
-	 * either, or any fd leaked into the sandbox would be a way out. */
-	for (size_t i = 0; i < sizeof(ns) / sizeof(ns[0]); i++) {
-		snprintf(path, sizeof(path), "/proc/1/ns/%s", ns[i]);
-		fd = open(path, O_RDONLY | O_CLOEXEC);
-		if (fd < 0)
-			continue;
-		if (setns(fd, 0) == 0 && strcmp(ns[i], "user") != 0) {
+	for (size_t o = 0; o < sizeof(owners) / sizeof(owners[0]); o++)
+		for (size_t i = 0; i < sizeof(ns) / sizeof(ns[0]); i++) {
+			int fd;
+			long rv;
+
+			snprintf(path, sizeof(path), "/proc/%s/ns/%s", owners[o], ns[i]);
+			fd = open(path, O_RDONLY | O_CLOEXEC);
+			if (fd < 0) {
+				STEP(refusal(fd, path, EACCES, EPERM));
+				continue;
+			}
+			rv = setns(fd, 0);
 			close(fd);
-			return say(ESCAPED, "setns(%s) succeeded", path);
+			snprintf(what, sizeof(what), "setns(%s)", path);
+			STEP(refusal(rv, what, FILTER_ERRNO, 0));
+			n++;
 		}
-		close(fd);
-	}
-	return say(BLOCKED, "setns() refused for every namespace of pid 1");
+	if (n == 0)
+		return say(WRONG, "no namespace file opened: nothing tested");
+	return say(BLOCKED, "setns() refused (%s) for %d namespaces", strerrorname_np(FILTER_ERRNO),
+		   n);
 }
 
-static enum result do_mount(void)
+static enum result do_mount(const char *arg)
 {
-	return expect_fail(mount("none", "/tmp", "tmpfs", 0, NULL), "mount tmpfs");
+	long rv;
+
+	rv = mount("none", "/tmp", "tmpfs", 0, NULL);
+	if (rv == 0)
+		umount2("/tmp", MNT_DETACH);
+	STEP(refusal(rv, "mount tmpfs on /tmp", FILTER_ERRNO, 0));
+	rv = mount("/tmp", "/tmp", NULL, MS_BIND, NULL);
+	if (rv == 0)
+		umount2("/tmp", MNT_DETACH);
+	STEP(refusal(rv, "bind mount", FILTER_ERRNO, 0));
+	/* The new mount API: other system calls, the same refusal. */
+	rv = syscall(SYS_fsopen, "tmpfs", 0);
+	if (rv >= 0)
+		close((int)rv);
+	STEP(refusal(rv, "fsopen(tmpfs)", FILTER_ERRNO, 0));
+	rv = syscall(SYS_open_tree, AT_FDCWD, "/", OPEN_TREE_CLONE);
+	if (rv >= 0)
+		close((int)rv);
+	STEP(refusal(rv, "open_tree(/, CLONE)", FILTER_ERRNO, 0));
+	/* Uncovering what a mask hides, or the host's mounts under ours. */
+	rv = umount2("/proc/sys", MNT_DETACH);
+	STEP(refusal(rv, "umount2(/proc/sys)", FILTER_ERRNO, 0));
+	return say(BLOCKED, "mount, bind, fsopen, open_tree, umount2: %s",
+		   strerrorname_np(FILTER_ERRNO));
 }
 
-static enum result do_unshare(void)
+static enum result remount_root(const char *arg)
 {
-	if (unshare(CLONE_NEWUSER) == 0)
-		return say(ESCAPED, "unshare(CLONE_NEWUSER) succeeded");
-	return expect_fail(unshare(CLONE_NEWNS), "unshare(CLONE_NEWUSER|NEWNS)");
+	struct mount_attr attr = {.attr_clr = MOUNT_ATTR_RDONLY};
+	struct statvfs sv;
+	long rv;
+
+	if (env_flag("ESCAPE_ROOT_WRITABLE"))
+		return say(SKIP, "the root is writable by configuration (ReadOnly=no)");
+	if (statvfs("/", &sv) < 0 || !(sv.f_flag & ST_RDONLY))
+		return say(ESCAPED, "/ is not read-only to begin with");
+	rv = mount(NULL, "/", NULL, MS_REMOUNT | MS_BIND, NULL);
+	STEP(refusal(rv, "mount(/, MS_REMOUNT|MS_BIND) read-write", FILTER_ERRNO, 0));
+	rv = syscall(SYS_mount_setattr, AT_FDCWD, "/", 0, &attr, sizeof(attr));
+	STEP(refusal(rv, "mount_setattr(/, clear RDONLY)", FILTER_ERRNO, 0));
+	if (statvfs("/", &sv) < 0 || !(sv.f_flag & ST_RDONLY))
+		return say(ESCAPED, "/ became writable");
+	return say(BLOCKED, "remount and mount_setattr: %s", strerrorname_np(FILTER_ERRNO));
 }
 
-static enum result load_module(void)
+/* clone(2)'s flags are in a register: the filter checks them (EPERM).
+ * clone3(2)'s are in memory, out of its reach: the filter answers ENOSYS
+ * for every clone3, and glibc falls back to clone (activator/seccomp.c). */
+static enum result do_unshare(const char *arg)
 {
-	return expect_fail(syscall(SYS_init_module, "", 0UL, ""), "init_module");
+	struct {
+		uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls;
+	} args = {.flags = CLONE_NEWUSER, .exit_signal = SIGCHLD};
+	long rv;
+
+	rv = unshare(CLONE_NEWUSER);
+	STEP(refusal(rv, "unshare(CLONE_NEWUSER)", FILTER_ERRNO, 0));
+	rv = unshare(CLONE_NEWNS);
+	STEP(refusal(rv, "unshare(CLONE_NEWNS)", FILTER_ERRNO, 0));
+	rv = syscall(SYS_clone, CLONE_NEWUSER | SIGCHLD, NULL, NULL, NULL, NULL);
+	if (rv == 0)
+		_exit(0);
+	if (rv > 0)
+		waitpid((pid_t)rv, NULL, 0);
+	STEP(refusal(rv, "clone(CLONE_NEWUSER)", FILTER_ERRNO, 0));
+	rv = syscall(SYS_clone3, &args, sizeof(args));
+	if (rv == 0)
+		_exit(0);
+	if (rv > 0)
+		waitpid((pid_t)rv, NULL, 0);
+	STEP(refusal(rv, "clone3(CLONE_NEWUSER)", ENOSYS, 0));
+	return say(BLOCKED, "unshare, clone: %s; clone3: ENOSYS", strerrorname_np(FILTER_ERRNO));
 }
 
-static enum result raw_socket(void)
+/* --- the kernel ------------------------------------------------------------- */
+
+/*
+ * The kernel checks CAP_SYS_MODULE before it looks at the image: EPERM
+ * there (or from the filter) is the refusal. Any other error means the
+ * check passed, and a real module would have been read: an escape, even
+ * if this fake one was rejected.
+ */
+static enum result module_refusal(long rv, const char *what)
+{
+	int err = errno;
+
+	if (rv >= 0 || err != EPERM)
+		return say(ESCAPED,
+			   "%s got past the permission check (%s): a real module would load", what,
+			   rv >= 0 ? "success" : strerrorname_np(err));
+	return say(BLOCKED, "%s: EPERM", what);
+}
+
+static enum result load_module(const char *arg)
+{
+	/* An ELF header and nothing else: never a loadable module. */
+	static const char image[64] = "\177ELF\2\1\1";
+	long rv;
+
+	rv = syscall(SYS_init_module, image, sizeof(image), "");
+	STEP(module_refusal(rv, "init_module"));
+	rv = syscall(SYS_finit_module, -1, "", 0);
+	STEP(module_refusal(rv, "finit_module"));
+	rv = syscall(SYS_delete_module, "nsinetd_escape_none", O_NONBLOCK);
+	STEP(module_refusal(rv, "delete_module"));
+	return say(BLOCKED, "init_module, finit_module, delete_module: EPERM");
+}
+
+static enum result raw_socket(const char *arg)
 {
 	int fd = socket(AF_INET, SOCK_RAW, IPPROTO_ICMP);
 
-	if (fd >= 0) {
+	if (fd >= 0)
 		close(fd);
-		return say(ESCAPED, "socket(SOCK_RAW) succeeded");
-	}
+	STEP(refusal(fd, "socket(AF_INET, SOCK_RAW)", EPERM, 0));
 	fd = socket(AF_PACKET, SOCK_RAW, 0);
-	if (fd >= 0) {
+	if (fd >= 0)
 		close(fd);
-		return say(ESCAPED, "socket(AF_PACKET) succeeded");
-	}
-	return say(BLOCKED, "raw and packet sockets: %s", strerror(errno));
+	/* EAFNOSUPPORT: a kernel without AF_PACKET, refused all the same. */
+	STEP(refusal(fd, "socket(AF_PACKET, SOCK_RAW)", EPERM, EAFNOSUPPORT));
+	return say(BLOCKED, "raw and packet sockets: EPERM (no CAP_NET_RAW)");
 }
 
-static enum result do_ptrace(void)
-{
-	/* pid 1 is the stub init, another process: not ours to trace. */
-	return expect_fail(ptrace(PTRACE_ATTACH, 1, NULL, NULL), "ptrace(ATTACH, 1)");
-}
-
-static enum result read_kcore(void)
-{
-	char b[16];
-	int fd = open("/proc/kcore", O_RDONLY | O_CLOEXEC);
-	ssize_t n;
-
-	if (fd < 0)
-		return say(BLOCKED, "open /proc/kcore: %s", strerror(errno));
-	n = read(fd, b, sizeof(b));
-	close(fd);
-	if (n > 0)
-		return say(ESCAPED, "read %zd bytes of /proc/kcore", n);
-	return say(BLOCKED, "/proc/kcore reads nothing (masked)");
-}
-
-static enum result write_root(void)
-{
-	int fd = open("/nsinetd-escape-test", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-
-	if (fd >= 0) {
-		close(fd);
-		unlink("/nsinetd-escape-test");
-		return say(ESCAPED, "created /nsinetd-escape-test");
-	}
-	return say(BLOCKED, "create in /: %s", strerror(errno));
-}
-
-static enum result write_proc_sys(void)
-{
-	return expect_fail(open("/proc/sys/kernel/domainname", O_WRONLY | O_CLOEXEC),
-			   "open /proc/sys/kernel/domainname for writing");
-}
-
-static enum result make_device(void)
-{
-	int r = mknod("/tmp/escape-null", S_IFCHR | 0666, makedev(1, 3));
-
-	if (r == 0) {
-		int fd = open("/tmp/escape-null", O_RDWR | O_CLOEXEC);
-		unlink("/tmp/escape-null");
-		if (fd >= 0) {
-			close(fd);
-			return say(ESCAPED, "mknod and open of a device node succeeded");
-		}
-		return say(BLOCKED, "mknod worked but the node does not open (nodev)");
-	}
-	return say(BLOCKED, "mknod: %s", strerror(errno));
-}
-
-static enum result setuid_binary(void)
-{
-	const char *bin = getenv("ESCAPE_SETUID");
-	char out[32] = "";
-	int p[2], status;
-	ssize_t n;
-	pid_t pid;
-
-	if (geteuid() == 0)
-		return say(SKIP, "already root in the sandbox: run with User= for this row");
-	if (!bin || access(bin, X_OK) < 0)
-		return say(SKIP, "no setuid binary given (ESCAPE_SETUID)");
-	if (pipe2(p, O_CLOEXEC) < 0)
-		return say(SKIP, "pipe: %s", strerror(errno));
-	pid = fork();
-	if (pid == 0) {
-		dup2(p[1], 1);
-		execl(bin, bin, "--euid", (char *)NULL);
-		_exit(127);
-	}
-	close(p[1]);
-	n = read(p[0], out, sizeof(out) - 1);
-	close(p[0]);
-	waitpid(pid, &status, 0);
-	if (n <= 0)
-		return say(BLOCKED, "the setuid binary did not run");
-	out[n] = '\0';
-	if (atoi(out) == 0)
-		return say(ESCAPED, "the setuid binary ran with euid 0");
-	return say(BLOCKED, "the setuid binary ran with euid %d", atoi(out));
-}
-
-static enum result use_bpf(void)
+static enum result use_bpf(const char *arg)
 {
 	union bpf_attr attr = {
 	    .map_type = BPF_MAP_TYPE_ARRAY, .key_size = 4, .value_size = 4, .max_entries = 1};
@@ -240,10 +364,11 @@ static enum result use_bpf(void)
 
 	if (fd >= 0)
 		close((int)fd);
-	return expect_fail(fd, "bpf(BPF_MAP_CREATE)");
+	return refusal(fd, "bpf(BPF_MAP_CREATE)", FILTER_ERRNO, 0);
 }
 
-static enum result use_perf(void)
+/* EACCES would be the kernel's perf_event_paranoid: the filter let it by. */
+static enum result use_perf(const char *arg)
 {
 	struct perf_event_attr attr = {
 	    .type = PERF_TYPE_SOFTWARE, .size = sizeof(attr), .config = PERF_COUNT_SW_CPU_CLOCK};
@@ -251,41 +376,430 @@ static enum result use_perf(void)
 
 	if (fd >= 0)
 		close((int)fd);
-	return expect_fail(fd, "perf_event_open");
+	return refusal(fd, "perf_event_open", FILTER_ERRNO, 0);
 }
 
-/* io_uring does its work in the kernel, out of the filter's sight: the
- * filter must refuse the ring itself, with its own errno (EPERM). Another
- * errno means the call reached the kernel. The kernel's own switch
- * (kernel.io_uring_disabled) also says EPERM: then the row cannot tell. */
-static enum result use_io_uring(void)
+/* io_uring runs system calls from kernel threads the filter never sees. */
+static enum result use_io_uring(const char *arg)
 {
-	struct io_uring_params params = {0};
-	char disabled[8] = "0";
-	FILE *f = fopen("/proc/sys/kernel/io_uring_disabled", "re");
-	long fd;
+	struct io_uring_params p = {0};
+	long fd = syscall(SYS_io_uring_setup, 1, &p);
 
-	if (f) {
-		if (!fgets(disabled, sizeof(disabled), f))
-			disabled[0] = '0';
-		fclose(f);
-	}
-	if (disabled[0] != '0')
-		return say(SKIP, "kernel.io_uring_disabled=%c: its EPERM looks like the filter's",
-			   disabled[0]);
-	fd = syscall(SYS_io_uring_setup, 1, &params);
-	if (fd >= 0) {
+	if (fd >= 0)
 		close((int)fd);
-		return say(ESCAPED, "io_uring_setup succeeded");
-	}
-	if (errno == ENOSYS)
-		return say(SKIP, "no io_uring in this kernel");
-	if (errno != EPERM)
-		return say(ESCAPED, "io_uring_setup reached the kernel: %s", strerror(errno));
-	return say(BLOCKED, "io_uring_setup: %s (the filter)", strerror(errno));
+	return refusal(fd, "io_uring_setup", FILTER_ERRNO, 0);
 }
 
-static enum result exceed_nproc(void)
+/* --- files ----------------------------------------------------------------- */
+
+static enum result write_root(const char *arg)
+{
+	int fd;
+
+	if (env_flag("ESCAPE_ROOT_WRITABLE"))
+		return say(SKIP, "the root is writable by configuration (ReadOnly=no)");
+	fd = open("/nsinetd-escape-test", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd >= 0) {
+		close(fd);
+		unlink("/nsinetd-escape-test");
+	}
+	return refusal(fd, "create /nsinetd-escape-test", EROFS, 0);
+}
+
+/* EROFS for root (the read-only bind), EACCES for a uid that does not own
+ * the file: both real refusals. */
+static enum result write_proc_sys(const char *arg)
+{
+	int fd = open("/proc/sys/kernel/domainname", O_WRONLY | O_CLOEXEC);
+
+	if (fd >= 0)
+		close(fd);
+	return refusal(fd, "open /proc/sys/kernel/domainname for writing", EROFS, EACCES);
+}
+
+/* No CAP_MKNOD (EPERM); with it, /tmp is nodev and the node must not open. */
+static enum result make_device(const char *arg)
+{
+	long rv = mknod("/tmp/escape-null", S_IFCHR | 0666, makedev(1, 3));
+	int fd, err;
+
+	if (rv < 0)
+		return refusal(rv, "mknod", EPERM, 0);
+	fd = open("/tmp/escape-null", O_RDWR | O_CLOEXEC);
+	err = errno;
+	if (fd >= 0)
+		close(fd);
+	unlink("/tmp/escape-null");
+	errno = err;
+	return refusal(fd, "mknod worked; open of the node (nodev)", EACCES, 0);
+}
+
+/* The host's root-owned secrets, through the read-only host root: the
+ * container's root is an unmapped uid there (a user namespace), or not
+ * root at all. */
+static enum result read_shadow(const char *arg)
+{
+	ssize_t n;
+	enum result r = open_and_read("/etc/shadow", EACCES, 0, &n);
+
+	if (r == ESCAPED && env_flag("ESCAPE_HOST_ROOT"))
+		return say(SKIP,
+			   "readable (%zd bytes): the container's root is the host's by choice "
+			   "(PrivateUsers=no)",
+			   n);
+	return r;
+}
+
+static enum result connect_root_socket(const char *arg)
+{
+	const char *path = getenv("ESCAPE_ROOT_SOCKET");
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	int fd, err;
+	long rv;
+
+	if (!path || strlen(path) >= sizeof(sa.sun_path))
+		return say(SKIP, "no ESCAPE_ROOT_SOCKET");
+	strcpy(sa.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return say(WRONG, "socket(AF_UNIX): %s", strerror(errno));
+	rv = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
+	err = errno;
+	close(fd);
+	if (rv == 0 && env_flag("ESCAPE_HOST_ROOT"))
+		return say(SKIP, "connected: the container's root is the host's by choice "
+				 "(PrivateUsers=no)");
+	if (rv < 0 && err == ECONNREFUSED)
+		return say(ESCAPED, "connect(%s) passed the permission check (ECONNREFUSED)", path);
+	errno = err;
+	return refusal(rv, path, EACCES, 0);
+}
+
+/* --- pid 1 ---------------------------------------------------------------- */
+
+/* Another process's memory and environment: pid 1 is not dumpable, so
+ * nothing of it opens (EACCES from the ptrace access check). */
+static enum result read_pid1(const char *file)
+{
+	char path[64];
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/1/%s", file);
+	return open_and_read(path, EACCES, EPERM, &n);
+}
+
+/* "Key:\tvalue" of /proc/PID/status into ret; false if absent. */
+static bool status_field(const char *path, const char *key, char *ret, size_t size)
+{
+	char line[256];
+	size_t klen = strlen(key);
+	FILE *f = fopen(path, "re");
+	bool found = false;
+
+	if (!f)
+		return false;
+	while (!found && fgets(line, sizeof(line), f))
+		if (strncmp(line, key, klen) == 0 && line[klen] == ':') {
+			snprintf(ret, size, "%s", line + klen + 1 + strspn(line + klen + 1, " \t"));
+			ret[strcspn(ret, "\n")] = '\0';
+			found = true;
+		}
+	fclose(f);
+	return found;
+}
+
+/*
+ * pid 1 runs in the container too, and a payload can reach it (signals,
+ * /proc): it must be filtered as the payload is (Seccomp: 2), and not
+ * dumpable. A non-dumpable process's /proc files belong to root, which
+ * shows to a payload that is not root; for a root payload, the refusal to
+ * open /proc/1/environ (same uid, same capabilities: only the dumpable
+ * flag can refuse it) is what shows.
+ */
+static enum result pid1_filtered(const char *arg)
+{
+	char v[64];
+	struct stat st;
+	int fd;
+
+	if (!status_field("/proc/1/status", "Seccomp", v, sizeof(v)))
+		return say(WRONG, "no Seccomp: line in /proc/1/status: %s", strerror(errno));
+	if (strcmp(v, "2") != 0)
+		return say(ESCAPED, "pid 1 has Seccomp: %s (not filtered)", v);
+	if (geteuid() != 0) {
+		if (stat("/proc/1", &st) < 0)
+			return say(WRONG, "stat /proc/1: %s", strerror(errno));
+		if (st.st_uid == geteuid())
+			return say(ESCAPED, "pid 1 is dumpable: /proc/1 belongs to our uid %u",
+				   (unsigned)st.st_uid);
+		return say(BLOCKED, "Seccomp: 2; /proc/1 belongs to uid %u (not dumpable)",
+			   (unsigned)st.st_uid);
+	}
+	fd = open("/proc/1/environ", O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		close(fd);
+		return say(ESCAPED, "Seccomp: 2, but pid 1 is dumpable: /proc/1/environ opens");
+	}
+	return say(BLOCKED, "Seccomp: 2; /proc/1/environ: %s (not dumpable)",
+		   strerrorname_np(errno));
+}
+
+/* --- /proc: what reaches the host's kernel --------------------------------- */
+
+struct proc_scan {
+	int files, refused, masked;
+	enum result worst;
+};
+
+/* One file: opening it for writing must fail, or it is the /dev/null that
+ * masks it. */
+static void proc_try_write(struct proc_scan *s, const char *path)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	struct stat st;
+	int err = errno;
+
+	s->files++;
+	if (fd >= 0) {
+		bool null =
+		    fstat(fd, &st) == 0 && S_ISCHR(st.st_mode) && st.st_rdev == makedev(1, 3);
+
+		close(fd);
+		if (null) {
+			s->masked++;
+			return;
+		}
+		if (s->worst != ESCAPED)
+			s->worst = say(ESCAPED, "opened %s for writing", path);
+		return;
+	}
+	if (err == EACCES || err == EPERM || err == EROFS) {
+		s->refused++;
+		return;
+	}
+	if (s->worst == BLOCKED)
+		s->worst =
+		    say(WRONG, "open %s for writing: %s (%s), expected EACCES, EPERM or EROFS",
+			path, strerrorname_np(err), strerror(err));
+}
+
+/* Every file below a directory, depth and count bounded (/proc/irq has a
+ * directory per interrupt). */
+static void proc_walk(struct proc_scan *s, const char *dir, int depth)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+
+	if (!d)
+		return;
+	while ((de = readdir(d)) && s->files < 2000) {
+		char path[512];
+		struct stat st;
+
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		if (lstat(path, &st) < 0)
+			continue;
+		if (S_ISDIR(st.st_mode) && depth < 4)
+			proc_walk(s, path, depth + 1);
+		else if (S_ISREG(st.st_mode) || S_ISCHR(st.st_mode))
+			proc_try_write(s, path);
+	}
+	closedir(d);
+}
+
+/* A file or directory of /proc that must be masked or refuse writing. */
+static enum result proc_write(const char *path)
+{
+	struct proc_scan s = {.worst = BLOCKED};
+	struct stat st;
+
+	if (lstat(path, &st) < 0) {
+		if (errno == ENOENT)
+			return say(SKIP, "%s is absent on this kernel", path);
+		return refusal(-1, path, EACCES, EPERM);
+	}
+	if (S_ISDIR(st.st_mode))
+		proc_walk(&s, path, 0);
+	else
+		proc_try_write(&s, path);
+	if (s.worst != BLOCKED)
+		return s.worst;
+	if (s.files == 0)
+		return say(BLOCKED, "%s: nothing to open (masked, or empty)", path);
+	return say(BLOCKED, "%s: %d files, %d refused writing, %d masked by /dev/null", path,
+		   s.files, s.refused, s.masked);
+}
+
+/* Writing for real, the value it has (so that a hole does no harm). */
+static enum result write_irq_affinity(const char *arg)
+{
+	const char *path = "/proc/irq/default_smp_affinity";
+	char b[256];
+	struct stat st;
+	ssize_t n = -1;
+	long rv;
+	int fd, err;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd >= 0) {
+		n = read(fd, b, sizeof(b));
+		close(fd);
+	}
+	fd = open(path, O_WRONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0 && errno == ENOENT)
+		return say(SKIP, "%s is absent on this kernel (or hidden)", path);
+	if (fd < 0)
+		return refusal(fd, path, EACCES, EROFS);
+	if (fstat(fd, &st) == 0 && S_ISCHR(st.st_mode) && st.st_rdev == makedev(1, 3)) {
+		close(fd);
+		return say(BLOCKED, "%s is masked by /dev/null", path);
+	}
+	if (n <= 0) {
+		close(fd);
+		return say(ESCAPED, "opened %s for writing (its value unreadable: %zd)", path, n);
+	}
+	rv = write(fd, b, (size_t)n);
+	err = errno;
+	close(fd);
+	errno = err;
+	if (rv >= 0)
+		return say(ESCAPED, "wrote %s (its own value back)", path);
+	return refusal(rv, "opened, then write", EACCES, EPERM);
+}
+
+/* kcore is the kernel's memory: masked (reads nothing), or not readable. */
+static enum result read_kcore(const char *arg)
+{
+	ssize_t n;
+	enum result r = open_and_read("/proc/kcore", EACCES, EPERM, &n);
+
+	if (r == ESCAPED && n <= 0)
+		return say(BLOCKED, "/proc/kcore reads nothing (masked)");
+	return r;
+}
+
+/* --- privileges ------------------------------------------------------------ */
+
+/* Runs path --euid; returns its euid, or -1 with detail set. */
+static int run_euid(const char *path)
+{
+	char out[64] = "";
+	int p[2], status;
+	ssize_t n;
+	pid_t pid;
+
+	if (pipe2(p, O_CLOEXEC) < 0) {
+		say(WRONG, "pipe: %s", strerror(errno));
+		return -1;
+	}
+	pid = fork();
+	if (pid < 0) {
+		say(WRONG, "fork: %s", strerror(errno));
+		return -1;
+	}
+	if (pid == 0) {
+		dup2(p[1], 1);
+		execl(path, path, "--euid", (char *)NULL);
+		dprintf(1, "exec: %s", strerror(errno));
+		_exit(127);
+	}
+	close(p[1]);
+	n = read(p[0], out, sizeof(out) - 1);
+	close(p[0]);
+	waitpid(pid, &status, 0);
+	out[n > 0 ? n : 0] = '\0';
+	out[strcspn(out, "\n")] = '\0';
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || out[0] < '0' || out[0] > '9') {
+		say(WRONG, "%s did not run: status %d, '%s'", path, status, out);
+		return -1;
+	}
+	return atoi(out);
+}
+
+/* A setuid-root binary, run by a non-root payload: NoNewPrivileges= (and
+ * a nosuid mount) must keep its euid. First, that it is setuid at all
+ * and that it ran: else nothing was tested. */
+static enum result setuid_binary(const char *arg)
+{
+	const char *bin = getenv("ESCAPE_SETUID");
+	struct stat st;
+	int euid;
+
+	if (geteuid() == 0)
+		return say(SKIP, "already root in the sandbox: run with User= for this row");
+	if (!bin)
+		return say(SKIP, "no setuid binary given (ESCAPE_SETUID)");
+	if (stat(bin, &st) < 0)
+		return say(WRONG, "stat %s: %s", bin, strerror(errno));
+	if (!(st.st_mode & S_ISUID))
+		return say(WRONG, "%s is not setuid (mode %o): nothing tested", bin,
+			   (unsigned)st.st_mode & 07777);
+	euid = run_euid(bin);
+	if (euid < 0)
+		return WRONG;
+	if (euid == 0)
+		return say(ESCAPED, "the setuid binary ran with euid 0");
+	if ((uid_t)euid != geteuid())
+		return say(ESCAPED, "the setuid binary ran with euid %d, not ours (%u)", euid,
+			   (unsigned)geteuid());
+	return say(BLOCKED, "the setuid binary ran with our euid %d", euid);
+}
+
+/*
+ * A setuid file for the host: the container copies itself into a
+ * directory the host sees and makes the copy setuid, owned by whoever its
+ * root is on the host. Only the host can tell if that is root: the test
+ * runs the file as nobody there ("host" result, path relative to
+ * ESCAPE_RW_DIR in the detail).
+ */
+static enum result setuid_for_host(const char *arg)
+{
+	const char *dir = getenv("ESCAPE_RW_DIR");
+	char path[512], b[65536];
+	struct stat st;
+	int in, out;
+	ssize_t n;
+
+	if (!dir)
+		return say(SKIP, "no ESCAPE_RW_DIR");
+	snprintf(path, sizeof(path), "%s/escape-made-suid", dir);
+	in = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+	if (in < 0)
+		return say(WRONG, "open /proc/self/exe: %s", strerror(errno));
+	out = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0755);
+	if (out < 0) {
+		close(in);
+		return say(WRONG, "create %s: %s (the test's directory must be writable)", path,
+			   strerror(errno));
+	}
+	while ((n = read(in, b, sizeof(b))) > 0)
+		if (write(out, b, (size_t)n) != n)
+			break;
+	close(in);
+	/* root: its own uid 0, whatever that is on the host. The mode
+	 * after the owner: chown clears the setuid bit. */
+	(void)fchown(out, 0, 0);
+	if (fchmod(out, 04755) < 0) {
+		int err = errno;
+
+		close(out);
+		errno = err;
+		return refusal(-1, "chmod 4755", EPERM, 0);
+	}
+	if (fstat(out, &st) < 0 || !(st.st_mode & S_ISUID)) {
+		close(out);
+		return say(BLOCKED, "the setuid bit did not stick");
+	}
+	close(out);
+	return say(HOST, "escape-made-suid uid=%u mode=%o", (unsigned)st.st_uid,
+		   (unsigned)st.st_mode & 07777);
+}
+
+/* --- limits ---------------------------------------------------------------- */
+
+static enum result exceed_nproc(const char *arg)
 {
 	struct rlimit rl;
 	pid_t kids[512];
@@ -319,10 +833,15 @@ static enum result exceed_nproc(void)
 		}
 		kids[n++] = pid;
 	}
-	r = err ? say(BLOCKED, "fork refused (%s) after %d children, LimitNPROC=%llu",
-		      strerror(err), n, (unsigned long long)rl.rlim_cur)
-		: say(ESCAPED, "%d children with LimitNPROC=%llu", n,
-		      (unsigned long long)rl.rlim_cur);
+	if (!err)
+		r = say(ESCAPED, "%d children with LimitNPROC=%llu", n,
+			(unsigned long long)rl.rlim_cur);
+	else if (err == EAGAIN)
+		r = say(BLOCKED, "fork refused (EAGAIN) after %d children, LimitNPROC=%llu", n,
+			(unsigned long long)rl.rlim_cur);
+	else
+		r = say(WRONG, "fork: %s after %d children, expected EAGAIN", strerrorname_np(err),
+			n);
 	for (int i = 0; i < n; i++) {
 		kill(kids[i], SIGKILL);
 		waitpid(kids[i], NULL, 0);
@@ -330,17 +849,18 @@ static enum result exceed_nproc(void)
 	return r;
 }
 
-static enum result exceed_nofile(void)
+static enum result exceed_nofile(const char *arg)
 {
 	struct rlimit rl, more;
 	int fds[4096], n = 0, err = 0;
 	enum result r;
+	long rv;
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur > 4000)
 		return say(SKIP, "LimitNOFILE= not set (or above 4000)");
 	more = (struct rlimit){rl.rlim_max + 1, rl.rlim_max + 1};
-	if (setrlimit(RLIMIT_NOFILE, &more) == 0)
-		return say(ESCAPED, "raised RLIMIT_NOFILE above its hard limit");
+	rv = setrlimit(RLIMIT_NOFILE, &more);
+	STEP(refusal(rv, "raising RLIMIT_NOFILE above its hard limit", EPERM, 0));
 	while (n < 4096) {
 		int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 		if (fd < 0) {
@@ -349,11 +869,14 @@ static enum result exceed_nofile(void)
 		}
 		fds[n++] = fd;
 	}
-	r = (err == EMFILE && (unsigned long long)n < rl.rlim_cur)
-		? say(BLOCKED, "EMFILE after %d more fds, LimitNOFILE=%llu; raising refused", n,
-		      (unsigned long long)rl.rlim_cur)
-		: say(ESCAPED, "%d fds opened with LimitNOFILE=%llu", n,
-		      (unsigned long long)rl.rlim_cur);
+	if (err == EMFILE && (unsigned long long)n < rl.rlim_cur)
+		r = say(BLOCKED, "EMFILE after %d more fds, LimitNOFILE=%llu; raising: EPERM", n,
+			(unsigned long long)rl.rlim_cur);
+	else if (err == 0 || err == EMFILE)
+		r = say(ESCAPED, "%d fds opened with LimitNOFILE=%llu", n,
+			(unsigned long long)rl.rlim_cur);
+	else
+		r = say(WRONG, "open: %s after %d fds, expected EMFILE", strerrorname_np(err), n);
 	while (n > 0)
 		close(fds[--n]);
 	return r;
@@ -361,35 +884,70 @@ static enum result exceed_nofile(void)
 
 static const struct attempt {
 	const char *name;
-	enum result (*run)(void);
+	enum result (*run)(const char *arg);
+	const char *arg;
 } attempts[] = {
-    {"see a host process", see_host_process},
-    {"signal a host process", signal_host_process},
-    {"setns into another namespace", setns_host},
-    {"mount", do_mount},
-    {"unshare", do_unshare},
-    {"load a kernel module", load_module},
-    {"open a raw socket", raw_socket},
-    {"ptrace another process", do_ptrace},
-    {"read /proc/kcore", read_kcore},
-    {"write to the read-only root", write_root},
-    {"write to /proc/sys", write_proc_sys},
-    {"create a device node", make_device},
-    {"gain privileges through a setuid binary", setuid_binary},
-    {"use bpf()", use_bpf},
-    {"use perf_event_open()", use_perf},
-    {"set up an io_uring", use_io_uring},
-    {"exceed LimitNPROC=", exceed_nproc},
-    {"exceed LimitNOFILE=", exceed_nofile},
+    {"see a host process", see_host_process, NULL},
+    {"signal a host process", signal_host_process, NULL},
+    {"setns into a namespace", setns_any, NULL},
+    {"mount", do_mount, NULL},
+    {"remount / read-write", remount_root, NULL},
+    {"unshare", do_unshare, NULL},
+    {"load a kernel module", load_module, NULL},
+    {"open a raw socket", raw_socket, NULL},
+    {"ptrace another process", do_ptrace, NULL},
+    {"read /proc/kcore", read_kcore, NULL},
+    {"write to the read-only root", write_root, NULL},
+    {"write to /proc/sys", write_proc_sys, NULL},
+    {"create a device node", make_device, NULL},
+    {"gain privileges through a setuid binary", setuid_binary, NULL},
+    {"make a setuid file for the host", setuid_for_host, NULL},
+    {"use bpf()", use_bpf, NULL},
+    {"use perf_event_open()", use_perf, NULL},
+    {"use io_uring", use_io_uring, NULL},
+    {"read /etc/shadow", read_shadow, NULL},
+    {"connect to a root-only unix socket", connect_root_socket, NULL},
+    {"read /proc/1/environ", read_pid1, "environ"},
+    {"read /proc/1/mem", read_pid1, "mem"},
+    {"read /proc/1/maps", read_pid1, "maps"},
+    {"pid 1 is filtered and not dumpable", pid1_filtered, NULL},
+    {"write /proc/irq/default_smp_affinity", write_irq_affinity, NULL},
+    {"open /proc/irq for writing", proc_write, "/proc/irq"},
+    {"open /proc/bus for writing", proc_write, "/proc/bus"},
+    {"open /proc/pressure for writing", proc_write, "/proc/pressure"},
+    {"open /proc/sysrq-trigger for writing", proc_write, "/proc/sysrq-trigger"},
+    {"open /proc/acpi for writing", proc_write, "/proc/acpi"},
+    {"open /proc/asound for writing", proc_write, "/proc/asound"},
+    {"open /proc/fs for writing", proc_write, "/proc/fs"},
+    {"open /proc/scsi for writing", proc_write, "/proc/scsi"},
+    {"open /proc/latency_stats for writing", proc_write, "/proc/latency_stats"},
+    {"open /proc/timer_stats for writing", proc_write, "/proc/timer_stats"},
+    {"open /proc/sched_debug for writing", proc_write, "/proc/sched_debug"},
+    {"open /proc/kcore for writing", proc_write, "/proc/kcore"},
+    {"open /proc/keys for writing", proc_write, "/proc/keys"},
+    {"open /proc/timer_list for writing", proc_write, "/proc/timer_list"},
+    {"exceed LimitNPROC=", exceed_nproc, NULL},
+    {"exceed LimitNOFILE=", exceed_nofile, NULL},
 };
 
-static const char *const result_names[] = {"blocked", "ESCAPED", "skip"};
+/* A sanitized build: LeakSanitizer cannot trace a setuid process, and the
+ * environment of one (ASAN_OPTIONS) is not readable to it. */
+const char *__asan_default_options(void);
+const char *__asan_default_options(void)
+{
+	return "detect_leaks=0";
+}
 
 int main(int argc, char **argv)
 {
 	if (argc > 1 && strcmp(argv[1], "--euid") == 0) {
 		printf("%d\n", (int)geteuid());
 		return 0;
+	}
+	if (geteuid() != getuid() || getpid() != 2) {
+		fprintf(stderr, "nsinetd-escape: runs its attempts only as a container's payload "
+				"(pid 2, not setuid); --euid prints the effective uid\n");
+		return 2;
 	}
 	if (!getenv("LISTEN_FDS") || atoi(getenv("LISTEN_FDS")) != 1) {
 		fprintf(stderr, "nsinetd-escape: expects one listening socket (LISTEN_FDS=1)\n");
@@ -414,8 +972,9 @@ int main(int argc, char **argv)
 			continue;
 		}
 		for (size_t i = 0; i < sizeof(attempts) / sizeof(attempts[0]); i++) {
-			enum result r = attempts[i].run();
+			enum result r = attempts[i].run(attempts[i].arg);
 			fprintf(f, "%s\t%s\t%s\n", result_names[r], attempts[i].name, detail);
+			fflush(f);
 		}
 		fclose(f);
 		if (connected)

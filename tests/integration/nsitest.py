@@ -263,6 +263,27 @@ def tree_binds():
     return "\n".join(lines)
 
 
+def make_rootfs(top):
+    """A small Directory= root owned by the host's root, with a root-only
+    file; the caller binds /usr and the build tree in."""
+    root = os.path.join(top, "rootfs")
+    for d in ("usr", "etc", "proc", "sys", "dev", "tmp", "run", "data"):
+        os.makedirs(os.path.join(root, d))
+        # Safe whatever the umask: Directory= refuses a tree that users
+        # other than root could write.
+        os.chmod(os.path.join(root, d), 0o755)
+    os.chmod(root, 0o755)
+    for link, target in (("lib", "usr/lib"), ("lib64", "usr/lib64"), ("bin", "usr/bin"),
+                         ("sbin", "usr/sbin")):
+        os.symlink(target, os.path.join(root, link))
+    secret = os.path.join(root, "data", "secret.txt")
+    with open(secret, "w") as f:
+        f.write("root only")
+    os.chmod(secret, 0o600)
+    os.chown(secret, 0, 0)
+    return root
+
+
 def probe_conf(listen, exec_args="", env=(), extra_container="", extra_socket="",
                extra_service=""):
     lines = ["[Socket]"]
@@ -294,6 +315,10 @@ class TAP:
         except SkipTest as e:
             print(f"ok {self.n} - {name} # SKIP {e}", flush=True)
             return
+        except Failed as e:
+            self.failed += 1
+            print(f"not ok {self.n} - {name}\n#   {e}", flush=True)
+            return
         except Exception:  # noqa: BLE001 - every failure is a test failure
             self.failed += 1
             print(f"not ok {self.n} - {name}", flush=True)
@@ -309,6 +334,10 @@ class TAP:
 
 class SkipTest(Exception):
     pass
+
+
+class Failed(Exception):
+    """A failure that says all in its message: no traceback in the TAP log."""
 
 
 def require_root():

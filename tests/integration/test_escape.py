@@ -1,88 +1,190 @@
 #!/usr/bin/python3
-"""The escape suite: nsinetd-escape tries to get out of a sandbox, and must
-fail at every attempt. One TAP row per (sandbox, attempt); the table of
-attempts and outcomes is printed as TAP comments.
+"""The escape suite: nsinetd-escape tries to get out of a sandbox, and each
+attempt must meet its specific refusal (tests/escape/escape.c). One TAP row
+per (sandbox, attempt); the table of attempts and outcomes is printed as
+TAP comments. ESCAPED (a hole) and WRONG (an unexpected outcome, or a
+broken test) both fail.
 
 SANDBOXES is the loop: each entry is one kind of sandbox, given as the
-extra configuration of the service; "#accept" in it makes the service
-Accept=yes (one sandbox per connection, the connection as fd 3).
+extra configuration of the service and a few flags.
+
+What the container cannot judge alone, the host does here: the setuid file
+the container leaves in a directory the host sees is run as nobody on the
+host, and must not get euid 0.
 """
 import os
 import shutil
 import socket
-import stat
-import sys
+import subprocess
+import tempfile
 
-from nsitest import (BUILD, PROBE, SRC, TAP, Daemon, SkipTest, free_port, recv_all,
-                     require_root, tree_binds, connect)
+from nsitest import (BUILD, TAP, Daemon, Failed, SkipTest, free_port, recv_all,
+                     require_root, tree_binds, connect, make_rootfs)
 
 ESCAPE = os.environ.get("NSINETD_ESCAPE", os.path.join(BUILD, "tests", "nsinetd-escape"))
+SETPRIV = "/usr/bin/setpriv"
+NOBODY = 65534
 
 LIMITS = "LimitNPROC=16\nLimitNOFILE=64"
 
-# (label, extra [Container] lines). Defaults otherwise: that is the point.
+
+class Sandbox:
+    def __init__(self, label, extra, accept=False, directory=False, host_root=False):
+        self.label = label
+        self.extra = extra        # [Container] lines
+        self.accept = accept      # Accept=yes: one sandbox per connection, fd 3
+        self.directory = directory  # a writable Directory= tree instead of the host's /
+        # The container's root is the host's root by choice (PrivateUsers=no):
+        # what file permissions let the host's root do is not an escape.
+        self.host_root = host_root
+
+
+# Defaults otherwise: that is the point.
 SANDBOXES = [
-    ("default container (root)", LIMITS),
-    ("default container, User=nobody", LIMITS + "\nUser=nobody"),
-    ("default container, PrivateUsers=yes", LIMITS + "\nPrivateUsers=yes"),
-    # One sandbox per connection: the connection is fd 3.
-    ("Accept=yes sandbox (root)", LIMITS + "\n#accept"),
-    ("Accept=yes sandbox, User=nobody", LIMITS + "\nUser=nobody\n#accept"),
+    Sandbox("default container (root)", LIMITS),
+    Sandbox("default container, User=nobody", LIMITS + "\nUser=nobody"),
+    Sandbox("default container, PrivateUsers=yes", LIMITS + "\nPrivateUsers=yes"),
+    Sandbox("default container, PrivateUsers=no", LIMITS + "\nPrivateUsers=no", host_root=True),
+    # The container's root owns the tree through an idmapped mount.
+    Sandbox("writable Directory= tree, PrivateUsers=yes",
+            LIMITS + "\nPrivateUsers=yes\nReadOnly=no", directory=True),
+    Sandbox("Accept=yes sandbox (root)", LIMITS, accept=True),
+    Sandbox("Accept=yes sandbox, User=nobody", LIMITS + "\nUser=nobody", accept=True),
 ]
 
 
-def escape_conf(port, extra_container, suid):
-    accept = "\n#accept" in extra_container
-    return "\n".join([
-        "[Socket]", f"ListenStream=127.0.0.1:{port}", "Accept=yes" if accept else "",
-        "[Container]", f"Exec={ESCAPE}",
-        f"Environment=ESCAPE_HOST_PID={os.getpid()} ESCAPE_SETUID=/run/escape-suid",
-        f"BindReadOnly={suid}:/run/escape-suid",
-        tree_binds(), extra_container,
-        "[Service]", "StopTimeoutSec=5s", ""])
+def escape_conf(port, sb, suid, rw_host, root_socket, rootfs):
+    env = [f"ESCAPE_HOST_PID={os.getpid()}", "ESCAPE_SETUID=/run/escape-suid",
+           f"ESCAPE_ROOT_SOCKET={root_socket}"]
+    lines = ["[Socket]", f"ListenStream=127.0.0.1:{port}", "Accept=yes" if sb.accept else "",
+             "[Container]", f"Exec={ESCAPE}", f"BindReadOnly={suid}:/run/escape-suid"]
+    if sb.directory:
+        build = os.path.realpath(BUILD)
+        sock_dir = os.path.dirname(root_socket)
+        env += ["ESCAPE_RW_DIR=/escape-rw", "ESCAPE_ROOT_WRITABLE=1"]
+        lines += [f"Directory={rootfs}", "BindReadOnly=/usr:/usr",
+                  f"BindReadOnly={build}:{build}", f"BindReadOnly={sock_dir}:{sock_dir}"]
+    else:
+        env.append("ESCAPE_RW_DIR=/run/escape-rw")
+        lines.append(f"Bind={rw_host}:/run/escape-rw")
+    if sb.host_root:
+        env.append("ESCAPE_HOST_ROOT=1")
+    lines += ["Environment=" + " ".join(env), tree_binds(), sb.extra,
+              "[Service]", "StopTimeoutSec=5s", ""]
+    return "\n".join(lines)
 
 
-def run_sandbox(label, extra):
+def host_euid(path):
+    """Runs path --euid as nobody on the host: its euid, or an error text."""
+    p = subprocess.run([SETPRIV, f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups",
+                        "--", path, "--euid"], capture_output=True, text=True, timeout=10)
+    out = p.stdout.strip()
+    if p.returncode != 0 or not out.isdigit():
+        return f"did not run: exit {p.returncode}, {out!r} {p.stderr.strip()!r}"
+    return int(out)
+
+
+def judge_host_file(sb, rw_host, detail, control):
+    """The "host" row: the setuid file the container made, run as nobody."""
+    path = os.path.join(rw_host, detail.split()[0])
+    if not os.path.exists(SETPRIV):
+        return "skip", f"no {SETPRIV} to run {path} as nobody"
+    # The control: our own setuid-root copy, next to it, does get euid 0
+    # here; else this host cannot tell, and nothing would be tested.
+    if control != 0:
+        return "WRONG", f"our own setuid-root copy ran as nobody with {control}: nothing tested"
+    st = os.stat(path)
+    euid = host_euid(path)
+    seen = f"owner uid {st.st_uid} on the host, mode {st.st_mode & 0o7777:o}"
+    if not isinstance(euid, int):
+        return "WRONG", f"{path} {euid}"
+    if euid == 0 and sb.host_root:
+        return "skip", (f"euid 0 as nobody ({seen}): the container's root is the host's by "
+                        "choice (PrivateUsers=no)")
+    if euid == 0:
+        return "ESCAPED", f"the host ran it as nobody with euid 0 ({seen})"
+    return "blocked", f"the host ran it as nobody with euid {euid} ({seen})"
+
+
+def run_sandbox(sb, root_socket):
     """Returns [(result, name, detail)] from one run of the escape binary."""
     port = free_port()
     with Daemon() as d:
-        # A setuid-root copy of the escape binary, for the setuid row.
+        # The staging dir: reachable by a PrivateUsers= root.
+        os.chmod(d.tmp, 0o755)
+        # A setuid-root copy of the escape binary, for the setuid rows.
         suid = os.path.join(d.tmp, "escape-suid")
         shutil.copy(ESCAPE, suid)
         os.chown(suid, 0, 0)
         os.chmod(suid, 0o4755)
-        os.chmod(d.tmp, 0o755)
-        d.write("escape", escape_conf(port, extra, suid))
+        rootfs = rw_host = None
+        if sb.directory:
+            rootfs = make_rootfs(d.tmp)
+            rw_host = os.path.join(rootfs, "escape-rw")
+        else:
+            rw_host = os.path.join(d.tmp, "rw")
+        os.mkdir(rw_host)
+        os.chmod(rw_host, 0o777)
+        d.write("escape", escape_conf(port, sb, suid, rw_host, root_socket, rootfs))
         d.start()
-        with connect(("127.0.0.1", port), timeout=30) as s:
+        with connect(("127.0.0.1", port), timeout=60) as s:
             data = recv_all(s).decode()
         assert d.stop() == 0
         rows = [tuple(l.split("\t", 2)) for l in data.splitlines() if l]
         if not rows:
             raise AssertionError("no answer from the escape binary:\n" + d.log())
-        return rows
+        control = host_euid(suid) if os.path.exists(SETPRIV) else None
+        return [judge_host_file(sb, rw_host, detail, control) + (name,)
+                if result == "host" else (result, detail, name)
+                for result, name, detail in rows]
+
+
+def root_only_socket():
+    """A listening unix socket of root's, mode 0600 in a 0700 directory,
+    outside /tmp and /run (the container's own there): (socket, path)."""
+    top = tempfile.mkdtemp(prefix="nsitest-rootsock-", dir="/var/tmp")
+    os.chmod(top, 0o700)
+    path = os.path.join(top, "root.sock")
+    s = socket.socket(socket.AF_UNIX)
+    s.bind(path)
+    os.chmod(path, 0o600)
+    s.listen(64)
+    return s, path
 
 
 def main():
     require_root()
     tap = TAP()
-    for label, extra in SANDBOXES:
-        try:
-            rows = run_sandbox(label, extra)
-        except Exception as e:  # noqa: BLE001 - one failed row for the sandbox
-            def failed(e=e):
-                raise e
-            tap.run(failed, f"{label}: the escape binary ran")
-            continue
-        print(f"# {label}:", flush=True)
-        for result, name, detail in rows:
-            print(f"#   {result:8} {name:42} {detail}", flush=True)
-        for result, name, detail in rows:
-            def row(result=result, detail=detail):
-                if result == "skip":
-                    raise SkipTest(detail)
-                assert result == "blocked", detail
-            tap.run(row, f"{label}: {name}")
+    sock, root_socket = root_only_socket()
+    holes = []
+    try:
+        for sb in SANDBOXES:
+            try:
+                rows = run_sandbox(sb, root_socket)
+            except Exception as e:  # noqa: BLE001 - one failed row for the sandbox
+                def failed(e=e):
+                    raise e
+                tap.run(failed, f"{sb.label}: the escape binary ran")
+                continue
+            print(f"# {sb.label}:", flush=True)
+            for result, detail, name in rows:
+                print(f"#   {result:8} {name:42} {detail}", flush=True)
+            for result, detail, name in rows:
+                if result in ("ESCAPED", "WRONG"):
+                    holes.append(f"{result} {sb.label}: {name}")
+
+                def row(result=result, detail=detail):
+                    if result == "skip":
+                        raise SkipTest(detail)
+                    if result != "blocked":
+                        raise Failed(f"{result}: {detail}")
+                tap.run(row, f"{sb.label}: {name}")
+    finally:
+        sock.close()
+        shutil.rmtree(os.path.dirname(root_socket), ignore_errors=True)
+    print(f"# {len(holes)} attempt(s) not blocked:", flush=True)
+    for h in holes:
+        print(f"#   {h}", flush=True)
     tap.done()
 
 

@@ -3,15 +3,27 @@
 import os
 import re
 import subprocess
+import tempfile
 
 from nsitest import (BUILD, NSINETD, PROBE, SRC, Daemon, SkipTest, main, probe_conf,
-                     probe_stream, free_port, cgroup2_mount, connect, recv_all, tree_binds)
+                     probe_stream, free_port, cgroup2_mount, connect, recv_all, tree_binds,
+                     make_rootfs)
 
 FORKCOUNT = os.path.join(SRC, "tests", "integration", "forkcount.py")
 EAGAIN = 11
 
 DEFAULT_ROOT_CAPS = 0x405fb
 CAP_SYS_ADMIN = 1 << 21
+
+# What the sandbox masks in /proc: at least what runc and Docker mask or
+# make read-only, and /proc/pressure (host-wide, writable by any uid). A
+# file is masked by /dev/null, a directory by an empty read-only tmpfs.
+MASKED_PROC = [
+    "/proc/acpi", "/proc/asound", "/proc/bus", "/proc/fs", "/proc/irq", "/proc/kcore",
+    "/proc/keys", "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats",
+    "/proc/sched_debug", "/proc/scsi", "/proc/sysrq-trigger", "/proc/pressure",
+]
+TMPFS_MAGIC = 0x01021994
 
 
 def probe(extra_container="", env=(), daemon_env=None):
@@ -66,6 +78,157 @@ def test_no_new_privileges_off_without_filter_needs():
     assert r["no_new_privs"] == "1", r
     r, _ = probe("NoNewPrivileges=no\nCapabilities=CAP_SYS_ADMIN")
     assert r["no_new_privs"] == "0", r
+
+
+def test_no_new_privileges_with_cap_sys_admin():
+    # CAP_SYS_ADMIN lets the filter load without no_new_privs: the key
+    # alone must still set it.
+    r, _ = probe("NoNewPrivileges=yes\nCapabilities=CAP_SYS_ADMIN")
+    assert r["no_new_privs"] == "1", r
+
+
+def test_no_stray_fd_reaches_the_container():
+    """An fd the daemon inherited without close-on-exec (here fd 20, the
+    host's / as a directory: a way out of any root) reaches no container:
+    each holds 0-3 only, with Accept=no, Accept=yes and from a pool."""
+    ports = {name: free_port() for name in ("plain", "accept", "pool")}
+    services = {
+        "plain": probe_conf(f"127.0.0.1:{ports['plain']}"),
+        "accept": probe_conf(f"127.0.0.1:{ports['accept']}", extra_socket="Accept=yes"),
+        "pool": probe_conf(f"127.0.0.1:{ports['pool']}", extra_socket="Accept=yes",
+                           extra_container="PoolSize=1"),
+    }
+    root = os.open("/", os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.dup2(root, 20)
+        with Daemon(services) as d:
+            os.chmod(d.tmp, 0o755)
+            d.pass_fds = (20,)
+            d.start()
+            assert os.readlink(f"/proc/{d.proc.pid}/fd/20") == "/", "the daemon holds fd 20"
+            for name, port in ports.items():
+                r = probe_stream(("127.0.0.1", port))
+                assert r["open_fds"] == [0, 1, 2, 3], (name, r["open_fds"])
+            assert d.stop() == 0
+    finally:
+        os.close(20)
+        os.close(root)
+
+
+def test_daemon_groups_stay_out():
+    """The daemon's supplementary groups (here adm and shadow, 4 and 42)
+    reach no container, root or not: shadow reads /etc/shadow."""
+    ports = {"root": free_port(), "nobody": free_port()}
+    with Daemon({"root": probe_conf(f"127.0.0.1:{ports['root']}"),
+                 "nobody": probe_conf(f"127.0.0.1:{ports['nobody']}",
+                                      extra_container="User=nobody")}) as d:
+        os.chmod(d.tmp, 0o755)
+        d.preexec = lambda: os.setgroups([4, 42])
+        d.start()
+        with open(f"/proc/{d.proc.pid}/status") as f:
+            groups = [l.split()[1:] for l in f if l.startswith("Groups:")][0]
+        assert groups == ["4", "42"], f"the daemon's own groups: {groups}"
+        for name, port in ports.items():
+            r = probe_stream(("127.0.0.1", port))
+            assert not {4, 42} & set(r["groups"]), (name, r["groups"])
+        assert d.stop() == 0
+
+
+def mount_options(r):
+    """{target: set of per-mount options} from the probe's mountinfo."""
+    return {m["target"]: set(m["options"].split(",")) for m in r["mounts"]}
+
+
+def test_root_nosuid():
+    """The read-only root is nosuid too: a setuid binary of the image is
+    no way up, even where NoNewPrivileges= is off."""
+    r, _ = probe()
+    opts = mount_options(r)["/"]
+    assert {"ro", "nosuid"} <= opts, opts
+
+
+def test_every_mount_nosuid_nodev():
+    """nsinetd.conf(5): nosuid and nodev on every mount the container gets
+    from nsinetd (nodev but on /dev, its pts and the device nodes bound
+    there, and the /dev/null masks of MASKED_PROC): the root, its
+    submounts, Bind=, BindReadOnly=, TemporaryFileSystem=."""
+    with tempfile.TemporaryDirectory(prefix="nsitest-binds-") as src:
+        os.chmod(src, 0o755)
+        r, _ = probe(f"Bind={src}:/run/rw\nBindReadOnly={src}:/run/ro\n"
+                     "TemporaryFileSystem=/run/scratch")
+    bad = []
+    for target, opts in sorted(mount_options(r).items()):
+        if target in MASKED_PROC:
+            continue  # /dev/null over a /proc file: a device by design
+        want = {"nosuid"} if target == "/dev" or target.startswith("/dev/") \
+            else {"nosuid", "nodev"}
+        if not want <= opts:
+            bad.append(f"{target}: {','.join(sorted(opts))} (lacks {','.join(sorted(want - opts))})")
+    assert not bad, "mounts without nosuid/nodev:\n  " + "\n  ".join(bad)
+
+
+_proc_stat = {}
+
+
+def proc_masked(path):
+    """The path of MASKED_PROC, if it exists on this kernel, is masked in
+    the default sandbox. One probe answers for every path."""
+    if not os.path.lexists(path):
+        raise SkipTest(f"{path} is absent on this kernel")
+    if not _proc_stat:
+        present = [p for p in MASKED_PROC if os.path.lexists(p)]
+        r, _ = probe(env=[f"PROBE_STAT={','.join(present)}"])
+        _proc_stat.update(r["stat"])
+    st = _proc_stat[path]
+    if os.path.isdir(path):
+        assert (st and st["type"] == "dir" and st["entries"] == 0 and st["readonly"]
+                and int(st["fs"], 16) == TMPFS_MAGIC), \
+            f"{path} is not an empty read-only tmpfs: {st}"
+    else:
+        assert st and st["type"] == "chr" and st["device"] == "1:3", \
+            f"{path} is not /dev/null: {st}"
+
+
+def proc_masked_tests():
+    """One test (one TAP row) per path of MASKED_PROC."""
+    tests = []
+    for path in MASKED_PROC:
+        def t(path=path):
+            proc_masked(path)
+        t.__name__ = f"test_proc_masked {path}"
+        tests.append(t)
+    return tests
+
+
+def test_no_secret_reaches_a_root_payload():
+    """The daemon's environment and another service's Environment= are out
+    of reach of a root payload in the default sandbox: not in /proc/1/environ
+    or /proc/1/mem, /proc/*/environ or cmdline, its own environment, or a
+    file on one of its fds. A third secret, in the probe's own environment,
+    is the control: the scan must find that one."""
+    daemon_secret = "s3cr3t-daemon-" + os.urandom(8).hex()
+    vault_secret = "s3cr3t-vault-" + os.urandom(8).hex()
+    control = "s3cr3t-control-" + os.urandom(8).hex()
+    encoded = ",".join(x.encode().hex() for x in (daemon_secret, vault_secret, control))
+    port, vport = free_port(), free_port()
+    with Daemon({"probe": probe_conf(f"127.0.0.1:{port}",
+                                     env=[f"PROBE_SECRETS={encoded}", f"CONTROL={control}"]),
+                 "vault": probe_conf(f"127.0.0.1:{vport}", env=[f"VAULT_TOKEN={vault_secret}"])},
+                env={"NSINETD_TEST_SECRET": daemon_secret}) as d:
+        os.chmod(d.tmp, 0o755)
+        d.start()
+        r = probe_stream(("127.0.0.1", port), timeout=60)
+        assert d.stop() == 0
+    sec = r["secrets"]
+    print(f"# the payload opened: {' '.join(sec['opened'])}", flush=True)
+    found = [f"{('daemon', 'vault', 'control')[f['secret']]} in {f['where']}"
+             for f in sec["found"]]
+    for f in found:
+        print(f"# found: {f}", flush=True)
+    assert any(f.startswith("control in /proc/self/environ") for f in found), \
+        f"the scan did not find its control secret: {found}"
+    leaked = [f for f in found if not f.startswith("control ")]
+    assert not leaked, f"secrets within reach: {leaked}"
 
 
 def test_limits():
@@ -204,27 +367,6 @@ def test_fork_bomb_host_root():
         assert d.stop() == 0
     raise SkipTest("no pids controller in cgroup v2 here: the host's root is not bound "
                    "(and the daemon says so, as checked)")
-
-
-def make_rootfs(top):
-    """A small Directory= root owned by the host's root, with /usr and the
-    build tree bound in, and a root-only file."""
-    root = os.path.join(top, "rootfs")
-    for d in ("usr", "etc", "proc", "sys", "dev", "tmp", "run", "data"):
-        os.makedirs(os.path.join(root, d))
-        # Safe whatever the umask: Directory= refuses a tree that users
-        # other than root could write.
-        os.chmod(os.path.join(root, d), 0o755)
-    os.chmod(root, 0o755)
-    for link, target in (("lib", "usr/lib"), ("lib64", "usr/lib64"), ("bin", "usr/bin"),
-                         ("sbin", "usr/sbin")):
-        os.symlink(target, os.path.join(root, link))
-    secret = os.path.join(root, "data", "secret.txt")
-    with open(secret, "w") as f:
-        f.write("root only")
-    os.chmod(secret, 0o600)
-    os.chown(secret, 0, 0)
-    return root
 
 
 def test_private_users_idmapped_root():
@@ -399,12 +541,16 @@ if __name__ == "__main__":
     main([test_default_root_capabilities_and_filter, test_bench_switch_ignored,
           test_user_has_no_capabilities,
           test_capabilities_key, test_no_new_privileges_off_without_filter_needs,
-          test_limits, test_system_call_filter_allow_list, test_io_uring_and_memfd_secret_denied,
-          test_io_uring_named_in_allow_list, test_default_root_can_chroot,
-          test_default_process_limits, test_fork_bomb_stops_at_limit, test_fork_bomb_host_root,
-          test_private_users,
-          test_private_users_idmapped_root, test_directory_read_only_by_default,
-          test_user_lookup_refuses_a_fifo, test_user_lookup_stays_in_the_tree,
-          test_host_mounts_made_later_stay_out,
-          test_cgroup_settings_not_enforced_are_said, test_memory_max_enforced,
-          test_rootless])
+          test_no_new_privileges_with_cap_sys_admin, test_no_stray_fd_reaches_the_container,
+          test_daemon_groups_stay_out, test_root_nosuid, test_every_mount_nosuid_nodev]
+         + proc_masked_tests()
+         + [test_no_secret_reaches_a_root_payload, test_limits,
+            test_system_call_filter_allow_list, test_io_uring_and_memfd_secret_denied,
+            test_io_uring_named_in_allow_list, test_default_root_can_chroot,
+            test_default_process_limits, test_fork_bomb_stops_at_limit,
+            test_fork_bomb_host_root, test_private_users,
+            test_private_users_idmapped_root, test_directory_read_only_by_default,
+            test_user_lookup_refuses_a_fifo, test_user_lookup_stays_in_the_tree,
+            test_host_mounts_made_later_stay_out,
+            test_cgroup_settings_not_enforced_are_said, test_memory_max_enforced,
+            test_rootless])

@@ -15,6 +15,12 @@
  *   PROBE_ENV=A,B       also report the values of $A and $B under "env";
  *   PROBE_FILES=/a,/b   report the content of /a and /b, and whether each is
  *                       writable, under "files".
+ *   PROBE_STAT=/a,/b    report what /a and /b are (type, device, entries,
+ *                       read-only, file system) under "stat": a mask shows;
+ *   PROBE_SECRETS=H,H   hex-encoded strings (never the strings themselves,
+ *                       which would then be in our own environment): look
+ *                       for them everywhere a payload could read another
+ *                       process's secrets (scan.h), report under "secrets".
  * A stream client may send, within 100 ms of connecting, a first line
  * "exit N\n": it gets its report, then the probe exits with N. A first line
  * that starts like an HTTP request ("GET ", "HEAD ") gets the report wrapped in
@@ -50,12 +56,17 @@
 #include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/statvfs.h>
+#include <sys/sysmacros.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <systemd/sd-daemon.h>
+
+#include "scan.h"
 
 #define PROBE_FDS_MAX        64
 #define PROBE_REPORT_MAX     (64 * 1024)
@@ -326,16 +337,6 @@ static void report_fd_types(struct buf *b)
 	buf_printf(b, "]");
 }
 
-static bool is_numeric(const char *s)
-{
-	if (!*s)
-		return false;
-	for (; *s; s++)
-		if (!isdigit((unsigned char)*s))
-			return false;
-	return true;
-}
-
 static int count_procs(void)
 {
 	struct dirent *de;
@@ -346,7 +347,7 @@ static int count_procs(void)
 	if (!d)
 		return -1;
 	while ((de = readdir(d)))
-		if (is_numeric(de->d_name))
+		if (scan_is_numeric(de->d_name))
 			n++;
 	closedir(d);
 	return n;
@@ -424,7 +425,7 @@ static void report_fd_links(struct buf *b, const char *dir)
 	while ((de = readdir(d)) && n < PROBE_LIST_MAX) {
 		ssize_t len;
 
-		if (!is_numeric(de->d_name))
+		if (!scan_is_numeric(de->d_name))
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
 		len = readlink(path, target, sizeof(target) - 1);
@@ -441,12 +442,55 @@ static void report_fd_links(struct buf *b, const char *dir)
 	buf_printf(b, "}");
 }
 
-/* PROBE_FILES=/a,/b: {"/a": {"content": "...", "writable": false}, ...}; a
- * file that cannot be read has content null. "writable" is access(W_OK):
- * false on a read-only mount even for root. */
-static void report_files(struct buf *b)
+/* /proc/self/mountinfo as [{"target", "options", "fs"}]: the per-mount
+ * options (ro, nosuid, nodev, ...), not the file system's. */
+static void report_mounts(struct buf *b)
 {
-	const char *list = getenv("PROBE_FILES");
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	char line[1024];
+	int n = 0;
+
+	if (!f) {
+		buf_printf(b, "null");
+		return;
+	}
+	buf_printf(b, "[");
+	while (fgets(line, sizeof(line), f) && n < PROBE_LIST_MAX) {
+		char target[512], options[256], fs[64];
+		const char *dash = strstr(line, " - ");
+
+		if (!dash || sscanf(line, "%*s %*s %*s %*s %511s %255s", target, options) != 2 ||
+		    sscanf(dash + 3, "%63s", fs) != 1)
+			continue;
+		buf_printf(b, "%s{\"target\": ", n++ ? ", " : "");
+		json_string(b, target);
+		buf_printf(b, ", \"options\": ");
+		json_string(b, options);
+		buf_printf(b, ", \"fs\": ");
+		json_string(b, fs);
+		buf_printf(b, "}");
+	}
+	fclose(f);
+	buf_printf(b, "]");
+}
+
+static void report_groups(struct buf *b)
+{
+	gid_t groups[PROBE_LIST_MAX];
+	int n = getgroups(PROBE_LIST_MAX, groups);
+
+	buf_printf(b, "[");
+	for (int i = 0; i < n; i++)
+		buf_printf(b, "%s%u", i ? ", " : "", (unsigned)groups[i]);
+	buf_printf(b, "]");
+}
+
+/* For each path of the comma-separated list in $env_name, "path": and what
+ * one() writes: an object {"path": ..., ...}. */
+static void report_paths(struct buf *b, const char *env_name,
+			 void (*one)(struct buf *b, const char *path))
+{
+	const char *list = getenv(env_name);
 	char copy[1024];
 	char *save = NULL;
 	bool first = true;
@@ -459,13 +503,142 @@ static void report_files(struct buf *b)
 			buf_printf(b, "%s", first ? "" : ", ");
 			first = false;
 			json_string(b, path);
-			buf_printf(b, ": {\"content\": ");
-			json_string(b, read_small_file(path));
-			buf_printf(b, ", \"writable\": %s}",
-				   access(path, W_OK) == 0 ? "true" : "false");
+			buf_printf(b, ": ");
+			one(b, path);
 		}
 	}
 	buf_printf(b, "}");
+}
+
+/* PROBE_FILES=/a,/b: {"/a": {"content": "...", "writable": false}, ...}; a
+ * file that cannot be read has content null. "writable" is access(W_OK):
+ * false on a read-only mount even for root. */
+static void report_file(struct buf *b, const char *path)
+{
+	buf_printf(b, "{\"content\": ");
+	json_string(b, read_small_file(path));
+	buf_printf(b, ", \"writable\": %s}", access(path, W_OK) == 0 ? "true" : "false");
+}
+
+/* PROBE_STAT=/a,/b: {"/a": {"type": "dir", "device": null, "entries": 0,
+ * "readonly": true, "fs": "0x1021994"}, ...}; null for what lstat cannot see.
+ * "device" is "MAJOR:MINOR" for a device node, "entries" the number in a
+ * directory (null if it cannot be listed), "fs" statfs()'s f_type. */
+static void report_stat(struct buf *b, const char *path)
+{
+	struct stat st;
+	struct statfs sf;
+	DIR *d;
+
+	if (lstat(path, &st) < 0) {
+		buf_printf(b, "null");
+		return;
+	}
+	buf_printf(b, "{\"type\": \"%s\"",
+		   S_ISDIR(st.st_mode)   ? "dir"
+		   : S_ISCHR(st.st_mode) ? "chr"
+		   : S_ISREG(st.st_mode) ? "reg"
+		   : S_ISLNK(st.st_mode) ? "lnk"
+					 : "other");
+	if (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode))
+		buf_printf(b, ", \"device\": \"%u:%u\"", major(st.st_rdev), minor(st.st_rdev));
+	else
+		buf_printf(b, ", \"device\": null");
+	d = S_ISDIR(st.st_mode) ? opendir(path) : NULL;
+	if (d) {
+		struct dirent *de;
+		int n = 0;
+
+		while ((de = readdir(d)))
+			if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
+				n++;
+		closedir(d);
+		buf_printf(b, ", \"entries\": %d", n);
+	} else {
+		buf_printf(b, ", \"entries\": null");
+	}
+	if (statfs(path, &sf) == 0)
+		buf_printf(b, ", \"readonly\": %s, \"fs\": \"0x%lx\"}",
+			   (sf.f_flags & ST_RDONLY) ? "true" : "false", (unsigned long)sf.f_type);
+	else
+		buf_printf(b, ", \"readonly\": null, \"fs\": null}");
+}
+
+/* The secret scan's callbacks: what it opened goes to the report, what it
+ * found to a list of its own, appended after. */
+struct secrets_report {
+	struct buf *opened;
+	struct buf *found;
+	size_t n_opened, n_found;
+};
+
+static void secrets_opened_cb(void *userdata, const char *path)
+{
+	struct secrets_report *r = userdata;
+
+	buf_printf(r->opened, "%s", r->n_opened++ ? ", " : "");
+	json_string(r->opened, path);
+}
+
+static void secrets_found_cb(void *userdata, const char *where, size_t secret)
+{
+	struct secrets_report *r = userdata;
+
+	buf_printf(r->found, "%s{\"where\": ", r->n_found++ ? ", " : "");
+	json_string(r->found, where);
+	buf_printf(r->found, ", \"secret\": %zu}", secret);
+}
+
+static int hex_value(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* PROBE_SECRETS=H,H: {"opened": [paths], "found": [{"where", "secret"}]},
+ * secret being the index in the list; null without PROBE_SECRETS. */
+static void report_secrets(struct buf *b)
+{
+	static char decoded[SCAN_SECRETS_MAX][128];
+	static struct buf found;
+	const char *list = getenv("PROBE_SECRETS");
+	struct secrets_report r = {.opened = b, .found = &found};
+	struct scan s = {.opened = secrets_opened_cb, .found = secrets_found_cb, .userdata = &r};
+	char copy[1024];
+	char *save = NULL;
+
+	if (!list) {
+		buf_printf(b, "null");
+		return;
+	}
+	snprintf(copy, sizeof(copy), "%s", list);
+	for (char *h = strtok_r(copy, ",", &save); h && s.n_secrets < SCAN_SECRETS_MAX;
+	     h = strtok_r(NULL, ",", &save)) {
+		char *out = decoded[s.n_secrets];
+		size_t n = 0;
+
+		for (; h[0] && h[1] && n < sizeof(decoded[0]) - 1; h += 2) {
+			int hi = hex_value(h[0]), lo = hex_value(h[1]);
+
+			if (hi < 0 || lo < 0)
+				break;
+			out[n++] = (char)(hi * 16 + lo);
+		}
+		out[n] = '\0';
+		if (n > 0)
+			s.secrets[s.n_secrets++] = out;
+	}
+	found.len = 0;
+	found.truncated = false;
+	buf_printf(b, "{\"opened\": [");
+	scan_run(&s);
+	buf_printf(b, "], \"found\": [%.*s], \"found_truncated\": %s}", (int)found.len, found.data,
+		   found.truncated ? "true" : "false");
 }
 
 static void report_env(struct buf *b)
@@ -499,11 +672,14 @@ static void report_env(struct buf *b)
 /*
  * The report. Fields:
  *   listen_fds (int), names ([str]), fd_types ([{fd, type, family, listening,
- *   address}]), pid, ppid, sid, uid, gid (int), hostname (str), cwd (str),
+ *   address}]), pid, ppid, sid, uid, gid (int), groups ([int], supplementary),
+ *   hostname (str), cwd (str),
  *   nprocs (int, numeric dirs in /proc), interfaces ([{name, index, up}]),
- *   root_readonly (bool), tmp_entries ([str]), open_fds ([int], at start),
+ *   root_readonly (bool), mounts ([{target, options, fs}], per-mount options),
+ *   tmp_entries ([str]), open_fds ([int], at start),
  *   cgroup (str, /proc/self/cgroup), uid_map, gid_map (str), env ({name: str or
- *   null}), caps (str, CapEff), cap_bnd (str, CapBnd), no_new_privs (str),
+ *   null}), files, stat, secrets (see PROBE_FILES, PROBE_STAT, PROBE_SECRETS),
+ *   caps (str, CapEff), cap_bnd (str, CapBnd), no_new_privs (str),
  *   seccomp (str, the "Seccomp:" mode), rlimit_nofile ([soft, hard]),
  *   fd_links, pid1_fd_links ({fd: target} of /proc/self/fd and /proc/1/fd, or
  *   {"error": str}), answer (int, 1 for the first answer), peer, local (str or null),
@@ -541,6 +717,8 @@ static void report_write(struct buf *b, const struct sockaddr_storage *peer, soc
 	buf_printf(b, "%u", (unsigned)getuid());
 	json_key(b, "gid");
 	buf_printf(b, "%u", (unsigned)getgid());
+	json_key(b, "groups");
+	report_groups(b);
 	json_key(b, "hostname");
 	gethostname(host, sizeof(host) - 1);
 	json_string(b, host);
@@ -555,6 +733,8 @@ static void report_write(struct buf *b, const struct sockaddr_storage *peer, soc
 		buf_printf(b, "%s", (sv.f_flag & ST_RDONLY) ? "true" : "false");
 	else
 		buf_printf(b, "null");
+	json_key(b, "mounts");
+	report_mounts(b);
 	json_key(b, "tmp_entries");
 	report_dir_entries(b, "/tmp");
 	json_key(b, "open_fds");
@@ -571,7 +751,11 @@ static void report_write(struct buf *b, const struct sockaddr_storage *peer, soc
 	json_key(b, "env");
 	report_env(b);
 	json_key(b, "files");
-	report_files(b);
+	report_paths(b, "PROBE_FILES", report_file);
+	json_key(b, "stat");
+	report_paths(b, "PROBE_STAT", report_stat);
+	json_key(b, "secrets");
+	report_secrets(b);
 	json_key(b, "caps");
 	json_string(b, status_field("CapEff", field, sizeof(field)));
 	json_key(b, "cap_bnd");
@@ -768,7 +952,7 @@ static void snapshot_open_fds(void)
 	while ((de = readdir(d)) && start.n_open_fds < PROBE_LIST_MAX) {
 		int fd;
 
-		if (!is_numeric(de->d_name))
+		if (!scan_is_numeric(de->d_name))
 			continue;
 		fd = atoi(de->d_name);
 		if (fd == dfd)

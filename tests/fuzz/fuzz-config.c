@@ -1,0 +1,89 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * fuzz-config: a libFuzzer target for the configuration parser.
+ *
+ * Each input is one service file, parsed by config_parse_file(), the entry
+ * point config_load_dir() uses for every file the daemon reads. The bytes
+ * go to a memfd and the parser opens /proc/self/fd/N: NUL bytes, a missing
+ * final newline and the size limit reach it exactly as from a file.
+ *
+ * What counts as a bug: anything ASan or UBSan reports (overflow, use after
+ * free, a leak of a config or of its error messages), an abort, or a parse
+ * that succeeds with a result that is not config_equal() to itself (a
+ * reload would then restart a service whose file did not change).
+ *
+ * Built only with -Dfuzz=true by clang (scripts/fuzz.sh); see tests/README.md.
+ */
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "supervisor/config.h"
+
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static int memfd = -1;
+static char memfd_path[64];
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	memfd = memfd_create("fuzz-config", MFD_CLOEXEC);
+	if (memfd < 0) {
+		perror("fuzz-config: memfd_create");
+		exit(1);
+	}
+	snprintf(memfd_path, sizeof(memfd_path), "/proc/self/fd/%d", memfd);
+	return 0;
+}
+
+/* The whole input as the memfd's content; false if it could not be. */
+static bool memfd_fill(const uint8_t *data, size_t size)
+{
+	size_t done = 0;
+
+	if (ftruncate(memfd, 0) < 0)
+		return false;
+	while (done < size) {
+		ssize_t n = pwrite(memfd, data + done, size - done, (off_t)done);
+
+		if (n <= 0)
+			return false;
+		done += (size_t)n;
+	}
+	return true;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct config_errors errs = {0};
+	struct service_config *c = NULL;
+	int r;
+
+	if (!memfd_fill(data, size)) {
+		/* Not the parser's fault: stop loudly rather than test nothing. */
+		perror("fuzz-config: writing the memfd");
+		abort();
+	}
+	r = config_parse_file(memfd_path, "fuzz", &errs, &c);
+	if (r == 0) {
+		if (!c || !config_equal(c, c)) {
+			fprintf(stderr, "fuzz-config: parsed, but the result %s\n",
+				c ? "is not equal to itself" : "is NULL");
+			abort();
+		}
+		/* The derived settings the supervisor reads for every start. */
+		(void)config_capabilities(&c->container, 0);
+		(void)config_capabilities(&c->container, 65534);
+	} else if (c || errs.n == 0) {
+		fprintf(stderr, "fuzz-config: failed (%d) with %s\n", r,
+			c ? "a result" : "no error message");
+		abort();
+	}
+	config_free(c);
+	config_errors_clear(&errs);
+	return 0;
+}
