@@ -113,7 +113,9 @@ static int check_paths(const struct service_config *c)
 	int r = 0, k;
 
 	if (c->container.directory &&
-	    (k = rootdir_open(c->container.directory, NULL, why, sizeof(why))) < 0) {
+	    ((k = rootdir_open(c->container.directory, NULL, why, sizeof(why))) < 0 ||
+	     (!c->container.read_only &&
+	      (k = rootdir_check_private(c->container.directory, why, sizeof(why))) < 0))) {
 		fprintf(stderr, "%s: Directory=%s: %s: %s\n", c->path, c->container.directory, why,
 			strerror(-k));
 		r = k;

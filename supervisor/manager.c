@@ -398,7 +398,9 @@ static int check_host(struct manager *m, const struct service_config *cfg)
 		return -EOPNOTSUPP;
 	}
 	if (cfg->container.directory &&
-	    (r = rootdir_open(cfg->container.directory, NULL, why, sizeof(why))) < 0)
+	    ((r = rootdir_open(cfg->container.directory, NULL, why, sizeof(why))) < 0 ||
+	     (!cfg->container.read_only &&
+	      (r = rootdir_check_private(cfg->container.directory, why, sizeof(why))) < 0)))
 		return log_errno(LOG_ERR, r, "%s: Directory=%s: %s", cfg->name,
 				 cfg->container.directory, why);
 	return 0;

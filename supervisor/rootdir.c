@@ -32,6 +32,35 @@ int rootdir_open(const char *directory, int *ret_fd, char *why, size_t why_len)
 	return r;
 }
 
+int rootdir_check_private(const char *directory, char *why, size_t why_len)
+{
+	char real[PATH_MAX], prefix[PATH_MAX];
+	size_t len;
+
+	/* rootdir_open() has checked that no link on the way is a user's. */
+	if (!realpath(directory, real))
+		return -errno;
+	len = strlen(real);
+	for (size_t i = 1; i <= len; i++) {
+		struct stat st;
+
+		if (i < len && real[i] != '/')
+			continue;
+		memcpy(prefix, real, i);
+		prefix[i] = '\0';
+		if (stat(prefix, &st) < 0)
+			return -errno;
+		if (S_ISDIR(st.st_mode) && (st.st_uid == 0 || st.st_uid == geteuid()) &&
+		    !(st.st_mode & 0011))
+			return 0;
+	}
+	snprintf(why, why_len,
+		 "writable (ReadOnly=no), and host users can reach it: a setuid file the "
+		 "container makes there would be theirs to run; keep the tree below a directory "
+		 "only root can enter (mode 0700, as /var/lib/machines), or set ReadOnly=yes");
+	return -EPERM;
+}
+
 static int db_error(int r, const char *rel, char *why, size_t why_len)
 {
 	snprintf(why, why_len, "cannot read the tree's /%s: %s", rel, strerror(-r));

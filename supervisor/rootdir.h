@@ -24,6 +24,14 @@
  * wrong ("/srv is writable by its group (mode 0775)"). */
 int rootdir_open(const char *directory, int *ret_fd, char *why, size_t why_len);
 
+/* A writable tree (ReadOnly=no): the container's root makes files there
+ * that the host's root owns (through the idmapped mount), a setuid one
+ * too. So no host user but root may even reach it: some directory on the
+ * way, the tree included, must be owned by root (or the daemon's uid) and
+ * closed to its group and others (no x bit for them), as nspawn keeps its
+ * trees in a 0700 /var/lib/machines. 0, or -EPERM with why. */
+int rootdir_check_private(const char *directory, char *why, size_t why_len);
+
 /* User= and Group= names in the tree's etc/passwd and etc/group, opened
  * below root_fd (from rootdir_open()) with every link resolved inside the
  * tree, refused unless a regular file of at most ROOTDIR_MAX_DB_SIZE bytes.

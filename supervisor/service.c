@@ -395,6 +395,8 @@ int service_spec_build(struct service *s, const char *cgroup_rel, struct service
 	if (cc->directory) {
 		/* Checked again at each start: the tree may have changed. */
 		r = rootdir_open(cc->directory, &root_fd, why, sizeof(why));
+		if (r >= 0 && !cc->read_only)
+			r = rootdir_check_private(cc->directory, why, sizeof(why));
 		if (r < 0)
 			return log_errno(LOG_ERR, r, "%s: Directory=%s: %s", name(s), cc->directory,
 					 why);

@@ -1,12 +1,15 @@
 #!/usr/bin/python3
 """The configuration as a user meets it: --check, and bad files at run time."""
 import os
+import shutil
 import re
+import tempfile
 import socket
 import stat
 import subprocess
 
-from nsitest import NSINETD, Daemon, main, probe_conf, probe_stream, free_port, connect
+from nsitest import (BUILD, NSINETD, Daemon, main, probe_conf, probe_stream, free_port, connect,
+                     make_rootfs)
 
 
 def check(d):
@@ -160,6 +163,39 @@ def test_unsafe_directory_refused():
         assert d.stop() == 0
 
 
+def test_writable_directory_must_be_private():
+    """ReadOnly=no: the container's root makes files there that the host's
+    root owns (the tree is idmapped), a setuid one too; so no host user may
+    even reach the tree. Below /tmp with every directory 0755 it is refused
+    (--check and at start); below a 0700 directory of root's it starts."""
+    top = tempfile.mkdtemp(prefix="nsitest-open-", dir="/tmp")
+    try:
+        os.chmod(top, 0o755)
+        with Daemon() as d:
+            open_tree = make_rootfs(top)
+            private_tree = make_rootfs(d.tmp)  # d.tmp is 0700
+            po, pp = free_port(), free_port()
+            path = d.write("open", probe_conf(f"127.0.0.1:{po}",
+                                              extra_container=f"Directory={open_tree}\n"
+                                              "ReadOnly=no"))
+            build = os.path.realpath(BUILD)
+            d.write("private", probe_conf(f"127.0.0.1:{pp}",
+                                          extra_container=f"Directory={private_tree}\n"
+                                          "ReadOnly=no\nBindReadOnly=/usr:/usr\n"
+                                          f"BindReadOnly={build}:{build}"))
+            rc, out, err = check(d)
+            why = ("writable (ReadOnly=no), and host users can reach it: a setuid file the "
+                   "container makes there would be theirs to run")
+            assert rc != 0 and f"{path}: Directory={open_tree}: {why}" in err, (out, err)
+            assert f"Directory={private_tree}" not in err, err
+            d.start()
+            d.wait_log(re.escape(f"open: Directory={open_tree}: {why}"))
+            assert probe_stream(("127.0.0.1", pp))["listen_fds"] == 1
+            assert d.stop() == 0
+    finally:
+        shutil.rmtree(top, ignore_errors=True)
+
+
 def test_socket_mode_and_owner_exact():
     """SocketMode= is the socket's mode from its creation on, whatever the
     daemon's umask; SocketUser=/SocketGroup= its owner."""
@@ -195,4 +231,5 @@ if __name__ == "__main__":
           test_duplicate_address_across_files, test_bad_file_disables_only_that_service,
           test_address_in_use_disables_only_that_service, test_unsafe_socket_directory_refused,
           test_socket_mode_and_owner_exact, test_unsafe_directory_refused,
+          test_writable_directory_must_be_private,
           test_bad_command_line])

@@ -22,7 +22,6 @@ from nsitest import (BUILD, TAP, Daemon, Failed, SkipTest, free_port, recv_all,
                      require_root, tree_binds, connect, make_rootfs)
 
 ESCAPE = os.environ.get("NSINETD_ESCAPE", os.path.join(BUILD, "tests", "nsinetd-escape"))
-SETPRIV = "/usr/bin/setpriv"
 NOBODY = 65534
 
 LIMITS = "LimitNPROC=16\nLimitNOFILE=64"
@@ -74,10 +73,22 @@ def escape_conf(port, sb, suid, rw_host, root_socket, rootfs):
     return "\n".join(lines)
 
 
+def become_nobody():
+    """All three uids and gids nobody, no groups: no capability is left
+    (setpriv --reuid keeps the saved uid 0, and with it the privilege to
+    enter any directory, which would make every path reachable)."""
+    os.setgroups([])
+    os.setresgid(NOBODY, NOBODY, NOBODY)
+    os.setresuid(NOBODY, NOBODY, NOBODY)
+
+
 def host_euid(path):
     """Runs path --euid as nobody on the host: its euid, or an error text."""
-    p = subprocess.run([SETPRIV, f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups",
-                        "--", path, "--euid"], capture_output=True, text=True, timeout=10)
+    try:
+        p = subprocess.run([path, "--euid"], capture_output=True, text=True, timeout=10,
+                           preexec_fn=become_nobody)
+    except PermissionError as e:
+        return f"did not run: {e.strerror}"
     out = p.stdout.strip()
     if p.returncode != 0 or not out.isdigit():
         return f"did not run: exit {p.returncode}, {out!r} {p.stderr.strip()!r}"
@@ -87,8 +98,6 @@ def host_euid(path):
 def judge_host_file(sb, rw_host, detail, control):
     """The "host" row: the setuid file the container made, run as nobody."""
     path = os.path.join(rw_host, detail.split()[0])
-    if not os.path.exists(SETPRIV):
-        return "skip", f"no {SETPRIV} to run {path} as nobody"
     # The control: our own setuid-root copy, next to it, does get euid 0
     # here; else this host cannot tell, and nothing would be tested.
     if control != 0:
@@ -96,6 +105,10 @@ def judge_host_file(sb, rw_host, detail, control):
     st = os.stat(path)
     euid = host_euid(path)
     seen = f"owner uid {st.st_uid} on the host, mode {st.st_mode & 0o7777:o}"
+    if sb.directory and isinstance(euid, str) and "Permission denied" in euid:
+        # The writable tree is below a directory only root may enter: no
+        # host user can run what the container made there, setuid or not.
+        return "blocked", f"nobody cannot reach it on the host ({seen})"
     if not isinstance(euid, int):
         return "WRONG", f"{path} {euid}"
     if euid == 0 and sb.host_root:
@@ -109,19 +122,24 @@ def judge_host_file(sb, rw_host, detail, control):
 def run_sandbox(sb, root_socket):
     """Returns [(result, name, detail)] from one run of the escape binary."""
     port = free_port()
-    with Daemon() as d:
-        # The staging dir: reachable by a PrivateUsers= root.
-        os.chmod(d.tmp, 0o755)
-        # A setuid-root copy of the escape binary, for the setuid rows.
-        suid = os.path.join(d.tmp, "escape-suid")
+    with Daemon() as d, tempfile.TemporaryDirectory(prefix="nsitest-escape-") as pub:
+        # A setuid-root copy of the escape binary, for the setuid rows, and
+        # the control of the host-file row: where nobody can run it.
+        os.chmod(pub, 0o755)
+        suid = os.path.join(pub, "escape-suid")
         shutil.copy(ESCAPE, suid)
         os.chown(suid, 0, 0)
         os.chmod(suid, 0o4755)
         rootfs = rw_host = None
         if sb.directory:
+            # A writable tree must be out of host users' reach (the daemon
+            # refuses it otherwise): below d.tmp, which stays 0700.
             rootfs = make_rootfs(d.tmp)
             rw_host = os.path.join(rootfs, "escape-rw")
         else:
+            # The plain Bind= the container writes to: reachable, so that
+            # the host row can run what it leaves there as nobody.
+            os.chmod(d.tmp, 0o755)
             rw_host = os.path.join(d.tmp, "rw")
         os.mkdir(rw_host)
         os.chmod(rw_host, 0o777)
@@ -133,7 +151,7 @@ def run_sandbox(sb, root_socket):
         rows = [tuple(l.split("\t", 2)) for l in data.splitlines() if l]
         if not rows:
             raise AssertionError("no answer from the escape binary:\n" + d.log())
-        control = host_euid(suid) if os.path.exists(SETPRIV) else None
+        control = host_euid(suid)
         return [judge_host_file(sb, rw_host, detail, control) + (name,)
                 if result == "host" else (result, detail, name)
                 for result, name, detail in rows]

@@ -18,11 +18,18 @@ CAP_SYS_ADMIN = 1 << 21
 # What the sandbox masks in /proc: at least what runc and Docker mask or
 # make read-only, and /proc/pressure (host-wide, writable by any uid). A
 # file is masked by /dev/null, a directory by an empty read-only tmpfs.
+# What runc and Docker mask (masked: /dev/null over a file, an empty
+# read-only tmpfs over a directory) and what they make read-only, plus what
+# nsinetd adds to each list (activator/rootfs.c, rootfs_proc()).
 MASKED_PROC = [
-    "/proc/acpi", "/proc/asound", "/proc/bus", "/proc/fs", "/proc/irq", "/proc/kcore",
-    "/proc/keys", "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats",
-    "/proc/sched_debug", "/proc/scsi", "/proc/sysrq-trigger", "/proc/pressure",
+    "/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
+    "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi",
+    "/proc/sysrq-trigger", "/proc/key-users", "/proc/kallsyms", "/proc/kmsg",
+    "/proc/config.gz", "/proc/kpagecount", "/proc/kpageflags", "/proc/kpagecgroup",
+    "/proc/mtrr", "/proc/driver",
 ]
+READ_ONLY_PROC = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/pressure", "/proc/sys",
+                  "/proc/sysvipc"]
 TMPFS_MAGIC = 0x01021994
 
 
@@ -172,15 +179,18 @@ _proc_stat = {}
 
 def proc_masked(path):
     """The path of MASKED_PROC, if it exists on this kernel, is masked in
-    the default sandbox. One probe answers for every path."""
+    the default sandbox; one of READ_ONLY_PROC is a read-only mount. One
+    probe answers for every path."""
     if not os.path.lexists(path):
         raise SkipTest(f"{path} is absent on this kernel")
     if not _proc_stat:
-        present = [p for p in MASKED_PROC if os.path.lexists(p)]
+        present = [p for p in MASKED_PROC + READ_ONLY_PROC if os.path.lexists(p)]
         r, _ = probe(env=[f"PROBE_STAT={','.join(present)}"])
         _proc_stat.update(r["stat"])
     st = _proc_stat[path]
-    if os.path.isdir(path):
+    if path in READ_ONLY_PROC:
+        assert st and st["readonly"], f"{path} is not read-only: {st}"
+    elif os.path.isdir(path):
         assert (st and st["type"] == "dir" and st["entries"] == 0 and st["readonly"]
                 and int(st["fs"], 16) == TMPFS_MAGIC), \
             f"{path} is not an empty read-only tmpfs: {st}"
@@ -192,7 +202,7 @@ def proc_masked(path):
 def proc_masked_tests():
     """One test (one TAP row) per path of MASKED_PROC."""
     tests = []
-    for path in MASKED_PROC:
+    for path in MASKED_PROC + READ_ONLY_PROC:
         def t(path=path):
             proc_masked(path)
         t.__name__ = f"test_proc_masked {path}"

@@ -1012,7 +1012,8 @@ static void test_park(void)
 	is_int(wait_result(ch.sync_fd, NULL, NULL), 0, "park: exec'd after the release");
 	n = wait_readable(out[0], TIMEOUT_MS) ? read(out[0], buf, sizeof(buf) - 1) : -1;
 	buf[n > 0 ? n : 0] = '\0';
-	is_str(buf, "fds=1 pid=2 0 1 2 3 4 \n", "park: the listener at fd 3 (4 is ls's), LISTEN_PID=2");
+	is_str(buf, "fds=1 pid=2 0 1 2 3 4 \n",
+	       "park: the listener at fd 3 (4 is ls's), LISTEN_PID=2");
 	ok(wait_exit(ch.pidfd, &status) == 0 && exited_with(status, 0), "park: exit 0");
 	is_int(activator_release(pair[0]), -EPIPE, "park: a second release finds it gone");
 	close(pair[0]);

@@ -61,6 +61,17 @@ int main(void)
 	if (root_fd < 0)
 		return tap_done();
 
+	/* Writable trees: only where no host user can reach them. */
+	is_int(rootdir_check_private(base, why, sizeof(why)), -EPERM,
+	       "a writable tree below /tmp, mode 0755, is reachable: refused");
+	ok(strstr(why, "host users can reach it") != NULL, "… and says why: %s", why);
+	chmod(base, 0700);
+	is_int(rootdir_check_private(base, why, sizeof(why)), 0, "mode 0700: nobody else enters");
+	snprintf(path, sizeof(path), "%s/etc", base);
+	is_int(rootdir_check_private(path, why, sizeof(why)), 0,
+	       "a tree below a 0700 directory of root's is private too");
+	chmod(base, 0755);
+
 	user(root_fd, "svc", -ENOENT, 0,
 	     "cannot read the tree's /etc/passwd: No such file or directory");
 	write_file("etc/passwd", "svc2:x:2:2::/:/bin/sh\n"
