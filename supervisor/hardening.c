@@ -243,7 +243,8 @@ int hardening_fill(struct service *s, uid_t uid, struct hardening *h, struct act
 	r = fill_userns(s, uid, spec);
 	if (r < 0)
 		return r;
-	s->host_root_payload = uid == 0 && !(spec->namespaces & CLONE_NEWUSER);
+	s->host_root_payload =
+	    uid == 0 && !(spec->namespaces & CLONE_NEWUSER) && spec->userns_fd < 0;
 	r = fill_seccomp(s, spec->capabilities);
 	if (r < 0)
 		return r;

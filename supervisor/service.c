@@ -661,6 +661,18 @@ void service_log_setup_failure(const struct service *s, const char *prefix, int 
 			  prefix, s->cfg->container.directory);
 		return;
 	}
+	if (r == -EACCES && s->userns_fd >= 0 &&
+	    (f->step == STEP_EXEC || f->step == STEP_CHDIR || f->step == STEP_BIND)) {
+		/* The most likely surprise of the default user namespace. */
+		log_errno(
+		    LOG_ERR, r,
+		    "%s setup failed at %s%s%s%s (the container's root is an unprivileged "
+		    "uid of the host, PrivateUsers=: what it uses must be readable, and every "
+		    "directory above it searchable, by others; or give it with Bind=…:idmap)",
+		    prefix, activator_step_name(f->step), f->what[0] ? " (" : "", f->what,
+		    f->what[0] ? ")" : "");
+		return;
+	}
 	log_errno(LOG_ERR, r, "%s setup failed at %s%s%s%s", prefix, activator_step_name(f->step),
 		  f->what[0] ? " (" : "", f->what, f->what[0] ? ")" : "");
 }

@@ -1,11 +1,12 @@
 #!/usr/bin/python3
 """Accept=no activation: what the container sees, over every socket kind."""
 import os
+import shutil
 import socket
 import tempfile
 import time
 
-from nsitest import (BUILD, SRC, Daemon, main, probe_conf, probe_stream, free_port, connect,
+from nsitest import (BUILD, PROBE, SRC, Daemon, main, probe_conf, probe_stream, free_port, connect,
                      recv_all, wait_for)
 import json
 
@@ -205,6 +206,33 @@ def test_setup_failure_names_step():
         assert d.stop() == 0
 
 
+def test_program_out_of_the_user_namespaces_reach():
+    """The default user namespace makes the container's root an unprivileged
+    uid of the host: a program in a directory only the host's root may
+    enter (mkdtemp's 0700) cannot run, and the log says why and what to do;
+    with PrivateUsers=no the same program runs."""
+    port, port2 = free_port(), free_port()
+    # Outside /tmp, which the container has of its own.
+    closed = tempfile.mkdtemp(prefix="nsitest-closed-", dir="/var/tmp")  # 0700
+    with Daemon() as d:
+        prog = os.path.join(closed, "probe-copy")
+        shutil.copy(PROBE, prog)
+        d.write("closed", probe_conf(f"127.0.0.1:{port}", extra_service="StartLimitBurst=1")
+                .replace(PROBE, prog))
+        d.write("hostroot", probe_conf(f"127.0.0.1:{port2}",
+                                       extra_container="PrivateUsers=no").replace(PROBE, prog))
+        d.start()
+        with connect(("127.0.0.1", port)) as s:
+            assert recv_all(s) == b""
+        d.wait_log(r"closed: container setup failed at exec \(the container's root is an "
+                   r"unprivileged uid of the host, PrivateUsers=: what it uses must be "
+                   r"readable, and every directory above it searchable, by others; or give it "
+                   r"with Bind=…:idmap\): Permission denied")
+        assert probe_stream(("127.0.0.1", port2))["pid"] == 2
+        assert d.stop() == 0
+    shutil.rmtree(closed)
+
+
 def test_binds_tmpfs_and_environment():
     port = free_port()
     with Daemon() as d:
@@ -263,5 +291,6 @@ if __name__ == "__main__":
           test_datagram_udp_and_unix, test_seqpacket_and_fd_order,
           test_restart_with_queued_connection, test_crash_loop_backoff,
           test_trigger_limit_stops_clean_exit_loop,
-          test_setup_failure_names_step, test_binds_tmpfs_and_environment,
+          test_setup_failure_names_step, test_program_out_of_the_user_namespaces_reach,
+          test_binds_tmpfs_and_environment,
           test_missing_mount_point_in_host_root])
