@@ -89,6 +89,48 @@ port_listening() {
 
 # --- the configuration ------------------------------------------------------
 
+# The highest directory on the way to $1 (itself included) that users other
+# than root cannot search, if any.
+closed_ancestor() {
+	local d="" part rest=${1#/}
+	while [ -n "$rest" ]; do
+		part=${rest%%/*}
+		[ "$part" = "$rest" ] && rest="" || rest=${rest#*/}
+		d="$d/$part"
+		if [ "$(( $(stat -c '0%a' "$d") & 1 ))" = 0 ]; then
+			echo "$d"
+			return
+		fi
+	done
+}
+
+# The examples use files of the source and build trees. A container's root
+# is an unprivileged uid of the host (a user namespace by default): a tree
+# below a directory it cannot search (a clone in /root) is bound into a
+# tmpfs of the container's own there; one below /tmp (the container's own)
+# is bound in as well.
+reach_lines() {
+	local d closed seen=""
+	echo "[Container]"
+	for d in "$src" "$build"; do
+		closed=$(closed_ancestor "$d")
+		case $d in
+		/tmp/* | /run/*) ;;
+		*) [ -z "$closed" ] && continue ;;
+		esac
+		if [ -n "$closed" ] && [ "${d#/tmp/}" = "$d" ] && [ "${d#/run/}" = "$d" ]; then
+			case " $seen " in
+			*" $closed "*) ;;
+			*)
+				echo "TemporaryFileSystem=$closed"
+				seen="$seen $closed"
+				;;
+			esac
+		fi
+		echo "BindReadOnly=$d:$d"
+	done
+}
+
 say "Writing the configuration to $confdir"
 names=()
 ports=()
@@ -119,7 +161,10 @@ for in in "$src"/examples/*/*.conf.in; do
 		echo "demo: 127.0.0.1:$port ($name) is already in use; stop what listens there" >&2
 		exit 1
 	fi
-	sed -e "s|@SRCDIR@|$src|g" -e "s|@BUILDDIR@|$build|g" "$in" >"$confdir/$name.conf"
+	{
+		sed -e "s|@SRCDIR@|$src|g" -e "s|@BUILDDIR@|$build|g" "$in"
+		reach_lines
+	} >"$confdir/$name.conf"
 	names+=("$name")
 	ports+=("$port")
 	printf '  %-12s 127.0.0.1:%-5s  %s\n' "$name" "$port" \

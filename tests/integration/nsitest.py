@@ -252,15 +252,34 @@ def _is_zombie(pid):
         return True
 
 
+def closed_ancestor(path):
+    """The highest directory on the way to path (itself included) that
+    users other than root cannot search, or None. The container's root is
+    such a user (a user namespace by default)."""
+    parts = path.strip("/").split("/")
+    for i in range(1, len(parts) + 1):
+        d = "/" + "/".join(parts[:i])
+        if not os.stat(d).st_mode & 0o001:
+            return d
+    return None
+
+
 def tree_binds():
-    """BindReadOnly= lines for the source and build trees when they live
-    where a container has an empty tmpfs of its own (/tmp, /run): a clone
-    under /tmp (as CI may make) must still find its binaries."""
-    lines = []
+    """[Container] lines that make the source and build trees reachable in
+    a container: bound in when they live where a container has an empty
+    tmpfs of its own (/tmp, /run: a clone under /tmp, as CI may make); and
+    below a directory the container's unprivileged root cannot search (a
+    clone in /root), that directory is a tmpfs of the container's own, in
+    which the trees are bound."""
+    lines, tmpfs = [], set()
     for path in sorted({os.path.realpath(SRC), os.path.realpath(BUILD)}):
-        if path.startswith(("/tmp/", "/run/")):
+        hidden = path.startswith(("/tmp/", "/run/"))
+        closed = closed_ancestor(path)
+        if closed and not hidden:
+            tmpfs.add(closed)
+        if hidden or closed:
             lines.append(f"BindReadOnly={path}:{path}")
-    return "\n".join(lines)
+    return "\n".join([f"TemporaryFileSystem={t}" for t in sorted(tmpfs)] + lines)
 
 
 def make_rootfs(top):

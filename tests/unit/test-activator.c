@@ -564,8 +564,10 @@ static void test_userns(void)
 		run_sh(&s, "true", &res);
 		is_int(res.result, -EPERM, "a user's symlink in a Bind= source: -EPERM");
 		is_str(activator_step_name(res.step), "bind", "… at step bind");
-		ok(strstr(res.what, "symlink l is owned by uid 65534"), "… and says which: %s",
-		   res.what);
+		/* The name is constant (tests/mutants.sh compares names); the
+		 * path, which is not, goes in a comment. */
+		ok(strstr(res.what, "symlink l is owned by uid 65534"), "… and says which");
+		printf("# %s\n", res.what);
 	}
 	unlink(link);
 	rmdir(link_dir);
