@@ -90,7 +90,7 @@ static int open_init(struct manager *m)
 		if (slash) {
 			*slash = '\0';
 			snprintf(path, sizeof(path), "%s/nsinetd-init", self);
-			if (access(path, X_OK) == 0)
+			if (faccessat(AT_FDCWD, path, X_OK, AT_EACCESS) == 0)
 				found = path;
 		}
 	}
