@@ -97,6 +97,9 @@ static int spec_validate(const struct activator_spec *spec)
 
 	if (spec->init_fd < 0)
 		return -EBADF;
+	/* {0} would make stdin the slot: it must be set, -1 or above stdio. */
+	if ((spec->slot_fd >= 0 && spec->slot_fd < 3) || spec->slot_fd == spec->init_fd)
+		return -EBADF;
 	/* Joining a user namespace and creating one exclude each other. */
 	if (spec->userns_fd >= 0 && (spec->namespaces & CLONE_NEWUSER))
 		return -EINVAL;
@@ -180,6 +183,9 @@ static int spec_validate(const struct activator_spec *spec)
 struct spawn_child {
 	int init_fd;
 	int report_fd; /* the child's end of the sync socket, as it is now */
+	/* CLONE_FILES: the child shares the daemon's fd table until it has
+	 * unshared the fds below this number (every fd it needs is). */
+	int unshare_below;
 	int n_src;
 	int src[SPAWN_FDS_MAX];
 	/* A daemon that is not root: CLONE_NEWUSER, mapped by the child. */
@@ -227,6 +233,16 @@ __attribute__((no_sanitize_address)) static int spawn_child_cb(void *arg)
 	struct spawn_child *sc = arg;
 	int tmp[SPAWN_FDS_MAX];
 	int null_fd = -1, init_fd, r;
+
+	/* First of all, before any fd is touched: a private fd table with
+	 * only the daemon's fds below unshare_below (the kernel copies no
+	 * more than those), not the thousands of listeners above them. */
+	if (sc->unshare_below > 0 &&
+	    syscall(SYS_close_range, (unsigned)sc->unshare_below, ~0U, CLOSE_RANGE_UNSHARE) < 0) {
+		/* Still the daemon's table: report through our own end. */
+		spawn_child_report(sc->report_fd, STEP_EXEC_INIT, -errno);
+		return 127;
+	}
 
 	/* Rootless: our own ids are the only ones we may map (setgroups must
 	 * be denied first); then we are the namespace's root, and execve
@@ -360,7 +376,8 @@ static void *spawn_stack(void)
 static pid_t spawn_helper(uint64_t flags, int cgroup_fd, struct spawn_child *sc, int *ret_pidfd)
 {
 	struct clone_args args = {
-	    .flags = flags | CLONE_VM | CLONE_VFORK | CLONE_PIDFD,
+	    .flags = flags | CLONE_VM | CLONE_VFORK | CLONE_PIDFD |
+		     (sc->unshare_below > 0 ? CLONE_FILES : 0),
 	    .pidfd = (uint64_t)(uintptr_t)ret_pidfd,
 	    .exit_signal = SIGCHLD,
 	};
@@ -391,6 +408,50 @@ static pid_t spawn_helper(uint64_t flags, int cgroup_fd, struct spawn_child *sc,
 	return pid;
 }
 
+/* The reserved slot back to /dev/null (dup3() closes what it held). */
+static int slot_release(int slot_fd)
+{
+	_cleanup_close_ int null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC | O_NOCTTY);
+
+	if (null_fd < 0)
+		return -errno;
+	if (dup3(null_fd, slot_fd, O_CLOEXEC) < 0)
+		return -errno;
+	return 0;
+}
+
+/* One message with n fds attached (SCM_RIGHTS); the bytes sent or a
+ * negative errno. */
+static ssize_t send_with_fds(int sock, const void *data, size_t len, const int *fds, size_t n)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(int) * SPAWN_FDS_MAX)];
+		struct cmsghdr align;
+	} u;
+	struct iovec iov = {.iov_base = (void *)data, .iov_len = len};
+	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
+	ssize_t r;
+
+	if (n > SPAWN_FDS_MAX)
+		return -E2BIG;
+	if (n > 0) {
+		struct cmsghdr *cm;
+
+		memset(&u, 0, sizeof(u));
+		msg.msg_control = u.buf;
+		msg.msg_controllen = CMSG_SPACE(sizeof(int) * n);
+		cm = CMSG_FIRSTHDR(&msg);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(int) * n);
+		memcpy(CMSG_DATA(cm), fds, sizeof(int) * n);
+	}
+	do
+		r = sendmsg(sock, &msg, MSG_NOSIGNAL);
+	while (r < 0 && errno == EINTR);
+	return r < 0 ? -errno : r;
+}
+
 /* Kills and reaps a child that cannot be released: the caller gets an
  * error and nothing to clean up. */
 static void child_abandon(int pidfd)
@@ -411,14 +472,31 @@ int activator_spawn(const struct activator_spec *spec, struct activator_child *r
 	ssize_t n;
 	pid_t pid;
 
+	bool attach = spec && spec->slot_fd >= 0;
+	int attached[SPAWN_FDS_MAX], n_attached = 0;
+
 	if (!ret)
 		return -EINVAL;
 	r = spec_validate(spec);
 	if (r < 0)
 		return r;
-	r = wire_encode(spec, &msg);
+	r = wire_encode(spec, attach, &msg);
 	if (r < 0)
 		goto out;
+	/* The fds of the layout, for SCM_RIGHTS (wire.h's order). */
+	if (attach) {
+		for (int i = 0; i < 3; i++)
+			if (spec->stdio[i] >= 0)
+				attached[n_attached++] = spec->stdio[i];
+		for (size_t i = 0; i < spec->n_fds; i++)
+			attached[n_attached++] = spec->fds[i];
+		if (spec->netns_fd >= 0)
+			attached[n_attached++] = spec->netns_fd;
+		if (spec->pool || spec->park)
+			attached[n_attached++] = spec->handoff_fd;
+		if (spec->userns_fd >= 0)
+			attached[n_attached++] = spec->userns_fd;
+	}
 
 	/* SOCK_SEQPACKET: the spec arrives as one message, the child's
 	 * {step, err} record too, and EOF (every copy of the child's end
@@ -429,10 +507,11 @@ int activator_spawn(const struct activator_spec *spec, struct activator_child *r
 	}
 	parent_fd = sv[0];
 	child_fd = sv[1];
-	/* Queued before the clone: the helper reads it when it runs. */
-	n = send(parent_fd, msg.data, msg.len, MSG_NOSIGNAL);
+	/* Queued before the clone, with its fds: the helper reads it when
+	 * it runs. */
+	n = send_with_fds(parent_fd, msg.data, msg.len, attached, (size_t)n_attached);
 	if (n != (ssize_t)msg.len) {
-		r = n < 0 ? -errno : -EIO;
+		r = n < 0 ? (int)n : -EIO;
 		goto out;
 	}
 	r = fd_set_nonblock(parent_fd, true);
@@ -447,17 +526,33 @@ int activator_spawn(const struct activator_spec *spec, struct activator_child *r
 	sc->init_fd = spec->init_fd;
 	sc->report_fd = child_fd;
 	sc->argv = init_argv;
-	for (int i = 0; i < 3; i++)
-		sc->src[sc->n_src++] = spec->stdio[i];
-	sc->src[sc->n_src++] = child_fd;
-	for (size_t i = 0; i < spec->n_fds; i++)
-		sc->src[sc->n_src++] = spec->fds[i];
-	if (spec->netns_fd >= 0)
-		sc->src[sc->n_src++] = spec->netns_fd;
-	if (spec->pool || spec->park)
-		sc->src[sc->n_src++] = spec->handoff_fd;
-	if (spec->userns_fd >= 0)
-		sc->src[sc->n_src++] = spec->userns_fd;
+	if (attach) {
+		/* The child's end in the reserved low slot, so that the child
+		 * need keep no fd above it and init_fd: stdio /dev/null, the
+		 * sync socket at 3, everything else came with the message. */
+		if (dup3(child_fd, spec->slot_fd, O_CLOEXEC) < 0) {
+			r = -errno;
+			goto out;
+		}
+		sc->report_fd = spec->slot_fd;
+		sc->unshare_below =
+		    (spec->slot_fd > spec->init_fd ? spec->slot_fd : spec->init_fd) + 1;
+		for (int i = 0; i < 3; i++)
+			sc->src[sc->n_src++] = -1;
+		sc->src[sc->n_src++] = spec->slot_fd;
+	} else {
+		for (int i = 0; i < 3; i++)
+			sc->src[sc->n_src++] = spec->stdio[i];
+		sc->src[sc->n_src++] = child_fd;
+		for (size_t i = 0; i < spec->n_fds; i++)
+			sc->src[sc->n_src++] = spec->fds[i];
+		if (spec->netns_fd >= 0)
+			sc->src[sc->n_src++] = spec->netns_fd;
+		if (spec->pool || spec->park)
+			sc->src[sc->n_src++] = spec->handoff_fd;
+		if (spec->userns_fd >= 0)
+			sc->src[sc->n_src++] = spec->userns_fd;
+	}
 	if (spec->namespaces & CLONE_NEWUSER) {
 		sc->self_map = true;
 		snprintf(sc->uid_map, sizeof(sc->uid_map), "0 %u 1\n", (unsigned)geteuid());
@@ -465,11 +560,14 @@ int activator_spawn(const struct activator_spec *spec, struct activator_child *r
 	}
 
 	pid = spawn_helper(spec->namespaces, spec->cgroup_fd, sc, &pidfd);
+	/* The slot holds /dev/null again: our copies of the child's end must
+	 * go, or we would never see EOF. */
+	if (attach)
+		(void)slot_release(spec->slot_fd);
 	if (pid < 0) {
 		r = pid;
 		goto out;
 	}
-	/* Our copy of the child's end must go, or we would never see EOF. */
 	child_fd = safe_close(child_fd);
 
 	/* Here, before the release, the parent does what only it can: the
@@ -526,6 +624,16 @@ static int write_file_at(const char *path, const char *text)
 	if (n < 0)
 		return -errno;
 	return (size_t)n == len ? 0 : -EIO;
+}
+
+int activator_reserve_slot(int *ret_fd)
+{
+	int fd = open("/dev/null", O_RDONLY | O_CLOEXEC | O_NOCTTY);
+
+	if (fd < 0)
+		return -errno;
+	*ret_fd = fd;
+	return 0;
 }
 
 int activator_userns_new(int init_fd, uid_t shift, uid_t range, int *ret_fd)

@@ -195,6 +195,15 @@ struct activator_spec {
 	bool idmap_root;
 	/* nsinetd-init, opened O_PATH|O_CLOEXEC by the caller (execveat). */
 	int init_fd;
+	/* A low fd number the caller keeps for the activator
+	 * (activator_reserve_slot(), at start, before the caller has many
+	 * fds), or -1. With it, the clone shares the caller's fd table
+	 * (CLONE_FILES) and unshares only the fds below the slot and init_fd
+	 * (close_range(CLOSE_RANGE_UNSHARE)); every fd of the spec goes to
+	 * nsinetd-init by SCM_RIGHTS with the spec. So a daemon with
+	 * thousands of listeners does not copy, then close on exec, its whole
+	 * fd table on every start. Without it, the clone copies the table. */
+	int slot_fd;
 	/* Run the setup under SCHED_IDLE (set before the go): a pool's
 	 * sandbox is made with CPU that nothing else wants.
 	 * activator_priority_normal() ends it. Needs CAP_SYS_NICE to end. */
@@ -268,6 +277,10 @@ int activator_release(int handoff_fd);
 /* SCHED_OTHER again for pid (spawned with idle_priority): call it before
  * the hand-off, and the payload that pid 1 forks inherits it. */
 int activator_priority_normal(pid_t pid);
+
+/* An fd for spec->slot_fd: /dev/null at the lowest free number,
+ * close-on-exec. Call it early; keep it for every spawn. */
+int activator_reserve_slot(int *ret_fd);
 
 /* Sends a signal to the container's pid 1 through its pidfd. The stub
  * init forwards it to the payload. */

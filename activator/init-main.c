@@ -120,31 +120,44 @@ _Noreturn static void fail_early(enum activator_step step, int err)
 	_exit(127);
 }
 
-/* The spec: one message, of a size we learn by peeking. */
-static int read_spec(char **ret_buf, size_t *ret_len)
+/* The spec: one message, with its fds (SCM_RIGHTS) if the daemon attached
+ * them. Not peeked: a peek would install the fds twice. */
+static int read_spec(char **ret_buf, size_t *ret_len, int *fds, size_t *ret_n_fds)
 {
-	char *buf;
+	union {
+		char buf[CMSG_SPACE(sizeof(int) * WIRE_FDS_MAX)];
+		struct cmsghdr align;
+	} u;
+	struct iovec iov;
+	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
+	struct cmsghdr *cm;
+	char *buf = malloc(WIRE_SIZE_MAX);
 	ssize_t n;
 
-	do
-		n = recv(WIRE_FD_SYNC, NULL, 0, MSG_PEEK | MSG_TRUNC);
-	while (n < 0 && errno == EINTR);
-	if (n < 0)
-		return -errno;
-	if (n == 0)
-		return -EPIPE; /* the daemon is gone */
-	if ((size_t)n > WIRE_SIZE_MAX)
-		return -EMSGSIZE;
-	buf = malloc((size_t)n);
+	*ret_n_fds = 0;
 	if (!buf)
 		return -ENOMEM;
+	iov = (struct iovec){.iov_base = buf, .iov_len = WIRE_SIZE_MAX};
+	msg.msg_control = u.buf;
+	msg.msg_controllen = sizeof(u.buf);
 	do
-		n = recv(WIRE_FD_SYNC, buf, (size_t)n, 0);
+		n = recvmsg(WIRE_FD_SYNC, &msg, MSG_CMSG_CLOEXEC);
 	while (n < 0 && errno == EINTR);
 	if (n <= 0) {
 		free(buf);
-		return n < 0 ? -errno : -EPIPE;
+		return n < 0 ? -errno : -EPIPE; /* EOF: the daemon is gone */
 	}
+	for (cm = CMSG_FIRSTHDR(&msg); cm; cm = CMSG_NXTHDR(&msg, cm))
+		if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS) {
+			size_t k = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+
+			if (*ret_n_fds + k > WIRE_FDS_MAX)
+				return -EMSGSIZE;
+			memcpy(fds + *ret_n_fds, CMSG_DATA(cm), k * sizeof(int));
+			*ret_n_fds += k;
+		}
+	if (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC))
+		return -EMSGSIZE;
 	*ret_buf = buf;
 	*ret_len = (size_t)n;
 	return 0;
@@ -153,9 +166,10 @@ static int read_spec(char **ret_buf, size_t *ret_len)
 int main(int argc, char **argv)
 {
 	static struct wire_spec w;
+	static int fds[WIRE_FDS_MAX];
 	struct activator_ctx *c = NULL;
 	char *buf = NULL;
-	size_t len = 0;
+	size_t len = 0, n_fds = 0;
 	int r;
 
 	if (argc == 2 && strcmp(argv[1], "--hold") == 0) {
@@ -179,10 +193,10 @@ int main(int argc, char **argv)
 	 * memory through /proc/1/mem or ptrace, whatever its uid. */
 	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
 		fail_early(STEP_MESSAGE, -errno);
-	r = read_spec(&buf, &len);
+	r = read_spec(&buf, &len, fds, &n_fds);
 	if (r < 0)
 		fail_early(STEP_MESSAGE, r);
-	r = wire_decode(buf, len, &w);
+	r = wire_decode(buf, len, fds, n_fds, &w);
 	if (r < 0)
 		fail_early(STEP_MESSAGE, r);
 	r = ctx_new(&w.spec, &c);

@@ -73,9 +73,9 @@ static void put_strv(struct wire_buf *b, char *const *v)
 		put_str(b, v[i]);
 }
 
-int wire_encode(const struct activator_spec *spec, struct wire_buf *b)
+int wire_encode(const struct activator_spec *spec, bool fds_attached, struct wire_buf *b)
 {
-	uint32_t flags = 0;
+	uint32_t flags = fds_attached ? WIRE_FDS_ATTACHED : 0;
 
 	if (spec->read_only)
 		flags |= WIRE_READ_ONLY;
@@ -226,12 +226,23 @@ static char **get_strv(struct rbuf *r)
 	return v;
 }
 
-int wire_decode(const char *data, size_t len, struct wire_spec *w)
+/* The next fd of the layout: from the message's, or the next number. */
+static int next_fd(uint32_t flags, const int *fds, size_t n_fds, size_t *i, int *pos)
+{
+	if (!(flags & WIRE_FDS_ATTACHED))
+		return (*pos)++;
+	if (*i >= n_fds)
+		return -1;
+	return fds[(*i)++];
+}
+
+int wire_decode(const char *data, size_t len, const int *fds, size_t n_fds, struct wire_spec *w)
 {
 	struct rbuf r = {.p = data, .left = len};
 	struct activator_spec *s = &w->spec;
 	uint32_t flags, n;
-	int next_fd;
+	size_t used = 0;
+	int pos = WIRE_FD_FIRST;
 
 	memset(w, 0, sizeof(*w));
 	if (get_u32(&r) != WIRE_MAGIC)
@@ -261,20 +272,42 @@ int wire_decode(const char *data, size_t len, struct wire_spec *w)
 	w->fd_names = calloc(s->n_fds + 1, sizeof(char *));
 	if (!w->fds || !w->fd_names)
 		return -ENOMEM;
-	next_fd = WIRE_FD_FIRST;
+	/* The attached fds come in this order: stdio (those given), then
+	 * the listeners, netns, handoff, userns. */
+	for (int i = 0; i < 3; i++) {
+		if (flags & (WIRE_STDIN_NULL << i))
+			s->stdio[i] = -1;
+		else if (flags & WIRE_FDS_ATTACHED)
+			s->stdio[i] = next_fd(flags, fds, n_fds, &used, &pos);
+		else
+			s->stdio[i] = i;
+	}
 	for (size_t i = 0; i < s->n_fds; i++) {
-		w->fds[i] = next_fd++;
+		w->fds[i] = next_fd(flags, fds, n_fds, &used, &pos);
 		w->fd_names[i] = get_str(&r);
 	}
 	s->fds = w->fds;
 	s->fd_names = w->fd_names;
-	s->netns_fd = (flags & WIRE_NETNS) ? next_fd++ : -1;
-	s->handoff_fd = (flags & (WIRE_POOL | WIRE_PARK)) ? next_fd++ : -1;
-	s->userns_fd = (flags & WIRE_USERNS) ? next_fd++ : -1;
+	s->netns_fd = (flags & WIRE_NETNS) ? next_fd(flags, fds, n_fds, &used, &pos) : -1;
+	s->handoff_fd =
+	    (flags & (WIRE_POOL | WIRE_PARK)) ? next_fd(flags, fds, n_fds, &used, &pos) : -1;
+	s->userns_fd = (flags & WIRE_USERNS) ? next_fd(flags, fds, n_fds, &used, &pos) : -1;
 	s->cgroup_fd = -1;
 	s->init_fd = -1;
+	s->slot_fd = -1;
+	/* Every fd the layout names must have come, and no other. */
+	if ((flags & WIRE_FDS_ATTACHED) && used != n_fds)
+		return -EBADMSG;
 	for (int i = 0; i < 3; i++)
-		s->stdio[i] = (flags & (WIRE_STDIN_NULL << i)) ? -1 : i;
+		if (!(flags & (WIRE_STDIN_NULL << i)) && s->stdio[i] < 0)
+			return -EBADMSG;
+	for (size_t i = 0; i < s->n_fds; i++)
+		if (w->fds[i] < 0)
+			return -EBADMSG;
+	if (((flags & WIRE_NETNS) && s->netns_fd < 0) ||
+	    ((flags & (WIRE_POOL | WIRE_PARK)) && s->handoff_fd < 0) ||
+	    ((flags & WIRE_USERNS) && s->userns_fd < 0))
+		return -EBADMSG;
 
 	n = get_u32(&r);
 	if (n > ACTIVATOR_MOUNTS_MAX)

@@ -30,6 +30,9 @@
  * namespace to join. */
 #define WIRE_FD_SYNC  3
 #define WIRE_FD_FIRST 4
+/* The most fds a spec can attach: stdio, ACTIVATOR_FDS_MAX listeners, the
+ * netns, handoff and userns fds (below SCM_MAX_FD, 253). */
+#define WIRE_FDS_MAX (3 + 128 + 3)
 
 enum {
 	WIRE_READ_ONLY = 1u << 0,
@@ -46,6 +49,10 @@ enum {
 	WIRE_STDOUT_NULL = 1u << 9,
 	WIRE_STDERR_NULL = 1u << 10,
 	WIRE_PARK = 1u << 11,
+	/* The fds ride with the message (SCM_RIGHTS), in the order of the
+	 * fd table layout below, the absent stdio left out; else they are in
+	 * the helper's fd table from WIRE_FD_FIRST on. */
+	WIRE_FDS_ATTACHED = 1u << 12,
 };
 
 struct wire_buf {
@@ -54,8 +61,9 @@ struct wire_buf {
 	int err; /* first error: -ENOMEM, -E2BIG */
 };
 
-/* Encodes spec; 0 or a negative errno. buf->data is malloc'd. */
-int wire_encode(const struct activator_spec *spec, struct wire_buf *buf);
+/* Encodes spec; 0 or a negative errno. buf->data is malloc'd. With
+ * fds_attached, the message says that the fds come with it. */
+int wire_encode(const struct activator_spec *spec, bool fds_attached, struct wire_buf *buf);
 
 /*
  * What the helper decodes into: a spec whose pointers point into the
@@ -75,5 +83,6 @@ struct wire_spec {
 	struct sock_fprog *seccomp;
 };
 
-/* 0, or -EBADMSG for anything that does not parse, -ENOMEM. */
-int wire_decode(const char *data, size_t len, struct wire_spec *ret);
+/* 0, or -EBADMSG for anything that does not parse, -ENOMEM. fds: what
+ * came with the message (n_fds of them), for WIRE_FDS_ATTACHED. */
+int wire_decode(const char *data, size_t len, const int *fds, size_t n_fds, struct wire_spec *ret);

@@ -251,6 +251,7 @@ int manager_new(struct event_base *base, const char *config_dir, const char *run
 	m->base = base;
 	m->lock_fd = -1;
 	m->init_fd = -1;
+	m->slot_fd = -1;
 	m->config_dir = strdup(config_dir);
 	m->runtime_dir = strdup(runtime_dir);
 	if (!m->config_dir || !m->runtime_dir) {
@@ -258,6 +259,10 @@ int manager_new(struct event_base *base, const char *config_dir, const char *run
 		return -ENOMEM;
 	}
 	r = open_init(m);
+	/* Early, while the daemon's fds are few: a start then copies only the
+	 * fds below it and init_fd (activator.h, slot_fd). */
+	if (r >= 0 && (r = activator_reserve_slot(&m->slot_fd)) < 0)
+		log_errno(LOG_ERR, r, "cannot open /dev/null");
 	if (r >= 0)
 		r = setup_runtime_dir(m);
 	if (r < 0) {
@@ -296,6 +301,7 @@ struct manager *manager_free(struct manager *m)
 	if (m->shutdown_timer)
 		event_free(m->shutdown_timer);
 	safe_close(m->init_fd);
+	safe_close(m->slot_fd);
 	if (m->lock_fd >= 0) {
 		_cleanup_free_ char *lock = NULL;
 		if (asprintf(&lock, "%s/nsinetd.lock", m->runtime_dir) >= 0)

@@ -25,6 +25,7 @@ struct manager {
 	char *staging_dir; /* RUNTIME/root: where a container's root is assembled */
 	int lock_fd;       /* RUNTIME/nsinetd.lock, flock()ed: one daemon per runtime dir */
 	int init_fd;       /* nsinetd-init, O_PATH: every container's pid 1 */
+	int slot_fd;       /* a low fd kept for activator_spawn() (spec.slot_fd) */
 
 	struct service **services; /* including those being removed */
 	size_t n_services;

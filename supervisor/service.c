@@ -505,6 +505,7 @@ int service_spec_build(struct service *s, const char *cgroup_rel, struct service
 	spec->handoff_fd = -1;
 	spec->userns_fd = -1;
 	spec->init_fd = m->init_fd;
+	spec->slot_fd = m->slot_fd;
 	r = network_prepare(s, spec);
 	if (r < 0)
 		return r;

@@ -44,8 +44,10 @@ struct run {
 	char out[16384];          /* the payload's stdout */
 };
 
-/* nsinetd-init, from the build tree (meson passes its path). */
+/* nsinetd-init, from the build tree (meson passes its path), and the
+ * activator's slot (-1: every test runs again without it, see main()). */
 static int init_fd = -1;
+static int slot_fd = -1;
 
 static void spec_init(struct activator_spec *s, char *const *argv)
 {
@@ -62,6 +64,7 @@ static void spec_init(struct activator_spec *s, char *const *argv)
 	    .netns_fd = -1,
 	    .userns_fd = -1,
 	    .init_fd = init_fd,
+	    .slot_fd = slot_fd,
 	};
 }
 
@@ -1054,6 +1057,8 @@ int main(void)
 		if (init_fd < 0)
 			bail_out("cannot open nsinetd-init (set NSINETD_INIT): %s",
 				 strerror(errno));
+		if (activator_reserve_slot(&slot_fd) < 0)
+			bail_out("cannot reserve a slot: %s", strerror(errno));
 	}
 	if (!mkdtemp(staging))
 		skip_all("cannot create a staging directory: %s", strerror(errno));
@@ -1076,6 +1081,14 @@ int main(void)
 	test_pool();
 	test_init_locked_down();
 	test_userns();
+	test_park();
+	/* Again without the slot: the clone copies the fd table and lays the
+	 * fds out before its exec, instead of sending them. */
+	printf("# again, without spec.slot_fd\n");
+	slot_fd = -1;
+	test_environment();
+	test_failures();
+	test_pool();
 	test_park();
 
 	fds_after = fd_count_open();
