@@ -207,19 +207,19 @@ static void spawn_child_report(int fd, enum activator_step step, int err)
 	(void)send(fd, &rec, sizeof(rec), MSG_NOSIGNAL | MSG_DONTWAIT);
 }
 
-static int spawn_child_write(const char *path, const char *text)
+/* Also in the clone's child: system calls only. */
+static int write_file_at(const char *path, const char *text)
 {
-	int fd = open(path, O_WRONLY | O_CLOEXEC | O_NOCTTY);
+	_cleanup_close_ int fd = open(path, O_WRONLY | O_CLOEXEC | O_NOCTTY);
+	size_t len = strlen(text);
 	ssize_t n;
-	int r = 0;
 
 	if (fd < 0)
 		return -errno;
-	n = write(fd, text, strlen(text));
+	n = write(fd, text, len);
 	if (n < 0)
-		r = -errno;
-	close(fd);
-	return r;
+		return -errno;
+	return (size_t)n == len ? 0 : -EIO;
 }
 
 /*
@@ -233,36 +233,33 @@ __attribute__((no_sanitize_address)) static int spawn_child_cb(void *arg)
 	struct spawn_child *sc = arg;
 	int tmp[SPAWN_FDS_MAX];
 	int null_fd = -1, init_fd, r;
+	/* Where a failure is told: our end of the sync socket, at 3 once the
+	 * fds are in place. */
+	int report = sc->report_fd;
+	enum activator_step step = STEP_EXEC_INIT;
 
 	/* First of all, before any fd is touched: a private fd table with
 	 * only the daemon's fds below unshare_below (the kernel copies no
 	 * more than those), not the thousands of listeners above them. */
 	if (sc->unshare_below > 0 &&
-	    syscall(SYS_close_range, (unsigned)sc->unshare_below, ~0U, CLOSE_RANGE_UNSHARE) < 0) {
-		/* Still the daemon's table: report through our own end. */
-		spawn_child_report(sc->report_fd, STEP_EXEC_INIT, -errno);
-		return 127;
-	}
+	    syscall(SYS_close_range, (unsigned)sc->unshare_below, ~0U, CLOSE_RANGE_UNSHARE) < 0)
+		goto fail_errno;
 
 	/* Rootless: our own ids are the only ones we may map (setgroups must
 	 * be denied first); then we are the namespace's root, and execve
 	 * keeps our capabilities there. */
-	if (sc->self_map) {
-		if ((r = spawn_child_write("/proc/self/setgroups", "deny")) < 0 ||
-		    (r = spawn_child_write("/proc/self/uid_map", sc->uid_map)) < 0 ||
-		    (r = spawn_child_write("/proc/self/gid_map", sc->gid_map)) < 0) {
-			spawn_child_report(sc->report_fd, STEP_USERNS, r);
-			return 127;
-		}
+	if (sc->self_map && ((r = write_file_at("/proc/self/setgroups", "deny")) < 0 ||
+			     (r = write_file_at("/proc/self/uid_map", sc->uid_map)) < 0 ||
+			     (r = write_file_at("/proc/self/gid_map", sc->gid_map)) < 0)) {
+		step = STEP_USERNS;
+		goto fail;
 	}
 
 	/* Every source first above the range, then into place: a source may
 	 * sit where another one goes, and so may the helper's own fd. */
 	init_fd = fcntl(sc->init_fd, F_DUPFD_CLOEXEC, sc->n_src);
-	if (init_fd < 0) {
-		spawn_child_report(sc->report_fd, STEP_EXEC_INIT, -errno);
-		return 127;
-	}
+	if (init_fd < 0)
+		goto fail_errno;
 	for (int i = 0; i < sc->n_src; i++) {
 		int fd = sc->src[i];
 
@@ -272,25 +269,23 @@ __attribute__((no_sanitize_address)) static int spawn_child_cb(void *arg)
 			fd = null_fd;
 		}
 		tmp[i] = fd < 0 ? -1 : fcntl(fd, F_DUPFD_CLOEXEC, sc->n_src);
-		if (tmp[i] < 0) {
-			spawn_child_report(sc->report_fd, STEP_EXEC_INIT, -errno);
-			return 127;
-		}
+		if (tmp[i] < 0)
+			goto fail_errno;
 	}
+	report = 3;
 	for (int i = 0; i < sc->n_src; i++)
-		if (dup2(tmp[i], i) < 0) {
-			spawn_child_report(3, STEP_EXEC_INIT, -errno);
-			return 127;
-		}
+		if (dup2(tmp[i], i) < 0)
+			goto fail_errno;
 	/* Everything else is closed by the execve: the daemon's fds are all
 	 * close-on-exec, and this makes it true of any stray one it inherited
 	 * too (and of the temporaries and init_fd, once execveat has used it). */
-	if (syscall(SYS_close_range, (unsigned)sc->n_src, ~0U, CLOSE_RANGE_CLOEXEC) < 0) {
-		spawn_child_report(3, STEP_EXEC_INIT, -errno);
-		return 127;
-	}
+	if (syscall(SYS_close_range, (unsigned)sc->n_src, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
+		goto fail_errno;
 	syscall(SYS_execveat, init_fd, "", sc->argv, empty_envp, AT_EMPTY_PATH);
-	spawn_child_report(3, STEP_EXEC_INIT, -errno);
+fail_errno:
+	r = -errno;
+fail:
+	spawn_child_report(report, step, r);
 	return 127;
 }
 
@@ -610,20 +605,6 @@ out:
 	free(sc);
 	free(msg.data);
 	return r;
-}
-
-static int write_file_at(const char *path, const char *text)
-{
-	_cleanup_close_ int fd = open(path, O_WRONLY | O_CLOEXEC | O_NOCTTY);
-	size_t len = strlen(text);
-	ssize_t n;
-
-	if (fd < 0)
-		return -errno;
-	n = write(fd, text, len);
-	if (n < 0)
-		return -errno;
-	return (size_t)n == len ? 0 : -EIO;
 }
 
 int activator_reserve_slot(int *ret_fd)

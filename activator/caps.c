@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * Capabilities, in nsinetd-init, in the order that keeps each step possible
- * (DESIGN.md): bounding set while we still have CAP_SETPCAP,
+ * (docs/architecture.md): bounding set while we still have CAP_SETPCAP,
  * PR_SET_KEEPCAPS across the uid change, then capset() and the ambient set.
  * Raw prctl() and capset(): nsinetd-init is a static program that links no
  * library but libc (libcap would add nothing but a dependency here; the

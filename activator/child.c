@@ -348,7 +348,8 @@ static int child_rlimits(struct activator_ctx *c)
 }
 
 /*
- * Drop privileges, in the order that keeps each step possible (DESIGN.md):
+ * Drop privileges, in the order that keeps each step possible
+ * (docs/architecture.md, step 5):
  * the bounding set while we still have CAP_SETPCAP, PR_SET_KEEPCAPS, the
  * supplementary groups and gid while we still have CAP_SETGID, the uid,
  * then capset() and the ambient set, then PR_SET_NO_NEW_PRIVS. The seccomp

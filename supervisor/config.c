@@ -1025,9 +1025,9 @@ static const struct config_key {
     {"Service", "RuntimeMaxSec", parse_usec, OFF(service.runtime_max), -1},
 };
 
-/* Planned keys (DESIGN.md): a clear "not yet" rather than "unknown". */
+/* Planned keys: a clear "not yet" rather than "unknown". */
 static const char *const unsupported_keys[] = {
-    /* Boot=yes (DESIGN.md: a real init as pid 1) comes later. */
+    /* Boot=yes (a real init as pid 1) comes later. */
     "Container.Boot",
 };
 

@@ -223,7 +223,7 @@ int hardening_fill(struct service *s, uid_t uid, struct hardening *h, struct act
 		if (!sb->rlimits[i].set)
 			continue;
 		/* Never above our own hard limit without CAP_SYS_RESOURCE
-		 * (DESIGN.md): the child could not raise it either. */
+		 * (docs/architecture.md): the child could not raise it either. */
 		if (!can_raise && getrlimit(i, &cur) == 0 && want.rlim_max > cur.rlim_max) {
 			if (!s->rlimit_warned)
 				log_warning("%s: %s= hard limit above the daemon's own (%llu) "

@@ -506,7 +506,7 @@ static void test_userns(void)
 {
 	char dir[] = "/tmp/nsinetd-test-userns-XXXXXX";
 	char key[sizeof(dir) + 16], link[sizeof(dir) + 16], link_dir[sizeof(dir) + 16];
-	struct activator_bind binds[2];
+	struct activator_bind binds[3];
 	struct activator_spec s;
 	struct run res;
 	int userns = -1, fd, r;
@@ -526,12 +526,14 @@ static void test_userns(void)
 	    (struct activator_bind){.source = dir, .target = "/run/plain", .read_only = true};
 	binds[1] = (struct activator_bind){
 	    .source = dir, .target = "/run/idmap", .read_only = true, .idmap = true};
+	binds[2] = (struct activator_bind){
+	    .source = dir, .target = "/run/suid", .read_only = true, .allow_suid = true};
 
 	spec_init(&s, NULL);
 	s.userns_fd = userns;
 	s.userns_root = shift;
 	s.binds = binds;
-	s.n_binds = 2;
+	s.n_binds = 3;
 	run_sh(&s,
 	       "echo map=$(cat /proc/self/uid_map | tr -s ' ')\n"
 	       "echo uid=$(id -u)\n"
@@ -541,6 +543,7 @@ static void test_userns(void)
 	       "cat /run/plain/key >/dev/null 2>&1 && echo plain=read || echo plain=denied\n"
 	       "echo idmap=$(cat /run/idmap/key)\n"
 	       "echo bindopts=$(awk '$5 == \"/run/plain\" {print $6}' /proc/self/mountinfo)\n"
+	       "echo suidopts=$(awk '$5 == \"/run/suid\" {print $6}' /proc/self/mountinfo)\n"
 	       "echo seccomp1=$(sed -n 's/^Seccomp:\t//p' /proc/1/status)\n",
 	       &res);
 	ok(exited_with(res.status, 0), "userns: payload exits 0 (0x%x)", res.status);
@@ -552,6 +555,7 @@ static void test_userns(void)
 	is_str(get(res.out, "plain"), "denied", "userns: a root-only file of a plain bind is not");
 	is_str(get(res.out, "idmap"), "tls-key", "userns: … but readable through :idmap");
 	is_str(get(res.out, "bindopts"), "ro,nosuid,nodev,relatime", "a bind is nosuid,nodev");
+	is_str(get(res.out, "suidopts"), "ro,relatime", "… but not with allow_suid (Bind=…:suid)");
 	is_str(get(res.out, "seccomp1"), "2", "userns: pid 1 is filtered too");
 
 	/* A symlink in a Bind= source that root does not own is not followed. */

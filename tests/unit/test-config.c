@@ -449,6 +449,17 @@ static void test_sandbox_keys(void)
 	c = good_key("Container", "PrivateUsers=no");
 	ok(c && c->container.sandbox.private_users == PRIVATE_USERS_NO, "PrivateUsers=no");
 	config_free(c);
+	c = parse_good(BASE, "Prepare default");
+	ok(c && !c->container.prepare, "Prepare= default no");
+	config_free(c);
+	c = good_key("Container", "Prepare=yes");
+	ok(c && c->container.prepare, "Prepare=yes");
+	config_free(c);
+	c = good_key("Container", "Prepare=yes\nPrepare=");
+	ok(c && !c->container.prepare, "Prepare= (empty) resets to no");
+	config_free(c);
+	bad_key("Container", "Prepare=maybe",
+		"Prepare=: invalid boolean 'maybe': expected yes or no");
 	c = good_key("Container", "Bind=/srv:/srv:ro,idmap,suid");
 	ok(c && c->container.n_binds == 1 && c->container.binds[0].read_only &&
 	       c->container.binds[0].idmap && c->container.binds[0].suid,
@@ -1494,6 +1505,10 @@ static void test_accept(void)
 		       "StandardInput=: invalid value 'tty': expected fd or socket");
 	accept_bad_key("Container", "PoolSize=65",
 		       "PoolSize=: invalid value '65': expected a number from 0 to 64");
+	parse_bad(ACCEPT_BASE "[Container]\nPrepare=yes\n", "Prepare=yes with Accept=yes",
+		  "t.conf: Prepare=yes needs Accept=no (with Accept=yes, PoolSize= keeps sandboxes "
+		  "set up ahead)",
+		  NULL);
 	accept_bad_key("Service", "RuntimeMaxSec=0",
 		       "RuntimeMaxSec=: must not be 0 (use infinity to wait forever)");
 	accept_bad_key(
