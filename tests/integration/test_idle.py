@@ -53,12 +53,18 @@ def cycles(d, port, pattern_down, pattern_up, rng):
     that some land on the freeze or stop itself, until CYCLES transitions
     each way (bounded)."""
     failures = []
-    for i in range(3 * CYCLES):
+    for i in range(5 * CYCLES):
         if count(d, pattern_down) >= CYCLES and count(d, pattern_up) >= CYCLES:
             break
         # Mostly past the idle time (a transition happens), sometimes
-        # right on it (the race), sometimes before (none).
-        time.sleep(rng.choice([rng.uniform(1.05, 1.6), rng.uniform(0.9, 1.3)]))
+        # right on it (the race), sometimes before (none). The idle tick is
+        # 250 ms, so a gap under 1.25 s may see none: after 3 * CYCLES
+        # rounds, only gaps long enough for one, so that the count is
+        # reached whatever the machine's speed (a sanitized daemon is slow).
+        if i < 3 * CYCLES:
+            time.sleep(rng.choice([rng.uniform(1.05, 1.6), rng.uniform(0.9, 1.3)]))
+        else:
+            time.sleep(1.8)
         burst(port, 3, failures)
     return [f for f in failures if f is not None], len(failures)
 
