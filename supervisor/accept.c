@@ -873,9 +873,11 @@ static void serve(struct accept *a, int conn, const struct sockaddr_storage *rem
 	struct peer p;
 
 	peer_fill(&p, conn, remote);
+	a->s->stats.accepted++;
 	if (sc->max_connections_per_source > 0) {
 		src = source_get(a, &p, remote, true);
 		if (src && src->active >= sc->max_connections_per_source) {
+			a->s->stats.refused++;
 			refuse_source(a, src, &p);
 			close(conn);
 			return;
@@ -898,6 +900,7 @@ static void serve(struct accept *a, int conn, const struct sockaddr_storage *rem
 		if (r < 0) {
 			/* The client sees its connection closed. */
 			log_warning("%s: refused connection from %s: no sandbox", name(a), p.text);
+			a->s->stats.refused++;
 			if (out_of_fds(r))
 				pause_accepting(a, r, "start a sandbox");
 			close(conn);
@@ -913,6 +916,7 @@ static void serve(struct accept *a, int conn, const struct sockaddr_storage *rem
 	}
 	TAILQ_INSERT_TAIL(&a->serving, sb, link);
 	a->n_serving++;
+	a->s->stats.starts++;
 	sandbox_serving(sb);
 }
 
@@ -943,9 +947,11 @@ void accept_listen_ready(struct accept *a, int fd)
 	if (a->backoff) {
 		/* Clients get a closed connection rather than a hang. */
 		for (size_t i = 0; i < sc->n_listen; i++)
-			if (s->fds[i] == fd)
-				a->n_drained += (unsigned long)listener_drain(fd, &sc->listen[i],
-									      ACCEPT_DRAIN_BATCH);
+			if (s->fds[i] == fd) {
+				int n = listener_drain(fd, &sc->listen[i], ACCEPT_DRAIN_BATCH);
+				a->n_drained += (unsigned long)n;
+				s->stats.refused += (uint64_t)n;
+			}
 		return;
 	}
 	for (int i = 0; i < ACCEPT_BATCH; i++) {

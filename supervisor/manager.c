@@ -315,6 +315,12 @@ struct manager *manager_free(struct manager *m)
 	return NULL;
 }
 
+void manager_service_changed(struct manager *m, struct service *s, int old, const char *reason,
+			     usec_t now)
+{
+	(void)m, (void)s, (void)old, (void)reason, (void)now;
+}
+
 void manager_notify_status(struct manager *m)
 {
 	size_t running = 0, listening = 0;

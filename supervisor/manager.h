@@ -60,5 +60,9 @@ void manager_reload(struct manager *m);
 void manager_shutdown(struct manager *m);
 /* Called by a service when it is freed. */
 void manager_service_gone(struct manager *m, struct service *s);
+/* Called by a service after each transition from old to s->state (the
+ * control interface's signal). */
+void manager_service_changed(struct manager *m, struct service *s, int old, const char *reason,
+			     usec_t now);
 /* Sends STATUS= to the service manager, if any. */
 void manager_notify_status(struct manager *m);

@@ -90,13 +90,30 @@ void service_listen_enable(struct service *s, bool on)
 	}
 }
 
-static void set_state(struct service *s, enum service_state st)
+void service_stats_record(struct service_stats *st, enum service_state state, const char *reason,
+			  usec_t now)
 {
-	if (s->state == st)
+	struct service_transition *t = &st->history[st->n_transitions++ % SERVICE_HISTORY];
+
+	t->at = now;
+	t->state = state;
+	snprintf(t->reason, sizeof(t->reason), "%s", reason ? reason : "");
+	st->state_since = now;
+}
+
+/* The one place a service changes state: REASON says why, for the log,
+ * the state history and the control interface's signal. */
+static void set_state(struct service *s, enum service_state st, const char *reason)
+{
+	enum service_state old = s->state;
+	usec_t now = now_usec();
+
+	if (old == st)
 		return;
-	log_debug("%s: %s -> %s", name(s), service_state_to_string(s->state),
-		  service_state_to_string(st));
+	log_debug("%s: %s -> %s (%s)", name(s), service_state_to_string(old),
+		  service_state_to_string(st), reason);
 	s->state = st;
+	service_stats_record(&s->stats, st, reason, now);
 	/* Polling follows the state: a listening, frozen or backing-off
 	 * service looks at its sockets; otherwise a container (or nobody)
 	 * does. Accept=yes adds its own limits. */
@@ -110,6 +127,7 @@ static void set_state(struct service *s, enum service_state st)
 		event_active(s->park_event, 0, 0);
 	idle_update(s->manager);
 	manager_notify_status(s->manager);
+	manager_service_changed(s->manager, s, (int)old, reason, now);
 }
 
 static void timer_start(struct service *s, usec_t after, event_callback_fn cb)
@@ -155,6 +173,7 @@ bool service_rate_record(usec_t *times, unsigned *n, usec_t window, unsigned bur
  * bounds the other loop, a service that exits 0 without serving. */
 static bool record_failure(struct service *s)
 {
+	s->stats.start_failures++;
 	return service_rate_record(s->failures, &s->n_failures,
 				   s->cfg->service.start_limit_interval,
 				   s->cfg->service.start_limit_burst);
@@ -165,11 +184,12 @@ static void backoff_end_cb(evutil_socket_t fd, short what, void *arg)
 	struct service *s = arg;
 
 	timer_stop(s);
+	s->stats.backoff_until = 0;
 	s->n_failures = 0;
 	s->n_triggers = 0;
 	log_notice("%s: backoff over, listening again", name(s));
 	/* A container parked before the backoff is still there, unreleased. */
-	set_state(s, s->park_fd >= 0 ? SERVICE_PARKED : SERVICE_LISTENING);
+	set_state(s, s->park_fd >= 0 ? SERVICE_PARKED : SERVICE_LISTENING, "backoff over");
 }
 
 /* Refuses connections (accept and close) for interval, then listens again:
@@ -183,7 +203,8 @@ static void enter_backoff(struct service *s, const char *what, unsigned burst, c
 	log_error("%s: %u %s within %s=%s: refusing connections for %s, then trying again", name(s),
 		  burst, what, key, format_duration(b1, sizeof(b1), interval),
 		  format_duration(b2, sizeof(b2), wait));
-	set_state(s, SERVICE_BACKOFF);
+	s->stats.backoff_until = now_usec() + wait;
+	set_state(s, SERVICE_BACKOFF, what);
 	timer_start(s, wait, backoff_end_cb);
 }
 
@@ -358,7 +379,7 @@ static void start_failed(struct service *s)
 	if (record_failure(s))
 		enter_start_backoff(s);
 	else
-		set_state(s, SERVICE_LISTENING);
+		set_state(s, SERVICE_LISTENING, "start failed");
 }
 
 void service_spec_done(struct service_spec *sp)
@@ -597,7 +618,7 @@ static int spawn(struct service *s, bool park)
 	s->idle_since = s->started_at;
 	s->cpu_checked_at = s->started_at;
 	s->cpu_usage = 0;
-	set_state(s, park ? SERVICE_PARKED : SERVICE_RUNNING);
+	set_state(s, park ? SERVICE_PARKED : SERVICE_RUNNING, park ? "prepared" : "connection");
 	log_debug("%s: spawned container pid %d%s", name(s), (int)s->pid, park ? ", parked" : "");
 	return 0;
 }
@@ -633,7 +654,7 @@ static int service_release(struct service *s)
 	s->started_at = now_usec();
 	s->idle_since = s->started_at;
 	s->cpu_checked_at = s->started_at;
-	set_state(s, SERVICE_RUNNING);
+	set_state(s, SERVICE_RUNNING, "connection: released");
 	return 0;
 }
 
@@ -693,6 +714,8 @@ static bool sync_read(struct service *s)
 	if (r == 0) {
 		s->exec_done = true;
 		s->park_failed = false;
+		s->stats.starts++;
+		s->stats.last_start = now_usec() - s->started_at;
 		log_info("%s: started container pid %d (%s to exec %.1f ms)", name(s), (int)s->pid,
 			 s->released ? "release" : "clone",
 			 (double)(now_usec() - s->started_at) / 1000.0);
@@ -781,6 +804,11 @@ static void exit_cb(evutil_socket_t fd, short what, void *arg)
 				signal_to_string(sig), buf);
 		}
 	}
+	if (!s->discarding && !parked && r >= 0) {
+		s->stats.have_exit = true;
+		s->stats.last_exit_status = status;
+		s->stats.last_exit_at = now_usec();
+	}
 	s->pid = -1;
 	s->park_fd = safe_close(s->park_fd);
 
@@ -793,7 +821,7 @@ static void exit_cb(evutil_socket_t fd, short what, void *arg)
 	if (parked) {
 		s->park_failed = true;
 		if (s->state != SERVICE_BACKOFF)
-			set_state(s, SERVICE_LISTENING);
+			set_state(s, SERVICE_LISTENING, "parked container gone");
 		return;
 	}
 	/* A stop we asked for is not the service's failure. */
@@ -803,7 +831,7 @@ static void exit_cb(evutil_socket_t fd, short what, void *arg)
 	}
 	/* Listening again: a connection that came during the run or the
 	 * stop is still queued and starts the next container at once. */
-	set_state(s, SERVICE_LISTENING);
+	set_state(s, SERVICE_LISTENING, stopping ? "stopped" : "container exited");
 }
 
 /* --- stopping ----------------------------------------------------------- */
@@ -848,7 +876,7 @@ void service_stop(struct service *s, const char *reason)
 		s->discarding = true;
 		s->stop_started_at = now_usec();
 		timer_stop(s);
-		set_state(s, SERVICE_STOPPING);
+		set_state(s, SERVICE_STOPPING, reason);
 		timer_start(s,
 			    s->cfg->service.stop_timeout == USEC_INFINITY
 				? 10 * USEC_PER_SEC
@@ -862,7 +890,7 @@ void service_stop(struct service *s, const char *reason)
 		(void)cgroup_freeze(s->cgroup_path, false, 100);
 	s->stop_started_at = now_usec();
 	timer_stop(s);
-	set_state(s, SERVICE_STOPPING);
+	set_state(s, SERVICE_STOPPING, reason);
 	r = activator_signal(s->pidfd, s->cfg->service.kill_signal);
 	if (r < 0 && r != -ESRCH)
 		log_errno(LOG_WARNING, r, "%s: cannot send %s", name(s),
@@ -922,7 +950,7 @@ static void service_freeze(struct service *s, usec_t now)
 		 (double)(now_usec() - t0) / 1000.0,
 		 r == -ETIMEDOUT ? " (still settling: a task was in an uninterruptible sleep)"
 				 : "");
-	set_state(s, SERVICE_FROZEN);
+	set_state(s, SERVICE_FROZEN, idle_reason(s, now, buf, sizeof(buf)));
 	/* No tick while frozen: the stop comes from a timer of its own. */
 	if (st->idle_stop)
 		timer_start(
@@ -944,7 +972,7 @@ void service_thaw(struct service *s, const char *reason)
 		log_errno(LOG_WARNING, r, "%s: cannot thaw %s", name(s), s->cgroup_path);
 	log_info("%s: %s, thawed in %.2f ms", name(s), reason, (double)(now_usec() - t0) / 1000.0);
 	s->idle_since = now_usec();
-	set_state(s, SERVICE_RUNNING);
+	set_state(s, SERVICE_RUNNING, reason);
 }
 
 /* Whether the container's cgroup used at least IdleCPUPercent= since the
@@ -1075,6 +1103,7 @@ struct service *service_new(struct manager *m, struct service_config *cfg, int *
 	if (!s)
 		return NULL;
 	s->manager = m;
+	s->stats.created_at = now_usec();
 	s->cfg = cfg;
 	s->pid = -1;
 	s->pidfd = -1;
@@ -1122,7 +1151,7 @@ struct service *service_new(struct manager *m, struct service_config *cfg, int *
 		predecessor->successor = s;
 		s->predecessor = predecessor;
 	} else {
-		set_state(s, SERVICE_LISTENING);
+		set_state(s, SERVICE_LISTENING, "configured");
 	}
 	return s;
 }
@@ -1160,7 +1189,7 @@ struct service *service_free(struct service *s)
 	if (s->successor) {
 		s->successor->predecessor = NULL;
 		if (s->successor->state == SERVICE_WAITING)
-			set_state(s->successor, SERVICE_LISTENING);
+			set_state(s->successor, SERVICE_LISTENING, "predecessor gone");
 	}
 	manager_service_gone(s->manager, s);
 	free(s->fds);

@@ -48,6 +48,34 @@ enum service_state {
 			    * daemon polls, and the first connection releases it */
 };
 
+/* What the control interface reports (supervisor/control.c), kept by the
+ * lifecycle: counters since the service was created, the last start and
+ * exit, and the last transitions (a ring). Times are CLOCK_MONOTONIC. */
+#define SERVICE_HISTORY    16
+#define SERVICE_REASON_MAX 96
+struct service_transition {
+	usec_t at;
+	enum service_state state;
+	char reason[SERVICE_REASON_MAX];
+};
+struct service_stats {
+	usec_t created_at;
+	usec_t state_since;
+	uint64_t starts;         /* containers started (Accept=yes: sandboxes) */
+	uint64_t start_failures; /* setups or runs that failed */
+	usec_t last_start;       /* the last start: clone (or release) to exec */
+	uint64_t accepted;       /* Accept=yes: connections accepted */
+	uint64_t refused;        /* Accept=yes: connections refused, any reason */
+	bool have_exit;
+	int last_exit_status; /* wait status of the last container */
+	usec_t last_exit_at;
+	usec_t backoff_until;   /* 0: not in a backoff */
+	unsigned n_transitions; /* total; the last SERVICE_HISTORY are kept */
+	struct service_transition history[SERVICE_HISTORY];
+};
+void service_stats_record(struct service_stats *st, enum service_state state, const char *reason,
+			  usec_t now);
+
 struct service {
 	struct manager *manager;
 	struct service_config *cfg;
@@ -120,6 +148,7 @@ struct service {
 	 * pipe (Accept=no). */
 	struct output *output;
 	struct output_pipe *output_pipe;
+	struct service_stats stats;
 };
 
 /* A container's activator_spec and everything it points to. */
