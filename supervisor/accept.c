@@ -1093,3 +1093,8 @@ struct accept *accept_free(struct accept *a)
 	free(a);
 	return NULL;
 }
+
+unsigned accept_n_serving(const struct accept *a)
+{
+	return a->n_serving;
+}

@@ -45,3 +45,5 @@ bool accept_is_active(const struct accept *a);
 /* Stops every sandbox: KillSignal=, SIGKILL after StopTimeoutSec=. When
  * the service is being removed, it is freed once the last one is gone. */
 void accept_stop(struct accept *a, const char *reason);
+/* How many sandboxes serve a connection now. */
+unsigned accept_n_serving(const struct accept *a);

@@ -18,11 +18,13 @@
 #include "supervisor/hardening.h"
 #include "supervisor/listener.h"
 #include "supervisor/rootdir.h"
+#include "supervisor/control.h"
 #include "supervisor/manager.h"
 
 struct options {
 	const char *config_dir;
 	const char *runtime_dir;
+	const char *control_group;
 	bool check;
 };
 
@@ -36,6 +38,7 @@ static void usage(FILE *f)
 		"  -c, --config-dir DIR   service files (default %s)\n"
 		"  -r, --runtime-dir DIR  runtime state (default %s)\n"
 		"  -l, --log-level LEVEL  err, warning, notice, info (default), debug\n"
+		"      --control-group GROUP  members may use nsinetctl's read-only calls\n"
 		"      --check            validate the configuration and exit\n"
 		"  -h, --help             this text\n"
 		"      --version          the version\n"
@@ -47,12 +50,13 @@ static void usage(FILE *f)
 
 static int parse_argv(int argc, char **argv, struct options *o)
 {
-	enum { ARG_CHECK = 0x100, ARG_VERSION };
+	enum { ARG_CHECK = 0x100, ARG_VERSION, ARG_CONTROL_GROUP };
 	static const struct option longopts[] = {
 	    {"config-dir", required_argument, NULL, 'c'},
 	    {"runtime-dir", required_argument, NULL, 'r'},
 	    {"log-level", required_argument, NULL, 'l'},
 	    {"check", no_argument, NULL, ARG_CHECK},
+	    {"control-group", required_argument, NULL, ARG_CONTROL_GROUP},
 	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, ARG_VERSION},
 	    {0},
@@ -77,6 +81,9 @@ static int parse_argv(int argc, char **argv, struct options *o)
 			break;
 		case ARG_CHECK:
 			o->check = true;
+			break;
+		case ARG_CONTROL_GROUP:
+			o->control_group = optarg;
 			break;
 		case 'h':
 			usage(stdout);
@@ -197,7 +204,8 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
 
 static int run(int argc, char **argv)
 {
-	struct options o = {CONFIG_DIR_DEFAULT, RUNTIME_DIR_DEFAULT, false};
+	struct options o = {CONFIG_DIR_DEFAULT, RUNTIME_DIR_DEFAULT, NULL, false};
+	char *control_path = NULL;
 	struct event_base *base = NULL;
 	struct event *sigs[3] = {NULL};
 	const int signums[3] = {SIGTERM, SIGINT, SIGHUP};
@@ -222,6 +230,13 @@ static int run(int argc, char **argv)
 	r = manager_new(base, o.config_dir, o.runtime_dir, &m);
 	if (r < 0)
 		goto out;
+	if (asprintf(&control_path, "%s/control", o.runtime_dir) < 0) {
+		r = log_errno(LOG_ERR, -ENOMEM, "control: out of memory");
+		goto out;
+	}
+	r = control_new(m, control_path, o.control_group, &m->control);
+	if (r < 0)
+		goto out;
 	for (size_t i = 0; i < ELEMENTSOF(sigs); i++) {
 		sigs[i] = evsignal_new(base, signums[i], signal_cb, m);
 		if (!sigs[i] || evsignal_add(sigs[i], NULL) < 0) {
@@ -242,6 +257,9 @@ static int run(int argc, char **argv)
 	}
 	log_info("stopped");
 out:
+	if (m)
+		m->control = control_free(m->control);
+	free(control_path);
 	manager_free(m);
 	for (size_t i = 0; i < ELEMENTSOF(sigs); i++)
 		if (sigs[i])

@@ -22,6 +22,7 @@
 #include "supervisor/listener.h"
 #include "supervisor/rootdir.h"
 #include "supervisor/network.h"
+#include "supervisor/control.h"
 #include "supervisor/service.h"
 
 /* After SIGTERM, the longest a shutdown may take beyond the largest
@@ -318,7 +319,7 @@ struct manager *manager_free(struct manager *m)
 void manager_service_changed(struct manager *m, struct service *s, int old, const char *reason,
 			     usec_t now)
 {
-	(void)m, (void)s, (void)old, (void)reason, (void)now;
+	control_service_changed(m->control, s, old, reason, now);
 }
 
 void manager_notify_status(struct manager *m)
@@ -340,6 +341,7 @@ void manager_notify_status(struct manager *m)
 
 void manager_service_gone(struct manager *m, struct service *s)
 {
+	control_service_gone(m->control, s);
 	for (size_t i = 0; i < m->n_services; i++) {
 		if (m->services[i] == s) {
 			memmove(&m->services[i], &m->services[i + 1],

@@ -17,6 +17,7 @@
 struct event_base;
 struct event;
 struct service;
+struct control;
 
 struct manager {
 	struct event_base *base;
@@ -44,6 +45,8 @@ struct manager {
 	/* The idle accounting tick (idle.c), armed only while needed. */
 	struct event *idle_timer;
 	usec_t idle_tick;
+
+	struct control *control; /* RUNTIME/control (control.c), NULL if none */
 
 	bool shutting_down;
 	struct event *shutdown_timer;

@@ -87,6 +87,15 @@ struct output {
 	size_t ring_used;
 };
 
+static output_observer_fn observer;
+static void *observer_userdata;
+
+void output_set_observer(output_observer_fn fn, void *userdata)
+{
+	observer = fn;
+	observer_userdata = userdata;
+}
+
 static usec_t clock_usec(clockid_t clock)
 {
 	struct timespec ts;
@@ -126,6 +135,13 @@ static void ring_push(struct output *o, pid_t pid, const char *text, size_t len)
 	    (struct ring_entry){clock_usec(CLOCK_REALTIME), pid, copy, len};
 	o->ring_n++;
 	o->ring_used += len;
+	if (observer) {
+		const struct ring_entry *e =
+		    &o->ring[(o->ring_first + o->ring_n - 1) % l->ring_lines];
+		struct output_line line = {e->time, e->pid, e->text};
+
+		observer(observer_userdata, o->name, &line);
+	}
 }
 
 int output_ring_foreach(const struct output *o,

@@ -98,5 +98,11 @@ struct output_line {
 
 /* Calls fn for each kept line of the service, oldest first. Stops at fn's
  * first negative return and returns it; 0 otherwise. */
+/* Called for each line that enters a ring (nsinetctl logs -f), with the
+ * service's name; one observer for the process. */
+typedef void (*output_observer_fn)(void *userdata, const char *name,
+				   const struct output_line *line);
+void output_set_observer(output_observer_fn fn, void *userdata);
+
 int output_ring_foreach(const struct output *o,
 			int (*fn)(const struct output_line *line, void *userdata), void *userdata);

@@ -932,7 +932,7 @@ static void idle_stop_cb(evutil_socket_t fd, short what, void *arg)
 	service_stop(s, idle_reason(s, now_usec(), buf, sizeof(buf)));
 }
 
-static void service_freeze(struct service *s, usec_t now)
+static void freeze_now(struct service *s, usec_t now)
 {
 	const struct service_settings *st = &s->cfg->service;
 	char buf[64];
@@ -957,6 +957,19 @@ static void service_freeze(struct service *s, usec_t now)
 		    s,
 		    st->idle_stop > now - s->idle_since ? st->idle_stop - (now - s->idle_since) : 0,
 		    idle_stop_cb);
+}
+
+int service_freeze(struct service *s, const char *reason)
+{
+	if (s->accept)
+		return -EOPNOTSUPP;
+	if (s->state != SERVICE_RUNNING || !s->exec_done)
+		return -EINVAL;
+	if (!s->cgroup_path)
+		return -EOPNOTSUPP;
+	(void)reason;
+	freeze_now(s, now_usec());
+	return 0;
 }
 
 void service_thaw(struct service *s, const char *reason)
@@ -1024,7 +1037,7 @@ void service_idle_tick(struct service *s, bool failed, usec_t now)
 		return;
 	}
 	if (st->idle_freeze && now - s->idle_since >= st->idle_freeze && s->cgroup_path)
-		service_freeze(s, now);
+		freeze_now(s, now);
 }
 
 /* --- life --------------------------------------------------------------- */

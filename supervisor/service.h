@@ -213,6 +213,9 @@ void service_listen_enable(struct service *s, bool on);
  * thaws or stops as IdleFreezeSec=/IdleStopSec= say. */
 void service_idle_tick(struct service *s, bool failed, usec_t now);
 
+/* Freezes the running container now (an operator's request): -EINVAL if
+ * none runs, -EOPNOTSUPP without a cgroup or for Accept=yes. */
+int service_freeze(struct service *s, const char *reason);
 /* Thaws a frozen container (a connection came); no-op otherwise. */
 void service_thaw(struct service *s, const char *reason);
 
