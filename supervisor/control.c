@@ -831,6 +831,32 @@ static int method_follow(sd_bus_message *msg, void *userdata, sd_bus_error *e)
 	return sd_bus_reply_method_return(msg, NULL);
 }
 
+static int method_reload(sd_bus_message *msg, void *userdata, sd_bus_error *e)
+{
+	struct client *cl = userdata;
+	_cleanup_(sd_bus_message_unrefp) sd_bus_message *r = NULL;
+	struct reload_report rep = {0};
+	int k;
+
+	if ((k = need_writer(cl, "reload", e)) < 0)
+		return k;
+	if (cl->c->m->shutting_down)
+		return sd_bus_error_setf(e, ERROR_WRONG_STATE, "cannot reload: shutting down");
+	(void)manager_reload(cl->c->m, &rep);
+	if ((k = sd_bus_message_new_method_return(msg, &r)) >= 0 &&
+	    (k = sd_bus_message_open_container(r, 'a', "{sv}")) >= 0 &&
+	    (k = dict_strv(r, "Added", rep.added)) >= 0 &&
+	    (k = dict_strv(r, "Changed", rep.changed)) >= 0 &&
+	    (k = dict_strv(r, "Removed", rep.removed)) >= 0 &&
+	    (k = DICT(r, "Unchanged", "u", (uint32_t)rep.unchanged)) >= 0 &&
+	    (k = dict_strv(r, "Errors", rep.errors)) >= 0)
+		k = sd_bus_message_close_container(r);
+	reload_report_done(&rep);
+	if (k < 0)
+		return k;
+	return sd_bus_send(NULL, r, NULL);
+}
+
 /* org.freedesktop.DBus.Hello: a bus client (busctl --address) asks for its
  * name first; with no bus daemon, the server answers it. */
 static int method_hello(sd_bus_message *msg, void *userdata, sd_bus_error *e)
@@ -859,6 +885,8 @@ static const sd_bus_vtable manager_vtable[] = {
     SD_BUS_METHOD_WITH_ARGS("Freeze", SD_BUS_ARGS("s", name), SD_BUS_RESULT("s", state),
 			    method_freeze, 0),
     SD_BUS_METHOD_WITH_ARGS("Thaw", SD_BUS_ARGS("s", name), SD_BUS_RESULT("s", state), method_thaw,
+			    0),
+    SD_BUS_METHOD_WITH_ARGS("Reload", SD_BUS_NO_ARGS, SD_BUS_RESULT("a{sv}", report), method_reload,
 			    0),
     SD_BUS_METHOD_WITH_ARGS("Subscribe", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_subscribe, 0),
     SD_BUS_METHOD_WITH_ARGS("FollowLogs", SD_BUS_ARGS("s", name), SD_BUS_NO_RESULT, method_follow,

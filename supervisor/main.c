@@ -195,7 +195,7 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
 	struct manager *m = arg;
 
 	if (sig == SIGHUP) {
-		manager_reload(m);
+		(void)manager_reload(m, NULL);
 		return;
 	}
 	log_info("received %s, shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");

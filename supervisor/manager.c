@@ -6,6 +6,7 @@
 #include <event2/event.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,7 @@
 #include "common/cleanup.h"
 #include "config-build.h"
 #include "common/log.h"
+#include "common/strv.h"
 #include "supervisor/config.h"
 #include "supervisor/idle.h"
 #include "supervisor/listener.h"
@@ -498,25 +500,56 @@ static bool config_file_exists(struct manager *m, const char *name)
 	return access(p, F_OK) == 0;
 }
 
-void manager_reload(struct manager *m)
+void reload_report_done(struct reload_report *rep)
+{
+	strv_free(rep->added);
+	strv_free(rep->changed);
+	strv_free(rep->removed);
+	strv_free(rep->errors);
+	*rep = (struct reload_report){0};
+}
+
+/* Records what a reload did, for the control interface; a failure to
+ * record (out of memory) only shortens the report. */
+static void report(char ***l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void report(char ***l, const char *fmt, ...)
+{
+	char *s = NULL;
+	va_list ap;
+
+	va_start(ap, fmt);
+	if (vasprintf(&s, fmt, ap) >= 0)
+		(void)strv_consume(l, s);
+	va_end(ap);
+}
+
+int manager_reload(struct manager *m, struct reload_report *rep)
 {
 	struct config_errors errs = {0};
 	struct service_config **cfgs = NULL;
+	struct reload_report ignored = {0};
 	size_t n = 0, kept = 0, changed = 0, added = 0, removed = 0;
 	int r;
 
+	if (!rep)
+		rep = &ignored;
 	if (m->shutting_down)
-		return;
+		return -ESHUTDOWN;
 	sd_notify(0, "RELOADING=1");
 	log_info("reloading configuration from %s", m->config_dir);
 	r = config_load_dir(m->config_dir, &errs, &cfgs, &n);
 	log_errors(&errs);
+	for (size_t i = 0; i < errs.n; i++)
+		report(&rep->errors, "%s", errs.messages[i]);
 	config_errors_clear(&errs);
 	if (r < 0) {
 		log_errno(LOG_ERR, r, "cannot read %s, keeping the running configuration",
 			  m->config_dir);
+		report(&rep->errors, "%s: cannot read: %s; keeping the running configuration",
+		       m->config_dir, strerror(-r));
 		sd_notify(0, "READY=1");
-		return;
+		reload_report_done(&ignored);
+		return r;
 	}
 
 	/* Removed services first, so that their addresses are free for the
@@ -538,6 +571,7 @@ void manager_reload(struct manager *m)
 			continue;
 		}
 		log_info("%s: removed", s->cfg->name);
+		report(&rep->removed, "%s", s->cfg->name);
 		removed++;
 		service_remove(s);
 	}
@@ -554,21 +588,35 @@ void manager_reload(struct manager *m)
 		if (old) {
 			log_info("%s: configuration changed, restarting", cfgs[j]->name);
 			changed++;
+			report(&rep->changed, "%s", cfgs[j]->name);
 			/* The old one gives its sockets to the new one and
 			 * stops; the new one listens once the old is gone. */
 			old->remove_when_stopped = true;
-			(void)add_service(m, TAKE_PTR(cfgs[j]), old);
+			r = add_service(m, TAKE_PTR(cfgs[j]), old);
+			if (r < 0)
+				report(&rep->errors, "%s: cannot start its new configuration: %s",
+				       old->cfg->name, strerror(-r));
 			service_remove(old);
 		} else {
+			_cleanup_free_ char *name = strdup(cfgs[j]->name);
+
 			added++;
-			(void)add_service(m, TAKE_PTR(cfgs[j]), NULL);
+			r = add_service(m, TAKE_PTR(cfgs[j]), NULL);
+			if (r < 0)
+				report(&rep->errors, "%s: cannot add: %s", name ? name : "?",
+				       strerror(-r));
+			else
+				report(&rep->added, "%s", name ? name : "?");
 		}
 	}
+	rep->unchanged = kept;
 	free(cfgs);
 	log_info("reloaded: %zu unchanged, %zu changed, %zu added, %zu removed", kept, changed,
 		 added, removed);
 	sd_notify(0, "READY=1");
 	manager_notify_status(m);
+	reload_report_done(&ignored);
+	return rep->errors ? -EINVAL : 0;
 }
 
 static void shutdown_timeout_cb(evutil_socket_t fd, short what, void *arg)

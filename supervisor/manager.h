@@ -57,8 +57,15 @@ int manager_new(struct event_base *base, const char *config_dir, const char *run
 struct manager *manager_free(struct manager *m);
 /* First load: a service that fails is logged and skipped. */
 int manager_load(struct manager *m);
-/* SIGHUP. Keeps the current table if the directory cannot be read. */
-void manager_reload(struct manager *m);
+/* What a reload did: service names, and every error ("FILE:LINE: …"). */
+struct reload_report {
+	char **added, **changed, **removed, **errors; /* strv */
+	size_t unchanged;
+};
+void reload_report_done(struct reload_report *rep);
+/* SIGHUP, and the control interface's Reload (rep may be NULL). Keeps the
+ * current table if the directory cannot be read. -EINVAL if any error. */
+int manager_reload(struct manager *m, struct reload_report *rep);
 /* SIGTERM: stops every container; the loop ends when all are gone. */
 void manager_shutdown(struct manager *m);
 /* Called by a service when it is freed. */
