@@ -47,6 +47,7 @@ static void usage(FILE *f)
 		"  reload               reread the configuration; prints what changed\n"
 		"  shell NAME [CMD...]  run CMD (default: a shell) inside the container\n"
 		"  logs NAME            the container's recent output\n"
+		"  events [NAME]        every state change as it happens\n"
 		"\n"
 		"Options:\n"
 		"  -r, --runtime-dir DIR  nsinetd's runtime directory (default %s)\n"
@@ -409,6 +410,75 @@ static int cmd_logs(sd_bus *bus, int argc, char **argv)
 	return EXIT_SUCCESS;
 }
 
+/* --- events ----------------------------------------------------------- */
+
+static int state_signal(sd_bus_message *m, void *userdata, sd_bus_error *e)
+{
+	const char *filter = userdata, *name, *old, *new, *reason;
+	uint64_t usec;
+	char t[64], span[32];
+
+	if (sd_bus_message_read(m, "sssst", &name, &old, &new, &reason, &usec) < 0 ||
+	    (filter && strcmp(filter, name) != 0))
+		return 0;
+	if (ctl.json) {
+		struct json j;
+
+		json_init(&j, stdout, false);
+		json_object_begin(&j);
+		json_key(&j, "Time");
+		json_uint(&j, ctl_now());
+		json_key(&j, "Name");
+		json_string(&j, name);
+		json_key(&j, "OldState");
+		json_string(&j, old);
+		json_key(&j, "NewState");
+		json_string(&j, new);
+		json_key(&j, "Reason");
+		json_string(&j, reason);
+		json_key(&j, "USecInOldState");
+		json_uint(&j, usec);
+		json_object_end(&j);
+		json_end(&j);
+	} else {
+		printf("%s %s: %s -> %s (", ctl_format_time(t, sizeof(t), ctl_now()), name, old,
+		       new);
+		ctl_print_escaped(stdout, reason);
+		printf("), %s in %s\n", ctl_format_span(span, sizeof(span), usec), old);
+	}
+	fflush(stdout);
+	return 0;
+}
+
+/* Every state change (of NAME only, if given) as it happens. */
+static int cmd_events(sd_bus *bus, int argc, char **argv)
+{
+	int r;
+
+	if (argc > 2) {
+		fprintf(stderr, "nsinetctl: events takes at most one service name\n");
+		return EXIT_USAGE;
+	}
+	r = sd_bus_match_signal(bus, NULL, NULL, PATH, INTERFACE, "StateChanged", state_signal,
+				argc == 2 ? argv[1] : NULL);
+	if (r < 0)
+		return EXIT_FAILURE;
+	if ((r = ctl_call(bus, "Subscribe", NULL, NULL)) > 0)
+		return r;
+	/* Subscribed: a test (or a script) may act now. */
+	if (!ctl.json)
+		fprintf(stderr, "nsinetctl: following state changes\n");
+	for (;;) {
+		r = sd_bus_process(bus, NULL);
+		if (r < 0) {
+			fprintf(stderr, "nsinetctl: connection lost: %s\n", strerror(-r));
+			return EXIT_FAILURE;
+		}
+		if (r == 0 && (r = sd_bus_wait(bus, UINT64_MAX)) < 0 && r != -EINTR)
+			return EXIT_FAILURE;
+	}
+}
+
 /* --- main ------------------------------------------------------------- */
 
 static const struct {
@@ -418,7 +488,7 @@ static const struct {
     {"list", cmd_list},       {"status", ctl_cmd_status}, {"show", ctl_cmd_show},
     {"start", cmd_op},        {"stop", cmd_op},           {"restart", cmd_op},
     {"freeze", cmd_op},       {"thaw", cmd_op},           {"reload", ctl_cmd_reload},
-    {"shell", ctl_cmd_shell}, {"logs", cmd_logs},
+    {"shell", ctl_cmd_shell}, {"logs", cmd_logs},         {"events", cmd_events},
 };
 
 static int parse_argv(int argc, char **argv, bool in_order)

@@ -1163,7 +1163,7 @@ void control_service_changed(struct control *c, struct service *s, int old, cons
 		if (cl->dead || !cl->subscribed)
 			continue;
 		if (sd_bus_emit_signal(cl->bus, CONTROL_PATH, CONTROL_INTERFACE, "StateChanged",
-				       "ssssst", s->cfg->name,
+				       "sssst", s->cfg->name,
 				       service_state_to_string((enum service_state)old),
 				       service_state_to_string(s->state), reason ? reason : "",
 				       (uint64_t)since) < 0) {
@@ -1173,6 +1173,12 @@ void control_service_changed(struct control *c, struct service *s, int old, cons
 		client_process(cl);
 	}
 	pending_run(c, s);
+}
+
+void control_service_progress(struct control *c, struct service *s)
+{
+	if (c)
+		pending_run(c, s);
 }
 
 void control_service_gone(struct control *c, struct service *s)

@@ -23,6 +23,7 @@
 #include "supervisor/hardening.h"
 #include "supervisor/idle.h"
 #include "supervisor/accept.h"
+#include "supervisor/control.h"
 #include "supervisor/listener.h"
 #include "supervisor/manager.h"
 #include "supervisor/output.h"
@@ -729,6 +730,7 @@ static bool sync_read(struct service *s)
 		s->sync_event = NULL;
 	}
 	s->sync_fd = safe_close(s->sync_fd);
+	control_service_progress(s->manager->control, s);
 	return true;
 }
 
