@@ -75,9 +75,9 @@ done
 	for s in Socket Container Service; do
 		printf '"[%s]"\n' "$s"
 	done
-	sed -n 's/^ *{"\(Socket\|Container\|Service\)", "\([A-Za-z0-9]*\)",.*/"\2="/p' \
-		supervisor/config.c
-	for v in yes no infinity pick none host veth shared-empty netns: '@system-service' \
+	sed -n -e 's/^ *{"\(Socket\|Container\|Service\)", "\([A-Za-z0-9]*\)",.*/"\2="/p' \
+		-e 's/^ *LIMIT("\([A-Z]*\)",.*/"Limit\1="/p' supervisor/config.c
+	for v in yes no infinity default pick none host veth shared-empty netns: '@system-service' \
 		'~' CAP_SYS_ADMIN :ro 127.0.0.1: '[::1]:' / '\x0a' '\x0d\x0a' '\xef\xbb\xbf'; do
 		printf '"%s"\n' "$v"
 	done

@@ -4,7 +4,9 @@
  * NoNewPrivileges=, SystemCallFilter= and friends, Limit*=, and the cgroup
  * v2 settings. Secure by default, explicit to loosen.
  */
+#include <ctype.h>
 #include <errno.h>
+#include <stdio.h>
 #include <linux/capability.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,14 +54,6 @@ uint64_t config_capabilities(const struct container_config *c, uid_t uid)
 	return uid == 0 ? DEFAULT_ROOT_CAPS : 0;
 }
 
-void sandbox_defaults(struct sandbox_config *s)
-{
-	s->no_new_privileges = true;
-	/* Secure by default: the container's root is an unmapped uid for
-	 * every host file and socket; PrivateUsers=no opts out. */
-	s->private_users = PRIVATE_USERS_PICK;
-}
-
 void sandbox_finish(struct sandbox_config *s, const struct socket_config *sc)
 {
 	uint64_t n = CONFIG_DEFAULT_LIMIT_NPROC;
@@ -69,29 +63,6 @@ void sandbox_finish(struct sandbox_config *s, const struct socket_config *sc)
 	if (sc->accept && (uint64_t)sc->max_connections * CONFIG_NPROC_PER_SANDBOX > n)
 		n = (uint64_t)sc->max_connections * CONFIG_NPROC_PER_SANDBOX;
 	s->rlimits[RLIMIT_NPROC] = (struct rlimit_config){.set = true, .soft = n, .hard = n};
-}
-
-void sandbox_free(struct sandbox_config *s)
-{
-	s->syscall_allow = strv_free(s->syscall_allow);
-	s->syscall_deny = strv_free(s->syscall_deny);
-}
-
-bool sandbox_equal(const struct sandbox_config *a, const struct sandbox_config *b)
-{
-	return a->private_users == b->private_users &&
-	       a->private_users_shift == b->private_users_shift &&
-	       a->private_users_range == b->private_users_range &&
-	       a->capabilities_set == b->capabilities_set && a->capabilities == b->capabilities &&
-	       a->no_new_privileges == b->no_new_privileges &&
-	       a->syscall_allow_list == b->syscall_allow_list &&
-	       strv_equal(a->syscall_allow, b->syscall_allow) &&
-	       strv_equal(a->syscall_deny, b->syscall_deny) &&
-	       a->syscall_error_number == b->syscall_error_number &&
-	       memcmp(a->rlimits, b->rlimits, sizeof(a->rlimits)) == 0 &&
-	       a->memory_max == b->memory_max && a->memory_high == b->memory_high &&
-	       a->tasks_max == b->tasks_max && a->cpu_weight == b->cpu_weight &&
-	       a->cpu_quota == b->cpu_quota && a->io_weight == b->io_weight;
 }
 
 /* Removes every copy of value from the NULL-terminated l (NULL is fine). */
@@ -114,8 +85,7 @@ static struct sandbox_config *sb(struct parser *p)
 	return &p->c->container.sandbox;
 }
 
-void parse_private_users(struct parser *p, const char *key, const char *value, size_t offset,
-			 int data)
+void parse_private_users(struct parser *p, const struct config_key *k, const char *value)
 {
 	struct sandbox_config *s = sb(p);
 	const char *colon;
@@ -142,7 +112,7 @@ void parse_private_users(struct parser *p, const char *key, const char *value, s
 		if (parse_uint(u, 0, UINT32_MAX - 1, &uid) < 0 ||
 		    (colon && parse_uint(colon + 1, 1, UINT32_MAX, &count) < 0)) {
 			perr(p, "%s=: invalid value '%s': expected yes, no, pick or UID[:COUNT]",
-			     key, value);
+			     k->key, value);
 			return;
 		}
 	}
@@ -150,11 +120,11 @@ void parse_private_users(struct parser *p, const char *key, const char *value, s
 		perr(p,
 		     "%s=: '%s' maps the container's root to the host's root: use "
 		     "PrivateUsers=no, or a range of unprivileged uids",
-		     key, value);
+		     k->key, value);
 		return;
 	}
 	if (uid + count - 1 > UINT32_MAX - 1) {
-		perr(p, "%s=: range '%s' goes past the last uid (4294967294)", key, value);
+		perr(p, "%s=: range '%s' goes past the last uid (4294967294)", k->key, value);
 		return;
 	}
 	s->private_users = PRIVATE_USERS_FIXED;
@@ -162,20 +132,25 @@ void parse_private_users(struct parser *p, const char *key, const char *value, s
 	s->private_users_range = (uid_t)count;
 }
 
-void parse_capabilities(struct parser *p, const char *key, const char *value, size_t offset,
-			int data)
+void parse_capabilities(struct parser *p, const struct config_key *k, const char *value)
 {
 	struct sandbox_config *s = sb(p);
 	_cleanup_strv_free_ char **words = NULL;
 	uint64_t caps = 0;
 
+	if (strcmp(value, "default") == 0) {
+		/* What config_dump() writes for a file without the key. */
+		s->capabilities_set = false;
+		s->capabilities = 0;
+		return;
+	}
 	if (!*value) {
 		/* An empty value: none at all (not the default). */
 		s->capabilities_set = true;
 		s->capabilities = 0;
 		return;
 	}
-	words = split_words(p, key, value, value);
+	words = split_words(p, k->key, value, value);
 	if (!words)
 		return;
 	STRV_FOREACH (w, words) {
@@ -185,8 +160,8 @@ void parse_capabilities(struct parser *p, const char *key, const char *value, si
 		 * names only here, with the CAP_ prefix as systemd writes them. */
 		if (strncasecmp(*w, "CAP_", 4) != 0 || cap_from_name(*w, &cap) < 0 || cap < 0 ||
 		    cap > CAP_LAST_CAP) {
-			perr(p, "%s=: unknown capability '%s' (expected names like CAP_CHOWN)", key,
-			     *w);
+			perr(p, "%s=: unknown capability '%s' (expected names like CAP_CHOWN)",
+			     k->key, *w);
 			return;
 		}
 		caps |= CAP(cap);
@@ -196,20 +171,7 @@ void parse_capabilities(struct parser *p, const char *key, const char *value, si
 	s->capabilities_set = true;
 }
 
-void parse_no_new_privileges(struct parser *p, const char *key, const char *value, size_t offset,
-			     int data)
-{
-	bool b = true;
-
-	if (*value && parse_boolean(value, &b) < 0) {
-		perr(p, "%s=: invalid boolean '%s': expected yes or no", key, value);
-		return;
-	}
-	sb(p)->no_new_privileges = b;
-}
-
-void parse_syscall_filter(struct parser *p, const char *key, const char *value, size_t offset,
-			  int data)
+void parse_syscall_filter(struct parser *p, const struct config_key *k, const char *value)
 {
 	struct sandbox_config *s = sb(p);
 	_cleanup_strv_free_ char **words = NULL;
@@ -221,16 +183,16 @@ void parse_syscall_filter(struct parser *p, const char *key, const char *value, 
 		s->syscall_allow_list = false;
 		return;
 	}
-	words = split_words(p, key, value + deny, value);
+	words = split_words(p, k->key, value + deny, value);
 	if (!words)
 		return;
 	if (!words || !words[0]) {
-		perr(p, "%s=: '~' without any system call or @group", key);
+		perr(p, "%s=: '~' without any system call or @group", k->key);
 		return;
 	}
 	STRV_FOREACH (w, words)
 		if (activator_seccomp_name_valid(*w) < 0) {
-			perr(p, "%s=: unknown system call or group '%s'", key, *w);
+			perr(p, "%s=: unknown system call or group '%s'", k->key, *w);
 			return;
 		}
 	STRV_FOREACH (w, words) {
@@ -245,8 +207,7 @@ void parse_syscall_filter(struct parser *p, const char *key, const char *value, 
 		s->syscall_allow_list = true;
 }
 
-void parse_syscall_error_number(struct parser *p, const char *key, const char *value, size_t offset,
-				int data)
+void parse_syscall_error_number(struct parser *p, const struct config_key *k, const char *value)
 {
 	uint64_t n;
 
@@ -266,18 +227,17 @@ void parse_syscall_error_number(struct parser *p, const char *key, const char *v
 			return;
 		}
 	}
-	perr(p, "%s=: unknown error number '%s' (expected a name like EPERM or 1-4095)", key,
+	perr(p, "%s=: unknown error number '%s' (expected a name like EPERM or 1-4095)", k->key,
 	     value);
 }
 
-void parse_syscall_architectures(struct parser *p, const char *key, const char *value,
-				 size_t offset, int data)
+void parse_syscall_architectures(struct parser *p, const struct config_key *k, const char *value)
 {
 	if (*value && strcmp(value, "native") != 0)
 		perr(p,
 		     "%s=: '%s' is not supported: only native (system calls of other "
 		     "architectures are refused)",
-		     key, value);
+		     k->key, value);
 }
 
 /* data: RLIMIT_*. Sizes for the byte limits, seconds for CPU, a duration
@@ -318,9 +278,9 @@ static int rlimit_value(int resource, const char *s, uint64_t *ret)
 	}
 }
 
-void parse_rlimit(struct parser *p, const char *key, const char *value, size_t offset, int data)
+void parse_rlimit(struct parser *p, const struct config_key *k, const char *value)
 {
-	struct rlimit_config *l = &sb(p)->rlimits[data];
+	struct rlimit_config *l = &sb(p)->rlimits[k->data];
 	const char *colon = strchr(value, ':');
 	_cleanup_free_ char *soft = NULL;
 	uint64_t s, h;
@@ -334,40 +294,40 @@ void parse_rlimit(struct parser *p, const char *key, const char *value, size_t o
 		oom(p);
 		return;
 	}
-	if (rlimit_value(data, soft, &s) < 0 ||
-	    (colon ? rlimit_value(data, colon + 1, &h) : (h = s, 0)) < 0) {
-		perr(p, "%s=: invalid value '%s': expected N, infinity or SOFT:HARD", key, value);
+	if (rlimit_value(k->data, soft, &s) < 0 ||
+	    (colon ? rlimit_value(k->data, colon + 1, &h) : (h = s, 0)) < 0) {
+		perr(p, "%s=: invalid value '%s': expected N, infinity or SOFT:HARD", k->key,
+		     value);
 		return;
 	}
 	if (s > h) {
-		perr(p, "%s=: the soft limit of '%s' is above its hard limit", key, value);
+		perr(p, "%s=: the soft limit of '%s' is above its hard limit", k->key, value);
 		return;
 	}
 	*l = (struct rlimit_config){.set = true, .soft = s, .hard = h};
 }
 
 /* MemoryMax=, MemoryHigh=: offset of the field. */
-void parse_cgroup_bytes(struct parser *p, const char *key, const char *value, size_t offset,
-			int data)
+void parse_cgroup_bytes(struct parser *p, const struct config_key *k, const char *value)
 {
 	uint64_t v = 0;
 
 	if (*value && (parse_size(value, &v) < 0 || v == 0)) {
-		perr(p, "%s=: invalid size '%s': expected e.g. 512M, 2G or infinity (not 0)", key,
-		     value);
+		perr(p, "%s=: invalid size '%s': expected e.g. 512M, 2G or infinity (not 0)",
+		     k->key, value);
 		return;
 	}
-	*FIELD(p, offset, uint64_t) = v;
+	*FIELD(p, k->offset, uint64_t) = v;
 }
 
-void parse_tasks_max(struct parser *p, const char *key, const char *value, size_t offset, int data)
+void parse_tasks_max(struct parser *p, const struct config_key *k, const char *value)
 {
 	uint64_t v = 0;
 
 	if (strcmp(value, "infinity") == 0)
 		v = UINT64_MAX;
 	else if (*value && parse_uint(value, 1, UINT32_MAX, &v) < 0) {
-		perr(p, "%s=: invalid value '%s': expected a number from 1 or infinity", key,
+		perr(p, "%s=: invalid value '%s': expected a number from 1 or infinity", k->key,
 		     value);
 		return;
 	}
@@ -375,19 +335,19 @@ void parse_tasks_max(struct parser *p, const char *key, const char *value, size_
 }
 
 /* CPUWeight=, IOWeight=: offset of the field. */
-void parse_cgroup_weight(struct parser *p, const char *key, const char *value, size_t offset,
-			 int data)
+void parse_cgroup_weight(struct parser *p, const struct config_key *k, const char *value)
 {
 	uint64_t v = 0;
 
-	if (*value && parse_uint(value, 1, 10000, &v) < 0) {
-		perr(p, "%s=: invalid weight '%s': expected a number from 1 to 10000", key, value);
+	if (*value && parse_uint(value, k->min, k->max, &v) < 0) {
+		perr(p, "%s=: invalid weight '%s': expected a number from %llu to %llu", k->key,
+		     value, (unsigned long long)k->min, (unsigned long long)k->max);
 		return;
 	}
-	*FIELD(p, offset, unsigned) = (unsigned)v;
+	*FIELD(p, k->offset, unsigned) = (unsigned)v;
 }
 
-void parse_cpu_quota(struct parser *p, const char *key, const char *value, size_t offset, int data)
+void parse_cpu_quota(struct parser *p, const struct config_key *k, const char *value)
 {
 	size_t n = strlen(value);
 	uint64_t v = 0;
@@ -403,9 +363,195 @@ void parse_cpu_quota(struct parser *p, const char *key, const char *value, size_
 			perr(p,
 			     "%s=: invalid quota '%s': expected a percentage of one CPU, e.g. "
 			     "50%% or 200%%",
-			     key, value);
+			     k->key, value);
 			return;
 		}
 	}
 	sb(p)->cpu_quota = (unsigned)v;
 }
+
+/* The kinds of the sandbox's keys (config-internal.h). */
+
+/* PrivateUsers=: the mode and a FIXED range. */
+static void private_users_init(void *v, const struct config_key *k)
+{
+	((struct sandbox_config *)v)->private_users = (enum private_users)k->def;
+}
+
+static bool private_users_equal(const void *a, const void *b, const struct config_key *k)
+{
+	const struct sandbox_config *x = a, *y = b;
+
+	return x->private_users == y->private_users &&
+	       (x->private_users != PRIVATE_USERS_FIXED ||
+		(x->private_users_shift == y->private_users_shift &&
+		 x->private_users_range == y->private_users_range));
+}
+
+static void private_users_format(const void *v, const struct config_key *k, char *buf, size_t len)
+{
+	const struct sandbox_config *s = v;
+
+	if (s->private_users == PRIVATE_USERS_FIXED)
+		snprintf(buf, len, "%u:%u", (unsigned)s->private_users_shift,
+			 (unsigned)s->private_users_range);
+	else
+		snprintf(buf, len, "%s", s->private_users == PRIVATE_USERS_NO ? "no" : "pick");
+}
+
+const struct config_kind kind_private_users = {
+    .init = private_users_init, .equal = private_users_equal, .format = private_users_format};
+
+/* Capabilities=: "default" when not given, names otherwise ("" for none). */
+static bool capabilities_equal(const void *a, const void *b, const struct config_key *k)
+{
+	const struct sandbox_config *x = a, *y = b;
+
+	return x->capabilities_set == y->capabilities_set && x->capabilities == y->capabilities;
+}
+
+static void capabilities_format(const void *v, const struct config_key *k, char *buf, size_t len)
+{
+	const struct sandbox_config *s = v;
+	size_t n = 0;
+
+	buf[0] = '\0';
+	if (!s->capabilities_set) {
+		snprintf(buf, len, "default");
+		return;
+	}
+	for (cap_value_t c = 0; c <= CAP_LAST_CAP && n < len; c++) {
+		char *name;
+
+		if (!(s->capabilities & CAP(c)))
+			continue;
+		name = cap_to_name(c);
+		if (!name)
+			continue;
+		n += (size_t)snprintf(buf + n, len - n, "%s", n ? " " : "");
+		for (const char *p = name; *p && n + 1 < len; p++)
+			buf[n++] = (char)toupper((unsigned char)*p);
+		buf[n < len ? n : len - 1] = '\0';
+		cap_free(name);
+	}
+}
+
+const struct config_kind kind_capabilities = {.equal = capabilities_equal,
+					      .format = capabilities_format};
+
+/* SystemCallFilter=: the allow list, then "~" and the deny list. */
+static void syscall_filter_free(void *v, const struct config_key *k)
+{
+	struct sandbox_config *s = v;
+
+	s->syscall_allow = strv_free(s->syscall_allow);
+	s->syscall_deny = strv_free(s->syscall_deny);
+}
+
+static bool syscall_filter_equal(const void *a, const void *b, const struct config_key *k)
+{
+	const struct sandbox_config *x = a, *y = b;
+
+	return x->syscall_allow_list == y->syscall_allow_list &&
+	       strv_equal(x->syscall_allow, y->syscall_allow) &&
+	       strv_equal(x->syscall_deny, y->syscall_deny);
+}
+
+static void join_words(char *buf, size_t len, const char *prefix, char *const *words)
+{
+	snprintf(buf, len, "%s", prefix);
+	STRV_FOREACH (w, (char **)words) {
+		size_t n = strlen(buf);
+
+		snprintf(buf + n, len - n, "%s%s", w == words ? "" : " ", *w);
+	}
+}
+
+static void syscall_filter_dump(const void *v, const struct config_key *k, bool is_default,
+				struct config_dumper *d)
+{
+	const struct sandbox_config *s = v;
+	char buf[CONFIG_DUMP_MAX];
+	bool any_allow = s->syscall_allow && s->syscall_allow[0];
+	bool any_deny = s->syscall_deny && s->syscall_deny[0];
+
+	if (is_default) {
+		config_dump_value(d, k, k->key, "", true);
+		return;
+	}
+	if (s->syscall_allow_list) {
+		/* An allow list whose every name a later deny took out: it
+		 * is still an allow list, of nothing. Written the same way. */
+		if (any_allow)
+			join_words(buf, sizeof(buf), "", s->syscall_allow);
+		else
+			snprintf(buf, sizeof(buf), "%s", s->syscall_deny[0]);
+		config_dump_value(d, k, k->key, buf, false);
+	}
+	if (any_deny) {
+		join_words(buf, sizeof(buf), "~", s->syscall_deny);
+		config_dump_value(d, k, k->key, buf, false);
+	}
+}
+
+const struct config_kind kind_syscall_filter = {
+    .free = syscall_filter_free, .equal = syscall_filter_equal, .dump = syscall_filter_dump};
+
+/* SystemCallErrorNumber=: 0 for the default (EPERM). */
+static bool errno_equal(const void *a, const void *b, const struct config_key *k)
+{
+	return *(const int *)a == *(const int *)b;
+}
+
+static void errno_format(const void *v, const struct config_key *k, char *buf, size_t len)
+{
+	int e = *(const int *)v;
+	const char *name = e ? strerrorname_np(e) : NULL;
+
+	if (!e)
+		snprintf(buf, len, "%s", "");
+	else if (name)
+		snprintf(buf, len, "%s", name);
+	else
+		snprintf(buf, len, "%d", e);
+}
+
+const struct config_kind kind_errno = {.equal = errno_equal, .format = errno_format};
+
+/* Limit*=: one struct rlimit_config, k->data its resource; "" unset. */
+static bool rlimit_equal(const void *a, const void *b, const struct config_key *k)
+{
+	const struct rlimit_config *x = a, *y = b;
+
+	return x->set == y->set && (!x->set || (x->soft == y->soft && x->hard == y->hard));
+}
+
+/* As rlimit_value() reads it back. */
+static void rlimit_value_format(int resource, uint64_t v, char *buf, size_t len)
+{
+	if (v == RLIM_INFINITY)
+		snprintf(buf, len, "infinity");
+	else if (resource == RLIMIT_RTTIME)
+		format_duration(buf, len, v);
+	else
+		snprintf(buf, len, "%llu", (unsigned long long)v);
+}
+
+static void rlimit_format(const void *v, const struct config_key *k, char *buf, size_t len)
+{
+	const struct rlimit_config *l = v;
+	char soft[64], hard[64];
+
+	if (!l->set) {
+		snprintf(buf, len, "%s", "");
+		return;
+	}
+	rlimit_value_format(k->data, l->soft, soft, sizeof(soft));
+	rlimit_value_format(k->data, l->hard, hard, sizeof(hard));
+	if (l->soft == l->hard)
+		snprintf(buf, len, "%s", soft);
+	else
+		snprintf(buf, len, "%s:%s", soft, hard);
+}
+
+const struct config_kind kind_rlimit = {.equal = rlimit_equal, .format = rlimit_format};

@@ -26,22 +26,13 @@
 #include "common/strv.h"
 #include "supervisor/config-internal.h"
 
-#define DEFAULT_BACKLOG                4096
-#define DEFAULT_SOCKET_MODE            0666
-#define DEFAULT_STOP_TIMEOUT           (10 * USEC_PER_SEC)
-#define DEFAULT_START_LIMIT_INTERVAL   (10 * USEC_PER_SEC)
-#define DEFAULT_START_LIMIT_BURST      5
-#define DEFAULT_TRIGGER_LIMIT_INTERVAL (2 * USEC_PER_SEC)
-#define DEFAULT_TRIGGER_LIMIT_BURST    200
-#define DEFAULT_HOSTNAME               "nsinetd"
-#define DEFAULT_MAX_CONNECTIONS        64
+#define DEFAULT_HOSTNAME        "nsinetd"
+#define DEFAULT_MAX_CONNECTIONS 64
 /* One IPv6 source is one /64: what a single host or customer gets. */
 #define DEFAULT_PER_SOURCE_IPV6_PREFIX 64
+#define DEFAULT_TRIGGER_LIMIT_BURST    200
 /* Accept=yes: a flood guard above any sandbox rate this host reaches. */
 #define DEFAULT_TRIGGER_LIMIT_BURST_ACCEPT 2000
-#define OFFSETOF_MAX_CONNECTIONS           offsetof(struct service_config, socket.max_connections)
-#define OFFSETOF_PER_SOURCE_IPV6_PREFIX                                                            \
-	offsetof(struct service_config, socket.per_source_ipv6_prefix)
 
 /* Errors */
 
@@ -206,45 +197,13 @@ static bool listen_conflict(const struct listen_config *a, const struct listen_c
 	return false;
 }
 
-static void listen_clear(struct socket_config *s)
-{
-	for (size_t i = 0; i < s->n_listen; i++)
-		free(s->listen[i].text);
-	free(s->listen);
-	s->listen = NULL;
-	s->n_listen = 0;
-}
-
-static void binds_clear(struct container_config *c)
-{
-	for (size_t i = 0; i < c->n_binds; i++) {
-		free(c->binds[i].source);
-		free(c->binds[i].target);
-	}
-	free(c->binds);
-	c->binds = NULL;
-	c->n_binds = 0;
-}
-
-static void tmpfs_clear(struct container_config *c)
-{
-	for (size_t i = 0; i < c->n_tmpfs; i++) {
-		free(c->tmpfs[i].target);
-		free(c->tmpfs[i].options);
-	}
-	free(c->tmpfs);
-	c->tmpfs = NULL;
-	c->n_tmpfs = 0;
-}
-
 /* The keys. Each parser reports its own errors; an empty value resets the
  * setting (a list becomes empty, a single value its default). */
 
-static void parse_listen(struct parser *p, const char *key, const char *value, size_t offset,
-			 int data)
+static void parse_listen(struct parser *p, const struct config_key *k, const char *value)
 {
 	struct socket_config *s = &p->c->socket;
-	struct listen_config l = {.type = (enum listen_type)data, .line = p->line}, *a;
+	struct listen_config l = {.type = (enum listen_type)k->data, .line = p->line}, *a;
 	int r;
 
 	if (!*value) {
@@ -256,20 +215,20 @@ static void parse_listen(struct parser *p, const char *key, const char *value, s
 		bool is_unix = value[0] == '/' || value[0] == '@';
 
 		if (r == -ERANGE)
-			perr(p, "%s=: invalid address '%s': %s", key, value,
+			perr(p, "%s=: invalid address '%s': %s", k->key, value,
 			     is_unix ? "path too long (at most 107 bytes)" : "port out of range");
 		else
 			perr(p,
 			     "%s=: invalid address '%s': expected PORT, IPv4:PORT, [IPv6]:PORT, "
 			     "/path or @name",
-			     key, value);
+			     k->key, value);
 		return;
 	}
 	if (l.type == LISTEN_SEQPACKET && socket_address_family(&l.address) != AF_UNIX) {
 		perr(p,
 		     "%s=: invalid address '%s': only unix sockets (/path or @name) can be "
 		     "sequential-packet sockets",
-		     key, value);
+		     k->key, value);
 		return;
 	}
 	for (size_t i = 0; i < s->n_listen; i++) {
@@ -277,16 +236,16 @@ static void parse_listen(struct parser *p, const char *key, const char *value, s
 			continue;
 		if (s->listen[i].type == l.type &&
 		    socket_address_equal(&s->listen[i].address, &l.address))
-			perr(p, "%s=: duplicate address '%s', already given on line %u", key, value,
-			     s->listen[i].line);
+			perr(p, "%s=: duplicate address '%s', already given on line %u", k->key,
+			     value, s->listen[i].line);
 		else
-			perr(p, "%s=: address '%s' conflicts with %s=%s on line %u", key, value,
+			perr(p, "%s=: address '%s' conflicts with %s=%s on line %u", k->key, value,
 			     listen_type_to_string(s->listen[i].type), s->listen[i].text,
 			     s->listen[i].line);
 		return;
 	}
 	if (s->n_listen >= CONFIG_MAX_LISTEN) {
-		perr(p, "%s=: too many listen addresses (at most %d)", key, CONFIG_MAX_LISTEN);
+		perr(p, "%s=: too many listen addresses (at most %d)", k->key, CONFIG_MAX_LISTEN);
 		return;
 	}
 	l.text = strdup(value);
@@ -302,120 +261,83 @@ static void parse_listen(struct parser *p, const char *key, const char *value, s
 	s->listen[s->n_listen++] = l;
 }
 
-/* data: the default, which an empty value restores. */
-static void parse_bool(struct parser *p, const char *key, const char *value, size_t offset,
-		       int data)
+/* Every boolean but Prepare=; an empty value restores k->def. */
+static void parse_bool(struct parser *p, const struct config_key *k, const char *value)
 {
-	bool b = data != 0;
+	bool b = k->def != 0;
 
 	if (*value && parse_boolean(value, &b) < 0) {
-		perr(p, "%s=: invalid boolean '%s': expected yes or no", key, value);
+		perr(p, "%s=: invalid boolean '%s': expected yes or no", k->key, value);
 		return;
 	}
-	*FIELD(p, offset, bool) = b;
+	*FIELD(p, k->offset, bool) = b;
 }
 
 /* Prepare=: the default (no) on an empty value. */
-static void parse_prepare(struct parser *p, const char *key, const char *value, size_t offset,
-			  int data)
+static void parse_prepare(struct parser *p, const struct config_key *k, const char *value)
 {
 	bool b = false;
 
 	if (*value && parse_boolean(value, &b) < 0) {
-		perr(p, "%s=: invalid boolean '%s': expected yes or no", key, value);
+		perr(p, "%s=: invalid boolean '%s': expected yes or no", k->key, value);
 		return;
 	}
 	p->c->container.prepare = b;
 	p->c->container.prepare_set = *value != '\0';
 }
 
-static void parse_accept(struct parser *p, const char *key, const char *value, size_t offset,
-			 int data)
+/* An unsigned number in [k->min, k->max]; empty: k->def. A default of 0
+ * is either "off" (MaxConnectionsPerSource=, PoolSize=) or one that
+ * depends on Accept=, which finish_defaults() sets. */
+static void parse_number(struct parser *p, const struct config_key *k, const char *value)
 {
-	bool b = false;
+	uint64_t v = k->def;
 
-	if (*value && parse_boolean(value, &b) < 0) {
-		perr(p, "%s=: invalid boolean '%s': expected yes or no", key, value);
+	if (*value && parse_uint(value, k->min, k->max, &v) < 0) {
+		perr(p, "%s=: invalid value '%s': expected a number from %llu to %llu", k->key,
+		     value, (unsigned long long)k->min, (unsigned long long)k->max);
 		return;
 	}
-	p->c->socket.accept = b;
+	*FIELD(p, k->offset, unsigned) = (unsigned)v;
 }
 
-/* A number in [min, data]; empty = 0, which finish() turns into the
- * default (MaxConnections=, MaxConnectionsPerSourceIPv6Prefix=) or means
- * "off" (MaxConnectionsPerSource=, PoolSize=). */
-static void parse_count(struct parser *p, const char *key, const char *value, size_t offset,
-			int data)
+/* One of k->names; empty: k->def. */
+static void parse_enum(struct parser *p, const struct config_key *k, const char *value)
 {
-	uint64_t v = 0, min = offset == OFFSETOF_MAX_CONNECTIONS ||
-				      offset == OFFSETOF_PER_SOURCE_IPV6_PREFIX
-				  ? 1
-				  : 0;
+	char expected[256] = "";
+	size_t n = 0;
 
-	if (*value && parse_uint(value, min, (uint64_t)data, &v) < 0) {
-		perr(p, "%s=: invalid value '%s': expected a number from %u to %d", key, value,
-		     (unsigned)min, data);
+	for (; k->names[n]; n++)
+		if (strcmp(value, k->names[n]) == 0) {
+			*FIELD(p, k->offset, int) = (int)n;
+			return;
+		}
+	if (!*value) {
+		*FIELD(p, k->offset, int) = (int)k->def;
 		return;
 	}
-	*FIELD(p, offset, unsigned) = (unsigned)v;
+	for (size_t i = 0; i < n; i++)
+		snprintf(expected + strlen(expected), sizeof(expected) - strlen(expected), "%s%s",
+			 i == 0       ? ""
+			 : i + 1 == n ? " or "
+				      : ", ",
+			 k->names[i]);
+	perr(p, "%s=: invalid value '%s': expected %s", k->key, value, expected);
 }
 
-static void parse_standard_input(struct parser *p, const char *key, const char *value,
-				 size_t offset, int data)
-{
-	if (!*value || strcmp(value, "fd") == 0)
-		p->c->container.standard_input = STANDARD_INPUT_FD;
-	else if (strcmp(value, "socket") == 0)
-		p->c->container.standard_input = STANDARD_INPUT_SOCKET;
-	else
-		perr(p, "%s=: invalid value '%s': expected fd or socket", key, value);
-}
-
-static void parse_backlog(struct parser *p, const char *key, const char *value, size_t offset,
-			  int data)
-{
-	uint64_t v = DEFAULT_BACKLOG;
-
-	if (*value && parse_uint(value, 1, 65535, &v) < 0) {
-		perr(p, "%s=: invalid value '%s': expected a number from 1 to 65535", key, value);
-		return;
-	}
-	p->c->socket.backlog = (unsigned)v;
-}
-
-static void parse_fd_name(struct parser *p, const char *key, const char *value, size_t offset,
-			  int data)
+static void parse_fd_name(struct parser *p, const struct config_key *k, const char *value)
 {
 	if (*value && !fd_name_is_valid(value)) {
 		perr(p,
 		     "%s=: invalid name '%s': expected 1-255 printable ASCII characters without "
 		     "':'",
-		     key, value);
+		     k->key, value);
 		return;
 	}
 	set_string(p, &p->c->socket.fd_name, value);
 }
 
-static void parse_bind_ipv6_only(struct parser *p, const char *key, const char *value,
-				 size_t offset, int data)
-{
-	enum bind_ipv6_only v;
-
-	if (!*value || strcmp(value, "default") == 0)
-		v = BIND_IPV6_DEFAULT;
-	else if (strcmp(value, "both") == 0)
-		v = BIND_IPV6_BOTH;
-	else if (strcmp(value, "ipv6-only") == 0)
-		v = BIND_IPV6_ONLY;
-	else {
-		perr(p, "%s=: invalid value '%s': expected default, both or ipv6-only", key, value);
-		return;
-	}
-	p->c->socket.bind_ipv6_only = v;
-}
-
-static void parse_defer_accept(struct parser *p, const char *key, const char *value, size_t offset,
-			       int data)
+static void parse_defer_accept(struct parser *p, const struct config_key *k, const char *value)
 {
 	usec_t u = 0;
 	int r;
@@ -423,12 +345,12 @@ static void parse_defer_accept(struct parser *p, const char *key, const char *va
 	if (*value) {
 		r = parse_duration(value, &u);
 		if (r < 0) {
-			perr(p, "%s=: invalid duration '%s'", key, value);
+			perr(p, "%s=: invalid duration '%s'", k->key, value);
 			return;
 		}
 		/* TCP_DEFER_ACCEPT takes an int of seconds. */
 		if (u == USEC_INFINITY || u / USEC_PER_SEC > 0x7fffffff) {
-			perr(p, "%s=: duration '%s' out of range (at most 2147483647s)", key,
+			perr(p, "%s=: duration '%s' out of range (at most 2147483647s)", k->key,
 			     value);
 			return;
 		}
@@ -436,45 +358,41 @@ static void parse_defer_accept(struct parser *p, const char *key, const char *va
 	p->c->socket.defer_accept = u;
 }
 
-static void parse_socket_mode(struct parser *p, const char *key, const char *value, size_t offset,
-			      int data)
+static void parse_socket_mode(struct parser *p, const struct config_key *k, const char *value)
 {
-	mode_t m = DEFAULT_SOCKET_MODE;
+	mode_t m = (mode_t)k->def;
 
 	if (*value && parse_mode(value, &m) < 0) {
-		perr(p, "%s=: invalid mode '%s': expected an octal number from 0 to 7777", key,
+		perr(p, "%s=: invalid mode '%s': expected an octal number from 0 to 7777", k->key,
 		     value);
 		return;
 	}
-	p->c->socket.socket_mode = m;
+	*FIELD(p, k->offset, mode_t) = m;
 }
 
 /* data: 0 user, 1 group. */
-static void parse_user_group(struct parser *p, const char *key, const char *value, size_t offset,
-			     int data)
+static void parse_user_group(struct parser *p, const struct config_key *k, const char *value)
 {
 	if (*value && !user_group_is_valid(value)) {
-		perr(p, "%s=: invalid %s name '%s'", key, data ? "group" : "user", value);
+		perr(p, "%s=: invalid %s name '%s'", k->key, k->data ? "group" : "user", value);
 		return;
 	}
-	set_string(p, FIELD(p, offset, char *), value);
+	set_string(p, FIELD(p, k->offset, char *), value);
 }
 
-static void parse_path(struct parser *p, const char *key, const char *value, size_t offset,
-		       int data)
+static void parse_path(struct parser *p, const struct config_key *k, const char *value)
 {
 	if (*value && !path_is_absolute_normalized(value)) {
 		perr(p,
 		     "%s=: invalid path '%s': must be absolute and normalized (no '.', '..', "
 		     "'//' or trailing '/')",
-		     key, value);
+		     k->key, value);
 		return;
 	}
-	set_string(p, FIELD(p, offset, char *), value);
+	set_string(p, FIELD(p, k->offset, char *), value);
 }
 
-static void parse_exec(struct parser *p, const char *key, const char *value, size_t offset,
-		       int data)
+static void parse_exec(struct parser *p, const struct config_key *k, const char *value)
 {
 	struct container_config *c = &p->c->container;
 	char **argv = NULL;
@@ -483,11 +401,11 @@ static void parse_exec(struct parser *p, const char *key, const char *value, siz
 		c->exec = strv_free(c->exec);
 		return;
 	}
-	argv = split_words(p, key, value, value);
+	argv = split_words(p, k->key, value, value);
 	if (!argv)
 		return;
 	if (!argv[0] || !argv[0][0]) {
-		perr(p, "%s=: the program name is empty", key);
+		perr(p, "%s=: the program name is empty", k->key);
 		strv_free(argv);
 		return;
 	}
@@ -495,8 +413,7 @@ static void parse_exec(struct parser *p, const char *key, const char *value, siz
 	c->exec = argv;
 }
 
-static void parse_environment(struct parser *p, const char *key, const char *value, size_t offset,
-			      int data)
+static void parse_environment(struct parser *p, const struct config_key *k, const char *value)
 {
 	struct container_config *c = &p->c->container;
 	_cleanup_strv_free_ char **words = NULL;
@@ -506,20 +423,20 @@ static void parse_environment(struct parser *p, const char *key, const char *val
 		c->environment = strv_free(c->environment);
 		return;
 	}
-	words = split_words(p, key, value, value);
+	words = split_words(p, k->key, value, value);
 	if (!words)
 		return;
 	STRV_FOREACH (w, words) {
 		const char *eq = strchr(*w, '=');
 
 		if (!eq) {
-			perr(p, "%s=: invalid assignment '%s': expected KEY=value", key, *w);
+			perr(p, "%s=: invalid assignment '%s': expected KEY=value", k->key, *w);
 			bad = true;
 		} else if (!env_name_is_valid(*w, (size_t)(eq - *w))) {
 			perr(p,
 			     "%s=: invalid variable name in '%s': expected letters, digits and "
 			     "'_', not starting with a digit",
-			     key, *w);
+			     k->key, *w);
 			bad = true;
 		}
 	}
@@ -531,7 +448,7 @@ static void parse_environment(struct parser *p, const char *key, const char *val
 			return;
 		}
 		if (strv_length(c->environment) > CONFIG_MAX_ENV) {
-			perr(p, "%s=: too many variables (at most %d)", key, CONFIG_MAX_ENV);
+			perr(p, "%s=: too many variables (at most %d)", k->key, CONFIG_MAX_ENV);
 			/* Drop the one too many again. */
 			free(c->environment[CONFIG_MAX_ENV]);
 			c->environment[CONFIG_MAX_ENV] = NULL;
@@ -540,14 +457,13 @@ static void parse_environment(struct parser *p, const char *key, const char *val
 	}
 }
 
-static void parse_hostname(struct parser *p, const char *key, const char *value, size_t offset,
-			   int data)
+static void parse_hostname(struct parser *p, const struct config_key *k, const char *value)
 {
 	if (*value && !hostname_is_valid(value)) {
 		perr(p,
 		     "%s=: invalid hostname '%s': expected dot-separated labels of letters, "
 		     "digits and '-', at most 64 characters",
-		     key, value);
+		     k->key, value);
 		return;
 	}
 	set_string(p, &p->c->container.hostname, value);
@@ -598,12 +514,11 @@ static int split_colons(const char *s, char **fields, int max)
 }
 
 /* data: 1 for BindReadOnly=. */
-static void parse_bind(struct parser *p, const char *key, const char *value, size_t offset,
-		       int data)
+static void parse_bind(struct parser *p, const struct config_key *k, const char *value)
 {
 	struct container_config *c = &p->c->container;
 	char *f[3] = {NULL, NULL, NULL};
-	struct bind_config b = {.read_only = data};
+	struct bind_config b = {.read_only = k->data};
 	const char *source;
 	struct bind_config *a;
 	int n;
@@ -618,7 +533,8 @@ static void parse_bind(struct parser *p, const char *key, const char *value, siz
 		goto out;
 	}
 	if (n < 0) {
-		perr(p, "%s=: invalid value '%s': expected SOURCE[:TARGET[:OPTIONS]]", key, value);
+		perr(p, "%s=: invalid value '%s': expected SOURCE[:TARGET[:OPTIONS]]", k->key,
+		     value);
 		goto out;
 	}
 	source = f[0];
@@ -630,14 +546,14 @@ static void parse_bind(struct parser *p, const char *key, const char *value, siz
 		perr(p,
 		     "%s=: invalid source '%s': must be an absolute, normalized path (no '.', "
 		     "'..', '//' or trailing '/')",
-		     key, source);
+		     k->key, source);
 		goto out;
 	}
 	if (n >= 2 && f[1][0] && !path_is_absolute_normalized(f[1])) {
 		perr(p,
 		     "%s=: invalid target '%s': must be an absolute, normalized path (no '.', "
 		     "'..', '//' or trailing '/')",
-		     key, f[1]);
+		     k->key, f[1]);
 		goto out;
 	}
 	if (n == 3) {
@@ -652,10 +568,11 @@ static void parse_bind(struct parser *p, const char *key, const char *value, siz
 		for (char *o = strtok_r(opts, ",", &save); o; o = strtok_r(NULL, ",", &save)) {
 			if (strcmp(o, "ro") == 0)
 				b.read_only = true;
-			else if (strcmp(o, "rw") == 0 && !data)
+			else if (strcmp(o, "rw") == 0 && !k->data)
 				b.read_only = false;
 			else if (strcmp(o, "rw") == 0) {
-				perr(p, "%s=: option 'rw' contradicts %s= (use Bind=)", key, key);
+				perr(p, "%s=: option 'rw' contradicts %s= (use Bind=)", k->key,
+				     k->key);
 				goto out;
 			} else if (strcmp(o, "idmap") == 0)
 				b.idmap = true;
@@ -665,12 +582,12 @@ static void parse_bind(struct parser *p, const char *key, const char *value, siz
 				perr(p,
 				     "%s=: invalid option '%s': expected ro, rw, idmap or suid "
 				     "(comma-separated)",
-				     key, o);
+				     k->key, o);
 				goto out;
 			}
 		}
 	}
-	if (too_many_mounts(p, key))
+	if (too_many_mounts(p, k->key))
 		goto out;
 	b.source = strdup(source);
 	b.target = strdup(n >= 2 && f[1][0] ? f[1] : source);
@@ -689,8 +606,7 @@ out:
 		free(f[i]);
 }
 
-static void parse_tmpfs(struct parser *p, const char *key, const char *value, size_t offset,
-			int data)
+static void parse_tmpfs(struct parser *p, const struct config_key *k, const char *value)
 {
 	struct container_config *c = &p->c->container;
 	struct tmpfs_config t = {0}, *a;
@@ -710,7 +626,7 @@ static void parse_tmpfs(struct parser *p, const char *key, const char *value, si
 		perr(p,
 		     "%s=: invalid path '%s': must be absolute and normalized (no '.', '..', "
 		     "'//' or trailing '/')",
-		     key, path);
+		     k->key, path);
 		return;
 	}
 	if (colon && colon[1]) {
@@ -719,7 +635,7 @@ static void parse_tmpfs(struct parser *p, const char *key, const char *value, si
 				perr(p,
 				     "%s=: invalid mount options '%s': no spaces or control "
 				     "characters",
-				     key, colon + 1);
+				     k->key, colon + 1);
 				return;
 			}
 		t.options = strdup(colon + 1);
@@ -728,7 +644,7 @@ static void parse_tmpfs(struct parser *p, const char *key, const char *value, si
 			return;
 		}
 	}
-	if (too_many_mounts(p, key)) {
+	if (too_many_mounts(p, k->key)) {
 		free(t.options);
 		return;
 	}
@@ -743,8 +659,7 @@ static void parse_tmpfs(struct parser *p, const char *key, const char *value, si
 	c->tmpfs[c->n_tmpfs++] = t;
 }
 
-static void parse_network(struct parser *p, const char *key, const char *value, size_t offset,
-			  int data)
+static void parse_network(struct parser *p, const struct config_key *k, const char *value)
 {
 	struct container_config *c = &p->c->container;
 
@@ -762,7 +677,7 @@ static void parse_network(struct parser *p, const char *key, const char *value, 
 			perr(p,
 			     "%s=: invalid namespace name '%s': expected 1 to 64 letters, digits, "
 			     "'_', '.', '@' or '-', not starting with '.'",
-			     key, value + 6);
+			     k->key, value + 6);
 			return;
 		}
 		if (set_string(p, &c->netns_name, value + 6) < 0)
@@ -772,7 +687,7 @@ static void parse_network(struct parser *p, const char *key, const char *value, 
 		perr(p,
 		     "%s=: invalid value '%s': expected none, host, veth, shared-empty or "
 		     "netns:NAME",
-		     key, value);
+		     k->key, value);
 		return;
 	}
 	if (c->network != NETWORK_NETNS)
@@ -781,13 +696,12 @@ static void parse_network(struct parser *p, const char *key, const char *value, 
 
 /* Address=, HostAddress=, AddressPool= (data 0, 1, 2): one address per
  * family, repeatable for the other family; empty resets both. */
-static void parse_address(struct parser *p, const char *key, const char *value, size_t offset,
-			  int data)
+static void parse_address(struct parser *p, const struct config_key *k, const char *value)
 {
 	struct container_config *c = &p->c->container;
-	struct netns_prefix *slot = data == 0   ? c->address
-				    : data == 1 ? c->host_address
-						: c->address_pool;
+	struct netns_prefix *slot = k->data == 0   ? c->address
+				    : k->data == 1 ? c->host_address
+						   : c->address_pool;
 	struct netns_prefix a;
 	int f;
 
@@ -796,35 +710,35 @@ static void parse_address(struct parser *p, const char *key, const char *value, 
 		return;
 	}
 	/* A pool has no default length; an address is a /30 or a /64. */
-	if (netns_prefix_parse(value, data == 2 ? 33 : 30, data == 2 ? 129 : 64, &a) < 0 ||
-	    (data == 2 && !strchr(value, '/'))) {
-		perr(p, "%s=: invalid %s '%s': expected %s", key, data == 2 ? "pool" : "address",
-		     value,
-		     data == 2 ? "IPv4/LENGTH or IPv6/LENGTH"
-			       : "an IPv4 or IPv6 address, optionally with /LENGTH");
+	if (netns_prefix_parse(value, k->data == 2 ? 33 : 30, k->data == 2 ? 129 : 64, &a) < 0 ||
+	    (k->data == 2 && !strchr(value, '/'))) {
+		perr(p, "%s=: invalid %s '%s': expected %s", k->key,
+		     k->data == 2 ? "pool" : "address", value,
+		     k->data == 2 ? "IPv4/LENGTH or IPv6/LENGTH"
+				  : "an IPv4 or IPv6 address, optionally with /LENGTH");
 		return;
 	}
 	f = a.family == AF_INET ? 0 : 1;
-	if (data == 2 && a.prefixlen > (f == 0 ? 30 : 64)) {
-		perr(p, "%s=: pool '%s' too small: it must hold a %s (at most /%d)", key, value,
+	if (k->data == 2 && a.prefixlen > (f == 0 ? 30 : 64)) {
+		perr(p, "%s=: pool '%s' too small: it must hold a %s (at most /%d)", k->key, value,
 		     f == 0 ? "/30" : "/64", f == 0 ? 30 : 64);
 		return;
 	}
-	if (data != 2 && netns_prefix_is_network_or_broadcast(&a)) {
-		perr(p, "%s=: '%s' is the network or broadcast address of its subnet", key, value);
+	if (k->data != 2 && netns_prefix_is_network_or_broadcast(&a)) {
+		perr(p, "%s=: '%s' is the network or broadcast address of its subnet", k->key,
+		     value);
 		return;
 	}
 	if (slot[f].family) {
-		perr(p, "%s=: a second %s value '%s': one per family (an empty %s= resets)", key,
-		     f == 0 ? "IPv4" : "IPv6", value, key);
+		perr(p, "%s=: a second %s value '%s': one per family (an empty %s= resets)", k->key,
+		     f == 0 ? "IPv4" : "IPv6", value, k->key);
 		return;
 	}
-	slot[f] = data == 2 ? netns_prefix_network(&a) : a;
+	slot[f] = k->data == 2 ? netns_prefix_network(&a) : a;
 }
 
 /* An interface name as the kernel takes it (dev_valid_name()). */
-static void parse_bridge(struct parser *p, const char *key, const char *value, size_t offset,
-			 int data)
+static void parse_bridge(struct parser *p, const struct config_key *k, const char *value)
 {
 	size_t n = strlen(value);
 
@@ -833,69 +747,51 @@ static void parse_bridge(struct parser *p, const char *key, const char *value, s
 		perr(p,
 		     "%s=: invalid interface name '%s': 1 to 15 characters, no '/', ':' or "
 		     "spaces",
-		     key, value);
+		     k->key, value);
 		return;
 	}
 	set_string(p, &p->c->container.bridge, value);
 }
 
-/* data: the default. StopTimeoutSec= must be > 0. */
-static void parse_usec(struct parser *p, const char *key, const char *value, size_t offset,
-		       int data)
+/* A duration of at least k->min; empty: k->def. */
+static void parse_usec(struct parser *p, const struct config_key *k, const char *value)
 {
-	usec_t u = data < 0 ? USEC_INFINITY : (usec_t)data * USEC_PER_SEC;
+	usec_t u = k->def;
 
 	if (*value && parse_duration(value, &u) < 0) {
 		perr(p,
 		     "%s=: invalid duration '%s': expected e.g. 10s, 500ms, 1min 30s or infinity",
-		     key, value);
+		     k->key, value);
 		return;
 	}
-	if ((offset == offsetof(struct service_config, service.stop_timeout) ||
-	     offset == offsetof(struct service_config, service.runtime_max)) &&
-	    u == 0) {
-		perr(p, "%s=: must not be 0 (use infinity to wait forever)", key);
+	if (u < k->min) {
+		perr(p, "%s=: must not be 0 (use infinity to wait forever)", k->key);
 		return;
 	}
-	*FIELD(p, offset, usec_t) = u;
+	*FIELD(p, k->offset, usec_t) = u;
 }
 
-static void parse_kill_signal(struct parser *p, const char *key, const char *value, size_t offset,
-			      int data)
+static void parse_kill_signal(struct parser *p, const struct config_key *k, const char *value)
 {
-	int sig = SIGTERM;
+	int sig = (int)k->def;
 
 	if (*value && parse_signal(value, &sig) < 0) {
 		perr(p, "%s=: invalid signal '%s': expected a name like SIGTERM or a number 1-64",
-		     key, value);
+		     k->key, value);
 		return;
 	}
-	p->c->service.kill_signal = sig;
-}
-
-/* StartLimitBurst= and TriggerLimitBurst=: data is the default. */
-static void parse_burst(struct parser *p, const char *key, const char *value, size_t offset,
-			int data)
-{
-	uint64_t v = (uint64_t)data;
-
-	if (*value && parse_uint(value, 1, 10000, &v) < 0) {
-		perr(p, "%s=: invalid value '%s': expected a number from 1 to 10000", key, value);
-		return;
-	}
-	*FIELD(p, offset, unsigned) = (unsigned)v;
+	*FIELD(p, k->offset, int) = sig;
 }
 
 /* "1", "1%", "0.5%", "250%": percent of one CPU, two decimals at most. */
-static void parse_cpu_percent(struct parser *p, const char *key, const char *value, size_t offset,
-			      int data)
+static void parse_cpu_percent(struct parser *p, const struct config_key *k, const char *value)
 {
 	unsigned long whole = 1, frac = 0;
 	const char *s = value;
 	char *end;
 
 	if (!*value) {
-		p->c->service.idle_cpu_centi = 100;
+		*FIELD(p, k->offset, unsigned) = (unsigned)k->def;
 		return;
 	}
 	errno = 0;
@@ -917,112 +813,156 @@ static void parse_cpu_percent(struct parser *p, const char *key, const char *val
 		end++;
 	if (*end)
 		goto bad;
-	p->c->service.idle_cpu_centi = (unsigned)(whole * 100 + frac);
+	*FIELD(p, k->offset, unsigned) = (unsigned)(whole * 100 + frac);
 	return;
 bad:
 	perr(p,
 	     "%s=: invalid value '%s': expected a percentage of one CPU, e.g. 1%%, 0.5%% or 150%% "
 	     "(at most 100000%%, two decimals)",
-	     key, value);
-}
-
-static void parse_idle_connections(struct parser *p, const char *key, const char *value,
-				   size_t offset, int data)
-{
-	if (!*value || strcmp(value, "count") == 0)
-		p->c->service.idle_connections = IDLE_CONNECTIONS_COUNT;
-	else if (strcmp(value, "traffic") == 0)
-		p->c->service.idle_connections = IDLE_CONNECTIONS_TRAFFIC;
-	else
-		perr(p, "%s=: invalid value '%s': expected count or traffic", key, value);
+	     k->key, value);
 }
 
 #define OFF(f) offsetof(struct service_config, f)
+#define SB(f)  OFF(container.sandbox.f)
+#define SEC(n) ((n)*USEC_PER_SEC)
+/* Limit*=: each its element of the rlimits array. */
+#define LIMIT(name, resource, example)                                                             \
+	{                                                                                          \
+		"Container", "Limit" name, &kind_rlimit, parse_rlimit, SB(rlimits[resource]),      \
+		    resource, .sample = example                                                    \
+	}
 
-static const struct config_key {
-	const char *section;
-	const char *key;
-	key_parser parse;
-	size_t offset;
-	int data;
-} config_keys[] = {
-    {"Socket", "ListenStream", parse_listen, 0, LISTEN_STREAM},
-    {"Socket", "ListenDatagram", parse_listen, 0, LISTEN_DATAGRAM},
-    {"Socket", "ListenSequentialPacket", parse_listen, 0, LISTEN_SEQPACKET},
-    {"Socket", "Accept", parse_accept, 0, 0},
-    {"Socket", "Backlog", parse_backlog, 0, 0},
-    {"Socket", "FileDescriptorName", parse_fd_name, 0, 0},
-    {"Socket", "BindIPv6Only", parse_bind_ipv6_only, 0, 0},
-    {"Socket", "ReusePort", parse_bool, OFF(socket.reuse_port), 0},
-    {"Socket", "FreeBind", parse_bool, OFF(socket.free_bind), 0},
-    {"Socket", "DeferAcceptSec", parse_defer_accept, 0, 0},
-    {"Socket", "SocketMode", parse_socket_mode, 0, 0},
-    {"Socket", "SocketUser", parse_user_group, OFF(socket.socket_user), 0},
-    {"Socket", "SocketGroup", parse_user_group, OFF(socket.socket_group), 1},
-    {"Socket", "TriggerLimitIntervalSec", parse_usec, OFF(socket.trigger_limit_interval), 2},
-    {"Socket", "TriggerLimitBurst", parse_burst, OFF(socket.trigger_limit_burst), 0},
-    {"Socket", "MaxConnections", parse_count, OFF(socket.max_connections), CONFIG_MAX_CONNECTIONS},
-    {"Socket", "MaxConnectionsPerSource", parse_count, OFF(socket.max_connections_per_source),
-     CONFIG_MAX_CONNECTIONS},
-    {"Socket", "MaxConnectionsPerSourceIPv6Prefix", parse_count, OFF(socket.per_source_ipv6_prefix),
-     128},
-    {"Container", "Directory", parse_path, OFF(container.directory), 0},
-    {"Container", "Exec", parse_exec, 0, 0},
-    {"Container", "WorkingDirectory", parse_path, OFF(container.working_directory), 0},
-    {"Container", "Environment", parse_environment, 0, 0},
-    {"Container", "User", parse_user_group, OFF(container.user), 0},
-    {"Container", "Group", parse_user_group, OFF(container.group), 1},
-    {"Container", "Hostname", parse_hostname, 0, 0},
-    {"Container", "Bind", parse_bind, 0, 0},
-    {"Container", "BindReadOnly", parse_bind, 0, 1},
-    {"Container", "TemporaryFileSystem", parse_tmpfs, 0, 0},
-    {"Container", "ReadOnly", parse_bool, OFF(container.read_only), 1},
-    {"Container", "Network", parse_network, 0, 0},
-    {"Container", "PrivateUsers", parse_private_users, 0, 0},
-    {"Container", "Capabilities", parse_capabilities, 0, 0},
-    {"Container", "NoNewPrivileges", parse_no_new_privileges, 0, 0},
-    {"Container", "SystemCallFilter", parse_syscall_filter, 0, 0},
-    {"Container", "SystemCallErrorNumber", parse_syscall_error_number, 0, 0},
-    {"Container", "SystemCallArchitectures", parse_syscall_architectures, 0, 0},
-    {"Container", "LimitCPU", parse_rlimit, 0, RLIMIT_CPU},
-    {"Container", "LimitFSIZE", parse_rlimit, 0, RLIMIT_FSIZE},
-    {"Container", "LimitDATA", parse_rlimit, 0, RLIMIT_DATA},
-    {"Container", "LimitSTACK", parse_rlimit, 0, RLIMIT_STACK},
-    {"Container", "LimitCORE", parse_rlimit, 0, RLIMIT_CORE},
-    {"Container", "LimitRSS", parse_rlimit, 0, RLIMIT_RSS},
-    {"Container", "LimitNOFILE", parse_rlimit, 0, RLIMIT_NOFILE},
-    {"Container", "LimitAS", parse_rlimit, 0, RLIMIT_AS},
-    {"Container", "LimitNPROC", parse_rlimit, 0, RLIMIT_NPROC},
-    {"Container", "LimitMEMLOCK", parse_rlimit, 0, RLIMIT_MEMLOCK},
-    {"Container", "LimitLOCKS", parse_rlimit, 0, RLIMIT_LOCKS},
-    {"Container", "LimitSIGPENDING", parse_rlimit, 0, RLIMIT_SIGPENDING},
-    {"Container", "LimitMSGQUEUE", parse_rlimit, 0, RLIMIT_MSGQUEUE},
-    {"Container", "LimitNICE", parse_rlimit, 0, RLIMIT_NICE},
-    {"Container", "LimitRTPRIO", parse_rlimit, 0, RLIMIT_RTPRIO},
-    {"Container", "LimitRTTIME", parse_rlimit, 0, RLIMIT_RTTIME},
-    {"Container", "MemoryMax", parse_cgroup_bytes, OFF(container.sandbox.memory_max), 0},
-    {"Container", "MemoryHigh", parse_cgroup_bytes, OFF(container.sandbox.memory_high), 0},
-    {"Container", "TasksMax", parse_tasks_max, 0, 0},
-    {"Container", "CPUWeight", parse_cgroup_weight, OFF(container.sandbox.cpu_weight), 0},
-    {"Container", "CPUQuota", parse_cpu_quota, 0, 0},
-    {"Container", "IOWeight", parse_cgroup_weight, OFF(container.sandbox.io_weight), 0},
-    {"Container", "StandardInput", parse_standard_input, 0, 0},
-    {"Container", "PoolSize", parse_count, OFF(container.pool_size), CONFIG_MAX_POOL},
-    {"Container", "Prepare", parse_prepare, 0, 0},
-    {"Container", "Address", parse_address, 0, 0},
-    {"Container", "HostAddress", parse_address, 0, 1},
-    {"Container", "AddressPool", parse_address, 0, 2},
-    {"Container", "Bridge", parse_bridge, 0, 0},
-    {"Service", "StopTimeoutSec", parse_usec, OFF(service.stop_timeout), 10},
-    {"Service", "KillSignal", parse_kill_signal, 0, 0},
-    {"Service", "StartLimitIntervalSec", parse_usec, OFF(service.start_limit_interval), 10},
-    {"Service", "StartLimitBurst", parse_burst, OFF(service.start_limit_burst),
-     DEFAULT_START_LIMIT_BURST},
-    {"Service", "IdleFreezeSec", parse_usec, OFF(service.idle_freeze), 0},
-    {"Service", "IdleStopSec", parse_usec, OFF(service.idle_stop), 0},
-    {"Service", "IdleCPUPercent", parse_cpu_percent, 0, 0},
-    {"Service", "IdleConnections", parse_idle_connections, 0, 0},
-    {"Service", "RuntimeMaxSec", parse_usec, OFF(service.runtime_max), -1},
+static const char *const bind_ipv6_only_names[] = {"default", "both", "ipv6-only", NULL};
+static const char *const standard_input_names[] = {"fd", "socket", NULL};
+static const char *const idle_connections_names[] = {"count", "traffic", NULL};
+
+/* Every key, in the order config_dump() shows them. */
+static const struct config_key config_keys[] = {
+    /* One listen list, in fd order, for the three. */
+    {"Socket", "ListenStream", &kind_listen, parse_listen, OFF(socket), LISTEN_STREAM,
+     .sample = "127.0.0.1:8081"},
+    {"Socket", "ListenDatagram", &kind_listen, parse_listen, OFF(socket), LISTEN_DATAGRAM,
+     .sample = "127.0.0.1:8082"},
+    {"Socket", "ListenSequentialPacket", &kind_listen, parse_listen, OFF(socket), LISTEN_SEQPACKET,
+     .sample = "/run/nsinetd-sample.sock"},
+    {"Socket", "Accept", &kind_bool, parse_bool, OFF(socket.accept), .sample = "yes"},
+    {"Socket", "Backlog", &kind_uint, parse_number, OFF(socket.backlog), .def = 4096, .min = 1,
+     .max = 65535, .sample = "10"},
+    {"Socket", "FileDescriptorName", &kind_string, parse_fd_name, OFF(socket.fd_name),
+     .sample = "x"},
+    {"Socket", "BindIPv6Only", &kind_enum, parse_enum, OFF(socket.bind_ipv6_only),
+     .def = BIND_IPV6_DEFAULT, .names = bind_ipv6_only_names, .sample = "both"},
+    {"Socket", "ReusePort", &kind_bool, parse_bool, OFF(socket.reuse_port), .sample = "yes"},
+    {"Socket", "FreeBind", &kind_bool, parse_bool, OFF(socket.free_bind), .sample = "yes"},
+    {"Socket", "DeferAcceptSec", &kind_usec, parse_defer_accept, OFF(socket.defer_accept),
+     .sample = "5s"},
+    {"Socket", "SocketMode", &kind_mode, parse_socket_mode, OFF(socket.socket_mode), .def = 0666,
+     .sample = "0600"},
+    {"Socket", "SocketUser", &kind_string, parse_user_group, OFF(socket.socket_user), 0,
+     .sample = "a"},
+    {"Socket", "SocketGroup", &kind_string, parse_user_group, OFF(socket.socket_group), 1,
+     .sample = "a"},
+    {"Socket", "TriggerLimitIntervalSec", &kind_usec, parse_usec,
+     OFF(socket.trigger_limit_interval), .def = SEC(2), .sample = "5s"},
+    /* 0: DEFAULT_TRIGGER_LIMIT_BURST, or _ACCEPT with Accept=yes. */
+    {"Socket", "TriggerLimitBurst", &kind_uint, parse_number, OFF(socket.trigger_limit_burst),
+     .min = 1, .max = 10000, .sample = "3"},
+    /* 0: DEFAULT_MAX_CONNECTIONS with Accept=yes. */
+    {"Socket", "MaxConnections", &kind_uint, parse_number, OFF(socket.max_connections), .min = 1,
+     .max = CONFIG_MAX_CONNECTIONS, .sample = "3"},
+    {"Socket", "MaxConnectionsPerSource", &kind_uint, parse_number,
+     OFF(socket.max_connections_per_source), .max = CONFIG_MAX_CONNECTIONS, .sample = "3"},
+    /* 0: DEFAULT_PER_SOURCE_IPV6_PREFIX with Accept=yes. */
+    {"Socket", "MaxConnectionsPerSourceIPv6Prefix", &kind_uint, parse_number,
+     OFF(socket.per_source_ipv6_prefix), .min = 1, .max = 128, .sample = "56"},
+    {"Container", "Directory", &kind_string, parse_path, OFF(container.directory),
+     .sample = "/srv"},
+    {"Container", "Exec", &kind_argv, parse_exec, OFF(container.exec), .sample = "/bin/true x"},
+    /* NULL: "/" (finish_defaults()). */
+    {"Container", "WorkingDirectory", &kind_string, parse_path, OFF(container.working_directory),
+     .sample = "/srv"},
+    {"Container", "Environment", &kind_env, parse_environment, OFF(container.environment),
+     .sample = "A=1"},
+    {"Container", "User", &kind_string, parse_user_group, OFF(container.user), 0, .sample = "a"},
+    {"Container", "Group", &kind_string, parse_user_group, OFF(container.group), 1, .sample = "a"},
+    {"Container", "Hostname", &kind_string, parse_hostname, OFF(container.hostname), .sample = "x"},
+    /* One list of binds, in mount order, for the two. */
+    {"Container", "Bind", &kind_binds, parse_bind, OFF(container), 0, .sample = "/a:/b"},
+    {"Container", "BindReadOnly", &kind_binds, parse_bind, OFF(container), 1, .sample = "/a"},
+    {"Container", "TemporaryFileSystem", &kind_tmpfs, parse_tmpfs, OFF(container),
+     .sample = "/a:size=1M"},
+    {"Container", "ReadOnly", &kind_bool, parse_bool, OFF(container.read_only), .def = true,
+     .sample = "no"},
+    {"Container", "Network", &kind_network, parse_network, OFF(container), .sample = "host"},
+    {"Container", "PrivateUsers", &kind_private_users, parse_private_users, OFF(container.sandbox),
+     .def = PRIVATE_USERS_PICK, .sample = "no"},
+    {"Container", "Capabilities", &kind_capabilities, parse_capabilities, OFF(container.sandbox),
+     .sample = "CAP_CHOWN"},
+    {"Container", "NoNewPrivileges", &kind_bool, parse_bool, SB(no_new_privileges), .def = true,
+     .sample = "no"},
+    {"Container", "SystemCallFilter", &kind_syscall_filter, parse_syscall_filter,
+     OFF(container.sandbox), .sample = "~connect"},
+    /* 0: EPERM. */
+    {"Container", "SystemCallErrorNumber", &kind_errno, parse_syscall_error_number,
+     SB(syscall_error_number), .sample = "EACCES"},
+    /* native only: nothing to store. */
+    {"Container", "SystemCallArchitectures", &kind_none, parse_syscall_architectures},
+    LIMIT("CPU", RLIMIT_CPU, "10"),
+    LIMIT("FSIZE", RLIMIT_FSIZE, "1048576"),
+    LIMIT("DATA", RLIMIT_DATA, "1048576:2097152"),
+    LIMIT("STACK", RLIMIT_STACK, "1048576"),
+    LIMIT("CORE", RLIMIT_CORE, "0"),
+    LIMIT("RSS", RLIMIT_RSS, "1048576"),
+    LIMIT("NOFILE", RLIMIT_NOFILE, "100:200"),
+    LIMIT("AS", RLIMIT_AS, "1073741824"),
+    /* Unset: CONFIG_DEFAULT_LIMIT_NPROC or more (sandbox_finish()). */
+    LIMIT("NPROC", RLIMIT_NPROC, "16"),
+    LIMIT("MEMLOCK", RLIMIT_MEMLOCK, "65536"),
+    LIMIT("LOCKS", RLIMIT_LOCKS, "10"),
+    LIMIT("SIGPENDING", RLIMIT_SIGPENDING, "10"),
+    LIMIT("MSGQUEUE", RLIMIT_MSGQUEUE, "8192"),
+    LIMIT("NICE", RLIMIT_NICE, "10"),
+    LIMIT("RTPRIO", RLIMIT_RTPRIO, "1"),
+    LIMIT("RTTIME", RLIMIT_RTTIME, "1ms"),
+    {"Container", "MemoryMax", &kind_u64, parse_cgroup_bytes, SB(memory_max),
+     .sample = "536870912"},
+    {"Container", "MemoryHigh", &kind_u64, parse_cgroup_bytes, SB(memory_high),
+     .sample = "268435456"},
+    {"Container", "TasksMax", &kind_u64, parse_tasks_max, SB(tasks_max), .sample = "32"},
+    {"Container", "CPUWeight", &kind_uint, parse_cgroup_weight, SB(cpu_weight), .min = 1,
+     .max = 10000, .sample = "50"},
+    {"Container", "CPUQuota", &kind_percent, parse_cpu_quota, SB(cpu_quota), .sample = "50%"},
+    {"Container", "IOWeight", &kind_uint, parse_cgroup_weight, SB(io_weight), .min = 1,
+     .max = 10000, .sample = "50"},
+    {"Container", "StandardInput", &kind_enum, parse_enum, OFF(container.standard_input),
+     .def = STANDARD_INPUT_FD, .names = standard_input_names, .sample = "socket"},
+    {"Container", "PoolSize", &kind_uint, parse_number, OFF(container.pool_size),
+     .max = CONFIG_MAX_POOL, .sample = "2"},
+    {"Container", "Prepare", &kind_bool, parse_prepare, OFF(container.prepare), .sample = "yes"},
+    {"Container", "Address", &kind_prefixes, parse_address, OFF(container.address), 0,
+     .sample = "10.1.0.2/30"},
+    {"Container", "HostAddress", &kind_prefixes, parse_address, OFF(container.host_address), 1,
+     .sample = "10.1.0.1/30"},
+    /* Unset: NETWORK_POOL_V4/V6 (finish_defaults()). */
+    {"Container", "AddressPool", &kind_prefixes, parse_address, OFF(container.address_pool), 2,
+     .sample = "10.90.0.0/16"},
+    {"Container", "Bridge", &kind_string, parse_bridge, OFF(container.bridge), .sample = "br0"},
+    {"Service", "StopTimeoutSec", &kind_usec, parse_usec, OFF(service.stop_timeout), .def = SEC(10),
+     .min = 1, .sample = "5s"},
+    {"Service", "KillSignal", &kind_signal, parse_kill_signal, OFF(service.kill_signal),
+     .def = SIGTERM, .sample = "SIGINT"},
+    {"Service", "StartLimitIntervalSec", &kind_usec, parse_usec, OFF(service.start_limit_interval),
+     .def = SEC(10), .sample = "5s"},
+    {"Service", "StartLimitBurst", &kind_uint, parse_number, OFF(service.start_limit_burst),
+     .def = 5, .min = 1, .max = 10000, .sample = "6"},
+    {"Service", "IdleFreezeSec", &kind_usec, parse_usec, OFF(service.idle_freeze), .sample = "5s"},
+    {"Service", "IdleStopSec", &kind_usec, parse_usec, OFF(service.idle_stop), .sample = "5s"},
+    {"Service", "IdleCPUPercent", &kind_centi_percent, parse_cpu_percent,
+     OFF(service.idle_cpu_centi), .def = 100, .sample = "2.50%"},
+    {"Service", "IdleConnections", &kind_enum, parse_enum, OFF(service.idle_connections),
+     .def = IDLE_CONNECTIONS_COUNT, .names = idle_connections_names, .sample = "traffic"},
+    {"Service", "RuntimeMaxSec", &kind_usec, parse_usec, OFF(service.runtime_max),
+     .def = USEC_INFINITY, .min = 1, .sample = "5s"},
 };
 
 /* Planned keys: a clear "not yet" rather than "unknown". */
@@ -1061,7 +1001,7 @@ static int handler(void *user, const char *section, const char *key, const char 
 		const struct config_key *k = &config_keys[i];
 
 		if (strcmp(k->section, section) == 0 && strcmp(k->key, key) == 0) {
-			k->parse(p, key, value, k->offset, k->data);
+			k->parse(p, k, value);
 			return 1;
 		}
 	}
@@ -1182,44 +1122,66 @@ static struct service_config *service_config_new(const char *path, const char *n
 	c->path = strdup(path);
 	if (!c->name || !c->path)
 		return config_free(c);
-	c->socket.backlog = DEFAULT_BACKLOG;
-	c->socket.bind_ipv6_only = BIND_IPV6_DEFAULT;
-	c->socket.socket_mode = DEFAULT_SOCKET_MODE;
-	c->container.read_only = true;
-	c->container.network = NETWORK_NONE;
-	sandbox_defaults(&c->container.sandbox);
-	c->service.stop_timeout = DEFAULT_STOP_TIMEOUT;
-	c->service.kill_signal = SIGTERM;
-	c->service.start_limit_interval = DEFAULT_START_LIMIT_INTERVAL;
-	c->service.start_limit_burst = DEFAULT_START_LIMIT_BURST;
-	c->service.idle_cpu_centi = 100;
-	c->socket.trigger_limit_interval = DEFAULT_TRIGGER_LIMIT_INTERVAL;
-	c->service.runtime_max = USEC_INFINITY;
+	for (size_t i = 0; i < ELEMENTSOF(config_keys); i++) {
+		const struct config_key *k = &config_keys[i];
+
+		if (k->kind->init)
+			k->kind->init((char *)c + k->offset, k);
+	}
 	return c;
 }
 
-/* The Accept=yes keys: what they need, and defaults that depend on Accept=. */
-static void finish_accept(struct parser *p)
+/* The defaults that depend on other keys (Accept=, MaxConnections=) or on
+ * the name. Returns 0 or -ENOMEM. */
+static int finish_defaults(struct service_config *c)
 {
-	struct service_config *c = p->c;
 	struct socket_config *sc = &c->socket;
+	struct container_config *cc = &c->container;
+	static const char *const pool_default[2] = {NETWORK_POOL_V4, NETWORK_POOL_V6};
+	const char *fallback = DEFAULT_HOSTNAME;
 
 	if (sc->accept) {
-		for (size_t i = 0; i < sc->n_listen; i++)
-			if (sc->listen[i].type == LISTEN_DATAGRAM)
-				perr(p,
-				     "Accept=yes with ListenDatagram=%s (line %u): a datagram "
-				     "socket has no connections to accept (use Accept=no)",
-				     sc->listen[i].text, sc->listen[i].line);
 		if (!sc->max_connections)
 			sc->max_connections = DEFAULT_MAX_CONNECTIONS;
 		if (!sc->per_source_ipv6_prefix)
 			sc->per_source_ipv6_prefix = DEFAULT_PER_SOURCE_IPV6_PREFIX;
 		if (!sc->trigger_limit_burst)
 			sc->trigger_limit_burst = DEFAULT_TRIGGER_LIMIT_BURST_ACCEPT;
-		if (c->container.pool_size > sc->max_connections)
+		cc->prepare = false;
+	} else if (!sc->trigger_limit_burst) {
+		sc->trigger_limit_burst = DEFAULT_TRIGGER_LIMIT_BURST;
+	}
+	sandbox_finish(&cc->sandbox, sc);
+	for (int f = 0; f < 2; f++)
+		if (!cc->address_pool[f].family)
+			(void)netns_prefix_parse(pool_default[f], 30, 64, &cc->address_pool[f]);
+	if (!sc->fd_name)
+		sc->fd_name = strdup(fd_name_is_valid(c->name) ? c->name : fallback);
+	if (!cc->hostname)
+		cc->hostname = strdup(hostname_is_valid(c->name) ? c->name : fallback);
+	if (!cc->working_directory)
+		cc->working_directory = strdup("/");
+	return sc->fd_name && cc->hostname && cc->working_directory ? 0 : -ENOMEM;
+}
+
+/* The Accept=yes keys: what they need. */
+static void finish_accept(struct parser *p)
+{
+	struct service_config *c = p->c;
+	struct socket_config *sc = &c->socket;
+
+	if (sc->accept) {
+		unsigned max = sc->max_connections ? sc->max_connections : DEFAULT_MAX_CONNECTIONS;
+
+		for (size_t i = 0; i < sc->n_listen; i++)
+			if (sc->listen[i].type == LISTEN_DATAGRAM)
+				perr(p,
+				     "Accept=yes with ListenDatagram=%s (line %u): a datagram "
+				     "socket has no connections to accept (use Accept=no)",
+				     sc->listen[i].text, sc->listen[i].line);
+		if (c->container.pool_size > max)
 			perr(p, "PoolSize=%u is more than MaxConnections=%u",
-			     c->container.pool_size, sc->max_connections);
+			     c->container.pool_size, max);
 		if (c->service.idle_freeze)
 			perr(p, "IdleFreezeSec= needs Accept=no (a sandbox serves one connection: "
 				"IdleStopSec= ends one whose connection is silent)");
@@ -1229,11 +1191,8 @@ static void finish_accept(struct parser *p)
 		if (c->container.prepare_set && c->container.prepare)
 			perr(p, "Prepare=yes needs Accept=no (with Accept=yes, PoolSize= keeps "
 				"sandboxes set up ahead)");
-		c->container.prepare = false;
 		return;
 	}
-	if (!sc->trigger_limit_burst)
-		sc->trigger_limit_burst = DEFAULT_TRIGGER_LIMIT_BURST;
 	if (sc->max_connections)
 		perr(p, "MaxConnections= needs Accept=yes");
 	if (sc->max_connections_per_source)
@@ -1249,8 +1208,6 @@ static void finish_accept(struct parser *p)
 		perr(p, "RuntimeMaxSec= needs Accept=yes");
 }
 
-/* Required keys and defaults that depend on the name. */
-/* What Network=veth's keys mean together; the pool defaults. */
 /* Checks across the [Container] keys whose order in the file is free. */
 static void finish_container(struct parser *p)
 {
@@ -1266,10 +1223,10 @@ static void finish_container(struct parser *p)
 			     cc->binds[i].read_only ? "BindReadOnly" : "Bind", cc->binds[i].source);
 }
 
+/* What Network=veth's keys mean together. */
 static void finish_network(struct parser *p)
 {
 	struct container_config *c = &p->c->container;
-	static const char *const pool_default[2] = {NETWORK_POOL_V4, NETWORK_POOL_V6};
 	char a[64], b[64];
 	bool any = false;
 
@@ -1285,8 +1242,6 @@ static void finish_network(struct parser *p)
 		const struct netns_prefix *ad = &c->address[f], *h = &c->host_address[f];
 		const char *fam = f == 0 ? "IPv4" : "IPv6";
 
-		if (!c->address_pool[f].family)
-			(void)netns_prefix_parse(pool_default[f], 30, 64, &c->address_pool[f]);
 		if (h->family && !ad->family) {
 			perr(p,
 			     "HostAddress=%s needs an %s Address=", netns_prefix_format(h, a, 64),
@@ -1307,7 +1262,9 @@ static void finish_network(struct parser *p)
 	}
 }
 
-static void finish(struct parser *p, const char *name)
+/* Required keys, checks across sections, then the defaults that depend on
+ * other keys. */
+static void finish(struct parser *p)
 {
 	struct service_config *c = p->c;
 
@@ -1326,15 +1283,9 @@ static void finish(struct parser *p, const char *name)
 			"first, then stopped)");
 	finish_accept(p);
 	finish_container(p);
-	sandbox_finish(&c->container.sandbox, &c->socket);
-	if (!c->socket.fd_name)
-		set_string(p, &c->socket.fd_name, fd_name_is_valid(name) ? name : DEFAULT_HOSTNAME);
-	if (!c->container.hostname)
-		set_string(p, &c->container.hostname,
-			   hostname_is_valid(name) ? name : DEFAULT_HOSTNAME);
-	if (!c->container.working_directory)
-		set_string(p, &c->container.working_directory, "/");
 	finish_network(p);
+	if (finish_defaults(c) < 0)
+		oom(p);
 }
 
 static int parse_buffer(const char *text, size_t size, const char *path, const char *name,
@@ -1370,7 +1321,7 @@ static int parse_buffer(const char *text, size_t size, const char *path, const c
 		/* The reader lets through only what inih accepts; just in case. */
 		config_errors_add(errs, "%s:%d: syntax error", path, r);
 	if (!p.fatal && !p.gave_up)
-		finish(&p, name);
+		finish(&p);
 	if (p.fatal) {
 		config_free(p.c);
 		config_errors_add(errs, "%s: out of memory", path);
@@ -1592,7 +1543,25 @@ int config_load_dir(const char *dir, struct config_errors *errs, struct service_
 	return 0;
 }
 
-/* Freeing and comparing */
+/* Freeing, comparing and showing: loops over the table */
+
+/* Whether k is the first row of its storage (the one that frees, compares
+ * and dumps it): keys of one kind at one offset share it. */
+static bool key_owns_storage(const struct config_key *k)
+{
+	for (const struct config_key *o = config_keys; o < k; o++)
+		if (o->kind == k->kind && o->offset == k->offset)
+			return false;
+	return true;
+}
+
+void config_keys_sharing(const struct config_key *k,
+			 void (*fn)(const struct config_key *row, void *userdata), void *userdata)
+{
+	for (size_t i = 0; i < ELEMENTSOF(config_keys); i++)
+		if (config_keys[i].kind == k->kind && config_keys[i].offset == k->offset)
+			fn(&config_keys[i], userdata);
+}
 
 struct service_config *config_free(struct service_config *c)
 {
@@ -1600,22 +1569,12 @@ struct service_config *config_free(struct service_config *c)
 		return NULL;
 	free(c->name);
 	free(c->path);
-	listen_clear(&c->socket);
-	free(c->socket.fd_name);
-	free(c->socket.socket_user);
-	free(c->socket.socket_group);
-	free(c->container.directory);
-	strv_free(c->container.exec);
-	free(c->container.working_directory);
-	strv_free(c->container.environment);
-	free(c->container.user);
-	free(c->container.group);
-	free(c->container.hostname);
-	free(c->container.netns_name);
-	free(c->container.bridge);
-	binds_clear(&c->container);
-	tmpfs_clear(&c->container);
-	sandbox_free(&c->container.sandbox);
+	for (size_t i = 0; i < ELEMENTSOF(config_keys); i++) {
+		const struct config_key *k = &config_keys[i];
+
+		if (k->kind->free && key_owns_storage(k))
+			k->kind->free((char *)c + k->offset, k);
+	}
 	free(c);
 	return NULL;
 }
@@ -1627,72 +1586,15 @@ void config_free_array(struct service_config **a, size_t n)
 	free(a);
 }
 
-static bool streq_ptr(const char *a, const char *b)
-{
-	return (a && b) ? strcmp(a, b) == 0 : a == b;
-}
-
 bool config_listen_equal(const struct listen_config *a, const struct listen_config *b)
 {
 	return a->type == b->type && socket_address_equal(&a->address, &b->address);
 }
 
-static bool socket_equal(const struct socket_config *a, const struct socket_config *b)
+static bool key_equal(const struct config_key *k, const struct service_config *a,
+		      const struct service_config *b)
 {
-	if (a->n_listen != b->n_listen)
-		return false;
-	for (size_t i = 0; i < a->n_listen; i++)
-		if (!config_listen_equal(&a->listen[i], &b->listen[i]))
-			return false;
-	return a->accept == b->accept && a->backlog == b->backlog &&
-	       streq_ptr(a->fd_name, b->fd_name) && a->bind_ipv6_only == b->bind_ipv6_only &&
-	       a->reuse_port == b->reuse_port && a->free_bind == b->free_bind &&
-	       a->defer_accept == b->defer_accept && a->socket_mode == b->socket_mode &&
-	       streq_ptr(a->socket_user, b->socket_user) &&
-	       streq_ptr(a->socket_group, b->socket_group) &&
-	       a->trigger_limit_interval == b->trigger_limit_interval &&
-	       a->trigger_limit_burst == b->trigger_limit_burst &&
-	       a->max_connections == b->max_connections &&
-	       a->max_connections_per_source == b->max_connections_per_source &&
-	       a->per_source_ipv6_prefix == b->per_source_ipv6_prefix;
-}
-
-/* Two [IPv4, IPv6] pairs (not memcmp: padding). */
-static bool prefixes_equal(const struct netns_prefix *a, const struct netns_prefix *b)
-{
-	for (int f = 0; f < 2; f++)
-		if (a[f].family != b[f].family || a[f].prefixlen != b[f].prefixlen ||
-		    (a[f].family && !netns_prefix_same_address(&a[f], &b[f])))
-			return false;
-	return true;
-}
-
-static bool container_equal(const struct container_config *a, const struct container_config *b)
-{
-	if (a->n_binds != b->n_binds || a->n_tmpfs != b->n_tmpfs)
-		return false;
-	for (size_t i = 0; i < a->n_binds; i++)
-		if (!streq_ptr(a->binds[i].source, b->binds[i].source) ||
-		    !streq_ptr(a->binds[i].target, b->binds[i].target) ||
-		    a->binds[i].read_only != b->binds[i].read_only ||
-		    a->binds[i].optional != b->binds[i].optional ||
-		    a->binds[i].idmap != b->binds[i].idmap || a->binds[i].suid != b->binds[i].suid)
-			return false;
-	for (size_t i = 0; i < a->n_tmpfs; i++)
-		if (!streq_ptr(a->tmpfs[i].target, b->tmpfs[i].target) ||
-		    !streq_ptr(a->tmpfs[i].options, b->tmpfs[i].options))
-			return false;
-	return streq_ptr(a->directory, b->directory) && strv_equal(a->exec, b->exec) &&
-	       streq_ptr(a->working_directory, b->working_directory) &&
-	       strv_equal(a->environment, b->environment) && streq_ptr(a->user, b->user) &&
-	       streq_ptr(a->group, b->group) && streq_ptr(a->hostname, b->hostname) &&
-	       a->read_only == b->read_only && a->network == b->network &&
-	       sandbox_equal(&a->sandbox, &b->sandbox) && a->standard_input == b->standard_input &&
-	       a->pool_size == b->pool_size && a->prepare == b->prepare &&
-	       streq_ptr(a->netns_name, b->netns_name) && streq_ptr(a->bridge, b->bridge) &&
-	       prefixes_equal(a->address, b->address) &&
-	       prefixes_equal(a->host_address, b->host_address) &&
-	       prefixes_equal(a->address_pool, b->address_pool);
+	return k->kind->equal((const char *)a + k->offset, (const char *)b + k->offset, k);
 }
 
 bool config_equal(const struct service_config *a, const struct service_config *b)
@@ -1702,15 +1604,78 @@ bool config_equal(const struct service_config *a, const struct service_config *b
 	if (!a || !b)
 		return false;
 	/* The path and the lines are where, not what: not compared. */
-	return streq_ptr(a->name, b->name) && socket_equal(&a->socket, &b->socket) &&
-	       container_equal(&a->container, &b->container) &&
-	       a->service.stop_timeout == b->service.stop_timeout &&
-	       a->service.kill_signal == b->service.kill_signal &&
-	       a->service.start_limit_interval == b->service.start_limit_interval &&
-	       a->service.start_limit_burst == b->service.start_limit_burst &&
-	       a->service.idle_freeze == b->service.idle_freeze &&
-	       a->service.idle_stop == b->service.idle_stop &&
-	       a->service.idle_cpu_centi == b->service.idle_cpu_centi &&
-	       a->service.idle_connections == b->service.idle_connections &&
-	       a->service.runtime_max == b->service.runtime_max;
+	if (!streq_ptr(a->name, b->name))
+		return false;
+	for (size_t i = 0; i < ELEMENTSOF(config_keys); i++)
+		if (key_owns_storage(&config_keys[i]) && !key_equal(&config_keys[i], a, b))
+			return false;
+	return true;
+}
+
+struct config_dumper {
+	config_dump_fn emit;
+	void *userdata;
+};
+
+void config_dump_value(struct config_dumper *d, const struct config_key *k, const char *key,
+		       const char *value, bool is_default)
+{
+	d->emit(d->userdata, k->section, key, value, is_default);
+}
+
+/* What a file that sets none of c's keys but Accept= gets: the reference
+ * for is_default (the defaults that depend on Accept= follow it). */
+static struct service_config *config_defaults_new(const struct service_config *c)
+{
+	struct service_config *d = service_config_new(c->path, c->name);
+
+	if (!d)
+		return NULL;
+	d->socket.accept = c->socket.accept;
+	if (finish_defaults(d) < 0)
+		return config_free(d);
+	return d;
+}
+
+void config_dump(const struct service_config *c, config_dump_fn emit, void *userdata)
+{
+	_cleanup_free_ char *buf = malloc(CONFIG_DUMP_MAX);
+	struct service_config *defaults = config_defaults_new(c);
+	struct config_dumper d = {.emit = emit, .userdata = userdata};
+
+	for (size_t i = 0; buf && i < ELEMENTSOF(config_keys); i++) {
+		const struct config_key *k = &config_keys[i];
+		const void *v = (const char *)c + k->offset;
+		/* Accept= itself, which the defaults follow, is at its
+		 * default when no. */
+		bool is_default = k->offset == OFF(socket.accept)
+				      ? !c->socket.accept
+				      : defaults && key_equal(k, c, defaults);
+
+		if (!key_owns_storage(k))
+			continue;
+		if (k->kind->dump) {
+			k->kind->dump(v, k, is_default, &d);
+			continue;
+		}
+		k->kind->format(v, k, buf, CONFIG_DUMP_MAX);
+		emit(userdata, k->section, k->key, buf, is_default);
+	}
+	config_free(defaults);
+}
+
+size_t config_key_count(void)
+{
+	return ELEMENTSOF(config_keys);
+}
+
+const char *config_key_name(size_t i, const char **ret_section, const char **ret_sample)
+{
+	if (i >= ELEMENTSOF(config_keys))
+		return NULL;
+	if (ret_section)
+		*ret_section = config_keys[i].section;
+	if (ret_sample)
+		*ret_sample = config_keys[i].sample;
+	return config_keys[i].key;
 }

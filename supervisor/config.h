@@ -247,6 +247,27 @@ bool config_equal(const struct service_config *a, const struct service_config *b
 /* Same listener set and socket options (a reload then keeps the fds). */
 bool config_listen_equal(const struct listen_config *a, const struct listen_config *b);
 
+/* The effective configuration, every key in table order with its value or
+ * its default, in the configuration file's own syntax (what `nsinetctl show`
+ * prints). emit() is called once per value; a key that holds a list
+ * (ListenStream=, Bind=, Environment=, …) is emitted once per element, and
+ * a list key that is empty is emitted once with value "" (and is_default true).
+ * Keys that share one list (ListenStream=, ListenDatagram= and
+ * ListenSequentialPacket=; Bind= and BindReadOnly=) come together, at the
+ * place of the first, their empty ones first, so that the elements keep
+ * their order. Fed back as a file, the values give a config_equal() one.
+ * is_default: the value of a file that sets none of the keys but Accept=. */
+typedef void (*config_dump_fn)(void *userdata, const char *section, const char *key,
+			       const char *value, bool is_default);
+void config_dump(const struct service_config *c, config_dump_fn emit, void *userdata);
+
+/* The table of keys (supervisor/config.c, config_keys[]), for tests and
+ * tools: how many, and the i-th key's name (NULL past the end), its section
+ * and a valid value that is not its default (NULL for a key whose only
+ * value is its default). */
+size_t config_key_count(void);
+const char *config_key_name(size_t i, const char **ret_section, const char **ret_sample);
+
 void config_errors_add(struct config_errors *errs, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 void config_errors_clear(struct config_errors *errs);

@@ -10,7 +10,10 @@
  * What counts as a bug: anything ASan or UBSan reports (overflow, use after
  * free, a leak of a config or of its error messages), an abort, or a parse
  * that succeeds with a result that is not config_equal() to itself (a
- * reload would then restart a service whose file did not change).
+ * reload would then restart a service whose file did not change), or whose
+ * config_dump(), fed back as a file, does not give an equal config (a key
+ * shown wrong; skipped when quoting made a line longer than a file may
+ * have).
  *
  * Built only with -Dfuzz=true by clang (scripts/fuzz.sh); see tests/README.md.
  */
@@ -18,6 +21,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -38,6 +42,52 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	}
 	snprintf(memfd_path, sizeof(memfd_path), "/proc/self/fd/%d", memfd);
 	return 0;
+}
+
+struct dump {
+	FILE *f;
+	const char *section;
+	size_t longest; /* line */
+};
+
+static void dump_cb(void *userdata, const char *section, const char *key, const char *value,
+		    bool is_default)
+{
+	struct dump *d = userdata;
+	size_t n = strlen(key) + 1 + strlen(value);
+
+	if (!d->section || strcmp(d->section, section) != 0)
+		fprintf(d->f, "[%s]\n", section);
+	d->section = section;
+	fprintf(d->f, "%s=%s\n", key, value);
+	if (n > d->longest)
+		d->longest = n;
+}
+
+/* config_dump() fed back to the parser gives an equal config. */
+static void check_dump(const struct service_config *c)
+{
+	struct config_errors errs = {0};
+	struct service_config *back = NULL;
+	char *text = NULL;
+	size_t size = 0;
+	struct dump d = {.f = open_memstream(&text, &size)};
+
+	if (!d.f)
+		abort();
+	config_dump(c, dump_cb, &d);
+	fclose(d.f);
+	if (d.longest <= CONFIG_MAX_LINE &&
+	    (config_parse_string(text, "dump", "fuzz", &errs, &back) < 0 ||
+	     !config_equal(c, back))) {
+		fprintf(stderr, "fuzz-config: the dump does not give an equal config:\n%s", text);
+		for (size_t i = 0; i < errs.n; i++)
+			fprintf(stderr, "  %s\n", errs.messages[i]);
+		abort();
+	}
+	config_free(back);
+	config_errors_clear(&errs);
+	free(text);
 }
 
 /* The whole input as the memfd's content; false if it could not be. */
@@ -75,6 +125,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				c ? "is not equal to itself" : "is NULL");
 			abort();
 		}
+		check_dump(c);
 		/* The derived settings the supervisor reads for every start. */
 		(void)config_capabilities(&c->container, 0);
 		(void)config_capabilities(&c->container, 65534);

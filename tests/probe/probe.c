@@ -17,6 +17,9 @@
  *                       writable, under "files".
  *   PROBE_STAT=/a,/b    report what /a and /b are (type, device, entries,
  *                       read-only, file system) under "stat": a mask shows;
+ *   PROBE_SYSCALLS=a,b  make these harmless system calls (sched_yield,
+ *                       getcpu: a seccomp filter's work shows) and report
+ *                       0 or the errno of each under "syscalls";
  *   PROBE_SECRETS=H,H   hex-encoded strings (never the strings themselves,
  *                       which would then be in our own environment): look
  *                       for them everywhere a payload could read another
@@ -59,6 +62,7 @@
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/statvfs.h>
+#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/un.h>
 #include <time.h>
@@ -641,6 +645,32 @@ static void report_secrets(struct buf *b)
 		   found.truncated ? "true" : "false");
 }
 
+/* PROBE_SYSCALLS=a,b: {"a": 0 or errno, ...}; only calls without effect. */
+static void report_syscalls(struct buf *b)
+{
+	static const struct {
+		const char *name;
+		long nr;
+	} calls[] = {{"sched_yield", SYS_sched_yield}, {"getcpu", SYS_getcpu}};
+	const char *list = getenv("PROBE_SYSCALLS");
+	char copy[256];
+	char *save = NULL;
+	int n = 0;
+
+	buf_printf(b, "{");
+	snprintf(copy, sizeof(copy), "%s", list ? list : "");
+	for (char *name = strtok_r(copy, ",", &save); name; name = strtok_r(NULL, ",", &save))
+		for (size_t i = 0; i < sizeof(calls) / sizeof(calls[0]); i++) {
+			if (strcmp(name, calls[i].name) != 0)
+				continue;
+			errno = 0;
+			buf_printf(b, "%s", n++ ? ", " : "");
+			json_string(b, name);
+			buf_printf(b, ": %d", syscall(calls[i].nr, 0, 0, 0) < 0 ? errno : 0);
+		}
+	buf_printf(b, "}");
+}
+
 static void report_env(struct buf *b)
 {
 	const char *list = getenv("PROBE_ENV");
@@ -680,7 +710,8 @@ static void report_env(struct buf *b)
  *   cgroup (str, /proc/self/cgroup), uid_map, gid_map (str), env ({name: str or
  *   null}), files, stat, secrets (see PROBE_FILES, PROBE_STAT, PROBE_SECRETS),
  *   caps (str, CapEff), cap_bnd (str, CapBnd), no_new_privs (str),
- *   seccomp (str, the "Seccomp:" mode), rlimit_nofile ([soft, hard]),
+ *   seccomp (str, the "Seccomp:" mode), syscalls (see PROBE_SYSCALLS),
+ *   rlimit_nofile ([soft, hard]),
  *   fd_links, pid1_fd_links ({fd: target} of /proc/self/fd and /proc/1/fd, or
  *   {"error": str}), answer (int, 1 for the first answer), peer, local (str or null),
  *   truncated (bool, last).
@@ -756,6 +787,8 @@ static void report_write(struct buf *b, const struct sockaddr_storage *peer, soc
 	report_paths(b, "PROBE_STAT", report_stat);
 	json_key(b, "secrets");
 	report_secrets(b);
+	json_key(b, "syscalls");
+	report_syscalls(b);
 	json_key(b, "caps");
 	json_string(b, status_field("CapEff", field, sizeof(field)));
 	json_key(b, "cap_bnd");
