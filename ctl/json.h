@@ -36,5 +36,8 @@ void json_int(struct json *j, int64_t v);
 void json_double(struct json *j, double v);
 void json_bool(struct json *j, bool v);
 void json_null(struct json *j);
+/* A key and its value, inside an object. */
+void json_field_string(struct json *j, const char *key, const char *s);
+void json_field_uint(struct json *j, const char *key, uint64_t v);
 /* Ends the document with a newline. */
 void json_end(struct json *j);

@@ -102,10 +102,8 @@ int ctl_error(const sd_bus_error *e, int r)
 
 		json_init(&j, stdout, ctl.json_pretty);
 		json_object_begin(&j);
-		json_key(&j, "error");
-		json_string(&j, *name ? name : "org.nsinetd1.Error.Failed");
-		json_key(&j, "message");
-		json_string(&j, msg);
+		json_field_string(&j, "error", *name ? name : "org.nsinetd1.Error.Failed");
+		json_field_string(&j, "message", msg);
 		json_object_end(&j);
 		json_end(&j);
 	}
@@ -312,10 +310,8 @@ static int cmd_op(sd_bus *bus, int argc, char **argv)
 
 		json_init(&j, stdout, ctl.json_pretty);
 		json_object_begin(&j);
-		json_key(&j, "Name");
-		json_string(&j, argv[1]);
-		json_key(&j, "State");
-		json_string(&j, state);
+		json_field_string(&j, "Name", argv[1]);
+		json_field_string(&j, "State", state);
 		json_object_end(&j);
 		json_end(&j);
 	}
@@ -335,12 +331,9 @@ static void print_line(const char *name, uint64_t time, uint32_t pid, const char
 
 		json_init(&j, stdout, false);
 		json_object_begin(&j);
-		json_key(&j, "Time");
-		json_uint(&j, time);
-		json_key(&j, "PID");
-		json_uint(&j, pid);
-		json_key(&j, "Line");
-		json_string(&j, text);
+		json_field_uint(&j, "Time", time);
+		json_field_uint(&j, "PID", pid);
+		json_field_string(&j, "Line", text);
 		json_object_end(&j);
 		json_end(&j);
 		return;
@@ -426,18 +419,12 @@ static int state_signal(sd_bus_message *m, void *userdata, sd_bus_error *e)
 
 		json_init(&j, stdout, false);
 		json_object_begin(&j);
-		json_key(&j, "Time");
-		json_uint(&j, ctl_now());
-		json_key(&j, "Name");
-		json_string(&j, name);
-		json_key(&j, "OldState");
-		json_string(&j, old);
-		json_key(&j, "NewState");
-		json_string(&j, new);
-		json_key(&j, "Reason");
-		json_string(&j, reason);
-		json_key(&j, "USecInOldState");
-		json_uint(&j, usec);
+		json_field_uint(&j, "Time", ctl_now());
+		json_field_string(&j, "Name", name);
+		json_field_string(&j, "OldState", old);
+		json_field_string(&j, "NewState", new);
+		json_field_string(&j, "Reason", reason);
+		json_field_uint(&j, "USecInOldState", usec);
 		json_object_end(&j);
 		json_end(&j);
 	} else {

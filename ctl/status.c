@@ -234,12 +234,9 @@ int ctl_cmd_show(sd_bus *bus, int argc, char **argv)
 			if (row->n != 4)
 				continue;
 			json_object_begin(&j);
-			json_key(&j, "Section");
-			json_string(&j, row->items[0].s);
-			json_key(&j, "Key");
-			json_string(&j, row->items[1].s);
-			json_key(&j, "Value");
-			json_string(&j, row->items[2].s);
+			json_field_string(&j, "Section", row->items[0].s);
+			json_field_string(&j, "Key", row->items[1].s);
+			json_field_string(&j, "Value", row->items[2].s);
 			json_key(&j, "Default");
 			json_bool(&j, row->items[3].b);
 			json_object_end(&j);

@@ -591,6 +591,48 @@ static int method_logs(sd_bus_message *msg, void *userdata, sd_bus_error *e)
 	return sd_bus_send(NULL, r, NULL);
 }
 
+/* --- GetConfig ------------------------------------------------------- */
+
+struct dump_ctx {
+	sd_bus_message *r;
+	int error;
+};
+
+static void dump_row(void *userdata, const char *section, const char *key, const char *value,
+		     bool is_default)
+{
+	struct dump_ctx *x = userdata;
+	int k;
+
+	if (x->error < 0)
+		return;
+	k = sd_bus_message_append(x->r, "(sssb)", section, key, value, (int)is_default);
+	if (k < 0)
+		x->error = k;
+}
+
+/* The effective configuration, every key (config_dump()). */
+static int method_config(sd_bus_message *msg, void *userdata, sd_bus_error *e)
+{
+	_cleanup_(sd_bus_message_unrefp) sd_bus_message *r = NULL;
+	struct dump_ctx x = {0};
+	struct service *s;
+	int k;
+
+	if ((k = get_service(userdata, msg, &s, e)) < 0)
+		return k;
+	if ((k = sd_bus_message_new_method_return(msg, &r)) < 0 ||
+	    (k = sd_bus_message_open_container(r, 'a', "(sssb)")) < 0)
+		return k;
+	x.r = r;
+	config_dump(s->cfg, dump_row, &x);
+	if (x.error < 0)
+		return x.error;
+	if ((k = sd_bus_message_close_container(r)) < 0)
+		return k;
+	return sd_bus_send(NULL, r, NULL);
+}
+
 /* --- calls that wait for a transition ---------------------------------- */
 
 static void pending_free(struct control *c, struct pending *p)
@@ -874,6 +916,8 @@ static const sd_bus_vtable manager_vtable[] = {
 			    method_list, 0),
     SD_BUS_METHOD_WITH_ARGS("GetStatus", SD_BUS_ARGS("s", name), SD_BUS_RESULT("a{sv}", status),
 			    method_status, 0),
+    SD_BUS_METHOD_WITH_ARGS("GetConfig", SD_BUS_ARGS("s", name), SD_BUS_RESULT("a(sssb)", settings),
+			    method_config, 0),
     SD_BUS_METHOD_WITH_ARGS("GetLogs", SD_BUS_ARGS("s", name, "u", lines),
 			    SD_BUS_RESULT("a(tus)", lines), method_logs, 0),
     SD_BUS_METHOD_WITH_ARGS("Start", SD_BUS_ARGS("s", name), SD_BUS_RESULT("s", state),
