@@ -453,8 +453,7 @@ static int cmd_events(sd_bus *bus, int argc, char **argv)
 	if ((r = ctl_call(bus, "Subscribe", NULL, NULL)) > 0)
 		return r;
 	/* Subscribed: a test (or a script) may act now. */
-	if (!ctl.json)
-		fprintf(stderr, "nsinetctl: following state changes\n");
+	fprintf(stderr, "nsinetctl: following state changes\n");
 	for (;;) {
 		r = sd_bus_process(bus, NULL);
 		if (r < 0) {

@@ -979,10 +979,11 @@ static struct client *client_free(struct client *cl)
 		event_free(cl->io);
 	if (cl->timer)
 		event_free(cl->timer);
-	/* sd_bus_close() closes the fd it was given. */
-	if (cl->bus) {
-		sd_bus_flush_close_unref(cl->bus);
-	} else
+	/* Closing closes the fd it was given. Never sd_bus_flush(): it
+	 * waits for a client that may never read. */
+	if (cl->bus)
+		sd_bus_close_unref(cl->bus);
+	else
 		safe_close(cl->fd);
 	free(cl->follow);
 	free(cl);

@@ -934,7 +934,7 @@ static void idle_stop_cb(evutil_socket_t fd, short what, void *arg)
 	service_stop(s, idle_reason(s, now_usec(), buf, sizeof(buf)));
 }
 
-static void freeze_now(struct service *s, usec_t now)
+static void freeze_now(struct service *s, usec_t now, const char *reason)
 {
 	const struct service_settings *st = &s->cfg->service;
 	char buf[64];
@@ -948,11 +948,12 @@ static void freeze_now(struct service *s, usec_t now)
 		log_errno(LOG_WARNING, r, "%s: cannot freeze %s", name(s), s->cgroup_path);
 		return;
 	}
-	log_info("%s: %s, frozen in %.2f ms%s", name(s), idle_reason(s, now, buf, sizeof(buf)),
-		 (double)(now_usec() - t0) / 1000.0,
+	if (!reason)
+		reason = idle_reason(s, now, buf, sizeof(buf));
+	log_info("%s: %s, frozen in %.2f ms%s", name(s), reason, (double)(now_usec() - t0) / 1000.0,
 		 r == -ETIMEDOUT ? " (still settling: a task was in an uninterruptible sleep)"
 				 : "");
-	set_state(s, SERVICE_FROZEN, idle_reason(s, now, buf, sizeof(buf)));
+	set_state(s, SERVICE_FROZEN, reason);
 	/* No tick while frozen: the stop comes from a timer of its own. */
 	if (st->idle_stop)
 		timer_start(
@@ -969,8 +970,7 @@ int service_freeze(struct service *s, const char *reason)
 		return -EINVAL;
 	if (!s->cgroup_path)
 		return -EOPNOTSUPP;
-	(void)reason;
-	freeze_now(s, now_usec());
+	freeze_now(s, now_usec(), reason);
 	return 0;
 }
 
@@ -1039,7 +1039,7 @@ void service_idle_tick(struct service *s, bool failed, usec_t now)
 		return;
 	}
 	if (st->idle_freeze && now - s->idle_since >= st->idle_freeze && s->cgroup_path)
-		freeze_now(s, now);
+		freeze_now(s, now, NULL);
 }
 
 /* --- life --------------------------------------------------------------- */

@@ -19,6 +19,7 @@ import traceback
 
 NSINETD = os.environ.get("NSINETD", "build/supervisor/nsinetd")
 PROBE = os.environ.get("NSINETD_PROBE", "build/tests/nsinetd-probe")
+NSINETCTL = os.environ.get("NSINETCTL", "build/ctl/nsinetctl")
 BUILD = os.environ.get("NSINETD_BUILD", "build")
 SRC = os.environ.get("NSINETD_SRC", os.getcwd())
 
@@ -192,6 +193,32 @@ class Daemon:
         rel = own[0].rstrip("/") if own else ""
         return f"{m}{rel}/nsinetd-{self.proc.pid}"
 
+    def ctl_run(self, *args, timeout=60, **kw):
+        """nsinetctl against this daemon: the CompletedProcess."""
+        return subprocess.run([NSINETCTL, "--runtime-dir", self.runtime_dir] + list(args),
+                              capture_output=True, text=True, timeout=timeout, **kw)
+
+    def ctl(self, *args, timeout=60):
+        """nsinetctl --json=short ARGS: the parsed document; fails on a
+        non-zero exit, with its message."""
+        r = self.ctl_run("--json=short", *args, timeout=timeout)
+        if r.returncode != 0:
+            raise AssertionError(f"nsinetctl {' '.join(args)}: exit {r.returncode}: "
+                                 f"{r.stderr.strip()}")
+        return json.loads(r.stdout)
+
+    def state(self, name):
+        return self.ctl("status", name)["State"]
+
+    def wait_state(self, name, state, timeout=10.0):
+        states = (state,) if isinstance(state, str) else tuple(state)
+        wait_for(lambda: self.state(name) in states, timeout,
+                 f"{name} in state {state} (now {self.state(name)})")
+
+    def events(self, name=None):
+        """Follows state changes: an Events object (nsinetctl events)."""
+        return Events(self, name)
+
     def hup(self):
         self.proc.send_signal(signal.SIGHUP)
 
@@ -236,6 +263,63 @@ class Daemon:
             if getattr(self, "logf", None):
                 self.logf.close()
             shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class Events:
+    """nsinetctl --json events [NAME], read line by line."""
+
+    def __init__(self, d, name=None):
+        args = [NSINETCTL, "--runtime-dir", d.runtime_dir, "--json=short", "events"]
+        # stdout unbuffered: select() must see what is not read yet.
+        self.proc = subprocess.Popen(args + ([name] if name else []),
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     bufsize=0)
+        self.seen = []
+        self.buf = b""
+        # nsinetctl says so on stderr once it is subscribed.
+        line = self.proc.stderr.readline().decode()
+        if "following state changes" not in line:
+            raise AssertionError("nsinetctl events: " + line +
+                                 self.proc.stderr.read().decode())
+
+    def next(self, timeout=10.0):
+        import select
+        end = time.monotonic() + timeout
+        fd = self.proc.stdout.fileno()
+        while b"\n" not in self.buf:
+            left = end - time.monotonic()
+            if left <= 0 or not select.select([fd], [], [], left)[0]:
+                raise AssertionError(f"no state change within {timeout}s (seen {self.seen})")
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                raise AssertionError("nsinetctl events ended: " +
+                                     self.proc.stderr.read().decode())
+            self.buf += chunk
+        line, self.buf = self.buf.split(b"\n", 1)
+        ev = json.loads(line)
+        self.seen.append(ev)
+        return ev
+
+    def wait(self, new_state, timeout=10.0):
+        """The next change into new_state (those before it are kept in seen)."""
+        end = time.monotonic() + timeout
+        while True:
+            ev = self.next(max(0.1, end - time.monotonic()))
+            if ev["NewState"] == new_state:
+                return ev
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(5)
+        self.proc.stdout.close()
+        self.proc.stderr.close()
 
     def __enter__(self):
         return self
