@@ -95,6 +95,10 @@ struct child_step {
  * (child_fail()), and does not return. */
 void child_steps_run(struct activator_ctx *c, const struct child_step *steps, size_t n);
 
+/* child.c: PR_SET_DUMPABLE 0; first thing in main(), again after each
+ * change of ids. */
+int child_undumpable(void);
+
 /* child.c: the steps that enter mode (enter.c) shares with a start. */
 int child_signals(struct activator_ctx *c);
 int child_sync(struct activator_ctx *c);

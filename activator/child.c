@@ -36,6 +36,20 @@
 #include "activator-internal.h"
 #include "common/cleanup.h"
 
+/*
+ * No process of the container may read or write our memory (/proc/PID/mem,
+ * ptrace) or open our fds and executable (/proc/PID/{fd,exe}), whatever its
+ * uid: main() calls this first, and the steps that change our ids again,
+ * because the kernel then resets the flag to fs.suid_dumpable
+ * (commit_creds()), and 1 there ("debug") would make us dumpable.
+ */
+int child_undumpable(void)
+{
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		return -errno;
+	return 0;
+}
+
 _Noreturn void child_fail(struct activator_ctx *c, enum activator_step step, int err)
 {
 	struct activator_record rec = {.step = step, .err = err < 0 ? err : -EIO};
@@ -211,10 +225,8 @@ int child_userns(struct activator_ctx *c)
 		return -errno;
 	if (syscall(SYS_setresgid, 0, 0, 0) < 0 || syscall(SYS_setresuid, 0, 0, 0) < 0)
 		return -errno;
-	/* New ids: not dumpable again (see child_privileges()). */
-	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
-		return -errno;
-	return 0;
+	/* New ids: not dumpable again (see child_undumpable()). */
+	return child_undumpable();
 }
 
 /* Only with our own UTS namespace (checked by the parent). */
@@ -391,12 +403,10 @@ int child_privileges(struct activator_ctx *c)
 	    prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		return -errno;
 
-	/* The kernel resets the dumpable flag to fs.suid_dumpable when the
-	 * ids change (commit_creds()); 1 there ("debug") would make us
-	 * dumpable, and our memory, fds and /proc/PID/exe readable by a
-	 * process of the same uid: not dumpable again, whatever the sysctl. */
-	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
-		return -errno;
+	/* New ids: not dumpable again. */
+	r = child_undumpable();
+	if (r < 0)
+		return r;
 
 	/* The kernel clears PDEATHSIG when the euid or egid changes: arm it
 	 * again, then make sure the parent did not die in between (its end

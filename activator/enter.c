@@ -316,9 +316,10 @@ static int enter_fork(struct activator_ctx *c)
 
 /* The order, and why: the header comment, and docs/architecture.md. */
 static const struct child_step enter_steps[] = {
-    {STEP_TEST_PAUSE, enter_check_pause},
     {STEP_SIGNALS, child_signals},
     {STEP_SYNC, child_sync},
+    /* After the go, so that the refusal always comes as a record. */
+    {STEP_TEST_PAUSE, enter_check_pause},
     /* Namespaces before anything that opens a path: after them, every
      * path is the container's. */
     {STEP_ENTER, enter_namespaces},

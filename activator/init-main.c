@@ -184,7 +184,7 @@ int main(int argc, char **argv)
 	 * arguments are even looked at: a container that makes a payload (or
 	 * an entered command) re-execute /proc/self/exe (runc's
 	 * CVE-2019-5736) must not find us dumpable on any path. */
-	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+	if (child_undumpable() < 0)
 		return 127;
 	if (argc == 2 && strcmp(argv[1], "--hold") == 0) {
 		char b;
