@@ -46,6 +46,13 @@ struct activator_ctx {
 	int handoff_fd;
 	char *handoff_buf;
 	char handoff_names[300]; /* "LISTEN_FDNAMES=name" */
+
+	/* What the payload execs: argv, and the file (NULL: argv[0], looked
+	 * up in path). Enter mode's login shell sets both (enter.c). */
+	char *const *argv;
+	const char *exec_file;
+	/* Enter mode with a tty: the pseudo-terminal's two ends. */
+	int pty_master, pty_slave;
 };
 
 /* The handoff message: this header, then fd_name and each variable, each
@@ -79,8 +86,38 @@ int rootfs_pivot(struct activator_ctx *c);
 /* child.c: pool mode, the connection and its environment (STEP_HANDOFF). */
 int child_handoff(struct activator_ctx *c);
 
+/* One step of a setup: its name for the record, and what it does. */
+struct child_step {
+	enum activator_step step;
+	int (*run)(struct activator_ctx *c);
+};
+/* child.c: runs steps in order; the first failure is reported
+ * (child_fail()), and does not return. */
+void child_steps_run(struct activator_ctx *c, const struct child_step *steps, size_t n);
+
+/* child.c: PR_SET_DUMPABLE 0; first thing in main(), again after each
+ * change of ids. */
+int child_undumpable(void);
+
+/* child.c: the steps that enter mode (enter.c) shares with a start. */
+int child_signals(struct activator_ctx *c);
+int child_sync(struct activator_ctx *c);
+int child_rlimits(struct activator_ctx *c);
+int child_userns(struct activator_ctx *c);
+int child_fds(struct activator_ctx *c);
+int child_chdir(struct activator_ctx *c);
+int child_privileges(struct activator_ctx *c);
+bool child_parent_gone(struct activator_ctx *c);
+
+/* enter.c: enter mode (activator_enter()): join the running container,
+ * fork the command into it as the daemon's child, exit. */
+_Noreturn void enter_run(struct activator_ctx *c);
+
 /* init.c: pid 1 of the container; forks and execs the payload. */
 _Noreturn void init_run(struct activator_ctx *c);
+/* init.c: in the payload, after its fork: the seccomp filter, then execve
+ * of c->argv; on failure, the record and exit 127. */
+_Noreturn void init_payload(struct activator_ctx *c);
 
 /* caps.c: capabilities, see the order in child_privileges(). Raw system
  * calls: nsinetd-init links no library but libc. */

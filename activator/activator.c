@@ -70,6 +70,9 @@ static const char *const step_names[_STEP_MAX] = {
     [STEP_MESSAGE] = "message",
     [STEP_USERNS] = "userns",
     [STEP_INIT] = "init",
+    [STEP_ENTER] = "enter",
+    [STEP_PTY] = "pty",
+    [STEP_TEST_PAUSE] = "test-pause",
 };
 
 const char *activator_step_name(enum activator_step step)
@@ -86,7 +89,15 @@ static bool path_is_absolute(const char *p)
 
 static int spec_validate(const struct activator_spec *spec)
 {
-	if (!spec || !spec->argv || !spec->argv[0] || !spec->argv[0][0])
+	if (!spec)
+		return -EINVAL;
+	/* Entering: no argv is the login shell; nothing of the container's
+	 * own (its listeners, a pool's or a parked container's socket). */
+	if (spec->enter &&
+	    ((spec->argv && spec->argv[0] && !spec->argv[0][0]) || spec->enter_pidfd < 0 ||
+	     spec->n_fds > 0 || spec->pool || spec->park || spec->netns_fd >= 0))
+		return -EINVAL;
+	if (!spec->enter && (!spec->argv || !spec->argv[0] || !spec->argv[0][0]))
 		return -EINVAL;
 	if (!path_is_absolute(spec->staging_dir))
 		return -EINVAL;
@@ -170,7 +181,7 @@ static int spec_validate(const struct activator_spec *spec)
 
 /* The helper's fds, in the order wire.h lays them out from 0: stdio (-1 =
  * /dev/null), the sync socket, spec->fds[], then the optional ones. */
-#define SPAWN_FDS_MAX (3 + 1 + ACTIVATOR_FDS_MAX + 3)
+#define SPAWN_FDS_MAX (3 + 1 + ACTIVATOR_FDS_MAX + 5)
 
 /*
  * What the clone's child needs, all of it prepared by the parent: the child
@@ -491,6 +502,10 @@ int activator_spawn(const struct activator_spec *spec, struct activator_child *r
 			attached[n_attached++] = spec->handoff_fd;
 		if (spec->userns_fd >= 0)
 			attached[n_attached++] = spec->userns_fd;
+		if (spec->enter)
+			attached[n_attached++] = spec->enter_pidfd;
+		if (spec->enter && spec->enter_pause_fd >= 0)
+			attached[n_attached++] = spec->enter_pause_fd;
 	}
 
 	/* SOCK_SEQPACKET: the spec arrives as one message, the child's
@@ -547,14 +562,19 @@ int activator_spawn(const struct activator_spec *spec, struct activator_child *r
 			sc->src[sc->n_src++] = spec->handoff_fd;
 		if (spec->userns_fd >= 0)
 			sc->src[sc->n_src++] = spec->userns_fd;
+		if (spec->enter)
+			sc->src[sc->n_src++] = spec->enter_pidfd;
+		if (spec->enter && spec->enter_pause_fd >= 0)
+			sc->src[sc->n_src++] = spec->enter_pause_fd;
 	}
-	if (spec->namespaces & CLONE_NEWUSER) {
+	/* Entering makes no namespace: nsinetd-init joins the container's. */
+	if (!spec->enter && (spec->namespaces & CLONE_NEWUSER)) {
 		sc->self_map = true;
 		snprintf(sc->uid_map, sizeof(sc->uid_map), "0 %u 1\n", (unsigned)geteuid());
 		snprintf(sc->gid_map, sizeof(sc->gid_map), "0 %u 1\n", (unsigned)getegid());
 	}
 
-	pid = spawn_helper(spec->namespaces, spec->cgroup_fd, sc, &pidfd);
+	pid = spawn_helper(spec->enter ? 0 : spec->namespaces, spec->cgroup_fd, sc, &pidfd);
 	/* The slot holds /dev/null again: our copies of the child's end must
 	 * go, or we would never see EOF. */
 	if (attach)
@@ -666,39 +686,137 @@ int activator_userns_new(int init_fd, uid_t shift, uid_t range, int *ret_fd)
 	*ret_fd = TAKE_FD(fd);
 	return 0;
 }
+/* A failure record of n bytes: its step and path in *ret (may be NULL),
+ * its negative errno returned. */
+static int record_parse(const struct activator_record *rec, size_t n, struct activator_failure *ret)
+{
+	/* A record always means failure, whatever the child wrote in it; the
+	 * path is optional (the clone's child sends none). */
+	if (n < offsetof(struct activator_record, what))
+		return -EIO;
+	if (ret) {
+		ret->step = (rec->step > STEP_NONE && rec->step < _STEP_MAX)
+				? (enum activator_step)rec->step
+				: STEP_NONE;
+		if (n > offsetof(struct activator_record, what)) {
+			size_t len = n - offsetof(struct activator_record, what);
+
+			if (len >= sizeof(ret->what))
+				len = sizeof(ret->what) - 1;
+			memcpy(ret->what, rec->what, len);
+			ret->what[len] = '\0';
+		}
+	}
+	return rec->err < 0 ? rec->err : -EIO;
+}
+
+/* One message from the sync socket, without waiting, with up to max fds
+ * (close-on-exec): its length, 0 for EOF, -EAGAIN or a negative errno. */
+static ssize_t sync_recv(int sync_fd, struct activator_record *rec, int *fds, size_t max,
+			 size_t *ret_n_fds)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(int) * 2)];
+		struct cmsghdr align;
+	} u;
+	struct iovec iov = {.iov_base = rec, .iov_len = sizeof(*rec)};
+	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
+	ssize_t n;
+
+	*ret_n_fds = 0;
+	if (max > 0) {
+		msg.msg_control = u.buf;
+		msg.msg_controllen = CMSG_SPACE(sizeof(int) * max);
+	}
+	n = recvmsg(sync_fd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+	if (n < 0)
+		return (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) ? -EAGAIN
+										   : -errno;
+	for (struct cmsghdr *cm = CMSG_FIRSTHDR(&msg); cm; cm = CMSG_NXTHDR(&msg, cm)) {
+		size_t k;
+
+		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+			continue;
+		k = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (size_t i = 0; i < k; i++) {
+			int fd;
+
+			memcpy(&fd, CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
+			if (*ret_n_fds < max)
+				fds[(*ret_n_fds)++] = fd;
+			else
+				close(fd);
+		}
+	}
+	return n;
+}
+
 int activator_read_result(int sync_fd, struct activator_failure *ret)
 {
 	struct activator_record rec;
+	size_t n_fds;
 	ssize_t n;
 
 	if (ret) {
 		ret->step = STEP_NONE;
 		ret->what[0] = '\0';
 	}
-	n = recv(sync_fd, &rec, sizeof(rec), MSG_DONTWAIT);
-	if (n < 0)
-		return (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) ? -EAGAIN
-										   : -errno;
-	if (n == 0)
-		return 0;
-	/* A record always means failure, whatever the child wrote in it; the
-	 * path is optional (the clone's child sends none). */
-	if ((size_t)n < offsetof(struct activator_record, what))
-		return -EIO;
-	if (ret) {
-		ret->step = (rec.step > STEP_NONE && rec.step < _STEP_MAX)
-				? (enum activator_step)rec.step
-				: STEP_NONE;
-		if ((size_t)n > offsetof(struct activator_record, what)) {
-			size_t len = (size_t)n - offsetof(struct activator_record, what);
+	n = sync_recv(sync_fd, &rec, NULL, 0, &n_fds);
+	if (n <= 0)
+		return (int)n; /* 0: EOF, the payload has exec'd */
+	return record_parse(&rec, (size_t)n, ret);
+}
 
-			if (len >= sizeof(ret->what))
-				len = sizeof(ret->what) - 1;
-			memcpy(ret->what, rec.what, len);
-			ret->what[len] = '\0';
-		}
+int activator_enter(const struct activator_spec *spec, int target_pidfd, bool tty,
+		    struct activator_child *ret)
+{
+	static char *const no_argv[] = {NULL};
+	struct activator_spec e;
+
+	if (!spec || target_pidfd < 0)
+		return -EINVAL;
+	e = *spec;
+	e.enter = true;
+	e.enter_tty = tty;
+	e.enter_pidfd = target_pidfd;
+	if (!e.argv)
+		e.argv = no_argv;
+	if (tty)
+		e.stdio[0] = e.stdio[1] = e.stdio[2] = -1;
+	/* The container's network is joined with the rest, and nothing of
+	 * a start's is wanted here. */
+	e.before_release = NULL;
+	e.idle_priority = false;
+	return activator_spawn(&e, ret);
+}
+
+int activator_enter_result(int sync_fd, struct activator_entered *ret, struct activator_failure *f)
+{
+	struct activator_record rec;
+	int fds[2] = {-1, -1};
+	size_t n_fds = 0;
+	ssize_t n;
+
+	if (f) {
+		f->step = STEP_NONE;
+		f->what[0] = '\0';
 	}
-	return rec.err < 0 ? rec.err : -EIO;
+	n = sync_recv(sync_fd, &rec, fds, 2, &n_fds);
+	if (n < 0)
+		return (int)n;
+	if (n == 0)
+		return -EPIPE; /* gone before it could say */
+	/* {STEP_NONE, 0} with the command's pidfd (and the pty's master):
+	 * forked. Anything else is a failure record, as a start's. */
+	if ((size_t)n >= offsetof(struct activator_record, what) && rec.step == STEP_NONE &&
+	    rec.err == 0 && n_fds >= 1) {
+		ret->pidfd = fds[0];
+		ret->pty_fd = n_fds > 1 ? fds[1] : -1;
+		return 0;
+	}
+	for (size_t i = 0; i < n_fds; i++)
+		close(fds[i]);
+	return record_parse(&rec, (size_t)n, f);
 }
 
 int activator_release(int handoff_fd)

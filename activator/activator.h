@@ -58,6 +58,9 @@ enum activator_step {
 	STEP_MESSAGE,       /* nsinetd-init reads and decodes the spec */
 	STEP_USERNS,        /* join the service's user namespace */
 	STEP_INIT,          /* pid 1 drops what it does not need after the payload's exec */
+	STEP_ENTER,         /* enter mode: setns() into the running container's namespaces */
+	STEP_PTY,           /* enter mode: a pseudo-terminal from the container's devpts */
+	STEP_TEST_PAUSE,    /* enter mode, test builds of nsinetd-init only: the pause */
 	_STEP_MAX,
 };
 
@@ -208,6 +211,20 @@ struct activator_spec {
 	 * sandbox is made with CPU that nothing else wants.
 	 * activator_priority_normal() ends it. Needs CAP_SYS_NICE to end. */
 	bool idle_priority;
+
+	/* Set by activator_enter() on its copy of the spec, never by a
+	 * caller: enter the container whose pid 1 is enter_pidfd instead of
+	 * making one; enter_tty: give the command a pseudo-terminal. */
+	bool enter;
+	bool enter_tty;
+	int enter_pidfd;
+	/* Tests only: an fd (a pipe's read end) on which the entered command
+	 * waits, after its fork and before its seccomp filter and execve,
+	 * until a byte or EOF comes, so that a test can look at it there.
+	 * -1 = none; only nsinetd-init-test honours it, nsinetd-init refuses
+	 * a spec that has one (-EPERM at step test-pause). Note that {0}
+	 * initializes this to fd 0: set it to -1 explicitly before entering. */
+	int enter_pause_fd;
 };
 
 struct activator_child {
@@ -273,6 +290,50 @@ int activator_handoff(int handoff_fd, int conn_fd, enum activator_layout layout,
 /* Parked mode: lets the container's pid 1 fork and exec the payload.
  * 0, or -EPIPE if the container is gone. */
 int activator_release(int handoff_fd);
+
+/*
+ * Entering a running container (nsinetctl shell; docs/architecture.md,
+ * "Entering a running container"). Runs spec->argv (NULL or empty: the
+ * login shell of spec->uid in the container's own /etc/passwd) as a
+ * payload of the container whose pid 1 is target_pidfd would run: its
+ * namespaces and root, spec's user namespace, uid, gid, groups,
+ * capabilities, rlimits, no_new_privs and seccomp filter, environment
+ * spec->envp, in the cgroup spec->cgroup_fd (the container's own: the
+ * caller opens it; CLONE_INTO_CGROUP). spec's file system, hostname,
+ * network and fds are the container's already and are not used; n_fds
+ * must be 0, pool and park false.
+ *
+ * The clone execs nsinetd-init as for a start, with no new namespace. It
+ * joins the container's, forks the command with CLONE_PARENT (so that the
+ * command is the caller's child, in the container's pid namespace) and
+ * exits; nothing of the host is left running beside the command.
+ *
+ * tty: the command's stdio is a pseudo-terminal of the container's
+ * devpts, its controlling terminal; spec->stdio is not used. !tty:
+ * spec->stdio as for a start (-1 = the container's /dev/null).
+ *
+ * Returns as activator_spawn() does: ret->pid and ret->pidfd are the
+ * entering nsinetd-init's (reap it: it exits 0 once it has forked the
+ * command, 127 after a failure), ret->sync_fd says the rest, read with
+ * activator_enter_result() then activator_read_result().
+ */
+int activator_enter(const struct activator_spec *spec, int target_pidfd, bool tty,
+		    struct activator_child *ret);
+
+struct activator_entered {
+	int pidfd;  /* the command, the caller's child (CLONE_PARENT) */
+	int pty_fd; /* tty: the master of its pseudo-terminal; else -1 */
+};
+
+/*
+ * The first outcome of activator_enter() on its sync_fd: 0 with *ret
+ * filled (the caller owns both fds, close-on-exec) once the command is
+ * forked; -EAGAIN not yet; otherwise the setup failed (as
+ * activator_read_result(), -EPIPE for an EOF before the command was
+ * forked). After 0, activator_read_result() on the same sync_fd gives the
+ * command's execve: EOF (0) or its failure.
+ */
+int activator_enter_result(int sync_fd, struct activator_entered *ret, struct activator_failure *f);
 
 /* SCHED_OTHER again for pid (spawned with idle_priority): call it before
  * the hand-off, and the payload that pid 1 forks inherits it. */

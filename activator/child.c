@@ -36,6 +36,20 @@
 #include "activator-internal.h"
 #include "common/cleanup.h"
 
+/*
+ * No process of the container may read or write our memory (/proc/PID/mem,
+ * ptrace) or open our fds and executable (/proc/PID/{fd,exe}), whatever its
+ * uid: main() calls this first, and the steps that change our ids again,
+ * because the kernel then resets the flag to fs.suid_dumpable
+ * (commit_creds()), and 1 there ("debug") would make us dumpable.
+ */
+int child_undumpable(void)
+{
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		return -errno;
+	return 0;
+}
+
 _Noreturn void child_fail(struct activator_ctx *c, enum activator_step step, int err)
 {
 	struct activator_record rec = {.step = step, .err = err < 0 ? err : -EIO};
@@ -55,7 +69,7 @@ _Noreturn void child_fail(struct activator_ctx *c, enum activator_step step, int
  * setup stays pending and the stub init forwards it to the payload, instead
  * of being silently dropped. The payload unblocks everything before execve.
  * PDEATHSIG: if the daemon dies, nobody would reap or stop this container. */
-static int child_signals(struct activator_ctx *c)
+int child_signals(struct activator_ctx *c)
 {
 	/* The kernel's struct sigaction: glibc's wrapper refuses the two
 	 * signals it reserves (32, 33), but an ignored one is inherited
@@ -83,7 +97,7 @@ static int child_signals(struct activator_ctx *c)
 
 /* Wait for the daemon's go: it may have to set up our network first (the
  * veth pair). EOF means the daemon is gone: nobody would supervise us. */
-static int child_sync(struct activator_ctx *c)
+int child_sync(struct activator_ctx *c)
 {
 	char b;
 	ssize_t n;
@@ -203,7 +217,7 @@ static int child_loopback(struct activator_ctx *c)
  * every capability in it, and nothing outside it; the privilege step then
  * drops what the spec does not keep.
  */
-static int child_userns(struct activator_ctx *c)
+int child_userns(struct activator_ctx *c)
 {
 	if (c->spec->userns_fd < 0)
 		return 0;
@@ -211,7 +225,8 @@ static int child_userns(struct activator_ctx *c)
 		return -errno;
 	if (syscall(SYS_setresgid, 0, 0, 0) < 0 || syscall(SYS_setresuid, 0, 0, 0) < 0)
 		return -errno;
-	return 0;
+	/* New ids: not dumpable again (see child_undumpable()). */
+	return child_undumpable();
 }
 
 /* Only with our own UTS namespace (checked by the parent). */
@@ -242,7 +257,7 @@ static int fd_move_above(int fd, int min)
  * sync fd at 3, …). dup2() leaves FD_CLOEXEC clear on the copies in place,
  * which is what lets them survive the payload's execve.
  */
-static int child_fds(struct activator_ctx *c)
+int child_fds(struct activator_ctx *c)
 {
 	const struct activator_spec *spec = c->spec;
 	int n = (int)spec->n_fds;
@@ -315,7 +330,7 @@ static int child_setsid(struct activator_ctx *c)
 	return 0;
 }
 
-static int child_chdir(struct activator_ctx *c)
+int child_chdir(struct activator_ctx *c)
 {
 	const char *wd = c->spec->working_directory ? c->spec->working_directory : "/";
 
@@ -326,7 +341,7 @@ static int child_chdir(struct activator_ctx *c)
 	return 0;
 }
 
-static bool child_parent_gone(struct activator_ctx *c)
+bool child_parent_gone(struct activator_ctx *c)
 {
 	struct pollfd p = {.fd = c->sync_fd, .events = 0};
 
@@ -336,7 +351,7 @@ static bool child_parent_gone(struct activator_ctx *c)
 /* Limit*=, before the uid change (as systemd): lowering a limit needs no
  * privilege, and RLIMIT_NPROC must be in place when the uid changes. The
  * raw prlimit64: see the comment at the top. */
-static int child_rlimits(struct activator_ctx *c)
+int child_rlimits(struct activator_ctx *c)
 {
 	const struct activator_spec *spec = c->spec;
 
@@ -356,7 +371,7 @@ static int child_rlimits(struct activator_ctx *c)
  * filter comes last, in the payload right before execve (init.c). Raw
  * system calls for the ids: see the comment at the top.
  */
-static int child_privileges(struct activator_ctx *c)
+int child_privileges(struct activator_ctx *c)
 {
 	const struct activator_spec *spec = c->spec;
 	int r;
@@ -387,6 +402,11 @@ static int child_privileges(struct activator_ctx *c)
 				    !(spec->capabilities & (UINT64_C(1) << CAP_SYS_ADMIN)))) &&
 	    prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		return -errno;
+
+	/* New ids: not dumpable again. */
+	r = child_undumpable();
+	if (r < 0)
+		return r;
 
 	/* The kernel clears PDEATHSIG when the euid or egid changes: arm it
 	 * again, then make sure the parent did not die in between (its end
@@ -526,11 +546,6 @@ int child_handoff(struct activator_ctx *c)
 	return -EBADMSG;
 }
 
-struct child_step {
-	enum activator_step step;
-	int (*run)(struct activator_ctx *c);
-};
-
 /*
  * The order of the setup. It differs from the numbering of enum
  * activator_step in two places, on purpose:
@@ -570,13 +585,18 @@ static const struct child_step child_steps[] = {
     {STEP_HANDOFF, child_handoff},
 };
 
-_Noreturn void child_run(struct activator_ctx *c)
+void child_steps_run(struct activator_ctx *c, const struct child_step *steps, size_t n)
 {
-	for (size_t i = 0; i < ELEMENTSOF(child_steps); i++) {
-		int r = child_steps[i].run(c);
+	for (size_t i = 0; i < n; i++) {
+		int r = steps[i].run(c);
 
 		if (r < 0)
-			child_fail(c, child_steps[i].step, r);
+			child_fail(c, steps[i].step, r);
 	}
+}
+
+_Noreturn void child_run(struct activator_ctx *c)
+{
+	child_steps_run(c, child_steps, ELEMENTSOF(child_steps));
 	init_run(c);
 }

@@ -72,6 +72,8 @@ int ctx_new(const struct activator_spec *spec, struct activator_ctx **ret)
 	c->sync_fd = WIRE_FD_SYNC;
 	c->root_fd = -1;
 	c->path = DEFAULT_PATH;
+	c->argv = spec->argv;
+	c->pty_master = c->pty_slave = -1;
 
 	for (char *const *e = spec->envp; e && *e; e++)
 		n_env++;
@@ -80,6 +82,10 @@ int ctx_new(const struct activator_spec *spec, struct activator_ctx **ret)
 		return -ENOMEM;
 	c->n_fds = spec->n_fds;
 	c->handoff_fd = spec->pool || spec->park ? spec->handoff_fd : -1;
+	/* Enter mode's test pause is a park of the command before its exec:
+	 * the same slot, kept by child_fds(). */
+	if (spec->enter)
+		c->handoff_fd = spec->enter_pause_fd;
 	if (spec->pool) {
 		c->handoff_buf = malloc(ACTIVATOR_HANDOFF_SIZE_MAX + 1);
 		c->listen_fds = strdup("LISTEN_FDS=1");
@@ -172,6 +178,14 @@ int main(int argc, char **argv)
 	size_t len = 0, n_fds = 0;
 	int r;
 
+	/* First of all: no process of the container may read or write our
+	 * memory through /proc/PID/mem or ptrace, whatever its uid, nor open
+	 * our fds or our executable through /proc/PID/{fd,exe}. Before the
+	 * arguments are even looked at: a container that makes a payload (or
+	 * an entered command) re-execute /proc/self/exe (runc's
+	 * CVE-2019-5736) must not find us dumpable on any path. */
+	if (child_undumpable() < 0)
+		return 127;
 	if (argc == 2 && strcmp(argv[1], "--hold") == 0) {
 		char b;
 
@@ -189,10 +203,6 @@ int main(int argc, char **argv)
 		return 2;
 	}
 
-	/* First of all: no process of the container may read or write our
-	 * memory through /proc/1/mem or ptrace, whatever its uid. */
-	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
-		fail_early(STEP_MESSAGE, -errno);
 	r = read_spec(&buf, &len, fds, &n_fds);
 	if (r < 0)
 		fail_early(STEP_MESSAGE, r);
@@ -202,5 +212,8 @@ int main(int argc, char **argv)
 	r = ctx_new(&w.spec, &c);
 	if (r < 0)
 		fail_early(STEP_MESSAGE, r);
+	/* The mode is chosen here, once: a start or an enter. */
+	if (w.spec.enter)
+		enter_run(c);
 	child_run(c);
 }

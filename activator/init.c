@@ -42,8 +42,8 @@ static void init_noop_cb(int sig)
  * else -EACCES if some candidate was not executable, else -ENOENT. */
 static int init_exec(struct activator_ctx *c)
 {
-	char *const *argv = c->spec->argv;
-	const char *file = argv[0];
+	char *const *argv = c->argv;
+	const char *file = c->exec_file ? c->exec_file : argv[0];
 	char buf[4096];
 	bool eacces = false;
 	size_t flen = strlen(file);
@@ -85,7 +85,7 @@ static int init_exec(struct activator_ctx *c)
 /* pid 2, a fork() child. The sync fd is still open here (close-on-exec): a failed execve
  * reports itself on it; a successful one closes it, and the parent's EOF
  * means "the payload runs". */
-_Noreturn static void init_payload(struct activator_ctx *c)
+_Noreturn void init_payload(struct activator_ctx *c)
 {
 	struct sigaction sa = {.sa_handler = SIG_DFL};
 	sigset_t none;

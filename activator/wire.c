@@ -95,6 +95,12 @@ int wire_encode(const struct activator_spec *spec, bool fds_attached, struct wir
 		flags |= WIRE_USERNS;
 	if (spec->seccomp)
 		flags |= WIRE_SECCOMP;
+	if (spec->enter)
+		flags |= WIRE_ENTER;
+	if (spec->enter && spec->enter_tty)
+		flags |= WIRE_TTY;
+	if (spec->enter && spec->enter_pause_fd >= 0)
+		flags |= WIRE_TEST_PAUSE;
 	for (int i = 0; i < 3; i++)
 		if (spec->stdio[i] < 0)
 			flags |= WIRE_STDIN_NULL << i;
@@ -263,7 +269,8 @@ int wire_decode(const char *data, size_t len, const int *fds, size_t n_fds, stru
 	s->working_directory = get_str(&r);
 	w->argv = get_strv(&r);
 	w->envp = get_strv(&r);
-	if (r.bad || !w->argv || !w->envp || !w->argv[0] || !s->staging_dir)
+	if (r.bad || !w->argv || !w->envp || (!w->argv[0] && !(flags & WIRE_ENTER)) ||
+	    !s->staging_dir)
 		return r.bad ? -EBADMSG : -ENOMEM;
 	s->argv = w->argv;
 	s->envp = w->envp;
@@ -292,6 +299,9 @@ int wire_decode(const char *data, size_t len, const int *fds, size_t n_fds, stru
 	s->handoff_fd =
 	    (flags & (WIRE_POOL | WIRE_PARK)) ? next_fd(flags, fds, n_fds, &used, &pos) : -1;
 	s->userns_fd = (flags & WIRE_USERNS) ? next_fd(flags, fds, n_fds, &used, &pos) : -1;
+	s->enter_pidfd = (flags & WIRE_ENTER) ? next_fd(flags, fds, n_fds, &used, &pos) : -1;
+	s->enter_pause_fd =
+	    (flags & WIRE_TEST_PAUSE) ? next_fd(flags, fds, n_fds, &used, &pos) : -1;
 	s->cgroup_fd = -1;
 	s->init_fd = -1;
 	s->slot_fd = -1;
@@ -306,7 +316,9 @@ int wire_decode(const char *data, size_t len, const int *fds, size_t n_fds, stru
 			return -EBADMSG;
 	if (((flags & WIRE_NETNS) && s->netns_fd < 0) ||
 	    ((flags & (WIRE_POOL | WIRE_PARK)) && s->handoff_fd < 0) ||
-	    ((flags & WIRE_USERNS) && s->userns_fd < 0))
+	    ((flags & WIRE_USERNS) && s->userns_fd < 0) ||
+	    ((flags & WIRE_ENTER) && s->enter_pidfd < 0) ||
+	    ((flags & WIRE_TEST_PAUSE) && s->enter_pause_fd < 0))
 		return -EBADMSG;
 
 	n = get_u32(&r);
@@ -390,5 +402,7 @@ int wire_decode(const char *data, size_t len, const int *fds, size_t n_fds, stru
 	s->pool = flags & WIRE_POOL;
 	s->park = flags & WIRE_PARK;
 	s->idmap_root = flags & WIRE_IDMAP_ROOT;
+	s->enter = flags & WIRE_ENTER;
+	s->enter_tty = flags & WIRE_TTY;
 	return 0;
 }

@@ -26,13 +26,14 @@
 
 /* The helper's fds at execve: stdio of the payload at 0-2, the sync
  * socket at 3, then spec->fds[], then, each only if present, the
- * network namespace to join, the pool's handoff socket and the user
- * namespace to join. */
+ * network namespace to join, the pool's handoff socket, the user
+ * namespace to join, the pidfd of the container to enter and the test
+ * pause fd. */
 #define WIRE_FD_SYNC  3
 #define WIRE_FD_FIRST 4
 /* The most fds a spec can attach: stdio, ACTIVATOR_FDS_MAX listeners, the
- * netns, handoff and userns fds (below SCM_MAX_FD, 253). */
-#define WIRE_FDS_MAX (3 + 128 + 3)
+ * netns, handoff, userns, enter and pause fds (below SCM_MAX_FD, 253). */
+#define WIRE_FDS_MAX (3 + 128 + 5)
 
 enum {
 	WIRE_READ_ONLY = 1u << 0,
@@ -53,6 +54,12 @@ enum {
 	 * fd table layout below, the absent stdio left out; else they are in
 	 * the helper's fd table from WIRE_FD_FIRST on. */
 	WIRE_FDS_ATTACHED = 1u << 12,
+	/* activator_enter(): the target's pidfd follows the userns fd; argv
+	 * may be empty (the login shell). */
+	WIRE_ENTER = 1u << 13,
+	WIRE_TTY = 1u << 14,
+	/* Tests: the pause fd follows the target's pidfd. */
+	WIRE_TEST_PAUSE = 1u << 15,
 };
 
 struct wire_buf {

@@ -400,7 +400,10 @@ void service_spec_done(struct service_spec *sp)
 	sp->output = output_pipe_close(sp->output);
 }
 
-int service_spec_build(struct service *s, const char *cgroup_rel, struct service_spec *sp)
+/* enter: for shell.c, the running container's own cgroup, network and
+ * output are used, none is made. */
+static int spec_build(struct service *s, const char *cgroup_rel, bool enter,
+		      struct service_spec *sp)
 {
 	const struct container_config *cc = &s->cfg->container;
 	struct manager *m = s->manager;
@@ -478,7 +481,7 @@ int service_spec_build(struct service *s, const char *cgroup_rel, struct service
 	for (size_t i = 0; i < cc->n_tmpfs; i++)
 		sp->tmpfs[i] = (struct activator_tmpfs){cc->tmpfs[i].target, cc->tmpfs[i].options};
 
-	if (m->have_cgroup) {
+	if (m->have_cgroup && !enter) {
 		_cleanup_free_ char *rel = NULL;
 		if (asprintf(&rel, "%s/%s%s%s", m->cgroup_base, name(s), cgroup_rel ? "/" : "",
 			     cgroup_rel ? cgroup_rel : "") < 0) {
@@ -494,7 +497,7 @@ int service_spec_build(struct service *s, const char *cgroup_rel, struct service
 
 	/* Never the daemon's own stderr: that may be the administrator's
 	 * terminal, or a log with other clients' addresses in it. */
-	r = output_pipe_open(s->output, &sp->output);
+	r = enter ? 0 : output_pipe_open(s->output, &sp->output);
 	if (r < 0)
 		goto fail_log;
 
@@ -505,8 +508,8 @@ int service_spec_build(struct service *s, const char *cgroup_rel, struct service
 	spec->fd_names = sp->names;
 	spec->n_fds = s->cfg->socket.n_listen;
 	spec->stdio[0] = -1;
-	spec->stdio[1] = output_pipe_fd(sp->output);
-	spec->stdio[2] = output_pipe_fd(sp->output);
+	spec->stdio[1] = enter ? -1 : output_pipe_fd(sp->output);
+	spec->stdio[2] = enter ? -1 : output_pipe_fd(sp->output);
 	spec->root_directory = cc->directory;
 	spec->read_only = cc->read_only;
 	spec->binds = sp->binds;
@@ -528,18 +531,30 @@ int service_spec_build(struct service *s, const char *cgroup_rel, struct service
 	spec->userns_fd = -1;
 	spec->init_fd = m->init_fd;
 	spec->slot_fd = m->slot_fd;
-	r = network_prepare(s, spec);
+	spec->netns_fd = -1;
+	r = enter ? 0 : network_prepare(s, spec);
 	if (r < 0)
 		return r;
 	r = hardening_fill(s, uid, &sp->hardening, spec);
 	if (r < 0) {
-		network_spawned(s, r);
+		if (!enter)
+			network_spawned(s, r);
 		return r;
 	}
 	return 0;
 
 fail_log:
 	return log_errno(LOG_ERR, r, "%s: cannot prepare the container", name(s));
+}
+
+int service_spec_build(struct service *s, const char *cgroup_rel, struct service_spec *sp)
+{
+	return spec_build(s, cgroup_rel, false, sp);
+}
+
+int service_spec_build_enter(struct service *s, struct service_spec *sp)
+{
+	return spec_build(s, NULL, true, sp);
 }
 
 /*
