@@ -201,9 +201,12 @@ int ctl_cmd_shell(sd_bus *bus, int argc, char **argv)
 	r = sd_bus_call_method(bus, NULL, "/org/nsinetd1", "org.nsinetd1.Manager", "WaitShell", &e,
 			       &reply, "u", id);
 	if (r < 0) {
+		/* It never ran: as a shell says, 127. */
+		bool exec = sd_bus_error_has_name(&e, "org.nsinetd1.Error.ExecFailed");
+
 		r = ctl_error(&e, r);
 		sd_bus_error_free(&e);
-		return r;
+		return exec ? 127 : r;
 	}
 	if (sd_bus_message_read(reply, "i", &status) < 0)
 		status = 1 << 8;

@@ -23,6 +23,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <systemd/sd-bus.h>
 #include <systemd/sd-id128.h>
 #include <time.h>
@@ -31,15 +32,18 @@
 #include "common/cleanup.h"
 #include "common/fd-util.h"
 #include "common/log.h"
+#include "common/strv.h"
 #include "supervisor/accept.h"
 #include "supervisor/config.h"
 #include "supervisor/manager.h"
 #include "supervisor/output.h"
 #include "supervisor/service.h"
+#include "supervisor/shell.h"
 
 #define ERROR_NO_SUCH_SERVICE "org.nsinetd1.Error.NoSuchService"
 #define ERROR_WRONG_STATE     "org.nsinetd1.Error.WrongState"
 #define ERROR_FAILED          "org.nsinetd1.Error.Failed"
+#define ERROR_EXEC            "org.nsinetd1.Error.ExecFailed"
 #define ERROR_ACCESS_DENIED   "org.freedesktop.DBus.Error.AccessDenied"
 #define ERROR_NOT_SUPPORTED   "org.freedesktop.DBus.Error.NotSupported"
 #define ERROR_INVALID_ARGS    "org.freedesktop.DBus.Error.InvalidArgs"
@@ -58,14 +62,34 @@ enum op {
 	OP_RESTART,
 	OP_FREEZE,
 	OP_THAW,
+	OP_SHELL, /* waits for a running container, then enters it */
 };
 
 static const char *const op_names[] = {
     [OP_START] = "start",   [OP_STOP] = "stop", [OP_RESTART] = "restart",
-    [OP_FREEZE] = "freeze", [OP_THAW] = "thaw",
+    [OP_FREEZE] = "freeze", [OP_THAW] = "thaw", [OP_SHELL] = "enter",
 };
 
 struct client;
+
+/* A command a client runs in a container (OpenShell, WaitShell). */
+struct cshell {
+	TAILQ_ENTRY(cshell) link;
+	struct control *c;
+	struct client *cl;
+	unsigned id;
+	struct service *s;
+	char **argv;
+	char *term;
+	bool tty;
+	struct shell *sh;
+	sd_bus_message *open_call; /* answered by ready (or an error) */
+	sd_bus_message *wait_call; /* answered by done */
+	bool exited;
+	int status;     /* a wait status */
+	int exec_error; /* the command could not be executed: errno */
+};
+TAILQ_HEAD(cshell_list, cshell);
 
 /* A call answered when its service has made the transition. */
 struct pending {
@@ -74,7 +98,8 @@ struct pending {
 	sd_bus_message *call;
 	struct service *s;
 	enum op op;
-	bool stopped; /* OP_RESTART: the stop is done, the start requested */
+	bool stopped;       /* OP_RESTART: the stop is done, the start requested */
+	struct cshell *csh; /* OP_SHELL */
 };
 TAILQ_HEAD(pending_list, pending);
 
@@ -107,6 +132,9 @@ struct control {
 	unsigned n_clients;
 	unsigned next_id;
 	struct pending_list pending;
+	bool in_pending, pending_again;
+	struct cshell_list shells;
+	unsigned next_shell;
 	struct event *reap; /* frees dead clients from the loop */
 	usec_t refused_logged_at;
 	unsigned long refused;
@@ -635,9 +663,13 @@ static int method_config(sd_bus_message *msg, void *userdata, sd_bus_error *e)
 
 /* --- calls that wait for a transition ---------------------------------- */
 
+static struct cshell *cshell_free(struct cshell *csh);
+
 static void pending_free(struct control *c, struct pending *p)
 {
 	TAILQ_REMOVE(&c->pending, p, link);
+	if (p->csh)
+		cshell_free(p->csh);
 	sd_bus_message_unref(p->call);
 	free(p);
 }
@@ -725,19 +757,52 @@ static int pending_check(struct control *c, struct pending *p)
 			return -1;
 		}
 		return 0;
+	case OP_SHELL:
+		if (s->state == SERVICE_RUNNING && s->exec_done)
+			return 1;
+		if (!active) {
+			pending_reply(c, p, ERROR_FAILED,
+				      "%s: cannot enter: the container did not "
+				      "start (%s: %s)",
+				      name, service_state_to_string(s->state), last_reason(s));
+			return -1;
+		}
+		return 0;
 	}
 	return 0;
 }
 
-static void pending_run(struct control *c, struct service *s)
+static void shell_launch(struct control *c, struct pending *p);
+
+/* Looks at every waiting call. A check may start a container, whose
+ * transition comes back here: that nested call only asks for another round,
+ * so that no round frees what an outer one is looking at. */
+static void pending_run(struct control *c)
 {
 	struct pending *p, *next;
 
-	for (p = TAILQ_FIRST(&c->pending); p; p = next) {
-		next = TAILQ_NEXT(p, link);
-		if (p->s == s && pending_check(c, p) > 0)
-			pending_reply(c, p, NULL, NULL);
+	if (c->in_pending) {
+		c->pending_again = true;
+		return;
 	}
+	c->in_pending = true;
+	do {
+		c->pending_again = false;
+		for (p = TAILQ_FIRST(&c->pending); p; p = next) {
+			next = TAILQ_NEXT(p, link);
+			if (pending_check(c, p) <= 0)
+				continue;
+			if (p->op == OP_SHELL)
+				shell_launch(c, p);
+			else
+				pending_reply(c, p, NULL, NULL);
+			/* A launch or a reply may have started something that
+			 * changed other calls' lot: look again from the start. */
+			c->pending_again = true;
+			break;
+		}
+	} while (c->pending_again);
+	c->in_pending = false;
 }
 
 static int op_error(sd_bus_error *e, struct service *s, enum op op, int r)
@@ -813,6 +878,9 @@ static int method_op(sd_bus_message *msg, struct client *cl, enum op op, sd_bus_
 		if (r == 0)
 			service_thaw(s, "thaw requested");
 		break;
+	case OP_SHELL: /* OpenShell's */
+		r = -EINVAL;
+		break;
 	}
 	if (r < 0)
 		return op_error(e, s, op, r);
@@ -824,8 +892,7 @@ static int method_op(sd_bus_message *msg, struct client *cl, enum op op, sd_bus_
 	p->s = s;
 	p->op = op;
 	TAILQ_INSERT_TAIL(&c->pending, p, link);
-	if (pending_check(c, p) > 0)
-		pending_reply(c, p, NULL, NULL);
+	pending_run(c);
 	return 1;
 }
 
@@ -899,6 +966,222 @@ static int method_reload(sd_bus_message *msg, void *userdata, sd_bus_error *e)
 	return sd_bus_send(NULL, r, NULL);
 }
 
+/* --- OpenShell, WaitShell ---------------------------------------------- */
+
+#define CONTROL_ARGV_MAX  256
+#define CONTROL_ARGV_SIZE (64 * 1024)
+
+static struct cshell *cshell_free(struct cshell *csh)
+{
+	if (!csh)
+		return NULL;
+	if (csh->sh)
+		shell_free(csh->sh); /* kills the command if it still runs */
+	if (csh->open_call) {
+		(void)sd_bus_reply_method_errorf(csh->open_call, ERROR_FAILED,
+						 "%s: the command could not be started",
+						 csh->s->cfg->name);
+		sd_bus_message_unref(csh->open_call);
+	}
+	if (csh->wait_call) {
+		(void)sd_bus_reply_method_errorf(csh->wait_call, ERROR_FAILED,
+						 "%s: the command was ended", csh->s->cfg->name);
+		sd_bus_message_unref(csh->wait_call);
+	}
+	if (csh->id)
+		TAILQ_REMOVE(&csh->c->shells, csh, link);
+	strv_free(csh->argv);
+	free(csh->term);
+	free(csh);
+	return NULL;
+}
+
+static void cshell_ready(void *userdata, int fds[3])
+{
+	struct cshell *csh = userdata;
+	int r;
+
+	if (!csh->open_call) {
+		for (int i = 0; i < 3; i++)
+			safe_close(fds[i]);
+		return;
+	}
+	/* The message takes copies of the fds. */
+	if (csh->tty)
+		r = sd_bus_reply_method_return(csh->open_call, "uhhh", csh->id, fds[0], fds[0],
+					       fds[0]);
+	else
+		r = sd_bus_reply_method_return(csh->open_call, "uhhh", csh->id, fds[0], fds[1],
+					       fds[2]);
+	for (int i = 0; i < 3; i++)
+		safe_close(fds[i]);
+	csh->open_call = sd_bus_message_unref(csh->open_call);
+	if (r < 0)
+		log_errno(LOG_WARNING, r, "control: %s: cannot hand over the command's fds",
+			  csh->s->cfg->name);
+	client_arm(csh->cl);
+}
+
+/* The command's wait status, or why it never ran. */
+static int wait_reply(struct cshell *csh, sd_bus_message *call)
+{
+	if (csh->exec_error)
+		return sd_bus_reply_method_errorf(
+		    call, ERROR_EXEC, "%s: cannot run %s: %s", csh->s->cfg->name,
+		    csh->argv && csh->argv[0] ? csh->argv[0] : "the shell",
+		    strerror(csh->exec_error));
+	return sd_bus_reply_method_return(call, "i", csh->status);
+}
+
+static void cshell_done(void *userdata, int status)
+{
+	struct cshell *csh = userdata;
+
+	csh->sh = shell_free(csh->sh);
+	if (status < 0 && csh->open_call) {
+		/* It never ran: the OpenShell call gets why. */
+		(void)sd_bus_reply_method_errorf(csh->open_call, ERROR_FAILED,
+						 "%s: cannot run the command: %s",
+						 csh->s->cfg->name, strerror(-status));
+		csh->open_call = sd_bus_message_unref(csh->open_call);
+		client_arm(csh->cl);
+		cshell_free(csh);
+		return;
+	}
+	csh->exited = true;
+	csh->status = status < 0 ? (127 << 8) : status;
+	csh->exec_error = status < 0 ? -status : 0;
+	if (csh->wait_call) {
+		(void)wait_reply(csh, csh->wait_call);
+		csh->wait_call = sd_bus_message_unref(csh->wait_call);
+		client_arm(csh->cl);
+		cshell_free(csh);
+	}
+}
+
+/* The container runs (OP_SHELL's wait is over): enter it. */
+static void shell_launch(struct control *c, struct pending *p)
+{
+	struct cshell *csh = TAKE_PTR(p->csh);
+	int r;
+
+	csh->open_call = sd_bus_message_ref(p->call);
+	csh->id = ++c->next_shell ? c->next_shell : ++c->next_shell;
+	TAILQ_INSERT_TAIL(&c->shells, csh, link);
+	pending_free(c, p);
+	r = shell_start(csh->s, csh->argv, csh->term, csh->tty, cshell_ready, cshell_done, csh,
+			&csh->sh);
+	if (r < 0) {
+		(void)sd_bus_reply_method_errorf(
+		    csh->open_call, ERROR_FAILED, "%s: cannot enter the container: %s",
+		    csh->s->cfg->name, r == -EUSERS ? "too many shells at once" : strerror(-r));
+		csh->open_call = sd_bus_message_unref(csh->open_call);
+		client_arm(csh->cl);
+		cshell_free(csh);
+	}
+}
+
+static int method_open_shell(sd_bus_message *msg, void *userdata, sd_bus_error *e)
+{
+	struct client *cl = userdata;
+	struct control *c = cl->c;
+	struct cshell *csh;
+	struct pending *p;
+	struct service *s;
+	const char *term;
+	char **argv = NULL;
+	size_t size = 0;
+	int tty, k;
+
+	if ((k = get_service(cl, msg, &s, e)) < 0)
+		return k;
+	if ((k = need_writer(cl, "shell", e)) < 0)
+		return k;
+	if ((k = sd_bus_message_read_strv(msg, &argv)) < 0 ||
+	    (k = sd_bus_message_read(msg, "sb", &term, &tty)) < 0) {
+		strv_free(argv);
+		return k;
+	}
+	STRV_FOREACH (a, argv)
+		size += strlen(*a) + 1;
+	if (strv_length(argv) > CONTROL_ARGV_MAX || size > CONTROL_ARGV_SIZE) {
+		strv_free(argv);
+		return sd_bus_error_setf(e, ERROR_INVALID_ARGS,
+					 "%s: a command of more than %d words or %d bytes",
+					 s->cfg->name, CONTROL_ARGV_MAX, CONTROL_ARGV_SIZE);
+	}
+	if (s->cfg->socket.accept || s->state == SERVICE_WAITING || s->state == SERVICE_BACKOFF) {
+		strv_free(argv);
+		if (s->cfg->socket.accept)
+			return sd_bus_error_setf(e, ERROR_NOT_SUPPORTED,
+						 "%s: cannot enter: Accept=yes has one sandbox per "
+						 "connection, no container to enter",
+						 s->cfg->name);
+		return sd_bus_error_setf(e, ERROR_WRONG_STATE,
+					 "%s: cannot enter: the service is %s", s->cfg->name,
+					 service_state_to_string(s->state));
+	}
+	csh = calloc(1, sizeof(*csh));
+	p = calloc(1, sizeof(*p));
+	if (!csh || !p || (*term && !(csh->term = strdup(term)))) {
+		free(csh);
+		free(p);
+		strv_free(argv);
+		return -ENOMEM;
+	}
+	csh->c = c;
+	csh->cl = cl;
+	csh->s = s;
+	csh->argv = argv;
+	csh->tty = tty;
+	/* Stopped or parked: started as a connection would; frozen: thawed. */
+	if (s->state == SERVICE_FROZEN)
+		service_thaw(s, "shell requested");
+	else if (!service_is_active(s) || s->state == SERVICE_PARKED)
+		k = service_start(s);
+	if (k < 0) {
+		cshell_free(csh);
+		free(p);
+		return sd_bus_error_setf(e, ERROR_FAILED, "%s: cannot start the container: %s",
+					 s->cfg->name, strerror(-k));
+	}
+	p->cl = cl;
+	p->call = sd_bus_message_ref(msg);
+	p->s = s;
+	p->op = OP_SHELL;
+	p->csh = csh;
+	TAILQ_INSERT_TAIL(&c->pending, p, link);
+	pending_run(c);
+	return 1;
+}
+
+static int method_wait_shell(sd_bus_message *msg, void *userdata, sd_bus_error *e)
+{
+	struct client *cl = userdata;
+	struct cshell *csh;
+	uint32_t id;
+	int k;
+
+	if ((k = sd_bus_message_read(msg, "u", &id)) < 0)
+		return k;
+	TAILQ_FOREACH(csh, &cl->c->shells, link)
+	if (csh->id == id && csh->cl == cl)
+		break;
+	if (!csh)
+		return sd_bus_error_setf(e, ERROR_INVALID_ARGS, "no command %u of this connection",
+					 id);
+	if (csh->wait_call)
+		return sd_bus_error_setf(e, ERROR_WRONG_STATE, "command %u is waited for already",
+					 id);
+	if (csh->exited) {
+		k = wait_reply(csh, msg);
+		cshell_free(csh);
+		return k;
+	}
+	csh->wait_call = sd_bus_message_ref(msg);
+	return 1;
+}
+
 /* org.freedesktop.DBus.Hello: a bus client (busctl --address) asks for its
  * name first; with no bus daemon, the server answers it. */
 static int method_hello(sd_bus_message *msg, void *userdata, sd_bus_error *e)
@@ -930,6 +1213,11 @@ static const sd_bus_vtable manager_vtable[] = {
 			    method_freeze, 0),
     SD_BUS_METHOD_WITH_ARGS("Thaw", SD_BUS_ARGS("s", name), SD_BUS_RESULT("s", state), method_thaw,
 			    0),
+    SD_BUS_METHOD_WITH_ARGS("OpenShell", SD_BUS_ARGS("s", name, "as", argv, "s", term, "b", tty),
+			    SD_BUS_RESULT("u", id, "h", stdin, "h", stdout, "h", stderr),
+			    method_open_shell, 0),
+    SD_BUS_METHOD_WITH_ARGS("WaitShell", SD_BUS_ARGS("u", id), SD_BUS_RESULT("i", status),
+			    method_wait_shell, 0),
     SD_BUS_METHOD_WITH_ARGS("Reload", SD_BUS_NO_ARGS, SD_BUS_RESULT("a{sv}", report), method_reload,
 			    0),
     SD_BUS_METHOD_WITH_ARGS("Subscribe", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_subscribe, 0),
@@ -968,10 +1256,21 @@ static struct client *client_free(struct client *cl)
 	struct control *c = cl->c;
 	struct pending *p, *next;
 
+	struct cshell *csh, *cnext;
+
 	for (p = TAILQ_FIRST(&c->pending); p; p = next) {
 		next = TAILQ_NEXT(p, link);
 		if (p->cl == cl)
 			pending_free(c, p);
+	}
+	/* Its commands end with it, as a terminal's do when it is closed. */
+	for (csh = TAILQ_FIRST(&c->shells); csh; csh = cnext) {
+		cnext = TAILQ_NEXT(csh, link);
+		if (csh->cl == cl) {
+			csh->open_call = sd_bus_message_unref(csh->open_call);
+			csh->wait_call = sd_bus_message_unref(csh->wait_call);
+			cshell_free(csh);
+		}
 	}
 	TAILQ_REMOVE(&c->clients, cl, link);
 	c->n_clients--;
@@ -1217,21 +1516,27 @@ void control_service_changed(struct control *c, struct service *s, int old, cons
 		}
 		client_process(cl);
 	}
-	pending_run(c, s);
+	pending_run(c);
 }
 
 void control_service_progress(struct control *c, struct service *s)
 {
 	if (c)
-		pending_run(c, s);
+		pending_run(c);
 }
 
 void control_service_gone(struct control *c, struct service *s)
 {
 	struct pending *p, *next;
+	struct cshell *csh, *cnext;
 
 	if (!c)
 		return;
+	for (csh = TAILQ_FIRST(&c->shells); csh; csh = cnext) {
+		cnext = TAILQ_NEXT(csh, link);
+		if (csh->s == s)
+			cshell_free(csh);
+	}
 	for (p = TAILQ_FIRST(&c->pending); p; p = next) {
 		next = TAILQ_NEXT(p, link);
 		if (p->s != s)
@@ -1284,6 +1589,7 @@ int control_new(struct manager *m, const char *path, const char *read_group, str
 	c->fd = -1;
 	TAILQ_INIT(&c->clients);
 	TAILQ_INIT(&c->pending);
+	TAILQ_INIT(&c->shells);
 	if (read_group) {
 		struct group *g = getgrnam(read_group);
 
@@ -1338,6 +1644,8 @@ struct control *control_free(struct control *c)
 	if (!c)
 		return NULL;
 	output_set_observer(NULL, NULL);
+	while (!TAILQ_EMPTY(&c->shells))
+		cshell_free(TAILQ_FIRST(&c->shells));
 	while (!TAILQ_EMPTY(&c->clients))
 		client_free(TAILQ_FIRST(&c->clients));
 	if (c->listen_event)

@@ -415,7 +415,101 @@ def test_bad_clients():
         assert not d.leftovers(), d.leftovers()
 
 
+def _status_of(pid):
+    with open(f"/proc/{pid}/status") as f:
+        return dict(l.rstrip("\n").split(":\t", 1) for l in f if ":\t" in l)
+
+
+def test_shell():
+    """shell runs a command in the container as its payload runs: the same
+    namespaces, root, user, capabilities, filter and cgroup, with nothing of
+    the host but three pipes; it starts a stopped container and thaws a
+    frozen one; its exit status is nsinetctl's."""
+    web, _, services = two_services()
+    services["web"] = probe_conf(f"127.0.0.1:{web}", extra_service="IdleFreezeSec=1s")
+    with Daemon(services) as d:
+        d.start()
+        # Stopped: started first.
+        r = d.ctl_run("shell", "web", "/bin/sh", "-c", "echo out; echo err >&2; exit 7")
+        assert (r.returncode, r.stdout, r.stderr) == (7, "out\n", "err\n"), r
+        st = d.ctl("status", "web")
+        payload = [p[0] for p in st["Processes"] if p[1] == st["MainPID"]][0]
+
+        # What the command is, seen from the host while it runs.
+        sh = subprocess.Popen([NSINETCTL, "--runtime-dir", d.runtime_dir, "shell", "web",
+                               "/bin/sh", "-c", "echo $$; read x"],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        inner_pid = int(sh.stdout.readline())
+        procs = d.ctl("status", "web")["Processes"]
+        host_pid = [p[0] for p in procs if p[0] not in (st["MainPID"], payload)]
+        assert len(host_pid) == 1, procs
+        host_pid = host_pid[0]
+        with open(f"/proc/{host_pid}/status") as f:
+            nspid = [l.split()[-1] for l in f if l.startswith("NSpid:")][0]
+        assert int(nspid) == inner_pid, (nspid, inner_pid)
+        for ns in ("mnt", "pid", "net", "uts", "ipc", "cgroup", "user"):
+            assert os.readlink(f"/proc/{host_pid}/ns/{ns}") == \
+                os.readlink(f"/proc/{payload}/ns/{ns}"), ns
+        mine, theirs = _status_of(host_pid), _status_of(payload)
+        for key in ("Uid", "Gid", "CapEff", "CapBnd", "CapPrm", "NoNewPrivs", "Seccomp"):
+            assert mine[key] == theirs[key], (key, mine[key], theirs[key])
+        assert mine["Seccomp"] == "2" and mine["NoNewPrivs"] == "1"
+        assert open(f"/proc/{host_pid}/cgroup").read() == open(f"/proc/{payload}/cgroup").read()
+        assert sorted(os.listdir(f"/proc/{host_pid}/fd")) == ["0", "1", "2"]
+        assert os.readlink(f"/proc/{host_pid}/root") == "/"  # the container's, seen from it
+        assert os.stat(f"/proc/{host_pid}/root/").st_ino == os.stat(f"/proc/{payload}/root/").st_ino
+        sh.stdin.write("\n")
+        sh.stdin.close()
+        assert sh.wait(10) == 0
+        sh.stdout.close()
+
+        # Frozen: thawed, and the idle clock starts again.
+        d.wait_state("web", "frozen", timeout=15)
+        r = d.ctl_run("shell", "web", "/bin/true")
+        assert r.returncode == 0, r
+        assert d.state("web") in ("running", "frozen")
+        r = d.ctl_run("shell", "web", "/nonexistent")
+        assert r.returncode == 127 and "web: cannot run /nonexistent: No such file" in \
+            r.stderr, r
+        r = d.ctl_run("shell", "echo", "/bin/true")
+        assert r.returncode == 1 and "Accept=yes" in r.stderr, r
+        assert probe_stream(("127.0.0.1", web))["pid"] == 2
+        assert d.stop() == 0
+        assert not d.leftovers(), d.leftovers()
+
+
+def test_shell_tty():
+    """From a terminal the command gets a pseudo-terminal of the container's
+    own devpts, as its controlling terminal."""
+    import pty
+    web, _, services = two_services()
+    with Daemon(services) as d:
+        d.start()
+        pid, master = pty.fork()
+        if pid == 0:
+            os.execv(NSINETCTL, [NSINETCTL, "--runtime-dir", d.runtime_dir, "shell", "web",
+                                 "/bin/sh", "-c", "tty; stat -f -c %T /dev/pts; "
+                                 "echo TERM=$TERM; exit 4"])
+        out = b""
+        while True:
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            out += chunk
+        _, status = os.waitpid(pid, 0)
+        os.close(master)
+        text = out.decode(errors="replace")
+        assert os.waitstatus_to_exitcode(status) == 4, (status, text)
+        lines = [l.strip() for l in text.splitlines()]
+        assert lines[0].startswith("/dev/pts/"), text
+        assert "devpts" in text and "TERM=" in text, text
+        assert d.stop() == 0
+
+
 if __name__ == "__main__":
     main([test_busctl_is_a_client, test_list_status_show, test_commands_and_state_signals,
           test_errors_and_exit_codes, test_list_wakes_nothing, test_logs, test_reload_reports,
-          test_who_may_do_what, test_bad_clients])
+          test_who_may_do_what, test_bad_clients, test_shell, test_shell_tty])
