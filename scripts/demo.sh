@@ -24,6 +24,7 @@ if ! build=$(cd "$build" 2>/dev/null && pwd); then
 	exit 1
 fi
 nsinetd=$build/supervisor/nsinetd
+nsinetctl=$build/ctl/nsinetctl
 start_timeout=${DEMO_START_TIMEOUT:-10}   # seconds for the daemon to listen
 stop_timeout=${DEMO_STOP_TIMEOUT:-30}     # seconds for it to stop on SIGTERM
 
@@ -227,6 +228,9 @@ for idx in "${!names[@]}"; do
 	fi
 done
 
+say "nsinetctl list   (the control socket: what runs, since when, its cold start)"
+"$nsinetctl" --runtime-dir "$rundir" list | indent || failed=$((failed + 1))
+
 say "nsinetd's log so far"
 indent <"$log"
 printed_lines=$(wc -l <"$log")
@@ -238,6 +242,8 @@ if [ -t 0 ] && [ "${DEMO_ONESHOT:-0}" != 1 ]; then
 	for idx in "${!names[@]}"; do
 		echo "    curl http://127.0.0.1:${ports[$idx]}/      # ${names[$idx]}"
 	done
+	echo "    $nsinetctl --runtime-dir $rundir status ${names[0]}"
+	echo "    $nsinetctl --runtime-dir $rundir shell ${names[0]}"
 	echo "  Its log follows. Press Ctrl-C to stop (nsinetd gets SIGTERM and stops every container)."
 	# $! is tail's own pid this way (not a pipeline's last command).
 	tail -n 0 -f "$log" --pid="$daemon_pid" > >(indent) &

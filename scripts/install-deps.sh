@@ -9,9 +9,10 @@ set -eu
 build="gcc meson ninja-build pkg-config libevent-dev libsystemd-dev libcap-dev
        libseccomp-dev libinih-dev libmnl-dev"
 # Real services and peers used by the integration tests and the demo;
-# clang and its libFuzzer runtime (libclang_rt.fuzzer) for scripts/fuzz.sh.
+# clang and its libFuzzer runtime (libclang_rt.fuzzer) for scripts/fuzz.sh;
+# systemd for busctl, a D-Bus client of the control socket.
 check="$build curl iproute2 lighttpd python3 python3-gunicorn clang-format busybox git
-       clang libclang-rt-14-dev"
+       clang libclang-rt-14-dev systemd"
 # Peers measured side by side in bench/.
 bench="$check bubblewrap systemd-container systemd xinetd ucspi-tcp wrk
        hyperfine strace"
