@@ -12,8 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/inotify.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "common/cleanup.h"
@@ -228,42 +228,32 @@ static int cgroup_event(const char *path, const char *key)
 	return r < 0 ? r : v ? 1 : 0;
 }
 
-static long long now_ms(void)
+int cgroup_freeze(const char *path, bool freeze)
 {
-	struct timespec ts;
+	int r = cgroup_write(path, "cgroup.freeze", freeze ? "1" : "0");
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return r == -ENOENT ? -EOPNOTSUPP : r;
 }
 
-int cgroup_freeze(const char *path, bool freeze, int timeout_ms)
+int cgroup_frozen(const char *path)
 {
-	long long deadline = now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
-	long delay_us = 50;
-	int r;
+	return cgroup_event(path, "frozen");
+}
 
-	r = cgroup_write(path, "cgroup.freeze", freeze ? "1" : "0");
-	if (r < 0)
-		return r == -ENOENT ? -EOPNOTSUPP : r;
-	/* Freezing completes asynchronously (each task stops at its next
-	 * return to user space); cgroup.events says when. Short, growing
-	 * sleeps: measured at well under a millisecond. */
-	for (;;) {
-		struct timespec ts;
+int cgroup_events_watch(const char *path, int *ret_fd)
+{
+	char p[PATH_MAX];
+	_cleanup_close_ int fd = -1;
 
-		r = cgroup_event(path, "frozen");
-		if (r < 0)
-			return r;
-		if (r == (int)freeze)
-			return 0;
-		if (now_ms() >= deadline)
-			return -ETIMEDOUT;
-		ts.tv_sec = 0;
-		ts.tv_nsec = delay_us * 1000;
-		nanosleep(&ts, NULL);
-		if (delay_us < 5000)
-			delay_us *= 2;
-	}
+	if ((size_t)snprintf(p, sizeof(p), "%s/cgroup.events", path) >= sizeof(p))
+		return -ENAMETOOLONG;
+	fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (inotify_add_watch(fd, p, IN_MODIFY) < 0)
+		return -errno;
+	*ret_fd = TAKE_FD(fd);
+	return 0;
 }
 
 int cgroup_kill(const char *path)

@@ -23,9 +23,18 @@ void cgroup_root_done(struct cgroup_root *r);
  * an O_DIRECTORY|O_CLOEXEC fd for CLONE_INTO_CGROUP in *ret_fd, and the
  * absolute path in *ret_path (caller frees). */
 int cgroup_create(const struct cgroup_root *r, const char *rel, int *ret_fd, char **ret_path);
-/* Freezes (true) or thaws a cgroup; returns once cgroup.events says so or
- * after timeout_ms (-ETIMEDOUT). */
-int cgroup_freeze(const char *path, bool freeze, int timeout_ms);
+/* Asks the kernel to freeze (true) or thaw a cgroup: writes cgroup.freeze
+ * and returns at once. The change completes asynchronously (each task
+ * stops at its next return to user space): cgroup_frozen() says when, and
+ * cgroup_events_watch() wakes the caller when it may have. -EOPNOTSUPP
+ * without a freezer. */
+int cgroup_freeze(const char *path, bool freeze);
+/* 1 if the cgroup is frozen (cgroup.events "frozen 1"), 0 if not. */
+int cgroup_frozen(const char *path);
+/* An inotify fd (non-blocking, close-on-exec) that becomes readable when
+ * cgroup.events changes (the kernel's documented notification: IN_MODIFY);
+ * read and discard its records before looking again. */
+int cgroup_events_watch(const char *path, int *ret_fd);
 /* Writes "1" to cgroup.kill (SIGKILL to every process below). -EOPNOTSUPP
  * on kernels without it. */
 int cgroup_kill(const char *path);

@@ -39,6 +39,8 @@
 #include "common/fd-util.h"
 #include "common/log.h"
 #include "common/strv.h"
+#include "supervisor/container.h"
+#include "supervisor/event-util.h"
 #include "supervisor/listener.h"
 #include "supervisor/manager.h"
 #include "supervisor/output.h"
@@ -83,16 +85,12 @@ struct sandbox {
 	TAILQ_ENTRY(sandbox) link;
 	struct accept *a;
 	bool pooled; /* waiting in the pool for a connection */
+	struct container *c;
 	pid_t pid;
-	int pidfd;
-	int sync_fd;
-	int handoff_fd; /* pool: the parent's end */
-	int conn_fd;    /* the daemon's copy of the connection */
-	struct event *pidfd_event;
-	struct event *sync_event;
-	struct event *timer;      /* RuntimeMaxSec=, then the stop timeout */
+	int handoff_fd;           /* pool: the parent's end */
+	int conn_fd;              /* the daemon's copy of the connection */
+	struct event *timer;      /* RuntimeMaxSec= */
 	struct event *idle_timer; /* IdleStopSec=: when the connection may be idle */
-	char *cgroup_path;
 	/* Its stdout (unless that is the connection) and stderr (output.c). */
 	struct output_pipe *output;
 	usec_t started_at; /* spawned (pool: handed the connection) */
@@ -114,10 +112,8 @@ struct accept {
 	unsigned n_pool;
 	struct source_list sources;
 
-	bool stopping;  /* accept_stop(): no new sandboxes */
-	bool paused;    /* EMFILE and friends, until resume_timer */
-	bool suspended; /* TriggerLimitBurst=, until suspend_timer */
-	bool backoff;   /* StartLimitBurst=, until suspend_timer */
+	bool paused;   /* EMFILE and friends, until resume_timer */
+	bool draining; /* suspended by StartLimitBurst=: accept and close */
 	bool polling;
 	bool nonblocking; /* the listeners are O_NONBLOCK */
 	struct event *resume_timer;
@@ -138,48 +134,24 @@ static const char *name(const struct accept *a)
 	return a->s->cfg->name;
 }
 
-static struct timeval tv_of(usec_t u)
+static bool is_active(const struct service *s)
 {
-	struct timeval tv = {.tv_sec = (time_t)(u / USEC_PER_SEC),
-			     .tv_usec = (suseconds_t)(u % USEC_PER_SEC)};
-	return tv;
-}
-
-static void timer_arm(struct accept *a, struct event **ev, usec_t after, event_callback_fn cb,
-		      void *arg)
-{
-	struct timeval tv = tv_of(after);
-
-	if (!*ev)
-		*ev = evtimer_new(a->s->manager->base, cb, arg);
-	if (*ev)
-		evtimer_add(*ev, &tv);
-}
-
-static void event_freep_(struct event **ev)
-{
-	if (*ev)
-		event_free(*ev);
-	*ev = NULL;
-}
-
-bool accept_is_active(const struct accept *a)
-{
-	return a->n_serving > 0 || a->n_pool > 0;
+	return s->accept->n_serving > 0 || s->accept->n_pool > 0;
 }
 
 static void refill_schedule(struct accept *a);
 
-void accept_update_polling(struct accept *a)
+/* Polls the listeners or not, from the service state and the limits. */
+static void update_polling(struct accept *a)
 {
 	struct service *s = a->s;
-	bool on = s->state == SERVICE_LISTENING && !s->remove_when_stopped && !a->stopping &&
-		  !a->paused && !a->suspended &&
-		  (a->backoff || a->n_serving < s->cfg->socket.max_connections);
+	bool on = !s->removing && !a->paused &&
+		  (s->state == SERVICE_STOPPED || (s->state == SERVICE_SUSPENDED && a->draining)) &&
+		  (a->draining || a->n_serving < s->cfg->socket.max_connections);
 
 	/* The daemon alone accepts, and must never block: non-blocking from
 	 * the first poll on (not before: a predecessor's container may still
-	 * accept on the same fd). service_take_fd() undoes it. */
+	 * accept on the same fd). fd_taken() undoes it. */
 	if (on && !a->nonblocking) {
 		for (size_t i = 0; i < s->cfg->socket.n_listen; i++)
 			if (s->fds[i] >= 0)
@@ -192,6 +164,11 @@ void accept_update_polling(struct accept *a)
 	a->polling = on;
 	service_listen_enable(s, on);
 	refill_schedule(a);
+}
+
+static void state_changed(struct service *s)
+{
+	update_polling(s->accept);
 }
 
 /* --- sources ------------------------------------------------------------ */
@@ -268,8 +245,8 @@ static void log_timer_cb(evutil_socket_t fd, short what, void *arg)
 			again = true;
 		source_release(a, src);
 	}
-	if (again)
-		timer_arm(a, &a->log_timer, ACCEPT_LOG_INTERVAL, log_timer_cb, a);
+	if (again && timer_arm_usec(a->log_timer, ACCEPT_LOG_INTERVAL) < 0)
+		log_error("%s: cannot arm the refusals' log timer", name(a));
 }
 
 static void refuse_source(struct accept *a, struct source *src, const struct peer *p)
@@ -282,8 +259,9 @@ static void refuse_source(struct accept *a, struct source *src, const struct pee
 			    src->active, src->text,
 			    (unsigned long long)(ACCEPT_LOG_INTERVAL / USEC_PER_SEC));
 		src->logged_at = now_usec();
-		if (!a->log_timer || !evtimer_pending(a->log_timer, NULL))
-			timer_arm(a, &a->log_timer, ACCEPT_LOG_INTERVAL, log_timer_cb, a);
+		if (!evtimer_pending(a->log_timer, NULL) &&
+		    timer_arm_usec(a->log_timer, ACCEPT_LOG_INTERVAL) < 0)
+			log_error("%s: cannot arm the refusals' log timer", name(a));
 	} else {
 		src->refused++;
 	}
@@ -391,23 +369,29 @@ static int peer_env(const struct peer *p, char ***env)
 
 /* --- sandboxes ---------------------------------------------------------- */
 
-static void sandbox_exit_cb(evutil_socket_t fd, short what, void *arg);
-static void sandbox_sync_cb(evutil_socket_t fd, short what, void *arg);
+static void sandbox_exec_cb(struct container *c, int r, const struct activator_failure *f,
+			    void *userdata);
+static void sandbox_exit_cb(struct container *c, int r, int status, void *userdata);
+static void sandbox_stop_timeout_cb(struct container *c, void *userdata);
+static void runtime_max_cb(evutil_socket_t fd, short what, void *arg);
+static void sandbox_idle_cb(evutil_socket_t fd, short what, void *arg);
+
+static const struct container_callbacks sandbox_callbacks = {
+    .exec = sandbox_exec_cb,
+    .exit = sandbox_exit_cb,
+    .stop_timeout = sandbox_stop_timeout_cb,
+};
 
 static struct sandbox *sandbox_free(struct sandbox *sb)
 {
 	struct accept *a = sb->a;
 
-	event_freep_(&sb->pidfd_event);
-	event_freep_(&sb->sync_event);
-	event_freep_(&sb->timer);
-	event_freep_(&sb->idle_timer);
-	sb->pidfd = safe_close(sb->pidfd);
-	sb->sync_fd = safe_close(sb->sync_fd);
+	sb->c = container_free(sb->c);
+	event_freep(&sb->timer);
+	event_freep(&sb->idle_timer);
 	sb->handoff_fd = safe_close(sb->handoff_fd);
 	sb->conn_fd = safe_close(sb->conn_fd);
 	sb->output = output_pipe_close(sb->output);
-	service_cgroup_drop(a->s, &sb->cgroup_path);
 	if (sb->source) {
 		sb->source->active--;
 		source_release(a, sb->source);
@@ -416,28 +400,59 @@ static struct sandbox *sandbox_free(struct sandbox *sb)
 	return NULL;
 }
 
+/* A sandbox and every event it will need, or NULL. */
 static struct sandbox *sandbox_new(struct accept *a)
 {
+	struct manager *m = a->s->manager;
 	struct sandbox *sb = calloc(1, sizeof(*sb));
 
 	if (!sb)
 		return NULL;
 	sb->a = a;
 	sb->pid = -1;
-	sb->pidfd = sb->sync_fd = sb->handoff_fd = sb->conn_fd = -1;
+	sb->handoff_fd = sb->conn_fd = -1;
+	sb->timer = evtimer_new(m->base, runtime_max_cb, sb);
+	sb->idle_timer = evtimer_new(m->base, sandbox_idle_cb, sb);
+	if (!sb->timer || !sb->idle_timer ||
+	    container_new(m->base, m->container_ops, a->s->cfg->name, &sandbox_callbacks, sb,
+			  &sb->c) < 0) {
+		sandbox_free(sb);
+		return NULL;
+	}
 	return sb;
 }
 
-/* Counts a failed setup; too many in StartLimitIntervalSec=: back off. */
 static void suspend_end_cb(evutil_socket_t fd, short what, void *arg);
 
+/* Suspends the service (the listeners not polled, or drained) for wait. */
+static void suspend(struct accept *a, bool drain, const char *why, usec_t wait)
+{
+	struct service *s = a->s;
+	int r;
+
+	a->draining = drain;
+	a->n_drained = 0;
+	if (service_set_state(s, SERVICE_SUSPENDED, why) < 0)
+		return;
+	s->stats.backoff_until = now_usec() + wait;
+	r = timer_arm_usec(a->suspend_timer, wait);
+	if (r < 0) {
+		/* Never suspended for good: without a timer, not at all. */
+		log_errno(LOG_ERR, r, "%s: cannot arm the end of the suspension, ending it now",
+			  name(a));
+		suspend_end_cb(-1, 0, a);
+	}
+}
+
+/* Counts a failed setup; too many in StartLimitIntervalSec=: back off. */
 static void setup_failed(struct accept *a)
 {
 	struct service *s = a->s;
 	char b[64];
 	usec_t wait;
 
-	if (a->backoff ||
+	s->stats.start_failures++;
+	if (s->state != SERVICE_STOPPED ||
 	    !service_rate_record(s->failures, &s->n_failures, s->cfg->service.start_limit_interval,
 				 s->cfg->service.start_limit_burst))
 		return;
@@ -447,10 +462,10 @@ static void setup_failed(struct accept *a)
 	log_error("%s: %u sandboxes failed to start within StartLimitIntervalSec=: refusing "
 		  "connections for %s, then trying again",
 		  name(a), s->cfg->service.start_limit_burst, format_duration(b, sizeof(b), wait));
-	a->backoff = true;
-	a->n_drained = 0;
-	timer_arm(a, &a->suspend_timer, wait, suspend_end_cb, a);
-	accept_update_polling(a);
+	/* Failed, seen by whoever follows the transitions, then suspended. */
+	if (service_set_state(s, SERVICE_FAILED, "failed starts") < 0)
+		return;
+	suspend(a, true, "failed starts", wait);
 }
 
 static bool out_of_fds(int r)
@@ -463,7 +478,6 @@ static int sandbox_spawn(struct accept *a, struct sandbox *sb, int conn)
 {
 	struct service *s = a->s;
 	const struct container_config *cc = &s->cfg->container;
-	struct activator_child child = {.pid = -1, .pidfd = -1, .sync_fd = -1};
 	_cleanup_(service_spec_done) struct service_spec sp = {.cgroup_fd = -1};
 	_cleanup_close_ int handoff_child = -1;
 	static const char *const conn_name[] = {"connection", NULL};
@@ -510,12 +524,11 @@ static int sandbox_spawn(struct accept *a, struct sandbox *sb, int conn)
 			sp.spec.n_fds = 1;
 		}
 	}
-	sb->cgroup_path = TAKE_PTR(sp.cgroup_path);
 	/* MemoryMax= and friends per sandbox: one client, one budget. */
-	hardening_cgroup_apply(a->s, sb->cgroup_path);
+	hardening_cgroup_apply(a->s, sp.cgroup_path);
 	sb->started_at = now_usec();
-	r = activator_spawn(&sp.spec, &child);
-	output_pipe_spawned(sp.output, r < 0 ? -1 : child.pid);
+	r = container_spawn(sb->c, &sp.spec, &sp.cgroup_path);
+	output_pipe_spawned(sp.output, r < 0 ? -1 : container_pid(sb->c));
 	/* What the start needed of Network= (a netns:NAME fd) goes now. */
 	network_spawned(a->s, r);
 	if (r < 0) {
@@ -523,43 +536,19 @@ static int sandbox_spawn(struct accept *a, struct sandbox *sb, int conn)
 			  conn >= 0 ? " for " : " for the pool", conn >= 0 ? sb->peer.text : "");
 		goto fail;
 	}
-	sb->pid = child.pid;
-	sb->pidfd = child.pidfd;
-	sb->sync_fd = child.sync_fd;
-	sb->pidfd_event = event_new(s->manager->base, sb->pidfd, EV_READ, sandbox_exit_cb, sb);
-	sb->sync_event =
-	    event_new(s->manager->base, sb->sync_fd, EV_READ | EV_PERSIST, sandbox_sync_cb, sb);
-	if (!sb->pidfd_event || !sb->sync_event) {
-		/* Unsupervised it must not run: kill it and wait for it here. */
-		int status;
-		log_error("%s: out of memory, killing sandbox pid %d", name(a), (int)sb->pid);
-		(void)activator_signal(sb->pidfd, SIGKILL);
-		while (activator_reap(sb->pidfd, &status) == -EAGAIN)
-			usleep(1000);
-		r = -ENOMEM;
-		goto fail;
-	}
-	event_add(sb->pidfd_event, NULL);
-	event_add(sb->sync_event, NULL);
+	sb->pid = container_pid(sb->c);
 	sb->output = TAKE_PTR(sp.output);
 	log_debug("%s: spawned sandbox pid %d%s%s", name(a), (int)sb->pid,
 		  conn >= 0 ? " for " : " for the pool", conn >= 0 ? sb->peer.text : "");
 	return 0;
 
 fail:
-	event_freep_(&sb->pidfd_event);
-	event_freep_(&sb->sync_event);
-	sb->pidfd = safe_close(sb->pidfd);
-	sb->sync_fd = safe_close(sb->sync_fd);
 	sb->handoff_fd = safe_close(sb->handoff_fd);
-	service_cgroup_drop(s, &sb->cgroup_path);
 	/* Out of fds or memory is the host's trouble, not the service's. */
 	if (!out_of_fds(r))
 		setup_failed(a);
 	return r;
 }
-
-static void runtime_max_cb(evutil_socket_t fd, short what, void *arg);
 
 /* Whether the daemon needs its copy of the connection while the sandbox
  * serves it: to shut it down at RuntimeMaxSec=, and to read its TCP state
@@ -594,7 +583,9 @@ static void sandbox_idle_cb(evutil_socket_t fd, short what, void *arg)
 									: ti.tcpi_last_data_sent) *
 	       USEC_PER_MSEC;
 	if (idle < limit) {
-		timer_arm(sb->a, &sb->idle_timer, limit - idle, sandbox_idle_cb, sb);
+		if (timer_arm_usec(sb->idle_timer, limit - idle) < 0)
+			log_error("%s: sandbox pid %d: cannot arm IdleStopSec=", name(sb->a),
+				  (int)sb->pid);
 		return;
 	}
 	log_notice("%s: sandbox pid %d (%s): no data for IdleStopSec=%s, stopping it", name(sb->a),
@@ -602,55 +593,51 @@ static void sandbox_idle_cb(evutil_socket_t fd, short what, void *arg)
 	sandbox_stop(sb);
 }
 
-/* The sandbox serves its connection from now on. */
+/* The sandbox serves its connection from now on. Without its timers its
+ * limits could not be kept: then it is stopped. */
 static void sandbox_serving(struct sandbox *sb)
 {
-	usec_t max = sb->a->s->cfg->service.runtime_max;
+	const struct service_settings *ss = &sb->a->s->cfg->service;
+	int r = 0;
 
 	if (!sandbox_keeps_conn(sb))
 		sb->conn_fd = safe_close(sb->conn_fd);
-	if (max != USEC_INFINITY)
-		timer_arm(sb->a, &sb->timer, max, runtime_max_cb, sb);
-	if (sb->a->s->cfg->service.idle_stop && sb->conn_fd >= 0)
-		timer_arm(sb->a, &sb->idle_timer, sb->a->s->cfg->service.idle_stop, sandbox_idle_cb,
-			  sb);
+	if (ss->runtime_max != USEC_INFINITY)
+		r = timer_arm_usec(sb->timer, ss->runtime_max);
+	if (r >= 0 && ss->idle_stop && sb->conn_fd >= 0)
+		r = timer_arm_usec(sb->idle_timer, ss->idle_stop);
+	if (r < 0) {
+		log_errno(LOG_ERR, r, "%s: sandbox pid %d: cannot arm its timers, stopping it",
+			  name(sb->a), (int)sb->pid);
+		sandbox_stop(sb);
+	}
 }
 
 /* KillSignal=, then SIGKILL and cgroup.kill after StopTimeoutSec=. */
-static void stop_timeout_cb(evutil_socket_t fd, short what, void *arg)
+static void sandbox_stop_timeout_cb(struct container *c, void *userdata)
 {
-	struct sandbox *sb = arg;
+	struct sandbox *sb = userdata;
 	char b[64];
 
 	log_warning("%s: sandbox pid %d (%s) did not stop within StopTimeoutSec=%s, killing it",
 		    name(sb->a), (int)sb->pid, sb->pooled ? "pool" : sb->peer.text,
 		    format_duration(b, sizeof(b), sb->a->s->cfg->service.stop_timeout));
-	if (sb->cgroup_path)
-		(void)cgroup_kill(sb->cgroup_path);
-	(void)activator_signal(sb->pidfd, SIGKILL);
 }
 
 static void sandbox_stop(struct sandbox *sb)
 {
 	const struct service_settings *ss = &sb->a->s->cfg->service;
-	int r;
 
 	if (sb->stopping)
 		return;
 	sb->stopping = true;
+	event_del(sb->timer);
+	event_del(sb->idle_timer);
 	/* The client sees the end now, whatever the payload does with it. */
 	if (sb->conn_fd >= 0)
 		(void)shutdown(sb->conn_fd, SHUT_RDWR);
 	/* A pooled sandbox runs no payload yet: nothing to be polite to. */
-	r = activator_signal(sb->pidfd, sb->pooled ? SIGKILL : ss->kill_signal);
-	if (r < 0 && r != -ESRCH)
-		log_errno(LOG_WARNING, r, "%s: cannot signal sandbox pid %d", name(sb->a),
-			  (int)sb->pid);
-	event_freep_(&sb->timer);
-	timer_arm(sb->a, &sb->timer,
-		  ss->stop_timeout == USEC_INFINITY ? USEC_PER_SEC * 3600 * 24 * 365
-						    : ss->stop_timeout,
-		  stop_timeout_cb, sb);
+	(void)container_stop(sb->c, sb->pooled ? SIGKILL : ss->kill_signal, ss->stop_timeout);
 }
 
 static void runtime_max_cb(evutil_socket_t fd, short what, void *arg)
@@ -665,16 +652,15 @@ static void runtime_max_cb(evutil_socket_t fd, short what, void *arg)
 	sandbox_stop(sb);
 }
 
-static void sandbox_sync_cb(evutil_socket_t fd, short what, void *arg)
+static void sandbox_exec_cb(struct container *c, int r, const struct activator_failure *f,
+			    void *userdata)
 {
-	struct sandbox *sb = arg;
-	struct activator_failure f;
-	int r = activator_read_result(sb->sync_fd, &f);
+	struct sandbox *sb = userdata;
 
-	if (r == -EAGAIN)
-		return;
 	if (r == 0) {
 		/* A pooled sandbox's EOF: it ended without a connection. */
+		if (!sb->pooled)
+			sb->a->s->stats.last_start = now_usec() - sb->started_at;
 		if (!sb->pooled)
 			log_debug("%s: started container pid %d for %s (%.1f ms)", name(sb->a),
 				  (int)sb->pid, sb->peer.text,
@@ -683,31 +669,39 @@ static void sandbox_sync_cb(evutil_socket_t fd, short what, void *arg)
 		char prefix[400];
 
 		sb->setup_failed = true;
+		if (r == -ECHILD)
+			return; /* no outcome: the exit says what happened */
 		snprintf(prefix, sizeof(prefix), "%s: sandbox pid %d%s%s:", name(sb->a),
 			 (int)sb->pid, sb->pooled ? "" : " for ",
 			 sb->pooled ? " (pool)" : sb->peer.text);
-		service_log_setup_failure(sb->a->s, prefix, r, &f);
+		service_log_setup_failure(sb->a->s, prefix, r, f);
 	}
-	event_freep_(&sb->sync_event);
-	sb->sync_fd = safe_close(sb->sync_fd);
 }
 
-static void sandbox_exit_cb(evutil_socket_t fd, short what, void *arg)
+/* After a sandbox's end: the last one of a stop, or of a removal. */
+static void sandbox_gone(struct accept *a)
 {
-	struct sandbox *sb = arg;
-	struct accept *a = sb->a;
 	struct service *s = a->s;
-	char buf[64], how[96];
-	int status = 0, r;
-	usec_t ran = now_usec() - sb->started_at;
 
-	r = activator_reap(sb->pidfd, &status);
-	if (r == -EAGAIN) {
-		event_add(sb->pidfd_event, NULL);
+	if (is_active(s)) {
+		update_polling(a);
 		return;
 	}
-	if (sb->sync_fd >= 0)
-		sandbox_sync_cb(sb->sync_fd, EV_READ, sb);
+	if (s->state == SERVICE_STOPPING)
+		(void)service_set_state(s, SERVICE_STOPPED, "stopped");
+	if (s->removing)
+		manager_service_dead(s->manager, s);
+	else
+		update_polling(a);
+}
+
+static void sandbox_exit_cb(struct container *c, int r, int status, void *userdata)
+{
+	struct sandbox *sb = userdata;
+	struct accept *a = sb->a;
+	char buf[64], how[96];
+	usec_t ran = now_usec() - sb->started_at;
+
 	/* Its last lines are logged before its end. */
 	sb->output = output_pipe_close(sb->output);
 
@@ -738,16 +732,16 @@ static void sandbox_exit_cb(evutil_socket_t fd, short what, void *arg)
 			"%s: connection from %s: sandbox pid %d %s after %s%s", name(a),
 			sb->peer.text, (int)sb->pid, how, buf,
 			sb->runtime_exceeded ? " (RuntimeMaxSec=)" : "");
+		if (r >= 0) {
+			a->s->stats.have_exit = true;
+			a->s->stats.last_exit_status = status;
+			a->s->stats.last_exit_at = now_usec();
+		}
 		if (sb->setup_failed)
 			setup_failed(a);
 	}
 	sandbox_free(sb);
-
-	if (s->remove_when_stopped && !accept_is_active(a)) {
-		service_free(s);
-		return;
-	}
-	accept_update_polling(a);
+	sandbox_gone(a);
 }
 
 /* --- the pool ----------------------------------------------------------- */
@@ -757,15 +751,17 @@ static void refill_cb(evutil_socket_t fd, short what, void *arg)
 	struct accept *a = arg;
 	struct sandbox *sb;
 
-	if (a->stopping || a->backoff || a->s->remove_when_stopped ||
-	    a->s->state != SERVICE_LISTENING || a->n_pool >= a->s->cfg->container.pool_size)
+	if (a->s->removing || a->s->state != SERVICE_STOPPED ||
+	    a->n_pool >= a->s->cfg->container.pool_size)
 		return;
 	sb = sandbox_new(a);
-	if (!sb)
+	if (!sb) {
+		log_error("%s: pool: out of memory", name(a));
 		return;
+	}
 	sb->pooled = true;
 	if (sandbox_spawn(a, sb, -1) < 0) {
-		free(sb);
+		sandbox_free(sb);
 		return;
 	}
 	TAILQ_INSERT_TAIL(&a->pool, sb, link);
@@ -776,8 +772,8 @@ static void refill_cb(evutil_socket_t fd, short what, void *arg)
 
 static void refill_schedule(struct accept *a)
 {
-	if (!a->refill || a->n_pool >= a->s->cfg->container.pool_size || a->stopping ||
-	    a->backoff || a->s->state != SERVICE_LISTENING)
+	if (!a->refill || a->n_pool >= a->s->cfg->container.pool_size || a->s->removing ||
+	    a->s->state != SERVICE_STOPPED)
 		return;
 	if (!event_pending(a->refill, EV_TIMEOUT, NULL))
 		event_active(a->refill, EV_TIMEOUT, 0);
@@ -842,24 +838,26 @@ static void resume_cb(evutil_socket_t fd, short what, void *arg)
 	struct accept *a = arg;
 
 	a->paused = false;
-	accept_update_polling(a);
+	update_polling(a);
 }
 
 static void suspend_end_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct accept *a = arg;
 
-	if (a->backoff)
+	if (a->s->state != SERVICE_SUSPENDED)
+		return;
+	if (a->draining)
 		log_notice(
 		    "%s: backoff over (%lu connection(s) refused meanwhile), accepting again",
 		    name(a), a->n_drained);
 	else
 		log_notice("%s: trigger limit over, accepting again", name(a));
-	a->backoff = false;
-	a->suspended = false;
+	a->draining = false;
 	a->s->n_failures = 0;
 	a->s->n_triggers = 0;
-	accept_update_polling(a);
+	a->s->stats.backoff_until = 0;
+	(void)service_set_state(a->s, SERVICE_STOPPED, "suspension over");
 }
 
 static void pause_accepting(struct accept *a, int err, const char *what);
@@ -903,8 +901,11 @@ static void serve(struct accept *a, int conn, const struct sockaddr_storage *rem
 			a->s->stats.refused++;
 			if (out_of_fds(r))
 				pause_accepting(a, r, "start a sandbox");
+			if (sb)
+				sb->conn_fd = -1; /* closed here */
 			close(conn);
-			free(sb);
+			if (sb)
+				sandbox_free(sb);
 			if (src)
 				source_release(a, src);
 			return;
@@ -931,20 +932,23 @@ static void pause_accepting(struct accept *a, int err, const char *what)
 		a->emfile_logged_at = now;
 	}
 	a->paused = true;
-	timer_arm(a, &a->resume_timer, ACCEPT_EMFILE_RETRY, resume_cb, a);
-	accept_update_polling(a);
+	if (timer_arm_usec(a->resume_timer, ACCEPT_EMFILE_RETRY) < 0) {
+		log_error("%s: cannot arm the pause's end: accepting again at once", name(a));
+		a->paused = false;
+	}
+	update_polling(a);
 }
 
-void accept_listen_ready(struct accept *a, int fd)
+static void listen_ready(struct service *s, int fd)
 {
-	struct service *s = a->s;
+	struct accept *a = s->accept;
 	const struct socket_config *sc = &s->cfg->socket;
 
 	if (!a->polling) {
-		accept_update_polling(a);
+		update_polling(a);
 		return;
 	}
-	if (a->backoff) {
+	if (a->draining) {
 		/* Clients get a closed connection rather than a hang. */
 		for (size_t i = 0; i < sc->n_listen; i++)
 			if (s->fds[i] == fd) {
@@ -975,8 +979,7 @@ void accept_listen_ready(struct accept *a, int fd)
 				  name(a), sc->trigger_limit_burst,
 				  format_duration(b1, sizeof(b1), sc->trigger_limit_interval),
 				  format_duration(b1, sizeof(b1), wait));
-			a->suspended = true;
-			timer_arm(a, &a->suspend_timer, wait, suspend_end_cb, a);
+			suspend(a, false, "too many connections", wait);
 			break;
 		}
 		/* Blocking, as services expect their sockets. */
@@ -998,23 +1001,31 @@ void accept_listen_ready(struct accept *a, int fd)
 			break;
 		}
 		serve(a, conn, &remote);
-		if (s->remove_when_stopped || a->stopping)
+		if (s->removing || s->state != SERVICE_STOPPED)
 			break;
 	}
-	accept_update_polling(a);
+	update_polling(a);
 }
 
 /* --- life --------------------------------------------------------------- */
 
-void accept_stop(struct accept *a, const char *reason)
+static int stop(struct service *s, const char *reason)
 {
+	struct accept *a = s->accept;
 	struct sandbox *sb, *next;
 
-	if (accept_is_active(a))
-		log_info("%s: stopping %u sandbox(es) and %u pooled (%s)", name(a), a->n_serving,
-			 a->n_pool, reason);
-	a->stopping = true;
-	accept_update_polling(a);
+	if (!is_active(s))
+		return -EALREADY;
+	if (s->state == SERVICE_STOPPING)
+		return 0;
+	log_info("%s: stopping %u sandbox(es) and %u pooled (%s)", name(a), a->n_serving, a->n_pool,
+		 reason);
+	/* A stop ends a suspension. */
+	event_del(a->suspend_timer);
+	a->draining = false;
+	s->stats.backoff_until = 0;
+	(void)service_set_state(s, SERVICE_STOPPING, reason);
+	update_polling(a);
 	for (sb = TAILQ_FIRST(&a->pool); sb; sb = next) {
 		next = TAILQ_NEXT(sb, link);
 		sandbox_stop(sb);
@@ -1023,57 +1034,68 @@ void accept_stop(struct accept *a, const char *reason)
 		next = TAILQ_NEXT(sb, link);
 		sandbox_stop(sb);
 	}
+	return 0;
 }
 
-struct accept *accept_new(struct service *s)
+static int start(struct service *s, const char *reason)
+{
+	return -EOPNOTSUPP; /* one sandbox per connection */
+}
+
+/* A successor's container expects a blocking listener. */
+static void fd_taken(struct service *s, int fd)
+{
+	(void)fd_set_nonblock(fd, false);
+}
+
+static void done(struct service *s);
+
+static int init(struct service *s)
 {
 	struct accept *a = calloc(1, sizeof(*a));
 	struct manager *m = s->manager;
 
 	if (!a)
-		return NULL;
+		return -ENOMEM;
+	s->accept = a;
 	a->s = s;
 	TAILQ_INIT(&a->serving);
 	TAILQ_INIT(&a->pool);
 	TAILQ_INIT(&a->sources);
 	a->refill = event_new(m->base, -1, 0, refill_cb, a);
+	a->resume_timer = evtimer_new(m->base, resume_cb, a);
+	a->suspend_timer = evtimer_new(m->base, suspend_end_cb, a);
+	a->log_timer = evtimer_new(m->base, log_timer_cb, a);
+	a->pool_idle = geteuid() == 0;
 	/* Below everything else in the loop: a connection waiting is
 	 * accepted (and served by a pooled sandbox) before a refill. */
-	if (a->refill)
-		(void)event_priority_set(a->refill, EVENT_PRIORITY_LOW);
-	a->pool_idle = geteuid() == 0;
-	if (!a->refill) {
-		free(a);
-		return NULL;
+	if (!a->refill || event_priority_set(a->refill, EVENT_PRIORITY_LOW) < 0 ||
+	    !a->resume_timer || !a->suspend_timer || !a->log_timer) {
+		done(s);
+		return -ENOMEM;
 	}
 	if (m->have_cgroup &&
 	    asprintf(&a->cgroup_path, "%s/%s", m->cgroup_base_path, s->cfg->name) < 0)
 		a->cgroup_path = NULL;
-	return a;
+	return 0;
 }
 
-struct accept *accept_free(struct accept *a)
+/* Normally nothing is left: a removal waits for every sandbox. At the
+ * daemon's exit, what is left is killed (container_free()), not waited for. */
+static void done(struct service *s)
 {
+	struct accept *a = s->accept;
 	struct sandbox_list *lists[2];
 	struct source *src;
 
 	if (!a)
-		return NULL;
+		return;
 	lists[0] = &a->serving;
 	lists[1] = &a->pool;
-	/* Normally empty: a stop waits for every sandbox. At exit without
-	 * one (or its timeout), nothing may be left behind. */
 	for (size_t i = 0; i < ELEMENTSOF(lists); i++) {
 		struct sandbox *sb;
 		while ((sb = TAILQ_FIRST(lists[i]))) {
-			int status;
 			TAILQ_REMOVE(lists[i], sb, link);
-			if (sb->cgroup_path)
-				(void)cgroup_kill(sb->cgroup_path);
-			(void)activator_signal(sb->pidfd, SIGKILL);
-			for (int n = 0; n < 5000 && activator_reap(sb->pidfd, &status) == -EAGAIN;
-			     n++)
-				usleep(1000);
 			sandbox_free(sb);
 		}
 	}
@@ -1081,20 +1103,34 @@ struct accept *accept_free(struct accept *a)
 		TAILQ_REMOVE(&a->sources, src, link);
 		free(src);
 	}
-	event_freep_(&a->resume_timer);
-	event_freep_(&a->suspend_timer);
-	event_freep_(&a->log_timer);
-	event_freep_(&a->refill);
+	event_freep(&a->resume_timer);
+	event_freep(&a->suspend_timer);
+	event_freep(&a->log_timer);
+	event_freep(&a->refill);
 	if (a->cgroup_path) {
 		/* Shared with a successor of the same name: busy is fine. */
 		(void)cgroup_remove(a->cgroup_path);
 		free(a->cgroup_path);
 	}
 	free(a);
-	return NULL;
+	s->accept = NULL;
 }
 
 unsigned accept_n_serving(const struct accept *a)
 {
 	return a->n_serving;
 }
+
+const struct service_mode accept_mode = {
+    .name = "Accept=yes",
+    .init = init,
+    .done = done,
+    .listen_ready = listen_ready,
+    .state_changed = state_changed,
+    .start = start,
+    .stop = stop,
+    .is_active = is_active,
+    .freeze = NULL,
+    .fd_taken = fd_taken,
+    .holds_listeners = false,
+};

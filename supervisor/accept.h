@@ -26,24 +26,15 @@
  */
 #pragma once
 
-#include <stdbool.h>
+struct service_mode;
 
-struct service;
-struct accept;
-
-/* The accept state of an Accept=yes service (s->cfg->socket.accept). */
-struct accept *accept_new(struct service *s);
-/* Kills (SIGKILL) and reaps whatever sandbox is left: nothing remains. */
-struct accept *accept_free(struct accept *a);
-
-/* A listener of the service is readable. */
-void accept_listen_ready(struct accept *a, int fd);
-/* Polls the listeners or not, from the service state and the limits. */
-void accept_update_polling(struct accept *a);
-/* Whether any sandbox (serving, or waiting in the pool) exists. */
-bool accept_is_active(const struct accept *a);
-/* Stops every sandbox: KillSignal=, SIGKILL after StopTimeoutSec=. When
- * the service is being removed, it is freed once the last one is gone. */
-void accept_stop(struct accept *a, const char *reason);
+/* The Accept=yes mode of a service (service_new() picks it): its state is
+ * s->accept. The service is stopped while it polls (whatever number of
+ * sandboxes serve), suspended by TriggerLimitBurst= (not polled) or
+ * StartLimitBurst= (failed first; accept and close), stopping while a stop
+ * waits for every sandbox. service_start() is -EOPNOTSUPP; service_stop()
+ * stops every sandbox and the pool, then polls again. */
+extern const struct service_mode accept_mode;
 /* How many sandboxes serve a connection now. */
+struct accept;
 unsigned accept_n_serving(const struct accept *a);

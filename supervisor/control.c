@@ -35,6 +35,7 @@
 #include "common/strv.h"
 #include "supervisor/accept.h"
 #include "supervisor/config.h"
+#include "supervisor/container.h"
 #include "supervisor/manager.h"
 #include "supervisor/output.h"
 #include "supervisor/service.h"
@@ -133,6 +134,7 @@ struct control {
 	unsigned next_id;
 	struct pending_list pending;
 	bool in_pending, pending_again;
+	struct event *act_event; /* a round of pending_run() that may act */
 	struct cshell_list shells;
 	unsigned next_shell;
 	struct event *reap; /* frees dead clients from the loop */
@@ -163,7 +165,7 @@ static struct service *find_service(struct control *c, const char *name)
 	for (size_t i = 0; i < c->m->n_services; i++) {
 		struct service *s = c->m->services[i];
 
-		if (!s->remove_when_stopped && strcmp(s->cfg->name, name) == 0)
+		if (!(s->removing || s->dead) && strcmp(s->cfg->name, name) == 0)
 			return s;
 	}
 	return NULL;
@@ -240,6 +242,13 @@ static int append_listen(sd_bus_message *r, const struct service *s)
 	return k;
 }
 
+static pid_t main_pid(const struct service *s)
+{
+	pid_t pid = s->container ? container_pid(s->container) : -1;
+
+	return pid > 0 ? pid : 0;
+}
+
 static usec_t idle_since(const struct service *s)
 {
 	return service_is_active(s) && !s->cfg->socket.accept ? realtime_of(s->idle_since) : 0;
@@ -255,7 +264,7 @@ static int append_row(sd_bus_message *r, const struct service *s)
 	    (k = DICT(r, "Accept", "b", (int)s->cfg->socket.accept)) < 0 ||
 	    (k = DICT(r, "State", "s", service_state_to_string(s->state))) < 0 ||
 	    (k = DICT(r, "StateSince", "t", (uint64_t)realtime_of(s->stats.state_since))) < 0 ||
-	    (k = DICT(r, "MainPID", "u", (uint32_t)(s->pid > 0 ? s->pid : 0))) < 0 ||
+	    (k = DICT(r, "MainPID", "u", (uint32_t)main_pid(s))) < 0 ||
 	    (k = DICT(r, "Connections", "u", (uint32_t)s->idle.connections)) < 0 ||
 	    (k = DICT(r, "Sandboxes", "u",
 		      (uint32_t)(s->accept ? accept_n_serving(s->accept) : 0))) < 0 ||
@@ -280,7 +289,7 @@ static int method_list(sd_bus_message *msg, void *userdata, sd_bus_error *e)
 	for (size_t i = 0; i < cl->c->m->n_services; i++) {
 		const struct service *s = cl->c->m->services[i];
 
-		if (!s->remove_when_stopped && (k = append_row(r, s)) < 0)
+		if (!(s->removing || s->dead) && (k = append_row(r, s)) < 0)
 			return k;
 	}
 	if ((k = sd_bus_message_close_container(r)) < 0)
@@ -389,7 +398,9 @@ static char *service_cgroup(const struct service *s)
 	char *p;
 
 	if (!s->cfg->socket.accept)
-		return s->cgroup_path ? strdup(s->cgroup_path) : NULL;
+		return s->container && container_cgroup(s->container)
+			   ? strdup(container_cgroup(s->container))
+			   : NULL;
 	if (!m->cgroup_base_path || asprintf(&p, "%s/%s", m->cgroup_base_path, s->cfg->name) < 0)
 		return NULL;
 	return p;
@@ -547,7 +558,7 @@ static int append_status(sd_bus_message *r, struct service *s)
 	    (k = DICT(r, "Accept", "b", (int)cfg->socket.accept)) < 0 ||
 	    (k = DICT(r, "State", "s", service_state_to_string(s->state))) < 0 ||
 	    (k = DICT(r, "StateSince", "t", (uint64_t)realtime_of(st->state_since))) < 0 ||
-	    (k = DICT(r, "MainPID", "u", (uint32_t)(s->pid > 0 ? s->pid : 0))) < 0 ||
+	    (k = DICT(r, "MainPID", "u", (uint32_t)main_pid(s))) < 0 ||
 	    (k = DICT(r, "ControlGroup", "s", cg ? cg : "")) < 0 ||
 	    (k = append_resources(r, cg)) < 0 ||
 	    (k = DICT(r, "ColdStarts", "t", (uint64_t)st->starts)) < 0 ||
@@ -702,20 +713,27 @@ static const char *last_reason(const struct service *s)
 				 : "";
 }
 
-/* 1: done, -1: failed (replied), 0: not yet. */
-static int pending_check(struct control *c, struct pending *p)
+/* Whether a waiting call is done: 1 done, -1 failed (replied), 0 not yet.
+ * may_act: it may call into the service (start a container, enter one);
+ * otherwise (we are inside the service's own transition) it asks for a
+ * round from the loop instead. */
+static int pending_check(struct control *c, struct pending *p, bool may_act)
 {
 	struct service *s = p->s;
 	const char *name = s->cfg->name;
-	bool active = service_is_active(s);
+	enum service_state st = s->state;
 
 	switch (p->op) {
 	case OP_RESTART:
 		if (!p->stopped) {
 			int r;
 
-			if (active)
+			if (service_is_active(s))
 				return 0;
+			if (!may_act) {
+				event_active(c->act_event, 0, 0);
+				return 0;
+			}
 			p->stopped = true;
 			r = service_start(s);
 			if (r < 0) {
@@ -724,60 +742,65 @@ static int pending_check(struct control *c, struct pending *p)
 					      strerror(-r));
 				return -1;
 			}
-			active = service_is_active(s);
+			st = s->state;
 		}
 		/* now it is a start */
 		__attribute__((fallthrough));
 	case OP_START:
-		if (s->state == SERVICE_RUNNING && s->exec_done)
+		if (st == SERVICE_RUNNING)
 			return 1;
-		if (!active) {
-			pending_reply(c, p, ERROR_FAILED, "%s: start failed (%s: %s)", name,
-				      service_state_to_string(s->state), last_reason(s));
-			return -1;
-		}
-		return 0;
+		if (st == SERVICE_STARTING)
+			return 0;
+		pending_reply(c, p, ERROR_FAILED, "%s: start failed (%s: %s)", name,
+			      service_state_to_string(st), last_reason(s));
+		return -1;
 	case OP_STOP:
-		return active ? 0 : 1;
+		return service_is_active(s) ? 0 : 1;
 	case OP_FREEZE:
-		if (s->state == SERVICE_FROZEN)
+		if (st == SERVICE_FROZEN)
 			return 1;
-		if (!active) {
-			pending_reply(c, p, ERROR_FAILED, "%s: container gone before it froze",
-				      name);
-			return -1;
-		}
-		return 0;
+		if (st == SERVICE_FREEZING)
+			return 0;
+		pending_reply(c, p, ERROR_FAILED, "%s: did not freeze (%s: %s)", name,
+			      service_state_to_string(st), last_reason(s));
+		return -1;
 	case OP_THAW:
-		if (s->state == SERVICE_RUNNING)
+		if (st == SERVICE_RUNNING)
 			return 1;
-		if (!active) {
-			pending_reply(c, p, ERROR_FAILED, "%s: container gone before it thawed",
-				      name);
-			return -1;
-		}
-		return 0;
+		if (st == SERVICE_THAWING)
+			return 0;
+		pending_reply(c, p, ERROR_FAILED, "%s: did not thaw (%s: %s)", name,
+			      service_state_to_string(st), last_reason(s));
+		return -1;
 	case OP_SHELL:
-		if (s->state == SERVICE_RUNNING && s->exec_done)
-			return 1;
-		if (!active) {
-			pending_reply(c, p, ERROR_FAILED,
-				      "%s: cannot enter: the container did not "
-				      "start (%s: %s)",
-				      name, service_state_to_string(s->state), last_reason(s));
-			return -1;
+		if (st == SERVICE_RUNNING) {
+			if (may_act)
+				return 1;
+			event_active(c->act_event, 0, 0);
+			return 0;
 		}
-		return 0;
+		if (st == SERVICE_STARTING || st == SERVICE_THAWING || st == SERVICE_PARKED)
+			return 0;
+		pending_reply(c, p, ERROR_FAILED,
+			      "%s: cannot enter: the container is not running (%s: %s)", name,
+			      service_state_to_string(st), last_reason(s));
+		return -1;
 	}
 	return 0;
 }
 
 static void shell_launch(struct control *c, struct pending *p);
+static void pending_run(struct control *c, bool may_act);
+
+static void act_cb(evutil_socket_t fd, short what, void *arg)
+{
+	pending_run(arg, true);
+}
 
 /* Looks at every waiting call. A check may start a container, whose
- * transition comes back here: that nested call only asks for another round,
- * so that no round frees what an outer one is looking at. */
-static void pending_run(struct control *c)
+ * transitions come back here: that nested call only asks for another
+ * round, so that no round frees what an outer one is looking at. */
+static void pending_run(struct control *c, bool may_act)
 {
 	struct pending *p, *next;
 
@@ -789,15 +812,18 @@ static void pending_run(struct control *c)
 	do {
 		c->pending_again = false;
 		for (p = TAILQ_FIRST(&c->pending); p; p = next) {
+			int r;
+
 			next = TAILQ_NEXT(p, link);
-			if (pending_check(c, p) <= 0)
+			r = pending_check(c, p, may_act);
+			if (r == 0)
 				continue;
-			if (p->op == OP_SHELL)
+			if (r > 0 && p->op == OP_SHELL)
 				shell_launch(c, p);
-			else
+			else if (r > 0)
 				pending_reply(c, p, NULL, NULL);
-			/* A launch or a reply may have started something that
-			 * changed other calls' lot: look again from the start. */
+			/* p is answered and gone; what it started may have changed
+			 * other calls' lot: look again from the start. */
 			c->pending_again = true;
 			break;
 		}
@@ -844,39 +870,38 @@ static int method_op(sd_bus_message *msg, struct client *cl, enum op op, sd_bus_
 					 s->cfg->name, op_names[op]);
 	switch (op) {
 	case OP_START:
-		if (s->cfg->socket.accept)
-			r = -EOPNOTSUPP;
-		else if (s->state == SERVICE_BACKOFF)
+		if (s->state == SERVICE_RUNNING)
+			return sd_bus_reply_method_return(msg, "s", "running");
+		if (s->state == SERVICE_SUSPENDED)
 			return sd_bus_error_setf(
 			    e, ERROR_WRONG_STATE,
 			    "%s: cannot start: suspended (%s) until the limit's "
 			    "interval is over",
 			    s->cfg->name, last_reason(s));
-		else if (s->state == SERVICE_PARKED) {
-			/* A prepared container: a start is its release. */
-			r = service_start(s);
-		} else
-			r = service_start(s);
+		/* Parked: the start is its release. Starting: wait for it. */
+		r = s->state == SERVICE_STARTING ? 0 : service_start(s);
 		break;
 	case OP_STOP:
-		if (!service_is_active(s))
+		r = service_stop(s, "stop requested");
+		if (r == -EALREADY)
 			return sd_bus_reply_method_return(msg, "s",
 							  service_state_to_string(s->state));
-		service_stop(s, "stop requested");
 		break;
 	case OP_RESTART:
 		if (s->cfg->socket.accept)
 			r = -EOPNOTSUPP;
+		else if (s->state == SERVICE_SUSPENDED)
+			r = -EBUSY;
 		else if (service_is_active(s))
-			service_stop(s, "restart requested");
+			r = service_stop(s, "restart requested");
 		break;
 	case OP_FREEZE:
 		r = service_freeze(s, "freeze requested");
+		if (r == -EALREADY) /* frozen already: now held */
+			return sd_bus_reply_method_return(msg, "s", "frozen");
 		break;
 	case OP_THAW:
-		r = s->state == SERVICE_FROZEN ? 0 : -EINVAL;
-		if (r == 0)
-			service_thaw(s, "thaw requested");
+		r = service_thaw(s, "thaw requested");
 		break;
 	case OP_SHELL: /* OpenShell's */
 		r = -EINVAL;
@@ -892,7 +917,7 @@ static int method_op(sd_bus_message *msg, struct client *cl, enum op op, sd_bus_
 	p->s = s;
 	p->op = op;
 	TAILQ_INSERT_TAIL(&c->pending, p, link);
-	pending_run(c);
+	pending_run(c, true);
 	return 1;
 }
 
@@ -1110,7 +1135,10 @@ static int method_open_shell(sd_bus_message *msg, void *userdata, sd_bus_error *
 					 "%s: a command of more than %d words or %d bytes",
 					 s->cfg->name, CONTROL_ARGV_MAX, CONTROL_ARGV_SIZE);
 	}
-	if (s->cfg->socket.accept || s->state == SERVICE_WAITING || s->state == SERVICE_BACKOFF) {
+	if (s->cfg->socket.accept ||
+	    !(s->state == SERVICE_STOPPED || s->state == SERVICE_PARKED ||
+	      s->state == SERVICE_STARTING || s->state == SERVICE_RUNNING ||
+	      s->state == SERVICE_FROZEN || s->state == SERVICE_THAWING)) {
 		strv_free(argv);
 		if (s->cfg->socket.accept)
 			return sd_bus_error_setf(e, ERROR_NOT_SUPPORTED,
@@ -1136,8 +1164,8 @@ static int method_open_shell(sd_bus_message *msg, void *userdata, sd_bus_error *
 	csh->tty = tty;
 	/* Stopped or parked: started as a connection would; frozen: thawed. */
 	if (s->state == SERVICE_FROZEN)
-		service_thaw(s, "shell requested");
-	else if (!service_is_active(s) || s->state == SERVICE_PARKED)
+		k = service_thaw(s, "shell requested");
+	else if (s->state == SERVICE_STOPPED || s->state == SERVICE_PARKED)
 		k = service_start(s);
 	if (k < 0) {
 		cshell_free(csh);
@@ -1151,7 +1179,7 @@ static int method_open_shell(sd_bus_message *msg, void *userdata, sd_bus_error *
 	p->op = OP_SHELL;
 	p->csh = csh;
 	TAILQ_INSERT_TAIL(&c->pending, p, link);
-	pending_run(c);
+	pending_run(c, true);
 	return 1;
 }
 
@@ -1516,13 +1544,7 @@ void control_service_changed(struct control *c, struct service *s, int old, cons
 		}
 		client_process(cl);
 	}
-	pending_run(c);
-}
-
-void control_service_progress(struct control *c, struct service *s)
-{
-	if (c)
-		pending_run(c);
+	pending_run(c, false);
 }
 
 void control_service_gone(struct control *c, struct service *s)
@@ -1603,7 +1625,8 @@ int control_new(struct manager *m, const char *path, const char *read_group, str
 	}
 	c->path = strdup(path);
 	c->reap = event_new(m->base, -1, 0, reap_cb, c);
-	if (!c->path || !c->reap) {
+	c->act_event = event_new(m->base, -1, 0, act_cb, c);
+	if (!c->path || !c->reap || !c->act_event) {
 		control_free(c);
 		return log_errno(LOG_ERR, -ENOMEM, "control: out of memory");
 	}
@@ -1652,6 +1675,8 @@ struct control *control_free(struct control *c)
 		event_free(c->listen_event);
 	if (c->reap)
 		event_free(c->reap);
+	if (c->act_event)
+		event_free(c->act_event);
 	if (c->fd >= 0) {
 		close(c->fd);
 		(void)unlink(c->path);

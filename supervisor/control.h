@@ -40,8 +40,5 @@ struct control *control_free(struct control *c);
 /* A service changed state (the StateChanged signal; calls waiting for it). */
 void control_service_changed(struct control *c, struct service *s, int old, const char *reason,
 			     usec_t now);
-/* Something a waiting call may look at changed without a transition (the
- * container's exec is done). */
-void control_service_progress(struct control *c, struct service *s);
 /* A service is being freed: calls waiting on it get an error. */
 void control_service_gone(struct control *c, struct service *s);

@@ -49,9 +49,10 @@ static bool watched(const struct service *s)
 	if (!st->idle_freeze && !st->idle_stop)
 		return false;
 	/* A frozen container needs no tick, except to notice data on a
-	 * connection it kept open (IdleConnections=traffic). */
-	return s->state == SERVICE_RUNNING ||
-	       (s->state == SERVICE_FROZEN && st->idle_connections == IDLE_CONNECTIONS_TRAFFIC);
+	 * connection it kept open (IdleConnections=traffic); one an operator
+	 * froze (held) none at all. */
+	return s->state == SERVICE_RUNNING || (s->state == SERVICE_FROZEN && !s->held &&
+					       st->idle_connections == IDLE_CONNECTIONS_TRAFFIC);
 }
 
 static usec_t tick_interval(struct manager *m)

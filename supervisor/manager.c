@@ -20,6 +20,7 @@
 #include "common/log.h"
 #include "common/strv.h"
 #include "supervisor/config.h"
+#include "supervisor/container.h"
 #include "supervisor/idle.h"
 #include "supervisor/listener.h"
 #include "supervisor/rootdir.h"
@@ -133,25 +134,29 @@ static int move_to_leaf(struct manager *m)
 
 /* SELF/nsinetd-PID of a daemon that is gone (SIGKILL, a crash): its
  * containers died with it (PDEATHSIG), but the directories stay. Only
- * directories of that name, and only when no process has that pid. */
-static void remove_stale_cgroups(struct manager *m)
+ * directories of that name, and only when no process has that pid. A
+ * directory still busy (a process on its way out after the kill) is tried
+ * again from stale_timer; returns how many are left. */
+static unsigned remove_stale_cgroups(struct manager *m)
 {
 	_cleanup_free_ char *dir = NULL;
+	unsigned busy = 0;
 	DIR *d;
 	struct dirent *de;
 
 	if (asprintf(&dir, "%s%s", m->cgroup.mount,
 		     strcmp(m->cgroup.self, "/") ? m->cgroup.self : "") < 0)
-		return;
+		return 0;
 	d = opendir(dir);
 	if (!d)
-		return;
+		return 0;
 	while ((de = readdir(d))) {
 		_cleanup_free_ char *base = NULL;
 		char *end;
 		long pid;
 		DIR *sub;
 		struct dirent *se;
+		int r;
 
 		if (de->d_type != DT_DIR || strncmp(de->d_name, "nsinetd-", 8) != 0)
 			continue;
@@ -170,16 +175,35 @@ static void remove_stale_cgroups(struct manager *m)
 			if (asprintf(&c, "%s/%s", base, se->d_name) < 0)
 				continue;
 			(void)cgroup_kill(c);
-			for (int i = 0; i < 100 && cgroup_remove(c) == -EBUSY; i++)
-				usleep(1000);
+			(void)cgroup_remove(c);
 		}
 		if (sub)
 			closedir(sub);
-		if (cgroup_remove(base) >= 0)
+		r = cgroup_remove(base);
+		if (r >= 0)
 			log_notice("removed the cgroup %s of an earlier nsinetd (pid %ld)", base,
 				   pid);
+		else if (r == -EBUSY)
+			busy++;
 	}
 	closedir(d);
+	return busy;
+}
+
+static void stale_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct manager *m = arg;
+	struct timeval tv = {.tv_sec = 0, .tv_usec = 10000};
+
+	if (remove_stale_cgroups(m) == 0)
+		return;
+	if (++m->stale_tries >= 100) {
+		log_warning("cgroups of an earlier nsinetd below %s%s are still busy, leaving them",
+			    m->cgroup.mount, m->cgroup.self);
+		return;
+	}
+	if (evtimer_add(m->stale_timer, &tv) < 0)
+		log_error("cannot arm a timer: cgroups of an earlier nsinetd are left");
 }
 
 static void setup_cgroup(struct manager *m)
@@ -206,8 +230,9 @@ static void setup_cgroup(struct manager *m)
 			log_errno(LOG_WARNING, r, "cannot move into %s%s/supervisor",
 				  m->cgroup.mount, m->cgroup.self);
 	}
-	if (!m->in_leaf)
-		remove_stale_cgroups(m);
+	/* Busy ones (processes on their way out) again from the loop. */
+	if (!m->in_leaf && remove_stale_cgroups(m) > 0 && m->stale_timer)
+		stale_cb(-1, 0, m);
 	if (asprintf(&m->cgroup_base, m->in_leaf ? "containers" : "nsinetd-%d", (int)getpid()) <
 	    0) {
 		m->cgroup_base = NULL;
@@ -243,6 +268,48 @@ static void adopt_inherited(struct manager *m)
 	log_info("received %d socket(s) from the service manager", n);
 }
 
+static void free_dead_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct manager *m = arg;
+
+	for (size_t i = 0; i < m->n_services;) {
+		struct service *s = m->services[i];
+
+		if (!s->dead) {
+			i++;
+			continue;
+		}
+		memmove(&m->services[i], &m->services[i + 1],
+			(m->n_services - i - 1) * sizeof(*m->services));
+		m->n_services--;
+		control_service_gone(m->control, s);
+		service_free(s);
+	}
+	manager_notify_status(m);
+	if (m->shutting_down && m->n_services == 0)
+		event_base_loopbreak(m->base);
+}
+
+int manager_loop_init(struct manager *m, struct event_base *base)
+{
+	m->base = base;
+	m->container_ops = &container_ops_default;
+	m->free_event = event_new(base, -1, 0, free_dead_cb, m);
+	m->stale_timer = evtimer_new(base, stale_cb, m);
+	/* After what is ready already: never inside a service's callback,
+	 * and not before the other work of this turn of the loop. */
+	if (!m->free_event || !m->stale_timer ||
+	    event_priority_set(m->free_event, EVENT_PRIORITY_LOW) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+void manager_service_dead(struct manager *m, struct service *s)
+{
+	s->dead = true;
+	event_active(m->free_event, EV_TIMEOUT, 0);
+}
+
 int manager_new(struct event_base *base, const char *config_dir, const char *runtime_dir,
 		struct manager **ret)
 {
@@ -251,13 +318,12 @@ int manager_new(struct event_base *base, const char *config_dir, const char *run
 
 	if (!m)
 		return -ENOMEM;
-	m->base = base;
 	m->lock_fd = -1;
 	m->init_fd = -1;
 	m->slot_fd = -1;
 	m->config_dir = strdup(config_dir);
 	m->runtime_dir = strdup(runtime_dir);
-	if (!m->config_dir || !m->runtime_dir) {
+	if (manager_loop_init(m, base) < 0 || !m->config_dir || !m->runtime_dir) {
 		manager_free(m);
 		return -ENOMEM;
 	}
@@ -283,9 +349,14 @@ struct manager *manager_free(struct manager *m)
 {
 	if (!m)
 		return NULL;
+	/* After the loop: whatever is left is freed now (and killed). */
 	while (m->n_services > 0)
-		service_free(m->services[m->n_services - 1]);
+		service_free(m->services[--m->n_services]);
 	free(m->services);
+	if (m->free_event)
+		event_free(m->free_event);
+	if (m->stale_timer)
+		event_free(m->stale_timer);
 	idle_done(m);
 	if (m->cgroup_base_path) {
 		int r = cgroup_remove(m->cgroup_base_path);
@@ -332,7 +403,7 @@ void manager_notify_status(struct manager *m)
 		enum service_state st = m->services[i]->state;
 
 		/* A parked container is set up, but serves nothing yet. */
-		if (st == SERVICE_LISTENING || st == SERVICE_PARKED)
+		if (st == SERVICE_STOPPED || st == SERVICE_PARKED)
 			listening++;
 		else if (service_is_active(m->services[i]))
 			running++;
@@ -341,26 +412,10 @@ void manager_notify_status(struct manager *m)
 		   listening);
 }
 
-void manager_service_gone(struct manager *m, struct service *s)
-{
-	control_service_gone(m->control, s);
-	for (size_t i = 0; i < m->n_services; i++) {
-		if (m->services[i] == s) {
-			memmove(&m->services[i], &m->services[i + 1],
-				(m->n_services - i - 1) * sizeof(*m->services));
-			m->n_services--;
-			break;
-		}
-	}
-	if (m->shutting_down && m->n_services == 0)
-		event_base_loopbreak(m->base);
-}
-
 static struct service *find_service(struct manager *m, const char *name)
 {
 	for (size_t i = 0; i < m->n_services; i++)
-		if (!m->services[i]->remove_when_stopped &&
-		    strcmp(m->services[i]->cfg->name, name) == 0)
+		if (!m->services[i]->removing && strcmp(m->services[i]->cfg->name, name) == 0)
 			return m->services[i];
 	return NULL;
 }
@@ -559,7 +614,7 @@ int manager_reload(struct manager *m, struct reload_report *rep)
 		struct service *s = m->services[i];
 		bool found = false;
 
-		if (s->remove_when_stopped)
+		if (s->removing)
 			continue;
 		for (size_t j = 0; j < n && !found; j++)
 			found = strcmp(cfgs[j]->name, s->cfg->name) == 0;
@@ -591,7 +646,7 @@ int manager_reload(struct manager *m, struct reload_report *rep)
 			report(&rep->changed, "%s", cfgs[j]->name);
 			/* The old one gives its sockets to the new one and
 			 * stops; the new one listens once the old is gone. */
-			old->remove_when_stopped = true;
+			old->removing = true;
 			r = add_service(m, TAKE_PTR(cfgs[j]), old);
 			if (r < 0)
 				report(&rep->errors, "%s: cannot start its new configuration: %s",
@@ -643,18 +698,10 @@ void manager_shutdown(struct manager *m)
 		    s->cfg->service.stop_timeout > longest)
 			longest = s->cfg->service.stop_timeout;
 	}
-	/* service_remove() may free a service, which changes the array:
-	 * walk a copy. Freeing one service never frees another. */
-	{
-		size_t n = m->n_services;
-		_cleanup_free_ struct service **copy = calloc(n + 1, sizeof(*copy));
-
-		if (copy) {
-			memcpy(copy, m->services, n * sizeof(*copy));
-			for (size_t i = 0; i < n; i++)
-				service_remove(copy[i]);
-		}
-	}
+	/* The manager frees each one from the loop once it is stopped
+	 * (free_dead_cb()), which ends the loop after the last. */
+	for (size_t i = 0; i < m->n_services; i++)
+		service_remove(m->services[i]);
 	if (m->n_services == 0) {
 		event_base_loopbreak(m->base);
 		return;
@@ -665,6 +712,6 @@ void manager_shutdown(struct manager *m)
 	tv.tv_sec = (time_t)(longest / USEC_PER_SEC);
 	tv.tv_usec = (suseconds_t)(longest % USEC_PER_SEC);
 	m->shutdown_timer = evtimer_new(m->base, shutdown_timeout_cb, m);
-	if (m->shutdown_timer)
-		evtimer_add(m->shutdown_timer, &tv);
+	if (!m->shutdown_timer || evtimer_add(m->shutdown_timer, &tv) < 0)
+		log_error("cannot arm the shutdown's time limit: waiting for every container");
 }

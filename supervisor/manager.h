@@ -14,6 +14,7 @@
 #define EVENT_PRIORITY_NORMAL 1
 #define EVENT_PRIORITY_LOW    2
 
+struct container_ops;
 struct event_base;
 struct event;
 struct service;
@@ -47,6 +48,14 @@ struct manager {
 	usec_t idle_tick;
 
 	struct control *control; /* RUNTIME/control (control.c), NULL if none */
+	/* How containers reach the kernel: container_ops_default, or a
+	 * unit test's fake (container.h). */
+	const struct container_ops *container_ops;
+	/* Services to free, from the loop (manager_service_dead()). */
+	struct event *free_event;
+	/* Cgroups of an earlier daemon still busy: retried on this timer. */
+	struct event *stale_timer;
+	unsigned stale_tries;
 
 	bool shutting_down;
 	struct event *shutdown_timer;
@@ -68,8 +77,13 @@ void reload_report_done(struct reload_report *rep);
 int manager_reload(struct manager *m, struct reload_report *rep);
 /* SIGTERM: stops every container; the loop ends when all are gone. */
 void manager_shutdown(struct manager *m);
-/* Called by a service when it is freed. */
-void manager_service_gone(struct manager *m, struct service *s);
+/* The loop's part of a manager: base, the container operations (the
+ * defaults), the event that frees dead services. manager_new() calls it;
+ * a unit test without the rest of a manager too. */
+int manager_loop_init(struct manager *m, struct event_base *base);
+/* A service is done (removed and stopped): the manager frees it from the
+ * loop, never from inside the service's own callback. */
+void manager_service_dead(struct manager *m, struct service *s);
 /* Called by a service after each transition from old to s->state (the
  * control interface's signal). */
 void manager_service_changed(struct manager *m, struct service *s, int old, const char *reason,

@@ -1,17 +1,28 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * One service (Accept=no) and its state machine:
+ * One service and its state machine (the table is service.c's
+ * state_table[]; docs/architecture.md, "The lifecycle", draws it):
  *
- *                                  prepared container set up (Prepare=yes)
- *                                        │            ┌──connection: release──┐
- *                                        ▼            │                       ▼
- *                                     parked ─────────┘                    running
- *   waiting ──predecessor gone──► listening ──connection──► running ◄──connection──┐
- *                                   ▲   ▲                      │    idle ≥ IdleFreezeSec │
- *                      interval over│   └──container exited────┤───────────────────► frozen
- *                                backoff ◄──too many failures──┤                        │
- *                                   stop done ◄── stopping ◄───┴──idle ≥ IdleStopSec────┘
- *                                                             (or a stop request)
+ *   waiting ──predecessor freed──► stopped ◄──────────────────────────────────┐
+ *                                  │  ▲  ▲ ╲ Prepare=yes                        │
+ *                       connection,│  │  │  ╲──────► parked ──connection──┐     │
+ *                       start      ▼  │  │                                ▼     │
+ *                              starting ──exec done──► running ◄──thawed── thawing
+ *                                  │                   │    ╲ idle, request  ▲
+ *                                  │ setup failed      │     ► freezing ──► frozen
+ *                                  ▼                   │ exit   (any of these: stop)
+ *                  failed ◄────────┴───────────────────┘            │
+ *                    │  ╲ too many in StartLimitIntervalSec=        ▼
+ *                    │   ► suspended ──interval over──► stopped   stopping ──exit──► stopped
+ *                    └──────────────────────────────► stopped
+ *
+ * TriggerLimitBurst= goes from stopped (or parked) to suspended too.
+ * Accept=yes uses stopped, suspended (with failed on its way), stopping
+ * and, never in practice, waiting: its sandboxes are containers of its own
+ * (accept.c), not states of the service.
+ *
+ * How a service serves is chosen once, in service_new(): the Accept=no
+ * mode (service.c) or Accept=yes (accept.c), a struct service_mode.
  *
  * The service owns its listener fds for its whole life; a container gets
  * dups. While a container runs, the listener events are not polled: the
@@ -38,14 +49,19 @@ struct output;
 struct output_pipe;
 
 enum service_state {
-	SERVICE_WAITING,   /* a reload replaced it: the old container is still stopping */
-	SERVICE_LISTENING, /* polling the listeners */
+	SERVICE_STOPPED,   /* no container: the daemon polls the listeners */
+	SERVICE_STARTING,  /* spawned (or released), exec not done yet */
 	SERVICE_RUNNING,   /* a container owns the sockets */
-	SERVICE_FROZEN,    /* idle: its cgroup is frozen and the daemon polls again */
+	SERVICE_FREEZING,  /* cgroup.freeze written, waiting for "frozen 1" */
+	SERVICE_FROZEN,    /* its cgroup is frozen and the daemon polls again */
+	SERVICE_THAWING,   /* cgroup.freeze cleared, waiting for "frozen 0" */
 	SERVICE_STOPPING,  /* KillSignal= sent, waiting for the exit */
-	SERVICE_BACKOFF,   /* too many failed starts: refusing until the interval is over */
+	SERVICE_SUSPENDED, /* StartLimit or TriggerLimit: refusing until the interval is over */
+	SERVICE_FAILED,    /* a start or a run failed: on its way to stopped or suspended */
+	SERVICE_WAITING,   /* a reload's successor: the old container is still stopping */
 	SERVICE_PARKED,    /* Prepare=: a container is set up, parked before its exec; the
 			    * daemon polls, and the first connection releases it */
+	_SERVICE_STATE_MAX,
 };
 
 /* What the control interface reports (supervisor/control.c), kept by the
@@ -76,21 +92,38 @@ struct service_stats {
 void service_stats_record(struct service_stats *st, enum service_state state, const char *reason,
 			  usec_t now);
 
+/* How a service serves: chosen once, when it is created (service_new()),
+ * as OpenBSD's inetd picks its handler when it registers a listener. */
+struct service_mode {
+	const char *name;
+	int (*init)(struct service *s);
+	void (*done)(struct service *s); /* frees what init made; kills what runs */
+	void (*listen_ready)(struct service *s, int fd);
+	void (*state_changed)(struct service *s); /* polls the listeners or not */
+	int (*start)(struct service *s, const char *reason);
+	int (*stop)(struct service *s, const char *reason);
+	bool (*is_active)(const struct service *s);
+	/* NULL: this mode cannot freeze. */
+	int (*freeze)(struct service *s, bool freeze, const char *reason);
+	void (*fd_taken)(struct service *s, int fd); /* a successor takes a listener */
+	bool holds_listeners; /* a successor waits for this one's container */
+};
+
+struct container;
+
 struct service {
 	struct manager *manager;
 	struct service_config *cfg;
+	const struct service_mode *mode;
 	enum service_state state;
 
 	int *fds; /* listener fds, in cfg->socket.listen order */
 	struct event **listen_events;
 
-	/* The running container. */
-	pid_t pid;
-	int pidfd;
-	int sync_fd;
-	struct event *pidfd_event;
-	struct event *sync_event;
-	struct event *timer; /* stop timeout, backoff end */
+	/* Accept=no: the container (container.c), NULL when none exists. */
+	struct container *container;
+	struct event *backoff_timer; /* the end of a suspension */
+	struct event *idle_timer;    /* IdleStopSec= while frozen */
 	/* Prepare=: the parked container's release socket (the daemon's end),
 	 * the deferred event that parks one, and whether the last try failed
 	 * (then the next connection starts one the usual way). */
@@ -99,15 +132,21 @@ struct service {
 	bool park_failed;
 	bool released;   /* the running container was parked, then released */
 	bool discarding; /* the parked container is being discarded (a stop) */
-	char *cgroup_path;
+	bool setup_failed;
 	usec_t started_at; /* CLOCK_MONOTONIC */
-	bool exec_done;
-	bool kill_sent;
+	usec_t stop_started_at;
+	usec_t freeze_started_at;
+	char freeze_reason[SERVICE_REASON_MAX];
+	/* Frozen at an operator's request (service_freeze()): neither the
+	 * idle tick nor a connection thaws it, IdleStopSec= waits; only
+	 * service_thaw() or a stop ends it. */
+	bool held;
+	const char *thaw_wanted; /* a connection came while freezing: thaw when frozen */
+	bool restart_pending;    /* service_restart(): start once stopped */
 
 	/* Idle accounting: the last time the container was busy, the CPU
 	 * it had used then, and what the current tick counted (idle.c). */
 	usec_t idle_since;
-	usec_t stop_started_at;
 	uint64_t cpu_usage;    /* cpu.stat usage_usec at the last tick */
 	usec_t cpu_checked_at; /* when it was read */
 	struct {
@@ -124,9 +163,10 @@ struct service {
 	usec_t *triggers;
 	unsigned n_triggers;
 
-	/* What happens when the container is gone: free this service (reload
-	 * removed or replaced it); its successor starts listening then. */
-	bool remove_when_stopped;
+	/* A reload removed or replaced it: stop, then the manager frees it
+	 * (dead, from the loop); its successor leaves waiting then. */
+	bool removing;
+	bool dead;
 	struct service *successor;
 	struct service *predecessor;
 
@@ -140,7 +180,7 @@ struct service {
 	bool host_root_payload;
 	bool rlimit_warned;
 	bool cgroup_warned;
-	/* Accept=yes: the per-connection sandboxes (accept.c); NULL otherwise. */
+	/* Accept=yes: the mode's state (accept.c). */
 	struct accept *accept;
 	/* Network=: the shared namespace, the veth pair (network.c). */
 	struct network_state net;
@@ -179,30 +219,59 @@ int service_spec_build(struct service *s, const char *cgroup_rel, struct service
  * output pipe or network (the container's are joined); stdio -1. */
 int service_spec_build_enter(struct service *s, struct service_spec *ret);
 void service_spec_done(struct service_spec *sp);
-/* Removes a container's cgroup once its pid 1 is gone; frees *path. */
-void service_cgroup_drop(const struct service *s, char **path);
 
 /* Creates a service for cfg (taking ownership of it), with its listener
  * fds already open (taking ownership of fds[], n = cfg->socket.n_listen).
- * Starts polling unless predecessor is still stopping. */
+ * Starts polling unless predecessor's container still holds the sockets. */
 struct service *service_new(struct manager *m, struct service_config *cfg, int *fds,
 			    struct service *predecessor);
+/* Only the manager calls it, from the loop (manager_service_dead()). */
 struct service *service_free(struct service *s);
 
-/* Starts the container now, whatever the listeners say. */
+/*
+ * The control interface's requests: 0 when done or under way (follow the
+ * transitions through manager_service_changed() for the outcome), or a
+ * negative errno, never an abort:
+ *
+ * service_start(): starts the container now, whatever the listeners say
+ *   (parked: releases it). -EBUSY a container exists already, -EAGAIN
+ *   suspended (until the interval is over) or waiting (for its
+ *   predecessor), -ESTALE being removed, -EOPNOTSUPP Accept=yes (one
+ *   sandbox per connection); a failed start is 0, then failed.
+ * service_stop(): KillSignal=, then cgroup.kill and SIGKILL after
+ *   StopTimeoutSec=; Accept=yes: every sandbox (and the pool). 0 when a
+ *   stop begins or one is under way, -EALREADY when nothing runs. The
+ *   listeners are polled again once stopped (socket activation).
+ * service_restart(): stop, then start once stopped, as one request; not
+ *   active: a start. The errors of service_start().
+ * service_freeze(): freezes the running container (cgroup.freeze), and
+ *   holds it: neither the idle tick nor a connection thaws it (clients wait
+ *   in the backlog), IdleStopSec= does not apply; a container the idle tick
+ *   froze is taken over. -EINVAL not running (stopped, starting…),
+ *   -EALREADY held already, -EOPNOTSUPP no cgroup or Accept=yes.
+ * service_thaw(): thaws a frozen container (held or not) and restarts its
+ *   idle clock. -EINVAL not frozen, -EOPNOTSUPP Accept=yes.
+ */
 int service_start(struct service *s);
+int service_stop(struct service *s, const char *reason);
+int service_restart(struct service *s);
+int service_freeze(struct service *s, const char *reason);
+int service_thaw(struct service *s, const char *reason);
+
 /* Logs a container's or sandbox's failed setup: "PREFIX setup failed at
  * STEP (PATH): ERROR". */
 struct activator_failure;
 void service_log_setup_failure(const struct service *s, const char *prefix, int r,
 			       const struct activator_failure *f);
-/* KillSignal=, then SIGKILL of the whole container after StopTimeoutSec=.
- * No-op if nothing runs. */
-void service_stop(struct service *s, const char *reason);
-/* Stops the container (if any), then frees the service. */
+/* Stops what runs, then the manager frees the service. */
 void service_remove(struct service *s);
 bool service_is_active(const struct service *s); /* a container exists */
 const char *service_state_to_string(enum service_state st);
+/* For the modes: the one way to change state. A transition the table does
+ * not define is logged and refused (-EINVAL); the same state is a no-op. */
+int service_set_state(struct service *s, enum service_state st, const char *reason);
+/* Whether state_table[] defines from -> to. */
+bool service_transition_valid(enum service_state from, enum service_state to);
 
 usec_t now_usec(void);
 /* Records an event at now in times[] (room for burst), forgetting those
@@ -215,12 +284,6 @@ void service_listen_enable(struct service *s, bool on);
  * s->idle are fresh; failed = the socket dump failed (count as busy). Freezes,
  * thaws or stops as IdleFreezeSec=/IdleStopSec= say. */
 void service_idle_tick(struct service *s, bool failed, usec_t now);
-
-/* Freezes the running container now (an operator's request): -EINVAL if
- * none runs, -EOPNOTSUPP without a cgroup or for Accept=yes. */
-int service_freeze(struct service *s, const char *reason);
-/* Thaws a frozen container (a connection came); no-op otherwise. */
-void service_thaw(struct service *s, const char *reason);
 
 /* Hands over the listener fd for lc's type and address, if this service
  * has one (reload: an unchanged address keeps its fd). -1 if none. */

@@ -30,6 +30,7 @@
 #include "common/log.h"
 #include "common/strv.h"
 #include "supervisor/manager.h"
+#include "supervisor/container.h"
 #include "supervisor/service.h"
 
 #define SHELL_TERM_MAX 64
@@ -279,8 +280,9 @@ static int shell_spawn(struct shell *sh, struct service *s, struct service_spec 
 		}
 	/* Into the container's own cgroup: its limits, its freezer and its
 	 * cgroup.kill take the command too. */
-	if (s->cgroup_path) {
-		cgroup_fd = open(s->cgroup_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (container_cgroup(s->container)) {
+		cgroup_fd =
+		    open(container_cgroup(s->container), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		if (cgroup_fd < 0) {
 			r = -errno;
 			goto out;
@@ -295,7 +297,7 @@ static int shell_spawn(struct shell *sh, struct service *s, struct service_spec 
 		sp->spec.stdio[i] = cmd_fds[i];
 	sp->spec.cgroup_fd = cgroup_fd;
 	sp->spec.enter_pause_fd = -1;
-	r = activator_enter(&sp->spec, s->pidfd, tty, &sh->helper);
+	r = activator_enter(&sp->spec, container_pidfd(s->container), tty, &sh->helper);
 out:
 	for (int i = 0; i < 3; i++)
 		safe_close(cmd_fds[i]);
@@ -314,7 +316,7 @@ int shell_start(struct service *s, char *const *argv, const char *term, bool tty
 	if (s->cfg->socket.accept)
 		return log_errno(LOG_ERR, -EOPNOTSUPP,
 				 "%s: shell: Accept=yes has no container to enter", s->cfg->name);
-	if (s->state != SERVICE_RUNNING || s->pidfd < 0)
+	if (s->state != SERVICE_RUNNING || !s->container || container_pidfd(s->container) < 0)
 		return log_errno(LOG_ERR, -ESRCH, "%s: shell: no running container to enter",
 				 s->cfg->name);
 	if (term && !term_valid(term))
@@ -355,7 +357,7 @@ int shell_start(struct service *s, char *const *argv, const char *term, bool tty
 	if (r < 0) {
 		shell_free(sh);
 		return log_errno(LOG_ERR, r, "%s: shell: cannot enter the container (pid %d)",
-				 s->cfg->name, (int)s->pid);
+				 s->cfg->name, (int)container_pid(s->container));
 	}
 	sh->helper_gone = false;
 	sh->cmd_gone = false;
@@ -367,8 +369,8 @@ int shell_start(struct service *s, char *const *argv, const char *term, bool tty
 		shell_free(sh);
 		return log_errno(LOG_ERR, -ENOMEM, "%s: shell", s->cfg->name);
 	}
-	log_debug("%s: shell: entering container pid %d (helper pid %d)", s->cfg->name, (int)s->pid,
-		  (int)sh->helper.pid);
+	log_debug("%s: shell: entering container pid %d (helper pid %d)", s->cfg->name,
+		  (int)container_pid(s->container), (int)sh->helper.pid);
 	*ret = sh;
 	return 0;
 }

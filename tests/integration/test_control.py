@@ -14,7 +14,7 @@ import time
 from nsitest import (NSINETCTL, PROBE, Daemon, SkipTest, connect, free_port, main,
                      probe_conf, probe_stream, recv_all, tree_binds, wait_for)
 
-STOPPED = "listening"
+STOPPED = "stopped"
 
 
 def two_services():

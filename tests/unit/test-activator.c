@@ -760,6 +760,34 @@ static bool file_contains(const char *path, const char *needle)
 	return strstr(buf, needle) != NULL;
 }
 
+/* Asks for a freeze (or thaw) and waits for the kernel's notification on
+ * cgroup.events, as the daemon does from its loop: returns the frozen
+ * state seen, or a negative errno (-ETIMEDOUT after 5 s). */
+static int freeze_wait(const char *path, bool freeze)
+{
+	_cleanup_close_ int fd = -1;
+	char buf[4096];
+	int r;
+
+	r = cgroup_events_watch(path, &fd);
+	if (r < 0)
+		return r;
+	r = cgroup_freeze(path, freeze);
+	if (r < 0)
+		return r;
+	for (int i = 0; i < 50; i++) {
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+
+		r = cgroup_frozen(path);
+		if (r < 0 || r == (int)freeze)
+			return r;
+		if (poll(&p, 1, 100) > 0)
+			while (read(fd, buf, sizeof(buf)) > 0)
+				;
+	}
+	return -ETIMEDOUT;
+}
+
 static void test_cgroup(void)
 {
 	struct cgroup_root root = {0};
@@ -805,10 +833,10 @@ static void test_cgroup(void)
 			snprintf(line, sizeof(line), "0::%s/%s\n", root.self, rel);
 		ok(file_contains(p, line), "pid 1 is in the cgroup (CLONE_INTO_CGROUP)");
 		is_int(cgroup_populated(path), 1, "cgroup is populated");
-		is_int(cgroup_freeze(path, true, 5000), 0, "freeze");
+		is_int(freeze_wait(path, true), 1, "freeze: cgroup.events notified \"frozen 1\"");
 		snprintf(p, sizeof(p), "%s/cgroup.events", path);
 		ok(file_contains(p, "frozen 1"), "cgroup.events says frozen");
-		is_int(cgroup_freeze(path, false, 5000), 0, "thaw");
+		is_int(freeze_wait(path, false), 0, "thaw: cgroup.events notified \"frozen 0\"");
 		ok(file_contains(p, "frozen 0"), "cgroup.events says thawed");
 		is_int(cgroup_remove(path), -EBUSY, "remove while populated: -EBUSY");
 		is_int(cgroup_kill(path), 0, "cgroup_kill");

@@ -131,6 +131,8 @@ int main(int argc, char **argv)
 	fclose(f);
 
 	r.base = event_base_new();
+	if (!r.base || event_base_priority_init(r.base, EVENT_PRIORITIES) < 0)
+		bail_out("event_base_new");
 	ret = manager_new(r.base, conf, runtime, &m);
 	if (ret < 0)
 		bail_out("manager_new: %s", strerror(-ret));
@@ -143,13 +145,13 @@ int main(int argc, char **argv)
 	is_int(ret, -ESRCH, "no running container: -ESRCH");
 
 	is_int(service_start(s), 0, "the container starts");
-	for (int i = 0; i < 100 && !s->exec_done; i++) {
+	for (int i = 0; i < 100 && s->state != SERVICE_RUNNING; i++) {
 		struct timeval tv = {0, 20000};
 
 		event_base_loopexit(r.base, &tv);
 		event_base_dispatch(r.base);
 	}
-	ok(s->exec_done, "the container runs");
+	ok(s->state == SERVICE_RUNNING, "the container runs");
 
 	/* Pipes: stdin, stdout, stderr; the wait status. */
 	r.input = "from-stdin\n";
