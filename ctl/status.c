@@ -104,19 +104,26 @@ static void print_status(const struct value *st)
 	for (size_t i = 0; v && i < v->n; i++) {
 		const struct value *l = &v->items[i];
 
-		if (l->n != 4)
+		if (l->n != 6)
 			continue;
 		printf("%s %s (%s", i ? "           " : "     Listen:", l->items[0].s,
 		       l->items[1].s);
 		if (l->items[2].u != UINT32_MAX)
 			printf(", %llu queued of %llu", (unsigned long long)l->items[2].u,
 			       (unsigned long long)l->items[3].u);
+		if (value_bool(st, "Accept"))
+			printf(", %llu accepted, %llu refused", (unsigned long long)l->items[4].u,
+			       (unsigned long long)l->items[5].u);
 		printf(")\n");
 	}
 	if (value_bool(st, "Accept"))
-		printf(" Connections: %llu accepted, %llu refused, %llu sandboxes now\n",
+		printf("Connections: %llu accepted, %llu refused (%llu per source, %llu no "
+		       "sandbox, %llu suspended), %llu sandboxes now\n",
 		       (unsigned long long)value_uint(st, "Accepted"),
 		       (unsigned long long)value_uint(st, "Refused"),
+		       (unsigned long long)value_uint(st, "RefusedPerSource"),
+		       (unsigned long long)value_uint(st, "RefusedNoSandbox"),
+		       (unsigned long long)value_uint(st, "RefusedSuspended"),
 		       (unsigned long long)value_uint(st, "Sandboxes"));
 	if ((u = value_uint(st, "MainPID")))
 		printf("   Main PID: %llu\n", (unsigned long long)u);

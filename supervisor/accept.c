@@ -863,7 +863,14 @@ static void suspend_end_cb(evutil_socket_t fd, short what, void *arg)
 static void pause_accepting(struct accept *a, int err, const char *what);
 
 /* One accepted connection: a sandbox for it, or a refusal. */
-static void serve(struct accept *a, int conn, const struct sockaddr_storage *remote)
+static void count_refused(struct service *s, size_t li, uint64_t *reason, uint64_t n)
+{
+	s->stats.refused += n;
+	*reason += n;
+	s->stats.listeners[li].refused += n;
+}
+
+static void serve(struct accept *a, size_t li, int conn, const struct sockaddr_storage *remote)
 {
 	const struct socket_config *sc = &a->s->cfg->socket;
 	struct sandbox *sb = NULL;
@@ -872,10 +879,11 @@ static void serve(struct accept *a, int conn, const struct sockaddr_storage *rem
 
 	peer_fill(&p, conn, remote);
 	a->s->stats.accepted++;
+	a->s->stats.listeners[li].accepted++;
 	if (sc->max_connections_per_source > 0) {
 		src = source_get(a, &p, remote, true);
 		if (src && src->active >= sc->max_connections_per_source) {
-			a->s->stats.refused++;
+			count_refused(a->s, li, &a->s->stats.refused_per_source, 1);
 			refuse_source(a, src, &p);
 			close(conn);
 			return;
@@ -898,7 +906,7 @@ static void serve(struct accept *a, int conn, const struct sockaddr_storage *rem
 		if (r < 0) {
 			/* The client sees its connection closed. */
 			log_warning("%s: refused connection from %s: no sandbox", name(a), p.text);
-			a->s->stats.refused++;
+			count_refused(a->s, li, &a->s->stats.refused_no_sandbox, 1);
 			if (out_of_fds(r))
 				pause_accepting(a, r, "start a sandbox");
 			if (sb)
@@ -943,19 +951,22 @@ static void listen_ready(struct service *s, int fd)
 {
 	struct accept *a = s->accept;
 	const struct socket_config *sc = &s->cfg->socket;
+	size_t li = 0;
 
+	while (li + 1 < sc->n_listen && s->fds[li] != fd)
+		li++;
 	if (!a->polling) {
 		update_polling(a);
 		return;
 	}
 	if (a->draining) {
 		/* Clients get a closed connection rather than a hang. */
-		for (size_t i = 0; i < sc->n_listen; i++)
-			if (s->fds[i] == fd) {
-				int n = listener_drain(fd, &sc->listen[i], ACCEPT_DRAIN_BATCH);
-				a->n_drained += (unsigned long)n;
-				s->stats.refused += (uint64_t)n;
-			}
+		int n = listener_drain(fd, &sc->listen[li], ACCEPT_DRAIN_BATCH);
+
+		if (n > 0) {
+			a->n_drained += (unsigned long)n;
+			count_refused(s, li, &s->stats.refused_suspended, (uint64_t)n);
+		}
 		return;
 	}
 	for (int i = 0; i < ACCEPT_BATCH; i++) {
@@ -1000,7 +1011,7 @@ static void listen_ready(struct service *s, int fd)
 				continue;
 			break;
 		}
-		serve(a, conn, &remote);
+		serve(a, li, conn, &remote);
 		if (s->removing || s->state != SERVICE_STOPPED)
 			break;
 	}

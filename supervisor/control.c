@@ -434,8 +434,8 @@ static int append_listeners(sd_bus_message *r, const struct service *s)
 {
 	int k;
 
-	if ((k = dict_open(r, "Listeners", "a(ssuu)")) < 0 ||
-	    (k = sd_bus_message_open_container(r, 'a', "(ssuu)")) < 0)
+	if ((k = dict_open(r, "Listeners", "a(ssuutt)")) < 0 ||
+	    (k = sd_bus_message_open_container(r, 'a', "(ssuutt)")) < 0)
 		return k;
 	for (size_t i = 0; i < s->cfg->socket.n_listen; i++) {
 		const struct listen_config *lc = &s->cfg->socket.listen[i];
@@ -450,9 +450,10 @@ static int append_listeners(sd_bus_message *r, const struct service *s)
 			queued = ti.tcpi_unacked;
 			backlog = ti.tcpi_sacked;
 		}
-		if ((k = sd_bus_message_append(r, "(ssuu)", lc->text,
-					       listen_type_to_string(lc->type), queued, backlog)) <
-		    0)
+		if ((k = sd_bus_message_append(
+			 r, "(ssuutt)", lc->text, listen_type_to_string(lc->type), queued, backlog,
+			 s->stats.listeners ? s->stats.listeners[i].accepted : (uint64_t)0,
+			 s->stats.listeners ? s->stats.listeners[i].refused : (uint64_t)0)) < 0)
 			return k;
 	}
 	if ((k = sd_bus_message_close_container(r)) < 0)
@@ -566,6 +567,9 @@ static int append_status(sd_bus_message *r, struct service *s)
 	    (k = DICT(r, "StartFailures", "t", (uint64_t)st->start_failures)) < 0 ||
 	    (k = DICT(r, "Accepted", "t", (uint64_t)st->accepted)) < 0 ||
 	    (k = DICT(r, "Refused", "t", (uint64_t)st->refused)) < 0 ||
+	    (k = DICT(r, "RefusedPerSource", "t", (uint64_t)st->refused_per_source)) < 0 ||
+	    (k = DICT(r, "RefusedNoSandbox", "t", (uint64_t)st->refused_no_sandbox)) < 0 ||
+	    (k = DICT(r, "RefusedSuspended", "t", (uint64_t)st->refused_suspended)) < 0 ||
 	    (k = DICT(r, "Sandboxes", "u",
 		      (uint32_t)(s->accept ? accept_n_serving(s->accept) : 0))) < 0 ||
 	    (k = DICT(r, "Connections", "u", (uint32_t)s->idle.connections)) < 0 ||

@@ -1300,9 +1300,11 @@ struct service *service_new(struct manager *m, struct service_config *cfg, int *
 	s->listen_events = calloc(n, sizeof(struct event *));
 	s->failures = calloc(cfg->service.start_limit_burst + 1, sizeof(usec_t));
 	s->triggers = calloc(cfg->socket.trigger_limit_burst + 2, sizeof(usec_t));
+	s->stats.listeners = calloc(n, sizeof(*s->stats.listeners));
 	s->backoff_timer = evtimer_new(m->base, backoff_end_cb, s);
 	s->idle_timer = evtimer_new(m->base, idle_timer_cb, s);
 	ok = s->output && s->fds && s->listen_events && s->failures && s->triggers &&
+	     (s->stats.listeners || n == 0) &&
 	     s->backoff_timer && s->idle_timer;
 	for (size_t i = 0; i < n; i++) {
 		if (ok)
@@ -1365,6 +1367,7 @@ static void destroy(struct service *s, bool own_cfg)
 	free(s->listen_events);
 	free(s->failures);
 	free(s->triggers);
+	free(s->stats.listeners);
 	if (own_cfg)
 		config_free(s->cfg);
 	free(s);

@@ -82,6 +82,14 @@ struct service_stats {
 	usec_t last_start;       /* the last start: clone (or release) to exec */
 	uint64_t accepted;       /* Accept=yes: connections accepted */
 	uint64_t refused;        /* Accept=yes: connections refused, any reason */
+	/* Accept=yes: the refusals by reason (their sum is refused). */
+	uint64_t refused_per_source; /* MaxConnectionsPerSource= */
+	uint64_t refused_no_sandbox; /* a sandbox could not be started */
+	uint64_t refused_suspended;  /* accepted and closed by a StartLimitBurst= suspension */
+	/* Accept=yes: per listener, in cfg->socket.listen order. */
+	struct {
+		uint64_t accepted, refused;
+	} * listeners;
 	bool have_exit;
 	int last_exit_status; /* wait status of the last container */
 	usec_t last_exit_at;

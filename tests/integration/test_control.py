@@ -51,8 +51,13 @@ def test_busctl_is_a_client():
 def test_list_status_show():
     """list, status and show tell what a connection did: the state, the pid,
     the cold start, the processes as the cgroup has them, the history, the
-    effective configuration with its defaults."""
+    effective configuration with its defaults; for Accept=yes, accepted and
+    refused connections by reason and by listener."""
     web, echo, services = two_services()
+    limited = free_port()
+    services["limited"] = probe_conf(f"127.0.0.1:{limited}",
+                                     extra_socket="Accept=yes\nMaxConnectionsPerSource=1",
+                                     env=["PROBE_SLEEP_MS=2000"])
     with Daemon(services) as d:
         d.start()
         rows = {r["Name"]: r for r in d.ctl("list")}
@@ -91,6 +96,17 @@ def test_list_status_show():
         wait_for(lambda: d.ctl("status", "echo")["Accepted"] == 2, 10, "2 accepted")
         st = d.ctl("status", "echo")
         assert st["ColdStarts"] == 2 and st["Refused"] == 0 and st["MainPID"] == 0, st
+        assert st["Listeners"][0][4:] == [2, 0], st["Listeners"]
+
+        # A refusal, counted by its reason and on its listener.
+        with connect(("127.0.0.1", limited)) as first:
+            wait_for(lambda: d.ctl("status", "limited")["Sandboxes"] == 1, 10, "1 sandbox")
+            with connect(("127.0.0.1", limited)) as second:
+                assert recv_all(second) == b"", "the second connection was served"
+        st = d.ctl("status", "limited")
+        assert (st["Accepted"], st["Refused"], st["RefusedPerSource"],
+                st["RefusedNoSandbox"], st["RefusedSuspended"]) == (2, 1, 1, 0, 0), st
+        assert st["Listeners"][0][4:] == [2, 1], st["Listeners"]
 
         show = d.ctl("show", "web")
         keys = {(s["Section"], s["Key"]): s for s in show}
@@ -303,6 +319,8 @@ def test_who_may_do_what():
                 except ConnectionResetError:
                     got = b""
                 os.write(wr, b"closed" if got == b"" else b"answered: " + got)
+            except BaseException as e:  # noqa: BLE001 - said to the parent
+                os.write(wr, repr(e).encode())
             finally:
                 os._exit(0)
         os.close(wr)
