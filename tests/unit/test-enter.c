@@ -50,6 +50,10 @@ static char *enter_env[] = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "FOO=bar", "HO
 			    "TERM=xterm-test", NULL};
 static int init_fd = -1, init_test_fd = -1, slot_fd = -1, userns_fd = -1;
 static char self_exe[4096];
+/* This program, for the watcher: the build tree may be out of the
+ * container's sight (under /tmp, which is private there, or below a
+ * directory closed to its uids), so it runs as /proc/self/fd/3. */
+static int self_fd = -1;
 
 /* What both the payload and the entered command report, as key=value. */
 #define REPORT                                                                                     \
@@ -773,7 +777,8 @@ static void escape_spec(struct activator_spec *s, struct box *b, char *const *ar
 static void test_enter_escape(struct cgroup_root *root, bool private_users)
 {
 	const char *kind = private_users ? "userns root" : "host root";
-	char *watch_argv[] = {self_exe, "--watch", NULL};
+	char *watch_argv[] = {"/proc/self/fd/3", "--watch", NULL};
+	static const char *const watch_names[] = {"watcher"};
 	char *cmd_argv[] = {"/bin/sleep", "60", NULL};
 	struct activator_spec s;
 	struct entered e;
@@ -786,6 +791,9 @@ static void test_enter_escape(struct cgroup_root *root, bool private_users)
 	printf("# escape: the watcher is the %s\n", kind);
 	escape_spec(&s, &b, NULL, private_users);
 	s.stdio[2] = -1;
+	s.fds = &self_fd;
+	s.fd_names = watch_names;
+	s.n_fds = 1;
 	ok(box_start(&b, &s, watch_argv, out, sizeof(out)), "escape (%s): the watcher runs", kind);
 
 	if (pipe2(pause, O_CLOEXEC) < 0)
@@ -875,6 +883,9 @@ int main(int argc, char **argv)
 	if (n <= 0)
 		bail_out("cannot find myself: %s", strerror(errno));
 	self_exe[n] = '\0';
+	self_fd = open(self_exe, O_RDONLY | O_CLOEXEC);
+	if (self_fd < 0)
+		bail_out("cannot open myself: %s", strerror(errno));
 	if (!mkdtemp(staging))
 		skip_all("cannot create a staging directory: %s", strerror(errno));
 	r = activator_userns_new(init_fd, SHIFT, 65536, &userns_fd);
