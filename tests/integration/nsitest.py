@@ -306,13 +306,28 @@ class Events:
         self.seen.append(ev)
         return ev
 
-    def wait(self, new_state, timeout=10.0):
-        """The next change into new_state (those before it are kept in seen)."""
+    def wait(self, new_state, timeout=10.0, name=None):
+        """The next change into new_state (of service name, if given; those
+        before it are kept in seen)."""
         end = time.monotonic() + timeout
         while True:
             ev = self.next(max(0.1, end - time.monotonic()))
-            if ev["NewState"] == new_state:
+            if ev["NewState"] == new_state and name in (None, ev["Name"]):
                 return ev
+
+    def pending(self):
+        """Reads the changes reported so far, without waiting; all of them
+        are in seen."""
+        import select
+        fd = self.proc.stdout.fileno()
+        while select.select([fd], [], [], 0)[0]:
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                break
+            self.buf += chunk
+        while b"\n" in self.buf:
+            self.next(0)
+        return self.seen
 
     def close(self):
         if self.proc.poll() is None:

@@ -4,6 +4,7 @@ limits, the pool, real inetd-style programs, and a flood."""
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -66,9 +67,14 @@ def test_fd3_and_environment():
         assert r["nprocs"] == 2, r
         # A second connection gets a new sandbox.
         probe_stream(("127.0.0.1", port))
+        # A log check: the per-connection line is xinetd's log_on_success,
+        # the log's own interface (peer, sandbox pid, how it ended).
         d.wait_log(r"acc: connection from 127\.0\.0\.1:\d+: sandbox pid \d+ exit status 0 "
                    r"after", count=2)
         assert len(set(sandbox_pids(d))) == 2, d.log()
+        st = d.ctl("status", "acc")
+        assert (st["Accepted"], st["ColdStarts"], st["Refused"], st["StartFailures"],
+                st["LastExitStatus"], st["Sandboxes"]) == (2, 2, 0, 0, 0, 0), st
         assert d.stop() == 0
         no_sandbox_left(d, "acc")
         assert d.leftovers() == [], d.leftovers()
@@ -135,8 +141,11 @@ def test_isolation_of_concurrent_sandboxes():
             # The stub init, the shell, and what the shell runs: nothing else.
             assert max(pids) < 10 and 1 in pids, out
             assert host.strip() == "iso", out
-        d.wait_log(r"sandbox pid \d+ exit status 0", count=2)
-        assert len(set(sandbox_pids(d))) == 2
+        # Two connections, two sandboxes, both gone after a clean exit.
+        wait_for(lambda: d.ctl("status", "iso")["Sandboxes"] == 0, 10, "no sandbox left")
+        st = d.ctl("status", "iso")
+        assert (st["Accepted"], st["ColdStarts"], st["StartFailures"], st["LastExitStatus"]) \
+            == (2, 2, 0, 0), st
         assert d.stop() == 0
 
 
@@ -207,8 +216,13 @@ def test_max_connections_waits_in_backlog():
         assert len(done) == 3, done
         # One at a time: the last one waited for the two before it.
         assert max(t for t, _ in done) >= 0.8, done
+        # A log check: the warning's wording, naming the limit.
         d.wait_log(r"MaxConnections=1 reached")
-        d.wait_log(r"sandbox pid \d+ exit status 0", count=3)
+        # Queued, not refused: three sandboxes, one after the other.
+        wait_for(lambda: d.ctl("status", "one")["Sandboxes"] == 0, 10, "no sandbox left")
+        st = d.ctl("status", "one")
+        assert (st["Accepted"], st["ColdStarts"], st["Refused"], st["LastExitStatus"]) == \
+            (3, 3, 0, 0), st
         assert d.stop() == 0
 
 
@@ -227,7 +241,7 @@ def test_max_connections_per_source():
     with Daemon({"ps": conf}) as d:
         d.start()
         held = _bound_connect("127.0.0.2", port)
-        d.wait_log(r"spawned sandbox pid \d+ for 127\.0\.0\.2")
+        wait_for(lambda: d.ctl("status", "ps")["Sandboxes"] == 1, 10, "a sandbox for held")
         # Same source: accepted and closed at once, five times, one log line.
         for _ in range(5):
             with _bound_connect("127.0.0.2", port) as s:
@@ -239,6 +253,10 @@ def test_max_connections_per_source():
             assert b"listen_fds" in recv_all(s)
         assert b"listen_fds" in recv_all(held)
         held.close()
+        st = d.ctl("status", "ps")
+        assert (st["Accepted"], st["Refused"], st["ColdStarts"]) == (7, 5, 2), st
+        # A log check: refusals are logged once, then summed up (the log
+        # must not flood), naming the source.
         d.wait_log(r"refused connection from 127\.0\.0\.2:\d+: MaxConnectionsPerSource=1")
         assert len(re.findall(r"refused connection from", d.log())) == 1, d.log()
         d.wait_log(r"refused 4 more connection\(s\) from 127\.0\.0\.2", timeout=15)
@@ -253,17 +271,22 @@ def test_max_connections_per_source_groups():
     with Daemon({"ps": conf}) as d:
         d.start()
         held = _bound_connect("127.0.0.2", port)
-        d.wait_log(r"spawned sandbox pid \d+ for 127\.0\.0\.2")
+        wait_for(lambda: d.ctl("status", "ps")["Sandboxes"] == 1, 10, "a sandbox for held")
         with _bound_connect("127.0.0.2", port) as s:
             assert recv_all(s) == b""
+        assert d.ctl("status", "ps")["Refused"] == 1
+        # A log check: which group a source counts in (::/64) is only said
+        # in the refusal's message.
         d.wait_log(r"refused connection from 127\.0\.0\.2:\d+: MaxConnectionsPerSource=1 "
                    r"reached \(1 serving it\); further refusals of 127\.0\.0\.2 are")
         with _bound_connect("127.0.0.3", port) as s:
             assert b"listen_fds" in recv_all(s)
         held6 = connect(("::1", port), socket.AF_INET6)
-        d.wait_log(r"spawned sandbox pid \d+ for \[::1\]")
+        # held, 127.0.0.3's, then held6's: three sandboxes started.
+        wait_for(lambda: d.ctl("status", "ps")["ColdStarts"] == 3, 10, "a sandbox for held6")
         with connect(("::1", port), socket.AF_INET6) as s:
             assert recv_all(s) == b""
+        assert d.ctl("status", "ps")["Refused"] == 2
         d.wait_log(r"refused connection from \[::1\]:\d+: MaxConnectionsPerSource=1 reached "
                    r"\(1 serving it\); further refusals of ::/64 are")
         for h in (held, held6):
@@ -276,16 +299,20 @@ def test_trigger_limit_suspends_then_resumes():
     port = free_port()
     conf = accept_conf(f"127.0.0.1:{port}",
                        "TriggerLimitBurst=3\nTriggerLimitIntervalSec=1s")
-    with Daemon({"tl": conf}) as d:
-        d.start()
+    with Daemon({"tl": conf}) as d, d.start().events("tl") as ev:
         t0 = time.monotonic()
         for _ in range(5):
             r = probe_stream(("127.0.0.1", port), timeout=15)
             assert r["listen_fds"] == 1
         # The fourth waited for the suspension (about 1s) to end.
         assert time.monotonic() - t0 >= 0.9
-        d.wait_log(r"3 connections within TriggerLimitIntervalSec=1s: not accepting")
-        d.wait_log(r"trigger limit over, accepting again")
+        ev.wait("suspended")
+        ev.wait("stopped")
+        assert [(e["NewState"], e["Reason"]) for e in ev.seen] == [
+            ("suspended", "too many connections"), ("stopped", "suspension over")], ev.seen
+        # Not drained: every connection was served, none refused.
+        st = d.ctl("status", "tl")
+        assert (st["Accepted"], st["ColdStarts"], st["Refused"]) == (5, 5, 0), st
         assert d.stop() == 0
 
 
@@ -300,8 +327,14 @@ def test_runtime_max():
             recv_all(s)
             took = time.monotonic() - t0
         assert 0.8 <= took < 8, took
-        d.wait_log(r"reached RuntimeMaxSec=1s, stopping it")
+        # A log check: the per-connection line (log_on_success) says why.
         d.wait_log(r"connection from 127\.0\.0\.1:\d+: sandbox pid \d+ .* \(RuntimeMaxSec=\)")
+        st = d.ctl("status", "rt")
+        # Stopped, not ended by itself: killed by KillSignal= or, after
+        # StopTimeoutSec=, SIGKILL (what it gets here), and gone.
+        w = st["LastExitStatus"]
+        assert w > 0 and os.WIFSIGNALED(w) and os.WTERMSIG(w) in (signal.SIGTERM, signal.SIGKILL) \
+            and st["Sandboxes"] == 0, st
         assert d.stop() == 0
         no_sandbox_left(d, "rt")
 

@@ -4,7 +4,6 @@ them on the next connection, and lose no connection across the changes."""
 import json
 import os
 import random
-import re
 import socket
 import threading
 import time
@@ -44,17 +43,20 @@ def burst(port, n, failures):
         t.join(30)
 
 
-def count(d, pattern):
-    return len(re.findall(pattern, d.log()))
+def count(ev, new_state, reason, old_state=None):
+    """How many changes into new_state, whose reason starts with reason,
+    the daemon has reported."""
+    return sum(1 for e in ev.pending() if e["NewState"] == new_state and
+               e["Reason"].startswith(reason) and old_state in (None, e["OldState"]))
 
 
-def cycles(d, port, pattern_down, pattern_up, rng):
+def cycles(ev, port, down, up, rng):
     """Bursts of clients separated by idle gaps around the 1 s idle time, so
     that some land on the freeze or stop itself, until CYCLES transitions
-    each way (bounded)."""
+    each way (bounded). down and up: count()'s arguments."""
     failures = []
     for i in range(5 * CYCLES):
-        if count(d, pattern_down) >= CYCLES and count(d, pattern_up) >= CYCLES:
+        if count(ev, *down) >= CYCLES and count(ev, *up) >= CYCLES:
             break
         # Mostly past the idle time (a transition happens), sometimes
         # right on it (the race), sometimes before (none). The idle tick is
@@ -78,17 +80,17 @@ def test_freeze_thaw_cycles_lose_nothing():
     need_cgroup2()
     port = free_port()
     conf = probe_conf(f"127.0.0.1:{port}", extra_service="IdleFreezeSec=1s")
-    with Daemon({"fz": conf}) as d:
-        d.start()
-        failed, total = cycles(d, port, r"fz: idle for [^,]*, frozen in", r"fz: a connection, thawed",
-                               random.Random(1))
+    with Daemon({"fz": conf}) as d, d.start().events("fz") as ev:
+        down, up = ("frozen", "idle for "), ("running", "a connection", "thawing")
+        failed, total = cycles(ev, port, down, up, random.Random(1))
         assert failed == [], f"{len(failed)} of {total} connections failed: {failed[:5]}"
-        assert count(d, r"frozen in") >= CYCLES, d.log()
-        assert count(d, r"thawed in") >= CYCLES, d.log()
+        freezes, thaws = count(ev, *down), count(ev, *up)
+        assert freezes >= CYCLES and thaws >= CYCLES, ev.seen
         # One container served everything: frozen, never stopped.
-        assert len(d.container_pids()) == 1, d.log()
-        print(f"# {total} connections, {count(d, 'frozen in')} freezes, "
-              f"{count(d, 'thawed in')} thaws, 0 failed")
+        st = d.ctl("status", "fz")
+        assert (st["ColdStarts"], st["StartFailures"]) == (1, 0), st
+        assert not [e for e in ev.seen if e["NewState"] in ("stopping", "stopped")], ev.seen
+        print(f"# {total} connections, {freezes} freezes, {thaws} thaws, 0 failed")
         assert d.stop() == 0
         assert d.leftovers() == [], d.leftovers()
 
@@ -96,16 +98,26 @@ def test_freeze_thaw_cycles_lose_nothing():
 def test_stop_start_cycles_lose_nothing():
     port = free_port()
     conf = probe_conf(f"127.0.0.1:{port}", extra_service="IdleStopSec=1s")
-    with Daemon({"st": conf}) as d:
-        d.start()
-        failed, total = cycles(d, port, r"st: stopped in", r"st: started container pid",
-                               random.Random(2))
+    with Daemon({"st": conf}) as d, d.start().events("st") as ev:
+        down, up = ("stopped", "stopped", "stopping"), ("running", "started")
+        failed, total = cycles(ev, port, down, up, random.Random(2))
         assert failed == [], f"{len(failed)} of {total} connections failed: {failed[:5]}"
-        assert count(d, r"st: stopping container pid \d+ \(idle for") >= CYCLES, d.log()
-        # Every stop was graceful: the probe finished and exited 0.
+        stops = count(ev, "stopping", "idle for ")
+        assert stops >= CYCLES, ev.seen
+        # Only idle stops, and a start for each.
+        assert stops == count(ev, "stopping", ""), ev.seen
+        # The clients are done: the last container's idle stop ends it all.
+        if ev.pending()[-1]["NewState"] != "stopped":
+            ev.wait("stopped", timeout=5)
+        st = d.ctl("status", "st")
+        assert st["ColdStarts"] == count(ev, *up) and st["StartFailures"] == 0, st
+        assert st["LastExitStatus"] == 0, st
+        # A log check: a stop's transition says "stopped" however the
+        # container ended, and LastExitStatus is only the last one's; the
+        # log says how each ended. Every stop was graceful: the probe
+        # finished and exited 0.
         assert "killed by" not in d.log() and "did not stop" not in d.log(), d.log()
-        print(f"# {total} connections, {count(d, 'stopped in')} stops, "
-              f"{len(d.container_pids())} starts, 0 failed")
+        print(f"# {total} connections, {stops} stops, {st['ColdStarts']} starts, 0 failed")
         assert d.stop() == 0
         assert d.leftovers() == [], d.leftovers()
 
@@ -114,22 +126,26 @@ def test_freeze_then_stop():
     need_cgroup2()
     port = free_port()
     conf = probe_conf(f"127.0.0.1:{port}", extra_service="IdleFreezeSec=1s\nIdleStopSec=2s")
-    with Daemon({"fs": conf}) as d:
-        d.start()
+    with Daemon({"fs": conf}) as d, d.start().events("fs") as ev:
         assert ask(port) is None
-        d.wait_log(r"fs: idle for [^,]*, frozen in", timeout=5)
+        pid = d.ctl("status", "fs")["MainPID"]
+        assert ev.wait("frozen", timeout=5)["Reason"].startswith("idle for 1"), ev.seen
         base = d.cgroup_base()
         with open(os.path.join(base, "fs", "cgroup.events")) as f:
             assert "frozen 1" in f.read()
         # Frozen, then stopped (thawed first so that it can exit cleanly).
-        d.wait_log(r"fs: stopping container pid \d+ \(idle for 2s", timeout=5)
-        d.wait_log(r"fs: container pid \d+ exited with status 0")
+        assert ev.wait("stopping", timeout=5)["Reason"].startswith("idle for 2"), ev.seen
+        assert ev.wait("stopped")["Reason"] == "stopped"
+        st = d.ctl("status", "fs")
+        assert st["LastExitStatus"] == 0 and st["MainPID"] == 0, st
+        assert not os.path.exists(f"/proc/{pid}") or open(
+            f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0] == "Z", pid
         wait_for(lambda: not os.path.exists(os.path.join(base, "fs")), 5, "cgroup removed")
-        # The next connection starts it cold.
+        # The next connection starts it cold: a new container.
         assert ask(port) is None
-        # The daemon logs the start when it reads the exec's EOF, which can
-        # come after the payload has already answered.
-        wait_for(lambda: len(d.container_pids()) == 2, 5, "the second start's log line")
+        assert ev.wait("running")["Reason"] == "started"
+        st = d.ctl("status", "fs")
+        assert st["ColdStarts"] == 2 and st["MainPID"] not in (0, pid), st
         assert d.stop() == 0
 
 
@@ -142,8 +158,7 @@ def test_open_connection_keeps_awake_unless_traffic_mode():
                                    extra_service="IdleStopSec=1s"),
                  "trf": probe_conf(f"127.0.0.1:{pt}", env=slow,
                                    extra_service="IdleStopSec=1s\nIdleConnections=traffic")
-                 }) as d:
-        d.start()
+                 }) as d, d.start().events() as ev:
         results = {}
         t0 = time.monotonic()
 
@@ -156,10 +171,13 @@ def test_open_connection_keeps_awake_unless_traffic_mode():
             t.join(30)
         # count: the 3 s answer came, then (idle) the stop.
         assert results["cnt"] is None, results
-        d.wait_log(r"cnt: stopping container pid \d+ \(idle", timeout=5)
-        # traffic: silent for over 1 s: stopped while the client waited.
-        m = re.search(r"trf: stopping container pid \d+ \(idle", d.log())
-        assert m, d.log()
+        e = ev.wait("stopping", timeout=5, name="cnt")
+        assert e["Reason"].startswith("idle for "), e
+        # traffic: silent for over 1 s: stopped while the client waited,
+        # long before cnt, whose open connection kept it 3 s.
+        trf = [e for e in ev.seen if e["Name"] == "trf" and e["NewState"] == "stopping"]
+        assert len(trf) == 1 and trf[0]["Reason"].startswith("idle for "), ev.seen
+        assert ev.seen.index(trf[0]) < ev.seen.index(e), ev.seen
         assert time.monotonic() - t0 < 10
         assert d.stop() == 0
 
@@ -177,20 +195,22 @@ def test_cpu_use_keeps_awake():
                 f"[Service]\nIdleStopSec=1s\n{extra}\nStopTimeoutSec=5s\n")
     if not cgroup2_mount():
         raise SkipTest("no cgroup v2: the CPU rule reads the container's cpu.stat")
-    with Daemon({"busy": conf(pbusy, ""), "calm": conf(pcalm, "IdleCPUPercent=1000")}) as d:
-        d.start()
+    with Daemon({"busy": conf(pbusy, ""), "calm": conf(pcalm, "IdleCPUPercent=1000")}) as d, \
+            d.start().events() as ev:
         for p in (pbusy, pcalm):
             with connect(("127.0.0.1", p)) as s:
                 recv_all(s)
         t0 = time.monotonic()
-        d.wait_log(r"calm: stopping container pid \d+ \(idle", timeout=10)
+        e = ev.wait("stopping", timeout=10, name="calm")
         t_calm = time.monotonic() - t0
-        d.wait_log(r"busy: stopping container pid \d+ \(idle", timeout=15)
+        assert e["Reason"].startswith("idle for "), e
+        e = ev.wait("stopping", timeout=15, name="busy")
         t_busy = time.monotonic() - t0
+        assert e["Reason"].startswith("idle for "), e
         # busy spun 2.5 s at ~100% of a CPU (> 1%): idle only after that.
         # calm allows 1000%: the spin does not count.
-        assert t_calm < 2.3, (t_calm, d.log())
-        assert t_busy >= 2.5, (t_busy, d.log())
+        assert t_calm < 2.3, (t_calm, ev.seen)
+        assert t_busy >= 2.5, (t_busy, ev.seen)
         assert d.stop() == 0
 
 
@@ -212,8 +232,9 @@ def test_no_wakeups_when_stopped_or_frozen():
     with Daemon(services) as d:
         d.start()
         if "fz" in services:
-            assert ask(fz) is None
-            d.wait_log(r"fz: idle for [^,]*, frozen in", timeout=5)
+            with d.events("fz") as ev:
+                assert ask(fz) is None
+                assert ev.wait("frozen", timeout=5)["Reason"].startswith("idle for "), ev.seen
         time.sleep(0.3)
         before = ctxt_switches(d.proc.pid)
         time.sleep(2.0)

@@ -2,7 +2,6 @@
 """Stop, reload and life under systemd: nothing lost, nothing left behind."""
 import json
 import os
-import re
 import signal
 import socket
 import subprocess
@@ -31,8 +30,12 @@ def ctx_switches(pid):
         return sum(int(l.split()[1]) for l in f if "ctxt_switches" in l)
 
 
-def parked_pids(d):
-    return [int(p) for p in re.findall(r"spawned container pid (\d+), parked", d.log())]
+def parked_pid(d, name):
+    """The pid of the container parked for name, once it is."""
+    d.wait_state(name, "parked")
+    st = d.ctl("status", name)
+    assert st["MainPID"] > 0 and st["ColdStarts"] == 0, st
+    return st["MainPID"]
 
 
 def test_prepare_parks_and_releases():
@@ -43,10 +46,8 @@ def test_prepare_parks_and_releases():
     port = free_port()
     conf = probe_conf(f"127.0.0.1:{port}", extra_container="Prepare=yes",
                       extra_service="IdleStopSec=1s")
-    with Daemon({"pre": conf}) as d:
-        d.start()
-        d.wait_log(r"pre: spawned container pid \d+, parked")
-        pid = parked_pids(d)[0]
+    with Daemon({"pre": conf}) as d, d.start().events("pre") as ev:
+        pid = parked_pid(d, "pre")
         assert os.sched_getscheduler(pid) == os.SCHED_IDLE
         time.sleep(0.3)  # its setup done, waiting on the release socket
         before = ctx_switches(pid)
@@ -54,18 +55,26 @@ def test_prepare_parks_and_releases():
         assert ctx_switches(pid) == before, "a parked container woke up"
         # Nothing of the service ran: pid 1 has no child, nothing exec'd.
         assert open(f"/proc/{pid}/task/{pid}/children").read() == ""
-        assert "started container" not in d.log()
+        assert d.state("pre") == "parked"
 
         r = probe_stream(("127.0.0.1", port))
         assert r["pid"] == 2 and r["env"]["LISTEN_PID"] == "2", r
-        d.wait_log(rf"pre: started container pid {pid} \(release to exec [0-9.]+ ms\)")
+        # Released, not cloned on the connection's path: the parked one.
+        assert ev.wait("starting")["Reason"] == "connection: released", ev.seen
+        ev.wait("running")
+        st = d.ctl("status", "pre")
+        assert (st["MainPID"], st["ColdStarts"]) == (pid, 1), st
         assert os.sched_getscheduler(pid) == os.SCHED_OTHER
         # Idle stop, then the next one is parked.
-        d.wait_log(rf"pre: container pid {pid} exited with status 0", timeout=10)
-        wait_for(lambda: len(parked_pids(d)) == 2, 10, "a second parked container")
+        assert ev.wait("stopping", timeout=10)["Reason"].startswith("idle for 1"), ev.seen
+        ev.wait("stopped")
+        assert d.ctl("status", "pre")["LastExitStatus"] == 0
+        assert ev.wait("parked")["Reason"] == "prepared", ev.seen
+        second = d.ctl("status", "pre")["MainPID"]
+        assert second not in (0, pid), second
         assert d.stop() == 0
         assert d.leftovers() == [], d.leftovers()
-        assert not any(os.path.exists(f"/proc/{p}") for p in parked_pids(d))
+        assert not any(os.path.exists(f"/proc/{p}") for p in (pid, second))
 
 
 def test_prepare_parked_container_killed():
@@ -73,15 +82,23 @@ def test_prepare_parked_container_killed():
     and the next connection starts a container the usual way."""
     port = free_port()
     conf = probe_conf(f"127.0.0.1:{port}", extra_container="Prepare=yes")
-    with Daemon({"pk": conf}) as d:
-        d.start()
-        d.wait_log(r"pk: spawned container pid \d+, parked")
-        os.kill(parked_pids(d)[0], signal.SIGKILL)
-        d.wait_log(r"pk: parked container pid \d+ ended before any connection")
+    with Daemon({"pk": conf}) as d, d.start().events("pk") as ev:
+        os.kill(parked_pid(d, "pk"), signal.SIGKILL)
+        assert ev.wait("stopped")["Reason"] == "parked container gone", ev.seen
         r = probe_stream(("127.0.0.1", port))
         assert r["pid"] == 2, r
+        ev.wait("running")
+        # Cloned for the connection (not released), and no failure counted.
+        assert [(e["NewState"], e["Reason"]) for e in ev.seen] == [
+            ("stopped", "parked container gone"), ("starting", "connection"),
+            ("running", "started")], ev.seen
+        st = d.ctl("status", "pk")
+        assert st["StartFailures"] == 0 and st["SuspendedUntil"] == 0, st
+        # Still a log check, for a daemon bug: the killed parked container
+        # is counted in ColdStarts (2 here, not 1) and logged as "started
+        # container pid N (clone to exec ...)": its sync socket's EOF is
+        # taken for an exec. Once fixed: ColdStarts == 1.
         d.wait_log(r"pk: started container pid \d+ \(clone to exec")
-        assert "backoff" not in d.log()
         assert d.stop() == 0
         assert d.leftovers() == [], d.leftovers()
 
@@ -94,14 +111,18 @@ def test_sigterm_leaves_nothing():
         d.start()
         for p in ports:
             assert probe_stream(("127.0.0.1", p))["pid"] == 2
-        pids = d.container_pids()
-        assert len(pids) == 3
+        rows = d.ctl("list")
+        pids = [r["MainPID"] for r in rows]
+        assert len(set(pids)) == 3 and 0 not in pids, rows
+        assert [r["ColdStarts"] for r in rows] == [1, 1, 1], rows
         base = d.cgroup_base()
         if base:
             assert os.path.isdir(base), f"no cgroup {base}"
         assert d.stop() == 0
+        # A log check: the log at shutdown (no control socket by then).
         # Each probe got KillSignal= (SIGTERM) and exited cleanly.
-        assert d.log().count("exited with status 0") == 3, d.log()
+        for pid in pids:
+            assert f"container pid {pid} exited with status 0" in d.log(), (pid, d.log())
         assert d.leftovers() == [], d.leftovers()
         for p in ports:
             try:
@@ -119,11 +140,12 @@ def test_stop_timeout_kills():
     with Daemon({"stubborn": conf}) as d:
         d.start()
         s = connect(("127.0.0.1", port))
-        d.wait_log(r"stubborn: started container pid")
+        d.wait_state("stubborn", "running")
         t0 = time.monotonic()
         assert d.stop() == 0
         took = time.monotonic() - t0
         s.close()
+        # A log check: the warning at shutdown, in its words.
         assert "did not stop within StopTimeoutSec=1s after SIGTERM, killing it" in d.log()
         assert took < 10, took
         assert d.leftovers() == [], d.leftovers()
@@ -145,23 +167,31 @@ def test_reload_keeps_fd_and_connection():
         d.write("new", probe_conf(f"127.0.0.1:{port3}"))
         # A client that connects during the reload is queued, not refused.
         pending = connect(("127.0.0.1", port))
-        d.hup()
-        d.wait_log(r"reloaded: 0 unchanged, 1 changed, 1 added, 1 removed")
-        assert listening_inodes(port) == before
-        r = json.loads(recv_all(pending).decode())
-        pending.close()
-        # The old container serves until it has exited; then the new one.
-        d.wait_log(r"keep: container pid \d+ exited")
+        old = d.ctl("status", "keep")["MainPID"]
+        with d.events("keep") as ev:
+            rep = d.ctl("reload")
+            assert (rep["Added"], rep["Changed"], rep["Removed"], rep["Unchanged"],
+                    rep["Errors"]) == (["new"], ["keep"], ["gone"], 0, []), rep
+            assert listening_inodes(port) == before
+            r = json.loads(recv_all(pending).decode())
+            pending.close()
+            # The old container serves until it has exited; then the new one.
+            ev.wait("stopped")
+        assert not os.path.exists(f"/proc/{old}") or \
+            open(f"/proc/{old}/stat").read().rsplit(")", 1)[1].split()[0] == "Z", old
         r = probe_stream(("127.0.0.1", port))
         assert r["env"]["A"] == "2", r
         assert probe_stream(("127.0.0.1", port3))["listen_fds"] == 1
         wait_for(lambda: not listening_inodes(port2), 10, "removed service's socket closed")
         # An unchanged file: the same container goes on serving.
-        n = len(d.container_pids())
-        d.hup()
-        d.wait_log(r"reloaded: 2 unchanged")
+        st = d.ctl("status", "keep")
+        rep = d.ctl("reload")
+        assert (rep["Added"], rep["Changed"], rep["Removed"], rep["Unchanged"]) == \
+            ([], [], [], 2), rep
         probe_stream(("127.0.0.1", port))
-        assert len(d.container_pids()) == n
+        after = d.ctl("status", "keep")
+        assert (after["MainPID"], after["ColdStarts"]) == (st["MainPID"], st["ColdStarts"]), \
+            (st, after)
         assert d.stop() == 0
         assert d.leftovers() == [], d.leftovers()
 
@@ -173,6 +203,7 @@ def test_reload_with_broken_file_keeps_running_version():
         probe_stream(("127.0.0.1", port))
         d.write("svc", "[Socket]\nListenStream=nonsense\n")
         d.hup()
+        # A log check: what SIGHUP reports, FILE:LINE, is the log's.
         d.wait_log(r"svc: configuration has errors, keeping the running version")
         assert "svc.conf:2:" in d.log()
         assert probe_stream(("127.0.0.1", port))["listen_fds"] == 1
@@ -237,7 +268,8 @@ def test_sigkilled_daemon_cgroup_removed_by_next():
         base = d.cgroup_base()
         if not base:
             raise SkipTest("no cgroup v2 mounted")
-        pid = d.container_pids()[0]
+        pid = d.ctl("status", "k")["MainPID"]
+        assert pid > 0
         d.proc.kill()
         d.proc.wait()
         # PDEATHSIG: the container dies with its daemon.
@@ -246,6 +278,7 @@ def test_sigkilled_daemon_cgroup_removed_by_next():
     with Daemon({"k": probe_conf(f"127.0.0.1:{port}")}) as d2:
         d2.start()
         assert not os.path.exists(base), base
+        # A log check: a notice about an earlier daemon, no service's fact.
         assert f"removed the cgroup {base} of an earlier nsinetd" in d2.log(), d2.log()
         assert d2.stop() == 0
 
@@ -272,7 +305,9 @@ def test_systemd_delegation_moves_daemon_to_leaf():
             with open(f"/proc/{d.proc.pid}/cgroup") as f:
                 assert f.read().strip().endswith(f"/nsitest-unit-{os.getpid()}/supervisor")
             probe_stream(("127.0.0.1", port))
-            pid = d.container_pids()[0]
+            st = d.ctl("status", "dlg")
+            pid = st["MainPID"]
+            assert st["ControlGroup"].endswith(f"/nsitest-unit-{os.getpid()}/containers/dlg"), st
             with open(f"/proc/{pid}/cgroup") as f:
                 assert f.read().strip().endswith(
                     f"/nsitest-unit-{os.getpid()}/containers/dlg"), pid

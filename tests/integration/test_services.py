@@ -34,10 +34,14 @@ def run_example(name, check_body, path="/", needs=None):
         # Warm: the same container answers again.
         status, body = http_get("127.0.0.1", port, path, timeout=30)
         assert status == 200
-        assert len(d.container_pids()) == 1, d.log()
+        st = d.ctl("status", name)
+        assert (st["State"], st["ColdStarts"], st["StartFailures"]) == ("running", 1, 0), st
+        # KillSignal= is the service's graceful stop: it exits by itself,
+        # status 0 (a wait status), not killed by the signal or SIGKILL.
+        assert d.ctl("stop", name)["State"] == "stopped"
+        st = d.ctl("status", name)
+        assert st["LastExitStatus"] == 0 and st["MainPID"] == 0, st
         assert d.stop() == 0
-        # KillSignal= is the service's graceful stop: it exits by itself.
-        assert re.search(rf"{name}: container pid \d+ exited with status 0", d.log()), d.log()
         assert d.leftovers() == [], d.leftovers()
 
 
