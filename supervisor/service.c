@@ -8,6 +8,7 @@
 #include "service.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <event2/event.h>
 #include <grp.h>
 #include <pwd.h>
@@ -705,12 +706,31 @@ static int release(struct service *s, const char *reason)
 	return service_set_state(s, SERVICE_STARTING, reason);
 }
 
+/* snprintf() into a reason, cut where it must be (the log has it whole). */
+static void cut_printf(char *buf, size_t len, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void cut_printf(char *buf, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	(void)vsnprintf(buf, len, fmt, ap);
+	va_end(ap);
+}
+
 static void single_exec_cb(struct container *c, int r, const struct activator_failure *f,
 			   void *userdata)
 {
 	struct service *s = userdata;
 	char prefix[300];
 
+	if (r == 0 && (s->state == SERVICE_PARKED || s->discarding)) {
+		/* The sync socket of a parked container closed without a
+		 * release: it was discarded or killed, nothing was executed. */
+		log_debug("%s: parked container pid %d ended unreleased", name(s),
+			  (int)container_pid(c));
+		return;
+	}
 	if (r == 0) {
 		usec_t took = now_usec() - s->started_at;
 
@@ -725,8 +745,13 @@ static void single_exec_cb(struct container *c, int r, const struct activator_fa
 		return;
 	}
 	s->setup_failed = true;
+	s->setup_failure[0] = '\0';
 	if (r == -ECHILD)
 		return; /* no outcome: the exit says what happened */
+	/* Cut if long: the log line has it whole. */
+	cut_printf(s->setup_failure, sizeof(s->setup_failure), "setup failed at %s%s%s%s: %s",
+		   activator_step_name(f->step), f->what[0] ? " (" : "", f->what,
+		   f->what[0] ? ")" : "", strerror(-r));
 	snprintf(prefix, sizeof(prefix), "%s: %scontainer", name(s),
 		 s->state == SERVICE_PARKED ? "parked " : "");
 	service_log_setup_failure(s, prefix, r, f);
@@ -764,8 +789,11 @@ static bool describe_exit(struct service *s, pid_t pid, int r, int status, bool 
 			"%s: container pid %d exited with status %d after %s", name(s), (int)pid,
 			WEXITSTATUS(status), buf);
 		/* Not the log line's words: tests count those. */
-		snprintf(why, len, "%sexit status %d", s->setup_failed ? "setup failed, " : "",
-			 WEXITSTATUS(status));
+		if (s->setup_failed && s->setup_failure[0])
+			cut_printf(why, len, "%s", s->setup_failure);
+		else
+			snprintf(why, len, "%sexit status %d",
+				 s->setup_failed ? "setup failed, " : "", WEXITSTATUS(status));
 		return bad;
 	}
 	log_msg(stopping ? LOG_INFO : LOG_WARNING, "%s: container pid %d killed by %s after %s",
@@ -824,7 +852,13 @@ static void single_exit_cb(struct container *c, int r, int status, void *userdat
 	}
 
 	if (stopping || s->removing) {
-		(void)service_set_state(s, SERVICE_STOPPED, stopping ? "stopped" : why);
+		char ended[SERVICE_REASON_MAX];
+
+		/* "stopped, killed by SIGKILL": a stop that needed
+		 * StopTimeoutSec= says so. */
+		cut_printf(ended, sizeof(ended), "stopped, %s", why);
+		(void)service_set_state(s, SERVICE_STOPPED,
+					stopping && strcmp(why, "stopped") != 0 ? ended : why);
 	} else if (s->state == SERVICE_SUSPENDED) {
 		/* A parked container gone during a suspension: it goes on. */
 	} else if (bad) {
@@ -1304,8 +1338,7 @@ struct service *service_new(struct manager *m, struct service_config *cfg, int *
 	s->backoff_timer = evtimer_new(m->base, backoff_end_cb, s);
 	s->idle_timer = evtimer_new(m->base, idle_timer_cb, s);
 	ok = s->output && s->fds && s->listen_events && s->failures && s->triggers &&
-	     (s->stats.listeners || n == 0) &&
-	     s->backoff_timer && s->idle_timer;
+	     (s->stats.listeners || n == 0) && s->backoff_timer && s->idle_timer;
 	for (size_t i = 0; i < n; i++) {
 		if (ok)
 			s->listen_events[i] =

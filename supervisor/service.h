@@ -141,7 +141,8 @@ struct service {
 	bool released;   /* the running container was parked, then released */
 	bool discarding; /* the parked container is being discarded (a stop) */
 	bool setup_failed;
-	usec_t started_at; /* CLOCK_MONOTONIC */
+	char setup_failure[256]; /* "setup failed at STEP (PATH): error" */
+	usec_t started_at;       /* CLOCK_MONOTONIC */
 	usec_t stop_started_at;
 	usec_t freeze_started_at;
 	char freeze_reason[SERVICE_REASON_MAX];

@@ -228,20 +228,22 @@ def test_setup_failure_names_step():
         d.start()
         with connect(("127.0.0.1", port)) as s:
             assert recv_all(s) == b""
-        # A log check: the step and the path it failed on are the log's
-        # words for the operator; the control interface says only that the
-        # setup failed.
+        # The log's words for the operator (a log check), and the same in
+        # the failed transition's reason.
         d.wait_log(r"badbind: container setup failed at bind \(/nonexistent-nsitest\): "
                    r"No such file or directory")
         with connect(("127.0.0.1", port2)) as s:
             assert recv_all(s) == b""
         d.wait_log(r"badexec: container setup failed at exec: No such file or directory")
+        want = {"badbind": "setup failed at bind (/nonexistent-nsitest): "
+                           "No such file or directory",
+                "badexec": "setup failed at exec: No such file or directory"}
         for name in ("badbind", "badexec"):
             d.wait_state(name, "suspended")
             st = d.ctl("status", name)
             assert (st["ColdStarts"], st["StartFailures"]) == (0, 1), st
             failed = [h for h in st["History"] if h[1] == "failed"]
-            assert len(failed) == 1 and failed[0][2].startswith("setup failed, "), st["History"]
+            assert len(failed) == 1 and failed[0][2] == want[name], st["History"]
         assert d.stop() == 0
 
 

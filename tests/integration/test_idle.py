@@ -135,7 +135,7 @@ def test_freeze_then_stop():
             assert "frozen 1" in f.read()
         # Frozen, then stopped (thawed first so that it can exit cleanly).
         assert ev.wait("stopping", timeout=5)["Reason"].startswith("idle for 2"), ev.seen
-        assert ev.wait("stopped")["Reason"] == "stopped"
+        assert ev.wait("stopped")["Reason"] == "stopped, exit status 0"
         st = d.ctl("status", "fs")
         assert st["LastExitStatus"] == 0 and st["MainPID"] == 0, st
         assert not os.path.exists(f"/proc/{pid}") or open(
