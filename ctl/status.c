@@ -97,6 +97,12 @@ static void print_status(const struct value *st)
 	printf("      State: %s since %s; %s\n", value_str(st, "State"),
 	       ctl_format_time(a, sizeof(a), value_uint(st, "StateSince")),
 	       ctl_format_ago(b, sizeof(b), value_uint(st, "StateSince")));
+	if (*value_str(st, "StatusText")) {
+		/* As systemctl: the container's own words, escaped again here. */
+		printf("     Status: \"");
+		ctl_print_escaped(stdout, value_str(st, "StatusText"));
+		printf("\"\n");
+	}
 	printf("       Mode: %s\n", value_bool(st, "Accept")
 					? "Accept=yes (one sandbox per connection)"
 					: "Accept=no (one container for all connections)");
@@ -133,6 +139,8 @@ static void print_status(const struct value *st)
 	       value_uint(st, "LastColdStartUSec")
 		   ? ctl_format_span(a, sizeof(a), value_uint(st, "LastColdStartUSec"))
 		   : "-");
+	if ((u = value_uint(st, "WatchdogStops")))
+		printf("   Watchdog: %llu stop(s)\n", (unsigned long long)u);
 	printf("  Last exit: %s at %s\n", exit_text(a, sizeof(a), value_int(st, "LastExitStatus")),
 	       ctl_format_time(b, sizeof(b), value_uint(st, "LastExit")));
 	printf("       Idle: freeze after %s, stop after %s; idle since %s; keeping it awake: %s\n",

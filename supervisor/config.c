@@ -835,6 +835,7 @@ bad:
 static const char *const bind_ipv6_only_names[] = {"default", "both", "ipv6-only", NULL};
 static const char *const standard_input_names[] = {"fd", "socket", NULL};
 static const char *const idle_connections_names[] = {"count", "traffic", NULL};
+static const char *const service_type_names[] = {"simple", "notify", NULL};
 
 /* Every key, in the order config_dump() shows them. */
 static const struct config_key config_keys[] = {
@@ -963,6 +964,11 @@ static const struct config_key config_keys[] = {
      .def = IDLE_CONNECTIONS_COUNT, .names = idle_connections_names, .sample = "traffic"},
     {"Service", "RuntimeMaxSec", &kind_usec, parse_usec, OFF(service.runtime_max),
      .def = USEC_INFINITY, .min = 1, .sample = "5s"},
+    {"Service", "Type", &kind_enum, parse_enum, OFF(service.type), .def = SERVICE_TYPE_SIMPLE,
+     .names = service_type_names, .sample = "notify"},
+    {"Service", "StartTimeoutSec", &kind_usec, parse_usec, OFF(service.start_timeout),
+     .def = SEC(90), .min = 1, .sample = "5s"},
+    {"Service", "WatchdogSec", &kind_usec, parse_usec, OFF(service.watchdog), .sample = "5s"},
 };
 
 /* Planned keys: a clear "not yet" rather than "unknown". */
@@ -1191,6 +1197,11 @@ static void finish_accept(struct parser *p)
 		if (c->container.prepare_set && c->container.prepare)
 			perr(p, "Prepare=yes needs Accept=no (with Accept=yes, PoolSize= keeps "
 				"sandboxes set up ahead)");
+		if (c->service.type == SERVICE_TYPE_NOTIFY)
+			perr(p, "Type=notify needs Accept=no (a sandbox serves the connection it "
+				"was started for)");
+		if (c->service.watchdog)
+			perr(p, "WatchdogSec= needs Accept=no (RuntimeMaxSec= bounds a sandbox)");
 		return;
 	}
 	if (sc->max_connections)

@@ -200,6 +200,10 @@ struct service_settings {
 	 * awake) or traffic (only one that carried data within the window). */
 	enum idle_connections { IDLE_CONNECTIONS_COUNT, IDLE_CONNECTIONS_TRAFFIC } idle_connections;
 	usec_t runtime_max; /* RuntimeMaxSec=, Accept=yes only; default infinity */
+	/* Type=notify: starting until READY=1 (notify.c); Accept=no only. */
+	enum service_type { SERVICE_TYPE_SIMPLE, SERVICE_TYPE_NOTIFY } type;
+	usec_t start_timeout; /* StartTimeoutSec=, default 90s */
+	usec_t watchdog;      /* WatchdogSec=, 0 = off; Accept=no only */
 };
 
 struct service_config {

@@ -61,6 +61,7 @@ struct container {
 	bool frozen;       /* the last freeze asked for (cgroup.freeze's content) */
 	int freeze_target; /* -1: no freeze or thaw under way */
 	usec_t freeze_deadline;
+	usec_t stop_deadline; /* CLOCK_MONOTONIC, while the stop timer runs */
 
 	int reap_r;
 	int status;
@@ -279,6 +280,7 @@ int container_stop(struct container *c, int sig, usec_t timeout)
 			  signal_to_string(sig), (int)c->pid);
 	if (timeout == USEC_INFINITY || sig == SIGKILL)
 		return 0;
+	c->stop_deadline = now_usec() + timeout;
 	r = timer_arm_usec(c->stop_timer, timeout);
 	if (r < 0) {
 		/* No timer to bound the stop: do not wait for one. */
@@ -287,6 +289,18 @@ int container_stop(struct container *c, int sig, usec_t timeout)
 		stop_timeout_cb(-1, 0, c);
 	}
 	return 0;
+}
+
+int container_stop_extend(struct container *c, usec_t usec)
+{
+	usec_t now = now_usec();
+
+	if (!c->stopping || !event_pending(c->stop_timer, EV_TIMEOUT, NULL))
+		return -EALREADY;
+	if (usec >= USEC_INFINITY - now || now + usec <= c->stop_deadline)
+		return 0;
+	c->stop_deadline = now + usec;
+	return timer_arm_usec(c->stop_timer, usec);
 }
 
 /* --- freeze and thaw ---------------------------------------------------- */

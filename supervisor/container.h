@@ -83,6 +83,9 @@ int container_spawn(struct container *c, const struct activator_spec *spec, char
  * container first (a stopped task cannot act on a signal). 0, or -ESRCH if
  * pid 1 has exited already, or -EALREADY if a stop is under way. */
 int container_stop(struct container *c, int sig, usec_t timeout);
+/* EXTEND_TIMEOUT_USEC= during a stop: the kill waits at least usec from
+ * now (a later deadline stays). -EALREADY if no stop timer runs. */
+int container_stop_extend(struct container *c, usec_t usec);
 /* Asks for a freeze (or thaw); cb->freeze reports the outcome. -EOPNOTSUPP
  * without a cgroup, -EBUSY while a stop or another change is under way,
  * -ESRCH after the exit, or the error writing cgroup.freeze. */

@@ -591,6 +591,11 @@ static int append_status(sd_bus_message *r, struct service *s)
 		      (uint64_t)cfg->socket.trigger_limit_interval)) < 0 ||
 	    (k = DICT(r, "SuspendedUntil", "t",
 		      (uint64_t)(st->backoff_until ? realtime_of(st->backoff_until) : 0))) < 0 ||
+	    /* Type=notify, WatchdogSec= (readiness.c); STATUS= escaped already. */
+	    (k = DICT(r, "StatusText", "s", s->ready.status)) < 0 ||
+	    (k = DICT(r, "NotifyErrno", "i", (int32_t)s->ready.errno_value)) < 0 ||
+	    (k = DICT(r, "Reloading", "b", (int)s->ready.reloading)) < 0 ||
+	    (k = DICT(r, "WatchdogStops", "t", (uint64_t)st->watchdog_stops)) < 0 ||
 	    (k = append_history(r, st)) < 0)
 		return k;
 	if ((k = dict_open(r, "Processes", "a(uuss)")) < 0 ||

@@ -59,7 +59,8 @@ static int setup_runtime_dir(struct manager *m)
 	if (r < 0)
 		return log_errno(LOG_ERR, r, "cannot create runtime directory %s", m->runtime_dir);
 	if (asprintf(&lock, "%s/nsinetd.lock", m->runtime_dir) < 0 ||
-	    asprintf(&m->staging_dir, "%s/root", m->runtime_dir) < 0)
+	    asprintf(&m->staging_dir, "%s/root", m->runtime_dir) < 0 ||
+	    asprintf(&m->notify_dir, "%s/notify", m->runtime_dir) < 0)
 		return log_errno(LOG_ERR, -ENOMEM, "runtime directory");
 	m->lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (m->lock_fd < 0)
@@ -71,6 +72,11 @@ static int setup_runtime_dir(struct manager *m)
 				 m->runtime_dir);
 	if (mkdir(m->staging_dir, 0755) < 0 && errno != EEXIST)
 		return log_errno(LOG_ERR, -errno, "cannot create %s", m->staging_dir);
+	/* Only root may enter: the sockets in it are mode 0666 (notify.c). */
+	if (mkdir(m->notify_dir, 0700) < 0 && errno != EEXIST)
+		return log_errno(LOG_ERR, -errno, "cannot create %s", m->notify_dir);
+	if (chmod(m->notify_dir, 0700) < 0)
+		return log_errno(LOG_ERR, -errno, "cannot chmod %s", m->notify_dir);
 	return 0;
 }
 
@@ -372,6 +378,9 @@ struct manager *manager_free(struct manager *m)
 	if (m->staging_dir)
 		(void)rmdir(m->staging_dir);
 	free(m->staging_dir);
+	if (m->notify_dir)
+		(void)rmdir(m->notify_dir);
+	free(m->notify_dir);
 	if (m->shutdown_timer)
 		event_free(m->shutdown_timer);
 	safe_close(m->init_fd);

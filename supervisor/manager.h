@@ -25,6 +25,10 @@ struct manager {
 	char *config_dir;
 	char *runtime_dir;
 	char *staging_dir; /* RUNTIME/root: where a container's root is assembled */
+	/* RUNTIME/notify, mode 0700: the containers' notification sockets
+	 * (notify.c), each named by the next notify_seq. */
+	char *notify_dir;
+	unsigned notify_seq;
 	int lock_fd;       /* RUNTIME/nsinetd.lock, flock()ed: one daemon per runtime dir */
 	int init_fd;       /* nsinetd-init, O_PATH: every container's pid 1 */
 	int slot_fd;       /* a low fd kept for activator_spawn() (spec.slot_fd) */

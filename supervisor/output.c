@@ -196,10 +196,7 @@ static size_t utf8_printable(const unsigned char *s, size_t n)
 	return len;
 }
 
-/* Writes line into out (max characters and a NUL): printable ASCII, tab and
- * printable UTF-8 as they are, any other byte as "\xNN". Sets *cut when it
- * did not all fit. Returns the length written. */
-static size_t escape_line(const char *line, size_t n, char *out, size_t max, bool *cut)
+size_t output_escape(const char *line, size_t n, char *out, size_t max, bool *cut)
 {
 	static const char hex[] = "0123456789abcdef";
 	const unsigned char *s = (const unsigned char *)line;
@@ -294,7 +291,7 @@ static void emit(struct output_pipe *p, const char *line, size_t n, bool cut)
 		}
 		return;
 	}
-	len = escape_line(line, n, o->text, l->line_max, &cut);
+	len = output_escape(line, n, o->text, l->line_max, &cut);
 	if (cut) {
 		memcpy(o->text + len, TRUNCATED_MARK, sizeof(TRUNCATED_MARK));
 		len += sizeof(TRUNCATED_MARK) - 1;

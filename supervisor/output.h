@@ -89,6 +89,11 @@ void output_pipe_spawned(struct output_pipe *p, pid_t pid);
  * last incomplete line, and frees the pipe from the loop. Returns NULL. */
 struct output_pipe *output_pipe_close(struct output_pipe *p);
 
+/* Writes line into out (max characters and a NUL): printable ASCII, tab and
+ * printable UTF-8 as they are, any other byte as "\xNN". Sets *cut when it
+ * did not all fit. Returns the length written. Also for STATUS= (notify.c). */
+size_t output_escape(const char *line, size_t n, char *out, size_t max, bool *cut);
+
 /* One kept line. */
 struct output_line {
 	usec_t time;      /* CLOCK_REALTIME */

@@ -87,7 +87,8 @@ static const struct {
     [SERVICE_THAWING] = {"thawing", false,
 			 TO(SERVICE_RUNNING) | TO(SERVICE_STOPPING) | TO(SERVICE_FAILED) |
 			     TO(SERVICE_STOPPED)},
-    [SERVICE_STOPPING] = {"stopping", false, TO(SERVICE_STOPPED)},
+    /* failed: the daemon stopped it for a start timeout or the watchdog. */
+    [SERVICE_STOPPING] = {"stopping", false, TO(SERVICE_STOPPED) | TO(SERVICE_FAILED)},
     [SERVICE_SUSPENDED] = {"suspended", true,
 			   TO(SERVICE_STOPPED) | TO(SERVICE_PARKED) | TO(SERVICE_STOPPING)},
     [SERVICE_FAILED] = {"failed", false, TO(SERVICE_STOPPED) | TO(SERVICE_SUSPENDED)},
@@ -460,7 +461,7 @@ static int spec_build(struct service *s, const char *cgroup_rel, bool enter,
 		goto fail_log;
 
 	sp->names = calloc(s->cfg->socket.n_listen + 1, sizeof(char *));
-	sp->binds = calloc(cc->n_binds + 1, sizeof(*sp->binds));
+	sp->binds = calloc(cc->n_binds + 2, sizeof(*sp->binds)); /* + the notify socket */
 	sp->tmpfs = calloc(cc->n_tmpfs + 1, sizeof(*sp->tmpfs));
 	if (!sp->names || !sp->binds || !sp->tmpfs) {
 		r = -ENOMEM;
@@ -482,6 +483,9 @@ static int spec_build(struct service *s, const char *cgroup_rel, bool enter,
 	}
 	for (size_t i = 0; i < cc->n_tmpfs; i++)
 		sp->tmpfs[i] = (struct activator_tmpfs){cc->tmpfs[i].target, cc->tmpfs[i].options};
+	r = enter ? 0 : readiness_spec(s, sp, &n_binds);
+	if (r < 0)
+		goto fail_log;
 
 	if (m->have_cgroup && !enter) {
 		_cleanup_free_ char *rel = NULL;
@@ -627,6 +631,9 @@ static int spawn(struct service *s, bool park, const char *reason)
 	if (!park && service_set_state(s, SERVICE_STARTING, reason) < 0)
 		return -EINVAL;
 	s->setup_failed = false;
+	r = readiness_prepare(s);
+	if (r < 0)
+		goto fail;
 	r = container_new(m->base, m->container_ops, name(s), &single_callbacks, s, &c);
 	if (r < 0) {
 		log_errno(LOG_ERR, r, "%s: cannot %s container", name(s),
@@ -655,6 +662,7 @@ static int spawn(struct service *s, bool park, const char *reason)
 	s->started_at = now_usec();
 	r = container_spawn(c, &sp.spec, &sp.cgroup_path);
 	output_pipe_spawned(sp.output, r < 0 ? -1 : container_pid(c));
+	readiness_spawned(s, r < 0 ? -1 : container_pid(c));
 	network_spawned(s, r);
 	if (r < 0) {
 		log_errno(LOG_ERR, r, "%s: cannot %s container", name(s),
@@ -675,6 +683,7 @@ static int spawn(struct service *s, bool park, const char *reason)
 
 fail:
 	container_free(c);
+	readiness_exit(s);
 	s->park_fd = safe_close(s->park_fd);
 	if (!park)
 		failed(s, "start failed");
@@ -737,10 +746,11 @@ static void single_exec_cb(struct container *c, int r, const struct activator_fa
 		s->park_failed = false;
 		s->stats.starts++;
 		s->stats.last_start = took;
-		log_info("%s: started container pid %d (%s to exec %.1f ms)", name(s),
+		log_info("%s: started container pid %d (%s to exec %.1f ms)%s", name(s),
 			 (int)container_pid(c), s->released ? "release" : "clone",
-			 (double)took / 1000.0);
-		if (s->state == SERVICE_STARTING)
+			 (double)took / 1000.0,
+			 s->ready.notify && !s->ready.ready ? ", waiting for READY=1" : "");
+		if (readiness_exec(s) && s->state == SERVICE_STARTING)
 			(void)service_set_state(s, SERVICE_RUNNING, "started");
 		return;
 	}
@@ -813,8 +823,11 @@ static void single_exit_cb(struct container *c, int r, int status, void *userdat
 	pid_t pid = container_pid(c);
 	char why[SERVICE_REASON_MAX];
 
+	const char *failure = s->ready.failure;
+
 	s->container = container_free(c);
 	event_del(s->idle_timer);
+	readiness_exit(s);
 	network_stop(s);
 	/* Its last lines are logged before its end. */
 	s->output_pipe = output_pipe_close(s->output_pipe);
@@ -844,6 +857,8 @@ static void single_exit_cb(struct container *c, int r, int status, void *userdat
 			log_info("%s: stopped in %.1f ms", name(s),
 				 (double)(now_usec() - s->stop_started_at) / 1000.0);
 		bad = describe_exit(s, pid, r, status, stopping, why, sizeof(why));
+		/* Type=notify: gone before READY=1, a failed start. */
+		bad = bad || s->state == SERVICE_STARTING;
 		if (r >= 0) {
 			s->stats.have_exit = true;
 			s->stats.last_exit_status = status;
@@ -851,7 +866,10 @@ static void single_exit_cb(struct container *c, int r, int status, void *userdat
 		}
 	}
 
-	if (stopping || s->removing) {
+	if (stopping && failure && !s->removing) {
+		/* Stopped by the daemon for a start timeout or the watchdog. */
+		failed(s, failure);
+	} else if (stopping || s->removing) {
 		char ended[SERVICE_REASON_MAX];
 
 		/* "stopped, killed by SIGKILL": a stop that needed
@@ -1090,6 +1108,7 @@ static void single_state_changed(struct service *s)
 	    (s->held || s->thaw_wanted))
 		on = false;
 	service_listen_enable(s, on);
+	readiness_state_changed(s);
 	/* Stopped: set the next container up ahead. */
 	if (s->state == SERVICE_STOPPED && s->cfg->container.prepare && !s->removing)
 		event_active(s->park_event, 0, 0);
@@ -1144,12 +1163,13 @@ static int single_init(struct service *s)
 	s->park_event = event_new(s->manager->base, -1, 0, park_cb, s);
 	if (!s->park_event || event_priority_set(s->park_event, EVENT_PRIORITY_LOW) < 0)
 		return -ENOMEM;
-	return 0;
+	return readiness_init(s);
 }
 
 static void single_done(struct service *s)
 {
 	s->container = container_free(s->container);
+	readiness_done(s);
 	if (s->park_event)
 		event_free(s->park_event);
 	s->park_event = NULL;

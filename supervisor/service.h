@@ -8,6 +8,7 @@
  *                       connection,│  │  │  ╲──────► parked ──connection──┐     │
  *                       start      ▼  │  │                                ▼     │
  *                              starting ──exec done──► running ◄──thawed── thawing
+ *                                  │  (Type=notify: READY=1; readiness.h)
  *                                  │                   │    ╲ idle, request  ▲
  *                                  │ setup failed      │     ► freezing ──► frozen
  *                                  ▼                   │ exit   (any of these: stop)
@@ -40,6 +41,7 @@
 #include "supervisor/config.h"
 #include "supervisor/hardening.h"
 #include "supervisor/network.h"
+#include "supervisor/readiness.h"
 
 struct manager;
 struct sock_fprog;
@@ -86,6 +88,7 @@ struct service_stats {
 	uint64_t refused_per_source; /* MaxConnectionsPerSource= */
 	uint64_t refused_no_sandbox; /* a sandbox could not be started */
 	uint64_t refused_suspended;  /* accepted and closed by a StartLimitBurst= suspension */
+	uint64_t watchdog_stops;     /* containers stopped by WatchdogSec= (readiness.c) */
 	/* Accept=yes: per listener, in cfg->socket.listen order. */
 	struct {
 		uint64_t accepted, refused;
@@ -197,6 +200,8 @@ struct service {
 	 * pipe (Accept=no). */
 	struct output *output;
 	struct output_pipe *output_pipe;
+	/* Accept=no: Type=notify, StartTimeoutSec=, WatchdogSec=. */
+	struct readiness ready;
 	struct service_stats stats;
 };
 

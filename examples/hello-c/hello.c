@@ -18,6 +18,9 @@
  * take the answer (HELLO_TIMEOUT_MS), concurrent connections (HELLO_CONNS_MAX;
  * beyond that clients wait in the kernel's accept queue).
  *
+ * With NOTIFY_SOCKET set (Type=notify), it says READY=1 with sd_notify()
+ * once its sockets are taken.
+ *
  * SIGTERM/SIGINT: stop accepting (the listening sockets are left alone: they
  * are dups of the supervisor's, and whatever is queued on them is for the next
  * instance), finish the connections in progress, exit 0.
@@ -289,6 +292,9 @@ int main(void)
 	}
 	for (int i = 0; i < HELLO_CONNS_MAX; i++)
 		conns[i].fd = -1, conns[i].state = CONN_FREE;
+	/* Type=notify (hello-c-notify.conf.in): ready once the sockets are
+	 * taken; without NOTIFY_SOCKET (Type=simple) this does nothing. */
+	sd_notifyf(0, "READY=1\nSTATUS=serving %d socket(s)", nlisten);
 
 	for (;;) {
 		struct conn *pconn[HELLO_CONNS_MAX];
