@@ -20,6 +20,8 @@
 /* Datagrams read per wake-up: a container that floods its socket waits
  * for the loop's other events like everybody else. */
 #define NOTIFY_BATCH 16
+/* Datagrams read when the container is gone (what it sent before its end). */
+#define NOTIFY_DRAIN_MAX 64
 /* Refusals and drops logged per window (then one summary line). */
 #define NOTIFY_LOG_BURST     5
 #define NOTIFY_LOG_WINDOW_US (10 * USEC_PER_SEC)
@@ -172,8 +174,15 @@ static bool sender_ok(const struct notify *n, pid_t pid)
 	if (!n->have_ns || pid <= 0)
 		return false;
 	snprintf(path, sizeof(path), "/proc/%d/ns/pid", (int)pid);
+	/* A sender that has exited already (systemd-notify does at once; a
+	 * service may send READY=1 and serve one client and exit before the
+	 * daemon reads) cannot be looked at. Only the container's processes
+	 * and the host's root can reach this socket (its directory is root's,
+	 * mode 0700; the container has its own bind of it), so it is taken. A
+	 * pid reused meanwhile by a process of the host is in another pid
+	 * namespace, and refused. */
 	if (stat(path, &st) < 0)
-		return false;
+		return errno == ENOENT || errno == ESRCH;
 	return st.st_dev == n->ns_dev && st.st_ino == n->ns_ino;
 }
 
@@ -272,6 +281,13 @@ static void notify_read_cb(evutil_socket_t fd, short what, void *arg)
 			return;
 		}
 	}
+}
+
+void notify_drain(struct notify *n)
+{
+	for (int i = 0; n && i < NOTIFY_DRAIN_MAX; i++)
+		if (receive_one(n) <= 0)
+			return;
 }
 
 static void notify_freep(struct notify **n)

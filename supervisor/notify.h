@@ -60,4 +60,6 @@ int notify_set_pid(struct notify *n, pid_t pid1);
 /* The socket's host path, for the container's bind mount. */
 const char *notify_path(const struct notify *n);
 /* Closes and unlinks the socket. Accepts and returns NULL. */
+/* Reads what is queued (the container is gone: what it said before). */
+void notify_drain(struct notify *n);
 struct notify *notify_free(struct notify *n);

@@ -272,6 +272,8 @@ void readiness_state_changed(struct service *s)
 
 void readiness_exit(struct service *s)
 {
+	/* A READY=1 it sent before it exited still counts. */
+	notify_drain(s->ready.notify);
 	event_del(s->ready.start_timer);
 	event_del(s->ready.watchdog_timer);
 	s->ready.notify = notify_free(s->ready.notify);

@@ -825,9 +825,11 @@ static void single_exit_cb(struct container *c, int r, int status, void *userdat
 
 	const char *failure = s->ready.failure;
 
+	/* First: a READY=1 sent before the end is read while its pid is
+	 * still known. */
+	readiness_exit(s);
 	s->container = container_free(c);
 	event_del(s->idle_timer);
-	readiness_exit(s);
 	network_stop(s);
 	/* Its last lines are logged before its end. */
 	s->output_pipe = output_pipe_close(s->output_pipe);
