@@ -16,7 +16,8 @@ import subprocess
 import sys
 import time
 
-from nsitest import (SRC, PROBE, Daemon, main, probe_conf, recv_all, tree_binds, wait_for)
+from nsitest import (SRC, PROBE, Daemon, main, probe_conf, recv_all, start_fails, tree_binds,
+                     wait_for)
 
 NETCHECK = os.path.join(SRC, "tests", "integration", "netcheck.py")
 SERVER_PORT = 7777
@@ -101,25 +102,6 @@ def ask(sock, targets=(), timeout=20):
         return json.loads(recv_all(s).decode())
 
 
-def start_fails(d, name, sock):
-    """A connection to name, whose start fails: the queued connection
-    retries until StartLimitBurst= (5) suspends the service. The reason
-    the control interface gives is "start failed"; the log says why."""
-    with d.events(name) as ev:
-        s = socket.socket(socket.AF_UNIX)
-        s.connect(sock)
-        ev.wait("suspended")
-        s.close()
-    changes = [(e["NewState"], e["Reason"]) for e in ev.seen]
-    assert changes == [("starting", "connection"), ("failed", "start failed"),
-                       ("stopped", "start failed")] * 4 + [
-        ("starting", "connection"), ("failed", "start failed"),
-        ("suspended", "failed starts")], changes
-    st = d.ctl("status", name)
-    assert (st["ColdStarts"], st["StartFailures"], st["MainPID"]) == (0, 5, 0), st
-    assert st["SuspendedUntil"] > 0, st
-
-
 def sock_path(d, name):
     return os.path.join(d.tmp, name + ".sock")
 
@@ -182,7 +164,7 @@ def test_two_veth_containers_get_different_addresses():
                                                             "AddressPool=fd77::/63"))
         rep = d.ctl("reload")
         assert (rep["Added"], rep["Unchanged"], rep["Errors"]) == (["gamma"], 2, []), rep
-        start_fails(d, "gamma", third)
+        start_fails(d, "gamma", third, socket.AF_UNIX)
         # A log check: which pool is full is said only in the log.
         d.wait_log(r"gamma: AddressPool=10.77.0.0/29 and fd77::/63: no free /30 and /64 left")
         assert d.proc.poll() is None, "the daemon survives"
@@ -225,7 +207,7 @@ def test_foreign_interface_is_a_clear_error_and_kept():
         ip("-n", ns.name, "link", "add", "ve-web", "type", "veth", "peer", "name", "x0")
         d.write("web", netcheck_conf(sock_path(d, "web"), "veth"))
         d.start()
-        start_fails(d, "web", sock_path(d, "web"))
+        start_fails(d, "web", sock_path(d, "web"), socket.AF_UNIX)
         # A log check: the interface in the way is named only in the log.
         d.wait_log(r"web: cannot create ve-web \(an interface of that name exists\): "
                    r"File exists")
@@ -265,7 +247,7 @@ def test_netns_name_joins_and_missing_is_an_error():
             f"/run/netns/{target.name}") else "net:[%d]" % os.stat(
                 f"/run/netns/{target.name}").st_ino
         assert r["netns"] == want, (r["netns"], want)
-        start_fails(d, "missing", sock_path(d, "missing"))
+        start_fails(d, "missing", sock_path(d, "missing"), socket.AF_UNIX)
         # A log check: the namespace's path and the error are only the log's.
         d.wait_log(r"missing: Network=netns:nsitest-no-such-ns: cannot open "
                    r"/run/netns/nsitest-no-such-ns: No such file or directory")
