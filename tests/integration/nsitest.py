@@ -104,6 +104,22 @@ def http_get(host, port, path="/", family=socket.AF_INET, timeout=10.0):
     return status, body
 
 
+def start_fails(d, name, addr, family=socket.AF_INET):
+    """A connection to name, whose start fails: the queued connection
+    retries until StartLimitBurst= (5) suspends the service. The reason
+    the control interface gives is "start failed"; the log says why."""
+    with d.events(name) as ev, connect(addr, family):
+        ev.wait("suspended")
+    changes = [(e["NewState"], e["Reason"]) for e in ev.seen]
+    assert changes == [("starting", "connection"), ("failed", "start failed"),
+                       ("stopped", "start failed")] * 4 + [
+        ("starting", "connection"), ("failed", "start failed"),
+        ("suspended", "failed starts")], changes
+    st = d.ctl("status", name)
+    assert (st["ColdStarts"], st["StartFailures"], st["MainPID"]) == (0, 5, 0), st
+    assert st["SuspendedUntil"] > 0, st
+
+
 class Daemon:
     """One nsinetd on a temporary config and runtime directory."""
 

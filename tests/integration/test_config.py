@@ -18,6 +18,11 @@ def check(d):
     return p.returncode, p.stdout, p.stderr
 
 
+def services(d):
+    """The services the running daemon has (nsinetctl list)."""
+    return sorted(r["Name"] for r in d.ctl("list"))
+
+
 def test_check_ok():
     with Daemon({"a": probe_conf(f"127.0.0.1:{free_port()}"),
                  "b": probe_conf(f"127.0.0.1:{free_port()}")}) as d:
@@ -52,7 +57,10 @@ def test_bad_file_disables_only_that_service():
     with Daemon({"good": probe_conf(f"127.0.0.1:{good}"),
                  "bad": f"[Socket]\nListenStream=127.0.0.1:{bad}\n"}) as d:
         d.start()
-        assert "bad.conf: Exec= is missing" in d.log() or "Exec=" in d.log(), d.log()
+        # Only the good one exists for the daemon.
+        assert services(d) == ["good"], d.ctl("list")
+        # A log check: a configuration error, naming the file, is the log's.
+        assert f"{d.config_dir}/bad.conf: Exec= is missing" in d.log(), d.log()
         assert probe_stream(("127.0.0.1", good))["listen_fds"] == 1
         try:
             connect(("127.0.0.1", bad), timeout=2).close()
@@ -72,6 +80,8 @@ def test_address_in_use_disables_only_that_service():
         with Daemon({"busy": probe_conf(f"127.0.0.1:{busy}"),
                      "good": probe_conf(f"127.0.0.1:{good}")}) as d:
             d.start()
+            assert services(d) == ["good"], d.ctl("list")
+            # A log check: the listener that failed, and why, is the log's.
             assert f"busy: ListenStream=127.0.0.1:{busy}: cannot bind: Address already in use" \
                 in d.log(), d.log()
             assert probe_stream(("127.0.0.1", good))["listen_fds"] == 1
@@ -106,9 +116,11 @@ def test_unsafe_socket_directory_refused():
                     f"directory: {sdir} {why}")
             assert (line in err) == bool(why), (name, err)
         d.start()
+        assert services(d) == ["good", "sticky"], d.ctl("list")
         for name, (_, _, why) in cases.items():
             sdir = os.path.join(d.tmp, name)
             if why:
+                # A log check: the directory and why, as --check says it.
                 d.wait_log(f"{name}: ListenStream={sdir}/sock: cannot use the socket's "
                            f"directory: {sdir} {why}".replace("(", r"\(").replace(")", r"\)"))
                 assert os.listdir(sdir) == [], name
@@ -155,8 +167,10 @@ def test_unsafe_directory_refused():
             assert (line in err) == bool(why), (name, line, err)
             assert why or f"Directory={directory}" not in err, err
         d.start()
+        assert services(d) == ["good", "safe"], d.ctl("list")
         for name, (directory, named, why) in cases.items():
             if why:
+                # A log check: the directory and why, as --check says it.
                 d.wait_log(re.escape(f"{name}: Directory={directory}: {d.tmp}/{named} {why}: "
                                      "a host user other than root could plant"))
         assert probe_stream(("127.0.0.1", good))["listen_fds"] == 1
@@ -189,6 +203,8 @@ def test_writable_directory_must_be_private():
             assert rc != 0 and f"{path}: Directory={open_tree}: {why}" in err, (out, err)
             assert f"Directory={private_tree}" not in err, err
             d.start()
+            assert services(d) == ["private"], d.ctl("list")
+            # A log check: the tree and why, as --check says it.
             d.wait_log(re.escape(f"open: Directory={open_tree}: {why}"))
             assert probe_stream(("127.0.0.1", pp))["listen_fds"] == 1
             assert d.stop() == 0

@@ -6,8 +6,8 @@ import subprocess
 import tempfile
 
 from nsitest import (BUILD, NSINETD, PROBE, SRC, Daemon, SkipTest, main, probe_conf,
-                     probe_stream, free_port, cgroup2_mount, connect, recv_all, tree_binds,
-                     make_rootfs, closed_ancestor)
+                     probe_stream, free_port, cgroup2_mount, connect, recv_all, start_fails,
+                     tree_binds, make_rootfs, closed_ancestor)
 
 FORKCOUNT = os.path.join(SRC, "tests", "integration", "forkcount.py")
 EAGAIN = 11
@@ -65,6 +65,7 @@ def test_bench_switch_ignored():
     r, log = probe(daemon_env={"NSINETD_BENCH_NO_HARDENING": "1"})
     assert int(r["caps"], 16) == DEFAULT_ROOT_CAPS, r["caps"]
     assert r["seccomp"] == "2" and r["no_new_privs"] == "1", r
+    # A log check: the log does not even mention the switch.
     assert "NSINETD_BENCH_NO_HARDENING" not in log, log
 
 
@@ -378,6 +379,8 @@ def test_fork_bomb_host_root():
         os.chmod(d.tmp, 0o755)
         d.start()
         probe_stream(("127.0.0.1", port))
+        # A log check: the once-only hardening warning is the log's (and
+        # --check's), not a state.
         d.wait_log(r"root: no limit on the number of processes: the default TasksMax=512 "
                    r"is not enforced \(no pids controller")
         assert d.stop() == 0
@@ -446,9 +449,10 @@ def test_user_lookup_refuses_a_fifo():
         d.write("fifo", tree_conf(root, port, "User=svc"))
         d.write("good", probe_conf(f"127.0.0.1:{good}"))
         d.start()
-        with connect(("127.0.0.1", port)):
-            d.wait_log(r"fifo: User=svc: cannot resolve: the tree's /etc/passwd is not a "
-                       r"regular file")
+        start_fails(d, "fifo", ("127.0.0.1", port))
+        # A log check: which file is wrong, and how, is said only in the log.
+        d.wait_log(r"fifo: User=svc: cannot resolve: the tree's /etc/passwd is not a "
+                   r"regular file")
         assert probe_stream(("127.0.0.1", good), timeout=5)["listen_fds"] == 1
         assert d.stop() == 0
 
@@ -488,6 +492,7 @@ def test_host_mounts_made_later_stay_out():
             d.start()
             r = probe_stream(("127.0.0.1", port))
             assert r["files"]["/srv/later/marker"]["content"] is None, r
+            pid = d.ctl("status", "prop")["MainPID"]
             later = os.path.join(src, "later")
             subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "nsitest", later],
                            check=True)
@@ -495,7 +500,9 @@ def test_host_mounts_made_later_stay_out():
                 with open(os.path.join(later, "marker"), "w") as f:
                     f.write("propagated")
                 r = probe_stream(("127.0.0.1", port))
-                assert r["pid"] == 2 and len(d.container_pids()) == 1, d.log()
+                # The same container, started before the mount, answered.
+                st = d.ctl("status", "prop")
+                assert r["pid"] == 2 and (st["MainPID"], st["ColdStarts"]) == (pid, 1), st
                 assert r["files"]["/srv/later/marker"]["content"] is None, r
             finally:
                 subprocess.run(["umount", "-l", later], check=True)
@@ -510,6 +517,7 @@ def test_cgroup_settings_not_enforced_are_said():
     if "memory" in ctl:
         raise SkipTest("a memory controller exists here: see test_memory_max_enforced")
     r, log = probe("MemoryMax=64M\nTasksMax=10")
+    # A log check: the once-only warnings are the log's (and --check's).
     assert re.search(r"MemoryMax= not enforced: no memory controller in cgroup v2 at ", log), log
     assert re.search(r"TasksMax= not enforced: no pids controller", log), log
     # and --check says so too
@@ -556,6 +564,11 @@ def test_rootless():
         r = probe_stream(("127.0.0.1", port))
         assert r["uid_map"].split() == ["0", "65534", "1"], r
         assert r["pid"] == 2 and r["nprocs"] == 2, r
+        # Without a cgroup: none to show, nor its processes.
+        st = d.ctl("status", "probe")
+        assert st["MainPID"] > 0 and (st["ControlGroup"], st["Processes"]) == ("", []), st
+        # A log check: the once-only warning says why (no cgroup v2, or
+        # none the daemon may create).
         log = d.log()
         assert "cannot create cgroup" in log or "without a cgroup" in log, log
         assert d.stop() == 0

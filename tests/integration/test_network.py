@@ -16,7 +16,8 @@ import subprocess
 import sys
 import time
 
-from nsitest import (SRC, PROBE, Daemon, main, probe_conf, recv_all, tree_binds, wait_for)
+from nsitest import (SRC, PROBE, Daemon, main, probe_conf, recv_all, start_fails, tree_binds,
+                     wait_for)
 
 NETCHECK = os.path.join(SRC, "tests", "integration", "netcheck.py")
 SERVER_PORT = 7777
@@ -161,12 +162,11 @@ def test_two_veth_containers_get_different_addresses():
         third = sock_path(d, "gamma")
         d.write("gamma", netcheck_conf(third, "veth", extra="AddressPool=10.77.0.0/29\n"
                                                             "AddressPool=fd77::/63"))
-        d.hup()
-        d.wait_log(r"reloaded: ")
-        s = socket.socket(socket.AF_UNIX)
-        s.connect(third)
+        rep = d.ctl("reload")
+        assert (rep["Added"], rep["Unchanged"], rep["Errors"]) == (["gamma"], 2, []), rep
+        start_fails(d, "gamma", third, socket.AF_UNIX)
+        # A log check: which pool is full is said only in the log.
         d.wait_log(r"gamma: AddressPool=10.77.0.0/29 and fd77::/63: no free /30 and /64 left")
-        s.close()
         assert d.proc.poll() is None, "the daemon survives"
         assert d.stop() == 0
         assert set(ns.links()) == {"lo"}, ns.links().keys()
@@ -207,11 +207,10 @@ def test_foreign_interface_is_a_clear_error_and_kept():
         ip("-n", ns.name, "link", "add", "ve-web", "type", "veth", "peer", "name", "x0")
         d.write("web", netcheck_conf(sock_path(d, "web"), "veth"))
         d.start()
-        s = socket.socket(socket.AF_UNIX)
-        s.connect(sock_path(d, "web"))
+        start_fails(d, "web", sock_path(d, "web"), socket.AF_UNIX)
+        # A log check: the interface in the way is named only in the log.
         d.wait_log(r"web: cannot create ve-web \(an interface of that name exists\): "
                    r"File exists")
-        s.close()
         assert d.proc.poll() is None
         assert d.stop() == 0
         assert {"ve-web", "x0"} <= set(ns.links()), "not ours: left alone"
@@ -248,11 +247,10 @@ def test_netns_name_joins_and_missing_is_an_error():
             f"/run/netns/{target.name}") else "net:[%d]" % os.stat(
                 f"/run/netns/{target.name}").st_ino
         assert r["netns"] == want, (r["netns"], want)
-        s = socket.socket(socket.AF_UNIX)
-        s.connect(sock_path(d, "missing"))
+        start_fails(d, "missing", sock_path(d, "missing"), socket.AF_UNIX)
+        # A log check: the namespace's path and the error are only the log's.
         d.wait_log(r"missing: Network=netns:nsitest-no-such-ns: cannot open "
                    r"/run/netns/nsitest-no-such-ns: No such file or directory")
-        s.close()
         assert d.proc.poll() is None, "a missing namespace does not crash the daemon"
         assert d.stop() == 0
         assert set(target.links()) == {"lo", "d0", "d1"}, "the joined namespace is left as it was"
@@ -274,20 +272,24 @@ def test_shared_empty_is_one_namespace_per_service():
     with Netns() as ns, Daemon(prefix=ns.exec_prefix()) as d:
         sock = sock_path(d, "sbx")
         d.write("sbx", netcheck_conf(sock, "shared-empty", env=["NETCHECK_EXIT_AFTER=1"]))
-        d.start()
-        first = ask(sock)
-        d.wait_log(r"sbx: container pid \d+ exited with status 0")
-        second = ask(sock)
+        with d.start().events("sbx") as ev:
+            first = ask(sock)
+            # NETCHECK_EXIT_AFTER=1: the first container has ended, by itself.
+            assert ev.wait("stopped")["Reason"] == "exit status 0", ev.seen
+            second = ask(sock)
+            # Two containers, one after the other, both ended cleanly.
+            assert ev.wait("stopped")["Reason"] == "exit status 0", ev.seen
         assert first["netns"] == second["netns"], (first, second)
         assert first["interfaces"] == ["lo"], first
         own = "net:[%d]" % os.stat(f"/run/netns/{ns.name}").st_ino
         assert first["netns"] != own, "not the daemon's namespace"
         assert first["netns"] in daemon_netns_fds(d), "kept by the daemon"
+        st = d.ctl("status", "sbx")
+        assert (st["ColdStarts"], st["StartFailures"], st["LastExitStatus"]) == (2, 0, 0), st
         # Removing the service removes its namespace.
-        d.wait_log(r"sbx: container pid \d+ exited with status 0", count=2)
         d.remove("sbx")
-        d.hup()
-        d.wait_log(r"reloaded: .* 1 removed")
+        rep = d.ctl("reload")
+        assert (rep["Removed"], rep["Errors"]) == (["sbx"], []), rep
         wait_for(lambda: first["netns"] not in daemon_netns_fds(d), 10, "namespace released")
         assert d.stop() == 0
         assert d.leftovers() == [], d.leftovers()
@@ -302,17 +304,24 @@ def test_100_cycles_leave_nothing():
         d.write("cyc", conf)
         d.start()
         netns_before = sorted(os.listdir("/run/netns"))
-        for i in range(100):
-            s = socket.socket(socket.AF_UNIX)
-            s.settimeout(20)
-            with s:
-                s.connect(sock)
-                rep = json.loads(recv_all(s).decode())
-            names = sorted(x["name"] for x in rep["interfaces"])
-            assert names == ["host0", "lo"], (i, rep["interfaces"])
-        # A one-subnet pool: each start needed the previous one's back.
-        d.wait_log(r"cyc: container pid \d+ exited with status 0", count=100, timeout=30)
-        assert d.log().count("cyc: started container") == 100
+        with d.events("cyc") as ev:
+            for i in range(100):
+                s = socket.socket(socket.AF_UNIX)
+                s.settimeout(20)
+                with s:
+                    s.connect(sock)
+                    rep = json.loads(recv_all(s).decode())
+                names = sorted(x["name"] for x in rep["interfaces"])
+                assert names == ["host0", "lo"], (i, rep["interfaces"])
+            # A one-subnet pool: each start needed the previous one's back.
+            # 100 containers, one after the other, each ended by itself.
+            while len(ev.seen) < 300:
+                ev.next(timeout=30)
+        assert [(e["NewState"], e["Reason"]) for e in ev.seen] == [
+            ("starting", "connection"), ("running", "started"),
+            ("stopped", "exit status 0")] * 100, ev.seen
+        st = d.ctl("status", "cyc")
+        assert (st["ColdStarts"], st["StartFailures"], st["MainPID"]) == (100, 0, 0), st
         # The last pair is deleted in a thread of the daemon's: soon.
         wait_for(lambda: set(ns.links()) == {"lo"}, 5, "no interface but lo")
         assert ns.routes() == [], ns.routes()
@@ -328,7 +337,8 @@ def test_sigkill_restart_removes_stale_interfaces():
         d.write("web", netcheck_conf(sock, "veth"))
         d.start()
         ask(sock)
-        pid = d.container_pids()[-1]
+        pid = d.ctl("status", "web")["MainPID"]
+        assert pid > 0
         # Something outside holds the container's namespace: the pair
         # outlives the daemon and its container.
         held = os.open(f"/proc/{pid}/ns/net", os.O_RDONLY | os.O_CLOEXEC)
@@ -344,6 +354,7 @@ def test_sigkill_restart_removes_stale_interfaces():
             ip("-n", ns.name, "link", "add", "ve-other", "type", "veth", "peer", "name", "vo0")
             ip("-n", ns.name, "link", "set", "ve-other", "alias", "nsinetd:/run/other")
             d.start()
+            # A log check: a notice about an earlier daemon, no service's fact.
             d.wait_log(r"removed 1 stale interface\(s\) left by an earlier nsinetd")
             links = ns.links()
             assert "ve-web" not in links, links.keys()
