@@ -685,8 +685,13 @@ fail:
 	container_free(c);
 	readiness_exit(s);
 	s->park_fd = safe_close(s->park_fd);
-	if (!park)
-		failed(s, "start failed");
+	if (!park) {
+		char why[SERVICE_REASON_MAX];
+
+		/* The log said why at length; the transition says it short. */
+		snprintf(why, sizeof(why), "start failed: %s", strerror(-r));
+		failed(s, why);
+	}
 	return r;
 }
 

@@ -104,16 +104,22 @@ def http_get(host, port, path="/", family=socket.AF_INET, timeout=10.0):
     return status, body
 
 
-def start_fails(d, name, addr, family=socket.AF_INET):
+def start_fails(d, name, addr, family=socket.AF_INET, error=None):
     """A connection to name, whose start fails: the queued connection
     retries until StartLimitBurst= (5) suspends the service. The reason
-    the control interface gives is "start failed"; the log says why."""
+    the control interface gives is "start failed: ERROR" (error, if
+    given, is that strerror() text); the log says why at length."""
     with d.events(name) as ev, connect(addr, family):
         ev.wait("suspended")
+    reasons = {e["Reason"] for e in ev.seen if e["NewState"] == "failed"}
+    assert len(reasons) == 1, ev.seen
+    why = reasons.pop()
+    assert why.startswith("start failed: ") and (error is None or why ==
+                                                 "start failed: " + error), why
     changes = [(e["NewState"], e["Reason"]) for e in ev.seen]
-    assert changes == [("starting", "connection"), ("failed", "start failed"),
-                       ("stopped", "start failed")] * 4 + [
-        ("starting", "connection"), ("failed", "start failed"),
+    assert changes == [("starting", "connection"), ("failed", why),
+                       ("stopped", why)] * 4 + [
+        ("starting", "connection"), ("failed", why),
         ("suspended", "failed starts")], changes
     st = d.ctl("status", name)
     assert (st["ColdStarts"], st["StartFailures"], st["MainPID"]) == (0, 5, 0), st
