@@ -659,8 +659,10 @@ static void sandbox_exec_cb(struct container *c, int r, const struct activator_f
 
 	if (r == 0) {
 		/* A pooled sandbox's EOF: it ended without a connection. */
-		if (!sb->pooled)
+		if (!sb->pooled) {
 			sb->a->s->stats.last_start = now_usec() - sb->started_at;
+			histogram_observe(&sb->a->s->stats.cold_start, sb->a->s->stats.last_start);
+		}
 		if (!sb->pooled)
 			log_debug("%s: started container pid %d for %s (%.1f ms)", name(sb->a),
 				  (int)sb->pid, sb->peer.text,
@@ -671,6 +673,7 @@ static void sandbox_exec_cb(struct container *c, int r, const struct activator_f
 		sb->setup_failed = true;
 		if (r == -ECHILD)
 			return; /* no outcome: the exit says what happened */
+		sb->a->s->stats.setup_failures[f->step < _STEP_MAX ? f->step : STEP_NONE]++;
 		snprintf(prefix, sizeof(prefix), "%s: sandbox pid %d%s%s:", name(sb->a),
 			 (int)sb->pid, sb->pooled ? "" : " for ",
 			 sb->pooled ? " (pool)" : sb->peer.text);
@@ -940,6 +943,7 @@ static void pause_accepting(struct accept *a, int err, const char *what)
 		a->emfile_logged_at = now;
 	}
 	a->paused = true;
+	a->s->stats.accept_emfile_pauses++;
 	if (timer_arm_usec(a->resume_timer, ACCEPT_EMFILE_RETRY) < 0) {
 		log_error("%s: cannot arm the pause's end: accepting again at once", name(a));
 		a->paused = false;
@@ -975,6 +979,7 @@ static void listen_ready(struct service *s, int fd)
 		int conn;
 
 		if (a->n_serving >= sc->max_connections) {
+			s->stats.accept_full++;
 			log_debug("%s: MaxConnections=%u reached, clients wait in the backlog",
 				  name(a), sc->max_connections);
 			break;

@@ -20,11 +20,13 @@
 #include "supervisor/rootdir.h"
 #include "supervisor/control.h"
 #include "supervisor/manager.h"
+#include "supervisor/metrics.h"
 
 struct options {
 	const char *config_dir;
 	const char *runtime_dir;
 	const char *control_group;
+	const char *metrics; /* ADDRESS:PORT */
 	bool check;
 };
 
@@ -39,6 +41,7 @@ static void usage(FILE *f)
 		"  -r, --runtime-dir DIR  runtime state (default %s)\n"
 		"  -l, --log-level LEVEL  err, warning, notice, info (default), debug\n"
 		"      --control-group GROUP  members may use nsinetctl's read-only calls\n"
+		"      --metrics ADDRESS:PORT  serve Prometheus metrics at /metrics there\n"
 		"      --check            validate the configuration and exit\n"
 		"  -h, --help             this text\n"
 		"      --version          the version\n"
@@ -50,13 +53,14 @@ static void usage(FILE *f)
 
 static int parse_argv(int argc, char **argv, struct options *o)
 {
-	enum { ARG_CHECK = 0x100, ARG_VERSION, ARG_CONTROL_GROUP };
+	enum { ARG_CHECK = 0x100, ARG_VERSION, ARG_CONTROL_GROUP, ARG_METRICS };
 	static const struct option longopts[] = {
 	    {"config-dir", required_argument, NULL, 'c'},
 	    {"runtime-dir", required_argument, NULL, 'r'},
 	    {"log-level", required_argument, NULL, 'l'},
 	    {"check", no_argument, NULL, ARG_CHECK},
 	    {"control-group", required_argument, NULL, ARG_CONTROL_GROUP},
+	    {"metrics", required_argument, NULL, ARG_METRICS},
 	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, ARG_VERSION},
 	    {0},
@@ -84,6 +88,9 @@ static int parse_argv(int argc, char **argv, struct options *o)
 			break;
 		case ARG_CONTROL_GROUP:
 			o->control_group = optarg;
+			break;
+		case ARG_METRICS:
+			o->metrics = optarg;
 			break;
 		case 'h':
 			usage(stdout);
@@ -204,7 +211,7 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
 
 static int run(int argc, char **argv)
 {
-	struct options o = {CONFIG_DIR_DEFAULT, RUNTIME_DIR_DEFAULT, NULL, false};
+	struct options o = {CONFIG_DIR_DEFAULT, RUNTIME_DIR_DEFAULT, NULL, NULL, false};
 	char *control_path = NULL;
 	struct event_base *base = NULL;
 	struct event *sigs[3] = {NULL};
@@ -237,6 +244,8 @@ static int run(int argc, char **argv)
 	r = control_new(m, control_path, o.control_group, &m->control);
 	if (r < 0)
 		goto out;
+	if (o.metrics && (r = metrics_new(m, o.metrics, &m->metrics)) < 0)
+		goto out;
 	for (size_t i = 0; i < ELEMENTSOF(sigs); i++) {
 		sigs[i] = evsignal_new(base, signums[i], signal_cb, m);
 		if (!sigs[i] || evsignal_add(sigs[i], NULL) < 0) {
@@ -257,8 +266,10 @@ static int run(int argc, char **argv)
 	}
 	log_info("stopped");
 out:
-	if (m)
+	if (m) {
 		m->control = control_free(m->control);
+		m->metrics = metrics_free(m->metrics);
+	}
 	free(control_path);
 	manager_free(m);
 	for (size_t i = 0; i < ELEMENTSOF(sigs); i++)

@@ -26,6 +26,7 @@
 #include "supervisor/rootdir.h"
 #include "supervisor/network.h"
 #include "supervisor/control.h"
+#include "supervisor/metrics.h"
 #include "supervisor/service.h"
 
 /* After SIGTERM, the longest a shutdown may take beyond the largest
@@ -401,6 +402,7 @@ struct manager *manager_free(struct manager *m)
 void manager_service_changed(struct manager *m, struct service *s, int old, const char *reason,
 			     usec_t now)
 {
+	metrics_service_changed(s, old, reason, now);
 	control_service_changed(m->control, s, old, reason, now);
 }
 
@@ -613,6 +615,7 @@ int manager_reload(struct manager *m, struct reload_report *rep)
 		       m->config_dir, strerror(-r));
 		sd_notify(0, "READY=1");
 		reload_report_done(&ignored);
+		metrics_reloaded(m->metrics, r);
 		return r;
 	}
 
@@ -679,6 +682,7 @@ int manager_reload(struct manager *m, struct reload_report *rep)
 		 added, removed);
 	sd_notify(0, "READY=1");
 	manager_notify_status(m);
+	metrics_reloaded(m->metrics, rep->errors ? -EINVAL : 0);
 	reload_report_done(&ignored);
 	return rep->errors ? -EINVAL : 0;
 }

@@ -19,6 +19,7 @@ struct event_base;
 struct event;
 struct service;
 struct control;
+struct metrics;
 
 struct manager {
 	struct event_base *base;
@@ -52,6 +53,7 @@ struct manager {
 	usec_t idle_tick;
 
 	struct control *control; /* RUNTIME/control (control.c), NULL if none */
+	struct metrics *metrics; /* --metrics (metrics.c), NULL if none */
 	/* How containers reach the kernel: container_ops_default, or a
 	 * unit test's fake (container.h). */
 	const struct container_ops *container_ops;

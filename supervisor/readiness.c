@@ -145,6 +145,7 @@ static void message_cb(struct notify *n, const struct notify_message *msg, void 
 		if (s->state == SERVICE_STARTING) {
 			usec_t took = now_usec() - s->started_at;
 			s->stats.last_start = took;
+			histogram_observe(&s->stats.ready, took);
 			log_info("%s: container pid %d ready in %.1f ms (READY=1)", name(s),
 				 (int)pid_of(s), (double)took / 1000.0);
 			(void)service_set_state(s, SERVICE_RUNNING, "READY=1");

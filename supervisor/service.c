@@ -751,6 +751,7 @@ static void single_exec_cb(struct container *c, int r, const struct activator_fa
 		s->park_failed = false;
 		s->stats.starts++;
 		s->stats.last_start = took;
+		histogram_observe(&s->stats.cold_start, took);
 		log_info("%s: started container pid %d (%s to exec %.1f ms)%s", name(s),
 			 (int)container_pid(c), s->released ? "release" : "clone",
 			 (double)took / 1000.0,
@@ -763,6 +764,7 @@ static void single_exec_cb(struct container *c, int r, const struct activator_fa
 	s->setup_failure[0] = '\0';
 	if (r == -ECHILD)
 		return; /* no outcome: the exit says what happened */
+	s->stats.setup_failures[f->step < _STEP_MAX ? f->step : STEP_NONE]++;
 	/* Cut if long: the log line has it whole. */
 	cut_printf(s->setup_failure, sizeof(s->setup_failure), "setup failed at %s%s%s%s: %s",
 		   activator_step_name(f->step), f->what[0] ? " (" : "", f->what,

@@ -40,6 +40,7 @@
 #include "common/parse.h"
 #include "supervisor/config.h"
 #include "supervisor/hardening.h"
+#include "supervisor/histogram.h"
 #include "supervisor/network.h"
 #include "supervisor/readiness.h"
 
@@ -76,6 +77,17 @@ struct service_transition {
 	enum service_state state;
 	char reason[SERVICE_REASON_MAX];
 };
+/* Why a container was stopped (metrics.c classifies each stop). */
+enum stop_cause {
+	STOP_IDLE,     /* IdleStopSec= */
+	STOP_SIGNAL,   /* the daemon's SIGTERM or SIGINT: its shutdown */
+	STOP_WATCHDOG, /* WatchdogSec= */
+	STOP_LIMIT,    /* StartTimeoutSec= */
+	STOP_REQUEST,  /* nsinetctl stop or restart */
+	STOP_RELOAD,   /* a reload removed or changed the service */
+	STOP_OTHER,    /* STOPPING=1, a failed thaw */
+	_STOP_CAUSE_MAX,
+};
 struct service_stats {
 	usec_t created_at;
 	usec_t state_since;
@@ -89,6 +101,18 @@ struct service_stats {
 	uint64_t refused_no_sandbox; /* a sandbox could not be started */
 	uint64_t refused_suspended;  /* accepted and closed by a StartLimitBurst= suspension */
 	uint64_t watchdog_stops;     /* containers stopped by WatchdogSec= (readiness.c) */
+	/* For the metrics (metrics.c); the transitions' counts are kept by
+	 * metrics_service_changed(). */
+	struct histogram cold_start; /* clone or release (Accept=yes: accept) to exec */
+	struct histogram ready;      /* Type=notify: clone or release to READY=1 */
+	struct histogram thaw;       /* thawing to running */
+	uint64_t freezes;            /* freezing to frozen */
+	uint64_t stops[_STOP_CAUSE_MAX];
+	uint64_t setup_failures[_STEP_MAX]; /* failed setups, by the failed step */
+	uint64_t suspended_start_limit;     /* suspensions by StartLimitBurst= */
+	uint64_t suspended_trigger_limit;   /* by TriggerLimitBurst= */
+	uint64_t accept_emfile_pauses;      /* Accept=yes: accepting paused by EMFILE and friends */
+	uint64_t accept_full;               /* Accept=yes: MaxConnections= reached, clients wait */
 	/* Accept=yes: per listener, in cfg->socket.listen order. */
 	struct {
 		uint64_t accepted, refused;
