@@ -30,9 +30,9 @@ struct manager {
 	 * (notify.c), each named by the next notify_seq. */
 	char *notify_dir;
 	unsigned notify_seq;
-	int lock_fd;       /* RUNTIME/nsinetd.lock, flock()ed: one daemon per runtime dir */
-	int init_fd;       /* nsinetd-init, O_PATH: every container's pid 1 */
-	int slot_fd;       /* a low fd kept for activator_spawn() (spec.slot_fd) */
+	int lock_fd; /* RUNTIME/nsinetd.lock, flock()ed: one daemon per runtime dir */
+	int init_fd; /* nsinetd-init, O_PATH: every container's pid 1 */
+	int slot_fd; /* a low fd kept for activator_spawn() (spec.slot_fd) */
 
 	struct service **services; /* including those being removed */
 	size_t n_services;
