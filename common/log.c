@@ -38,6 +38,11 @@ void log_init(const char *ident)
 	to_journal = stderr_is_journal();
 }
 
+int log_to_journal(void)
+{
+	return to_journal;
+}
+
 void log_set_level(int level)
 {
 	max_level = level;

@@ -8,6 +8,8 @@
 #include <syslog.h>
 
 void log_init(const char *ident);
+/* Whether stderr is the journal (as found by log_init()). */
+int log_to_journal(void);
 void log_set_level(int level);
 int log_get_level(void);
 /* "err", "warning", "notice", "info", "debug" (or 0-7). */

@@ -21,6 +21,7 @@
 #include "supervisor/control.h"
 #include "supervisor/manager.h"
 #include "supervisor/metrics.h"
+#include "supervisor/output.h"
 
 struct options {
 	const char *config_dir;
@@ -228,6 +229,10 @@ static int run(int argc, char **argv)
 
 	/* A client that goes away must not kill the daemon. */
 	signal(SIGPIPE, SIG_IGN);
+	/* Containers' output goes where the daemon's own does: to the journal
+	 * (a stream per service) when our stderr is the journal. */
+	if (log_to_journal())
+		output_set_journal(output_journal_open, NULL);
 	event_set_log_callback(libevent_log_cb);
 	base = event_base_new();
 	if (!base || event_base_priority_init(base, EVENT_PRIORITIES) < 0) {

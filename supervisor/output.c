@@ -5,7 +5,8 @@
  *
  *   output_pipe_open() ─► spawn ─► output_pipe_spawned(): write end closed
  *        read_cb: at most read_max per wake-up ─► lines ─► rate limit
- *             ─► escaped ─► logged "NAME: line" and kept in the ring
+ *             ─► escaped ─► kept in the ring, and logged "NAME: line" or
+ *                written to the service's journal stream (dropped if full)
  *        EOF: the last incomplete line is logged, the fd closed
  *   output_pipe_close() (container gone): last read, then gc_cb frees it
  */
@@ -19,6 +20,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/queue.h>
+#include <sys/socket.h>
+#include <systemd/sd-journal.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -37,6 +40,8 @@ const struct output_limits output_limits_default = {
     .ring_lines = OUTPUT_RING_LINES,
     .ring_bytes = OUTPUT_RING_BYTES,
     .drain_max = OUTPUT_DRAIN_MAX,
+    .journal_sndbuf = OUTPUT_JOURNAL_SNDBUF,
+    .journal_retry = OUTPUT_JOURNAL_RETRY,
 };
 
 struct ring_entry {
@@ -80,6 +85,19 @@ struct output {
 	unsigned long dropped;
 	struct event *drop_timer; /* the end of an interval that dropped lines */
 
+	/* The journal stream (output_set_journal()), -1 until the first line
+	 * and after an error. buf holds one line as written, [sent, len) of it
+	 * still to go while the socket takes only part (then write_event). */
+	struct {
+		int fd;
+		struct event *write_event;
+		char *buf;
+		size_t len, sent;
+		unsigned long dropped;
+		usec_t retry_at, backoff;
+		bool broken; /* the last error was said, the next one is not */
+	} journal;
+
 	/* The last lines: ring_lines slots from ring_first, ring_used bytes. */
 	struct ring_entry *ring;
 	unsigned ring_first;
@@ -89,6 +107,22 @@ struct output {
 
 static output_observer_fn observer;
 static void *observer_userdata;
+static output_journal_open_fn journal_open;
+static void *journal_userdata;
+
+void output_set_journal(output_journal_open_fn fn, void *userdata)
+{
+	journal_open = fn;
+	journal_userdata = userdata;
+}
+
+int output_journal_open(const char *identifier, void *userdata)
+{
+	/* Priority info for stdout and stderr alike (one pipe carries both,
+	 * as one stream does for a systemd service by default); no level
+	 * prefix, so that a line starting "<0>" is text, not an emergency. */
+	return sd_journal_stream_fd(identifier, LOG_INFO, 0);
+}
 
 void output_set_observer(output_observer_fn fn, void *userdata)
 {
@@ -238,8 +272,14 @@ static void dropped_flush(struct output *o)
 	char text[160], d[64];
 	int n;
 
-	if (o->dropped == 0)
+	if (o->journal.dropped > 0)
+		log_warning("%s: %lu lines of output not sent to the journal (its stream full)",
+			    o->name, o->journal.dropped);
+	o->journal.dropped = 0;
+	if (o->dropped == 0) {
+		evtimer_del(o->drop_timer);
 		return;
+	}
 	n = snprintf(text, sizeof(text),
 		     "%lu lines of output dropped (more than %u lines or %zu KiB in %s)",
 		     o->dropped, o->limits.rate_lines, o->limits.rate_bytes / 1024,
@@ -267,6 +307,154 @@ static void drop_timer_cb(evutil_socket_t fd, short what, void *arg)
 	window_reset(o, clock_usec(CLOCK_MONOTONIC));
 }
 
+/* The first drop of an interval: its count is said at the interval's end. */
+static void drop_timer_arm(struct output *o, usec_t now)
+{
+	usec_t left = o->window_start + o->limits.rate_interval - now;
+	struct timeval tv = {.tv_sec = (time_t)(left / USEC_PER_SEC),
+			     .tv_usec = (suseconds_t)(left % USEC_PER_SEC)};
+
+	if (!evtimer_pending(o->drop_timer, NULL))
+		evtimer_add(o->drop_timer, &tv);
+}
+
+/* --- the journal stream -------------------------------------------------- */
+
+static void journal_close(struct output *o)
+{
+	if (o->journal.write_event)
+		event_free(o->journal.write_event);
+	o->journal.write_event = NULL;
+	o->journal.fd = safe_close(o->journal.fd);
+	o->journal.len = o->journal.sent = 0;
+}
+
+/* No stream until the backoff has passed, and the next one twice as long. */
+static void journal_retry_later(struct output *o, usec_t now)
+{
+	o->journal.broken = true;
+	o->journal.retry_at = now + o->journal.backoff;
+	o->journal.backoff = o->journal.backoff * 2 > OUTPUT_JOURNAL_RETRY_MAX
+				 ? OUTPUT_JOURNAL_RETRY_MAX
+				 : o->journal.backoff * 2;
+}
+
+/* The stream failed (err): closed, and opened again after the backoff. */
+static void journal_fail(struct output *o, int err, usec_t now)
+{
+	if (!o->journal.broken)
+		log_warning("%s: journal stream: %s; output to the daemon's log for %llu s",
+			    o->name, strerror(-err),
+			    (unsigned long long)(o->journal.backoff / USEC_PER_SEC));
+	journal_close(o);
+	journal_retry_later(o, now);
+}
+
+/* Sends what is left of the line in buf: 1 all of it, 0 part or nothing
+ * (the socket is full), or a negative errno. Never waits. */
+static int journal_send(struct output *o)
+{
+	while (o->journal.sent < o->journal.len) {
+		ssize_t n = send(o->journal.fd, o->journal.buf + o->journal.sent,
+				 o->journal.len - o->journal.sent, MSG_DONTWAIT | MSG_NOSIGNAL);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			return 0;
+		if (n < 0)
+			return -errno;
+		o->journal.sent += (size_t)n;
+	}
+	o->journal.len = o->journal.sent = 0;
+	o->journal.backoff = o->limits.journal_retry; /* a line went through */
+	o->journal.broken = false;
+	return 1;
+}
+
+/* The socket has room again for the rest of a line. */
+static void journal_write_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct output *o = arg;
+	int r = journal_send(o);
+
+	if (r < 0)
+		journal_fail(o, r, clock_usec(CLOCK_MONOTONIC));
+	else if (r > 0)
+		event_del(o->journal.write_event);
+}
+
+static int journal_connect(struct output *o, usec_t now)
+{
+	int fd, r;
+
+	if (now < o->journal.retry_at)
+		return -EAGAIN;
+	fd = journal_open(o->name, journal_userdata);
+	if (fd < 0) {
+		if (!o->journal.broken)
+			log_debug("%s: no journal stream (%s), output to the daemon's log", o->name,
+				  strerror(-fd));
+		journal_retry_later(o, now);
+		return fd;
+	}
+	o->journal.fd = fd;
+	/* sd_journal_stream_fd() asks for 8 MiB; a journal that stops reading
+	 * must not hold that much per service. FORCE needs CAP_NET_ADMIN. */
+	if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &o->limits.journal_sndbuf, sizeof(int)) < 0)
+		(void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &o->limits.journal_sndbuf, sizeof(int));
+	o->journal.write_event = event_new(o->base, fd, EV_WRITE | EV_PERSIST, journal_write_cb, o);
+	r = o->journal.write_event ? fd_set_nonblock(fd, true) : -ENOMEM;
+	if (r < 0) {
+		journal_fail(o, r, now);
+		return r;
+	}
+	log_debug("%s: journal stream open", o->name);
+	return 0;
+}
+
+/* One escaped line to the service's journal stream: 1 sent (or its rest
+ * queued), 0 dropped (the socket full), negative: no stream, log it. */
+static int journal_line(struct output *o, pid_t pid, const char *text, size_t len, usec_t now)
+{
+	int r, k = 0;
+
+	if (o->journal.fd < 0 && (r = journal_connect(o, now)) < 0)
+		return r;
+	if (o->journal.len > 0) {
+		r = journal_send(o);
+		if (r < 0) {
+			journal_fail(o, r, now);
+			return r;
+		}
+		if (r == 0)
+			goto dropped;
+	}
+	if (o->show_pid)
+		k = snprintf(o->journal.buf, 32, "[%d] ", (int)pid);
+	memcpy(o->journal.buf + k, text, len);
+	o->journal.buf[k + len] = '\n';
+	o->journal.len = (size_t)k + len + 1;
+	o->journal.sent = 0;
+	r = journal_send(o);
+	if (r < 0) {
+		journal_fail(o, r, now);
+		return r;
+	}
+	if (r > 0)
+		return 1;
+	if (o->journal.sent > 0) {
+		/* Part of it went: the rest must, before any other line. */
+		event_add(o->journal.write_event, NULL);
+		return 1;
+	}
+	o->journal.len = 0;
+dropped:
+	if (o->journal.dropped++ == 0)
+		drop_timer_arm(o, now);
+	return 0;
+}
+
 /* One line of p's container (without its newline): logged and kept, or
  * counted as dropped. cut: it went on beyond line_max. */
 static void emit(struct output_pipe *p, const char *line, size_t n, bool cut)
@@ -283,12 +471,8 @@ static void emit(struct output_pipe *p, const char *line, size_t n, bool cut)
 		window_reset(o, now);
 	}
 	if (o->window_lines >= l->rate_lines || o->window_bytes >= l->rate_bytes) {
-		if (o->dropped++ == 0) {
-			usec_t left = o->window_start + l->rate_interval - now;
-			struct timeval tv = {.tv_sec = (time_t)(left / USEC_PER_SEC),
-					     .tv_usec = (suseconds_t)(left % USEC_PER_SEC)};
-			evtimer_add(o->drop_timer, &tv);
-		}
+		if (o->dropped++ == 0)
+			drop_timer_arm(o, now);
 		return;
 	}
 	len = output_escape(line, n, o->text, l->line_max, &cut);
@@ -298,10 +482,13 @@ static void emit(struct output_pipe *p, const char *line, size_t n, bool cut)
 	}
 	o->window_lines++;
 	o->window_bytes += len;
-	if (o->show_pid)
-		log_info("%s[%d]: %s", o->name, (int)p->pid, o->text);
-	else
-		log_info("%s: %s", o->name, o->text);
+	/* To the journal (or counted as dropped there), else to the log. */
+	if (!journal_open || journal_line(o, p->pid, o->text, len, now) < 0) {
+		if (o->show_pid)
+			log_info("%s[%d]: %s", o->name, (int)p->pid, o->text);
+		else
+			log_info("%s: %s", o->name, o->text);
+	}
 	ring_push(o, p->pid, o->text, len);
 }
 
@@ -485,16 +672,20 @@ struct output *output_new(struct event_base *base, const char *name, bool show_p
 		return NULL;
 	o->base = base;
 	o->show_pid = show_pid;
+	o->journal.fd = -1;
 	o->limits = limits ? *limits : output_limits_default;
 	TAILQ_INIT(&o->pipes);
 	o->name = strdup(name);
 	o->read_buf = malloc(o->limits.read_max ? o->limits.read_max : 1);
 	o->text = malloc(o->limits.line_max + sizeof(TRUNCATED_MARK));
+	/* "[PID] ", the line and its mark, a newline. */
+	o->journal.buf = malloc(32 + o->limits.line_max + sizeof(TRUNCATED_MARK));
+	o->journal.backoff = o->limits.journal_retry;
 	o->ring = calloc(o->limits.ring_lines ? o->limits.ring_lines : 1, sizeof(*o->ring));
 	o->gc = event_new(base, -1, 0, gc_cb, o);
 	o->drop_timer = evtimer_new(base, drop_timer_cb, o);
-	if (!o->name || !o->read_buf || !o->text || !o->ring || !o->gc || !o->drop_timer ||
-	    o->limits.read_max == 0 || o->limits.line_max == 0)
+	if (!o->name || !o->read_buf || !o->text || !o->journal.buf || !o->ring || !o->gc ||
+	    !o->drop_timer || o->limits.read_max == 0 || o->limits.line_max == 0)
 		return output_free(o);
 	window_reset(o, clock_usec(CLOCK_MONOTONIC));
 	return o;
@@ -510,6 +701,7 @@ struct output *output_free(struct output *o)
 		pipe_free(p);
 	if (o->drop_timer)
 		dropped_flush(o);
+	journal_close(o);
 	while (o->ring_n > 0)
 		ring_drop_oldest(o);
 	if (o->gc)
@@ -518,6 +710,7 @@ struct output *output_free(struct output *o)
 		event_free(o->drop_timer);
 	free(o->ring);
 	free(o->text);
+	free(o->journal.buf);
 	free(o->read_buf);
 	free(o->name);
 	free(o);

@@ -9,6 +9,18 @@
  * as "NAME: line" ("NAME[PID]: line" for Accept=yes sandboxes), and keeps
  * the last lines of each service in memory.
  *
+ * With output_set_journal() (the daemon's own stderr is the journal), the
+ * lines go to a journal stream of the service's own instead of the daemon's
+ * log: identifier NAME, priority info, no "<N>" prefixes, "[PID] line" for
+ * Accept=yes. The daemon holds that stream, never the container: the rate
+ * limit, the escaping and the ring stay in the middle, and a container
+ * cannot pick its priority or speak for another identifier. The stream is
+ * opened at the service's first line and non-blocking: a line the socket
+ * does not take is dropped and counted ("web: 12 lines of output not sent
+ * to the journal"), and stays in the ring. After an error the lines go to
+ * the daemon's log, and the stream is opened again after a backoff
+ * (journal_retry, doubled up to OUTPUT_JOURNAL_RETRY_MAX).
+ *
  *   output_new()           one per service: its name, rate limit and ring
  *   output_pipe_open()     one per container, before activator_spawn():
  *                          output_pipe_fd() is its stdout and stderr
@@ -29,7 +41,10 @@
  *   ring_lines,    the last lines kept for output_ring_foreach(), at most
  *   ring_bytes     this many and this much text;
  *   drain_max      bytes read from a pipe when its container is gone (a
- *                  writer that escaped the container cannot keep it open).
+ *                  writer that escaped the container cannot keep it open);
+ *   journal_sndbuf the journal stream's socket buffer (SO_SNDBUF: the kernel
+ *                  doubles it), what a journal that stops reading holds;
+ *   journal_retry  the first wait before the stream is opened again.
  *
  * Bytes that are not printable (control characters, escape sequences,
  * invalid UTF-8, bidirectional overrides) are written "\xNN": a container
@@ -56,16 +71,21 @@ struct output_limits {
 	unsigned ring_lines;
 	size_t ring_bytes;
 	size_t drain_max;
+	int journal_sndbuf;
+	usec_t journal_retry;
 };
 
-#define OUTPUT_LINE_MAX      4096
-#define OUTPUT_READ_MAX      (16 * 1024)
-#define OUTPUT_RATE_LINES    1000
-#define OUTPUT_RATE_BYTES    (1024 * 1024)
-#define OUTPUT_RATE_INTERVAL USEC_PER_SEC
-#define OUTPUT_RING_LINES    200
-#define OUTPUT_RING_BYTES    (64 * 1024)
-#define OUTPUT_DRAIN_MAX     (1024 * 1024) /* the largest pipe an unprivileged writer can make */
+#define OUTPUT_LINE_MAX          4096
+#define OUTPUT_READ_MAX          (16 * 1024)
+#define OUTPUT_RATE_LINES        1000
+#define OUTPUT_RATE_BYTES        (1024 * 1024)
+#define OUTPUT_RATE_INTERVAL     USEC_PER_SEC
+#define OUTPUT_RING_LINES        200
+#define OUTPUT_RING_BYTES        (64 * 1024)
+#define OUTPUT_DRAIN_MAX         (1024 * 1024) /* the largest pipe an unprivileged writer can make */
+#define OUTPUT_JOURNAL_SNDBUF    (512 * 1024)  /* 1 MiB in the kernel: a second of rate_bytes */
+#define OUTPUT_JOURNAL_RETRY     USEC_PER_SEC
+#define OUTPUT_JOURNAL_RETRY_MAX (60 * USEC_PER_SEC)
 
 extern const struct output_limits output_limits_default;
 
@@ -88,6 +108,15 @@ void output_pipe_spawned(struct output_pipe *p, pid_t pid);
 /* The container is gone: reads what it left (up to drain_max), logs its
  * last incomplete line, and frees the pipe from the loop. Returns NULL. */
 struct output_pipe *output_pipe_close(struct output_pipe *p);
+
+/* Opens a journal stream for identifier: a connected fd (blocking or not)
+ * that the daemon writes lines to, or a negative errno. */
+typedef int (*output_journal_open_fn)(const char *identifier, void *userdata);
+/* Sends every service's lines to its journal stream from now on (opened
+ * lazily, at the next line); NULL: to the daemon's log. One for the process. */
+void output_set_journal(output_journal_open_fn fn, void *userdata);
+/* The journal's own: sd_journal_stream_fd(identifier, LOG_INFO, 0). */
+int output_journal_open(const char *identifier, void *userdata);
 
 /* Writes line into out (max characters and a NUL): printable ASCII, tab and
  * printable UTF-8 as they are, any other byte as "\xNN". Sets *cut when it

@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/fd-util.h"
@@ -370,6 +372,237 @@ static void test_no_leak(struct event_base *base)
 	output_free(o);
 }
 
+/* --- the journal stream, against a socketpair ----------------------------- */
+
+struct fake_journal {
+	int peer;   /* the journal's end, -1 none */
+	int opened; /* calls of the opener */
+	int fail;   /* the opener's error, 0 none */
+	int sndbuf; /* 0: as the kernel makes it */
+	char ident[32];
+};
+
+static int fake_open(const char *identifier, void *userdata)
+{
+	struct fake_journal *j = userdata;
+	int sv[2];
+
+	j->opened++;
+	snprintf(j->ident, sizeof(j->ident), "%s", identifier);
+	if (j->fail)
+		return j->fail;
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+		return -errno;
+	if (j->peer >= 0)
+		close(j->peer);
+	j->peer = sv[1];
+	return sv[0];
+}
+
+/* What the journal has been sent so far (NUL-terminated, at most max-1). */
+static size_t journal_read(struct fake_journal *j, char *buf, size_t max)
+{
+	size_t len = 0;
+	ssize_t n;
+
+	while (len + 1 < max && (n = recv(j->peer, buf + len, max - 1 - len, MSG_DONTWAIT)) > 0)
+		len += (size_t)n;
+	buf[len] = '\0';
+	return len;
+}
+
+/* The daemon's log (stderr) into a file while fn runs at level info. */
+static int log_capture_start(void)
+{
+	FILE *f = tmpfile();
+	int saved = dup(STDERR_FILENO);
+
+	fflush(stderr);
+	if (!f || saved < 0 || dup2(fileno(f), STDERR_FILENO) < 0)
+		bail_out("cannot capture stderr");
+	fclose(f); /* fd 2 holds it */
+	log_set_level(LOG_INFO);
+	return saved;
+}
+
+static char *log_capture_end(int saved)
+{
+	static char text[65536];
+	ssize_t n;
+
+	fflush(stderr);
+	n = pread(STDERR_FILENO, text, sizeof(text) - 1, 0);
+	text[n > 0 ? n : 0] = '\0';
+	dup2(saved, STDERR_FILENO);
+	close(saved);
+	log_set_level(LOG_ERR);
+	return text;
+}
+
+/* Lines go to the service's stream, not the log, and stay in the ring. */
+static void test_journal_lines(struct event_base *base)
+{
+	struct fake_journal j = {.peer = -1};
+	struct output *o, *o2;
+	struct output_pipe *p, *p2;
+	char buf[256], *log;
+	struct kept k;
+	int fd = -1, fd2 = -1, saved;
+
+	output_set_journal(fake_open, &j);
+	saved = log_capture_start();
+	o = output_new(base, "web", false, NULL);
+	o2 = output_new(base, "echo", true, NULL);
+	is_int(j.opened, 0, "no stream before the first line");
+	p = open_pipe(o, 5, &fd);
+	const char *first = "hello\n<0>not an emergency\n\033]0;x\a\n";
+	put(fd, first, strlen(first));
+	run_until_idle(base);
+	is_int(j.opened, 1, "the first line opens the stream");
+	is_str(j.ident, "web", "its identifier is the service's name");
+	journal_read(&j, buf, sizeof(buf));
+	is_str(buf, "hello\n<0>not an emergency\n\\x1b]0;x\\x07\n",
+	       "the lines, escaped as in the ring");
+	put(fd, "again\n", 6);
+	run_until_idle(base);
+	is_int(j.opened, 1, "one stream per service");
+	k = ring(o);
+	is_int(k.n, 4, "the ring has them all");
+	kept_free(&k);
+	p2 = open_pipe(o2, 4242, &fd2);
+	put(fd2, "hi\n", 3);
+	run_until_idle(base);
+	is_str(j.ident, "echo", "another service, a stream of its own");
+	journal_read(&j, buf, sizeof(buf));
+	is_str(buf, "[4242] hi\n", "Accept=yes: the sandbox's pid in the line");
+	close(fd);
+	close(fd2);
+	output_pipe_close(p);
+	output_pipe_close(p2);
+	output_free(o);
+	output_free(o2);
+	log = log_capture_end(saved);
+	ok(!strstr(log, "web: hello") && !strstr(log, "hi"), "nothing of it in the daemon's log");
+	close(j.peer);
+	output_set_journal(NULL, NULL);
+}
+
+/* A journal that does not read: the loop never waits, lines are dropped
+ * whole and counted, the ring keeps them. */
+static void test_journal_full(struct event_base *base)
+{
+	struct fake_journal j = {.peer = -1};
+	struct output_limits l = output_limits_default;
+	struct output *o;
+	struct output_pipe *p;
+	static char got[4 << 20];
+	struct timeval tv = {.tv_sec = 1, .tv_usec = 200000};
+	char line[128], *log, *s;
+	int fd = -1, saved, sent = 0, whole = 1, last = -1;
+	unsigned long dropped = 0;
+	struct kept k;
+
+	l.rate_lines = 1000000;
+	l.rate_bytes = 1 << 30;
+	l.journal_sndbuf = 32768;
+	l.ring_lines = KEPT_MAX;
+	output_set_journal(fake_open, &j);
+	saved = log_capture_start();
+	o = output_new(base, "flood", false, &l);
+	p = open_pipe(o, 7, &fd);
+	for (int i = 0; i < 20000; i++) {
+		int n =
+		    snprintf(line, sizeof(line), "line %06d of a container that never stops\n", i);
+
+		put(fd, line, (size_t)n);
+		sent++;
+		if (i % 500 == 499)
+			run_until_idle(base); /* the pipe's 64 KiB never fill */
+	}
+	run_until_idle(base);
+	k = ring(o);
+	is_int(k.n, KEPT_MAX, "the ring kept the last lines");
+	is_str(k.n ? k.text[k.n - 1] : NULL, "line 019999 of a container that never stops",
+	       "up to the last one");
+	kept_free(&k);
+	journal_read(&j, got, sizeof(got));
+	for (char *t = got; (s = strchr(t, '\n')); t = s + 1) {
+		int n = -1;
+
+		if (sscanf(t, "line %d of a container that never stops\n", &n) != 1 || n <= last ||
+		    s - t != 43)
+			whole = 0;
+		last = n;
+	}
+	ok(whole, "the journal got whole lines, in order");
+	ok(last >= 0 && last < 19999, "not all of them (got up to %d)", last);
+	/* The interval ends: the drops are told. */
+	event_base_loopexit(base, &tv);
+	event_base_dispatch(base);
+	log = log_capture_end(saved);
+	s = strstr(log, "flood: ");
+	s = s ? strstr(s, "lines of output not sent to the journal") : NULL;
+	if (s) {
+		while (s > log && s[-1] != ' ')
+			s--;
+		while (s > log && s[-1] == ' ')
+			s--;
+		while (s > log && s[-1] >= '0' && s[-1] <= '9')
+			s--;
+		dropped = strtoul(s, NULL, 10);
+	}
+	ok(dropped > 0, "the drops are counted and logged: %lu", dropped);
+	close(fd);
+	output_pipe_close(p);
+	output_free(o);
+	close(j.peer);
+	output_set_journal(NULL, NULL);
+}
+
+/* No journal, or one that goes away: the lines go to the log, and the
+ * stream is opened again after the backoff. */
+static void test_journal_fallback(struct event_base *base)
+{
+	struct fake_journal j = {.peer = -1, .fail = -ENOENT};
+	struct output_limits l = output_limits_default;
+	struct output *o;
+	struct output_pipe *p;
+	struct timespec pause = {0, 60 * 1000 * 1000};
+	char buf[256], *log;
+	int fd = -1, saved;
+
+	l.journal_retry = 50 * USEC_PER_MSEC;
+	output_set_journal(fake_open, &j);
+	saved = log_capture_start();
+	o = output_new(base, "web", false, &l);
+	p = open_pipe(o, 5, &fd);
+	put(fd, "one\ntwo\n", 8);
+	run_until_idle(base);
+	is_int(j.opened, 1, "no journal: tried once, not at every line");
+	nanosleep(&pause, NULL);
+	j.fail = 0;
+	put(fd, "three\n", 6);
+	run_until_idle(base);
+	is_int(j.opened, 2, "tried again after the backoff");
+	journal_read(&j, buf, sizeof(buf));
+	is_str(buf, "three\n", "then the journal has the lines");
+	close(j.peer); /* the journal goes away */
+	j.peer = -1;
+	put(fd, "four\nfive\n", 10);
+	run_until_idle(base);
+	is_int(j.opened, 2, "not again at once");
+	close(fd);
+	output_pipe_close(p);
+	output_free(o);
+	log = log_capture_end(saved);
+	ok(strstr(log, "web: one\n") && strstr(log, "web: two\n"),
+	   "without it, the log has the lines");
+	ok(!strstr(log, "web: three"), "with it, the log has not");
+	ok(strstr(log, "web: journal stream: Broken pipe") && strstr(log, "web: five\n"),
+	   "a broken stream is said, and the lines go to the log");
+	output_set_journal(NULL, NULL);
+}
+
 int main(void)
 {
 	struct event_base *base = event_base_new();
@@ -385,6 +618,9 @@ int main(void)
 	test_rate_limit(base);
 	test_read_max(base);
 	test_no_leak(base);
+	test_journal_lines(base);
+	test_journal_full(base);
+	test_journal_fallback(base);
 	event_base_free(base);
 	return tap_done();
 }
