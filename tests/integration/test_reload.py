@@ -10,7 +10,7 @@ import os
 import re
 
 from nsitest import (SANITIZED, Daemon, Failed, SkipTest, TAP, cgroup2_mount, free_port,
-                     probe_conf, probe_stream, require_root)
+                     probe_conf, probe_stream, require_root, wait_for)
 
 # /proc/self/limits rows, by Limit*= key, and a value before and after.
 LIMITS = {
@@ -108,6 +108,11 @@ class Reload:
         self.reloads += 1
         self.d.hup()
         self.d.wait_log(r"reloaded: ", count=self.reloads)
+        # A changed service's old container is stopping (KillSignal=) and
+        # may still accept until it is gone: the new configuration serves
+        # once the service leaves "waiting" (nsinetd(8), SIGHUP).
+        wait_for(lambda: self.d.state("r") != "waiting", 15,
+                 "the old container of r to be gone after the reload")
         before = self.last
         self.last = self.ask()
         new = self.last["answer"] == 1
