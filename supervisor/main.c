@@ -22,6 +22,7 @@
 #include "supervisor/manager.h"
 #include "supervisor/metrics.h"
 #include "supervisor/agent.h"
+#include "supervisor/watch.h"
 
 struct options {
 	const char *config_dir;
@@ -29,6 +30,7 @@ struct options {
 	const char *control_group;
 	const char *metrics; /* ADDRESS:PORT */
 	const char *agent;   /* ADDRESS:PORT */
+	bool watch;
 	bool check;
 };
 
@@ -46,6 +48,7 @@ static void usage(FILE *f)
 		"      --metrics ADDRESS:PORT  serve Prometheus metrics at /metrics there\n"
 		"                         (and /health/NAME)\n"
 		"      --agent ADDRESS:PORT    answer HAProxy's agent-check there\n"
+		"      --watch            reload when the configuration directory changes\n"
 		"      --check            validate the configuration and exit\n"
 		"  -h, --help             this text\n"
 		"      --version          the version\n"
@@ -57,7 +60,14 @@ static void usage(FILE *f)
 
 static int parse_argv(int argc, char **argv, struct options *o)
 {
-	enum { ARG_CHECK = 0x100, ARG_VERSION, ARG_CONTROL_GROUP, ARG_METRICS, ARG_AGENT };
+	enum {
+		ARG_CHECK = 0x100,
+		ARG_VERSION,
+		ARG_CONTROL_GROUP,
+		ARG_METRICS,
+		ARG_AGENT,
+		ARG_WATCH
+	};
 	static const struct option longopts[] = {
 	    {"config-dir", required_argument, NULL, 'c'},
 	    {"runtime-dir", required_argument, NULL, 'r'},
@@ -66,6 +76,7 @@ static int parse_argv(int argc, char **argv, struct options *o)
 	    {"control-group", required_argument, NULL, ARG_CONTROL_GROUP},
 	    {"metrics", required_argument, NULL, ARG_METRICS},
 	    {"agent", required_argument, NULL, ARG_AGENT},
+	    {"watch", no_argument, NULL, ARG_WATCH},
 	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, ARG_VERSION},
 	    {0},
@@ -99,6 +110,9 @@ static int parse_argv(int argc, char **argv, struct options *o)
 			break;
 		case ARG_AGENT:
 			o->agent = optarg;
+			break;
+		case ARG_WATCH:
+			o->watch = true;
 			break;
 		case 'h':
 			usage(stdout);
@@ -221,6 +235,7 @@ static int run(int argc, char **argv)
 {
 	struct options o = {.config_dir = CONFIG_DIR_DEFAULT, .runtime_dir = RUNTIME_DIR_DEFAULT};
 	struct agent *agent = NULL;
+	struct watch *watch = NULL;
 	char *control_path = NULL;
 	struct event_base *base = NULL;
 	struct event *sigs[3] = {NULL};
@@ -268,6 +283,9 @@ static int run(int argc, char **argv)
 	r = manager_load(m);
 	if (r < 0)
 		goto out;
+	/* After the first load: what changes from now on is a reload. */
+	if (o.watch && (r = watch_new(m, &watch)) < 0)
+		goto out;
 	sd_notify(0, "READY=1");
 	manager_notify_status(m);
 
@@ -277,6 +295,7 @@ static int run(int argc, char **argv)
 	}
 	log_info("stopped");
 out:
+	watch_free(watch);
 	agent_free(agent);
 	if (m) {
 		m->control = control_free(m->control);
