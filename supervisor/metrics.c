@@ -581,6 +581,8 @@ static void health_reply(struct metrics *mt, struct evhttp_request *req, const c
 	struct evbuffer *body;
 	const char *why = NULL;
 	enum health h;
+	size_t size = 0;
+	bool valid;
 	int status;
 
 	if (cmd != EVHTTP_REQ_GET && cmd != EVHTTP_REQ_HEAD) {
@@ -588,8 +590,10 @@ static void health_reply(struct metrics *mt, struct evhttp_request *req, const c
 		evhttp_send_error(req, 405, "Method Not Allowed");
 		return;
 	}
-	name = evhttp_uridecode(escaped, 0, NULL);
-	h = health_of(name && service_name_is_valid(name) ? health_find(mt->m, name) : NULL, &why);
+	name = evhttp_uridecode(escaped, 0, &size);
+	/* A %00 would cut the name short: no service has one. */
+	valid = name && strlen(name) == size && service_name_is_valid(name);
+	h = health_of(valid ? health_find(mt->m, name) : NULL, &why);
 	status = health_http_status(h);
 	mt->health_checks++;
 	body = evbuffer_new();

@@ -186,6 +186,8 @@ def test_unknown_and_malformed():
         d.wait_log(r"agent: asked about 'nope', which is not a service")
         assert health(t.http, "..%2Fetc")[0] == 404
         assert health(t.http, "we%40b")[0] == 404
+        assert health(t.http, "we%62")[0] == 200  # %62 is b
+        assert health(t.http, "web%00x")[0] == 404
         assert health(t.http, "web", "POST")[0] == 405
         # CRLF and blanks around the name, as some balancers send.
         assert agent(t.agent, b"  web\r\n") == b"up ready\n"
