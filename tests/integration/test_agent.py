@@ -217,10 +217,11 @@ def test_hostile_clients():
         # No newline, then nothing: closed by the daemon (5 s), unanswered.
         with connect(("127.0.0.1", t.agent), timeout=15) as s:
             s.sendall(b"web")
-            t0 = time.monotonic()
-            assert recv_all(s) == b""
-            waited = time.monotonic() - t0
-        assert waited < 14, waited
+            try:
+                assert recv_all(s) == b""
+            except socket.timeout:
+                raise AssertionError("a client that sent no newline was not closed within "
+                                     "15 s (the agent's limit is 5 s)") from None
         # 100 silent clients: 64 held, the rest closed at once.
         socks = []
         try:
