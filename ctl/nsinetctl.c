@@ -44,6 +44,8 @@ static void usage(FILE *f)
 		"  restart NAME         stop, then start\n"
 		"  freeze NAME          freeze the running container\n"
 		"  thaw NAME            thaw a frozen container\n"
+		"  drain NAME           tell load balancers to send no new connections\n"
+		"  undrain NAME         end a drain\n"
 		"  reload               reread the configuration; prints what changed\n"
 		"  shell NAME [CMD...]  run CMD (default: a shell) inside the container\n"
 		"  logs NAME            the container's recent output\n"
@@ -236,9 +238,9 @@ static int cmd_list(sd_bus *bus, int argc, char **argv)
 	if (ctl.json) {
 		print_json(&v);
 	} else {
-		printf("%-16s %-22s %-6s %-10s %-9s %7s %5s %8s %6s %10s %9s\n", "NAME", "LISTEN",
-		       "MODE", "STATE", "SINCE", "PID", "CONNS", "ACCEPTED", "STARTS", "LAST-START",
-		       "IDLE");
+		printf("%-16s %-22s %-6s %-10s %-6s %-9s %7s %5s %8s %6s %10s %9s\n", "NAME",
+		       "LISTEN", "MODE", "STATE", "HEALTH", "SINCE", "PID", "CONNS", "ACCEPTED",
+		       "STARTS", "LAST-START", "IDLE");
 		for (size_t i = 0; i < v.n; i++) {
 			const struct value *s = &v.items[i], *listen = value_get(s, "Listen");
 			char since[32], last[32], idle[32], pid[16], listens[128] = "";
@@ -265,10 +267,10 @@ static int cmd_list(sd_bus *bus, int argc, char **argv)
 					 (unsigned long long)value_uint(s, "MainPID"));
 			else
 				snprintf(pid, sizeof(pid), "-");
-			printf("%-16s %-22s %-6s %-10s %-9s %7s %5llu %8llu %6llu %10s %9s\n",
+			printf("%-16s %-22s %-6s %-10s %-6s %-9s %7s %5llu %8llu %6llu %10s %9s\n",
 			       value_str(s, "Name"), listens,
 			       value_bool(s, "Accept") ? "accept" : "single", value_str(s, "State"),
-			       since, pid,
+			       value_str(s, "Health"), since, pid,
 			       (unsigned long long)(value_bool(s, "Accept")
 							? value_uint(s, "Sandboxes")
 							: value_uint(s, "Connections")),
@@ -287,8 +289,8 @@ static int cmd_op(sd_bus *bus, int argc, char **argv)
 	static const struct {
 		const char *verb, *method;
 	} ops[] = {
-	    {"start", "Start"},   {"stop", "Stop"}, {"restart", "Restart"},
-	    {"freeze", "Freeze"}, {"thaw", "Thaw"},
+	    {"start", "Start"}, {"stop", "Stop"},   {"restart", "Restart"}, {"freeze", "Freeze"},
+	    {"thaw", "Thaw"},   {"drain", "Drain"}, {"undrain", "Undrain"},
 	};
 	sd_bus_message *reply = NULL;
 	const char *method = NULL, *state = NULL;
@@ -311,7 +313,8 @@ static int cmd_op(sd_bus *bus, int argc, char **argv)
 		json_init(&j, stdout, ctl.json_pretty);
 		json_object_begin(&j);
 		json_field_string(&j, "Name", argv[1]);
-		json_field_string(&j, "State", state);
+		/* Drain and Undrain answer the health, the others the state. */
+		json_field_string(&j, strstr(method, "rain") ? "Health" : "State", state);
 		json_object_end(&j);
 		json_end(&j);
 	}
@@ -471,10 +474,11 @@ static const struct {
 	const char *verb;
 	int (*run)(sd_bus *bus, int argc, char **argv);
 } commands[] = {
-    {"list", cmd_list},       {"status", ctl_cmd_status}, {"show", ctl_cmd_show},
-    {"start", cmd_op},        {"stop", cmd_op},           {"restart", cmd_op},
-    {"freeze", cmd_op},       {"thaw", cmd_op},           {"reload", ctl_cmd_reload},
-    {"shell", ctl_cmd_shell}, {"logs", cmd_logs},         {"events", cmd_events},
+    {"list", cmd_list}, {"status", ctl_cmd_status}, {"show", ctl_cmd_show},
+    {"start", cmd_op},  {"stop", cmd_op},           {"restart", cmd_op},
+    {"freeze", cmd_op}, {"thaw", cmd_op},           {"reload", ctl_cmd_reload},
+    {"drain", cmd_op},  {"undrain", cmd_op},        {"shell", ctl_cmd_shell},
+    {"logs", cmd_logs}, {"events", cmd_events},
 };
 
 static int parse_argv(int argc, char **argv, bool in_order)

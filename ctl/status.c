@@ -97,6 +97,10 @@ static void print_status(const struct value *st)
 	printf("      State: %s since %s; %s\n", value_str(st, "State"),
 	       ctl_format_time(a, sizeof(a), value_uint(st, "StateSince")),
 	       ctl_format_ago(b, sizeof(b), value_uint(st, "StateSince")));
+	printf("     Health: %s%s\n", value_str(st, "Health"),
+	       value_bool(st, "Drained")
+		   ? " (drained: balancers send no new connections; those that come are served)"
+		   : "");
 	if (*value_str(st, "StatusText")) {
 		/* As systemctl: the container's own words, escaped again here. */
 		printf("     Status: \"");

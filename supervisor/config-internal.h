@@ -18,6 +18,7 @@ struct parser {
 	size_t size, pos;
 	unsigned line;
 	bool skip_section; /* in an unknown or malformed section: ignore its keys */
+	const char *value; /* the value being parsed (perr() looks for a comment in it) */
 };
 
 /* The longest value config_dump() shows: a line, quoted. */

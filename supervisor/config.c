@@ -57,6 +57,16 @@ void config_errors_clear(struct config_errors *errs)
 	errs->n = 0;
 }
 
+/* Whether value has what looks like an end-of-line comment: a blank,
+ * then '#' or ';'. */
+static bool comment_in_value(const char *value)
+{
+	for (const char *s = value; *s; s++)
+		if ((*s == ' ' || *s == '\t') && (s[1] == '#' || s[1] == ';'))
+			return true;
+	return false;
+}
+
 /* "PATH:LINE: message", at most CONFIG_MAX_ERRORS per file. */
 void perr(struct parser *p, const char *fmt, ...)
 {
@@ -80,7 +90,15 @@ void perr(struct parser *p, const char *fmt, ...)
 		p->fatal = -ENOMEM;
 		return;
 	}
-	if (p->line > 0)
+	/* "IdleStopSec=10min # stopped after 10 min": a # after a value is
+	 * part of it, as in systemd's units; say so when it made the value
+	 * wrong, since that is rarely what the author meant. */
+	if (p->value && comment_in_value(p->value))
+		config_errors_add(p->errs,
+				  "%s:%u: %s (a '#' or ';' after a value is part of the value: "
+				  "put the comment on a line of its own)",
+				  p->path, p->line, m);
+	else if (p->line > 0)
 		config_errors_add(p->errs, "%s:%u: %s", p->path, p->line, m);
 	else
 		config_errors_add(p->errs, "%s: %s", p->path, m);
@@ -1007,7 +1025,9 @@ static int handler(void *user, const char *section, const char *key, const char 
 		const struct config_key *k = &config_keys[i];
 
 		if (strcmp(k->section, section) == 0 && strcmp(k->key, key) == 0) {
+			p->value = value;
 			k->parse(p, k, value);
+			p->value = NULL;
 			return 1;
 		}
 	}

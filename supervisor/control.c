@@ -36,6 +36,7 @@
 #include "supervisor/accept.h"
 #include "supervisor/config.h"
 #include "supervisor/container.h"
+#include "supervisor/health.h"
 #include "supervisor/manager.h"
 #include "supervisor/output.h"
 #include "supervisor/service.h"
@@ -254,6 +255,14 @@ static usec_t idle_since(const struct service *s)
 	return service_is_active(s) && !s->cfg->socket.accept ? realtime_of(s->idle_since) : 0;
 }
 
+/* Drained, and what a balancer's check is told (health.h). */
+static int append_health(sd_bus_message *r, const struct service *s)
+{
+	int k = DICT(r, "Drained", "b", (int)s->drained);
+
+	return k < 0 ? k : DICT(r, "Health", "s", health_to_string(health_of(s, NULL)));
+}
+
 /* One row of ListServices(): what `nsinetctl list` shows. */
 static int append_row(sd_bus_message *r, const struct service *s)
 {
@@ -263,6 +272,7 @@ static int append_row(sd_bus_message *r, const struct service *s)
 	    (k = DICT(r, "Name", "s", s->cfg->name)) < 0 || (k = append_listen(r, s)) < 0 ||
 	    (k = DICT(r, "Accept", "b", (int)s->cfg->socket.accept)) < 0 ||
 	    (k = DICT(r, "State", "s", service_state_to_string(s->state))) < 0 ||
+	    (k = append_health(r, s)) < 0 ||
 	    (k = DICT(r, "StateSince", "t", (uint64_t)realtime_of(s->stats.state_since))) < 0 ||
 	    (k = DICT(r, "MainPID", "u", (uint32_t)main_pid(s))) < 0 ||
 	    (k = DICT(r, "Connections", "u", (uint32_t)s->idle.connections)) < 0 ||
@@ -558,6 +568,7 @@ static int append_status(sd_bus_message *r, struct service *s)
 	    (k = append_listen(r, s)) < 0 || (k = append_listeners(r, s)) < 0 ||
 	    (k = DICT(r, "Accept", "b", (int)cfg->socket.accept)) < 0 ||
 	    (k = DICT(r, "State", "s", service_state_to_string(s->state))) < 0 ||
+	    (k = append_health(r, s)) < 0 ||
 	    (k = DICT(r, "StateSince", "t", (uint64_t)realtime_of(st->state_since))) < 0 ||
 	    (k = DICT(r, "MainPID", "u", (uint32_t)main_pid(s))) < 0 ||
 	    (k = DICT(r, "ControlGroup", "s", cg ? cg : "")) < 0 ||
@@ -951,6 +962,30 @@ static int method_thaw(sd_bus_message *m, void *u, sd_bus_error *e)
 	return method_op(m, u, OP_THAW, e);
 }
 
+/* Drain, Undrain: advice to the balancers (health.h), at once; the
+ * service itself serves as before. Answers the health. */
+static int set_drained(sd_bus_message *msg, struct client *cl, bool on, sd_bus_error *e)
+{
+	struct service *s;
+	int k;
+
+	if ((k = need_writer(cl, on ? "drain" : "undrain", e)) < 0 ||
+	    (k = get_service(cl, msg, &s, e)) < 0)
+		return k;
+	if (s->drained != on)
+		log_info("%s: %s by request", s->cfg->name, on ? "drained" : "undrained");
+	s->drained = on;
+	return sd_bus_reply_method_return(msg, "s", health_to_string(health_of(s, NULL)));
+}
+static int method_drain(sd_bus_message *m, void *u, sd_bus_error *e)
+{
+	return set_drained(m, u, true, e);
+}
+static int method_undrain(sd_bus_message *m, void *u, sd_bus_error *e)
+{
+	return set_drained(m, u, false, e);
+}
+
 static int method_subscribe(sd_bus_message *msg, void *userdata, sd_bus_error *e)
 {
 	struct client *cl = userdata;
@@ -1250,6 +1285,10 @@ static const sd_bus_vtable manager_vtable[] = {
 			    method_freeze, 0),
     SD_BUS_METHOD_WITH_ARGS("Thaw", SD_BUS_ARGS("s", name), SD_BUS_RESULT("s", state), method_thaw,
 			    0),
+    SD_BUS_METHOD_WITH_ARGS("Drain", SD_BUS_ARGS("s", name), SD_BUS_RESULT("s", health),
+			    method_drain, 0),
+    SD_BUS_METHOD_WITH_ARGS("Undrain", SD_BUS_ARGS("s", name), SD_BUS_RESULT("s", health),
+			    method_undrain, 0),
     SD_BUS_METHOD_WITH_ARGS("OpenShell", SD_BUS_ARGS("s", name, "as", argv, "s", term, "b", tty),
 			    SD_BUS_RESULT("u", id, "h", stdin, "h", stdout, "h", stderr),
 			    method_open_shell, 0),

@@ -22,12 +22,16 @@
 #include "supervisor/manager.h"
 #include "supervisor/metrics.h"
 #include "supervisor/output.h"
+#include "supervisor/agent.h"
+#include "supervisor/watch.h"
 
 struct options {
 	const char *config_dir;
 	const char *runtime_dir;
 	const char *control_group;
 	const char *metrics; /* ADDRESS:PORT */
+	const char *agent;   /* ADDRESS:PORT */
+	bool watch;
 	bool check;
 };
 
@@ -43,6 +47,9 @@ static void usage(FILE *f)
 		"  -l, --log-level LEVEL  err, warning, notice, info (default), debug\n"
 		"      --control-group GROUP  members may use nsinetctl's read-only calls\n"
 		"      --metrics ADDRESS:PORT  serve Prometheus metrics at /metrics there\n"
+		"                         (and /health/NAME)\n"
+		"      --agent ADDRESS:PORT    answer HAProxy's agent-check there\n"
+		"      --watch            reload when the configuration directory changes\n"
 		"      --check            validate the configuration and exit\n"
 		"  -h, --help             this text\n"
 		"      --version          the version\n"
@@ -54,7 +61,14 @@ static void usage(FILE *f)
 
 static int parse_argv(int argc, char **argv, struct options *o)
 {
-	enum { ARG_CHECK = 0x100, ARG_VERSION, ARG_CONTROL_GROUP, ARG_METRICS };
+	enum {
+		ARG_CHECK = 0x100,
+		ARG_VERSION,
+		ARG_CONTROL_GROUP,
+		ARG_METRICS,
+		ARG_AGENT,
+		ARG_WATCH
+	};
 	static const struct option longopts[] = {
 	    {"config-dir", required_argument, NULL, 'c'},
 	    {"runtime-dir", required_argument, NULL, 'r'},
@@ -62,6 +76,8 @@ static int parse_argv(int argc, char **argv, struct options *o)
 	    {"check", no_argument, NULL, ARG_CHECK},
 	    {"control-group", required_argument, NULL, ARG_CONTROL_GROUP},
 	    {"metrics", required_argument, NULL, ARG_METRICS},
+	    {"agent", required_argument, NULL, ARG_AGENT},
+	    {"watch", no_argument, NULL, ARG_WATCH},
 	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, ARG_VERSION},
 	    {0},
@@ -92,6 +108,12 @@ static int parse_argv(int argc, char **argv, struct options *o)
 			break;
 		case ARG_METRICS:
 			o->metrics = optarg;
+			break;
+		case ARG_AGENT:
+			o->agent = optarg;
+			break;
+		case ARG_WATCH:
+			o->watch = true;
 			break;
 		case 'h':
 			usage(stdout);
@@ -212,7 +234,9 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
 
 static int run(int argc, char **argv)
 {
-	struct options o = {CONFIG_DIR_DEFAULT, RUNTIME_DIR_DEFAULT, NULL, NULL, false};
+	struct options o = {.config_dir = CONFIG_DIR_DEFAULT, .runtime_dir = RUNTIME_DIR_DEFAULT};
+	struct agent *agent = NULL;
+	struct watch *watch = NULL;
 	char *control_path = NULL;
 	struct event_base *base = NULL;
 	struct event *sigs[3] = {NULL};
@@ -251,6 +275,8 @@ static int run(int argc, char **argv)
 		goto out;
 	if (o.metrics && (r = metrics_new(m, o.metrics, &m->metrics)) < 0)
 		goto out;
+	if (o.agent && (r = agent_new(m, o.agent, &agent)) < 0)
+		goto out;
 	for (size_t i = 0; i < ELEMENTSOF(sigs); i++) {
 		sigs[i] = evsignal_new(base, signums[i], signal_cb, m);
 		if (!sigs[i] || evsignal_add(sigs[i], NULL) < 0) {
@@ -262,6 +288,9 @@ static int run(int argc, char **argv)
 	r = manager_load(m);
 	if (r < 0)
 		goto out;
+	/* After the first load: what changes from now on is a reload. */
+	if (o.watch && (r = watch_new(m, &watch)) < 0)
+		goto out;
 	sd_notify(0, "READY=1");
 	manager_notify_status(m);
 
@@ -271,6 +300,8 @@ static int run(int argc, char **argv)
 	}
 	log_info("stopped");
 out:
+	watch_free(watch);
+	agent_free(agent);
 	if (m) {
 		m->control = control_free(m->control);
 		m->metrics = metrics_free(m->metrics);

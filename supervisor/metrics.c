@@ -25,7 +25,9 @@
 #include "supervisor/accept.h"
 #include "supervisor/container.h"
 #include "supervisor/manager.h"
+#include "supervisor/health.h"
 #include "supervisor/service.h"
+#include "supervisor/tcp-server.h"
 
 /*
  * What a client can make the daemon hold. evhttp keeps a reply in the
@@ -48,7 +50,8 @@ struct metrics {
 	struct evhttp_connection *clients[METRICS_CLIENTS_MAX];
 	uint64_t reloads_ok, reloads_failed;
 	uint64_t scrapes, busy;
-	usec_t last_render; /* how long the last exposition took to build */
+	uint64_t health_checks; /* GET /health/NAME answered */
+	usec_t last_render;     /* how long the last exposition took to build */
 };
 
 /* The upper bounds of histogram.h's buckets as the exposition writes them. */
@@ -459,6 +462,9 @@ static void daemon_metrics(struct evbuffer *b, const struct manager *m, const st
 	result_pair(b, "nsinetd_metrics_scrapes_total",
 		    "Expositions served, and requests refused for too many clients.", "served",
 		    mt->scrapes, "busy", mt->busy);
+	head(b, "nsinetd_health_checks_total", "counter",
+	     "GET /health/NAME requests answered (they never wake a service).");
+	evbuffer_add_printf(b, "nsinetd_health_checks_total %" PRIu64 "\n", mt->health_checks);
 	head(b, "nsinetd_metrics_render_seconds", "gauge",
 	     "How long the previous exposition took to build (the loop waits for it).");
 	evbuffer_add_printf(b, "nsinetd_metrics_render_seconds %" PRIu64 ".%06" PRIu64 "\n",
@@ -565,6 +571,49 @@ static bool client_admit(struct metrics *mt, struct evhttp_connection *evcon)
 	return true;
 }
 
+/* GET /health/NAME: 200, 503 or 404 with one line, what --agent would say
+ * (health.h). Cheap and small: no client slot is taken. */
+static void health_reply(struct metrics *mt, struct evhttp_request *req, const char *escaped)
+{
+	struct evkeyvalq *headers = evhttp_request_get_output_headers(req);
+	enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
+	_cleanup_free_ char *name = NULL;
+	struct evbuffer *body;
+	const char *why = NULL;
+	enum health h;
+	size_t size = 0;
+	bool valid;
+	int status;
+
+	if (cmd != EVHTTP_REQ_GET && cmd != EVHTTP_REQ_HEAD) {
+		evhttp_add_header(headers, "Allow", "GET, HEAD");
+		evhttp_send_error(req, 405, "Method Not Allowed");
+		return;
+	}
+	name = evhttp_uridecode(escaped, 0, &size);
+	/* A %00 would cut the name short: no service has one. */
+	valid = name && strlen(name) == size && service_name_is_valid(name);
+	h = health_of(valid ? health_find(mt->m, name) : NULL, &why);
+	status = health_http_status(h);
+	mt->health_checks++;
+	body = evbuffer_new();
+	if (!body) {
+		evhttp_send_error(req, HTTP_INTERNAL, NULL);
+		return;
+	}
+	if (cmd == EVHTTP_REQ_GET)
+		evbuffer_add_printf(body, "%s%s%s\n", health_to_string(h), why ? " # " : "",
+				    why ? why : "");
+	evhttp_add_header(headers, "Content-Type", "text/plain; charset=utf-8");
+	evhttp_add_header(headers, "Cache-Control", "no-store");
+	evhttp_send_reply(req, status,
+			  status == 200   ? "OK"
+			  : status == 404 ? "Not Found"
+					  : "Service Unavailable",
+			  body);
+	evbuffer_free(body);
+}
+
 static void request_cb(struct evhttp_request *req, void *arg)
 {
 	struct metrics *mt = arg;
@@ -576,6 +625,10 @@ static void request_cb(struct evhttp_request *req, void *arg)
 	char len[32];
 	usec_t t0;
 
+	if (path && strncmp(path, "/health/", 8) == 0) {
+		health_reply(mt, req, path + 8);
+		return;
+	}
 	if (!path || strcmp(path, "/metrics") != 0) {
 		evhttp_send_error(req, HTTP_NOTFOUND, NULL);
 		return;
@@ -612,39 +665,12 @@ static void request_cb(struct evhttp_request *req, void *arg)
 	evbuffer_free(body);
 }
 
-static int bind_address(const char *address, int *ret_fd)
-{
-	struct socket_address sa;
-	_cleanup_close_ int fd = -1;
-	int one = 1, r;
-
-	r = socket_address_parse(address, &sa);
-	if (r < 0 || sa.any_port || socket_address_family(&sa) == AF_UNIX) {
-		log_error("--metrics %s: not ADDRESS:PORT (an IPv4 address or [IPv6] and a "
-			  "port of 1-65535)",
-			  address);
-		return -EINVAL;
-	}
-	fd = socket(socket_address_family(&sa), SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0)
-		return log_errno(LOG_ERR, -errno, "--metrics %s: socket", address);
-	(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (socket_address_family(&sa) == AF_INET6)
-		(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
-	if (bind(fd, &sa.sa.sa, sa.len) < 0)
-		return log_errno(LOG_ERR, -errno, "--metrics %s: cannot bind", address);
-	if (listen(fd, 16) < 0)
-		return log_errno(LOG_ERR, -errno, "--metrics %s: listen", address);
-	*ret_fd = TAKE_FD(fd);
-	return 0;
-}
-
 int metrics_new(struct manager *m, const char *address, struct metrics **ret)
 {
 	struct metrics *mt;
 	int fd = -1, r;
 
-	r = bind_address(address, &fd);
+	r = tcp_server_bind("--metrics", address, 16, &fd);
 	if (r < 0)
 		return r;
 	mt = calloc(1, sizeof(*mt));

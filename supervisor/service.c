@@ -1388,6 +1388,9 @@ struct service *service_new(struct manager *m, struct service_config *cfg, int *
 		s->fds[i] = fds[i];
 		fds[i] = -1;
 	}
+	/* A drain is the operator's, not the file's: a reload keeps it. */
+	if (predecessor)
+		s->drained = predecessor->drained;
 	/* Per-connection sandboxes do not hold the listeners: a successor
 	 * need not wait for a predecessor's to end. */
 	if (predecessor && predecessor->mode->holds_listeners && service_is_active(predecessor)) {

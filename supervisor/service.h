@@ -178,7 +178,11 @@ struct service {
 	 * service_thaw() or a stop ends it. */
 	bool held;
 	const char *thaw_wanted; /* a connection came while freezing: thaw when frozen */
-	bool restart_pending;    /* service_restart(): start once stopped */
+	/* nsinetctl drain: the balancers are told to send no new connections
+	 * (health.h); it still serves every connection that arrives. A
+	 * reload's successor keeps it. */
+	bool drained;
+	bool restart_pending; /* service_restart(): start once stopped */
 
 	/* Idle accounting: the last time the container was busy, the CPU
 	 * it had used then, and what the current tick counted (idle.c). */
