@@ -12,7 +12,8 @@ build="gcc meson ninja-build pkg-config libevent-dev libsystemd-dev libcap-dev
 # clang and its libFuzzer runtime (libclang_rt.fuzzer) for scripts/fuzz.sh;
 # systemd for busctl, a D-Bus client of the control socket.
 # prometheus for promtool and a real server (tests/integration/test_metrics.py).
-# haproxy: a real balancer following --agent (tests/integration/test_agent.py).
+# haproxy: a real balancer following --agent (test_agent.py), and in front
+# of three hosts (test_haproxy.py).
 check="$build curl iproute2 lighttpd python3 python3-gunicorn clang-format busybox git
        clang libclang-rt-14-dev systemd prometheus haproxy"
 # Peers measured side by side in bench/.
