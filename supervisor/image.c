@@ -892,7 +892,7 @@ static void unpacked_cb(struct image_child *ch, int status, const char *err)
 
 static void job_resolve(struct image_job *j)
 {
-	_cleanup_free_ char *dest = NULL, *src = NULL;
+	_cleanup_free_ char *dest = NULL, *src = NULL, *rootfs = NULL;
 	struct stat st;
 	int r;
 
@@ -918,8 +918,17 @@ static void job_resolve(struct image_job *j)
 		job_fail(j, -ENOMEM);
 		return;
 	}
+	if (mkdir(j->unpack, 0700) < 0 || asprintf(&rootfs, "%s/rootfs", j->unpack) < 0) {
+		rootfs = NULL;
+		job_fail(j, -errno);
+		return;
+	}
 	log_info("%s: unpacking image %s with umoci", j->name, j->info->digest);
-	char *argv[] = {(char *)"umoci", (char *)"unpack", (char *)"--image", src, j->unpack, NULL};
+	/* The layers only: umoci's config.json would resolve the image's
+	 * User= in the tree itself; nsinetd reads the config and the tree's
+	 * /etc/passwd on its own terms (job_ready()). */
+	char *argv[] = {(char *)"umoci", (char *)"raw", (char *)"unpack", (char *)"--image", src,
+			rootfs,          NULL};
 	r = child_spawn(j->cache, argv, unpacked_cb, j, &j->child);
 	if (r < 0) {
 		whyf(r, j->why, sizeof(j->why), "cannot run umoci: %s%s", strerror(-r),

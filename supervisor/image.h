@@ -70,7 +70,7 @@ int image_read_bundle(const char *dir, struct image_info **ret, char *why, size_
  * cannot be read (then the reload tries again). */
 int image_source_stamp(const char *image, const char *bundle, char **ret);
 
-/* The cache: STATE/images/sha256-HEX (umoci's bundle: rootfs, config.json)
+/* The cache: STATE/images/sha256-HEX/rootfs (umoci raw unpack: the layers)
  * and STATE/images/tmp (skopeo's layouts, unpacks under way, trees being
  * removed), and the child processes working on them. */
 struct image_cache;
