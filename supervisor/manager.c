@@ -693,7 +693,11 @@ int manager_reload(struct manager *m, struct reload_report *rep)
 			if (r < 0)
 				report(&rep->errors, "%s: cannot start its new configuration: %s",
 				       old->cfg->name, strerror(-r));
-			service_remove(old);
+			/* A successor that waits for its image lets the old
+			 * container serve meanwhile: it removes it when its
+			 * image is ready (service-image.c). */
+			if (r < 0 || !old->successor || !old->successor->image_job)
+				service_remove(old);
 		} else {
 			_cleanup_free_ char *name = strdup(cfgs[j]->name);
 

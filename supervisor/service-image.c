@@ -19,6 +19,10 @@ static void image_done_cb(void *userdata, int r, struct image_info *info, const 
 	const struct service_config *c = s->cfg;
 
 	s->image_job = NULL;
+	/* The old version served while the image was made ready: it stops
+	 * now (and hands over the listeners when it is gone). */
+	if (s->predecessor && !s->predecessor->dead)
+		service_remove(s->predecessor);
 	if (r >= 0 && !info->argv && !c->container.exec) {
 		log_error("%s:%u: Image=%s: the image has no Entrypoint or Cmd: set Exec=", c->path,
 			  c->container.image_line, c->container.image);

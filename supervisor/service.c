@@ -1284,6 +1284,10 @@ int service_thaw(struct service *s, const char *reason)
 
 void service_remove(struct service *s)
 {
+	/* A successor removed while its image was being made ready: the
+	 * predecessor it let serve meanwhile goes as well. */
+	if (s->image_job && s->predecessor && !s->predecessor->dead)
+		service_remove(s->predecessor);
 	s->removing = true;
 	service_listen_enable(s, false);
 	s->restart_pending = false;

@@ -15,9 +15,31 @@ import re
 import shutil
 import socket
 import subprocess
+import threading
 
 from nsitest import (Daemon, Failed, SkipTest, free_port, main, probe_conf, probe_stream,
                      recv_all, wait_for)
+
+# A socket-activated server (Accept=no) for the image: accepts on fd 3 and
+# answers $GREETING to each connection, for as long as it runs.
+SERVE_C = r"""
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+int main(void)
+{
+	const char *g = getenv("GREETING");
+	for (;;) {
+		int c = accept(3, NULL, NULL);
+		if (c < 0)
+			return 1;
+		if (write(c, g ? g : "none", strlen(g ? g : "none")) < 0 || write(c, "\n", 1) < 0)
+			return 1;
+		close(c);
+	}
+}
+"""
 
 BUSYBOX = "/bin/busybox"
 GREETING = "hello-from-the-image"
@@ -279,9 +301,66 @@ def test_bundle_runs_and_names_what_it_does_not_apply():
                          r"valid JSON: offset \d+: ", r.stderr), r.stderr
 
 
+def test_reload_old_container_serves_while_the_new_image_is_made_ready():
+    """Accept=no: after a reload that changes the image, the running
+    container keeps serving until the new image is ready. The new archive
+    is a FIFO, so skopeo waits on it, for as long as the test wants."""
+    tools()
+    if not shutil.which("cc"):
+        raise SkipTest("no C compiler (cc) for the image's static server")
+    port = free_port()
+    with images_daemon({}) as d:
+        src = os.path.join(d.tmp, "serve.c")
+        with open(src, "w") as f:
+            f.write(SERVE_C)
+        serve = os.path.join(d.tmp, "serve")
+        run("cc", "-O2", "-static", "-o", serve, src)
+
+        def fill(etc):
+            shutil.copy(serve, os.path.join(etc, "..", "bin", "serve"))
+            with open(os.path.join(etc, "passwd"), "w") as f:
+                f.write("root:x:0:0:root:/root:/bin/sh\nweb:x:1234:1234:web:/srv/www:/bin/sh\n")
+        layout = make_image(d.tmp, passwd=fill, greeting="one")
+        run("umoci", "config", "--image", f"{layout}:1", "--config.entrypoint", "/bin/serve",
+            "--clear=config.cmd")
+        arch = os.path.join(d.tmp, "web.tar")
+        run("skopeo", "copy", "--quiet", "--insecure-policy", f"oci:{layout}:1",
+            f"oci-archive:{arch}:v")
+        d.write("web", f"[Socket]\nListenStream=127.0.0.1:{port}\n"
+                f"[Container]\nImage=oci-archive:{arch}:v\n[Service]\nStopTimeoutSec=5s\n")
+        d.start()
+        d.wait_state("web", "stopped", timeout=60)
+        assert ask(port) == ["one"]
+        d.wait_state("web", "running")
+
+        run("umoci", "config", "--image", f"{layout}:1", "--config.env", "GREETING=two")
+        arch2 = os.path.join(d.tmp, "web2.tar")
+        run("skopeo", "copy", "--quiet", "--insecure-policy", f"oci:{layout}:1",
+            f"oci-archive:{arch2}:v")
+        os.unlink(arch)
+        os.mkfifo(arch, 0o600)
+        rep = d.ctl("reload")
+        assert rep.get("Changed") == ["web"], rep
+        d.wait_log(r"web: converting oci-archive:\S+web\.tar:v to an OCI layout with skopeo",
+                   count=2)
+        # skopeo waits for a writer on the FIFO: the old container serves.
+        for _ in range(3):
+            assert ask(port) == ["one"], ask(port)
+
+        def feed():
+            with open(arch2, "rb") as f, open(arch, "wb") as fifo:
+                shutil.copyfileobj(f, fifo)
+        t = threading.Thread(target=feed, daemon=True)
+        t.start()
+        wait_for(lambda: ask(port) == ["two"], 60, "the new image's answer")
+        t.join(30)
+        assert d.state("web") == "running"
+
+
 if __name__ == "__main__":
     main([test_layout_and_archives_serve_the_image_command,
           test_reload_switches_to_a_new_digest_and_removes_the_old_tree,
+          test_reload_old_container_serves_while_the_new_image_is_made_ready,
           test_corrupt_archive_is_refused_and_others_keep_serving,
           test_hostile_trees_are_refused,
           test_bundle_runs_and_names_what_it_does_not_apply])
