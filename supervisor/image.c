@@ -853,8 +853,8 @@ static void job_ready(struct image_job *j)
 			return;
 		}
 	}
-	log_info("%s: image %s ready (%s), %.1f s", j->name, j->info->digest, j->info->rootfs,
-		 (double)(now_mono() - j->started) / USEC_PER_SEC);
+	log_info("%s: image %s ready (%s), %.1f ms", j->name, j->info->digest, j->info->rootfs,
+		 (double)(now_mono() - j->started) / USEC_PER_MSEC);
 	j->r = 0;
 	event_active(j->finish, EV_TIMEOUT, 0);
 }
