@@ -74,7 +74,7 @@ int image_ref_parse(const char *s, struct image_ref *ret, char *why, size_t why_
 		p = s + 15;
 	}
 	slash = strrchr(p, '/');
-	colon = slash ? strchr(slash, ':') : NULL;
+	colon = strchr(slash ? slash : p, ':');
 	path = colon ? strndup(p, (size_t)(colon - p)) : strdup(p);
 	if (!path)
 		return -ENOMEM;

@@ -581,6 +581,9 @@ int manager_load(struct manager *m)
 	for (size_t i = 0; i < n; i++)
 		(void)add_service(m, TAKE_PTR(cfgs[i]), NULL);
 	free(cfgs);
+	/* Trees of images an earlier configuration used (after the jobs,
+	 * if any run). */
+	manager_images_gc(m);
 	log_info("%zu service(s) listening, configuration from %s", m->n_services, m->config_dir);
 	return 0;
 }

@@ -12,6 +12,7 @@
 
 #include "common/json-value.h"
 #include "common/strv.h"
+#include "supervisor/config.h"
 #include "supervisor/image.h"
 #include "tap.h"
 
@@ -232,6 +233,45 @@ static void bundle_cases(void)
 	ok(r == -EINVAL && strstr(why, "not valid JSON: offset"), "bundle: bad JSON: %s", why);
 }
 
+/* The keys' checks across the file. */
+static void config_cases(void)
+{
+	static const struct {
+		const char *text, *error;
+	} cases[] = {
+	    {"[Container]\nImage=/srv/web:1\n", NULL},
+	    {"[Container]\nOCIBundle=/srv/bundle\n", NULL},
+	    {"[Container]\nImage=/srv/web:1\nDirectory=/srv/x\nExec=/x\n",
+	     "Directory=, Image= and OCIBundle= each name the root: set one of them"},
+	    {"[Container]\nImage=/srv/web:1\nOCIBundle=/srv/b\n", "set one of them"},
+	    {"[Container]\nImage=/srv/web:1\nReadOnly=no\n",
+	     "ReadOnly=no with Image=: the unpacked image is shared"},
+	    {"[Container]\nImage=web:1\n", "x.conf:4: Image=: invalid image 'web:1': 'web' is "
+					   "not an absolute, normalized path"},
+	    {"[Container]\nOCIBundle=bundle\n", "x.conf:4: OCIBundle=: invalid path 'bundle'"},
+	    {"[Container]\nDirectory=/srv/x\n", "Exec= is missing"},
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct config_errors errs = {0};
+		struct service_config *c = NULL;
+		char text[600];
+		int r;
+
+		/* [Container] is line 3: its first key is line 4. */
+		snprintf(text, sizeof(text), "[Socket]\nListenStream=8080\n%s", cases[i].text);
+		r = config_parse_string(text, "x.conf", "x", &errs, &c);
+		if (!cases[i].error)
+			ok(r == 0 && c && !c->container.working_directory,
+			   "config: case %zu is valid, WorkingDirectory= left to the image", i);
+		else
+			ok(r < 0 && errs.n > 0 && strstr(errs.messages[0], cases[i].error),
+			   "config: refused: %s", errs.n ? errs.messages[0] : "(no error)");
+		config_free(c);
+		config_errors_clear(&errs);
+	}
+}
+
 int main(void)
 {
 	if (!mkdtemp(dir))
@@ -240,6 +280,7 @@ int main(void)
 	ref_cases();
 	layout_cases();
 	bundle_cases();
+	config_cases();
 	{
 		char cmd[600];
 
