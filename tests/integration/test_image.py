@@ -17,8 +17,8 @@ import socket
 import subprocess
 import threading
 
-from nsitest import (Daemon, Failed, SkipTest, free_port, main, probe_conf, probe_stream,
-                     recv_all, wait_for)
+from nsitest import (Daemon, Failed, SkipTest, free_port, http_get, main, probe_conf,
+                     probe_stream, recv_all, wait_for)
 
 # A socket-activated server (Accept=no) for the image: accepts on fd 3 and
 # answers $GREETING to each connection, for as long as it runs.
@@ -357,10 +357,59 @@ def test_reload_old_container_serves_while_the_new_image_is_made_ready():
         assert d.state("web") == "running"
 
 
+LIGHTTPD_CONF = """server.modules = ( "mod_indexfile", "mod_staticfile" )
+server.systemd-socket-activation = "enable"
+server.document-root = "/srv/www"
+server.upload-dirs = ( "/tmp" )
+index-file.names = ( "index.html" )
+mimetype.assign = ( ".html" => "text/html" )
+"""
+
+
+def test_lighttpd_image_takes_its_socket():
+    """The pattern nsinetd.conf(5) shows for images: a server that speaks
+    systemd socket activation (Debian's lighttpd, its libraries copied in
+    by ldd), Accept=no, its own command from the image, as its own user."""
+    tools()
+    lighttpd = "/usr/sbin/lighttpd"
+    if not os.path.exists(lighttpd):
+        raise SkipTest("lighttpd not installed (Debian package lighttpd)")
+    port = free_port()
+    with images_daemon({}) as d:
+        def fill(etc):
+            root = os.path.dirname(etc)
+            libs = re.findall(r"(/\S+) \(0x", run("ldd", lighttpd))
+            for f in [lighttpd] + libs:
+                dst = root + f
+                os.makedirs(os.path.dirname(dst), exist_ok=True)
+                shutil.copy(f, dst)
+            os.makedirs(os.path.join(root, "etc", "lighttpd"))
+            with open(os.path.join(root, "etc", "lighttpd", "lighttpd.conf"), "w") as f:
+                f.write(LIGHTTPD_CONF)
+            with open(os.path.join(root, "srv", "www", "index.html"), "w") as f:
+                f.write("served from an image\n")
+            with open(os.path.join(etc, "passwd"), "w") as f:
+                f.write("root:x:0:0:root:/root:/bin/sh\nweb:x:1234:1234:web:/srv/www:/bin/sh\n")
+        layout = make_image(d.tmp, name="lighttpd", passwd=fill)
+        run("umoci", "config", "--image", f"{layout}:1", "--config.entrypoint", lighttpd,
+            "--config.entrypoint", "-D", "--config.entrypoint", "-f",
+            "--config.entrypoint", "/etc/lighttpd/lighttpd.conf", "--clear=config.cmd")
+        d.write("web", f"[Socket]\nListenStream=127.0.0.1:{port}\n"
+                f"[Container]\nImage={layout}:1\n[Service]\nStopTimeoutSec=5s\n")
+        d.start()
+        d.wait_state("web", "stopped", timeout=60)
+        status, body = http_get("127.0.0.1", port, "/")
+        assert (status, body) == (200, b"served from an image\n"), (status, body)
+        d.wait_state("web", "running")
+        status, body = http_get("127.0.0.1", port, "/")
+        assert status == 200, status
+
+
 if __name__ == "__main__":
     main([test_layout_and_archives_serve_the_image_command,
           test_reload_switches_to_a_new_digest_and_removes_the_old_tree,
           test_reload_old_container_serves_while_the_new_image_is_made_ready,
           test_corrupt_archive_is_refused_and_others_keep_serving,
           test_hostile_trees_are_refused,
-          test_bundle_runs_and_names_what_it_does_not_apply])
+          test_bundle_runs_and_names_what_it_does_not_apply,
+          test_lighttpd_image_takes_its_socket])
