@@ -167,6 +167,40 @@ def test_layout_and_archives_serve_the_image_command():
         assert re.search(r"layout\.conf:\d+: hint: Image=.* exposes 80/tcp", r.stdout), r.stdout
 
 
+def test_connections_wait_for_the_image():
+    """At load the sockets are bound at once, the service waits (not
+    polling) for its image, and a connection made meanwhile is served when
+    it is ready. The archive is a FIFO: skopeo waits on it as long as the
+    test wants."""
+    tools()
+    port = free_port()
+    with images_daemon({}) as d:
+        layout = make_image(d.tmp)
+        real = os.path.join(d.tmp, "real.tar")
+        run("skopeo", "copy", "--quiet", "--insecure-policy", f"oci:{layout}:1",
+            f"oci-archive:{real}:v")
+        fifo = os.path.join(d.tmp, "web.tar")
+        os.mkfifo(fifo, 0o600)
+        d.write("web", image_conf(port, f"oci-archive:{fifo}:v"))
+        d.start()
+        d.wait_log(r"web: converting oci-archive:\S+web\.tar:v to an OCI layout with skopeo")
+        assert d.state("web") == "waiting", d.state("web")
+        with socket.create_connection(("127.0.0.1", port), timeout=60) as c:
+            # Queued in the kernel: no answer while skopeo waits.
+            c.settimeout(0.5)
+            try:
+                early = c.recv(1)
+                raise Failed(f"an answer before the image was ready: {early!r}")
+            except socket.timeout:
+                pass
+            assert d.state("web") == "waiting", d.state("web")
+            with open(real, "rb") as f, open(fifo, "wb") as w:
+                shutil.copyfileobj(f, w)
+            c.settimeout(60)
+            assert recv_all(c).decode().split() == [GREETING, "/srv/www", "1234"]
+        assert d.state("web") == "stopped"
+
+
 def test_reload_switches_to_a_new_digest_and_removes_the_old_tree():
     tools()
     port = free_port()
@@ -407,6 +441,7 @@ def test_lighttpd_image_takes_its_socket():
 
 if __name__ == "__main__":
     main([test_layout_and_archives_serve_the_image_command,
+          test_connections_wait_for_the_image,
           test_reload_switches_to_a_new_digest_and_removes_the_old_tree,
           test_reload_old_container_serves_while_the_new_image_is_made_ready,
           test_corrupt_archive_is_refused_and_others_keep_serving,
