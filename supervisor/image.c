@@ -552,6 +552,8 @@ struct image_child {
 
 struct image_cache {
 	struct event_base *base;
+	char *state_dir;
+	bool prepared; /* the directories exist, tmp/ was cleaned */
 	char *dir;     /* STATE/images */
 	char *tmp_dir; /* STATE/images/tmp */
 	unsigned seq;
@@ -703,24 +705,35 @@ static int mkdir_private(const char *path)
 int image_cache_new(struct event_base *base, const char *state_dir, struct image_cache **ret)
 {
 	struct image_cache *c = calloc(1, sizeof(*c));
-	DIR *d;
-	struct dirent *de;
-	int r;
 
 	if (!c)
 		return -ENOMEM;
 	c->base = base;
-	if (asprintf(&c->dir, "%s/images", state_dir) < 0 ||
+	if (!(c->state_dir = strdup(state_dir)) || asprintf(&c->dir, "%s/images", state_dir) < 0 ||
 	    asprintf(&c->tmp_dir, "%s/images/tmp", state_dir) < 0) {
 		image_cache_free(c);
 		return -ENOMEM;
 	}
+	*ret = c;
+	return 0;
+}
+
+/* The directories, made at the first job: a daemon without Image= leaves
+ * no trace on the host. */
+static int cache_prepare(struct image_cache *c, char *why, size_t why_len)
+{
+	DIR *d;
+	struct dirent *de;
+	int r;
+
+	if (c->prepared)
+		return 0;
 	/* Root's alone: the trees keep the images' owners and modes. */
-	if ((r = mkdir_private(state_dir)) < 0 || (r = mkdir_private(c->dir)) < 0 ||
-	    (r = mkdir_private(c->tmp_dir)) < 0) {
-		image_cache_free(c);
-		return r;
-	}
+	if ((r = mkdir_private(c->state_dir)) < 0 || (r = mkdir_private(c->dir)) < 0 ||
+	    (r = mkdir_private(c->tmp_dir)) < 0)
+		return whyf(r, why, why_len, "cannot create %s: %s (see --state-dir)", c->tmp_dir,
+			    strerror(-r));
+	c->prepared = true;
 	/* What an earlier daemon left half done. */
 	d = opendir(c->tmp_dir);
 	while (d && (de = readdir(d))) {
@@ -732,7 +745,6 @@ int image_cache_new(struct event_base *base, const char *state_dir, struct image
 	}
 	if (d)
 		closedir(d);
-	*ret = c;
 	return 0;
 }
 
@@ -749,6 +761,7 @@ struct image_cache *image_cache_free(struct image_cache *c)
 		(void)waitpid(ch->pid, NULL, 0);
 		child_free(ch);
 	}
+	free(c->state_dir);
 	free(c->dir);
 	free(c->tmp_dir);
 	free(c);
@@ -985,6 +998,11 @@ int image_job_start(struct image_cache *c, const char *name, const char *image, 
 		return r < 0 ? r : -ENOMEM;
 	}
 	*ret = j;
+	r = cache_prepare(c, j->why, sizeof(j->why));
+	if (r < 0) {
+		job_fail(j, r);
+		return 0;
+	}
 	if (j->ref.transport == IMAGE_LAYOUT) {
 		j->layout = strdup(j->ref.path);
 		j->tag = strdup(j->ref.tag);

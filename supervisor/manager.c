@@ -301,11 +301,11 @@ static void free_dead_cb(evutil_socket_t fd, short what, void *arg)
 
 void manager_images_init(struct manager *m, const char *state_dir)
 {
+	/* Its directories are made by the first image's job. */
 	int r = image_cache_new(m->base, state_dir, &m->images);
 
 	if (r < 0)
-		log_errno(LOG_WARNING, r,
-			  "cannot create %s/images: services with Image= cannot start", state_dir);
+		log_errno(LOG_WARNING, r, "images: services with Image= cannot start");
 }
 
 void manager_images_gc(struct manager *m)

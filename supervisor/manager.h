@@ -72,8 +72,9 @@ struct manager {
 int manager_new(struct event_base *base, const char *config_dir, const char *runtime_dir,
 		struct manager **ret);
 struct manager *manager_free(struct manager *m);
-/* The cache of unpacked images below state_dir (--state-dir); without
- * it, a service with Image= fails to load (logged). */
+/* The cache of unpacked images below state_dir (--state-dir), whose
+ * directories the first Image= service makes; without it (no memory), a
+ * service with Image= fails to load (logged). */
 void manager_images_init(struct manager *m, const char *state_dir);
 /* Removes unpacked images no service uses, unless a job is under way. */
 void manager_images_gc(struct manager *m);

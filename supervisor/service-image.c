@@ -83,8 +83,8 @@ int service_image_prepare(struct service *s)
 	if (cc->oci_bundle)
 		return prepare_bundle(s);
 	if (!s->manager->images) {
-		log_error("%s:%u: Image=%s: no state directory for unpacked images (see the "
-			  "warning at start); the service is disabled",
+		log_error("%s:%u: Image=%s: no cache for unpacked images (see the warning at "
+			  "start); the service is disabled",
 			  s->cfg->path, cc->image_line, cc->image);
 		return -EOPNOTSUPP;
 	}

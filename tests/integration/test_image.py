@@ -325,6 +325,8 @@ def test_bundle_runs_and_names_what_it_does_not_apply():
         assert "mounts: /proc" not in d.log()
         d.wait_state("bundle", "stopped")
         assert ask(port) == ["yes", "/srv/www", "1234"], ask(port)
+        # No Image=: the state directory is never made.
+        assert not os.path.exists(d.state_dir), os.listdir(d.state_dir)
         # A config.json that is not JSON: refused with its offset.
         with open(cfg_path, "w") as f:
             f.write('{"root": {"path": "rootfs"}, ')
@@ -439,6 +441,24 @@ def test_lighttpd_image_takes_its_socket():
         assert status == 200, status
 
 
+def test_state_dir_that_cannot_be_made():
+    tools()
+    port, plain = free_port(), free_port()
+    with images_daemon({}) as d:
+        layout = make_image(d.tmp)
+        blocker = os.path.join(d.tmp, "file")
+        with open(blocker, "w") as f:
+            f.write("not a directory\n")
+        d.args[d.args.index("--state-dir") + 1] = os.path.join(blocker, "state")
+        path = d.write("web", image_conf(port, f"{layout}:1"))
+        d.write("plain", probe_conf(f"127.0.0.1:{plain}"))
+        d.start()
+        d.wait_log(re.escape(path) + r":5: Image=\S+: cannot create \S+/file/state/images/tmp: "
+                   r"Not a directory \(see --state-dir\); the service is disabled")
+        wait_for(lambda: names(d) == ["plain"], 30, "the image service gone")
+        assert probe_stream(("127.0.0.1", plain))["pid"] == 2
+
+
 if __name__ == "__main__":
     main([test_layout_and_archives_serve_the_image_command,
           test_connections_wait_for_the_image,
@@ -447,4 +467,5 @@ if __name__ == "__main__":
           test_corrupt_archive_is_refused_and_others_keep_serving,
           test_hostile_trees_are_refused,
           test_bundle_runs_and_names_what_it_does_not_apply,
-          test_lighttpd_image_takes_its_socket])
+          test_lighttpd_image_takes_its_socket,
+          test_state_dir_that_cannot_be_made])
