@@ -185,6 +185,7 @@ def test_connections_wait_for_the_image():
         d.start()
         d.wait_log(r"web: converting oci-archive:\S+web\.tar:v to an OCI layout with skopeo")
         assert d.state("web") == "waiting", d.state("web")
+        assert d.ctl("status", "web")["ImageDigest"] == ""
         with socket.create_connection(("127.0.0.1", port), timeout=60) as c:
             # Queued in the kernel: no answer while skopeo waits.
             c.settimeout(0.5)
@@ -211,6 +212,7 @@ def test_reload_switches_to_a_new_digest_and_removes_the_old_tree():
         d.wait_state("web", "stopped", timeout=60)
         old = digest(layout, "1")
         assert ask(port)[0] == GREETING
+        assert d.ctl("status", "web")["ImageDigest"] == old
         set_config(layout, "1", "second-version")
         new = digest(layout, "1")
         assert new != old
@@ -220,6 +222,7 @@ def test_reload_switches_to_a_new_digest_and_removes_the_old_tree():
         wait_for(lambda: d.state("web") == "stopped" and
                  f"sha256-{new[7:]}" in unpacked(d), 60, "the new digest unpacked")
         assert ask(port)[0] == "second-version"
+        assert d.ctl("status", "web")["ImageDigest"] == new
         wait_for(lambda: unpacked(d) == [f"sha256-{new[7:]}"], 30,
                  f"the tree of {old} removed (now {unpacked(d)})")
         # A reload with nothing changed keeps the service.
