@@ -133,22 +133,30 @@ static int read_json(int dir_fd, const char *rel, const char *what, struct json_
 		     char *why, size_t why_len)
 {
 	struct open_how how = {
-	    .flags = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK,
+	    /* O_PATH first: a FIFO or a device is refused before it is
+	     * opened for reading (which may block or act). */
+	    .flags = O_PATH | O_CLOEXEC,
 	    .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
 	};
-	_cleanup_close_ int fd = -1;
+	_cleanup_close_ int path_fd = -1, fd = -1;
 	_cleanup_free_ char *buf = NULL;
-	char jwhy[128];
-	struct stat st;
+	char jwhy[128], proc[64];
+	struct stat st, st2;
 	size_t size = 0;
 	int r;
 
-	fd = (int)syscall(SYS_openat2, dir_fd, rel, &how, sizeof(how));
-	if (fd < 0)
+	path_fd = (int)syscall(SYS_openat2, dir_fd, rel, &how, sizeof(how));
+	if (path_fd < 0)
 		return whyf(negative_errno(), why, why_len, "cannot open %s %s: %s", what, rel,
 			    errno == ELOOP ? "a symbolic link" : strerror(errno));
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
+	if (fstat(path_fd, &st) < 0 || !S_ISREG(st.st_mode))
 		return whyf(-EINVAL, why, why_len, "%s %s is not a regular file", what, rel);
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", path_fd);
+	fd = open(proc, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0 || fstat(fd, &st2) < 0 || st2.st_ino != st.st_ino || st2.st_dev != st.st_dev)
+		return whyf(fd < 0 ? negative_errno() : -ESTALE, why, why_len,
+			    "cannot open %s %s: %s", what, rel,
+			    fd < 0 ? strerror(errno) : "replaced while opened");
 	if (st.st_size > IMAGE_MAX_JSON)
 		return whyf(-EFBIG, why, why_len, "%s %s is too big (%lld bytes, at most %d)", what,
 			    rel, (long long)st.st_size, IMAGE_MAX_JSON);

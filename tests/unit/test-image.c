@@ -167,6 +167,12 @@ static void layout_cases(void)
 	r = image_read_layout(dir, "1", &i, why, sizeof(why));
 	ok(r == -ELOOP && strstr(why, "a symbolic link"), "layout: a blob that is a link: %s", why);
 	unlink(path);
+	/* A FIFO would block a reader: refused without being opened for it. */
+	if (mkfifo(path, 0600) < 0)
+		bail_out("mkfifo");
+	r = image_read_layout(dir, "1", &i, why, sizeof(why));
+	ok(r == -EINVAL && strstr(why, "is not a regular file"), "layout: a FIFO blob: %s", why);
+	unlink(path);
 	put("blobs/sha256/" D64, "{\"config\": {\"digest\": \"sha256:" E64 "\"}}");
 	put("blobs/sha256/" E64, "{\"config\": {\"Env\": [\"novalue\"]}}");
 	r = image_read_layout(dir, "1", &i, why, sizeof(why));
