@@ -94,6 +94,8 @@ static void print_status(const struct value *st)
 	uint64_t u;
 
 	printf("● %s - %s\n", value_str(st, "Name"), value_str(st, "File"));
+	if (*value_str(st, "ImageDigest"))
+		printf("      Image: %s\n", value_str(st, "ImageDigest"));
 	printf("      State: %s since %s; %s\n", value_str(st, "State"),
 	       ctl_format_time(a, sizeof(a), value_uint(st, "StateSince")),
 	       ctl_format_ago(b, sizeof(b), value_uint(st, "StateSince")));

@@ -14,8 +14,12 @@ build="gcc meson ninja-build pkg-config libevent-dev libsystemd-dev libcap-dev
 # prometheus for promtool and a real server (tests/integration/test_metrics.py).
 # haproxy: a real balancer following --agent (test_agent.py), and in front
 # of three hosts (test_haproxy.py).
+# Image= (supervisor/image.c) runs umoci and skopeo; tests/integration/test_image.py
+# builds its image with umoci from busybox (its libraries copied in, if any);
+# buildah for building images by hand.
 check="$build curl iproute2 lighttpd python3 python3-gunicorn clang-format busybox git
-       clang libclang-rt-14-dev systemd prometheus haproxy"
+       clang libclang-rt-14-dev systemd prometheus haproxy
+       umoci skopeo buildah"
 # Peers measured side by side in bench/.
 bench="$check bubblewrap systemd-container systemd xinetd ucspi-tcp wrk
        hyperfine strace"

@@ -25,6 +25,7 @@
 #include "common/cleanup.h"
 #include "common/strv.h"
 #include "supervisor/config-internal.h"
+#include "supervisor/image.h"
 
 #define DEFAULT_HOSTNAME        "nsinetd"
 #define DEFAULT_MAX_CONNECTIONS 64
@@ -408,6 +409,35 @@ static void parse_path(struct parser *p, const struct config_key *k, const char 
 		return;
 	}
 	set_string(p, FIELD(p, k->offset, char *), value);
+}
+
+/* Image=: checked for its syntax only; the image is read at load. */
+static void parse_image(struct parser *p, const struct config_key *k, const char *value)
+{
+	char why[IMAGE_WHY_MAX];
+	struct image_ref ref;
+	int r;
+
+	if (*value) {
+		r = image_ref_parse(value, &ref, why, sizeof(why));
+		if (r == -ENOMEM) {
+			oom(p);
+			return;
+		}
+		if (r < 0) {
+			perr(p, "%s=: invalid image '%s': %s", k->key, value, why);
+			return;
+		}
+		image_ref_done(&ref);
+	}
+	set_string(p, FIELD(p, k->offset, char *), value);
+	p->c->container.image_line = p->line;
+}
+
+static void parse_bundle(struct parser *p, const struct config_key *k, const char *value)
+{
+	parse_path(p, k, value);
+	p->c->container.image_line = p->line;
 }
 
 static void parse_exec(struct parser *p, const struct config_key *k, const char *value)
@@ -896,6 +926,10 @@ static const struct config_key config_keys[] = {
      OFF(socket.per_source_ipv6_prefix), .min = 1, .max = 128, .sample = "56"},
     {"Container", "Directory", &kind_string, parse_path, OFF(container.directory),
      .sample = "/srv"},
+    {"Container", "Image", &kind_string, parse_image, OFF(container.image),
+     .sample = "/srv/images/web:1.2"},
+    {"Container", "OCIBundle", &kind_string, parse_bundle, OFF(container.oci_bundle),
+     .sample = "/srv/bundle"},
     {"Container", "Exec", &kind_argv, parse_exec, OFF(container.exec), .sample = "/bin/true x"},
     /* NULL: "/" (finish_defaults()). */
     {"Container", "WorkingDirectory", &kind_string, parse_path, OFF(container.working_directory),
@@ -1185,9 +1219,12 @@ static int finish_defaults(struct service_config *c)
 		sc->fd_name = strdup(fd_name_is_valid(c->name) ? c->name : fallback);
 	if (!cc->hostname)
 		cc->hostname = strdup(hostname_is_valid(c->name) ? c->name : fallback);
-	if (!cc->working_directory)
+	/* With Image= or OCIBundle=, unset: the image's, else "/". */
+	if (!cc->working_directory && !cc->image && !cc->oci_bundle)
 		cc->working_directory = strdup("/");
-	return sc->fd_name && cc->hostname && cc->working_directory ? 0 : -ENOMEM;
+	return sc->fd_name && cc->hostname && (cc->working_directory || cc->image || cc->oci_bundle)
+		   ? 0
+		   : -ENOMEM;
 }
 
 /* The Accept=yes keys: what they need. */
@@ -1300,8 +1337,13 @@ static void finish(struct parser *p)
 	struct service_config *c = p->c;
 
 	p->line = 0;
-	if (!c->container.exec)
+	if (!!c->container.directory + !!c->container.image + !!c->container.oci_bundle > 1)
+		perr(p, "Directory=, Image= and OCIBundle= each name the root: set one of them");
+	if (!c->container.exec && !c->container.image && !c->container.oci_bundle)
 		perr(p, "Exec= is missing");
+	if (c->container.image && !c->container.read_only)
+		perr(p, "ReadOnly=no with Image=: the unpacked image is shared by every service "
+			"that uses it (use Bind= or TemporaryFileSystem= for what it writes)");
 	if (c->socket.n_listen == 0)
 		perr(p, "no Listen*= address");
 	if (c->service.idle_freeze == USEC_INFINITY)

@@ -154,6 +154,9 @@ struct sandbox_config {
 
 struct container_config {
 	char *directory;           /* Directory=, NULL = the host's / read-only */
+	char *image;               /* Image=, an OCI image (supervisor/image.h) */
+	char *oci_bundle;          /* OCIBundle=, a runtime bundle's directory */
+	unsigned image_line;       /* where Image= or OCIBundle= was set (messages) */
 	char **exec;               /* Exec=, split into argv; required */
 	char *working_directory;   /* WorkingDirectory=, default "/" */
 	char **environment;        /* Environment=, "KEY=value" each */

@@ -37,6 +37,7 @@
 #include "supervisor/config.h"
 #include "supervisor/container.h"
 #include "supervisor/health.h"
+#include "supervisor/image.h"
 #include "supervisor/manager.h"
 #include "supervisor/output.h"
 #include "supervisor/service.h"
@@ -565,6 +566,9 @@ static int append_status(sd_bus_message *r, struct service *s)
 	if ((k = sd_bus_message_open_container(r, 'a', "{sv}")) < 0 ||
 	    (k = DICT(r, "Name", "s", cfg->name)) < 0 ||
 	    (k = DICT(r, "File", "s", cfg->path ? cfg->path : "")) < 0 ||
+	    /* Image=: the manifest digest running ("" while waiting for it). */
+	    (k = DICT(r, "ImageDigest", "s",
+		      s->image && s->image->digest ? s->image->digest : "")) < 0 ||
 	    (k = append_listen(r, s)) < 0 || (k = append_listeners(r, s)) < 0 ||
 	    (k = DICT(r, "Accept", "b", (int)cfg->socket.accept)) < 0 ||
 	    (k = DICT(r, "State", "s", service_state_to_string(s->state))) < 0 ||

@@ -156,7 +156,7 @@ static int fill_userns(struct service *s, uid_t uid, struct activator_spec *spec
 	spec->userns_root = shift;
 	/* A Directory= tree is usually owned by the host's root: through an
 	 * idmapped mount it is the container root's. */
-	spec->idmap_root = s->cfg->container.directory != NULL;
+	spec->idmap_root = service_root_directory(s) != NULL;
 	return 0;
 }
 

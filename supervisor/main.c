@@ -19,6 +19,7 @@
 #include "supervisor/listener.h"
 #include "supervisor/rootdir.h"
 #include "supervisor/control.h"
+#include "supervisor/image.h"
 #include "supervisor/manager.h"
 #include "supervisor/metrics.h"
 #include "supervisor/output.h"
@@ -28,6 +29,7 @@
 struct options {
 	const char *config_dir;
 	const char *runtime_dir;
+	const char *state_dir; /* Image='s unpacked trees */
 	const char *control_group;
 	const char *metrics; /* ADDRESS:PORT */
 	const char *agent;   /* ADDRESS:PORT */
@@ -44,6 +46,7 @@ static void usage(FILE *f)
 		"\n"
 		"  -c, --config-dir DIR   service files (default %s)\n"
 		"  -r, --runtime-dir DIR  runtime state (default %s)\n"
+		"      --state-dir DIR    persistent state: unpacked images (default %s)\n"
 		"  -l, --log-level LEVEL  err, warning, notice, info (default), debug\n"
 		"      --control-group GROUP  members may use nsinetctl's read-only calls\n"
 		"      --metrics ADDRESS:PORT  serve Prometheus metrics at /metrics there\n"
@@ -56,7 +59,7 @@ static void usage(FILE *f)
 		"\n"
 		"Signals: SIGHUP reloads, SIGTERM or SIGINT stops every container and exits.\n"
 		"See nsinetd(8) and nsinetd.conf(5).\n",
-		CONFIG_DIR_DEFAULT, RUNTIME_DIR_DEFAULT);
+		CONFIG_DIR_DEFAULT, RUNTIME_DIR_DEFAULT, STATE_DIR_DEFAULT);
 }
 
 static int parse_argv(int argc, char **argv, struct options *o)
@@ -67,7 +70,8 @@ static int parse_argv(int argc, char **argv, struct options *o)
 		ARG_CONTROL_GROUP,
 		ARG_METRICS,
 		ARG_AGENT,
-		ARG_WATCH
+		ARG_WATCH,
+		ARG_STATE_DIR
 	};
 	static const struct option longopts[] = {
 	    {"config-dir", required_argument, NULL, 'c'},
@@ -78,6 +82,7 @@ static int parse_argv(int argc, char **argv, struct options *o)
 	    {"metrics", required_argument, NULL, ARG_METRICS},
 	    {"agent", required_argument, NULL, ARG_AGENT},
 	    {"watch", no_argument, NULL, ARG_WATCH},
+	    {"state-dir", required_argument, NULL, ARG_STATE_DIR},
 	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, ARG_VERSION},
 	    {0},
@@ -115,6 +120,9 @@ static int parse_argv(int argc, char **argv, struct options *o)
 		case ARG_WATCH:
 			o->watch = true;
 			break;
+		case ARG_STATE_DIR:
+			o->state_dir = optarg;
+			break;
 		case 'h':
 			usage(stdout);
 			exit(EXIT_SUCCESS);
@@ -136,6 +144,10 @@ static int parse_argv(int argc, char **argv, struct options *o)
 	}
 	if (o->runtime_dir && o->runtime_dir[0] != '/') {
 		fprintf(stderr, "nsinetd: --runtime-dir must be an absolute path\n");
+		return -EINVAL;
+	}
+	if (!path_is_absolute_normalized(o->state_dir)) {
+		fprintf(stderr, "nsinetd: --state-dir must be an absolute, normalized path\n");
 		return -EINVAL;
 	}
 	return 0;
@@ -185,6 +197,10 @@ static int check(const char *dir)
 	/* Valid, but not everything is enforceable on this host: say so. */
 	for (size_t i = 0; i < n; i++)
 		(void)hardening_check(cfgs[i], stdout);
+	/* What an image says that the file does not match. */
+	for (size_t i = 0; i < n; i++)
+		if (image_check(cfgs[i], stdout, stderr) < 0)
+			r = -EINVAL;
 	/* Unsafe paths are errors, as at run time. */
 	for (size_t i = 0; i < n; i++)
 		if (check_paths(cfgs[i]) < 0)
@@ -234,7 +250,9 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
 
 static int run(int argc, char **argv)
 {
-	struct options o = {.config_dir = CONFIG_DIR_DEFAULT, .runtime_dir = RUNTIME_DIR_DEFAULT};
+	struct options o = {.config_dir = CONFIG_DIR_DEFAULT,
+			    .runtime_dir = RUNTIME_DIR_DEFAULT,
+			    .state_dir = STATE_DIR_DEFAULT};
 	struct agent *agent = NULL;
 	struct watch *watch = NULL;
 	char *control_path = NULL;
@@ -285,6 +303,7 @@ static int run(int argc, char **argv)
 			goto out;
 		}
 	}
+	manager_images_init(m, o.state_dir);
 	r = manager_load(m);
 	if (r < 0)
 		goto out;

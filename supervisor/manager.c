@@ -22,6 +22,7 @@
 #include "supervisor/config.h"
 #include "supervisor/container.h"
 #include "supervisor/idle.h"
+#include "supervisor/image.h"
 #include "supervisor/listener.h"
 #include "supervisor/rootdir.h"
 #include "supervisor/network.h"
@@ -293,8 +294,36 @@ static void free_dead_cb(evutil_socket_t fd, short what, void *arg)
 		service_free(s);
 	}
 	manager_notify_status(m);
+	manager_images_gc(m);
 	if (m->shutting_down && m->n_services == 0)
 		event_base_loopbreak(m->base);
+}
+
+void manager_images_init(struct manager *m, const char *state_dir)
+{
+	/* Its directories are made by the first image's job. */
+	int r = image_cache_new(m->base, state_dir, &m->images);
+
+	if (r < 0)
+		log_errno(LOG_WARNING, r, "images: services with Image= cannot start");
+}
+
+void manager_images_gc(struct manager *m)
+{
+	_cleanup_strv_free_ char **used = NULL;
+
+	if (!m->images || m->shutting_down)
+		return;
+	for (size_t i = 0; i < m->n_services; i++) {
+		const struct service *s = m->services[i];
+
+		if (s->image_job)
+			return; /* its digest is not known yet */
+		if (!s->dead && s->image && s->image->digest &&
+		    strv_push(&used, s->image->digest) < 0)
+			return;
+	}
+	image_cache_gc(m->images, used);
 }
 
 int manager_loop_init(struct manager *m, struct event_base *base)
@@ -365,6 +394,7 @@ struct manager *manager_free(struct manager *m)
 	if (m->stale_timer)
 		event_free(m->stale_timer);
 	idle_done(m);
+	m->images = image_cache_free(m->images);
 	if (m->cgroup_base_path) {
 		int r = cgroup_remove(m->cgroup_base_path);
 		if (r < 0 && r != -ENOENT)
@@ -551,6 +581,9 @@ int manager_load(struct manager *m)
 	for (size_t i = 0; i < n; i++)
 		(void)add_service(m, TAKE_PTR(cfgs[i]), NULL);
 	free(cfgs);
+	/* Trees of images an earlier configuration used (after the jobs,
+	 * if any run). */
+	manager_images_gc(m);
 	log_info("%zu service(s) listening, configuration from %s", m->n_services, m->config_dir);
 	return 0;
 }
@@ -647,7 +680,7 @@ int manager_reload(struct manager *m, struct reload_report *rep)
 	for (size_t j = 0; j < n; j++) {
 		struct service *old = find_service(m, cfgs[j]->name);
 
-		if (old && config_equal(old->cfg, cfgs[j])) {
+		if (old && config_equal(old->cfg, cfgs[j]) && !service_image_changed(old)) {
 			config_free(TAKE_PTR(cfgs[j]));
 			kept++;
 			continue;
@@ -663,7 +696,11 @@ int manager_reload(struct manager *m, struct reload_report *rep)
 			if (r < 0)
 				report(&rep->errors, "%s: cannot start its new configuration: %s",
 				       old->cfg->name, strerror(-r));
-			service_remove(old);
+			/* A successor that waits for its image lets the old
+			 * container serve meanwhile: it removes it when its
+			 * image is ready (service-image.c). */
+			if (r < 0 || !old->successor || !old->successor->image_job)
+				service_remove(old);
 		} else {
 			_cleanup_free_ char *name = strdup(cfgs[j]->name);
 

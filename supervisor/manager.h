@@ -20,6 +20,7 @@ struct event;
 struct service;
 struct control;
 struct metrics;
+struct image_cache;
 
 struct manager {
 	struct event_base *base;
@@ -52,8 +53,9 @@ struct manager {
 	struct event *idle_timer;
 	usec_t idle_tick;
 
-	struct control *control; /* RUNTIME/control (control.c), NULL if none */
-	struct metrics *metrics; /* --metrics (metrics.c), NULL if none */
+	struct control *control;    /* RUNTIME/control (control.c), NULL if none */
+	struct image_cache *images; /* STATE/images (image.h), NULL if none */
+	struct metrics *metrics;    /* --metrics (metrics.c), NULL if none */
 	/* How containers reach the kernel: container_ops_default, or a
 	 * unit test's fake (container.h). */
 	const struct container_ops *container_ops;
@@ -70,6 +72,12 @@ struct manager {
 int manager_new(struct event_base *base, const char *config_dir, const char *runtime_dir,
 		struct manager **ret);
 struct manager *manager_free(struct manager *m);
+/* The cache of unpacked images below state_dir (--state-dir), whose
+ * directories the first Image= service makes; without it (no memory), a
+ * service with Image= fails to load (logged). */
+void manager_images_init(struct manager *m, const char *state_dir);
+/* Removes unpacked images no service uses, unless a job is under way. */
+void manager_images_gc(struct manager *m);
 /* First load: a service that fails is logged and skipped. */
 int manager_load(struct manager *m);
 /* What a reload did: service names, and every error ("FILE:LINE: …"). */

@@ -33,6 +33,7 @@
 #include "supervisor/event-util.h"
 #include "supervisor/hardening.h"
 #include "supervisor/idle.h"
+#include "supervisor/image.h"
 #include "supervisor/listener.h"
 #include "supervisor/manager.h"
 #include "supervisor/output.h"
@@ -320,7 +321,7 @@ static int check_mount_point(const struct service *s, const char *key, const cha
 	const struct container_config *cc = &s->cfg->container;
 	struct stat st;
 
-	if (cc->directory)
+	if (service_root_directory(s))
 		return 0;
 	for (size_t i = 0; i < ELEMENTSOF(own); i++)
 		if (path_below(target, own[i]) && strcmp(target, own[i]) != 0)
@@ -352,9 +353,39 @@ static int check_mount_points(const struct service *s)
 	return r;
 }
 
+const char *service_root_directory(const struct service *s)
+{
+	if (s->cfg->container.directory)
+		return s->cfg->container.directory;
+	return s->image ? s->image->rootfs : NULL;
+}
+
+const char *service_user(const struct service *s)
+{
+	if (s->cfg->container.user)
+		return s->cfg->container.user;
+	return s->image ? s->image->user : NULL;
+}
+
+/* Group=, else the image's group when its user is the one used. */
+static const char *group_of(const struct service *s)
+{
+	if (s->cfg->container.group || s->cfg->container.user)
+		return s->cfg->container.group;
+	return s->image ? s->image->group : NULL;
+}
+
+static const char *working_directory_of(const struct service *s)
+{
+	if (s->cfg->container.working_directory)
+		return s->cfg->container.working_directory;
+	return s->image && s->image->working_directory ? s->image->working_directory : "/";
+}
+
 static int build_env(struct service *s, const char *home, char ***ret)
 {
 	const struct container_config *cc = &s->cfg->container;
+	const char *user = service_user(s);
 	_cleanup_strv_free_ char **env = NULL;
 	int r;
 
@@ -362,10 +393,9 @@ static int build_env(struct service *s, const char *home, char ***ret)
 	if ((r = strv_push(&env, "PATH=" DEFAULT_PATH)) < 0 ||
 	    (r = strv_push(&env, "container=nsinetd")) < 0)
 		return r;
-	if (cc->user) {
+	if (user) {
 		_cleanup_free_ char *u = NULL, *l = NULL;
-		if (asprintf(&u, "USER=%s", cc->user) < 0 ||
-		    asprintf(&l, "LOGNAME=%s", cc->user) < 0)
+		if (asprintf(&u, "USER=%s", user) < 0 || asprintf(&l, "LOGNAME=%s", user) < 0)
 			return -ENOMEM;
 		if ((r = strv_push(&env, u)) < 0 || (r = strv_push(&env, l)) < 0)
 			return r;
@@ -377,6 +407,10 @@ static int build_env(struct service *s, const char *home, char ***ret)
 		if ((r = strv_push(&env, h)) < 0)
 			return r;
 	}
+	/* The image's Env, then Environment= over it. */
+	STRV_FOREACH (e, s->image ? s->image->env : NULL)
+		if ((r = strv_env_set(&env, *e)) < 0)
+			return r;
 	STRV_FOREACH (e, cc->environment)
 		if ((r = strv_env_set(&env, *e)) < 0)
 			return r;
@@ -409,6 +443,9 @@ static int spec_build(struct service *s, const char *cgroup_rel, bool enter,
 		      struct service_spec *sp)
 {
 	const struct container_config *cc = &s->cfg->container;
+	const char *directory = service_root_directory(s), *user = service_user(s),
+		   *group = group_of(s);
+	char **argv = cc->exec ? cc->exec : s->image ? s->image->argv : NULL;
 	struct manager *m = s->manager;
 	struct activator_spec *spec = &sp->spec;
 	_cleanup_close_ int root_fd = -1;
@@ -420,34 +457,39 @@ static int spec_build(struct service *s, const char *cgroup_rel, bool enter,
 	int r;
 
 	*sp = (struct service_spec){.cgroup_fd = -1};
-	if (cc->directory) {
+	if (directory) {
 		/* Checked again at each start: the tree may have changed. */
-		r = rootdir_open(cc->directory, &root_fd, why, sizeof(why));
+		r = rootdir_open(directory, &root_fd, why, sizeof(why));
 		if (r >= 0 && !cc->read_only)
-			r = rootdir_check_private(cc->directory, why, sizeof(why));
+			r = rootdir_check_private(directory, why, sizeof(why));
 		if (r < 0)
-			return log_errno(LOG_ERR, r, "%s: Directory=%s: %s", name(s), cc->directory,
-					 why);
+			return log_errno(LOG_ERR, r, "%s: %s=%s: %s", name(s),
+					 cc->directory ? "Directory" : "the image's tree",
+					 directory, why);
 	}
-	if (cc->user) {
-		r = lookup_passwd(root_fd, cc->user, &uid, &gid, &sp->home, why, sizeof(why));
+	if (!argv)
+		return log_errno(LOG_ERR, -ENOEXEC,
+				 "%s: the image gives no Entrypoint or Cmd, and Exec= is not set",
+				 name(s));
+	if (user) {
+		r = lookup_passwd(root_fd, user, &uid, &gid, &sp->home, why, sizeof(why));
 		if (r < 0) {
-			log_error("%s: User=%s: cannot resolve: %s", name(s), cc->user, why);
+			log_error("%s: User=%s: cannot resolve: %s", name(s), user, why);
 			return r;
 		}
 		/* Supplementary groups only from the host's database, and
 		 * only when the container shares the host's root. */
-		if (!cc->directory && !cc->group) {
+		if (!directory && !group) {
 			struct passwd *pw = getpwuid(uid);
 			n_groups = ELEMENTSOF(sp->groups);
 			if (!pw || getgrouplist(pw->pw_name, gid, sp->groups, &n_groups) < 0)
 				n_groups = 0;
 		}
 	}
-	if (cc->group) {
-		r = lookup_group(root_fd, cc->group, &gid, why, sizeof(why));
+	if (group) {
+		r = lookup_group(root_fd, group, &gid, why, sizeof(why));
 		if (r < 0) {
-			log_error("%s: Group=%s: cannot resolve: %s", name(s), cc->group, why);
+			log_error("%s: Group=%s: cannot resolve: %s", name(s), group, why);
 			return r;
 		}
 	}
@@ -509,7 +551,7 @@ static int spec_build(struct service *s, const char *cgroup_rel, bool enter,
 		goto fail_log;
 
 	spec->name = name(s);
-	spec->argv = cc->exec;
+	spec->argv = argv;
 	spec->envp = sp->env;
 	spec->fds = s->fds;
 	spec->fd_names = sp->names;
@@ -517,7 +559,7 @@ static int spec_build(struct service *s, const char *cgroup_rel, bool enter,
 	spec->stdio[0] = -1;
 	spec->stdio[1] = enter ? -1 : output_pipe_fd(sp->output);
 	spec->stdio[2] = enter ? -1 : output_pipe_fd(sp->output);
-	spec->root_directory = cc->directory;
+	spec->root_directory = directory;
 	spec->read_only = cc->read_only;
 	spec->binds = sp->binds;
 	spec->n_binds = n_binds;
@@ -525,7 +567,7 @@ static int spec_build(struct service *s, const char *cgroup_rel, bool enter,
 	spec->n_tmpfs = cc->n_tmpfs;
 	spec->staging_dir = m->staging_dir;
 	spec->hostname = cc->hostname ? cc->hostname : name(s);
-	spec->working_directory = cc->working_directory;
+	spec->working_directory = working_directory_of(s);
 	spec->uid = uid;
 	spec->gid = gid;
 	spec->groups = (const gid_t *)sp->groups;
@@ -1242,6 +1284,10 @@ int service_thaw(struct service *s, const char *reason)
 
 void service_remove(struct service *s)
 {
+	/* A successor removed while its image was being made ready: the
+	 * predecessor it let serve meanwhile goes as well. */
+	if (s->image_job && s->predecessor && !s->predecessor->dead)
+		service_remove(s->predecessor);
 	s->removing = true;
 	service_listen_enable(s, false);
 	s->restart_pending = false;
@@ -1376,6 +1422,8 @@ struct service *service_new(struct manager *m, struct service_config *cfg, int *
 	}
 	if (ok && s->mode->init(s) < 0)
 		ok = false;
+	if (ok && service_image_prepare(s) < 0)
+		ok = false;
 	if (!ok) {
 		/* The fds and cfg stay the caller's. */
 		if (s->fds)
@@ -1396,7 +1444,7 @@ struct service *service_new(struct manager *m, struct service_config *cfg, int *
 	if (predecessor && predecessor->mode->holds_listeners && service_is_active(predecessor)) {
 		predecessor->successor = s;
 		s->predecessor = predecessor;
-	} else {
+	} else if (!s->image_job) {
 		(void)service_set_state(s, SERVICE_STOPPED, "configured");
 	}
 	return s;
@@ -1425,9 +1473,12 @@ static void destroy(struct service *s, bool own_cfg)
 		s->predecessor->successor = NULL;
 	if (s->successor) {
 		s->successor->predecessor = NULL;
-		if (s->successor->state == SERVICE_WAITING)
+		if (s->successor->state == SERVICE_WAITING && !s->successor->image_job)
 			(void)service_set_state(s->successor, SERVICE_STOPPED, "predecessor gone");
 	}
+	s->image_job = image_job_cancel(s->image_job);
+	s->image = image_info_free(s->image);
+	free(s->image_stamp);
 	free(s->fds);
 	free(s->listen_events);
 	free(s->failures);

@@ -230,6 +230,11 @@ struct service {
 	struct output_pipe *output_pipe;
 	/* Accept=no: Type=notify, StartTimeoutSec=, WatchdogSec=. */
 	struct readiness ready;
+	/* Image=, OCIBundle=: what the image gives (image.h), the job making
+	 * it ready (waiting until then), and what a reload compares. */
+	struct image_info *image;
+	struct image_job *image_job;
+	char *image_stamp;
 	struct service_stats stats;
 };
 
@@ -261,6 +266,19 @@ int service_spec_build(struct service *s, const char *cgroup_rel, struct service
  * output pipe or network (the container's are joined); stdio -1. */
 int service_spec_build_enter(struct service *s, struct service_spec *ret);
 void service_spec_done(struct service_spec *sp);
+
+/* What a container of s runs: the file's key, else its image's
+ * (Image=, OCIBundle=), else the default. */
+const char *service_root_directory(const struct service *s);
+const char *service_user(const struct service *s);
+/* Image=: makes the image ready (image.h); the service waits, not
+ * polling, until it is, and is removed with a FILE:LINE error if it cannot
+ * be. OCIBundle=: the bundle's config.json, read now. 0 or -errno. */
+int service_image_prepare(struct service *s);
+/* A reload: whether the image's source changed on disk since (a new
+ * manifest digest in a layout, a new archive or config.json). One that
+ * cannot be read now keeps the running version (logged). */
+bool service_image_changed(struct service *s);
 
 /* Creates a service for cfg (taking ownership of it), with its listener
  * fds already open (taking ownership of fds[], n = cfg->socket.n_listen).
