@@ -121,8 +121,52 @@ def complete(where, text, section):
     return text
 
 
+def stand_in_layout(tmp, tag):
+    """An OCI image layout with one manifest tagged tag, its config naming
+    a command (what --check reads of a layout; no layer)."""
+    import hashlib
+    import json
+    d = tempfile.mkdtemp(dir=tmp, prefix="layout-")
+    blobs = os.path.join(d, "blobs", "sha256")
+    os.makedirs(blobs)
+
+    def blob(doc):
+        data = json.dumps(doc).encode()
+        digest = hashlib.sha256(data).hexdigest()
+        with open(os.path.join(blobs, digest), "wb") as f:
+            f.write(data)
+        return {"digest": "sha256:" + digest, "size": len(data)}
+
+    config = blob({"architecture": "amd64", "os": "linux",
+                   "config": {"Cmd": ["/bin/true"], "WorkingDir": "/"},
+                   "rootfs": {"type": "layers", "diff_ids": []}})
+    manifest = blob({"schemaVersion": 2,
+                     "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                     "config": dict(config, mediaType="application/vnd.oci.image.config.v1+json"),
+                     "layers": []})
+    with open(os.path.join(d, "oci-layout"), "w") as f:
+        json.dump({"imageLayoutVersion": "1.0.0"}, f)
+    with open(os.path.join(d, "index.json"), "w") as f:
+        json.dump({"schemaVersion": 2, "manifests": [dict(
+            manifest, mediaType="application/vnd.oci.image.manifest.v1+json",
+            annotations={"org.opencontainers.image.ref.name": tag})]}, f)
+    return d
+
+
+def with_stand_in_images(text, tmp):
+    """An Image= of the layout form names the user's own image, which
+    --check reads: a stand-in layout with the same tag takes its place, so
+    that the rest of the snippet is checked."""
+    def swap(m):
+        path, _, tag = m.group(2).partition(":")
+        if os.path.exists(path):
+            return m.group(0)
+        return m.group(1) + stand_in_layout(tmp, tag or "latest") + ":" + (tag or "latest")
+    return re.sub(r"^(\s*Image=)(/[^\s]*)$", swap, text, flags=re.M)
+
+
 def check(where, text, section, tmp):
-    text = complete(where, text, section)
+    text = with_stand_in_images(complete(where, text, section), tmp)
     first = text.lstrip().split("\n", 1)[0]
     m = NAME_COMMENT.match(first)
     name = m.group(1) if m else "snippet"
