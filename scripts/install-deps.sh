@@ -6,8 +6,9 @@
 #   scripts/install-deps.sh [build|check|bench]   (default: check)
 set -eu
 
+# pandoc renders the man pages (docs/meson.build).
 build="gcc meson ninja-build pkg-config libevent-dev libsystemd-dev libcap-dev
-       libseccomp-dev libinih-dev libmnl-dev"
+       libseccomp-dev libinih-dev libmnl-dev pandoc"
 # Real services and peers used by the integration tests and the demo;
 # clang and its libFuzzer runtime (libclang_rt.fuzzer) for scripts/fuzz.sh;
 # systemd for busctl, a D-Bus client of the control socket.
