@@ -3,17 +3,21 @@
 # Only what is missing is installed; "apt-get update" runs once, and only
 # when something has to be installed.
 #
-#   scripts/install-deps.sh [build|check|bench]   (default: check)
+#   scripts/install-deps.sh [build|deb|check|bench]   (default: check)
 set -eu
 
 # pandoc renders the man pages (docs/meson.build).
 build="gcc meson ninja-build pkg-config libevent-dev libsystemd-dev libcap-dev
        libseccomp-dev libinih-dev libmnl-dev pandoc"
+# make deb: dpkg-buildpackage and dh; lintian checks the result
+# (tests/integration/test_package.py).
+deb="$build dpkg-dev debhelper lintian"
 # Real services and peers used by the integration tests and the demo;
 # clang and its libFuzzer runtime (libclang_rt.fuzzer) for scripts/fuzz.sh;
 # systemd for busctl, a D-Bus client of the control socket.
 # prometheus for promtool and a real server (tests/integration/test_metrics.py).
-check="$build curl iproute2 lighttpd python3 python3-gunicorn clang-format busybox git
+# python3-yaml reads the Kubernetes manifests (tests/integration/test_deploy.py).
+check="$deb python3-yaml curl iproute2 lighttpd python3 python3-gunicorn clang-format busybox git
        clang libclang-rt-14-dev systemd prometheus"
 # Peers measured side by side in bench/.
 bench="$check bubblewrap systemd-container systemd xinetd ucspi-tcp wrk
@@ -21,9 +25,10 @@ bench="$check bubblewrap systemd-container systemd xinetd ucspi-tcp wrk
 
 case "${1:-check}" in
 build) want=$build ;;
+deb) want=$deb ;;
 check) want=$check ;;
 bench) want=$bench ;;
-*) echo "usage: $0 [build|check|bench]" >&2; exit 2 ;;
+*) echo "usage: $0 [build|deb|check|bench]" >&2; exit 2 ;;
 esac
 
 missing=""
