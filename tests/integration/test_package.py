@@ -6,8 +6,10 @@ The throw-away root is an overlay of the host's / (read-only lower layer)
 with a tmpfs upper layer, mounted in a private mount namespace of this test:
 dpkg --root runs the maintainer scripts chrooted there, with the host's own
 dpkg database and dependencies, and every write lands on the tmpfs, which
-disappears with the namespace. The host's dpkg status is compared before
-and after.
+disappears with the namespace. Between install and purge, the installed
+daemon runs chrooted there on its compiled-in paths (/etc/nsinetd,
+/usr/libexec/nsinetd/nsinetd-init) and serves one connection. The host's
+dpkg status is compared before and after.
 """
 import hashlib
 import os
@@ -15,7 +17,7 @@ import shutil
 import subprocess
 import tempfile
 
-from nsitest import BUILD, SRC, Failed, SkipTest, main
+from nsitest import BUILD, SRC, Failed, SkipTest, free_port, main
 
 PKG = {}  # "deb": path of the built package, "dir": its temporary directory
 WANTED = [
@@ -152,7 +154,7 @@ def host_state():
 # under it exist only there. Each step prints a line the test checks.
 INSIDE = r"""
 set -eu
-t=$1 deb=$2
+t=$1 deb=$2 port=$3
 mount -t tmpfs -o mode=0755 nsitest-pkg "$t/rw"
 mkdir "$t/rw/upper" "$t/rw/work"
 mount -t overlay -o "lowerdir=/,upperdir=$t/rw/upper,workdir=$t/rw/work" nsitest-pkg "$t/root"
@@ -169,6 +171,39 @@ done
 [ -d "$r/etc/nsinetd" ] && echo "installed=etc/nsinetd"
 [ -L "$r/etc/systemd/system/multi-user.target.wants/nsinetd.service" ] && echo "enabled=yes"
 "$r/usr/sbin/nsinetd" --version
+# The installed daemon, chrooted, on its compiled-in paths: /etc/nsinetd
+# (one inetd-style service written here), /usr/libexec/nsinetd/nsinetd-init.
+# PrivateUsers=no: the kernel refuses a user namespace to a chrooted process.
+mount -t proc proc "$r/proc"
+mount -t tmpfs tmpfs "$r/run"
+printf '[Socket]\nListenStream=127.0.0.1:%s\nAccept=yes\n[Container]\nExec=/bin/echo served by the package\nStandardInput=socket\nPrivateUsers=no\n' \
+    "$port" >"$r/etc/nsinetd/echo.conf"
+chroot "$r" /usr/sbin/nsinetd --log-level debug >"$t/daemon.log" 2>&1 &
+pid=$!
+# Never left running, whatever fails below.
+trap 'kill -TERM $pid 2>/dev/null || true' EXIT
+i=0
+until grep -q 'listening' "$t/daemon.log"; do
+    i=$((i + 1))
+    if [ $i -gt 100 ] || ! kill -0 $pid 2>/dev/null; then
+        cat "$t/daemon.log"; echo "DAEMON-NOT-LISTENING"; kill $pid 2>/dev/null; exit 1
+    fi
+    sleep 0.1
+done
+python3 -c 'import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
+data = b""
+while True:
+    b = s.recv(4096)
+    if not b:
+        break
+    data += b
+print("reply=" + data.decode().strip())' "$port" || echo "reply=FAILED"
+kill -TERM $pid
+wait $pid && echo "daemon-exit=0" || echo "daemon-exit=$?"
+sed 's/^/log=/' "$t/daemon.log"
+umount "$r/run" "$r/proc"
+rm "$r/etc/nsinetd/echo.conf"
 dpkg --root="$r" --force-not-root --purge nsinetd >"$t/purge.log" 2>&1 || {
     cat "$t/purge.log"; echo "PURGE-FAILED"; exit 1; }
 dpkg-query --root="$r" -W -f='after=${Status}\n' nsinetd 2>/dev/null || echo "after=unknown"
@@ -194,8 +229,8 @@ def test_install_and_purge_in_throwaway_root():
     t = tempfile.mkdtemp(prefix="root.", dir=PKG["dir"])
     os.mkdir(os.path.join(t, "rw"))
     os.mkdir(os.path.join(t, "root"))
-    p = run(["unshare", "--mount", "--propagation", "private", "sh", "-c", INSIDE, "sh", t, deb],
-            timeout=120)
+    p = run(["unshare", "--mount", "--propagation", "private", "sh", "-c", INSIDE, "sh", t, deb,
+             str(free_port())], timeout=120)
     out = p.stdout
     assert p.returncode == 0 and "DONE" in out, f"({p.returncode})\n{out}\n{p.stderr}"
     lines = out.splitlines()
@@ -206,6 +241,12 @@ def test_install_and_purge_in_throwaway_root():
         assert f"installed={f}" in lines, f"{f} not installed:\n{out}"
     assert "enabled=yes" in lines, f"the unit is not enabled on install:\n{out}"
     assert any(l.startswith("nsinetd ") for l in lines), out
+    # The installed daemon found its configuration and its nsinetd-init
+    # where the package put them, and served a connection.
+    assert "reply=served by the package" in lines, out
+    assert "daemon-exit=0" in lines, out
+    assert any("containers start with /usr/libexec/nsinetd/nsinetd-init" in l for l in lines), out
+    assert any("configuration from /etc/nsinetd" in l for l in lines), out
     assert any(l in ("after=unknown", "after=unknown ok not-installed") or
                l.startswith("after=") and "not-installed" in l for l in lines), out
     left = [l for l in lines if l.startswith(("left=", "leftdir="))]
