@@ -53,18 +53,23 @@ static bool have_cap(cap_value_t cap)
 /* The capability each setup step needs in the namespaces it acts on: a
  * step failing with EPERM while the daemon itself lacks it (nested in a
  * container that dropped it, a reduced bounding set) is explained by that. */
+#define STEP_CAP(step, cap)                                                                        \
+	{                                                                                          \
+		step, cap, #cap                                                                    \
+	}
 static const struct {
 	enum activator_step step;
 	cap_value_t cap;
+	const char *name;
 } step_caps[] = {
-    {STEP_LOOPBACK, CAP_NET_ADMIN},   {STEP_MOUNT_PRIVATE, CAP_SYS_ADMIN},
-    {STEP_ROOTFS, CAP_SYS_ADMIN},     {STEP_MOUNTPOINTS, CAP_SYS_ADMIN},
-    {STEP_READ_ONLY, CAP_SYS_ADMIN},  {STEP_BIND, CAP_SYS_ADMIN},
-    {STEP_PROC, CAP_SYS_ADMIN},       {STEP_SYS, CAP_SYS_ADMIN},
-    {STEP_DEV, CAP_SYS_ADMIN},        {STEP_TMPFS, CAP_SYS_ADMIN},
-    {STEP_PIVOT_ROOT, CAP_SYS_ADMIN}, {STEP_HOSTNAME, CAP_SYS_ADMIN},
-    {STEP_NETNS, CAP_SYS_ADMIN},      {STEP_USERNS, CAP_SYS_ADMIN},
-    {STEP_IDMAP, CAP_SYS_ADMIN},      {STEP_ENTER, CAP_SYS_ADMIN},
+    STEP_CAP(STEP_LOOPBACK, CAP_NET_ADMIN),   STEP_CAP(STEP_MOUNT_PRIVATE, CAP_SYS_ADMIN),
+    STEP_CAP(STEP_ROOTFS, CAP_SYS_ADMIN),     STEP_CAP(STEP_MOUNTPOINTS, CAP_SYS_ADMIN),
+    STEP_CAP(STEP_READ_ONLY, CAP_SYS_ADMIN),  STEP_CAP(STEP_BIND, CAP_SYS_ADMIN),
+    STEP_CAP(STEP_PROC, CAP_SYS_ADMIN),       STEP_CAP(STEP_SYS, CAP_SYS_ADMIN),
+    STEP_CAP(STEP_DEV, CAP_SYS_ADMIN),        STEP_CAP(STEP_TMPFS, CAP_SYS_ADMIN),
+    STEP_CAP(STEP_PIVOT_ROOT, CAP_SYS_ADMIN), STEP_CAP(STEP_HOSTNAME, CAP_SYS_ADMIN),
+    STEP_CAP(STEP_NETNS, CAP_SYS_ADMIN),      STEP_CAP(STEP_USERNS, CAP_SYS_ADMIN),
+    STEP_CAP(STEP_IDMAP, CAP_SYS_ADMIN),      STEP_CAP(STEP_ENTER, CAP_SYS_ADMIN),
 };
 
 const char *hardening_missing_cap(enum activator_step step, int r)
@@ -72,13 +77,8 @@ const char *hardening_missing_cap(enum activator_step step, int r)
 	if (r != -EPERM)
 		return NULL;
 	for (size_t i = 0; i < sizeof(step_caps) / sizeof(step_caps[0]); i++)
-		if (step_caps[i].step == step) {
-			cap_value_t cap = step_caps[i].cap;
-
-			return have_cap(cap)
-				   ? NULL
-				   : (cap == CAP_NET_ADMIN ? "CAP_NET_ADMIN" : "CAP_SYS_ADMIN");
-		}
+		if (step_caps[i].step == step)
+			return have_cap(step_caps[i].cap) ? NULL : step_caps[i].name;
 	return NULL;
 }
 
