@@ -6,7 +6,7 @@ BUILD_FUZZ  ?= build-fuzz
 SECONDS     ?= 60
 MESON_FLAGS ?=
 
-.PHONY: all build deps demo check check-fast fuzz bench format clean
+.PHONY: all build deps demo check check-fast fuzz bench deb format clean
 
 all: build
 
@@ -41,6 +41,11 @@ bench:
 	bench/run $(BUILD)
 	bench/idle $(BUILD)
 	bench/accept $(BUILD)
+
+# The Debian package, built in a copy of the tree: $(BUILD)/deb/*.deb.
+deb:
+	@scripts/install-deps.sh deb
+	scripts/deb.sh $(BUILD)/deb
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

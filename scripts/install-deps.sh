@@ -3,11 +3,15 @@
 # Only what is missing is installed; "apt-get update" runs once, and only
 # when something has to be installed.
 #
-#   scripts/install-deps.sh [build|check|bench]   (default: check)
+#   scripts/install-deps.sh [build|deb|check|bench]   (default: check)
 set -eu
 
+# pandoc renders the man pages (docs/meson.build).
 build="gcc meson ninja-build pkg-config libevent-dev libsystemd-dev libcap-dev
-       libseccomp-dev libinih-dev libmnl-dev"
+       libseccomp-dev libinih-dev libmnl-dev pandoc"
+# make deb: dpkg-buildpackage and dh; lintian checks the result
+# (tests/integration/test_package.py).
+deb="$build dpkg-dev debhelper lintian"
 # Real services and peers used by the integration tests and the demo;
 # clang and its libFuzzer runtime (libclang_rt.fuzzer) for scripts/fuzz.sh;
 # systemd for busctl, a D-Bus client of the control socket.
@@ -17,7 +21,8 @@ build="gcc meson ninja-build pkg-config libevent-dev libsystemd-dev libcap-dev
 # Image= (supervisor/image.c) runs umoci and skopeo; tests/integration/test_image.py
 # builds its image with umoci from busybox (its libraries copied in, if any);
 # buildah for building images by hand.
-check="$build curl iproute2 lighttpd python3 python3-gunicorn clang-format busybox git
+# python3-yaml reads the Kubernetes manifests (tests/integration/test_deploy.py).
+check="$deb python3-yaml curl iproute2 lighttpd python3 python3-gunicorn clang-format busybox git
        clang libclang-rt-14-dev systemd prometheus haproxy
        umoci skopeo buildah"
 # Peers measured side by side in bench/.
@@ -26,9 +31,10 @@ bench="$check bubblewrap systemd-container systemd xinetd ucspi-tcp wrk
 
 case "${1:-check}" in
 build) want=$build ;;
+deb) want=$deb ;;
 check) want=$check ;;
 bench) want=$bench ;;
-*) echo "usage: $0 [build|check|bench]" >&2; exit 2 ;;
+*) echo "usage: $0 [build|deb|check|bench]" >&2; exit 2 ;;
 esac
 
 missing=""

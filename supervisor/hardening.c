@@ -50,6 +50,38 @@ static bool have_cap(cap_value_t cap)
 	return v == CAP_SET;
 }
 
+/* The capability each setup step needs in the namespaces it acts on: a
+ * step failing with EPERM while the daemon itself lacks it (nested in a
+ * container that dropped it, a reduced bounding set) is explained by that. */
+#define STEP_CAP(step, cap)                                                                        \
+	{                                                                                          \
+		step, cap, #cap                                                                    \
+	}
+static const struct {
+	enum activator_step step;
+	cap_value_t cap;
+	const char *name;
+} step_caps[] = {
+    STEP_CAP(STEP_LOOPBACK, CAP_NET_ADMIN),   STEP_CAP(STEP_MOUNT_PRIVATE, CAP_SYS_ADMIN),
+    STEP_CAP(STEP_ROOTFS, CAP_SYS_ADMIN),     STEP_CAP(STEP_MOUNTPOINTS, CAP_SYS_ADMIN),
+    STEP_CAP(STEP_READ_ONLY, CAP_SYS_ADMIN),  STEP_CAP(STEP_BIND, CAP_SYS_ADMIN),
+    STEP_CAP(STEP_PROC, CAP_SYS_ADMIN),       STEP_CAP(STEP_SYS, CAP_SYS_ADMIN),
+    STEP_CAP(STEP_DEV, CAP_SYS_ADMIN),        STEP_CAP(STEP_TMPFS, CAP_SYS_ADMIN),
+    STEP_CAP(STEP_PIVOT_ROOT, CAP_SYS_ADMIN), STEP_CAP(STEP_HOSTNAME, CAP_SYS_ADMIN),
+    STEP_CAP(STEP_NETNS, CAP_SYS_ADMIN),      STEP_CAP(STEP_USERNS, CAP_SYS_ADMIN),
+    STEP_CAP(STEP_IDMAP, CAP_SYS_ADMIN),      STEP_CAP(STEP_ENTER, CAP_SYS_ADMIN),
+};
+
+const char *hardening_missing_cap(enum activator_step step, int r)
+{
+	if (r != -EPERM)
+		return NULL;
+	for (size_t i = 0; i < sizeof(step_caps) / sizeof(step_caps[0]); i++)
+		if (step_caps[i].step == step)
+			return have_cap(step_caps[i].cap) ? NULL : step_caps[i].name;
+	return NULL;
+}
+
 static int userns_slot_get(struct service *s)
 {
 	if (s->userns_slot > 0)

@@ -38,5 +38,9 @@ int hardening_check(const struct service_config *c, FILE *out);
 /* What can be made once per service, when it is created: its user
  * namespace (PrivateUsers=). 0 or a negative errno (logged). */
 int hardening_prepare(struct service *s);
+/* "CAP_NET_ADMIN" when a setup step that failed with r = -EPERM needs a
+ * capability the daemon itself does not have (so nor do its containers),
+ * else NULL. */
+const char *hardening_missing_cap(enum activator_step step, int r);
 /* Frees what hardening_fill() cached on the service. */
 void hardening_release(struct service *s);

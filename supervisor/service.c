@@ -602,6 +602,8 @@ fail_log:
 void service_log_setup_failure(const struct service *s, const char *prefix, int r,
 			       const struct activator_failure *f)
 {
+	const char *cap;
+
 	if (f->step == STEP_IDMAP) {
 		log_errno(LOG_ERR, r,
 			  "%s: PrivateUsers= with Directory=%s: cannot make an idmapped mount of "
@@ -620,6 +622,15 @@ void service_log_setup_failure(const struct service *s, const char *prefix, int 
 		    "directory above it searchable, by others; or give it with Bind=…:idmap)",
 		    prefix, activator_step_name(f->step), f->what[0] ? " (" : "", f->what,
 		    f->what[0] ? ")" : "");
+		return;
+	}
+	if ((cap = hardening_missing_cap(f->step, r))) {
+		/* The host's doing, not the configuration's: say what to grant. */
+		log_errno(LOG_ERR, r,
+			  "%s setup failed at %s%s%s%s: nsinetd lacks %s (it runs in a container "
+			  "or with a bounding set without it): grant it to the daemon",
+			  prefix, activator_step_name(f->step), f->what[0] ? " (" : "", f->what,
+			  f->what[0] ? ")" : "", cap);
 		return;
 	}
 	log_errno(LOG_ERR, r, "%s setup failed at %s%s%s%s", prefix, activator_step_name(f->step),
@@ -779,6 +790,7 @@ static void single_exec_cb(struct container *c, int r, const struct activator_fa
 {
 	struct service *s = userdata;
 	char prefix[300];
+	const char *cap;
 
 	if (r == 0 && (s->state == SERVICE_PARKED || s->discarding)) {
 		/* The sync socket of a parked container closed without a
@@ -808,9 +820,10 @@ static void single_exec_cb(struct container *c, int r, const struct activator_fa
 		return; /* no outcome: the exit says what happened */
 	s->stats.setup_failures[f->step < _STEP_MAX ? f->step : STEP_NONE]++;
 	/* Cut if long: the log line has it whole. */
-	cut_printf(s->setup_failure, sizeof(s->setup_failure), "setup failed at %s%s%s%s: %s",
+	cap = hardening_missing_cap(f->step, r);
+	cut_printf(s->setup_failure, sizeof(s->setup_failure), "setup failed at %s%s%s%s: %s%s%s",
 		   activator_step_name(f->step), f->what[0] ? " (" : "", f->what,
-		   f->what[0] ? ")" : "", strerror(-r));
+		   f->what[0] ? ")" : "", strerror(-r), cap ? ": nsinetd lacks " : "", cap ?: "");
 	snprintf(prefix, sizeof(prefix), "%s: %scontainer", name(s),
 		 s->state == SERVICE_PARKED ? "parked " : "");
 	service_log_setup_failure(s, prefix, r, f);

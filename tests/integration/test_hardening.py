@@ -2,6 +2,7 @@
 """The sandbox defaults and their knobs, seen from inside by the probe."""
 import os
 import re
+import shutil
 import subprocess
 import tempfile
 
@@ -574,6 +575,39 @@ def test_rootless():
         assert d.stop() == 0
 
 
+def test_missing_capability_is_named():
+    """nsinetd nested in a container without CAP_NET_ADMIN (systemd-nspawn
+    drops it): a container of its own cannot bring its loopback up, and the
+    error says which capability the daemon lacks rather than a bare EPERM."""
+    if not shutil.which("setpriv"):
+        raise SkipTest("setpriv is missing (Debian package util-linux)")
+    port = free_port()
+    # PrivateUsers=no: with a user namespace of its own the container would
+    # have CAP_NET_ADMIN over its network namespace whatever the daemon has.
+    conf = probe_conf(f"127.0.0.1:{port}", extra_container="PrivateUsers=no")
+    with Daemon({"nocap": conf},
+                prefix=["setpriv", "--bounding-set=-net_admin", "--inh-caps=-net_admin"]) as d:
+        d.start()
+        with open(f"/proc/{d.proc.pid}/status") as f:
+            eff = int([l for l in f if l.startswith("CapEff:")][0].split()[1], 16)
+        assert not eff & (1 << 12), f"the daemon still has CAP_NET_ADMIN: {eff:#x}"
+        with d.events("nocap") as ev, connect(("127.0.0.1", port)):
+            ev.wait("failed")
+        why = [e["Reason"] for e in ev.seen if e["NewState"] == "failed"][0]
+        assert why == ("setup failed at loopback: Operation not permitted: "
+                       "nsinetd lacks CAP_NET_ADMIN"), why
+        d.wait_log(r"nocap: container setup failed at loopback: nsinetd lacks "
+                   r"CAP_NET_ADMIN .*grant it to the daemon: Operation not permitted")
+        assert d.stop() == 0
+    # The same service where the daemon has the capability: it starts.
+    with Daemon({"cap": conf}) as d:
+        d.start()
+        report = probe_stream(("127.0.0.1", port))
+        assert [i["up"] for i in report["interfaces"] if i["name"] == "lo"] == [True], report
+        assert "lacks CAP_NET_ADMIN" not in d.log()
+        assert d.stop() == 0
+
+
 if __name__ == "__main__":
     main([test_default_root_capabilities_and_filter, test_bench_switch_ignored,
           test_user_has_no_capabilities,
@@ -590,4 +624,4 @@ if __name__ == "__main__":
             test_user_lookup_refuses_a_fifo, test_user_lookup_stays_in_the_tree,
             test_host_mounts_made_later_stay_out,
             test_cgroup_settings_not_enforced_are_said, test_memory_max_enforced,
-            test_rootless])
+            test_rootless, test_missing_capability_is_named])
