@@ -11,9 +11,11 @@ build="gcc meson ninja-build pkg-config libevent-dev libsystemd-dev libcap-dev
 # Real services and peers used by the integration tests and the demo;
 # clang and its libFuzzer runtime (libclang_rt.fuzzer) for scripts/fuzz.sh;
 # systemd for busctl, a D-Bus client of the control socket.
-# prometheus for promtool and a real server (tests/integration/test_metrics.py).
+# prometheus for promtool and a real server (tests/integration/test_metrics.py);
+# mmdebstrap and systemd-container: a Debian tree booted by systemd-nspawn
+# with nsinetd installed in it (test_systemd.py).
 check="$build curl iproute2 lighttpd python3 python3-gunicorn clang-format busybox git
-       clang libclang-rt-14-dev systemd prometheus"
+       clang libclang-rt-14-dev systemd prometheus mmdebstrap systemd-container"
 # Peers measured side by side in bench/.
 bench="$check bubblewrap systemd-container systemd xinetd ucspi-tcp wrk
        hyperfine strace"
