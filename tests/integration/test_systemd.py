@@ -243,7 +243,12 @@ def test_installed_unit_under_systemd():
             s.connect(sock)
             s.sendall(b"hello through systemd\n")
             s.shutdown(socket.SHUT_WR)
-            assert recv_all(s) == b"hello through systemd\n"
+            try:
+                got = recv_all(s)
+            except OSError as e:
+                got = repr(e)
+        assert got == b"hello through systemd\n", (got, b.run(
+            "journalctl", "-u", "nsinetd", "--no-pager", "-o", "cat").stdout)
         # The sandbox's cgroup was below the delegated one (Delegate=yes).
         journal = b.run("journalctl", "-u", "nsinetd", "--no-pager", "-o", "cat").stdout
         assert "exited" in journal or "status 0" in journal, journal
