@@ -187,6 +187,28 @@ static bool child_keeps_cap(const struct activator_spec *spec, int cap)
  * in its own namespace every port is unprivileged instead (Docker does the
  * same), if the payload keeps that capability.
  */
+/* A file of a procfs instance of our own, never attached anywhere: for a
+ * write that the /proc we see refuses because an outer container manager
+ * made /proc/sys read-only (systemd-nspawn does), though the setting is of
+ * a namespace of ours. /proc/sys/net is the opener's network namespace. */
+static int open_own_proc(const char *name, int flags)
+{
+	_cleanup_close_ int fs = -1, mnt = -1;
+	int fd;
+
+	fs = fsopen("proc", FSOPEN_CLOEXEC);
+	if (fs < 0)
+		return -errno;
+	if (fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+		return -errno;
+	mnt =
+	    fsmount(fs, FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
+	if (mnt < 0)
+		return -errno;
+	fd = openat(mnt, name, flags | O_CLOEXEC);
+	return fd < 0 ? -errno : fd;
+}
+
 static int child_loopback(struct activator_ctx *c)
 {
 	const struct activator_spec *spec = c->spec;
@@ -203,6 +225,11 @@ static int child_loopback(struct activator_ctx *c)
 		/* /proc/sys/net is the opener's network namespace: ours. */
 		c->what = "/proc/sys/net/ipv4/ip_unprivileged_port_start";
 		fd = open(c->what, O_WRONLY | O_CLOEXEC);
+		if (fd < 0 && errno == EROFS) {
+			fd = open_own_proc(c->what + strlen("/proc/"), O_WRONLY);
+			if (fd < 0)
+				return fd;
+		}
 		if (fd < 0 || write(fd, "0", 1) != 1)
 			return -errno;
 		c->what = NULL;

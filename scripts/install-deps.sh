@@ -21,10 +21,12 @@ deb="$build dpkg-dev debhelper lintian"
 # Image= (supervisor/image.c) runs umoci and skopeo; tests/integration/test_image.py
 # builds its image with umoci from busybox (its libraries copied in, if any);
 # buildah for building images by hand.
+# mmdebstrap and systemd-container: a Debian tree booted by systemd-nspawn
+# with nsinetd installed in it (test_systemd.py).
 # python3-yaml reads the Kubernetes manifests (tests/integration/test_deploy.py).
 check="$deb python3-yaml curl iproute2 lighttpd python3 python3-gunicorn clang-format busybox git
        clang libclang-rt-14-dev systemd prometheus haproxy
-       umoci skopeo buildah"
+       umoci skopeo buildah mmdebstrap systemd-container"
 # Peers measured side by side in bench/.
 bench="$check bubblewrap systemd-container systemd xinetd ucspi-tcp wrk
        hyperfine strace"
