@@ -44,8 +44,10 @@ struct manager {
 	char *cgroup_base;      /* relative to cgroup.self, e.g. "nsinetd-42" */
 	char *cgroup_base_path; /* absolute */
 
-	/* Sockets passed by systemd that no service claimed (yet). */
+	/* Sockets passed by systemd that no service claimed (yet), with their
+	 * names from LISTEN_FDNAMES (NULL if none). */
 	int *inherited;
+	char **inherited_names;
 	size_t n_inherited;
 
 	/* The idle accounting tick (idle.c), armed only while needed. */
@@ -94,5 +96,9 @@ void manager_service_dead(struct manager *m, struct service *s);
  * control interface's signal). */
 void manager_service_changed(struct manager *m, struct service *s, int old, const char *reason,
 			     usec_t now);
+/* Closes the sockets an earlier daemon stored (fdstore.h) that no service
+ * claimed, and tells the service manager to forget them; those of socket
+ * units stay for a reload to claim. After the first load. */
+void manager_forget_unclaimed(struct manager *m);
 /* Sends STATUS= to the service manager, if any. */
 void manager_notify_status(struct manager *m);

@@ -50,6 +50,20 @@ def free_port():
     raise RuntimeError("no free port")
 
 
+def unit_cgroup(tag):
+    """Makes a cgroup for a stand-in systemd unit below the test's own:
+    its path (SkipTest without cgroup v2). A daemon started in it with
+    INVOCATION_ID set behaves as under systemd with Delegate=yes."""
+    mnt = cgroup2_mount()
+    if not mnt:
+        raise SkipTest("no cgroup v2 mounted")
+    with open("/proc/self/cgroup") as f:
+        own = [l.split("::", 1)[1].strip() for l in f if l.startswith("0::")][0]
+    unit = os.path.join(mnt + own.rstrip("/"), f"{tag}-{os.getpid()}")
+    os.mkdir(unit)
+    return unit
+
+
 def cgroup2_mount():
     with open("/proc/self/mountinfo") as f:
         for line in f:

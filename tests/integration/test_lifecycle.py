@@ -284,14 +284,8 @@ def test_sigkilled_daemon_cgroup_removed_by_next():
 def test_systemd_delegation_moves_daemon_to_leaf():
     """Under systemd (INVOCATION_ID, Delegate=yes) the daemon moves itself to
     UNIT/supervisor and its containers go to UNIT/containers/NAME."""
-    from nsitest import SkipTest, cgroup2_mount
-    mnt = cgroup2_mount()
-    if not mnt:
-        raise SkipTest("no cgroup v2 mounted")
-    with open("/proc/self/cgroup") as f:
-        own = [l.split("::", 1)[1].strip() for l in f if l.startswith("0::")][0]
-    unit = os.path.join(mnt + own.rstrip("/"), f"nsitest-unit-{os.getpid()}")
-    os.mkdir(unit)
+    from nsitest import unit_cgroup
+    unit = unit_cgroup("nsitest-unit")
     port = free_port()
     try:
         with Daemon({"dlg": probe_conf(f"127.0.0.1:{port}")}) as d:
