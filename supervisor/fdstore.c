@@ -100,3 +100,13 @@ int fdstore_remove(const char *name)
 	snprintf(state, sizeof(state), "FDSTOREREMOVE=1\nFDNAME=%s", name);
 	return send_state(state, NULL, 0);
 }
+
+void fdstore_forget(const char *service, const struct listen_config *lc)
+{
+	char name[FDSTORE_NAME_MAX];
+
+	if (!fdstore_enabled())
+		return;
+	fdstore_name(service, lc, name);
+	(void)fdstore_remove(name);
+}

@@ -44,3 +44,5 @@ int fdstore_add(const char *name, int fd);
 /* FDSTOREREMOVE=1 with FDNAME=name: the service manager closes every fd it
  * keeps under that name. 0 without a store; -errno. */
 int fdstore_remove(const char *name);
+/* fdstore_remove() of service's listener lc, whose fd the daemon closes. */
+void fdstore_forget(const char *service, const struct listen_config *lc);

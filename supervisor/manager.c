@@ -647,6 +647,7 @@ static int add_service(struct manager *m, struct service_config *cfg, struct ser
 			if (fds[i] >= 0) {
 				close(fds[i]);
 				listener_unlink(&cfg->socket.listen[i]);
+				fdstore_forget(cfg->name, &cfg->socket.listen[i]);
 			}
 		}
 		log_error("%s: not started", cfg->name);

@@ -1420,12 +1420,8 @@ static void destroy(struct service *s, bool own_cfg)
 			/* A listener gone with its service (a reload): the
 			 * service manager must not keep it. One kept at
 			 * shutdown lets clients wait for the next daemon. */
-			if (!s->manager->shutting_down) {
-				char name[FDSTORE_NAME_MAX];
-
-				fdstore_name(s->cfg->name, &s->cfg->socket.listen[i], name);
-				(void)fdstore_remove(name);
-			}
+			if (!s->manager->shutting_down)
+				fdstore_forget(s->cfg->name, &s->cfg->socket.listen[i]);
 		}
 	}
 	if (s->predecessor)

@@ -268,6 +268,30 @@ def test_reload_removes_from_store():
             store.close()
 
 
+def test_service_that_fails_forgets_its_stored_listener():
+    """A service whose second listener cannot be bound (the address is
+    taken) does not start: its first listener, bound and stored already,
+    is closed and must leave the store too, or systemd would keep the port
+    bound for nothing."""
+    p1, p2 = free_port(), free_port()
+    with Daemon({"x": probe_conf([f"127.0.0.1:{p1}", f"127.0.0.1:{p2}"])}) as d, \
+            socket.socket() as taken:
+        taken.bind(("127.0.0.1", p2))
+        taken.listen()
+        store = FdStore(os.path.join(d.tmp, "notify"))
+        d.env = {"NOTIFY_SOCKET": store.path}
+        try:
+            d.start()
+            n1 = f"nsinetd/stream/x/127.0.0.1%3A{p1}"
+            wait_for(lambda: store.has(lambda st: n1 in st.removed), 10,
+                     f"FDSTOREREMOVE=1 of {n1}")
+            assert store.has(lambda st: not st.fds), sorted(store.fds)
+            d.wait_log("x: not started")
+            assert d.stop() == 0
+        finally:
+            store.close()
+
+
 def test_unit_restart_after_sigkill_of_frozen():
     """Under systemd (INVOCATION_ID) every daemon of the unit puts its
     containers in UNIT/containers/NAME. A daemon killed while its container
@@ -332,4 +356,5 @@ def ask(port):
 
 if __name__ == "__main__":
     main([test_sigkill_loses_no_request, test_reload_removes_from_store,
+          test_service_that_fails_forgets_its_stored_listener,
           test_unit_restart_after_sigkill_of_frozen])
