@@ -312,7 +312,10 @@ static void inherited_drop(struct manager *m, size_t i)
 	m->inherited_names[i] = NULL;
 }
 
-void manager_forget_unclaimed(struct manager *m)
+/* Closes the sockets an earlier daemon stored (fdstore.h) that no service
+ * claimed, and tells the service manager to forget them; those of socket
+ * units stay for a reload to claim. After the first load. */
+static void forget_unclaimed(struct manager *m)
 {
 	for (size_t i = 0; i < m->n_inherited; i++) {
 		const char *name = m->inherited_names[i];
@@ -681,7 +684,7 @@ int manager_load(struct manager *m)
 	for (size_t i = 0; i < n; i++)
 		(void)add_service(m, TAKE_PTR(cfgs[i]), NULL);
 	free(cfgs);
-	manager_forget_unclaimed(m);
+	forget_unclaimed(m);
 	log_info("%zu service(s) listening, configuration from %s", m->n_services, m->config_dir);
 	return 0;
 }

@@ -96,9 +96,5 @@ void manager_service_dead(struct manager *m, struct service *s);
  * control interface's signal). */
 void manager_service_changed(struct manager *m, struct service *s, int old, const char *reason,
 			     usec_t now);
-/* Closes the sockets an earlier daemon stored (fdstore.h) that no service
- * claimed, and tells the service manager to forget them; those of socket
- * units stay for a reload to claim. After the first load. */
-void manager_forget_unclaimed(struct manager *m);
 /* Sends STATUS= to the service manager, if any. */
 void manager_notify_status(struct manager *m);
