@@ -27,6 +27,7 @@
 #include "supervisor/rootdir.h"
 #include "supervisor/network.h"
 #include "supervisor/control.h"
+#include "supervisor/fdstore.h"
 #include "supervisor/metrics.h"
 #include "supervisor/service.h"
 
@@ -140,6 +141,32 @@ static int move_to_leaf(struct manager *m)
 	return 0;
 }
 
+/* Kills what runs in each cgroup below base (thawing a frozen one: the
+ * directory may be created again) and removes the directories; returns
+ * how many are still busy. */
+static unsigned remove_children(const char *base)
+{
+	unsigned busy = 0;
+	DIR *sub = opendir(base);
+	struct dirent *se;
+
+	while (sub && (se = readdir(sub))) {
+		_cleanup_free_ char *c = NULL;
+
+		if (se->d_type != DT_DIR || se->d_name[0] == '.')
+			continue;
+		if (asprintf(&c, "%s/%s", base, se->d_name) < 0)
+			continue;
+		(void)cgroup_kill(c);
+		(void)cgroup_freeze(c, false);
+		if (cgroup_remove(c) == -EBUSY)
+			busy++;
+	}
+	if (sub)
+		closedir(sub);
+	return busy;
+}
+
 /* SELF/nsinetd-PID of a daemon that is gone (SIGKILL, a crash): its
  * containers died with it (PDEATHSIG), but the directories stay. Only
  * directories of that name, and only when no process has that pid. A
@@ -162,8 +189,6 @@ static unsigned remove_stale_cgroups(struct manager *m)
 		_cleanup_free_ char *base = NULL;
 		char *end;
 		long pid;
-		DIR *sub;
-		struct dirent *se;
 		int r;
 
 		if (de->d_type != DT_DIR || strncmp(de->d_name, "nsinetd-", 8) != 0)
@@ -174,19 +199,7 @@ static unsigned remove_stale_cgroups(struct manager *m)
 			continue;
 		if (asprintf(&base, "%s/%s", dir, de->d_name) < 0)
 			continue;
-		sub = opendir(base);
-		while (sub && (se = readdir(sub))) {
-			_cleanup_free_ char *c = NULL;
-
-			if (se->d_type != DT_DIR || se->d_name[0] == '.')
-				continue;
-			if (asprintf(&c, "%s/%s", base, se->d_name) < 0)
-				continue;
-			(void)cgroup_kill(c);
-			(void)cgroup_remove(c);
-		}
-		if (sub)
-			closedir(sub);
+		(void)remove_children(base);
 		r = cgroup_remove(base);
 		if (r >= 0)
 			log_notice("removed the cgroup %s of an earlier nsinetd (pid %ld)", base,
@@ -255,25 +268,67 @@ static void setup_cgroup(struct manager *m)
 		return;
 	}
 	m->have_cgroup = true;
+	/* Under systemd the directory is the same for every daemon of the
+	 * unit: what a dead one left in it (systemd kills its processes,
+	 * PDEATHSIG too) must not hold, or freeze, the new containers. */
+	if (m->in_leaf && remove_children(m->cgroup_base_path) > 0)
+		log_warning("cgroups of an earlier nsinetd below %s are still busy",
+			    m->cgroup_base_path);
 	log_debug("containers go below cgroup %s", m->cgroup_base_path);
 }
 
+/* Sockets from the service manager: those of socket units, and those an
+ * earlier daemon stored (fdstore.h), told apart by their names. */
 static void adopt_inherited(struct manager *m)
 {
-	int n = sd_listen_fds(1);
+	char **names = NULL;
+	int n = sd_listen_fds_with_names(1, &names);
+	unsigned stored = 0;
 
 	if (n <= 0)
 		return;
 	m->inherited = calloc((size_t)n, sizeof(int));
-	if (!m->inherited)
-		return;
+	m->inherited_names = calloc((size_t)n, sizeof(char *));
 	for (int i = 0; i < n; i++) {
 		int fd = SD_LISTEN_FDS_START + i;
 		/* Ours now: no container may inherit it by accident. */
 		(void)fcntl(fd, F_SETFD, FD_CLOEXEC);
+		if (!m->inherited || !m->inherited_names) {
+			close(fd);
+			continue;
+		}
+		m->inherited_names[m->n_inherited] = names ? TAKE_PTR(names[i]) : NULL;
+		stored += fdstore_name_is_ours(m->inherited_names[m->n_inherited]);
 		m->inherited[m->n_inherited++] = fd;
 	}
-	log_info("received %d socket(s) from the service manager", n);
+	strv_free(names);
+	log_info("received %d socket(s) from the service manager, %u of them from its fd store", n,
+		 stored);
+}
+
+static void inherited_drop(struct manager *m, size_t i)
+{
+	m->inherited[i] = safe_close(m->inherited[i]);
+	free(m->inherited_names[i]);
+	m->inherited_names[i] = NULL;
+}
+
+/* Closes the sockets an earlier daemon stored (fdstore.h) that no service
+ * claimed, and tells the service manager to forget them; those of socket
+ * units stay for a reload to claim. After the first load. */
+static void forget_unclaimed(struct manager *m)
+{
+	for (size_t i = 0; i < m->n_inherited; i++) {
+		const char *name = m->inherited_names[i];
+
+		if (m->inherited[i] < 0 || !fdstore_name_is_ours(name))
+			continue;
+		log_notice("the socket stored as %s belongs to no configured service: closed, and "
+			   "removed from the fd store",
+			   name);
+		(void)fdstore_remove(name);
+		inherited_drop(m, i);
+	}
 }
 
 static void free_dead_cb(evutil_socket_t fd, short what, void *arg)
@@ -403,9 +458,13 @@ struct manager *manager_free(struct manager *m)
 	}
 	cgroup_root_done(&m->cgroup);
 	free(m->cgroup_base);
-	for (size_t i = 0; i < m->n_inherited; i++)
+	for (size_t i = 0; i < m->n_inherited; i++) {
 		safe_close(m->inherited[i]);
+		if (m->inherited_names)
+			free(m->inherited_names[i]);
+	}
 	free(m->inherited);
+	free(m->inherited_names);
 	if (m->staging_dir)
 		(void)rmdir(m->staging_dir);
 	free(m->staging_dir);
@@ -461,38 +520,111 @@ static struct service *find_service(struct manager *m, const char *name)
 	return NULL;
 }
 
-/* An fd for a listen address: kept from a running service (reload), passed
- * by systemd, or new. */
+/* Into the service manager's fd store, if there is one: a failure costs
+ * only the socket's survival of a crash. */
+static void store(const struct service_config *cfg, const struct listen_config *lc,
+		  const char *name, int fd)
+{
+	int r = fdstore_add(name, fd);
+
+	if (r < 0)
+		log_errno(LOG_WARNING, r,
+			  "%s: %s=%s: cannot store the socket with the service manager as %s",
+			  cfg->name, listen_type_to_string(lc->type), lc->text, name);
+	else if (fdstore_enabled())
+		log_debug("%s: %s=%s: stored with the service manager as %s", cfg->name,
+			  listen_type_to_string(lc->type), lc->text, name);
+}
+
+/* Other fds stored under the name of the one adopted (the store keeps
+ * several under one name): closed, and, since the service manager forgets
+ * by name only, all forgotten and the adopted one stored again. */
+static int forget_duplicates(struct manager *m, size_t adopted, const struct service_config *cfg,
+			     const struct listen_config *lc, const char *name, int fd)
+{
+	unsigned n = 0;
+
+	for (size_t i = adopted + 1; i < m->n_inherited; i++)
+		if (m->inherited[i] >= 0 && m->inherited_names[i] &&
+		    strcmp(m->inherited_names[i], name) == 0) {
+			inherited_drop(m, i);
+			n++;
+		}
+	if (n == 0)
+		return 0;
+	log_warning("%s: %s=%s: %u more socket(s) stored as %s: closed", cfg->name,
+		    listen_type_to_string(lc->type), lc->text, n, name);
+	(void)fdstore_remove(name);
+	store(cfg, lc, name, fd);
+	return 0;
+}
+
+/* An fd for a listen address: kept from a running service (reload), stored
+ * by an earlier daemon (adopted by its name), passed by a socket unit (by
+ * its address), or new. */
 static int take_fd(struct manager *m, const struct service_config *cfg,
 		   const struct listen_config *lc, int *ret_fd)
 {
-	char what[LISTENER_WHAT_MAX];
+	char what[LISTENER_WHAT_MAX], name[FDSTORE_NAME_MAX], old[FDSTORE_NAME_MAX];
+	const char *type = listen_type_to_string(lc->type);
 	int r;
 
+	fdstore_name(cfg->name, lc, name);
 	for (size_t i = 0; i < m->n_services; i++) {
 		int fd = service_take_fd(m->services[i], lc);
 		if (fd >= 0) {
 			r = listener_update(fd, lc, &cfg->socket);
 			if (r < 0)
 				log_errno(LOG_WARNING, r, "%s: %s=%s: cannot update backlog",
-					  cfg->name, listen_type_to_string(lc->type), lc->text);
+					  cfg->name, type, lc->text);
+			/* Stored under the old service's name: under ours now. */
+			fdstore_name(m->services[i]->cfg->name, lc, old);
+			if (strcmp(old, name) != 0) {
+				(void)fdstore_remove(old);
+				store(cfg, lc, name, fd);
+			}
 			*ret_fd = fd;
 			return 0;
 		}
 	}
+	/* Stored by an earlier daemon under this very name. */
 	for (size_t i = 0; i < m->n_inherited; i++) {
-		if (m->inherited[i] >= 0 && listener_matches(m->inherited[i], lc)) {
-			*ret_fd = m->inherited[i];
-			m->inherited[i] = -1;
-			log_info("%s: %s=%s: using the socket passed by the service manager",
-				 cfg->name, listen_type_to_string(lc->type), lc->text);
-			return 0;
+		if (m->inherited[i] < 0 || !m->inherited_names[i] ||
+		    strcmp(m->inherited_names[i], name) != 0)
+			continue;
+		if (listener_matches(m->inherited[i], lc)) {
+			*ret_fd = TAKE_FD(m->inherited[i]);
+			log_info("%s: %s=%s: adopted the socket stored as %s", cfg->name, type,
+				 lc->text, name);
+			return forget_duplicates(m, i, cfg, lc, name, *ret_fd);
 		}
+		log_warning("%s: %s=%s: the socket stored as %s is not of that type and address: "
+			    "closed, removed from the fd store, and bound anew",
+			    cfg->name, type, lc->text, name);
+		(void)fdstore_remove(name);
+		inherited_drop(m, i);
+	}
+	/* From a socket unit, or stored under another name (a service of
+	 * another name had this address): by its type and address. */
+	for (size_t i = 0; i < m->n_inherited; i++) {
+		const char *iname = m->inherited_names[i];
+
+		if (m->inherited[i] < 0 || !listener_matches(m->inherited[i], lc))
+			continue;
+		*ret_fd = TAKE_FD(m->inherited[i]);
+		log_info("%s: %s=%s: using the socket passed by the service manager (%s)",
+			 cfg->name, type, lc->text, iname ? iname : "unnamed");
+		if (fdstore_name_is_ours(iname)) {
+			(void)fdstore_remove(iname);
+			store(cfg, lc, name, *ret_fd);
+		}
+		return 0;
 	}
 	r = listener_open(lc, &cfg->socket, ret_fd, what, sizeof(what));
 	if (r < 0)
-		return log_errno(LOG_ERR, r, "%s: %s=%s: cannot %s", cfg->name,
-				 listen_type_to_string(lc->type), lc->text, what);
+		return log_errno(LOG_ERR, r, "%s: %s=%s: cannot %s", cfg->name, type, lc->text,
+				 what);
+	store(cfg, lc, name, *ret_fd);
 	return 0;
 }
 
@@ -548,6 +680,7 @@ static int add_service(struct manager *m, struct service_config *cfg, struct ser
 			if (fds[i] >= 0) {
 				close(fds[i]);
 				listener_unlink(&cfg->socket.listen[i]);
+				fdstore_forget(cfg->name, &cfg->socket.listen[i]);
 			}
 		}
 		log_error("%s: not started", cfg->name);
@@ -581,6 +714,7 @@ int manager_load(struct manager *m)
 	for (size_t i = 0; i < n; i++)
 		(void)add_service(m, TAKE_PTR(cfgs[i]), NULL);
 	free(cfgs);
+	forget_unclaimed(m);
 	/* Trees of images an earlier configuration used (after the jobs,
 	 * if any run). */
 	manager_images_gc(m);

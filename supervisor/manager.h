@@ -45,8 +45,10 @@ struct manager {
 	char *cgroup_base;      /* relative to cgroup.self, e.g. "nsinetd-42" */
 	char *cgroup_base_path; /* absolute */
 
-	/* Sockets passed by systemd that no service claimed (yet). */
+	/* Sockets passed by systemd that no service claimed (yet), with their
+	 * names from LISTEN_FDNAMES (NULL if none). */
 	int *inherited;
+	char **inherited_names;
 	size_t n_inherited;
 
 	/* The idle accounting tick (idle.c), armed only while needed. */

@@ -30,6 +30,7 @@
 #include "common/strv.h"
 #include "supervisor/accept.h"
 #include "supervisor/container.h"
+#include "supervisor/fdstore.h"
 #include "supervisor/event-util.h"
 #include "supervisor/hardening.h"
 #include "supervisor/idle.h"
@@ -1480,6 +1481,11 @@ static void destroy(struct service *s, bool own_cfg)
 		if (s->fds[i] >= 0) {
 			close(s->fds[i]);
 			listener_unlink(&s->cfg->socket.listen[i]);
+			/* A listener gone with its service (a reload): the
+			 * service manager must not keep it. One kept at
+			 * shutdown lets clients wait for the next daemon. */
+			if (!s->manager->shutting_down)
+				fdstore_forget(s->cfg->name, &s->cfg->socket.listen[i]);
 		}
 	}
 	if (s->predecessor)

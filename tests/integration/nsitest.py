@@ -50,6 +50,20 @@ def free_port():
     raise RuntimeError("no free port")
 
 
+def unit_cgroup(tag):
+    """Makes a cgroup for a stand-in systemd unit below the test's own:
+    its path (SkipTest without cgroup v2). A daemon started in it with
+    INVOCATION_ID set behaves as under systemd with Delegate=yes."""
+    mnt = cgroup2_mount()
+    if not mnt:
+        raise SkipTest("no cgroup v2 mounted")
+    with open("/proc/self/cgroup") as f:
+        own = [l.split("::", 1)[1].strip() for l in f if l.startswith("0::")][0]
+    unit = os.path.join(mnt + own.rstrip("/"), f"{tag}-{os.getpid()}")
+    os.mkdir(unit)
+    return unit
+
+
 def cgroup2_mount():
     with open("/proc/self/mountinfo") as f:
         for line in f:
@@ -59,24 +73,181 @@ def cgroup2_mount():
     return None
 
 
+# What the running test waits for right now, for the message of its own
+# deadline (TAP.run): set by every helper below that waits.
+_awaiting = []
+
+
+class awaiting:
+    """with awaiting("what"): names a blocking step for the test's deadline
+    message (nested: the innermost is named)."""
+
+    def __init__(self, what):
+        self.what = what
+
+    def __enter__(self):
+        _awaiting.append(self.what)
+        return self
+
+    def __exit__(self, *exc):
+        _awaiting.pop()
+
+
+class Deadline:
+    """One deadline for a wait made of several steps: left() is the time
+    that remains, and raises a TimeoutError (an OSError, as a socket's
+    timeout) naming what was awaited once there is none."""
+
+    def __init__(self, seconds, what):
+        self.seconds = seconds
+        self.what = what
+        self.end = time.monotonic() + seconds
+
+    def expired(self):
+        return time.monotonic() >= self.end
+
+    def left(self):
+        left = self.end - time.monotonic()
+        if left <= 0:
+            raise TimeoutError(f"timed out after {self.seconds}s waiting for {self.what}")
+        return left
+
+
 def wait_for(cond, timeout=10.0, what="condition"):
     end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        v = cond()
-        if v:
-            return v
-        time.sleep(0.02)
+    with awaiting(what):
+        while time.monotonic() < end:
+            v = cond()
+            if v:
+                return v
+            time.sleep(0.02)
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
-def recv_all(sock, limit=1 << 20):
+def recv_all(sock, limit=1 << 20, timeout=None, what="the whole answer (EOF)"):
+    """Reads until EOF (or limit bytes) within one deadline: timeout, else
+    the socket's own timeout, else 10 s, for the whole answer and not for
+    each recv(). A TimeoutError says what was awaited and what came."""
+    t = timeout or sock.gettimeout() or 10.0
+    d = Deadline(t, what)
     data = b""
-    while len(data) < limit:
-        chunk = sock.recv(65536)
-        if not chunk:
-            break
-        data += chunk
+    with awaiting(what):
+        while len(data) < limit:
+            try:
+                sock.settimeout(d.left())
+                chunk = sock.recv(65536)
+            except TimeoutError as e:
+                raise TimeoutError(f"timed out after {t}s waiting for {what} "
+                                   f"({len(data)} bytes came)") from e
+            if not chunk:
+                break
+            data += chunk
     return data
+
+
+def recv_one(sock, size=65536, timeout=10.0, what="an answer", recvfrom=False):
+    """One recv() (or recvfrom()) within a deadline; the TimeoutError says
+    what was awaited."""
+    sock.settimeout(timeout)
+    with awaiting(what):
+        try:
+            return sock.recvfrom(size) if recvfrom else sock.recv(size)
+        except TimeoutError:
+            raise TimeoutError(f"timed out after {timeout}s waiting for {what}") from None
+
+
+def accept_one(sock, timeout=10.0, what="a connection"):
+    sock.settimeout(timeout)
+    with awaiting(what):
+        try:
+            return sock.accept()
+        except TimeoutError:
+            raise TimeoutError(f"timed out after {timeout}s waiting for {what}") from None
+
+
+def join_all(threads, timeout, what):
+    """Joins every thread within one deadline; fails naming what the
+    threads did if one is still alive."""
+    end = time.monotonic() + timeout
+    with awaiting(what):
+        for t in threads:
+            t.join(max(0.0, end - time.monotonic()))
+    alive = sum(1 for t in threads if t.is_alive())
+    if alive:
+        raise AssertionError(f"timed out after {timeout}s waiting for {what}: "
+                             f"{alive} of {len(threads)} still running")
+
+
+def proc_wait(proc, timeout, what):
+    """Waits for a child process; kills it and fails, naming what, if it
+    has not exited within timeout. Returns its exit code."""
+    with awaiting(what):
+        try:
+            return proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+            raise AssertionError(f"timed out after {timeout}s waiting for {what} "
+                                 f"(pid {proc.pid}, killed)") from None
+
+
+def readline(stream, timeout, what):
+    """One line from a pipe (a subprocess's stdout or stderr, unbuffered or
+    not yet read from) within timeout; fails naming what if none came."""
+    import select
+    fd = stream.fileno()
+    d = Deadline(timeout, what)
+    buf = b""
+    with awaiting(what):
+        while not buf.endswith(b"\n"):
+            if not select.select([fd], [], [], d.left())[0]:
+                continue
+            c = os.read(fd, 1)
+            if not c:
+                break
+            buf += c
+    return buf.decode(errors="replace")
+
+
+def read_fd(fd, timeout, what, until_eof=True):
+    """Reads a raw fd (a pipe, a pty's master) within one deadline: until
+    EOF (or EIO, a pty whose other side is gone), or the first chunk if
+    not until_eof. Fails naming what if the deadline comes first."""
+    import select
+    d = Deadline(timeout, what)
+    out = b""
+    with awaiting(what):
+        while True:
+            if not select.select([fd], [], [], d.left())[0]:
+                continue
+            try:
+                chunk = os.read(fd, 65536)
+            except OSError:
+                break
+            out += chunk
+            if not chunk or not until_eof:
+                break
+    return out
+
+
+def notify_until(sock, msgs, match, what, timeout=10.0):
+    """Receives sd_notify datagrams on sock into msgs until one matches
+    (match(text) true), within one deadline; returns that one."""
+    d = Deadline(timeout, what + " on the notification socket")
+    with awaiting(d.what):
+        for m in msgs:
+            if match(m):
+                return m
+        while True:
+            sock.settimeout(d.left())
+            try:
+                m = sock.recv(4096).decode(errors="replace")
+            except TimeoutError:
+                raise TimeoutError(f"timed out after {timeout}s waiting for {what} "
+                                   f"(got {msgs})") from None
+            msgs.append(m)
+            if match(m):
+                return m
 
 
 def connect(addr, family=socket.AF_INET, kind=socket.SOCK_STREAM, timeout=10.0):
@@ -305,7 +476,7 @@ class Events:
         self.seen = []
         self.buf = b""
         # nsinetctl says so on stderr once it is subscribed.
-        line = self.proc.stderr.readline().decode()
+        line = readline(self.proc.stderr, 10, "nsinetctl events to subscribe")
         if "following state changes" not in line:
             raise AssertionError("nsinetctl events: " + line +
                                  self.proc.stderr.read().decode())
@@ -442,16 +613,51 @@ def probe_conf(listen, exec_args="", env=(), extra_container="", extra_socket=""
     return "\n".join(l for l in lines if l) + "\n"
 
 
+# Each test's own deadline, below meson's 300 s for the whole file: a
+# test that hangs fails with what it waited for, and the next one runs.
+# A test that needs more says so with @deadline(SECONDS).
+TEST_DEADLINE = float(os.environ.get("NSINETD_TEST_DEADLINE", "120"))
+
+
+def deadline(seconds):
+    def mark(fn):
+        fn.deadline = seconds
+        return fn
+    return mark
+
+
+class TestDeadline(Exception):
+    pass
+
+
+def _deadline_hit(signum, frame):
+    what = _awaiting[-1] if _awaiting else "a step that names no wait"
+    raise TestDeadline(f"no result within the test's deadline of {_deadline_now}s; "
+                       f"it was waiting for {what}")
+
+
+_deadline_now = 0
+
+
 class TAP:
     def __init__(self):
         self.n = 0
         self.failed = 0
 
     def run(self, fn, name=None):
+        global _deadline_now
         name = name or fn.__name__
         self.n += 1
+        _deadline_now = getattr(fn, "deadline", TEST_DEADLINE)
+        _awaiting.clear()
+        old = signal.signal(signal.SIGALRM, _deadline_hit)
+        signal.setitimer(signal.ITIMER_REAL, _deadline_now)
         try:
-            fn()
+            try:
+                fn()
+            finally:
+                signal.setitimer(signal.ITIMER_REAL, 0)
+                signal.signal(signal.SIGALRM, old)
         except SkipTest as e:
             print(f"ok {self.n} - {name} # SKIP {e}", flush=True)
             return
@@ -487,8 +693,12 @@ def require_root():
 
 
 def main(tests):
+    """Runs the tests (only those named in $NSINETD_TESTS, comma-separated,
+    if set: for running one by hand)."""
     require_root()
+    only = [n for n in os.environ.get("NSINETD_TESTS", "").split(",") if n]
     tap = TAP()
     for t in tests:
-        tap.run(t)
+        if not only or t.__name__ in only:
+            tap.run(t)
     tap.done()

@@ -12,8 +12,8 @@ import threading
 import time
 
 import nsitest
-from nsitest import (Daemon, SkipTest, connect, free_port, main, probe_conf, probe_stream,
-                     recv_all, tree_binds, wait_for)
+from nsitest import (Daemon, SkipTest, connect, free_port, join_all, main, probe_conf,
+                     probe_stream, recv_all, tree_binds, wait_for)
 
 ENV_KEYS = ("REMOTE_ADDR,REMOTE_PORT,PROTO,TCPREMOTEIP,TCPREMOTEPORT,TCPLOCALIP,TCPLOCALPORT,"
             "UNIXREMOTEPID,UNIXREMOTEEUID,UNIXREMOTEEGID,UNIXLOCALPATH")
@@ -159,8 +159,7 @@ def test_isolation_of_concurrent_sandboxes():
         threads = [threading.Thread(target=client, args=(i,)) for i in range(2)]
         for t in threads:
             t.start()
-        for t in threads:
-            t.join(20)
+        join_all(threads, 20, "the two clients' answers")
         assert len(results) == 2, results
         for port_, out in results.items():
             files, procs, host = out.split("---\n")
@@ -205,13 +204,13 @@ def test_git_daemon_inetd():
     port = free_port()
     with Daemon() as d:
         repo = os.path.join(d.tmp, "repos", "r.git")
-        subprocess.run([git, "init", "-q", "--bare", repo], check=True)
+        subprocess.run([git, "init", "-q", "--bare", repo], check=True, timeout=60)
         work = os.path.join(d.tmp, "work")
-        subprocess.run([git, "init", "-q", work], check=True)
+        subprocess.run([git, "init", "-q", work], check=True, timeout=60)
         subprocess.run([git, "-C", work, "-c", "user.name=t", "-c", "user.email=t@t",
-                        "commit", "-q", "--allow-empty", "-m", "x"], check=True)
+                        "commit", "-q", "--allow-empty", "-m", "x"], check=True, timeout=60)
         subprocess.run([git, "-C", work, "push", "-q", repo, "HEAD:refs/heads/main"],
-                       check=True)
+                       check=True, timeout=60)
         d.write("git", "[Socket]\nListenStream=127.0.0.1:%d\nAccept=yes\n[Container]\n"
                 "Exec=%s daemon --inetd --export-all --base-path=/srv/repos\n"
                 "StandardInput=socket\nTemporaryFileSystem=/srv\n"
@@ -240,8 +239,7 @@ def test_max_connections_waits_in_backlog():
         for t in threads:
             t.start()
             time.sleep(0.05)
-        for t in threads:
-            t.join(30)
+        join_all(threads, 30, "three clients served one at a time")
         assert len(done) == 3, done
         # One at a time: the last one waited for the two before it.
         assert max(t for t, _ in done) >= 0.8, done
@@ -595,8 +593,7 @@ def test_flood():
 
         # Warm-up, then the baseline.
         ts, warm = round_(400)
-        for t in ts:
-            t.join(60)
+        join_all(ts, 60, "the warm-up round of 400 clients")
         settle()
         fds0, rss0 = _fd_count(pid), _rss_kb(pid)
 
@@ -609,8 +606,7 @@ def test_flood():
             answered += 1
             time.sleep(0.2)
             assert time.monotonic() - t0 < 120, "flood did not end"
-        for t in ts:
-            t.join(10)
+        join_all(ts, 10, "the flood's clients after the flood")
         st = settle()
         total = sum(counts.values())
         assert total == 10000 and counts["errors"] == 0, counts

@@ -12,7 +12,7 @@ import subprocess
 import time
 
 from nsitest import (NSINETCTL, PROBE, Daemon, SkipTest, connect, free_port, main,
-                     probe_conf, probe_stream, recv_all, tree_binds, wait_for)
+                     probe_conf, probe_stream, read_fd, readline, recv_all, tree_binds, wait_for)
 
 STOPPED = "stopped"
 
@@ -240,7 +240,7 @@ def test_logs():
             time.sleep(0.5)
             with connect(("127.0.0.1", port)) as s:
                 recv_all(s)
-            line = json.loads(f.stdout.readline())
+            line = json.loads(readline(f.stdout, 10, "a line from nsinetctl logs -f"))
             assert line["Line"].startswith("served-") and line["PID"] > 0, line
         finally:
             f.kill()
@@ -325,7 +325,7 @@ def test_who_may_do_what():
             finally:
                 os._exit(0)
         os.close(wr)
-        got = os.read(rd, 200)
+        got = read_fd(rd, 30, "the unprivileged client's verdict on the control socket")
         os.waitpid(pid, 0)
         os.close(rd)
         assert got == b"closed", got
@@ -458,7 +458,7 @@ def test_shell():
         sh = subprocess.Popen([NSINETCTL, "--runtime-dir", d.runtime_dir, "shell", "web",
                                "/bin/sh", "-c", "echo $$; read x"],
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-        inner_pid = int(sh.stdout.readline())
+        inner_pid = int(readline(sh.stdout, 10, "the shell's pid from nsinetctl shell"))
         procs = d.ctl("status", "web")["Processes"]
         host_pid = [p[0] for p in procs if p[0] not in (st["MainPID"], payload)]
         assert len(host_pid) == 1, procs
@@ -509,15 +509,7 @@ def test_shell_tty():
             os.execv(NSINETCTL, [NSINETCTL, "--runtime-dir", d.runtime_dir, "shell", "web",
                                  "/bin/sh", "-c", "tty; stat -f -c %T /dev/pts; "
                                  "echo TERM=$TERM; exit 4"])
-        out = b""
-        while True:
-            try:
-                chunk = os.read(master, 4096)
-            except OSError:
-                break
-            if not chunk:
-                break
-            out += chunk
+        out = read_fd(master, 30, "the output of nsinetctl shell on its terminal, to its end")
         _, status = os.waitpid(pid, 0)
         os.close(master)
         text = out.decode(errors="replace")

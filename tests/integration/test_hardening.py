@@ -61,7 +61,7 @@ def test_bench_switch_ignored():
     """The benchmark's no-hardening switch exists only in a build of its own
     (-Dbench_no_hardening=true): this daemon ignores the variable."""
     if "benchmark build" in subprocess.run([NSINETD, "--version"], capture_output=True,
-                                           text=True).stdout:
+                                           text=True, timeout=60).stdout:
         raise SkipTest("this is the benchmark build (-Dbench_no_hardening=true)")
     r, log = probe(daemon_env={"NSINETD_BENCH_NO_HARDENING": "1"})
     assert int(r["caps"], 16) == DEFAULT_ROOT_CAPS, r["caps"]
@@ -372,7 +372,7 @@ def test_fork_bomb_host_root():
     with Daemon({"root": probe_conf(f"127.0.0.1:{port}", extra_container="PrivateUsers=no"),
                  "ns": probe_conf(f"127.0.0.1:{free_port()}")}) as d:
         out = subprocess.run([NSINETD, "--check", "--config-dir", d.config_dir],
-                             capture_output=True, text=True)
+                             capture_output=True, text=True, timeout=60)
         assert out.returncode == 0, out
         lines = [l for l in out.stdout.splitlines() if "no limit on the number of" in l]
         assert len(lines) == 1 and "root.conf" in lines[0], out.stdout
@@ -484,9 +484,9 @@ def test_host_mounts_made_later_stay_out():
     with Daemon() as d:
         src = os.path.join(d.tmp, "shared")
         os.makedirs(os.path.join(src, "later"))
-        subprocess.run(["mount", "--bind", src, src], check=True)
+        subprocess.run(["mount", "--bind", src, src], check=True, timeout=60)
         try:
-            subprocess.run(["mount", "--make-shared", src], check=True)
+            subprocess.run(["mount", "--make-shared", src], check=True, timeout=60)
             d.write("prop", probe_conf(f"127.0.0.1:{port}",
                                        env=["PROBE_FILES=/srv/later/marker"],
                                        extra_container=f"BindReadOnly={src}:/srv\n"))
@@ -496,7 +496,7 @@ def test_host_mounts_made_later_stay_out():
             pid = d.ctl("status", "prop")["MainPID"]
             later = os.path.join(src, "later")
             subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "nsitest", later],
-                           check=True)
+                           check=True, timeout=60)
             try:
                 with open(os.path.join(later, "marker"), "w") as f:
                     f.write("propagated")
@@ -506,10 +506,10 @@ def test_host_mounts_made_later_stay_out():
                 assert r["pid"] == 2 and (st["MainPID"], st["ColdStarts"]) == (pid, 1), st
                 assert r["files"]["/srv/later/marker"]["content"] is None, r
             finally:
-                subprocess.run(["umount", "-l", later], check=True)
+                subprocess.run(["umount", "-l", later], check=True, timeout=60)
             assert d.stop() == 0
         finally:
-            subprocess.run(["umount", "-l", src], check=True)
+            subprocess.run(["umount", "-l", src], check=True, timeout=60)
 
 
 def test_cgroup_settings_not_enforced_are_said():
@@ -524,7 +524,7 @@ def test_cgroup_settings_not_enforced_are_said():
     # and --check says so too
     with Daemon({"probe": probe_conf("127.0.0.1:1", extra_container="MemoryMax=64M")}) as d:
         out = subprocess.run([NSINETD, "--check", "--config-dir", d.config_dir],
-                             capture_output=True, text=True)
+                             capture_output=True, text=True, timeout=60)
         assert out.returncode == 0, out
         assert "MemoryMax= not enforced: no memory controller in cgroup v2 at" in out.stdout, out
 

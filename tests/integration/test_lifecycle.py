@@ -8,7 +8,7 @@ import socket
 import subprocess
 import time
 
-from nsitest import (NSINETD, Daemon, main, probe_conf, probe_stream, free_port,
+from nsitest import (NSINETD, Daemon, main, notify_until, probe_conf, probe_stream, free_port,
                      connect, recv_all, wait_for)
 
 
@@ -236,19 +236,17 @@ def test_socket_activated_by_systemd_protocol():
             stderr=subprocess.STDOUT)
         try:
             msgs = []
-            while not any("READY=1" in m for m in msgs):
-                msgs.append(nsock.recv(4096).decode())
+            notify_until(nsock, msgs, lambda m: "READY=1" in m, "READY=1")
             # The passed socket is the one in use: ours is still the only
             # listener, and the daemon did not bind a second one.
             assert listening_inodes(port) == {str(os.fstat(fd).st_ino)}
             lsock.close()
             r = probe_stream(("127.0.0.1", port))
             assert r["listen_fds"] == 1
-            while not any("STATUS=" in m and "1 running" in m for m in msgs):
-                msgs.append(nsock.recv(4096).decode())
+            notify_until(nsock, msgs, lambda m: "STATUS=" in m and "1 running" in m,
+                         "STATUS= with 1 running")
             proc.terminate()
-            while not any("STOPPING=1" in m for m in msgs):
-                msgs.append(nsock.recv(4096).decode())
+            notify_until(nsock, msgs, lambda m: "STOPPING=1" in m, "STOPPING=1")
             assert proc.wait(30) == 0
         finally:
             if proc.poll() is None:
@@ -286,14 +284,8 @@ def test_sigkilled_daemon_cgroup_removed_by_next():
 def test_systemd_delegation_moves_daemon_to_leaf():
     """Under systemd (INVOCATION_ID, Delegate=yes) the daemon moves itself to
     UNIT/supervisor and its containers go to UNIT/containers/NAME."""
-    from nsitest import SkipTest, cgroup2_mount
-    mnt = cgroup2_mount()
-    if not mnt:
-        raise SkipTest("no cgroup v2 mounted")
-    with open("/proc/self/cgroup") as f:
-        own = [l.split("::", 1)[1].strip() for l in f if l.startswith("0::")][0]
-    unit = os.path.join(mnt + own.rstrip("/"), f"nsitest-unit-{os.getpid()}")
-    os.mkdir(unit)
+    from nsitest import unit_cgroup
+    unit = unit_cgroup("nsitest-unit")
     port = free_port()
     try:
         with Daemon({"dlg": probe_conf(f"127.0.0.1:{port}")}) as d:

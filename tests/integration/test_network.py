@@ -16,8 +16,8 @@ import subprocess
 import sys
 import time
 
-from nsitest import (SRC, PROBE, Daemon, main, probe_conf, recv_all, start_fails, tree_binds,
-                     wait_for)
+from nsitest import (SRC, PROBE, Daemon, main, probe_conf, readline, recv_all, start_fails,
+                     tree_binds, wait_for)
 
 NETCHECK = os.path.join(SRC, "tests", "integration", "netcheck.py")
 SERVER_PORT = 7777
@@ -70,7 +70,8 @@ class Netns:
         self.server = subprocess.Popen(
             [*self.exec_prefix(), sys.executable, "-c", SERVER],
             stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
-        assert self.server.stdout.readline().strip() == "ready"
+        line = readline(self.server.stdout, 10, "the test server in the namespace to say ready")
+        assert line.strip() == "ready", line
 
     def close(self):
         if self.server and self.server.poll() is None:
