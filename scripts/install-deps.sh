@@ -12,8 +12,11 @@ build="gcc meson ninja-build pkg-config libevent-dev libsystemd-dev libcap-dev
 # clang and its libFuzzer runtime (libclang_rt.fuzzer) for scripts/fuzz.sh;
 # systemd for busctl, a D-Bus client of the control socket.
 # prometheus for promtool and a real server (tests/integration/test_metrics.py).
+# mmdebstrap builds the Debian tree that tests/integration/test_boot.py boots
+# (examples/debian-os/build-tree.sh); systemd-container has systemd-nspawn,
+# its peer in bench/boot.
 check="$build curl iproute2 lighttpd python3 python3-gunicorn clang-format busybox git
-       clang libclang-rt-14-dev systemd prometheus"
+       clang libclang-rt-14-dev systemd prometheus mmdebstrap systemd-container"
 # Peers measured side by side in bench/.
 bench="$check bubblewrap systemd-container systemd xinetd ucspi-tcp wrk
        hyperfine strace"
