@@ -781,6 +781,7 @@ static void parse_kill_signal(struct parser *p, const struct config_key *k, cons
 		return;
 	}
 	*FIELD(p, k->offset, int) = sig;
+	p->c->service.kill_signal_set = *value != '\0';
 }
 
 /* "1", "1%", "0.5%", "250%": percent of one CPU, two decimals at most. */
@@ -940,6 +941,7 @@ static const struct config_key config_keys[] = {
     {"Container", "PoolSize", &kind_uint, parse_number, OFF(container.pool_size),
      .max = CONFIG_MAX_POOL, .sample = "2"},
     {"Container", "Prepare", &kind_bool, parse_prepare, OFF(container.prepare), .sample = "yes"},
+    {"Container", "Boot", &kind_bool, parse_bool, OFF(container.boot), .sample = "yes"},
     {"Container", "Address", &kind_prefixes, parse_address, OFF(container.address), 0,
      .sample = "10.1.0.2/30"},
     {"Container", "HostAddress", &kind_prefixes, parse_address, OFF(container.host_address), 1,
@@ -973,8 +975,7 @@ static const struct config_key config_keys[] = {
 
 /* Planned keys: a clear "not yet" rather than "unknown". */
 static const char *const unsupported_keys[] = {
-    /* Boot=yes (a real init as pid 1) comes later. */
-    "Container.Boot",
+    "Container.Ephemeral",
 };
 
 static const char *const sections[] = {"Socket", "Container", "Service"};
@@ -1234,6 +1235,37 @@ static void finish_container(struct parser *p)
 			     cc->binds[i].read_only ? "BindReadOnly" : "Bind", cc->binds[i].source);
 }
 
+/*
+ * Boot=yes (docs/nsinetd.conf.5.md, "BOOTING AN OS TREE"): an init as pid
+ * 1 of a Directory= tree, in a user namespace; Type=notify (the init's
+ * READY=1), KillSignal=SIGRTMIN+3 unless set (systemd's halt: SIGTERM only
+ * makes it re-execute), Exec=/sbin/init unless set. Before the required
+ * keys are checked: Exec= may be left out.
+ */
+static void finish_boot(struct parser *p)
+{
+	struct service_config *c = p->c;
+
+	if (!c->container.boot)
+		return;
+	if (!c->container.directory)
+		perr(p, "Boot=yes needs Directory= (the tree to boot)");
+	if (c->socket.accept)
+		perr(p, "Boot=yes needs Accept=no (one booted container serves every connection)");
+	if (c->container.sandbox.private_users == PRIVATE_USERS_NO)
+		perr(p, "Boot=yes needs a user namespace (PrivateUsers=no is set): the init gets "
+			"CAP_SYS_ADMIN, which must not be the host's");
+	if (c->container.standard_input == STANDARD_INPUT_SOCKET)
+		perr(p, "Boot=yes with StandardInput=socket: the init gets listening sockets");
+	c->service.type = SERVICE_TYPE_NOTIFY;
+	if (!c->service.kill_signal_set)
+		c->service.kill_signal = SIGRTMIN + 3;
+	if (!c->container.exec) {
+		if (strv_push(&c->container.exec, "/sbin/init") < 0)
+			oom(p);
+	}
+}
+
 /* What Network=veth's keys mean together. */
 static void finish_network(struct parser *p)
 {
@@ -1280,6 +1312,7 @@ static void finish(struct parser *p)
 	struct service_config *c = p->c;
 
 	p->line = 0;
+	finish_boot(p);
 	if (!c->container.exec)
 		perr(p, "Exec= is missing");
 	if (c->socket.n_listen == 0)

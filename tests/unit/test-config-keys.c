@@ -30,6 +30,7 @@ static const struct {
     {"HostAddress", "[Container]\nNetwork=veth\nBridge=br0\nAddress=10.1.0.2/30\n"},
     {"AddressPool", "[Container]\nNetwork=veth\n"},
     {"Bridge", "[Container]\nNetwork=veth\n"},
+    {"Boot", "[Container]\nDirectory=/srv\n"},
 };
 
 /* Keys whose only value is their default: no sample. */
