@@ -6,7 +6,7 @@
 # The tree lives outside the repository, in $NSINETD_DEBIAN_OS (default
 # /var/cache/nsinetd-test/debian-os). "$NSINETD_DEBIAN_OS.stamp" is written
 # only after a complete build: a tree without it (an interrupted build) is
-# removed and built again; one with it is reused as it is.
+# removed and built again; one with it is reused.
 #
 # mmdebstrap --variant=minbase with systemd, systemd-sysv, dbus and lighttpd,
 # from the apt sources this machine has configured (about 40 s, 215 MB).
@@ -23,7 +23,15 @@ tree=${NSINETD_DEBIAN_OS:-/var/cache/nsinetd-test/debian-os}
 stamp=$tree.stamp
 here=$(cd "$(dirname "$0")" && pwd)
 
+# The stamp holds the checksum of customize.sh: a complete tree made with
+# another version of it is customized again, not rebuilt.
+sum=$(sha256sum "$here/customize.sh" | cut -d' ' -f1)
 if [ -f "$stamp" ] && [ -d "$tree" ]; then
+	if [ "$(cat "$stamp")" != "$sum" ]; then
+		[ "$(id -u)" -eq 0 ] || { echo "build-tree: run as root" >&2; exit 1; }
+		sh "$here/customize.sh" "$tree"
+		echo "$sum" >"$stamp"
+	fi
 	echo "$tree"
 	exit 0
 fi
@@ -49,5 +57,5 @@ mmdebstrap --quiet --variant=minbase \
 	--include=systemd,systemd-sysv,dbus,lighttpd \
 	--customize-hook="sh $here/customize.sh \"\$1\"" \
 	"$suite" "$tree" $sources >&2
-touch "$stamp"
+echo "$sum" >"$stamp"
 echo "$tree"

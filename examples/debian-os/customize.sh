@@ -1,5 +1,7 @@
 #!/bin/sh
-# mmdebstrap --customize-hook of build-tree.sh: $1 is the new tree.
+# mmdebstrap --customize-hook of build-tree.sh: $1 is the new tree. Run again
+# on a built tree when this file changes (build-tree.sh compares its
+# checksum with the stamp's), so it must stay idempotent.
 set -eu
 t=$1
 
@@ -14,6 +16,8 @@ server.username = "www-data"
 server.groupname = "www-data"
 index-file.names = ( "index.html" )
 mimetype.assign = ( ".html" => "text/html; charset=utf-8", "" => "application/octet-stream" )
+# SIGINT (the unit's KillSignal=): stop accepting, finish what is in flight.
+server.feature-flags += ( "server.graceful-shutdown-timeout" => 5 )
 CONF
 mkdir -p "$t/var/www/html"
 printf 'hello from a booted Debian\n' >"$t/var/www/html/index.html"
@@ -21,6 +25,10 @@ printf 'hello from a booted Debian\n' >"$t/var/www/html/index.html"
 cat >"$t/etc/systemd/system/lighttpd.socket" <<'UNIT'
 [Unit]
 Description=lighttpd socket (nsinetd passes it)
+# Never stopped by the halt: a socket unit that is stopping flushes (accepts
+# and closes) the connections queued for the next boot.
+DefaultDependencies=no
+Before=sockets.target
 
 [Socket]
 # Exactly the address nsinetd listens on: systemd closes a passed socket
@@ -37,6 +45,9 @@ ExecStartPre=
 ExecStartPre=/usr/sbin/lighttpd -tt -f /etc/lighttpd/nsinetd.conf
 ExecStart=
 ExecStart=/usr/sbin/lighttpd -D -f /etc/lighttpd/nsinetd.conf
+# A graceful stop: connections it has accepted are answered when the
+# container halts; the ones still queued stay in nsinetd's socket.
+KillSignal=SIGINT
 UNIT
 # Started by its socket, not at boot.
 rm -f "$t/etc/systemd/system/multi-user.target.wants/lighttpd.service"
