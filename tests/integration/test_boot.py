@@ -15,8 +15,8 @@ import sys
 import threading
 import time
 
-from nsitest import (TAP, Daemon, SkipTest, cgroup2_mount, free_port, http_get,
-                     require_root, wait_for)
+from nsitest import (TAP, Daemon, cgroup2_mount, fd_links, free_port, http_get, require_root,
+                     wait_for)
 
 SRC = os.environ.get("NSINETD_SRC", os.path.join(os.path.dirname(__file__), "..", ".."))
 BUILD_TREE = os.path.join(SRC, "examples", "debian-os", "build-tree.sh")
@@ -140,16 +140,8 @@ def listener_inode(port):
 
 
 def fd_inodes(pid):
-    out = set()
-    for fd in os.listdir(f"/proc/{pid}/fd"):
-        try:
-            link = os.readlink(f"/proc/{pid}/fd/{fd}")
-        except OSError:
-            continue
-        m = re.match(r"socket:\[(\d+)\]", link)
-        if m:
-            out.add(int(m.group(1)))
-    return out
+    return {int(m.group(1)) for m in
+            (re.match(r"socket:\[(\d+)\]", link) for link in fd_links(pid)) if m}
 
 
 def leftovers(d):
