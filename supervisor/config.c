@@ -1257,7 +1257,9 @@ static void finish_boot(struct parser *p)
 			"CAP_SYS_ADMIN, which must not be the host's");
 	if (c->container.standard_input == STANDARD_INPUT_SOCKET)
 		perr(p, "Boot=yes with StandardInput=socket: the init gets listening sockets");
-	c->service.type = SERVICE_TYPE_NOTIFY;
+	/* (Accept=yes already failed: no second error about Type=notify.) */
+	if (!c->socket.accept)
+		c->service.type = SERVICE_TYPE_NOTIFY;
 	if (!c->service.kill_signal_set)
 		c->service.kill_signal = SIGRTMIN + 3;
 	if (!c->container.exec) {

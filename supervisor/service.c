@@ -8,6 +8,7 @@
 #include "service.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <event2/event.h>
 #include <grp.h>
@@ -30,6 +31,7 @@
 #include "common/fd-util.h"
 #include "common/strv.h"
 #include "supervisor/accept.h"
+#include "supervisor/boot.h"
 #include "supervisor/container.h"
 #include "supervisor/event-util.h"
 #include "supervisor/hardening.h"
@@ -411,6 +413,11 @@ void service_spec_done(struct service_spec *sp)
  * delegated to the container's root, whose systemd makes its own tree in
  * it. Without a cgroup of its own, or a user namespace, it cannot boot.
  */
+static void boot_say_cb(const char *line, void *userdata)
+{
+	log_warning("%s: %s", (const char *)userdata, line);
+}
+
 static int boot_prepare(struct service *s, struct service_spec *sp)
 {
 	struct activator_spec *spec = &sp->spec;
@@ -423,6 +430,15 @@ static int boot_prepare(struct service *s, struct service_spec *sp)
 			  "the messages above)",
 			  name(s));
 		return -EOPNOTSUPP;
+	}
+	if (!s->boot_warned) {
+		_cleanup_close_ int root_fd =
+		    open(s->cfg->container.directory, O_PATH | O_DIRECTORY | O_CLOEXEC);
+
+		s->boot_warned = true;
+		if (root_fd >= 0)
+			(void)boot_check_socket_units(s->cfg, root_fd, boot_say_cb,
+						      (void *)name(s));
 	}
 	r = cgroup_delegate(sp->cgroup_path, spec->userns_root, spec->userns_root);
 	if (r < 0)

@@ -15,7 +15,7 @@ import sys
 import threading
 import time
 
-from nsitest import (TAP, Daemon, cgroup2_mount, fd_links, free_port, http_get, require_root,
+from nsitest import (NSINETD, TAP, Daemon, cgroup2_mount, fd_links, free_port, http_get, require_root,
                      wait_for)
 
 SRC = os.environ.get("NSINETD_SRC", os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -323,6 +323,32 @@ def test_stop_with_sigrtmin3():
         raise AssertionError(f"cgroup left behind: {container_cgroup(d)} {left}")
 
 
+def test_check_names_address_mismatch(tree):
+    """--check (and the start's log) warn when no socket unit of the tree
+    has one of the service's addresses exactly, naming both."""
+    d = Daemon()
+    try:
+        port = free_port()
+        unit = socket_unit(d.tmp, port)  # ListenStream=127.0.0.1:PORT
+        path = d.write(NAME, conf(tree, port, unit).replace(
+            f"ListenStream=127.0.0.1:{port}", f"ListenStream={port}"))
+        r = subprocess.run([NSINETD, "--check", "--config-dir", d.config_dir],
+                           capture_output=True, text=True, timeout=60)
+        want = (f"{path}: Boot=yes: no socket unit of {tree} listens on "
+                f"ListenStream={port} exactly: its systemd will close that socket and "
+                f"bind its own; lighttpd.socket has ListenStream=127.0.0.1:{port}")
+        if r.returncode != 0 or want not in r.stdout.splitlines():
+            raise AssertionError(f"--check: exit {r.returncode}, {r.stdout!r} {r.stderr!r}")
+        # The same address on both sides: nothing to say.
+        d.write(NAME, conf(tree, port, unit))
+        r = subprocess.run([NSINETD, "--check", "--config-dir", d.config_dir],
+                           capture_output=True, text=True, timeout=60)
+        if r.returncode != 0 or "Boot=yes:" in r.stdout:
+            raise AssertionError(f"--check: exit {r.returncode}, {r.stdout!r}")
+    finally:
+        d.close()
+
+
 def hammer(d, stop_event, results):
     while not stop_event.is_set():
         try:
@@ -441,6 +467,7 @@ def main():
             tap.run(t)
     finally:
         Booted.d.close()
+    tap.run(lambda: test_check_names_address_mismatch(tree), "test_check_names_address_mismatch")
     tap.run(lambda: test_freeze_thaw_stop_under_load(tree), "test_freeze_thaw_stop_under_load")
     tap.run(lambda: test_idle_freeze_and_stop_cycles(tree), "test_idle_freeze_and_stop_cycles")
     tap.done()
