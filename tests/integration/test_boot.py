@@ -177,6 +177,14 @@ def test_boots_running():
         if not os.path.isdir(os.path.join(cg, sub)):
             raise AssertionError(f"no {sub} in the container's cgroup {cg}: "
                                  f"{os.listdir(cg)}")
+    # nsinetctl status lists the booted tree's processes, in its cgroups
+    # below the container's: its systemd (pid 1 inside, the daemon's
+    # child outside), journald, lighttpd.
+    procs = d.ctl("status", NAME)["Processes"]
+    comms = {p[2] for p in procs}
+    inits = [p for p in procs if p[1] == d.proc.pid]
+    if not {"systemd", "systemd-journal", "lighttpd"} <= comms or len(inits) != 1:
+        raise AssertionError(f"nsinetctl status: processes {procs}")
     cgroups_unchanged(before)
     if f"nsinetd-{d.proc.pid}" not in os.listdir(cgroup2_mount()):
         raise AssertionError("the daemon's own cgroup is not where the listing looked")
