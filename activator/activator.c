@@ -173,6 +173,8 @@ static int spec_validate(const struct activator_spec *spec)
 		return -EINVAL;
 	if (spec->park && (spec->pool || spec->handoff_fd < 0))
 		return -EINVAL;
+	if (spec->ephemeral && !spec->root_directory)
+		return -EINVAL;
 	/* A booted init owns its namespaces through a user namespace, never
 	 * as the host's root, and needs a tree and a cgroup namespace. */
 	if (spec->boot && (spec->userns_fd < 0 || !spec->root_directory || spec->pool ||

@@ -222,6 +222,12 @@ struct activator_spec {
 	 * by its user namespace, in which its root may mount. Needs
 	 * userns_fd, root_directory and CLONE_NEWCGROUP. */
 	bool boot;
+	/* Ephemeral=yes: the root_directory is the lower layer of an overlay
+	 * whose upper layer is a tmpfs of the container's own: it starts from
+	 * the same tree every time, may write everywhere, and the tree is never
+	 * written (nspawn --volatile=overlay). The upper layer belongs to
+	 * userns_root (with idmap_root, the tree's root's files are its). */
+	bool ephemeral;
 
 	/* Set by activator_enter() on its copy of the spec, never by a
 	 * caller: enter the container whose pid 1 is enter_pidfd instead of

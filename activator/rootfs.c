@@ -369,6 +369,64 @@ static int tree_idmap(const struct activator_spec *spec, int tree)
 	return 0;
 }
 
+/*
+ * Ephemeral=yes: on the staging dir, a tmpfs with upper/, work/ and
+ * lower/; the tree (already idmapped, if asked) on lower/; an overlay of
+ * the three on top of it all. What the container writes lands in the
+ * tmpfs, charged to its cgroup, and goes with its mount namespace; the
+ * tree is only read. The tmpfs and the tree stay below the overlay, in the
+ * old root that pivot_root() detaches: the container cannot reach them.
+ * upper/ (the overlay's root) has the tree root's mode and belongs to the
+ * container's root, as the idmapped tree's root does.
+ */
+static int rootfs_overlay(struct activator_ctx *c, int tree)
+{
+	const struct activator_spec *spec = c->spec;
+	_cleanup_close_ int fs = -1, tmp = -1, ovl = -1, mnt = -1;
+	char lower[4096], upper[4096], work[4096];
+	uid_t owner = spec->userns_fd >= 0 ? spec->userns_root : 0;
+	struct stat st;
+
+	if (fstat(tree, &st) < 0)
+		return -errno;
+	fs = fsopen("tmpfs", FSOPEN_CLOEXEC);
+	if (fs < 0 || fsconfig(fs, FSCONFIG_SET_STRING, "mode", "0700", 0) < 0 ||
+	    fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+		return -errno;
+	tmp = fsmount(fs, FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
+	if (tmp < 0)
+		return -errno;
+	if (move_mount(tmp, "", AT_FDCWD, spec->staging_dir, MOVE_MOUNT_F_EMPTY_PATH) < 0)
+		return -errno;
+	if (mkdirat(tmp, "lower", 0700) < 0 || mkdirat(tmp, "work", 0700) < 0 ||
+	    mkdirat(tmp, "upper", st.st_mode & 07777) < 0 ||
+	    fchmodat(tmp, "upper", st.st_mode & 07777, 0) < 0 ||
+	    fchownat(tmp, "upper", owner, owner, 0) < 0)
+		return -errno;
+	snprintf(lower, sizeof(lower), "%s/lower", spec->staging_dir);
+	snprintf(upper, sizeof(upper), "%s/upper", spec->staging_dir);
+	snprintf(work, sizeof(work), "%s/work", spec->staging_dir);
+	if (move_mount(tree, "", AT_FDCWD, lower, MOVE_MOUNT_F_EMPTY_PATH) < 0)
+		return -errno;
+	c->what = "overlay";
+	ovl = fsopen("overlay", FSOPEN_CLOEXEC);
+	if (ovl < 0 || fsconfig(ovl, FSCONFIG_SET_STRING, "lowerdir", lower, 0) < 0 ||
+	    fsconfig(ovl, FSCONFIG_SET_STRING, "upperdir", upper, 0) < 0 ||
+	    fsconfig(ovl, FSCONFIG_SET_STRING, "workdir", work, 0) < 0 ||
+	    fsconfig(ovl, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+		return -errno;
+	mnt = fsmount(ovl, FSMOUNT_CLOEXEC, 0);
+	if (mnt < 0)
+		return -errno;
+	if (move_mount(mnt, "", AT_FDCWD, spec->staging_dir, MOVE_MOUNT_F_EMPTY_PATH) < 0)
+		return -errno;
+	c->root_fd = open(spec->staging_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (c->root_fd < 0)
+		return -errno;
+	c->what = NULL;
+	return 0;
+}
+
 /* The root directory (or the host's /, recursively, so that a separate
  * /usr comes along) as a detached copy moved onto the staging dir. This is
  * only in our mount namespace: the host never sees a mount there, so any
@@ -390,6 +448,8 @@ int rootfs_bind_root(struct activator_ctx *c)
 			child_fail(c, STEP_IDMAP, r);
 	}
 	c->what = spec->staging_dir;
+	if (spec->ephemeral)
+		return rootfs_overlay(c, tree);
 	if (move_mount(tree, "", AT_FDCWD, spec->staging_dir, MOVE_MOUNT_F_EMPTY_PATH) < 0)
 		return -errno;
 	/* Opened after the move: the fd is the new mount's root, not the

@@ -103,6 +103,8 @@ int wire_encode(const struct activator_spec *spec, bool fds_attached, struct wir
 		flags |= WIRE_TEST_PAUSE;
 	if (spec->boot)
 		flags |= WIRE_BOOT;
+	if (spec->ephemeral)
+		flags |= WIRE_EPHEMERAL;
 	for (int i = 0; i < 3; i++)
 		if (spec->stdio[i] < 0)
 			flags |= WIRE_STDIN_NULL << i;
@@ -407,5 +409,6 @@ int wire_decode(const char *data, size_t len, const int *fds, size_t n_fds, stru
 	s->enter = flags & WIRE_ENTER;
 	s->enter_tty = flags & WIRE_TTY;
 	s->boot = flags & WIRE_BOOT;
+	s->ephemeral = flags & WIRE_EPHEMERAL;
 	return 0;
 }

@@ -61,6 +61,7 @@ enum {
 	/* Tests: the pause fd follows the target's pidfd. */
 	WIRE_TEST_PAUSE = 1u << 15,
 	WIRE_BOOT = 1u << 16,
+	WIRE_EPHEMERAL = 1u << 17,
 };
 
 struct wire_buf {

@@ -942,6 +942,7 @@ static const struct config_key config_keys[] = {
      .max = CONFIG_MAX_POOL, .sample = "2"},
     {"Container", "Prepare", &kind_bool, parse_prepare, OFF(container.prepare), .sample = "yes"},
     {"Container", "Boot", &kind_bool, parse_bool, OFF(container.boot), .sample = "yes"},
+    {"Container", "Ephemeral", &kind_bool, parse_bool, OFF(container.ephemeral), .sample = "yes"},
     {"Container", "Address", &kind_prefixes, parse_address, OFF(container.address), 0,
      .sample = "10.1.0.2/30"},
     {"Container", "HostAddress", &kind_prefixes, parse_address, OFF(container.host_address), 1,
@@ -973,9 +974,10 @@ static const struct config_key config_keys[] = {
     {"Service", "WatchdogSec", &kind_usec, parse_usec, OFF(service.watchdog), .sample = "5s"},
 };
 
-/* Planned keys: a clear "not yet" rather than "unknown". */
+/* Planned keys: a clear "not yet" rather than "unknown" ("Section.Key",
+ * NULL-terminated; none at present). */
 static const char *const unsupported_keys[] = {
-    "Container.Ephemeral",
+    NULL,
 };
 
 static const char *const sections[] = {"Socket", "Container", "Service"};
@@ -984,7 +986,7 @@ static bool key_is_unsupported(const char *section, const char *key)
 {
 	size_t n = strlen(section);
 
-	for (size_t i = 0; i < ELEMENTSOF(unsupported_keys); i++)
+	for (size_t i = 0; unsupported_keys[i]; i++)
 		if (strncmp(unsupported_keys[i], section, n) == 0 &&
 		    unsupported_keys[i][n] == '.' && strcmp(unsupported_keys[i] + n + 1, key) == 0)
 			return true;
@@ -1225,6 +1227,8 @@ static void finish_container(struct parser *p)
 {
 	const struct container_config *cc = &p->c->container;
 
+	if (cc->ephemeral && !cc->directory)
+		perr(p, "Ephemeral=yes needs Directory= (the tree to lay a tmpfs over)");
 	if (cc->sandbox.private_users != PRIVATE_USERS_NO)
 		return;
 	for (size_t i = 0; i < cc->n_binds; i++)

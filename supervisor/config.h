@@ -177,6 +177,8 @@ struct container_config {
 	bool prepare_set;
 	/* Boot=: Exec= (default /sbin/init) is an init, pid 1 itself. */
 	bool boot;
+	/* Ephemeral=: Directory= under a tmpfs overlay, never written. */
+	bool ephemeral;
 	/* Network=netns:NAME, Network=veth. Addresses: [0] IPv4, [1] IPv6,
 	 * family 0 = not set. */
 	char *netns_name;                    /* NAME of Network=netns:NAME */

@@ -571,7 +571,9 @@ static int spec_build(struct service *s, const char *cgroup_rel, bool enter,
 	spec->stdio[1] = enter ? -1 : output_pipe_fd(sp->output);
 	spec->stdio[2] = enter ? -1 : output_pipe_fd(sp->output);
 	spec->root_directory = cc->directory;
-	spec->read_only = cc->read_only;
+	/* Ephemeral=yes: what is written goes to the overlay's tmpfs. */
+	spec->read_only = cc->read_only && !cc->ephemeral;
+	spec->ephemeral = cc->ephemeral;
 	spec->binds = sp->binds;
 	spec->n_binds = n_binds;
 	spec->tmpfs = sp->tmpfs;

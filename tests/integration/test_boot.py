@@ -357,6 +357,43 @@ def test_check_names_address_mismatch(tree):
         d.close()
 
 
+def test_ephemeral(tree):
+    """Ephemeral=yes, also without Boot=: every sandbox starts from the
+    tree as it is, writes where it likes (a tmpfs over it), and the tree
+    is never written."""
+    d = Daemon()
+    port = free_port()
+    mark = os.path.join(tree, "etc", "nsinetd-ephemeral-mark")
+    d.write("eph", f"""[Socket]
+ListenStream=127.0.0.1:{port}
+Accept=yes
+[Container]
+Directory={tree}
+Ephemeral=yes
+StandardInput=socket
+Exec=/bin/sh -c 'cat /etc/nsinetd-ephemeral-mark 2>/dev/null || echo none; echo w > /etc/nsinetd-ephemeral-mark && echo wrote; echo w > /usr/bin/nsinetd-x && echo wrote-usr'
+""")
+    try:
+        d.start()
+        for i in range(2):
+            with socket.create_connection(("127.0.0.1", port), timeout=30) as c:
+                c.settimeout(30)
+                out = b""
+                while True:
+                    chunk = c.recv(4096)
+                    if not chunk:
+                        break
+                    out += chunk
+            if out.decode().split() != ["none", "wrote", "wrote-usr"]:
+                raise AssertionError(f"connection {i}: {out!r}\n{d.log()[-2000:]}")
+        if os.path.exists(mark) or os.path.exists(os.path.join(tree, "usr/bin/nsinetd-x")):
+            raise AssertionError("the tree was written")
+        if d.stop() != 0 or leftovers(d):
+            raise AssertionError(f"unclean exit: {leftovers(d)}")
+    finally:
+        d.close()
+
+
 def hammer(d, stop_event, results):
     while not stop_event.is_set():
         try:
@@ -476,6 +513,7 @@ def main():
     finally:
         Booted.d.close()
     tap.run(lambda: test_check_names_address_mismatch(tree), "test_check_names_address_mismatch")
+    tap.run(lambda: test_ephemeral(tree), "test_ephemeral")
     tap.run(lambda: test_freeze_thaw_stop_under_load(tree), "test_freeze_thaw_stop_under_load")
     tap.run(lambda: test_idle_freeze_and_stop_cycles(tree), "test_idle_freeze_and_stop_cycles")
     tap.done()

@@ -31,6 +31,7 @@ static const struct {
     {"AddressPool", "[Container]\nNetwork=veth\n"},
     {"Bridge", "[Container]\nNetwork=veth\n"},
     {"Boot", "[Container]\nDirectory=/srv\n"},
+    {"Ephemeral", "[Container]\nDirectory=/srv\n"},
 };
 
 /* Keys whose only value is their default: no sample. */

@@ -1589,7 +1589,9 @@ static void test_boot(void)
 		  "CAP_SYS_ADMIN, which must not be the host's",
 		  NULL);
 	bad_key("Container", "Boot=maybe", "Boot=: invalid boolean 'maybe': expected yes or no");
-	bad_key("Container", "Ephemeral=yes", "Ephemeral= is not supported yet");
+	parse_bad("[Socket]\nListenStream=8080\n[Container]\nExec=/bin/true\nEphemeral=yes\n",
+		  "Ephemeral=yes without a tree",
+		  "t.conf: Ephemeral=yes needs Directory= (the tree to lay a tmpfs over)", NULL);
 }
 
 int main(void)
