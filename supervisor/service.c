@@ -406,6 +406,11 @@ void service_spec_done(struct service_spec *sp)
 	sp->output = output_pipe_close(sp->output);
 }
 
+static void boot_say_cb(const char *line, void *userdata)
+{
+	log_warning("%s: %s", (const char *)userdata, line);
+}
+
 /*
  * Boot=yes: the init is pid 1 (spec->boot), with container_uuid= (a new
  * one per boot: systemd takes it as the machine id when the tree's
@@ -413,11 +418,6 @@ void service_spec_done(struct service_spec *sp)
  * delegated to the container's root, whose systemd makes its own tree in
  * it. Without a cgroup of its own, or a user namespace, it cannot boot.
  */
-static void boot_say_cb(const char *line, void *userdata)
-{
-	log_warning("%s: %s", (const char *)userdata, line);
-}
-
 static int boot_prepare(struct service *s, struct service_spec *sp)
 {
 	struct activator_spec *spec = &sp->spec;
