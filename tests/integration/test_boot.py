@@ -9,6 +9,7 @@ and needs the Debian mirror of this machine's apt sources. Without it the
 whole file is skipped, saying why."""
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -27,13 +28,19 @@ NAME = "debian"
 def build_tree():
     """The tree's path, building it if needed; exits with a SKIP if it
     cannot be built."""
+    # Inside meson's 300 s for the whole test; an interrupted build leaves
+    # no stamp and is made again next time. Its own process group, ended
+    # whole: mmdebstrap runs apt and dpkg below it.
+    p = subprocess.Popen(["sh", BUILD_TREE], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True, start_new_session=True)
     try:
-        # Inside meson's 300 s for the whole test; an interrupted build
-        # leaves no stamp and is made again next time.
-        r = subprocess.run(["sh", BUILD_TREE], capture_output=True, text=True, timeout=200)
+        out, err = p.communicate(timeout=200)
     except subprocess.TimeoutExpired:
+        os.killpg(p.pid, signal.SIGKILL)
+        p.communicate()
         skip_all(f"building the Debian tree with {BUILD_TREE} took more than 200 s (a slow "
                  "mirror?): run it once by hand, then the test")
+    r = subprocess.CompletedProcess(p.args, p.returncode, out, err)
     if r.returncode != 0:
         why = (r.stderr.strip().splitlines() or ["no message"])[-1]
         skip_all(f"cannot build the Debian tree with {BUILD_TREE} (is the Debian mirror "
