@@ -1240,12 +1240,26 @@ static void finish_container(struct parser *p)
 }
 
 /*
- * Boot=yes (docs/nsinetd.conf.5.md, "BOOTING AN OS TREE"): an init as pid
+ * Boot=yes (docs/nsinetd.conf.5.md, Boot=): an init as pid
  * 1 of a Directory= tree, in a user namespace; Type=notify (the init's
  * READY=1), KillSignal=SIGRTMIN+3 unless set (systemd's halt: SIGTERM only
  * makes it re-execute), Exec=/sbin/init unless set. Before the required
  * keys are checked: Exec= may be left out.
  */
+static int boot_defaults(struct service_config *c)
+{
+	if (!c->container.boot)
+		return 0;
+	/* (Accept=yes is an error: no second one about Type=notify.) */
+	if (!c->socket.accept)
+		c->service.type = SERVICE_TYPE_NOTIFY;
+	if (!c->service.kill_signal_set)
+		c->service.kill_signal = SIGRTMIN + 3;
+	if (!c->container.exec)
+		return strv_push(&c->container.exec, "/sbin/init");
+	return 0;
+}
+
 static void finish_boot(struct parser *p)
 {
 	struct service_config *c = p->c;
@@ -1261,15 +1275,8 @@ static void finish_boot(struct parser *p)
 			"CAP_SYS_ADMIN, which must not be the host's");
 	if (c->container.standard_input == STANDARD_INPUT_SOCKET)
 		perr(p, "Boot=yes with StandardInput=socket: the init gets listening sockets");
-	/* (Accept=yes already failed: no second error about Type=notify.) */
-	if (!c->socket.accept)
-		c->service.type = SERVICE_TYPE_NOTIFY;
-	if (!c->service.kill_signal_set)
-		c->service.kill_signal = SIGRTMIN + 3;
-	if (!c->container.exec) {
-		if (strv_push(&c->container.exec, "/sbin/init") < 0)
-			oom(p);
-	}
+	if (boot_defaults(c) < 0)
+		oom(p);
 }
 
 /* What Network=veth's keys mean together. */
@@ -1673,8 +1680,8 @@ void config_dump_value(struct config_dumper *d, const struct config_key *k, cons
 	d->emit(d->userdata, k->section, key, value, is_default);
 }
 
-/* What a file that sets none of c's keys but Accept= gets: the reference
- * for is_default (the defaults that depend on Accept= follow it). */
+/* What a file that sets none of c's keys but Accept= and Boot= gets: the
+ * reference for is_default (the defaults that depend on them follow). */
 static struct service_config *config_defaults_new(const struct service_config *c)
 {
 	struct service_config *d = service_config_new(c->path, c->name);
@@ -1682,7 +1689,8 @@ static struct service_config *config_defaults_new(const struct service_config *c
 	if (!d)
 		return NULL;
 	d->socket.accept = c->socket.accept;
-	if (finish_defaults(d) < 0)
+	d->container.boot = c->container.boot;
+	if (boot_defaults(d) < 0 || finish_defaults(d) < 0)
 		return config_free(d);
 	return d;
 }
@@ -1698,8 +1706,9 @@ void config_dump(const struct service_config *c, config_dump_fn emit, void *user
 		const void *v = (const char *)c + k->offset;
 		/* Accept= itself, which the defaults follow, is at its
 		 * default when no. */
-		bool is_default = k->offset == OFF(socket.accept)
-				      ? !c->socket.accept
+		bool is_default = k->offset == OFF(socket.accept) ? !c->socket.accept
+				  : k->offset == OFF(container.boot)
+				      ? !c->container.boot
 				      : defaults && key_equal(k, c, defaults);
 
 		if (!key_owns_storage(k))
