@@ -1275,6 +1275,11 @@ static void finish_boot(struct parser *p)
 			"CAP_SYS_ADMIN, which must not be the host's");
 	if (c->container.standard_input == STANDARD_INPUT_SOCKET)
 		perr(p, "Boot=yes with StandardInput=socket: the init gets listening sockets");
+	if (c->container.user || c->container.group)
+		perr(p,
+		     "Boot=yes with %s=: the init runs as the container's root (its services "
+		     "choose their users)",
+		     c->container.user ? "User" : "Group");
 	if (boot_defaults(c) < 0)
 		oom(p);
 }

@@ -1588,6 +1588,12 @@ static void test_boot(void)
 		  "t.conf: Boot=yes needs a user namespace (PrivateUsers=no is set): the init gets "
 		  "CAP_SYS_ADMIN, which must not be the host's",
 		  NULL);
+	parse_bad("[Socket]\nListenStream=8080\n[Container]\nDirectory=/srv\nBoot=yes\n"
+		  "User=www-data\n",
+		  "Boot=yes with User=",
+		  "t.conf: Boot=yes with User=: the init runs as the container's root (its "
+		  "services choose their users)",
+		  NULL);
 	bad_key("Container", "Boot=maybe", "Boot=: invalid boolean 'maybe': expected yes or no");
 	parse_bad("[Socket]\nListenStream=8080\n[Container]\nExec=/bin/true\nEphemeral=yes\n",
 		  "Ephemeral=yes without a tree",
