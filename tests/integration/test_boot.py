@@ -500,6 +500,11 @@ def test_idle_freeze_and_stop_cycles(tree):
             raise AssertionError(f"{len(failures)} of {total} failed: {failures[:3]}")
         if states.count("frozen") < 2 or states.count("stopped") < 2:
             raise AssertionError(f"too few idle freezes or stops: {states}")
+        # Idle halts start from frozen: each one clean (SIGRTMIN+3 on the
+        # thawed tree), none killed after StopTimeoutSec=.
+        st = d.ctl("status", NAME)
+        if st["LastExitStatus"] != 0 or "did not stop within" in d.log():
+            raise AssertionError(f"an idle halt was not clean: {st}")
         print(f"# {total} requests, {states.count('frozen')} freezes, "
               f"{states.count('stopped')} halts, none lost")
         if d.stop() != 0 or leftovers(d):
