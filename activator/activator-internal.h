@@ -82,6 +82,19 @@ int rootfs_dev(struct activator_ctx *c);
 int rootfs_tmpfs(struct activator_ctx *c);
 int rootfs_binds(struct activator_ctx *c);
 int rootfs_pivot(struct activator_ctx *c);
+/* rootfs.c's helpers, for boot.c: paths resolved inside the root dir_fd. */
+int rootfs_open(int dir_fd, const char *path, int flags);
+int rootfs_mkdir_p(int dir_fd, const char *path, bool leaf_is_file);
+int rootfs_mount_fs(int dir_fd, const char *target, const char *fstype, const char *options,
+		    unsigned int attrs);
+int rootfs_mount_bind(int source_fd, int dir_fd, const char *target, unsigned int attrs,
+		      int idmap_userns);
+
+/* boot.c: Boot=yes (spec->boot); each a no-op otherwise. */
+int boot_container_interface(struct activator_ctx *c);
+int boot_namespaces(struct activator_ctx *c);
+/* init.c: execs the init as pid 1 (LISTEN_PID=1); never returns. */
+_Noreturn void init_boot(struct activator_ctx *c);
 
 /* child.c: pool mode, the connection and its environment (STEP_HANDOFF). */
 int child_handoff(struct activator_ctx *c);

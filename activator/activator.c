@@ -73,6 +73,7 @@ static const char *const step_names[_STEP_MAX] = {
     [STEP_ENTER] = "enter",
     [STEP_PTY] = "pty",
     [STEP_TEST_PAUSE] = "test-pause",
+    [STEP_BOOT] = "boot",
 };
 
 const char *activator_step_name(enum activator_step step)
@@ -171,6 +172,13 @@ static int spec_validate(const struct activator_spec *spec)
 	if (spec->pool && (spec->n_fds > 0 || spec->handoff_fd < 0))
 		return -EINVAL;
 	if (spec->park && (spec->pool || spec->handoff_fd < 0))
+		return -EINVAL;
+	if (spec->ephemeral && !spec->root_directory)
+		return -EINVAL;
+	/* A booted init owns its namespaces through a user namespace, never
+	 * as the host's root, and needs a tree and a cgroup namespace. */
+	if (spec->boot && (spec->userns_fd < 0 || !spec->root_directory || spec->pool ||
+			   spec->enter || !(spec->namespaces & CLONE_NEWCGROUP)))
 		return -EINVAL;
 	if (spec->n_groups > ACTIVATOR_GROUPS_MAX)
 		return -E2BIG;

@@ -61,6 +61,7 @@ enum activator_step {
 	STEP_ENTER,         /* enter mode: setns() into the running container's namespaces */
 	STEP_PTY,           /* enter mode: a pseudo-terminal from the container's devpts */
 	STEP_TEST_PAUSE,    /* enter mode, test builds of nsinetd-init only: the pause */
+	STEP_BOOT,          /* boot: the container interface (/run/host, boot_id, cgroup2) */
 	_STEP_MAX,
 };
 
@@ -211,6 +212,22 @@ struct activator_spec {
 	 * sandbox is made with CPU that nothing else wants.
 	 * activator_priority_normal() ends it. Needs CAP_SYS_NICE to end. */
 	bool idle_priority;
+	/* Boot=yes: argv is an init (systemd) that becomes pid 1 itself, with
+	 * LISTEN_PID=1: nsinetd-init execs it after the setup instead of
+	 * forking a payload. The container also gets what systemd's
+	 * Container Interface asks of a manager (activator/boot.c): a cgroup2
+	 * mount of its own cgroup namespace at /sys/fs/cgroup, writable (the
+	 * caller delegates the cgroup to userns_root), /run/host/container-
+	 * manager, a private boot_id, and mount, UTS and IPC namespaces owned
+	 * by its user namespace, in which its root may mount. Needs
+	 * userns_fd, root_directory and CLONE_NEWCGROUP. */
+	bool boot;
+	/* Ephemeral=yes: the root_directory is the lower layer of an overlay
+	 * whose upper layer is a tmpfs of the container's own: it starts from
+	 * the same tree every time, may write everywhere, and the tree is never
+	 * written (nspawn --volatile=overlay). The upper layer belongs to
+	 * userns_root (with idmap_root, the tree's root's files are its). */
+	bool ephemeral;
 
 	/* Set by activator_enter() on its copy of the spec, never by a
 	 * caller: enter the container whose pid 1 is enter_pidfd instead of

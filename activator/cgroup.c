@@ -6,6 +6,7 @@
  */
 #include "cgroup.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -269,10 +270,86 @@ int cgroup_populated(const char *path)
 	return cgroup_event(path, "populated");
 }
 
+/* rmdir of every cgroup below dir_fd, deepest first: a booted init
+ * leaves its own tree (init.scope, system.slice/…) in the container's
+ * cgroup. A cgroup file system holds only cgroup directories and their
+ * files, no symlinks; the depth is bounded by cgroup.max.depth where the
+ * daemon delegates (cgroup_delegate()), and here too. */
+static int cgroup_remove_below(int dir_fd, int depth)
+{
+	DIR *d;
+	struct dirent *de;
+	int fd, r = 0;
+
+	if (depth > CGROUP_DEPTH_MAX)
+		return -ELOOP;
+	fd = fcntl(dir_fd, F_DUPFD_CLOEXEC, 3);
+	if (fd < 0)
+		return -errno;
+	d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return -errno;
+	}
+	while ((de = readdir(d))) {
+		_cleanup_close_ int sub = -1;
+
+		if (de->d_type != DT_DIR || strcmp(de->d_name, ".") == 0 ||
+		    strcmp(de->d_name, "..") == 0)
+			continue;
+		sub = openat(dir_fd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (sub < 0) {
+			r = -errno;
+			continue;
+		}
+		if (cgroup_remove_below(sub, depth + 1) < 0)
+			r = -EBUSY;
+		if (unlinkat(dir_fd, de->d_name, AT_REMOVEDIR) < 0 && errno != ENOENT)
+			r = -errno;
+	}
+	closedir(d);
+	return r;
+}
+
 int cgroup_remove(const char *path)
 {
-	if (rmdir(path) < 0)
+	if (rmdir(path) == 0)
+		return 0;
+	if (errno == EBUSY || errno == ENOTEMPTY) {
+		_cleanup_close_ int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+		if (fd < 0)
+			return -errno;
+		(void)cgroup_remove_below(fd, 1);
+		if (rmdir(path) == 0)
+			return 0;
+	}
+	return -errno;
+}
+
+int cgroup_delegate(const char *path, uid_t uid, gid_t gid)
+{
+	static const char *const files[] = {".", "cgroup.procs", "cgroup.threads",
+					    "cgroup.subtree_control"};
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	char depth[16];
+	int r;
+
+	if (fd < 0)
 		return -errno;
+	/* Bounds what the container may build, and what cgroup_remove()
+	 * walks; files the container cannot write (they stay root's). */
+	snprintf(depth, sizeof(depth), "%d", CGROUP_DEPTH_MAX - 1);
+	r = cgroup_write(path, "cgroup.max.depth", depth);
+	if (r < 0)
+		return r;
+	r = cgroup_write(path, "cgroup.max.descendants", "4096");
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++)
+		if (fchownat(fd, files[i], uid, gid, i == 0 ? AT_EMPTY_PATH : 0) < 0 &&
+		    !(errno == ENOENT && i == 2)) /* cgroup.threads: no threaded mode here */
+			return -errno;
 	return 0;
 }
 

@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 struct cgroup_root {
 	char *mount; /* cgroup2 mount point, e.g. /sys/fs/cgroup/unified */
@@ -40,8 +41,17 @@ int cgroup_events_watch(const char *path, int *ret_fd);
 int cgroup_kill(const char *path);
 /* 1 if any process is in the cgroup or below (cgroup.events populated). */
 int cgroup_populated(const char *path);
-/* rmdir; -EBUSY while populated. */
+/* rmdir, of the cgroups below it first (a booted init's tree); -EBUSY
+ * while populated. */
 int cgroup_remove(const char *path);
+/* How deep a delegated cgroup's tree may go (cgroup_delegate()). */
+#define CGROUP_DEPTH_MAX 32
+/* Boot=yes: hands the cgroup to the container's root (uid, gid of the
+ * host): its directory, cgroup.procs, cgroup.threads and
+ * cgroup.subtree_control, as systemd's Delegate=yes; every other file
+ * (the limits, cgroup.freeze, cgroup.kill) stays root's. Bounds its tree
+ * (cgroup.max.depth, cgroup.max.descendants 4096) first. */
+int cgroup_delegate(const char *path, uid_t uid, gid_t gid);
 /* CPU time used by the cgroup and below, from cpu.stat usage_usec (cgroup
  * v2 keeps it without any controller enabled). */
 int cgroup_cpu_usage(const char *path, uint64_t *ret_usec);

@@ -582,6 +582,10 @@ int child_handoff(struct activator_ctx *c)
  * - rlimits before joining the user namespace: raising a hard limit needs
  *   CAP_SYS_RESOURCE in the initial one;
  * - the user namespace before the fds are laid out: its fd is one of ours;
+ * - Boot=yes: the container interface after the tmpfs mounts (it writes
+ *   to /run) and before Bind= (the notify socket goes below /run/host);
+ *   its own namespaces right after joining the user namespace that will
+ *   own them;
  * - Bind= after /proc, /sys, /dev and the tmpfs mounts: a bind whose target
  *   is below /run or /tmp (a socket, a config file) would otherwise be
  *   hidden by the tmpfs mounted over it, and its mount point can then be
@@ -600,11 +604,13 @@ static const struct child_step child_steps[] = {
     {STEP_SYS, rootfs_sys},
     {STEP_DEV, rootfs_dev},
     {STEP_TMPFS, rootfs_tmpfs},
+    {STEP_BOOT, boot_container_interface},
     {STEP_BIND, rootfs_binds},
     {STEP_PIVOT_ROOT, rootfs_pivot},
     {STEP_HOSTNAME, child_hostname},
     {STEP_RLIMITS, child_rlimits},
     {STEP_USERNS, child_userns},
+    {STEP_BOOT, boot_namespaces},
     {STEP_FDS, child_fds},
     {STEP_SETSID, child_setsid},
     {STEP_CHDIR, child_chdir},
@@ -625,5 +631,7 @@ void child_steps_run(struct activator_ctx *c, const struct child_step *steps, si
 _Noreturn void child_run(struct activator_ctx *c)
 {
 	child_steps_run(c, child_steps, ELEMENTSOF(child_steps));
+	if (c->spec->boot)
+		init_boot(c);
 	init_run(c);
 }

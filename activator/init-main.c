@@ -107,7 +107,8 @@ int ctx_new(const struct activator_spec *spec, struct activator_ctx **ret)
 		c->listen_names = listen_names_new(spec);
 		if (!c->listen_names)
 			return -ENOMEM;
-		strcpy(c->listen_pid, "LISTEN_PID=");
+		/* A booted init is pid 1 itself; a payload completes its own. */
+		strcpy(c->listen_pid, spec->boot ? "LISTEN_PID=1" : "LISTEN_PID=");
 		c->envp[i++] = c->listen_fds;
 		c->envp[i++] = c->listen_pid;
 		c->envp[i++] = c->listen_names;

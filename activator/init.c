@@ -82,13 +82,28 @@ static int init_exec(struct activator_ctx *c)
 	return eacces ? -EACCES : -ENOENT;
 }
 
+/* The seccomp filter, last, right before execve: one system call on a
+ * program the daemon compiled; then every signal unblocked, and the exec.
+ * Returns the exec's error (a filter that fails is reported here). */
+static int init_filter_exec(struct activator_ctx *c)
+{
+	sigset_t none;
+
+	if (c->spec->seccomp &&
+	    syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, c->spec->seccomp) < 0)
+		child_fail(c, STEP_SECCOMP, -errno);
+	sigemptyset(&none);
+	if (sigprocmask(SIG_SETMASK, &none, NULL) < 0)
+		return -errno;
+	return init_exec(c);
+}
+
 /* pid 2, a fork() child. The sync fd is still open here (close-on-exec): a failed execve
  * reports itself on it; a successful one closes it, and the parent's EOF
  * means "the payload runs". */
 _Noreturn void init_payload(struct activator_ctx *c)
 {
 	struct sigaction sa = {.sa_handler = SIG_DFL};
-	sigset_t none;
 	int r;
 
 	/* Default dispositions before unblocking: a signal that arrives now
@@ -116,17 +131,29 @@ _Noreturn void init_payload(struct activator_ctx *c)
 		}
 	}
 
-	/* The seccomp filter, last, right before execve: one system call on
-	 * a program the daemon compiled. Only this task is filtered: pid 1
-	 * has loaded its own. */
-	if (c->spec->seccomp &&
-	    syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, c->spec->seccomp) < 0)
-		child_fail(c, STEP_SECCOMP, -errno);
+	/* Only this task is filtered: pid 1 has loaded its own. */
+	r = init_filter_exec(c);
+	child_fail(c, STEP_EXEC, r);
+}
 
-	sigemptyset(&none);
-	if (sigprocmask(SIG_SETMASK, &none, NULL) < 0)
-		child_fail(c, STEP_EXEC, -errno);
-	r = init_exec(c);
+/*
+ * Boot=yes: this process becomes the tree's init, pid 1, with the
+ * listeners at 3… and LISTEN_PID=1. No stub stays behind: the init reaps,
+ * handles the stop signal (SIGRTMIN+3 for systemd) and says READY=1 itself.
+ * The sync fd is close-on-exec: the daemon's EOF means the init runs. The
+ * signal dispositions are the defaults since child_signals(); the mask is
+ * emptied for the init, as for a payload. /sbin/init, when it is asked for
+ * and missing, falls back to /lib/systemd/systemd.
+ */
+_Noreturn void init_boot(struct activator_ctx *c)
+{
+	int r = init_filter_exec(c);
+
+	if (r == -ENOENT && strcmp(c->argv[0], "/sbin/init") == 0) {
+		c->exec_file = "/lib/systemd/systemd";
+		r = init_exec(c);
+	}
+	c->what = c->exec_file ? c->exec_file : c->argv[0];
 	child_fail(c, STEP_EXEC, r);
 }
 

@@ -26,7 +26,7 @@
 #include "common/cleanup.h"
 
 /* Opens path, relative to (and confined in) the root dir_fd. */
-static int root_open(int dir_fd, const char *path, int flags)
+int rootfs_open(int dir_fd, const char *path, int flags)
 {
 	struct open_how how = {
 	    .flags = (unsigned long long)(flags | O_CLOEXEC),
@@ -42,7 +42,7 @@ static int root_open(int dir_fd, const char *path, int flags)
 
 /* mkdir -p inside the root; the last component is an empty file instead if
  * leaf_is_file (the mount point of a file bind). Existing entries are fine. */
-static int root_mkdir_p(int dir_fd, const char *path, bool leaf_is_file)
+int rootfs_mkdir_p(int dir_fd, const char *path, bool leaf_is_file)
 {
 	char buf[4096];
 	size_t len, start = 0;
@@ -70,10 +70,10 @@ static int root_mkdir_p(int dir_fd, const char *path, bool leaf_is_file)
 		/* The parent, resolved again for each component: the
 		 * previous one may have been a symlink (resolved in root). */
 		if (start == 0) {
-			parent = root_open(dir_fd, ".", O_PATH | O_DIRECTORY);
+			parent = rootfs_open(dir_fd, ".", O_PATH | O_DIRECTORY);
 		} else {
 			buf[start - 1] = '\0';
-			parent = root_open(dir_fd, buf, O_PATH | O_DIRECTORY);
+			parent = rootfs_open(dir_fd, buf, O_PATH | O_DIRECTORY);
 			buf[start - 1] = '/';
 		}
 		if (parent < 0)
@@ -166,7 +166,7 @@ static int fs_configure(int fs, const char *options, unsigned int *attrs)
 }
 
 /* A fresh file system of fstype on target (inside the root dir_fd). */
-static int mount_fs(int dir_fd, const char *target, const char *fstype, const char *options,
+int rootfs_mount_fs(int dir_fd, const char *target, const char *fstype, const char *options,
 		    unsigned int attrs)
 {
 	_cleanup_close_ int fs = -1, mnt = -1, dir = -1;
@@ -183,7 +183,7 @@ static int mount_fs(int dir_fd, const char *target, const char *fstype, const ch
 	mnt = fsmount(fs, FSMOUNT_CLOEXEC, attrs);
 	if (mnt < 0)
 		return -errno;
-	dir = root_open(dir_fd, target, O_PATH | O_DIRECTORY);
+	dir = rootfs_open(dir_fd, target, O_PATH | O_DIRECTORY);
 	if (dir < 0)
 		return dir;
 	if (move_mount(mnt, "", dir, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
@@ -194,8 +194,8 @@ static int mount_fs(int dir_fd, const char *target, const char *fstype, const ch
 /* Binds the tree at source_fd on target (inside the root dir_fd). The
  * attributes (and the idmapping, with a user namespace fd) are set while
  * the copy is still detached: it is never writable or setuid inside. */
-static int mount_bind_fd(int source_fd, int dir_fd, const char *target, unsigned int attrs,
-			 int idmap_userns)
+int rootfs_mount_bind(int source_fd, int dir_fd, const char *target, unsigned int attrs,
+		      int idmap_userns)
 {
 	_cleanup_close_ int tree = -1, dir = -1;
 
@@ -213,7 +213,7 @@ static int mount_bind_fd(int source_fd, int dir_fd, const char *target, unsigned
 		if (mount_setattr(tree, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof(attr)) < 0)
 			return -errno;
 	}
-	dir = root_open(dir_fd, target, O_PATH);
+	dir = rootfs_open(dir_fd, target, O_PATH);
 	if (dir < 0)
 		return dir;
 	if (move_mount(tree, "", dir, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
@@ -312,7 +312,7 @@ static int mount_bind_host(const char *source, int dir_fd, const char *target)
 
 	if (src < 0)
 		return -errno;
-	return mount_bind_fd(src, dir_fd, target, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC, -1);
+	return rootfs_mount_bind(src, dir_fd, target, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC, -1);
 }
 
 /*
@@ -334,7 +334,7 @@ static int root_umount_all(int dir_fd, const char *target)
 		struct statx stx;
 		char p[64];
 
-		fd = root_open(dir_fd, target, O_PATH | O_DIRECTORY | O_NOFOLLOW);
+		fd = rootfs_open(dir_fd, target, O_PATH | O_DIRECTORY | O_NOFOLLOW);
 		if (fd == -ENOENT || fd == -ENOTDIR || fd == -ELOOP)
 			return 0;
 		if (fd < 0)
@@ -369,6 +369,64 @@ static int tree_idmap(const struct activator_spec *spec, int tree)
 	return 0;
 }
 
+/*
+ * Ephemeral=yes: on the staging dir, a tmpfs with upper/, work/ and
+ * lower/; the tree (already idmapped, if asked) on lower/; an overlay of
+ * the three on top of it all. What the container writes lands in the
+ * tmpfs, charged to its cgroup, and goes with its mount namespace; the
+ * tree is only read. The tmpfs and the tree stay below the overlay, in the
+ * old root that pivot_root() detaches: the container cannot reach them.
+ * upper/ (the overlay's root) has the tree root's mode and belongs to the
+ * container's root, as the idmapped tree's root does.
+ */
+static int rootfs_overlay(struct activator_ctx *c, int tree)
+{
+	const struct activator_spec *spec = c->spec;
+	_cleanup_close_ int fs = -1, tmp = -1, ovl = -1, mnt = -1;
+	char lower[4096], upper[4096], work[4096];
+	uid_t owner = spec->userns_fd >= 0 ? spec->userns_root : 0;
+	struct stat st;
+
+	if (fstat(tree, &st) < 0)
+		return -errno;
+	fs = fsopen("tmpfs", FSOPEN_CLOEXEC);
+	if (fs < 0 || fsconfig(fs, FSCONFIG_SET_STRING, "mode", "0700", 0) < 0 ||
+	    fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+		return -errno;
+	tmp = fsmount(fs, FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
+	if (tmp < 0)
+		return -errno;
+	if (move_mount(tmp, "", AT_FDCWD, spec->staging_dir, MOVE_MOUNT_F_EMPTY_PATH) < 0)
+		return -errno;
+	if (mkdirat(tmp, "lower", 0700) < 0 || mkdirat(tmp, "work", 0700) < 0 ||
+	    mkdirat(tmp, "upper", st.st_mode & 07777) < 0 ||
+	    fchmodat(tmp, "upper", st.st_mode & 07777, 0) < 0 ||
+	    fchownat(tmp, "upper", owner, owner, 0) < 0)
+		return -errno;
+	snprintf(lower, sizeof(lower), "%s/lower", spec->staging_dir);
+	snprintf(upper, sizeof(upper), "%s/upper", spec->staging_dir);
+	snprintf(work, sizeof(work), "%s/work", spec->staging_dir);
+	if (move_mount(tree, "", AT_FDCWD, lower, MOVE_MOUNT_F_EMPTY_PATH) < 0)
+		return -errno;
+	c->what = "overlay";
+	ovl = fsopen("overlay", FSOPEN_CLOEXEC);
+	if (ovl < 0 || fsconfig(ovl, FSCONFIG_SET_STRING, "lowerdir", lower, 0) < 0 ||
+	    fsconfig(ovl, FSCONFIG_SET_STRING, "upperdir", upper, 0) < 0 ||
+	    fsconfig(ovl, FSCONFIG_SET_STRING, "workdir", work, 0) < 0 ||
+	    fsconfig(ovl, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+		return -errno;
+	mnt = fsmount(ovl, FSMOUNT_CLOEXEC, 0);
+	if (mnt < 0)
+		return -errno;
+	if (move_mount(mnt, "", AT_FDCWD, spec->staging_dir, MOVE_MOUNT_F_EMPTY_PATH) < 0)
+		return -errno;
+	c->root_fd = open(spec->staging_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (c->root_fd < 0)
+		return -errno;
+	c->what = NULL;
+	return 0;
+}
+
 /* The root directory (or the host's /, recursively, so that a separate
  * /usr comes along) as a detached copy moved onto the staging dir. This is
  * only in our mount namespace: the host never sees a mount there, so any
@@ -390,6 +448,8 @@ int rootfs_bind_root(struct activator_ctx *c)
 			child_fail(c, STEP_IDMAP, r);
 	}
 	c->what = spec->staging_dir;
+	if (spec->ephemeral)
+		return rootfs_overlay(c, tree);
 	if (move_mount(tree, "", AT_FDCWD, spec->staging_dir, MOVE_MOUNT_F_EMPTY_PATH) < 0)
 		return -errno;
 	/* Opened after the move: the fd is the new mount's root, not the
@@ -450,7 +510,7 @@ int rootfs_mountpoints(struct activator_ctx *c)
 		child_fail(c, STEP_ROOTFS, -errno); /* the root itself, not a mount point */
 	for (size_t i = 0; i < ELEMENTSOF(api_dirs); i++) {
 		c->what = api_dirs[i];
-		r = root_mkdir_p(dir, api_dirs[i], false);
+		r = rootfs_mkdir_p(dir, api_dirs[i], false);
 		if (r < 0)
 			return r;
 	}
@@ -458,7 +518,7 @@ int rootfs_mountpoints(struct activator_ctx *c)
 		if (below_later_mount(spec, spec->tmpfs[i].target))
 			continue;
 		c->what = spec->tmpfs[i].target;
-		r = root_mkdir_p(dir, spec->tmpfs[i].target, false);
+		r = rootfs_mkdir_p(dir, spec->tmpfs[i].target, false);
 		if (r < 0)
 			return r;
 	}
@@ -469,7 +529,7 @@ int rootfs_mountpoints(struct activator_ctx *c)
 			continue;
 		is_dir = source_is_dir(c, spec->binds[i].source);
 		c->what = spec->binds[i].target;
-		r = root_mkdir_p(dir, spec->binds[i].target, !is_dir);
+		r = rootfs_mkdir_p(dir, spec->binds[i].target, !is_dir);
 		if (r < 0)
 			return r;
 	}
@@ -523,8 +583,8 @@ int rootfs_proc(struct activator_ctx *c)
 	r = root_umount_all(c->root_fd, "proc");
 	if (r < 0)
 		return r;
-	r = mount_fs(c->root_fd, "proc", "proc", NULL,
-		     MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
+	r = rootfs_mount_fs(c->root_fd, "proc", "proc", NULL,
+			    MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
 	if (r < 0)
 		return r;
 
@@ -534,14 +594,15 @@ int rootfs_proc(struct activator_ctx *c)
 	for (size_t i = 0; i < ELEMENTSOF(masked_files); i++) {
 		c->what = masked_files[i];
 		/* Not nodev: it is /dev/null, to be opened (and read: empty). */
-		r = mount_bind_fd(null_fd, c->root_fd, masked_files[i],
-				  MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC, -1);
+		r = rootfs_mount_bind(null_fd, c->root_fd, masked_files[i],
+				      MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC,
+				      -1);
 		if (r < 0 && r != -ENOENT)
 			return r;
 	}
 	for (size_t i = 0; i < ELEMENTSOF(masked_dirs); i++) {
 		c->what = masked_dirs[i];
-		r = mount_fs(c->root_fd, masked_dirs[i], "tmpfs", "mode=0555,size=4k", ro);
+		r = rootfs_mount_fs(c->root_fd, masked_dirs[i], "tmpfs", "mode=0555,size=4k", ro);
 		if (r < 0 && r != -ENOENT)
 			return r;
 	}
@@ -549,12 +610,12 @@ int rootfs_proc(struct activator_ctx *c)
 		_cleanup_close_ int fd = -1;
 
 		c->what = read_only[i];
-		fd = root_open(c->root_fd, read_only[i], O_PATH | O_DIRECTORY);
+		fd = rootfs_open(c->root_fd, read_only[i], O_PATH | O_DIRECTORY);
 		if (fd == -ENOENT)
 			continue;
 		if (fd < 0)
 			return fd;
-		r = mount_bind_fd(fd, c->root_fd, read_only[i], ro, -1);
+		r = rootfs_mount_bind(fd, c->root_fd, read_only[i], ro, -1);
 		if (r < 0)
 			return r;
 	}
@@ -575,11 +636,11 @@ int rootfs_sys(struct activator_ctx *c)
 	r = root_umount_all(c->root_fd, "sys");
 	if (r < 0)
 		return r;
-	r = mount_fs(c->root_fd, "sys", "sysfs", NULL, attrs);
+	r = rootfs_mount_fs(c->root_fd, "sys", "sysfs", NULL, attrs);
 	if (r < 0)
-		return mount_fs(c->root_fd, "sys", "tmpfs", "mode=0755,size=4k", attrs);
+		return rootfs_mount_fs(c->root_fd, "sys", "tmpfs", "mode=0755,size=4k", attrs);
 	/* The firmware's tables (ACPI, EFI variables, DMI) are the host's. */
-	r = mount_fs(c->root_fd, "sys/firmware", "tmpfs", "mode=0555,size=4k", attrs);
+	r = rootfs_mount_fs(c->root_fd, "sys/firmware", "tmpfs", "mode=0555,size=4k", attrs);
 	return r == -ENOENT ? 0 : r;
 }
 
@@ -610,11 +671,11 @@ int rootfs_dev(struct activator_ctx *c)
 	if (r < 0)
 		return r;
 	/* size=: the container must not fill memory through /dev. */
-	r = mount_fs(c->root_fd, "dev", "tmpfs", "mode=0755,size=64k",
-		     MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC);
+	r = rootfs_mount_fs(c->root_fd, "dev", "tmpfs", "mode=0755,size=64k",
+			    MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC);
 	if (r < 0)
 		return r;
-	dev_fd = root_open(c->root_fd, "dev", O_PATH | O_DIRECTORY);
+	dev_fd = rootfs_open(c->root_fd, "dev", O_PATH | O_DIRECTORY);
 	if (dev_fd < 0)
 		return dev_fd;
 
@@ -648,15 +709,15 @@ int rootfs_dev(struct activator_ctx *c)
 	/* newinstance: the container's ptys are its own, not the host's. */
 	if (mkdirat(dev_fd, "pts", 0755) < 0)
 		return -errno;
-	r = mount_fs(dev_fd, "pts", "devpts", "newinstance,ptmxmode=0666,mode=0620",
-		     MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC);
+	r = rootfs_mount_fs(dev_fd, "pts", "devpts", "newinstance,ptmxmode=0666,mode=0620",
+			    MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC);
 	if (r < 0)
 		return r;
 	if (mkdirat(dev_fd, "shm", 0755) < 0)
 		return -errno;
 	/* 64M, as Docker: shared memory is the container's, and bounded. */
-	r = mount_fs(dev_fd, "shm", "tmpfs", "mode=1777,size=64m",
-		     MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
+	r = rootfs_mount_fs(dev_fd, "shm", "tmpfs", "mode=1777,size=64m",
+			    MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
 	if (r < 0)
 		return r;
 	for (size_t i = 0; i < ELEMENTSOF(links); i++)
@@ -692,24 +753,24 @@ int rootfs_tmpfs(struct activator_ctx *c)
 		r = root_umount_all(c->root_fd, "run");
 	if (r < 0)
 		return r;
-	r = mount_fs(c->root_fd, "tmp", "tmpfs", tmpfs_options(spec, "mode=1777", buf, sizeof(buf)),
-		     attrs);
+	r = rootfs_mount_fs(c->root_fd, "tmp", "tmpfs",
+			    tmpfs_options(spec, "mode=1777", buf, sizeof(buf)), attrs);
 	if (r < 0)
 		return r;
-	r = mount_fs(c->root_fd, "run", "tmpfs", tmpfs_options(spec, "mode=0755", buf, sizeof(buf)),
-		     attrs);
+	r = rootfs_mount_fs(c->root_fd, "run", "tmpfs",
+			    tmpfs_options(spec, "mode=0755", buf, sizeof(buf)), attrs);
 	if (r < 0)
 		return r;
 	for (size_t i = 0; i < spec->n_tmpfs; i++) {
 		/* Mount points below /tmp, /run etc. are created now; in the
 		 * host's / nowhere else. */
 		if (spec->root_directory || below_later_mount(spec, spec->tmpfs[i].target)) {
-			r = root_mkdir_p(c->root_fd, spec->tmpfs[i].target, false);
+			r = rootfs_mkdir_p(c->root_fd, spec->tmpfs[i].target, false);
 			if (r < 0)
 				return r;
 		}
 		c->what = spec->tmpfs[i].target;
-		r = mount_fs(
+		r = rootfs_mount_fs(
 		    c->root_fd, spec->tmpfs[i].target, "tmpfs",
 		    tmpfs_options(spec,
 				  spec->tmpfs[i].options ? spec->tmpfs[i].options : "mode=0755",
@@ -744,7 +805,7 @@ int rootfs_binds(struct activator_ctx *c)
 			bool is_dir = source_is_dir(c, b->source);
 
 			c->what = b->target;
-			r = root_mkdir_p(c->root_fd, b->target, !is_dir);
+			r = rootfs_mkdir_p(c->root_fd, b->target, !is_dir);
 			if (r < 0)
 				return r;
 		}
@@ -756,8 +817,8 @@ int rootfs_binds(struct activator_ctx *c)
 			attrs |= MOUNT_ATTR_RDONLY;
 		if (!b->allow_suid)
 			attrs |= MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
-		r = mount_bind_fd(src, c->root_fd, b->target, attrs,
-				  b->idmap ? spec->userns_fd : -1);
+		r = rootfs_mount_bind(src, c->root_fd, b->target, attrs,
+				      b->idmap ? spec->userns_fd : -1);
 		if (r < 0)
 			return r;
 	}

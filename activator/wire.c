@@ -101,6 +101,10 @@ int wire_encode(const struct activator_spec *spec, bool fds_attached, struct wir
 		flags |= WIRE_TTY;
 	if (spec->enter && spec->enter_pause_fd >= 0)
 		flags |= WIRE_TEST_PAUSE;
+	if (spec->boot)
+		flags |= WIRE_BOOT;
+	if (spec->ephemeral)
+		flags |= WIRE_EPHEMERAL;
 	for (int i = 0; i < 3; i++)
 		if (spec->stdio[i] < 0)
 			flags |= WIRE_STDIN_NULL << i;
@@ -404,5 +408,7 @@ int wire_decode(const char *data, size_t len, const int *fds, size_t n_fds, stru
 	s->idmap_root = flags & WIRE_IDMAP_ROOT;
 	s->enter = flags & WIRE_ENTER;
 	s->enter_tty = flags & WIRE_TTY;
+	s->boot = flags & WIRE_BOOT;
+	s->ephemeral = flags & WIRE_EPHEMERAL;
 	return 0;
 }

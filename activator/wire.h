@@ -60,6 +60,8 @@ enum {
 	WIRE_TTY = 1u << 14,
 	/* Tests: the pause fd follows the target's pidfd. */
 	WIRE_TEST_PAUSE = 1u << 15,
+	WIRE_BOOT = 1u << 16,
+	WIRE_EPHEMERAL = 1u << 17,
 };
 
 struct wire_buf {

@@ -153,6 +153,15 @@ for in in "$src"/examples/*/*.conf.in; do
 			continue
 		fi
 		;;
+	debian-os)
+		# A booted Debian: only when its tree is built (about 40 s and
+		# a Debian mirror: examples/debian-os/build-tree.sh).
+		tree=${NSINETD_DEBIAN_OS:-/var/cache/nsinetd-test/debian-os}
+		if [ ! -f "$tree.stamp" ]; then
+			echo "  $name: skipped, no Debian tree at $tree (examples/debian-os/build-tree.sh builds it)"
+			continue
+		fi
+		;;
 	esac
 	if [ -z "$port" ]; then
 		echo "  $name: skipped, no ListenStream=127.0.0.1:PORT line in $in" >&2
@@ -163,8 +172,11 @@ for in in "$src"/examples/*/*.conf.in; do
 		exit 1
 	fi
 	{
-		sed -e "s|@SRCDIR@|$src|g" -e "s|@BUILDDIR@|$build|g" "$in"
-		reach_lines
+		sed -e "s|@SRCDIR@|$src|g" -e "s|@BUILDDIR@|$build|g" \
+			-e "s|@TREE@|${NSINETD_DEBIAN_OS:-/var/cache/nsinetd-test/debian-os}|g" "$in"
+		# A booted tree reads nothing of the host's trees from its
+		# services (its socket unit is bound in by the host's root).
+		[ "$name" = debian-os ] || reach_lines
 	} >"$confdir/$name.conf"
 	names+=("$name")
 	ports+=("$port")

@@ -47,10 +47,29 @@
 	 CAP(CAP_KILL) | CAP(CAP_SETUID) | CAP(CAP_SETGID) | CAP(CAP_SETPCAP) |                    \
 	 CAP(CAP_NET_BIND_SERVICE) | CAP(CAP_SYS_CHROOT))
 
+/*
+ * Boot=yes: what systemd-nspawn leaves a booted OS, over namespaces that
+ * its user namespace owns (mount, UTS, IPC) or that only let it act on
+ * itself: its init mounts (CAP_SYS_ADMIN), its services drop privileges,
+ * sandbox themselves and bind low ports. A capability counts only in the
+ * container's user namespace, its root is an unprivileged uid of the host,
+ * and the base seccomp filter (modules, kexec, reboot, swap, bpf, keyrings,
+ * ptrace ...) still applies. CAP_SYS_BOOT is kept for the init's own
+ * checks; reboot() is denied by the filter and by the pid namespace.
+ */
+#define BOOT_CAPS                                                                                  \
+	(DEFAULT_ROOT_CAPS | CAP(CAP_AUDIT_CONTROL) | CAP(CAP_AUDIT_WRITE) |                       \
+	 CAP(CAP_DAC_READ_SEARCH) | CAP(CAP_IPC_OWNER) | CAP(CAP_LEASE) |                          \
+	 CAP(CAP_LINUX_IMMUTABLE) | CAP(CAP_MKNOD) | CAP(CAP_NET_BROADCAST) | CAP(CAP_NET_RAW) |   \
+	 CAP(CAP_SETFCAP) | CAP(CAP_SYS_ADMIN) | CAP(CAP_SYS_BOOT) | CAP(CAP_SYS_NICE) |           \
+	 CAP(CAP_SYS_PTRACE) | CAP(CAP_SYS_RESOURCE) | CAP(CAP_SYS_TTY_CONFIG))
+
 uint64_t config_capabilities(const struct container_config *c, uid_t uid)
 {
 	if (c->sandbox.capabilities_set)
 		return c->sandbox.capabilities;
+	if (c->boot)
+		return BOOT_CAPS;
 	return uid == 0 ? DEFAULT_ROOT_CAPS : 0;
 }
 

@@ -829,6 +829,7 @@ static void parse_kill_signal(struct parser *p, const struct config_key *k, cons
 		return;
 	}
 	*FIELD(p, k->offset, int) = sig;
+	p->c->service.kill_signal_set = *value != '\0';
 }
 
 /* "1", "1%", "0.5%", "250%": percent of one CPU, two decimals at most. */
@@ -992,6 +993,8 @@ static const struct config_key config_keys[] = {
     {"Container", "PoolSize", &kind_uint, parse_number, OFF(container.pool_size),
      .max = CONFIG_MAX_POOL, .sample = "2"},
     {"Container", "Prepare", &kind_bool, parse_prepare, OFF(container.prepare), .sample = "yes"},
+    {"Container", "Boot", &kind_bool, parse_bool, OFF(container.boot), .sample = "yes"},
+    {"Container", "Ephemeral", &kind_bool, parse_bool, OFF(container.ephemeral), .sample = "yes"},
     {"Container", "Address", &kind_prefixes, parse_address, OFF(container.address), 0,
      .sample = "10.1.0.2/30"},
     {"Container", "HostAddress", &kind_prefixes, parse_address, OFF(container.host_address), 1,
@@ -1023,10 +1026,10 @@ static const struct config_key config_keys[] = {
     {"Service", "WatchdogSec", &kind_usec, parse_usec, OFF(service.watchdog), .sample = "5s"},
 };
 
-/* Planned keys: a clear "not yet" rather than "unknown". */
+/* Planned keys: a clear "not yet" rather than "unknown" ("Section.Key",
+ * NULL-terminated; none at present). */
 static const char *const unsupported_keys[] = {
-    /* Boot=yes (a real init as pid 1) comes later. */
-    "Container.Boot",
+    NULL,
 };
 
 static const char *const sections[] = {"Socket", "Container", "Service"};
@@ -1035,7 +1038,7 @@ static bool key_is_unsupported(const char *section, const char *key)
 {
 	size_t n = strlen(section);
 
-	for (size_t i = 0; i < ELEMENTSOF(unsupported_keys); i++)
+	for (size_t i = 0; unsupported_keys[i]; i++)
 		if (strncmp(unsupported_keys[i], section, n) == 0 &&
 		    unsupported_keys[i][n] == '.' && strcmp(unsupported_keys[i] + n + 1, key) == 0)
 			return true;
@@ -1281,6 +1284,8 @@ static void finish_container(struct parser *p)
 {
 	const struct container_config *cc = &p->c->container;
 
+	if (cc->ephemeral && !cc->directory)
+		perr(p, "Ephemeral=yes needs Directory= (the tree to lay a tmpfs over)");
 	if (cc->sandbox.private_users != PRIVATE_USERS_NO)
 		return;
 	for (size_t i = 0; i < cc->n_binds; i++)
@@ -1289,6 +1294,51 @@ static void finish_container(struct parser *p)
 			     "%s=%s: option 'idmap' needs a user namespace (PrivateUsers=no "
 			     "is set)",
 			     cc->binds[i].read_only ? "BindReadOnly" : "Bind", cc->binds[i].source);
+}
+
+/*
+ * Boot=yes (docs/nsinetd.conf.5.md, Boot=): an init as pid
+ * 1 of a Directory= tree, in a user namespace; Type=notify (the init's
+ * READY=1), KillSignal=SIGRTMIN+3 unless set (systemd's halt: SIGTERM only
+ * makes it re-execute), Exec=/sbin/init unless set. Before the required
+ * keys are checked: Exec= may be left out.
+ */
+static int boot_defaults(struct service_config *c)
+{
+	if (!c->container.boot)
+		return 0;
+	/* (Accept=yes is an error: no second one about Type=notify.) */
+	if (!c->socket.accept)
+		c->service.type = SERVICE_TYPE_NOTIFY;
+	if (!c->service.kill_signal_set)
+		c->service.kill_signal = SIGRTMIN + 3;
+	if (!c->container.exec)
+		return strv_push(&c->container.exec, "/sbin/init");
+	return 0;
+}
+
+static void finish_boot(struct parser *p)
+{
+	struct service_config *c = p->c;
+
+	if (!c->container.boot)
+		return;
+	if (!c->container.directory)
+		perr(p, "Boot=yes needs Directory= (the tree to boot)");
+	if (c->socket.accept)
+		perr(p, "Boot=yes needs Accept=no (one booted container serves every connection)");
+	if (c->container.sandbox.private_users == PRIVATE_USERS_NO)
+		perr(p, "Boot=yes needs a user namespace (PrivateUsers=no is set): the init gets "
+			"CAP_SYS_ADMIN, which must not be the host's");
+	if (c->container.standard_input == STANDARD_INPUT_SOCKET)
+		perr(p, "Boot=yes with StandardInput=socket: the init gets listening sockets");
+	if (c->container.user || c->container.group)
+		perr(p,
+		     "Boot=yes with %s=: the init runs as the container's root (its services "
+		     "choose their users)",
+		     c->container.user ? "User" : "Group");
+	if (boot_defaults(c) < 0)
+		oom(p);
 }
 
 /* What Network=veth's keys mean together. */
@@ -1339,6 +1389,7 @@ static void finish(struct parser *p)
 	p->line = 0;
 	if (!!c->container.directory + !!c->container.image + !!c->container.oci_bundle > 1)
 		perr(p, "Directory=, Image= and OCIBundle= each name the root: set one of them");
+	finish_boot(p);
 	if (!c->container.exec && !c->container.image && !c->container.oci_bundle)
 		perr(p, "Exec= is missing");
 	if (c->container.image && !c->container.read_only)
@@ -1696,8 +1747,8 @@ void config_dump_value(struct config_dumper *d, const struct config_key *k, cons
 	d->emit(d->userdata, k->section, key, value, is_default);
 }
 
-/* What a file that sets none of c's keys but Accept= gets: the reference
- * for is_default (the defaults that depend on Accept= follow it). */
+/* What a file that sets none of c's keys but Accept= and Boot= gets: the
+ * reference for is_default (the defaults that depend on them follow). */
 static struct service_config *config_defaults_new(const struct service_config *c)
 {
 	struct service_config *d = service_config_new(c->path, c->name);
@@ -1705,7 +1756,8 @@ static struct service_config *config_defaults_new(const struct service_config *c
 	if (!d)
 		return NULL;
 	d->socket.accept = c->socket.accept;
-	if (finish_defaults(d) < 0)
+	d->container.boot = c->container.boot;
+	if (boot_defaults(d) < 0 || finish_defaults(d) < 0)
 		return config_free(d);
 	return d;
 }
@@ -1721,8 +1773,9 @@ void config_dump(const struct service_config *c, config_dump_fn emit, void *user
 		const void *v = (const char *)c + k->offset;
 		/* Accept= itself, which the defaults follow, is at its
 		 * default when no. */
-		bool is_default = k->offset == OFF(socket.accept)
-				      ? !c->socket.accept
+		bool is_default = k->offset == OFF(socket.accept) ? !c->socket.accept
+				  : k->offset == OFF(container.boot)
+				      ? !c->container.boot
 				      : defaults && key_equal(k, c, defaults);
 
 		if (!key_owns_storage(k))

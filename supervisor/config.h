@@ -178,6 +178,10 @@ struct container_config {
 	/* Accept=no only: Prepare=, default no; whether the file set it. */
 	bool prepare;
 	bool prepare_set;
+	/* Boot=: Exec= (default /sbin/init) is an init, pid 1 itself. */
+	bool boot;
+	/* Ephemeral=: Directory= under a tmpfs overlay, never written. */
+	bool ephemeral;
 	/* Network=netns:NAME, Network=veth. Addresses: [0] IPv4, [1] IPv6,
 	 * family 0 = not set. */
 	char *netns_name;                    /* NAME of Network=netns:NAME */
@@ -189,7 +193,8 @@ struct container_config {
 
 struct service_settings {
 	usec_t stop_timeout;         /* StopTimeoutSec=, default 10s */
-	int kill_signal;             /* KillSignal=, default SIGTERM */
+	int kill_signal;             /* KillSignal=, default SIGTERM (SIGRTMIN+3 for Boot=yes) */
+	bool kill_signal_set;        /* whether the file set it */
 	usec_t start_limit_interval; /* StartLimitIntervalSec=, default 10s */
 	unsigned start_limit_burst;  /* StartLimitBurst=, default 5 */
 	/* Scale to zero: after this long idle, freeze (cgroup v2) or stop the

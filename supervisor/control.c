@@ -29,6 +29,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "activator/cgroup.h"
 #include "common/cleanup.h"
 #include "common/fd-util.h"
 #include "common/log.h"
@@ -382,7 +383,8 @@ static int append_cgroup_procs(sd_bus_message *r, const char *dir, int depth, un
 	fclose(f);
 	if (k < 0 || depth == 0)
 		return k;
-	/* Accept=yes: one cgroup per sandbox below the service's. */
+	/* Accept=yes: one cgroup per sandbox below the service's; Boot=yes:
+	 * the booted init's tree. */
 	{
 		_cleanup_close_ int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
@@ -401,6 +403,15 @@ static int append_cgroup_procs(sd_bus_message *r, const char *dir, int depth, un
 		closedir(d);
 	}
 	return k;
+}
+
+/* How deep the processes of a service's cgroup are: one cgroup per
+ * sandbox (Accept=yes), a booted init's own tree (Boot=yes), or none. */
+static int procs_depth(const struct service_config *cfg)
+{
+	if (cfg->socket.accept)
+		return 2;
+	return cfg->container.boot ? CGROUP_DEPTH_MAX : 0;
 }
 
 static char *service_cgroup(const struct service *s)
@@ -615,7 +626,7 @@ static int append_status(sd_bus_message *r, struct service *s)
 		return k;
 	if ((k = dict_open(r, "Processes", "a(uuss)")) < 0 ||
 	    (k = sd_bus_message_open_container(r, 'a', "(uuss)")) < 0 ||
-	    (cg && (k = append_cgroup_procs(r, cg, cfg->socket.accept ? 2 : 0, &budget)) < 0) ||
+	    (cg && (k = append_cgroup_procs(r, cg, procs_depth(cfg), &budget)) < 0) ||
 	    (k = sd_bus_message_close_container(r)) < 0 || (k = dict_close(r)) < 0)
 		return k;
 	if ((k = dict_open(r, "Output", "a(tus)")) < 0 || (k = append_lines(r, s, 10)) < 0 ||

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* nsinetd: an inetd for containers. Thin main() around run(). */
 #include <errno.h>
+#include <fcntl.h>
 #include <event2/event.h>
 #include <getopt.h>
 #include <signal.h>
@@ -14,6 +15,7 @@
 #include "activator/cgroup.h"
 #include "common/cleanup.h"
 #include "common/log.h"
+#include "supervisor/boot.h"
 #include "supervisor/config.h"
 #include "supervisor/hardening.h"
 #include "supervisor/listener.h"
@@ -153,6 +155,24 @@ static int parse_argv(int argc, char **argv, struct options *o)
 	return 0;
 }
 
+static void check_boot_say_cb(const char *line, void *userdata)
+{
+	printf("%s: %s\n", (const char *)userdata, line);
+}
+
+/* --check: a Boot=yes tree whose socket units miss the service's
+ * addresses: a warning, as the start logs it. */
+static void check_boot(const struct service_config *c)
+{
+	_cleanup_close_ int root_fd = -1;
+
+	if (!c->container.boot)
+		return;
+	root_fd = open(c->container.directory, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (root_fd >= 0)
+		(void)boot_check_socket_units(c, root_fd, check_boot_say_cb, c->path);
+}
+
 /* --check: the host paths of c that users other than root could redirect
  * (Directory=, unix sockets' directories), each an error. Returns 0 or the
  * last error. */
@@ -195,8 +215,10 @@ static int check(const char *dir)
 	if (r < 0 && errs.n == 0)
 		fprintf(stderr, "%s: %s\n", dir, strerror(-r));
 	/* Valid, but not everything is enforceable on this host: say so. */
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
 		(void)hardening_check(cfgs[i], stdout);
+		check_boot(cfgs[i]);
+	}
 	/* What an image says that the file does not match. */
 	for (size_t i = 0; i < n; i++)
 		if (image_check(cfgs[i], stdout, stderr) < 0)

@@ -8,6 +8,7 @@
 #include "service.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <event2/event.h>
 #include <grp.h>
@@ -20,6 +21,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <systemd/sd-id128.h>
 #include <unistd.h>
 
 #include "activator/activator.h"
@@ -29,6 +31,7 @@
 #include "common/fd-util.h"
 #include "common/strv.h"
 #include "supervisor/accept.h"
+#include "supervisor/boot.h"
 #include "supervisor/container.h"
 #include "supervisor/fdstore.h"
 #include "supervisor/event-util.h"
@@ -438,6 +441,56 @@ void service_spec_done(struct service_spec *sp)
 	sp->output = output_pipe_close(sp->output);
 }
 
+static void boot_say_cb(const char *line, void *userdata)
+{
+	log_warning("%s: %s", (const char *)userdata, line);
+}
+
+/*
+ * Boot=yes: the init is pid 1 (spec->boot), with container_uuid= (a new
+ * one per boot: systemd takes it as the machine id when the tree's
+ * /etc/machine-id is empty) beside container=nsinetd, and the cgroup
+ * delegated to the container's root, whose systemd makes its own tree in
+ * it. Without a cgroup of its own, or a user namespace, it cannot boot.
+ */
+static int boot_prepare(struct service *s, struct service_spec *sp)
+{
+	struct activator_spec *spec = &sp->spec;
+	char id[SD_ID128_STRING_MAX], *e = NULL;
+	sd_id128_t uuid;
+	int r;
+
+	if (!sp->cgroup_path || spec->userns_fd < 0) {
+		log_error("%s: Boot=yes needs a cgroup v2 of its own and a user namespace (see "
+			  "the messages above)",
+			  name(s));
+		return -EOPNOTSUPP;
+	}
+	if (!s->boot_warned) {
+		_cleanup_close_ int root_fd =
+		    open(s->cfg->container.directory, O_PATH | O_DIRECTORY | O_CLOEXEC);
+
+		s->boot_warned = true;
+		if (root_fd >= 0)
+			(void)boot_check_socket_units(s->cfg, root_fd, boot_say_cb,
+						      (void *)name(s));
+	}
+	r = cgroup_delegate(sp->cgroup_path, spec->userns_root, spec->userns_root);
+	if (r < 0)
+		return log_errno(LOG_ERR, r, "%s: Boot=yes: cannot delegate cgroup %s", name(s),
+				 sp->cgroup_path);
+	r = sd_id128_randomize(&uuid);
+	if (r < 0 || asprintf(&e, "container_uuid=%s", sd_id128_to_string(uuid, id)) < 0)
+		return log_errno(LOG_ERR, r < 0 ? r : -ENOMEM, "%s: Boot=yes: container_uuid",
+				 name(s));
+	r = strv_consume(&sp->env, e);
+	if (r < 0)
+		return log_errno(LOG_ERR, r, "%s: Boot=yes", name(s));
+	spec->envp = sp->env;
+	spec->boot = true;
+	return 0;
+}
+
 /* enter: for shell.c, the running container's own cgroup, network and
  * output are used, none is made. */
 static int spec_build(struct service *s, const char *cgroup_rel, bool enter,
@@ -561,7 +614,9 @@ static int spec_build(struct service *s, const char *cgroup_rel, bool enter,
 	spec->stdio[1] = enter ? -1 : output_pipe_fd(sp->output);
 	spec->stdio[2] = enter ? -1 : output_pipe_fd(sp->output);
 	spec->root_directory = directory;
-	spec->read_only = cc->read_only;
+	/* Ephemeral=yes: what is written goes to the overlay's tmpfs. */
+	spec->read_only = cc->read_only && !cc->ephemeral;
+	spec->ephemeral = cc->ephemeral;
 	spec->binds = sp->binds;
 	spec->n_binds = n_binds;
 	spec->tmpfs = sp->tmpfs;
@@ -590,6 +645,13 @@ static int spec_build(struct service *s, const char *cgroup_rel, bool enter,
 		if (!enter)
 			network_spawned(s, r);
 		return r;
+	}
+	if (cc->boot && !enter) {
+		r = boot_prepare(s, sp);
+		if (r < 0) {
+			network_spawned(s, r);
+			return r;
+		}
 	}
 	return 0;
 

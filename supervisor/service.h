@@ -220,6 +220,7 @@ struct service {
 	bool host_root_payload;
 	bool rlimit_warned;
 	bool cgroup_warned;
+	bool boot_warned; /* Boot=yes: the socket units' check was logged */
 	/* Accept=yes: the mode's state (accept.c). */
 	struct accept *accept;
 	/* Network=: the shared namespace, the veth pair (network.c). */

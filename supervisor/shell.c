@@ -283,6 +283,19 @@ static int shell_spawn(struct shell *sh, struct service *s, struct service_spec 
 	if (container_cgroup(s->container)) {
 		cgroup_fd =
 		    open(container_cgroup(s->container), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		/* Boot=yes: the booted init has made its cgroup an inner node
+		 * (init.scope, system.slice, controllers enabled below), where
+		 * no process may join; its own leaf, init.scope, takes the
+		 * command, as the init's own child would be. */
+		if (cgroup_fd >= 0 && s->cfg->container.boot) {
+			int leaf = openat(cgroup_fd, "init.scope",
+					  O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+			if (leaf >= 0) {
+				close(cgroup_fd);
+				cgroup_fd = leaf;
+			}
+		}
 		if (cgroup_fd < 0) {
 			r = -errno;
 			goto out;

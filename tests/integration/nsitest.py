@@ -64,6 +64,17 @@ def unit_cgroup(tag):
     return unit
 
 
+def fd_links(pid):
+    """What each open fd of pid points to (readlink of /proc/PID/fd/N)."""
+    out = []
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            out.append(os.readlink(f"/proc/{pid}/fd/{fd}"))
+        except OSError:
+            pass
+    return out
+
+
 def cgroup2_mount():
     with open("/proc/self/mountinfo") as f:
         for line in f:

@@ -853,6 +853,36 @@ static void test_cgroup(void)
 	close(cg_fd);
 	is_int(cgroup_remove(path), 0, "cgroup_remove");
 	ok(access(path, F_OK) < 0, "the cgroup is gone");
+
+	/* Boot=yes: a cgroup delegated to a container's root, which makes a
+	 * tree of its own below it; removed with that tree. */
+	free(path);
+	path = NULL;
+	r = cgroup_create(&root, rel, &cg_fd, &path);
+	is_int(r, 0, "cgroup_create again");
+	if (r == 0) {
+		struct stat st;
+
+		close(cg_fd);
+		is_int(cgroup_delegate(path, 4242, 4243), 0, "cgroup_delegate");
+		ok(stat(path, &st) == 0 && st.st_uid == 4242 && st.st_gid == 4243,
+		   "the directory is the container root's");
+		snprintf(p, sizeof(p), "%s/cgroup.procs", path);
+		ok(stat(p, &st) == 0 && st.st_uid == 4242, "cgroup.procs is the container root's");
+		snprintf(p, sizeof(p), "%s/cgroup.subtree_control", path);
+		ok(stat(p, &st) == 0 && st.st_uid == 4242,
+		   "cgroup.subtree_control is the container root's");
+		snprintf(p, sizeof(p), "%s/cgroup.freeze", path);
+		ok(stat(p, &st) == 0 && st.st_uid == 0, "cgroup.freeze stays root's");
+		snprintf(p, sizeof(p), "%s/cgroup.max.depth", path);
+		ok(file_contains(p, "31"), "cgroup.max.depth bounds the tree");
+		snprintf(p, sizeof(p), "%s/system.slice", path);
+		ok(mkdir(p, 0755) == 0, "a cgroup below");
+		snprintf(p, sizeof(p), "%s/system.slice/a.service", path);
+		ok(mkdir(p, 0755) == 0, "and one below that");
+		is_int(cgroup_remove(path), 0, "cgroup_remove takes the tree below");
+		ok(access(path, F_OK) < 0, "the delegated cgroup is gone");
+	}
 	cgroup_root_done(&root);
 }
 

@@ -30,6 +30,8 @@ static const struct {
     {"HostAddress", "[Container]\nNetwork=veth\nBridge=br0\nAddress=10.1.0.2/30\n"},
     {"AddressPool", "[Container]\nNetwork=veth\n"},
     {"Bridge", "[Container]\nNetwork=veth\n"},
+    {"Boot", "[Container]\nDirectory=/srv\n"},
+    {"Ephemeral", "[Container]\nDirectory=/srv\n"},
 };
 
 /* Keys whose only value is their default: no sample. */
@@ -209,6 +211,10 @@ static void test_defaults(void)
 
 	check_defaults(BASE, set, "a minimal file");
 	check_defaults(BASE "[Socket]\nAccept=yes\n", set_accept, "a minimal Accept=yes file");
+	/* Boot=yes: Exec=, Type= and KillSignal= have its defaults. */
+	static const char *const set_boot[] = {"ListenStream", "Directory", "Boot", NULL};
+	check_defaults("[Socket]\nListenStream=8080\n[Container]\nDirectory=/srv\nBoot=yes\n",
+		       set_boot, "a minimal Boot=yes file");
 }
 
 /* Shared lists keep their order; lists, quoting and odd values survive. */
@@ -234,6 +240,9 @@ static void test_round_trips(void)
 		 "IdleCPUPercent=0.05%\nIdleStopSec=1h\n",
 	    "[Socket]\nListenStream=8080\nAccept=yes\nMaxConnections=200\n[Container]\n"
 	    "Exec=/bin/true\n",
+	    /* Boot=yes with SIGTERM: not its default, so it must show. */
+	    BASE "Directory=/srv\nBoot=yes\n[Service]\nKillSignal=SIGTERM\n",
+	    BASE "Directory=/srv\nBoot=yes\nEphemeral=yes\n[Service]\nType=simple\n",
 	};
 
 	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {

@@ -1546,6 +1546,60 @@ static void test_accept(void)
 	    "t.conf: PoolSize= needs Accept=yes", "t.conf: RuntimeMaxSec= needs Accept=yes", NULL);
 }
 
+/* Boot=yes: what it implies, what it needs. */
+static void test_boot(void)
+{
+	struct service_config *c;
+
+	c = parse_good("[Socket]\nListenStream=8080\n[Container]\nDirectory=/srv\nBoot=yes\n",
+		       "Boot=yes without Exec=");
+	if (c) {
+		ok(c->container.boot, "Boot=yes");
+		ok(c->container.exec && strcmp(c->container.exec[0], "/sbin/init") == 0 &&
+		       !c->container.exec[1],
+		   "Exec= defaults to /sbin/init");
+		is_int(c->service.type, SERVICE_TYPE_NOTIFY, "Boot=yes implies Type=notify");
+		is_int(c->service.kill_signal, SIGRTMIN + 3, "KillSignal= defaults to SIGRTMIN+3");
+		ok(config_capabilities(&c->container, 0) & (UINT64_C(1) << 21),
+		   "CAP_SYS_ADMIN (over its user namespace) by default");
+	}
+	config_free(c);
+	c = parse_good("[Socket]\nListenStream=8080\n[Container]\nDirectory=/srv\nBoot=yes\n"
+		       "Exec=/lib/systemd/systemd --log-level=debug\nCapabilities=CAP_CHOWN\n"
+		       "[Service]\nKillSignal=SIGTERM\nType=simple\n",
+		       "Boot=yes with Exec=, Capabilities=, KillSignal=");
+	if (c) {
+		ok(strcmp(c->container.exec[0], "/lib/systemd/systemd") == 0, "Exec= kept");
+		is_int(c->service.kill_signal, SIGTERM, "an explicit KillSignal= is kept");
+		is_int(c->service.type, SERVICE_TYPE_NOTIFY, "Type=notify all the same");
+		ok(config_capabilities(&c->container, 0) == 1, "Capabilities= is kept");
+	}
+	config_free(c);
+	parse_bad("[Socket]\nListenStream=8080\n[Container]\nBoot=yes\n", "Boot=yes without a tree",
+		  "t.conf: Boot=yes needs Directory= (the tree to boot)", NULL);
+	parse_bad(
+	    "[Socket]\nListenStream=8080\nAccept=yes\n[Container]\nDirectory=/srv\nBoot=yes\n",
+	    "Boot=yes with Accept=yes",
+	    "t.conf: Boot=yes needs Accept=no (one booted container serves every connection)",
+	    NULL);
+	parse_bad("[Socket]\nListenStream=8080\n[Container]\nDirectory=/srv\nBoot=yes\n"
+		  "PrivateUsers=no\n",
+		  "Boot=yes without a user namespace",
+		  "t.conf: Boot=yes needs a user namespace (PrivateUsers=no is set): the init gets "
+		  "CAP_SYS_ADMIN, which must not be the host's",
+		  NULL);
+	parse_bad("[Socket]\nListenStream=8080\n[Container]\nDirectory=/srv\nBoot=yes\n"
+		  "User=www-data\n",
+		  "Boot=yes with User=",
+		  "t.conf: Boot=yes with User=: the init runs as the container's root (its "
+		  "services choose their users)",
+		  NULL);
+	bad_key("Container", "Boot=maybe", "Boot=: invalid boolean 'maybe': expected yes or no");
+	parse_bad("[Socket]\nListenStream=8080\n[Container]\nExec=/bin/true\nEphemeral=yes\n",
+		  "Ephemeral=yes without a tree",
+		  "t.conf: Ephemeral=yes needs Directory= (the tree to lay a tmpfs over)", NULL);
+}
+
 int main(void)
 {
 	test_defaults();
@@ -1567,5 +1621,6 @@ int main(void)
 	test_load_dir();
 	test_listen_type_to_string();
 	test_accept();
+	test_boot();
 	return tap_done();
 }
