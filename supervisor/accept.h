@@ -38,3 +38,19 @@ extern const struct service_mode accept_mode;
 /* How many sandboxes serve a connection now. */
 struct accept;
 unsigned accept_n_serving(const struct accept *a);
+
+/* A re-exec (reexec.c): each sandbox of a, serving a connection or pooled,
+ * whose pid 1 has not exited, with what it hands over. */
+#include <stdbool.h>
+#include <sys/types.h>
+struct accept_sandbox_info {
+	pid_t pid;
+	int pidfd;
+	int output_fd; /* the daemon's end of its stderr pipe, -1 none */
+	const char *cgroup;
+	bool pooled;
+	unsigned long long started_at;
+};
+void accept_foreach_sandbox(const struct accept *a,
+			    void (*fn)(const struct accept_sandbox_info *i, void *userdata),
+			    void *userdata);

@@ -21,12 +21,14 @@
 #include "supervisor/control.h"
 #include "supervisor/manager.h"
 #include "supervisor/metrics.h"
+#include "supervisor/reexec.h"
 
 struct options {
 	const char *config_dir;
 	const char *runtime_dir;
 	const char *control_group;
 	const char *metrics; /* ADDRESS:PORT */
+	int deserialize;     /* --deserialize=FD: a re-exec's state (reexec.h), or -1 */
 	bool check;
 };
 
@@ -46,14 +48,15 @@ static void usage(FILE *f)
 		"  -h, --help             this text\n"
 		"      --version          the version\n"
 		"\n"
-		"Signals: SIGHUP reloads, SIGTERM or SIGINT stops every container and exits.\n"
+		"Signals: SIGHUP reloads, SIGUSR2 re-executes the daemon in place (its\n"
+		"containers and sockets stay), SIGTERM or SIGINT stops every container and exits.\n"
 		"See nsinetd(8) and nsinetd.conf(5).\n",
 		CONFIG_DIR_DEFAULT, RUNTIME_DIR_DEFAULT);
 }
 
 static int parse_argv(int argc, char **argv, struct options *o)
 {
-	enum { ARG_CHECK = 0x100, ARG_VERSION, ARG_CONTROL_GROUP, ARG_METRICS };
+	enum { ARG_CHECK = 0x100, ARG_VERSION, ARG_CONTROL_GROUP, ARG_METRICS, ARG_DESERIALIZE };
 	static const struct option longopts[] = {
 	    {"config-dir", required_argument, NULL, 'c'},
 	    {"runtime-dir", required_argument, NULL, 'r'},
@@ -61,6 +64,7 @@ static int parse_argv(int argc, char **argv, struct options *o)
 	    {"check", no_argument, NULL, ARG_CHECK},
 	    {"control-group", required_argument, NULL, ARG_CONTROL_GROUP},
 	    {"metrics", required_argument, NULL, ARG_METRICS},
+	    {"deserialize", required_argument, NULL, ARG_DESERIALIZE},
 	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, ARG_VERSION},
 	    {0},
@@ -92,6 +96,21 @@ static int parse_argv(int argc, char **argv, struct options *o)
 		case ARG_METRICS:
 			o->metrics = optarg;
 			break;
+		case ARG_DESERIALIZE: {
+			/* Only a re-exec passes it (reexec.c). */
+			char *end;
+			long fd = strtol(optarg, &end, 10);
+
+			if (*end || end == optarg || fd < 3 || fd > 65535) {
+				fprintf(stderr,
+					"nsinetd: --deserialize=%s: expected the number of an fd "
+					"above 2 (a re-exec passes it)\n",
+					optarg);
+				return -EINVAL;
+			}
+			o->deserialize = (int)fd;
+			break;
+		}
 		case 'h':
 			usage(stdout);
 			exit(EXIT_SUCCESS);
@@ -205,18 +224,29 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
 		(void)manager_reload(m, NULL);
 		return;
 	}
+	if (sig == SIGUSR2) {
+		char why[512];
+
+		log_info("received SIGUSR2, re-executing");
+		(void)reexec_execute(m, why, sizeof(why)); /* returns only on failure, logged */
+		return;
+	}
 	log_info("received %s, shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
 	manager_shutdown(m);
 }
 
 static int run(int argc, char **argv)
 {
-	struct options o = {CONFIG_DIR_DEFAULT, RUNTIME_DIR_DEFAULT, NULL, NULL, false};
+	struct options o = {CONFIG_DIR_DEFAULT, RUNTIME_DIR_DEFAULT, NULL, NULL, -1, false};
 	char *control_path = NULL;
 	struct event_base *base = NULL;
-	struct event *sigs[3] = {NULL};
-	const int signums[3] = {SIGTERM, SIGINT, SIGHUP};
+	struct event *sigs[4] = {NULL};
+	const int signums[4] = {SIGTERM, SIGINT, SIGHUP, SIGUSR2};
 	struct manager *m = NULL;
+	struct reexec *rx = NULL;
+	struct state st = {0};
+	bool clean_start = false;
+	sigset_t held;
 	int r;
 
 	log_init("nsinetd");
@@ -225,6 +255,13 @@ static int run(int argc, char **argv)
 		return EXIT_FAILURE;
 	if (o.check)
 		return check(o.config_dir);
+	/* Before anything opens an fd: the fds a re-exec handed over are
+	 * ours, any other is closed. */
+	if (o.deserialize >= 0)
+		(void)reexec_read(o.deserialize, &st, &clean_start);
+	r = reexec_new(argc, argv, &rx);
+	if (r < 0)
+		log_errno(LOG_WARNING, r, "cannot find this daemon's binary: no re-exec");
 
 	/* A client that goes away must not kill the daemon. */
 	signal(SIGPIPE, SIG_IGN);
@@ -237,6 +274,9 @@ static int run(int argc, char **argv)
 	r = manager_new(base, o.config_dir, o.runtime_dir, &m);
 	if (r < 0)
 		goto out;
+	m->reexec = TAKE_PTR(rx);
+	if (o.deserialize >= 0)
+		reexec_take_listeners(m, &st, clean_start);
 	if (asprintf(&control_path, "%s/control", o.runtime_dir) < 0) {
 		r = log_errno(LOG_ERR, -ENOMEM, "control: out of memory");
 		goto out;
@@ -254,9 +294,17 @@ static int run(int argc, char **argv)
 			goto out;
 		}
 	}
+	/* A re-exec held these across the exec (reexec.c); pending ones
+	 * now reach their handlers. */
+	sigemptyset(&held);
+	for (size_t i = 0; i < ELEMENTSOF(signums); i++)
+		sigaddset(&held, signums[i]);
+	sigprocmask(SIG_UNBLOCK, &held, NULL);
 	r = manager_load(m);
 	if (r < 0)
 		goto out;
+	if (o.deserialize >= 0)
+		reexec_adopt(m, &st);
 	sd_notify(0, "READY=1");
 	manager_notify_status(m);
 
@@ -269,7 +317,10 @@ out:
 	if (m) {
 		m->control = control_free(m->control);
 		m->metrics = metrics_free(m->metrics);
+		m->reexec = reexec_free(m->reexec);
 	}
+	reexec_free(rx);
+	state_done(&st);
 	free(control_path);
 	manager_free(m);
 	for (size_t i = 0; i < ELEMENTSOF(sigs); i++)

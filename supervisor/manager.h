@@ -20,6 +20,7 @@ struct event;
 struct service;
 struct control;
 struct metrics;
+struct reexec;
 
 struct manager {
 	struct event_base *base;
@@ -54,6 +55,7 @@ struct manager {
 
 	struct control *control; /* RUNTIME/control (control.c), NULL if none */
 	struct metrics *metrics; /* --metrics (metrics.c), NULL if none */
+	struct reexec *reexec;   /* re-exec in place (reexec.c), NULL if none */
 	/* How containers reach the kernel: container_ops_default, or a
 	 * unit test's fake (container.h). */
 	const struct container_ops *container_ops;

@@ -1166,6 +1166,48 @@ static void single_listen_ready(struct service *s, int fd)
 	}
 }
 
+int service_adopt_container(struct service *s, const struct service_adoption *a)
+{
+	struct manager *m = s->manager;
+	struct container *c = NULL;
+	int r;
+
+	if (s->cfg->socket.accept || s->container || s->state != SERVICE_STOPPED)
+		return -EINVAL;
+	r = container_new(m->base, m->container_ops, name(s), &single_callbacks, s, &c);
+	if (r >= 0)
+		r = container_adopt(c, a->pid, a->pidfd, a->cgroup, a->frozen);
+	if (r < 0) {
+		/* Nothing taken: the caller still owns pidfd and cgroup. */
+		container_free(c);
+		return r;
+	}
+	if (a->output_fd >= 0 &&
+	    (r = output_pipe_adopt(s->output, a->output_fd, a->pid, &s->output_pipe)) < 0)
+		log_errno(LOG_WARNING, r, "%s: cannot take over the output of pid %d", name(s),
+			  (int)a->pid);
+	s->container = c;
+	s->started_at = a->started_at;
+	s->idle_since = a->idle_since;
+	s->cpu_checked_at = now_usec();
+	s->cpu_usage = 0;
+	s->released = false;
+	(void)service_set_state(s, SERVICE_STARTING, "re-exec: taking over");
+	(void)service_set_state(s, SERVICE_RUNNING, "re-exec: taken over");
+	log_info("%s: took over container pid %d%s", name(s), (int)a->pid,
+		 a->frozen ? ", frozen" : "");
+	if (!a->frozen)
+		return 0;
+	/* As if its freeze had just completed: the listeners are polled
+	 * again, and IdleStopSec= is armed for what is left of it. */
+	s->held = a->held;
+	s->freeze_started_at = now_usec();
+	snprintf(s->freeze_reason, sizeof(s->freeze_reason), "re-exec: taken over frozen");
+	if (service_set_state(s, SERVICE_FREEZING, s->freeze_reason) >= 0)
+		single_freeze_cb(c, true, 0, s);
+	return 0;
+}
+
 static int single_init(struct service *s)
 {
 	/* Below every other event: a waiting connection goes first. */

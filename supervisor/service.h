@@ -323,6 +323,21 @@ void service_listen_enable(struct service *s, bool on);
  * thaws or stops as IdleFreezeSec=/IdleStopSec= say. */
 void service_idle_tick(struct service *s, bool failed, usec_t now);
 
+/* A re-exec (reexec.c) hands over a running or frozen Accept=no container:
+ * a stopped service of the same configuration takes it (pidfd and cgroup,
+ * and output_fd, unless -1), as running or frozen (held: by nsinetctl
+ * freeze). -EINVAL if it cannot (Accept=yes, not stopped); then nothing is
+ * taken. */
+struct service_adoption {
+	pid_t pid;
+	int pidfd;
+	int output_fd;
+	char *cgroup;
+	bool frozen, held;
+	usec_t started_at, idle_since;
+};
+int service_adopt_container(struct service *s, const struct service_adoption *a);
+
 /* Hands over the listener fd for lc's type and address, if this service
  * has one (reload: an unchanged address keeps its fd). -1 if none. */
 int service_take_fd(struct service *s, const struct listen_config *lc);

@@ -1,0 +1,634 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "reexec.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "activator/cgroup.h"
+#include "common/cleanup.h"
+#include "common/fd-util.h"
+#include "common/log.h"
+#include "supervisor/accept.h"
+#include "supervisor/container.h"
+#include "supervisor/manager.h"
+#include "supervisor/output.h"
+#include "supervisor/service.h"
+
+extern char **environ;
+
+/* How long a container of a changed or removed service, or an Accept=yes
+ * sandbox in flight, is given after a re-exec before it is killed: the
+ * former as a reload's stop, with the new configuration's (or SIGTERM and
+ * 10 s); the latter have no RuntimeMaxSec= then (documented). */
+#define ORPHAN_STOP_TIMEOUT (10 * USEC_PER_SEC)
+
+struct reexec {
+	char *binary;
+	char **argv; /* NULL-terminated, without --deserialize */
+	size_t argc;
+	uint64_t count;
+	/* Containers handed over that no service took: watched until they
+	 * exit (sandboxes in flight) or stopped (the rest). */
+	struct container **orphans;
+	size_t n_orphans;
+};
+
+int reexec_new(int argc, char **argv, struct reexec **ret)
+{
+	struct reexec *rx = calloc(1, sizeof(*rx));
+	char buf[4096];
+	ssize_t n;
+
+	if (!rx)
+		return -ENOMEM;
+	n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
+	if (n < 0) {
+		reexec_free(rx);
+		return -errno;
+	}
+	buf[n] = '\0';
+	rx->binary = strdup(buf);
+	rx->argv = calloc((size_t)argc + 2, sizeof(char *));
+	if (!rx->binary || !rx->argv) {
+		reexec_free(rx);
+		return -ENOMEM;
+	}
+	for (int i = 0; i < argc; i++) {
+		if (i > 0 && strncmp(argv[i], "--deserialize=", 14) == 0)
+			continue;
+		rx->argv[rx->argc] = strdup(argv[i]);
+		if (!rx->argv[rx->argc++]) {
+			reexec_free(rx);
+			return -ENOMEM;
+		}
+	}
+	*ret = rx;
+	return 0;
+}
+
+struct reexec *reexec_free(struct reexec *rx)
+{
+	if (!rx)
+		return NULL;
+	for (size_t i = 0; i < rx->n_orphans; i++)
+		container_free(rx->orphans[i]);
+	free(rx->orphans);
+	for (size_t i = 0; i < rx->argc; i++)
+		free(rx->argv[i]);
+	free(rx->argv);
+	free(rx->binary);
+	free(rx);
+	return NULL;
+}
+
+uint64_t reexec_count(const struct reexec *rx)
+{
+	return rx ? rx->count : 0;
+}
+
+const char *reexec_binary(const struct reexec *rx)
+{
+	return rx ? rx->binary : NULL;
+}
+
+/* --- the old daemon: what it hands over, and the exec ------------------- */
+
+/* Whether s can be handed over now; else why not, in why. */
+static bool can_hand_over(const struct service *s, char *why, size_t why_len)
+{
+	const char *name = s->cfg->name;
+
+	if (s->removing || s->dead || s->state == SERVICE_WAITING) {
+		snprintf(why, why_len,
+			 "%s: a reload is still stopping its old container; try again when it "
+			 "has stopped",
+			 name);
+		return false;
+	}
+	if (s->cfg->socket.accept)
+		return true; /* sandboxes are handed over whatever they do */
+	switch (s->state) {
+	case SERVICE_STOPPED:
+	case SERVICE_SUSPENDED:
+	case SERVICE_PARKED:
+		return true;
+	case SERVICE_RUNNING:
+	case SERVICE_FROZEN:
+		break;
+	default:
+		snprintf(why, why_len, "%s is %s; try again when it has settled", name,
+			 service_state_to_string(s->state));
+		return false;
+	}
+	if (s->cfg->service.type == SERVICE_TYPE_NOTIFY) {
+		snprintf(why, why_len,
+			 "%s: a running Type=notify container cannot be handed over (its "
+			 "notification socket is not); stop it first",
+			 name);
+		return false;
+	}
+	if (s->cfg->container.network == NETWORK_VETH) {
+		snprintf(why, why_len,
+			 "%s: a running Network=veth container cannot be handed over (its "
+			 "interface is not); stop it first",
+			 name);
+		return false;
+	}
+	return true;
+}
+
+static int add_container(struct state_container **a, size_t *n, const struct state_container *c)
+{
+	struct state_container *b = reallocarray(*a, *n + 1, sizeof(**a));
+
+	if (!b)
+		return -ENOMEM;
+	b[(*n)++] = *c;
+	*a = b;
+	return 0;
+}
+
+struct sandboxes {
+	struct state_service *ss;
+	int r;
+};
+
+static void add_sandbox(const struct accept_sandbox_info *i, void *userdata)
+{
+	struct sandboxes *sb = userdata;
+	struct state_container c = {
+	    .pid = i->pid,
+	    .pidfd = i->pidfd,
+	    .output_fd = i->output_fd,
+	    .cgroup = (char *)i->cgroup,
+	    .pooled = i->pooled,
+	    .started_at = i->started_at,
+	};
+
+	if (sb->r >= 0)
+		sb->r = add_container(&sb->ss->sandboxes, &sb->ss->n_sandboxes, &c);
+}
+
+/* The state of m; its strings and arrays point into m (only the arrays
+ * are its own: state_free_built()). */
+static int build(struct manager *m, usec_t began, struct state *st)
+{
+	st->reexecs = m->reexec->count + 1;
+	st->began_at = began;
+	st->services = calloc(m->n_services ? m->n_services : 1, sizeof(*st->services));
+	if (!st->services)
+		return -ENOMEM;
+	for (size_t i = 0; i < m->n_inherited; i++)
+		if (m->inherited[i] >= 0) {
+			int *b = reallocarray(st->fds, st->n_fds + 1, sizeof(int));
+			if (!b)
+				return -ENOMEM;
+			st->fds = b;
+			st->fds[st->n_fds++] = m->inherited[i];
+		}
+	for (size_t i = 0; i < m->n_services; i++) {
+		struct service *s = m->services[i];
+		struct state_service *ss = &st->services[st->n_services++];
+		int *b = reallocarray(st->fds, st->n_fds + s->cfg->socket.n_listen, sizeof(int));
+
+		if (!b)
+			return -ENOMEM;
+		st->fds = b;
+		for (size_t j = 0; j < s->cfg->socket.n_listen; j++)
+			if (s->fds[j] >= 0)
+				st->fds[st->n_fds++] = s->fds[j];
+		ss->name = s->cfg->name;
+		ss->config_hash = state_config_hash(s->cfg);
+		ss->stats = s->stats;
+		ss->listeners = (uint64_t(*)[2])s->stats.listeners;
+		ss->n_listeners = s->stats.listeners ? s->cfg->socket.n_listen : 0;
+		if (s->cfg->socket.accept) {
+			struct sandboxes sb = {ss, 0};
+
+			accept_foreach_sandbox(s->accept, add_sandbox, &sb);
+			if (sb.r < 0)
+				return sb.r;
+		} else if (s->container && !container_exited(s->container) &&
+			   container_pid(s->container) > 0) {
+			ss->has_container = true;
+			ss->container = (struct state_container){
+			    .pid = container_pid(s->container),
+			    .pidfd = container_pidfd(s->container),
+			    .output_fd = output_pipe_read_fd(s->output_pipe),
+			    .cgroup = (char *)container_cgroup(s->container),
+			    .frozen = s->state == SERVICE_FROZEN,
+			    .held = s->held,
+			    /* A parked container never ran its payload: it is
+			     * discarded after the exec, and prepared again. */
+			    .pooled = s->state == SERVICE_PARKED,
+			    .started_at = s->started_at,
+			    .idle_since = s->idle_since,
+			};
+		}
+	}
+	return 0;
+}
+
+static void state_free_built(struct state *st)
+{
+	for (size_t i = 0; i < st->n_services; i++)
+		free(st->services[i].sandboxes);
+	free(st->services);
+	free(st->fds);
+}
+
+static int set_cloexec_all(const int *fds, size_t n, bool on)
+{
+	int r = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		int k = fd_set_cloexec(fds[i], on);
+		if (k < 0 && r == 0)
+			r = k;
+	}
+	return r;
+}
+
+/* The memfd holding st, FD_CLOEXEC set. */
+static int write_memfd(const struct state *st, int *ret_fd)
+{
+	_cleanup_free_ char *buf = NULL;
+	_cleanup_close_ int fd = -1;
+	size_t len = 0, done = 0;
+	FILE *f = open_memstream(&buf, &len);
+	int r;
+
+	if (!f)
+		return -ENOMEM;
+	r = state_write(f, st);
+	if (fclose(f) != 0 && r >= 0)
+		r = -ENOMEM;
+	if (r < 0)
+		return r;
+	fd = memfd_create("nsinetd-state", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (fd < 0)
+		return -errno;
+	while (done < len) {
+		ssize_t k = write(fd, buf + done, len - done);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0)
+			return -errno;
+		done += (size_t)k;
+	}
+	/* What the next daemon reads is what this one wrote. */
+	(void)fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL);
+	*ret_fd = TAKE_FD(fd);
+	return 0;
+}
+
+int reexec_execute(struct manager *m, char *why, size_t why_len)
+{
+	struct reexec *rx = m->reexec;
+	struct state st = {0};
+	_cleanup_free_ int *fds = NULL;
+	_cleanup_close_ int memfd = -1;
+	char arg[64];
+	size_t n_fds = 0, n_containers = 0;
+	sigset_t hold, old;
+	usec_t began = now_usec();
+	int r;
+
+	if (!rx) {
+		snprintf(why, why_len, "this daemon cannot re-execute");
+		return -EOPNOTSUPP;
+	}
+	if (m->shutting_down) {
+		snprintf(why, why_len, "shutting down");
+		return -ESHUTDOWN;
+	}
+	for (size_t i = 0; i < m->n_services; i++)
+		if (!can_hand_over(m->services[i], why, why_len)) {
+			log_warning("re-exec refused: %s", why);
+			return -EBUSY;
+		}
+	r = build(m, began, &st);
+	if (r >= 0)
+		r = write_memfd(&st, &memfd);
+	if (r >= 0) {
+		size_t max = st.n_fds + 2 * m->n_services + 1;
+
+		for (size_t i = 0; i < st.n_services; i++)
+			max += 2 * st.services[i].n_sandboxes;
+		fds = calloc(max + 1, sizeof(int));
+		if (!fds)
+			r = -ENOMEM;
+		else
+			n_fds = state_fds(&st, fds, max);
+		for (size_t i = 0; i < st.n_services; i++)
+			n_containers += st.services[i].has_container + st.services[i].n_sandboxes;
+	}
+	if (r < 0) {
+		snprintf(why, why_len, "cannot write the state: %s", strerror(-r));
+		log_error("re-exec: %s", why);
+		state_free_built(&st);
+		return r;
+	}
+	fds[n_fds++] = memfd;
+	snprintf(arg, sizeof(arg), "--deserialize=%d", memfd);
+	rx->argv[rx->argc] = arg;
+	rx->argv[rx->argc + 1] = NULL;
+	log_info("re-executing %s: %zu service(s), %zu socket(s), %zu container(s) handed over",
+		 rx->binary, st.n_services, st.n_fds, n_containers);
+	state_free_built(&st);
+
+	/* Signals that arrive in the exec's window wait (the mask survives
+	 * execve) for the new daemon's handlers, instead of their default
+	 * action, which for SIGUSR2 and SIGHUP is to end the process. */
+	sigemptyset(&hold);
+	sigaddset(&hold, SIGHUP);
+	sigaddset(&hold, SIGUSR2);
+	sigaddset(&hold, SIGTERM);
+	sigaddset(&hold, SIGINT);
+	sigprocmask(SIG_BLOCK, &hold, &old);
+	r = set_cloexec_all(fds, n_fds, false);
+	if (r >= 0) {
+		fflush(NULL);
+		execve(rx->binary, rx->argv, environ);
+		r = -errno;
+		snprintf(why, why_len, "cannot execute %s: %s", rx->binary, strerror(-r));
+	} else {
+		snprintf(why, why_len, "cannot hand over the fds: %s", strerror(-r));
+	}
+	/* Still here: the exec failed; nothing changed but FD_CLOEXEC. */
+	(void)set_cloexec_all(fds, n_fds, true);
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	rx->argv[rx->argc] = NULL;
+	log_error("re-exec failed, this daemon goes on: %s", why);
+	return r;
+}
+
+/* --- the new daemon: taking over --------------------------------------- */
+
+int reexec_read(int fd, struct state *st, bool *clean_start)
+{
+	char why[256];
+	_cleanup_free_ int *keep = NULL;
+	size_t n = 0, max;
+	int r;
+
+	*clean_start = false;
+	r = state_read(fd, st, why, sizeof(why));
+	safe_close(fd);
+	if (r < 0) {
+		log_error("cannot take over the state of the daemon before the re-exec (%s: %s); "
+			  "starting clean: its containers are stopped and its sockets closed",
+			  why, strerror(-r));
+		(void)fd_close_all_except(NULL, 0);
+		*clean_start = true;
+		return r;
+	}
+	max = st->n_fds + 2;
+	for (size_t i = 0; i < st->n_services; i++)
+		max += 2 + 2 * st->services[i].n_sandboxes;
+	keep = calloc(max, sizeof(int));
+	if (!keep)
+		return -ENOMEM;
+	n = state_fds(st, keep, max);
+	/* Only what the state names is ours: nothing leaks through re-execs. */
+	(void)fd_close_all_except(keep, n);
+	(void)set_cloexec_all(keep, n, true);
+	return 0;
+}
+
+/* cgroup.kill and rmdir of every cgroup below path (depth first). */
+static void kill_tree(const char *path)
+{
+	DIR *d = opendir(path);
+	struct dirent *de;
+
+	(void)cgroup_kill(path);
+	while (d && (de = readdir(d))) {
+		_cleanup_free_ char *sub = NULL;
+
+		if (de->d_type != DT_DIR || de->d_name[0] == '.')
+			continue;
+		if (asprintf(&sub, "%s/%s", path, de->d_name) >= 0)
+			kill_tree(sub);
+	}
+	if (d)
+		closedir(d);
+}
+
+static void remove_tree(const char *path, bool self)
+{
+	DIR *d = opendir(path);
+	struct dirent *de;
+
+	while (d && (de = readdir(d))) {
+		_cleanup_free_ char *sub = NULL;
+
+		if (de->d_type != DT_DIR || de->d_name[0] == '.')
+			continue;
+		if (asprintf(&sub, "%s/%s", path, de->d_name) >= 0)
+			remove_tree(sub, true);
+	}
+	if (d)
+		closedir(d);
+	if (self)
+		(void)cgroup_remove(path);
+}
+
+/* A clean start after a state it could not read: the earlier daemon's
+ * containers are this process's children, in cgroups below its own. They
+ * are killed and reaped, before the loop starts (bounded: 2 s). */
+static void kill_leftovers(struct manager *m)
+{
+	struct timespec ts = {0, 10 * 1000 * 1000};
+	unsigned reaped = 0;
+
+	if (m->cgroup_base_path)
+		kill_tree(m->cgroup_base_path);
+	for (int i = 0; i < 200; i++) {
+		pid_t p = waitpid(-1, NULL, WNOHANG);
+
+		if (p > 0) {
+			reaped++;
+			i--;
+			continue;
+		}
+		if (p < 0)
+			break; /* ECHILD: none left */
+		nanosleep(&ts, NULL);
+	}
+	if (m->cgroup_base_path)
+		remove_tree(m->cgroup_base_path, false);
+	if (reaped)
+		log_notice("stopped %u container(s) of the daemon before the re-exec", reaped);
+}
+
+void reexec_take_listeners(struct manager *m, struct state *st, bool clean_start)
+{
+	int *b;
+
+	if (clean_start) {
+		kill_leftovers(m);
+		return;
+	}
+	if (st->n_fds == 0)
+		return;
+	b = reallocarray(m->inherited, m->n_inherited + st->n_fds, sizeof(int));
+	if (!b) {
+		log_error("re-exec: out of memory: the handed-over sockets are opened again");
+		return;
+	}
+	m->inherited = b;
+	for (size_t i = 0; i < st->n_fds; i++)
+		m->inherited[m->n_inherited++] = st->fds[i];
+}
+
+static void orphan_exit_cb(struct container *c, int r, int status, void *userdata)
+{
+	struct reexec *rx = userdata;
+
+	for (size_t i = 0; i < rx->n_orphans; i++)
+		if (rx->orphans[i] == c) {
+			rx->orphans[i] = rx->orphans[--rx->n_orphans];
+			break;
+		}
+	log_debug("re-exec: pid %d, handed over and taken by no service, is gone",
+		  (int)container_pid(c));
+	container_free(c);
+}
+
+static void orphan_exec_cb(struct container *c, int r, const struct activator_failure *f,
+			   void *userdata)
+{
+}
+
+static void orphan_freeze_cb(struct container *c, bool frozen, int r, void *userdata)
+{
+}
+
+static const struct container_callbacks orphan_callbacks = {
+    .exec = orphan_exec_cb,
+    .exit = orphan_exit_cb,
+    .freeze = orphan_freeze_cb,
+};
+
+/* A container no service takes: watched (an Accept=yes sandbox serving a
+ * connection, which ends by itself), or stopped with sig. Takes the
+ * pidfd, cgroup and output fd of c. */
+static void orphan(struct manager *m, const char *name, struct state_container *c, bool stop,
+		   int sig, usec_t timeout)
+{
+	struct reexec *rx = m->reexec;
+	struct container *o = NULL;
+	struct container **b;
+	int r;
+
+	c->output_fd = safe_close(c->output_fd);
+	b = reallocarray(rx->orphans, rx->n_orphans + 1, sizeof(*b));
+	if (b)
+		rx->orphans = b;
+	r = b ? container_new(m->base, m->container_ops, name, &orphan_callbacks, rx, &o) : -ENOMEM;
+	if (r >= 0)
+		r = container_adopt(o, c->pid, c->pidfd, c->cgroup, c->frozen);
+	if (r < 0) {
+		/* Cannot watch it: it must not run unsupervised. */
+		log_errno(LOG_ERR, r, "%s: cannot watch pid %d after the re-exec, killing it", name,
+			  (int)c->pid);
+		if (c->cgroup)
+			(void)cgroup_kill(c->cgroup);
+		(void)m->container_ops->signal(c->pidfd, SIGKILL);
+		c->pidfd = safe_close(c->pidfd);
+		container_free(o);
+		return;
+	}
+	c->pidfd = -1;
+	c->cgroup = NULL;
+	rx->orphans[rx->n_orphans++] = o;
+	if (stop)
+		(void)container_stop(o, sig, timeout);
+}
+
+static struct service *find(struct manager *m, const char *name)
+{
+	for (size_t i = 0; i < m->n_services; i++)
+		if (!m->services[i]->removing && strcmp(m->services[i]->cfg->name, name) == 0)
+			return m->services[i];
+	return NULL;
+}
+
+void reexec_adopt(struct manager *m, struct state *st)
+{
+	size_t adopted = 0, watched = 0, stopped = 0;
+
+	for (size_t i = 0; i < st->n_services; i++) {
+		struct state_service *ss = &st->services[i];
+		struct service *s = find(m, ss->name);
+		bool same = s && state_config_hash(s->cfg) == ss->config_hash;
+		int sig = s ? s->cfg->service.kill_signal : SIGTERM;
+		usec_t timeout = s ? s->cfg->service.stop_timeout : ORPHAN_STOP_TIMEOUT;
+
+		if (same) {
+			state_stats_copy(&s->stats, &ss->stats);
+			if (ss->n_listeners == s->cfg->socket.n_listen && s->stats.listeners)
+				for (size_t j = 0; j < ss->n_listeners; j++) {
+					s->stats.listeners[j].accepted = ss->listeners[j][0];
+					s->stats.listeners[j].refused = ss->listeners[j][1];
+				}
+		} else {
+			log_info(
+			    "%s: %s since the re-exec: its container is stopped as by a reload",
+			    ss->name, s ? "configuration changed" : "removed");
+		}
+		if (ss->has_container) {
+			struct state_container *c = &ss->container;
+			struct service_adoption a = {
+			    .pid = c->pid,
+			    .pidfd = c->pidfd,
+			    .output_fd = c->output_fd,
+			    .cgroup = c->cgroup,
+			    .frozen = c->frozen,
+			    .held = c->held,
+			    .started_at = c->started_at,
+			    .idle_since = c->idle_since,
+			};
+
+			if (same && !c->pooled && service_adopt_container(s, &a) >= 0) {
+				c->cgroup = NULL;
+				adopted++;
+			} else {
+				orphan(m, ss->name, c, true, c->pooled ? SIGKILL : sig, timeout);
+				stopped++;
+			}
+		}
+		for (size_t j = 0; j < ss->n_sandboxes; j++) {
+			struct state_container *c = &ss->sandboxes[j];
+
+			/* A pooled sandbox serves nothing: the new pool is
+			 * filled again. One serving a connection finishes. */
+			orphan(m, ss->name, c, c->pooled, SIGKILL, USEC_INFINITY);
+			if (c->pooled)
+				stopped++;
+			else
+				watched++;
+		}
+	}
+	/* Sockets of removed services, or changed addresses: closed. */
+	for (size_t i = 0; i < m->n_inherited; i++)
+		for (size_t j = 0; j < st->n_fds && m->inherited[i] >= 0; j++)
+			if (m->inherited[i] == st->fds[j])
+				m->inherited[i] = safe_close(m->inherited[i]);
+	m->reexec->count = st->reexecs;
+	log_info("re-executed (#%llu) in %.1f ms: %zu container(s) taken over, %zu sandbox(es) "
+		 "in flight watched, %zu stopped",
+		 (unsigned long long)st->reexecs, (double)(now_usec() - st->began_at) / 1000.0,
+		 adopted, watched, stopped);
+	state_done(st);
+}
