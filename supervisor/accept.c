@@ -1171,6 +1171,7 @@ void accept_foreach_sandbox(const struct accept *a,
 			    .output_fd = output_pipe_read_fd(sb->output),
 			    .cgroup = container_cgroup(sb->c),
 			    .pooled = sb->pooled,
+			    .exec_done = container_exec_done(sb->c),
 			    .started_at = sb->started_at,
 			};
 			fn(&i, userdata);

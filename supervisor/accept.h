@@ -49,6 +49,7 @@ struct accept_sandbox_info {
 	int output_fd; /* the daemon's end of its stderr pipe, -1 none */
 	const char *cgroup;
 	bool pooled;
+	bool exec_done; /* its setup is over (else the exec must wait) */
 	unsigned long long started_at;
 };
 void accept_foreach_sandbox(const struct accept *a,

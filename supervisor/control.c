@@ -1002,19 +1002,33 @@ static int method_reload(sd_bus_message *msg, void *userdata, sd_bus_error *e)
 }
 
 /* Re-exec in place (reexec.c): on success there is no reply, the exec
- * closes the connection; a failure is the reply. */
+ * closes the connection; a failure is the reply, once it is known. */
+static void reexec_done(void *userdata, int r, const char *why)
+{
+	sd_bus_message *msg = userdata;
+
+	(void)sd_bus_reply_method_errorf(
+	    msg, r == -EAGAIN || r == -EBUSY ? ERROR_WRONG_STATE : ERROR_EXEC,
+	    "re-exec failed, the daemon goes on: %s", why);
+	sd_bus_message_unref(msg);
+}
+
 static int method_reexec(sd_bus_message *msg, void *userdata, sd_bus_error *e)
 {
 	struct client *cl = userdata;
-	char why[512];
 	int k;
 
 	if ((k = need_writer(cl, "daemon-reexec", e)) < 0)
 		return k;
 	log_info("re-exec requested (uid %u)", (unsigned)cl->uid);
-	k = reexec_execute(cl->c->m, why, sizeof(why));
-	return sd_bus_error_setf(e, k == -EBUSY ? ERROR_WRONG_STATE : ERROR_EXEC,
-				 "re-exec failed, the daemon goes on: %s", why);
+	k = reexec_request(cl->c->m, reexec_done, sd_bus_message_ref(msg));
+	if (k < 0) {
+		sd_bus_message_unref(msg);
+		return sd_bus_error_setf(e, ERROR_WRONG_STATE, "re-exec not done: %s",
+					 k == -EALREADY ? "one is under way already"
+							: strerror(-k));
+	}
+	return 1;
 }
 
 static int method_daemon(sd_bus_message *msg, void *userdata, sd_bus_error *e)

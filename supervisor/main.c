@@ -225,10 +225,12 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
 		return;
 	}
 	if (sig == SIGUSR2) {
-		char why[512];
+		int r;
 
 		log_info("received SIGUSR2, re-executing");
-		(void)reexec_execute(m, why, sizeof(why)); /* returns only on failure, logged */
+		/* Returns only on failure, which is logged. */
+		if ((r = reexec_request(m, NULL, NULL)) < 0)
+			log_errno(LOG_WARNING, r, "re-exec not done");
 		return;
 	}
 	log_info("received %s, shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");

@@ -2,6 +2,7 @@
 #include "reexec.h"
 
 #include <dirent.h>
+#include <event2/event.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -19,6 +20,7 @@
 #include "common/log.h"
 #include "supervisor/accept.h"
 #include "supervisor/container.h"
+#include "supervisor/event-util.h"
 #include "supervisor/manager.h"
 #include "supervisor/output.h"
 #include "supervisor/service.h"
@@ -30,6 +32,10 @@ extern char **environ;
  * former as a reload's stop, with the new configuration's (or SIGTERM and
  * 10 s); the latter have no RuntimeMaxSec= then (documented). */
 #define ORPHAN_STOP_TIMEOUT (10 * USEC_PER_SEC)
+/* How long a requested re-exec waits for the services to settle (a start,
+ * a stop, a freeze, a sandbox's setup under way), checked every tick. */
+#define SETTLE_TIMEOUT (5 * USEC_PER_SEC)
+#define SETTLE_TICK    (2 * USEC_PER_MSEC)
 
 struct reexec {
 	char *binary;
@@ -40,6 +46,11 @@ struct reexec {
 	 * exit (sandboxes in flight) or stopped (the rest). */
 	struct container **orphans;
 	size_t n_orphans;
+	/* A request waiting for the services to settle (reexec_request()). */
+	struct event *settle_timer;
+	usec_t settle_deadline;
+	reexec_done_fn done;
+	void *done_userdata;
 };
 
 int reexec_new(int argc, char **argv, struct reexec **ret)
@@ -81,6 +92,8 @@ struct reexec *reexec_free(struct reexec *rx)
 		return NULL;
 	for (size_t i = 0; i < rx->n_orphans; i++)
 		container_free(rx->orphans[i]);
+	if (rx->settle_timer)
+		event_free(rx->settle_timer);
 	free(rx->orphans);
 	for (size_t i = 0; i < rx->argc; i++)
 		free(rx->argv[i]);
@@ -102,8 +115,17 @@ const char *reexec_binary(const struct reexec *rx)
 
 /* --- the old daemon: what it hands over, and the exec ------------------- */
 
-/* Whether s can be handed over now; else why not, in why. */
-static bool can_hand_over(const struct service *s, char *why, size_t why_len)
+static void sandbox_settled(const struct accept_sandbox_info *i, void *userdata)
+{
+	bool *settled = userdata;
+
+	if (!i->pooled && !i->exec_done)
+		*settled = false;
+}
+
+/* Whether s can be handed over now: 0; -EAGAIN not yet (something is under
+ * way), -EBUSY not at all; why not, in why. */
+static int can_hand_over(const struct service *s, char *why, size_t why_len)
 {
 	const char *name = s->cfg->name;
 
@@ -112,38 +134,47 @@ static bool can_hand_over(const struct service *s, char *why, size_t why_len)
 			 "%s: a reload is still stopping its old container; try again when it "
 			 "has stopped",
 			 name);
-		return false;
+		return -EAGAIN;
 	}
-	if (s->cfg->socket.accept)
-		return true; /* sandboxes are handed over whatever they do */
+	if (s->cfg->socket.accept) {
+		bool settled = true;
+
+		/* A sandbox being set up holds its sync socket, which the
+		 * exec would close: its setup ends first. Once exec'd, a
+		 * sandbox is handed over whatever it does. */
+		accept_foreach_sandbox(s->accept, sandbox_settled, &settled);
+		if (!settled)
+			snprintf(why, why_len, "%s is setting a sandbox up; try again", name);
+		return settled ? 0 : -EAGAIN;
+	}
 	switch (s->state) {
 	case SERVICE_STOPPED:
 	case SERVICE_SUSPENDED:
 	case SERVICE_PARKED:
-		return true;
+		return 0;
 	case SERVICE_RUNNING:
 	case SERVICE_FROZEN:
 		break;
 	default:
 		snprintf(why, why_len, "%s is %s; try again when it has settled", name,
 			 service_state_to_string(s->state));
-		return false;
+		return -EAGAIN;
 	}
 	if (s->cfg->service.type == SERVICE_TYPE_NOTIFY) {
 		snprintf(why, why_len,
 			 "%s: a running Type=notify container cannot be handed over (its "
 			 "notification socket is not); stop it first",
 			 name);
-		return false;
+		return -EBUSY;
 	}
 	if (s->cfg->container.network == NETWORK_VETH) {
 		snprintf(why, why_len,
 			 "%s: a running Network=veth container cannot be handed over (its "
 			 "interface is not); stop it first",
 			 name);
-		return false;
+		return -EBUSY;
 	}
-	return true;
+	return 0;
 }
 
 static int add_container(struct state_container **a, size_t *n, const struct state_container *c)
@@ -312,9 +343,9 @@ int reexec_execute(struct manager *m, char *why, size_t why_len)
 		return -ESHUTDOWN;
 	}
 	for (size_t i = 0; i < m->n_services; i++)
-		if (!can_hand_over(m->services[i], why, why_len)) {
+		if ((r = can_hand_over(m->services[i], why, why_len)) < 0) {
 			log_warning("re-exec refused: %s", why);
-			return -EBUSY;
+			return r;
 		}
 	r = build(m, began, &st);
 	if (r >= 0)
@@ -370,6 +401,47 @@ int reexec_execute(struct manager *m, char *why, size_t why_len)
 	rx->argv[rx->argc] = NULL;
 	log_error("re-exec failed, this daemon goes on: %s", why);
 	return r;
+}
+
+static void settle_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct manager *m = arg;
+	struct reexec *rx = m->reexec;
+	reexec_done_fn done = rx->done;
+	char why[512] = "";
+	int r = 0;
+
+	for (size_t i = 0; i < m->n_services && r >= 0; i++)
+		r = can_hand_over(m->services[i], why, sizeof(why));
+	if (r == -EAGAIN && now_usec() < rx->settle_deadline && !m->shutting_down &&
+	    timer_arm_usec(rx->settle_timer, SETTLE_TICK) >= 0)
+		return;
+	rx->done = NULL;
+	if (r >= 0 || r == -EAGAIN)
+		r = reexec_execute(m, why, sizeof(why)); /* returns only if it failed */
+	else
+		log_warning("re-exec refused: %s", why);
+	if (done)
+		done(rx->done_userdata, r, why);
+}
+
+int reexec_request(struct manager *m, reexec_done_fn done, void *userdata)
+{
+	struct reexec *rx = m->reexec;
+
+	if (!rx)
+		return -EOPNOTSUPP;
+	if (m->shutting_down)
+		return -ESHUTDOWN;
+	if (rx->settle_timer && evtimer_pending(rx->settle_timer, NULL))
+		return -EALREADY;
+	if (!rx->settle_timer && !(rx->settle_timer = evtimer_new(m->base, settle_cb, m)))
+		return -ENOMEM;
+	rx->done = done;
+	rx->done_userdata = userdata;
+	rx->settle_deadline = now_usec() + SETTLE_TIMEOUT;
+	settle_cb(-1, 0, m);
+	return 0;
 }
 
 /* --- the new daemon: taking over --------------------------------------- */

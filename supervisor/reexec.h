@@ -37,6 +37,15 @@ const char *reexec_binary(const struct reexec *rx);
  * daemon is then as before. Logs either way. */
 int reexec_execute(struct manager *m, char *why, size_t why_len);
 
+/* The same, once every service has settled (a start, stop, freeze or
+ * sandbox setup under way ends first; at most 5 s, then it is refused).
+ * done, if not NULL, gets the failure (r < 0 and why): on success there
+ * is no call, the exec replaced the process. -EALREADY if one is waiting
+ * already, -ESHUTDOWN shutting down. done may be called before this
+ * returns. */
+typedef void (*reexec_done_fn)(void *userdata, int r, const char *why);
+int reexec_request(struct manager *m, reexec_done_fn done, void *userdata);
+
 /* The new daemon, before anything else opens an fd: reads the state from
  * fd (--deserialize=FD, which it closes) into st, and closes every other
  * fd above 2 that the state does not name. On failure (logged, with the

@@ -1,0 +1,326 @@
+#!/usr/bin/python3
+"""Re-exec in place (nsinetctl daemon-reexec, SIGUSR2): the same process runs
+the daemon's binary again, and clients notice nothing. Listeners, running and
+frozen containers, Accept=yes connections in flight and counters survive; a
+re-exec that cannot happen leaves the daemon as it was and says why; a state
+the new binary cannot read is refused and the daemon starts clean."""
+import os
+import shutil
+import signal
+import socket
+import tempfile
+import threading
+
+import nsitest
+from nsitest import (BUILD, Daemon, SkipTest, connect, free_port, http_get, main,
+                     recv_all, wait_for)
+from test_accept import settled, shell_conf
+from test_services import example_conf
+
+LIGHTTPD = "/usr/sbin/lighttpd"
+
+
+def need_lighttpd():
+    if not os.path.exists(LIGHTTPD):
+        raise SkipTest(f"{LIGHTTPD} is not installed (scripts/install-deps.sh installs it)")
+
+
+def reexec(d):
+    """nsinetctl daemon-reexec; the new daemon's re-exec count."""
+    r = d.ctl_run("daemon-reexec", timeout=60)
+    assert r.returncode == 0, (r.returncode, r.stderr, d.log()[-3000:])
+    assert r.stdout.startswith(f"re-executed: pid {d.proc.pid}, re-exec #"), r.stdout
+    return int(r.stdout.rsplit("#", 1)[1])
+
+
+def fd_count(pid):
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def echo(port, word, timeout=10.0):
+    with connect(("127.0.0.1", port), timeout=timeout) as c:
+        c.sendall(word.encode() + b"\n")
+        return recv_all(c)
+
+
+class Load:
+    """A bounded load: one client after the other, HTTP to web and a line to
+    the Accept=yes service, until stopped; every failure is kept."""
+
+    def __init__(self, web, acc):
+        self.web, self.acc = web, acc
+        self.done = self.failed = 0
+        self.errors = []
+        self.stop_event = threading.Event()
+        self.thread = threading.Thread(target=self.run, daemon=True)
+
+    def run(self):
+        i = 0
+        while not self.stop_event.is_set():
+            i += 1
+            try:
+                if i % 2:
+                    status, _ = http_get("127.0.0.1", self.web, timeout=20)
+                    assert status == 200, status
+                else:
+                    assert echo(self.acc, f"w{i}", timeout=20) == f"got w{i}\n".encode()
+                self.done += 1
+            except Exception as e:  # noqa: BLE001 - every failure counts
+                self.failed += 1
+                self.errors.append(repr(e))
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop_event.set()
+        self.thread.join(60)
+        assert not self.thread.is_alive(), "the load did not end within 60 s"
+
+
+def two_services(web, acc, web_extra=""):
+    conf = example_conf("lighttpd", web)
+    if web_extra:
+        # [Service] is the file's last section: the later value wins.
+        assert conf.rstrip().rsplit("\n[", 1)[1].startswith("Service]"), conf
+        conf = conf.rstrip("\n") + "\n" + web_extra + "\n"
+    return {"web": conf, "acc": shell_conf(f"127.0.0.1:{acc}", "read l; echo got $l")}
+
+
+def test_load_and_containers_survive_reexecs():
+    """Five re-execs under load: no request fails, lighttpd keeps its pid
+    and serves on, the counters go on from where they were."""
+    need_lighttpd()
+    web, acc = free_port(), free_port()
+    with Daemon(two_services(web, acc)) as d:
+        d.start()
+        assert http_get("127.0.0.1", web)[0] == 200
+        before = d.ctl("status", "web")
+        assert before["State"] == "running", before
+        counts = []
+        with Load(web, acc) as load:
+            wait_for(lambda: load.done >= 5, 30, "the load's first requests")
+            for _ in range(5):
+                counts.append(reexec(d))
+                n = load.done
+                wait_for(lambda: load.done >= n + 4 or load.failed, 30,
+                         "requests served after the re-exec")
+        assert load.failed == 0, (load.failed, load.errors[:5], d.log()[-3000:])
+        assert counts == [1, 2, 3, 4, 5], counts
+        after = d.ctl("status", "web")
+        assert after["MainPID"] == before["MainPID"] and after["State"] == "running", after
+        # One container all along: no cold start since the first.
+        assert after["ColdStarts"] == 1, after
+        status, body = http_get("127.0.0.1", web)
+        assert status == 200 and b"Hello from lighttpd" in body, body
+        # Every Accept=yes connection counted, across the five daemons.
+        got = d.ctl("status", "acc")["Accepted"]
+        assert got == load.done // 2 and got >= 1, (got, load.done)
+        assert d.ctl("status", "acc")["ColdStarts"] == got
+        assert d.stop() == 0
+        assert d.leftovers() == [], d.leftovers()
+
+
+def test_frozen_stays_frozen_and_thaws_on_a_connection():
+    need_lighttpd()
+    web, acc = free_port(), free_port()
+    with Daemon(two_services(web, acc, "IdleFreezeSec=1s")) as d:
+        d.start()
+        assert http_get("127.0.0.1", web)[0] == 200
+        d.wait_state("web", "frozen", timeout=15)
+        pid = d.ctl("status", "web")["MainPID"]
+        reexec(d)
+        st = d.ctl("status", "web")
+        assert (st["State"], st["MainPID"]) == ("frozen", pid), st
+        with open(os.path.join(d.cgroup_base(), "web", "cgroup.freeze")) as f:
+            assert f.read().strip() == "1", "the cgroup was thawed by the re-exec"
+        with d.events("web") as ev:
+            assert http_get("127.0.0.1", web)[0] == 200
+            ev.wait("running")
+        assert d.ctl("status", "web")["MainPID"] == pid
+        assert d.stop() == 0
+
+
+def test_held_freeze_survives():
+    """nsinetctl freeze holds across a re-exec: a connection waits, thaw
+    serves it."""
+    need_lighttpd()
+    web, acc = free_port(), free_port()
+    with Daemon(two_services(web, acc)) as d:
+        d.start()
+        assert http_get("127.0.0.1", web)[0] == 200
+        d.ctl("freeze", "web")
+        reexec(d)
+        assert d.state("web") == "frozen"
+        with connect(("127.0.0.1", web)) as c:
+            c.sendall(b"GET / HTTP/1.0\r\n\r\n")
+            c.settimeout(0.5)
+            try:
+                early = c.recv(1)
+            except socket.timeout:
+                early = None
+            assert early is None, "a held container answered"
+            d.ctl("thaw", "web")
+            c.settimeout(10)
+            assert recv_all(c).startswith(b"HTTP/1.0 200"), "no answer after the thaw"
+        assert d.stop() == 0
+
+
+def test_accept_connection_in_flight_completes():
+    web, acc = free_port(), free_port()
+    with Daemon({"acc": shell_conf(f"127.0.0.1:{acc}", "read l; echo got $l")}) as d:
+        d.start()
+        with connect(("127.0.0.1", acc)) as c:
+            wait_for(lambda: d.ctl("status", "acc")["Sandboxes"] == 1, 10,
+                     "the sandbox serving the connection")
+            reexec(d)
+            c.sendall(b"late\n")
+            assert recv_all(c) == b"got late\n"
+        # Reaped by the new daemon: its cgroup goes too.
+        base = d.cgroup_base()
+        acc_cgroup = os.path.join(base, "acc")
+        wait_for(lambda: not os.path.isdir(acc_cgroup) or
+                 not [e for e in os.scandir(acc_cgroup) if e.is_dir()],
+                 10, "the sandbox's cgroup to be removed")
+        assert echo(acc, "next") == b"got next\n"
+        assert d.stop() == 0
+        assert d.leftovers() == [], d.leftovers()
+
+
+def test_changed_and_removed_services_are_reloaded():
+    """A service whose file changed gets a new container (the old one is
+    stopped as by a reload); a removed one's socket is closed."""
+    need_lighttpd()
+    web, acc = free_port(), free_port()
+    with Daemon(two_services(web, acc)) as d:
+        d.start()
+        assert http_get("127.0.0.1", web)[0] == 200
+        old = d.ctl("status", "web")["MainPID"]
+        d.write("web", two_services(web, acc, "IdleStopSec=300s")["web"])
+        d.remove("acc")
+        reexec(d)
+        wait_for(lambda: not os.path.exists(f"/proc/{old}") or nsitest._is_zombie(old), 15,
+                 f"the old container {old} to stop")
+        assert http_get("127.0.0.1", web)[0] == 200
+        st = d.ctl("status", "web")
+        assert st["State"] == "running" and st["MainPID"] not in (0, old), st
+        names = [s["Name"] for s in d.ctl("list")]
+        assert names == ["web"], names
+        try:
+            connect(("127.0.0.1", acc), timeout=2).close()
+            raise AssertionError("the removed service's socket still accepts")
+        except ConnectionRefusedError:
+            pass
+        assert d.stop() == 0
+
+
+def test_failed_exec_leaves_the_daemon_running():
+    """The daemon started from a copy of its binary that is then deleted:
+    the re-exec fails, and says why, to nsinetctl and in the log; SIGUSR2
+    too; a new file at the same path is then the one executed."""
+    tmp = tempfile.mkdtemp(prefix="nsitest-bin-")
+    copy = os.path.join(tmp, "nsinetd")
+    try:
+        shutil.copy2(nsitest.NSINETD, copy)
+        shutil.copy2(os.path.join(BUILD, "supervisor", "nsinetd-init"), tmp)
+        acc = free_port()
+        saved, nsitest.NSINETD = nsitest.NSINETD, copy
+        try:
+            d = Daemon({"acc": shell_conf(f"127.0.0.1:{acc}", "read l; echo got $l")})
+            d.start()
+        finally:
+            nsitest.NSINETD = saved
+        with d:
+            assert echo(acc, "one") == b"got one\n"
+            settled(d, "acc")
+            fds = fd_count(d.proc.pid)
+            os.unlink(copy)
+            r = d.ctl_run("daemon-reexec")
+            assert r.returncode == 1, (r.returncode, r.stdout, r.stderr)
+            assert (f"re-exec failed, the daemon goes on: cannot execute {copy}: "
+                    "No such file or directory") in r.stderr, r.stderr
+            d.proc.send_signal(signal.SIGUSR2)
+            d.wait_log(r"re-exec failed, this daemon goes on: cannot execute", count=2)
+            assert d.proc.poll() is None
+            assert echo(acc, "two") == b"got two\n"
+            st = settled(d, "acc")
+            assert st["Accepted"] == 2, st
+            assert fd_count(d.proc.pid) == fds, "the failed re-execs left fds open"
+            # An upgrade: a binary at the path it was started from.
+            shutil.copy2(nsitest.NSINETD, copy)
+            assert reexec(d) == 1
+            assert echo(acc, "three") == b"got three\n"
+            assert d.ctl("status", "acc")["Accepted"] == 3
+            assert d.stop() == 0
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def test_refused_while_settling_or_not_handed_over():
+    """A Type=notify container cannot be handed over: the re-exec is refused,
+    with the reason, and the daemon goes on."""
+    port = free_port()
+    with Daemon({"n": f"[Socket]\nListenStream=127.0.0.1:{port}\n[Container]\n"
+                      f"Exec=/bin/sleep 1000\n{nsitest.tree_binds()}\n[Service]\n"
+                      "Type=notify\nStartTimeoutSec=60s\n"}) as d:
+        d.start()
+        with connect(("127.0.0.1", port)):
+            d.wait_state("n", "starting")
+            r = d.ctl_run("daemon-reexec")
+            assert r.returncode != 0, r.stdout
+            assert "re-exec failed, the daemon goes on: n is starting; try again when it " \
+                "has settled" in r.stderr, r.stderr
+        assert d.ctl("status", "n")["State"] == "starting"
+        assert d.stop() == 0
+
+
+def test_unreadable_state_starts_clean():
+    """A state of a version this binary does not know (as a downgrade would
+    hand over) is refused with the reason, and the daemon starts clean."""
+    acc = free_port()
+    fd = os.memfd_create("state", 0)
+    os.write(fd, b"nsinetd-state 99\nreexecs 3\nend\n")
+    d = Daemon({"acc": shell_conf(f"127.0.0.1:{acc}", "read l; echo got $l")},
+               args=[f"--deserialize={fd}"])
+    d.pass_fds = (fd,)
+    with d:
+        d.start()
+        os.close(fd)
+        assert ("cannot take over the state of the daemon before the re-exec (its version "
+                "is 99, and this nsinetd reads versions 1 to 1 (a newer nsinetd wrote it)"
+                ) in d.log(), d.log()
+        assert echo(acc, "x") == b"got x\n"
+        assert reexec(d) == 1  # counted from 0: nothing was taken over
+        assert d.stop() == 0
+
+
+def test_no_fd_leak_over_ten_reexecs():
+    need_lighttpd()
+    web, acc = free_port(), free_port()
+    with Daemon(two_services(web, acc)) as d:
+        d.start()
+        assert http_get("127.0.0.1", web)[0] == 200
+        assert echo(acc, "a") == b"got a\n"
+        settled(d, "acc")
+        before = fd_count(d.proc.pid)
+        for i in range(10):
+            assert reexec(d) == i + 1
+        assert http_get("127.0.0.1", web)[0] == 200
+        assert echo(acc, "b") == b"got b\n"
+        settled(d, "acc")
+        after = fd_count(d.proc.pid)
+        assert after == before, (before, after, sorted(os.listdir(f"/proc/{d.proc.pid}/fd")))
+        assert d.stop() == 0
+
+
+if __name__ == "__main__":
+    main([test_load_and_containers_survive_reexecs,
+          test_frozen_stays_frozen_and_thaws_on_a_connection,
+          test_held_freeze_survives,
+          test_accept_connection_in_flight_completes,
+          test_changed_and_removed_services_are_reloaded,
+          test_failed_exec_leaves_the_daemon_running,
+          test_refused_while_settling_or_not_handed_over,
+          test_unreadable_state_starts_clean,
+          test_no_fd_leak_over_ten_reexecs])
