@@ -46,6 +46,10 @@ struct reexec {
 	 * exit (sandboxes in flight) or stopped (the rest). */
 	struct container **orphans;
 	size_t n_orphans;
+	/* Their output pipes, read and dropped until EOF: closed, the
+	 * payload's next write to stderr would end it with SIGPIPE. */
+	struct event **drains;
+	size_t n_drains;
 	/* A request waiting for the services to settle (reexec_request()). */
 	struct event *settle_timer;
 	usec_t settle_deadline;
@@ -92,6 +96,11 @@ struct reexec *reexec_free(struct reexec *rx)
 		return NULL;
 	for (size_t i = 0; i < rx->n_orphans; i++)
 		container_free(rx->orphans[i]);
+	for (size_t i = 0; i < rx->n_drains; i++) {
+		safe_close(event_get_fd(rx->drains[i]));
+		event_free(rx->drains[i]);
+	}
+	free(rx->drains);
 	if (rx->settle_timer)
 		event_free(rx->settle_timer);
 	free(rx->orphans);
@@ -577,6 +586,43 @@ static void orphan_exit_cb(struct container *c, int r, int status, void *userdat
 	container_free(c);
 }
 
+static void drain_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct reexec *rx = arg;
+	char buf[4096];
+	ssize_t n = read(fd, buf, sizeof(buf));
+
+	if (n > 0 || (n < 0 && (errno == EAGAIN || errno == EINTR)))
+		return;
+	for (size_t i = 0; i < rx->n_drains; i++)
+		if (event_get_fd(rx->drains[i]) == fd) {
+			event_free(rx->drains[i]);
+			rx->drains[i] = rx->drains[--rx->n_drains];
+			break;
+		}
+	safe_close(fd);
+}
+
+/* Reads and drops what fd (taken) gives until EOF. */
+static void drain(struct manager *m, int fd)
+{
+	struct reexec *rx = m->reexec;
+	struct event **b = reallocarray(rx->drains, rx->n_drains + 1, sizeof(*b));
+	struct event *ev = NULL;
+
+	if (b)
+		rx->drains = b;
+	if (!b || fd_set_nonblock(fd, true) < 0 ||
+	    !(ev = event_new(m->base, fd, EV_READ | EV_PERSIST, drain_cb, rx)) ||
+	    event_add(ev, NULL) < 0) {
+		if (ev)
+			event_free(ev);
+		safe_close(fd);
+		return;
+	}
+	rx->drains[rx->n_drains++] = ev;
+}
+
 static void orphan_exec_cb(struct container *c, int r, const struct activator_failure *f,
 			   void *userdata)
 {
@@ -603,7 +649,9 @@ static void orphan(struct manager *m, const char *name, struct state_container *
 	struct container **b;
 	int r;
 
-	c->output_fd = safe_close(c->output_fd);
+	if (c->output_fd >= 0)
+		drain(m, c->output_fd);
+	c->output_fd = -1;
 	b = reallocarray(rx->orphans, rx->n_orphans + 1, sizeof(*b));
 	if (b)
 		rx->orphans = b;

@@ -169,7 +169,9 @@ def test_held_freeze_survives():
 
 def test_accept_connection_in_flight_completes():
     web, acc = free_port(), free_port()
-    with Daemon({"acc": shell_conf(f"127.0.0.1:{acc}", "read l; echo got $l")}) as d:
+    # It writes to stderr after the re-exec: its pipe is still read.
+    with Daemon({"acc": shell_conf(f"127.0.0.1:{acc}",
+                                   "read l; echo err $l >&2; echo got $l")}) as d:
         d.start()
         with connect(("127.0.0.1", acc)) as c:
             wait_for(lambda: d.ctl("status", "acc")["Sandboxes"] == 1, 10,
