@@ -38,5 +38,9 @@ int hardening_check(const struct service_config *c, FILE *out);
 /* What can be made once per service, when it is created: its user
  * namespace (PrivateUsers=). 0 or a negative errno (logged). */
 int hardening_prepare(struct service *s);
+/* A re-exec (reexec.c): PrivateUsers= uid range slots in use by handed-over
+ * containers (reserve), free again (unreserve); 0 is none. */
+void hardening_userns_reserve(unsigned slot);
+void hardening_userns_unreserve(unsigned slot);
 /* Frees what hardening_fill() cached on the service. */
 void hardening_release(struct service *s);

@@ -21,6 +21,7 @@
 #include "supervisor/accept.h"
 #include "supervisor/container.h"
 #include "supervisor/event-util.h"
+#include "supervisor/hardening.h"
 #include "supervisor/manager.h"
 #include "supervisor/output.h"
 #include "supervisor/service.h"
@@ -44,8 +45,14 @@ struct reexec {
 	uint64_t count;
 	/* Containers handed over that no service took: watched until they
 	 * exit (sandboxes in flight) or stopped (the rest). */
-	struct container **orphans;
+	struct orphan {
+		struct container *c;
+		unsigned userns_slot; /* released at its exit (hardening.c) */
+	} * orphans;
 	size_t n_orphans;
+	/* Between reexec_take_listeners() and reexec_adopt(): the state, for
+	 * reexec_take_userns(). */
+	struct state *pending;
 	/* Their output pipes, read and dropped until EOF: closed, the
 	 * payload's next write to stderr would end it with SIGPIPE. */
 	struct event **drains;
@@ -95,7 +102,7 @@ struct reexec *reexec_free(struct reexec *rx)
 	if (!rx)
 		return NULL;
 	for (size_t i = 0; i < rx->n_orphans; i++)
-		container_free(rx->orphans[i]);
+		container_free(rx->orphans[i].c);
 	for (size_t i = 0; i < rx->n_drains; i++) {
 		safe_close(event_get_fd(rx->drains[i]));
 		event_free(rx->drains[i]);
@@ -247,6 +254,8 @@ static int build(struct manager *m, usec_t began, struct state *st)
 			if (s->fds[j] >= 0)
 				st->fds[st->n_fds++] = s->fds[j];
 		ss->name = s->cfg->name;
+		ss->userns_fd = s->userns_fd;
+		ss->userns_slot = s->userns_slot;
 		ss->config_hash = state_config_hash(s->cfg);
 		ss->stats = s->stats;
 		ss->listeners = (uint64_t(*)[2])s->stats.listeners;
@@ -360,7 +369,7 @@ int reexec_execute(struct manager *m, char *why, size_t why_len)
 	if (r >= 0)
 		r = write_memfd(&st, &memfd);
 	if (r >= 0) {
-		size_t max = st.n_fds + 2 * m->n_services + 1;
+		size_t max = st.n_fds + 3 * m->n_services + 1;
 
 		for (size_t i = 0; i < st.n_services; i++)
 			max += 2 * st.services[i].n_sandboxes;
@@ -475,7 +484,7 @@ int reexec_read(int fd, struct state *st, bool *clean_start)
 	}
 	max = st->n_fds + 2;
 	for (size_t i = 0; i < st->n_services; i++)
-		max += 2 + 2 * st->services[i].n_sandboxes;
+		max += 3 + 2 * st->services[i].n_sandboxes;
 	keep = calloc(max, sizeof(int));
 	if (!keep)
 		return -ENOMEM;
@@ -560,6 +569,12 @@ void reexec_take_listeners(struct manager *m, struct state *st, bool clean_start
 		kill_leftovers(m);
 		return;
 	}
+	/* Their uid ranges are in use: no new service may get one, unless it
+	 * takes its own back (reexec_take_userns()). */
+	for (size_t i = 0; i < st->n_services; i++)
+		if (st->services[i].userns_fd >= 0)
+			hardening_userns_reserve(st->services[i].userns_slot);
+	m->reexec->pending = st;
 	if (st->n_fds == 0)
 		return;
 	b = reallocarray(m->inherited, m->n_inherited + st->n_fds, sizeof(int));
@@ -577,7 +592,8 @@ static void orphan_exit_cb(struct container *c, int r, int status, void *userdat
 	struct reexec *rx = userdata;
 
 	for (size_t i = 0; i < rx->n_orphans; i++)
-		if (rx->orphans[i] == c) {
+		if (rx->orphans[i].c == c) {
+			hardening_userns_unreserve(rx->orphans[i].userns_slot);
 			rx->orphans[i] = rx->orphans[--rx->n_orphans];
 			break;
 		}
@@ -642,11 +658,11 @@ static const struct container_callbacks orphan_callbacks = {
  * connection, which ends by itself), or stopped with sig. Takes the
  * pidfd, cgroup and output fd of c. */
 static void orphan(struct manager *m, const char *name, struct state_container *c, bool stop,
-		   int sig, usec_t timeout)
+		   int sig, usec_t timeout, unsigned userns_slot)
 {
 	struct reexec *rx = m->reexec;
 	struct container *o = NULL;
-	struct container **b;
+	struct orphan *b;
 	int r;
 
 	if (c->output_fd >= 0)
@@ -667,11 +683,12 @@ static void orphan(struct manager *m, const char *name, struct state_container *
 		(void)m->container_ops->signal(c->pidfd, SIGKILL);
 		c->pidfd = safe_close(c->pidfd);
 		container_free(o);
+		hardening_userns_unreserve(userns_slot);
 		return;
 	}
 	c->pidfd = -1;
 	c->cgroup = NULL;
-	rx->orphans[rx->n_orphans++] = o;
+	rx->orphans[rx->n_orphans++] = (struct orphan){o, userns_slot};
 	if (stop)
 		(void)container_stop(o, sig, timeout);
 }
@@ -682,6 +699,35 @@ static struct service *find(struct manager *m, const char *name)
 		if (!m->services[i]->removing && strcmp(m->services[i]->cfg->name, name) == 0)
 			return m->services[i];
 	return NULL;
+}
+
+/* The slot of a user namespace no service took: the last container in it
+ * releases it. */
+static unsigned take_slot(struct state_service *ss)
+{
+	unsigned slot = ss->userns_slot;
+
+	ss->userns_slot = 0;
+	return slot;
+}
+#define TAKE_SLOT(ss) take_slot(ss)
+
+bool reexec_take_userns(struct manager *m, const struct service *s, unsigned *ret_slot, int *ret_fd)
+{
+	struct state *st = m->reexec ? m->reexec->pending : NULL;
+
+	for (size_t i = 0; st && i < st->n_services; i++) {
+		struct state_service *ss = &st->services[i];
+
+		if (ss->userns_fd < 0 || strcmp(ss->name, s->cfg->name) != 0 ||
+		    state_config_hash(s->cfg) != ss->config_hash)
+			continue;
+		*ret_slot = take_slot(ss);
+		*ret_fd = ss->userns_fd;
+		ss->userns_fd = -1;
+		return true;
+	}
+	return false;
 }
 
 void reexec_adopt(struct manager *m, struct state *st)
@@ -724,7 +770,8 @@ void reexec_adopt(struct manager *m, struct state *st)
 				c->cgroup = NULL;
 				adopted++;
 			} else {
-				orphan(m, ss->name, c, true, c->pooled ? SIGKILL : sig, timeout);
+				orphan(m, ss->name, c, true, c->pooled ? SIGKILL : sig, timeout,
+				       TAKE_SLOT(ss));
 				stopped++;
 			}
 		}
@@ -733,13 +780,21 @@ void reexec_adopt(struct manager *m, struct state *st)
 
 			/* A pooled sandbox serves nothing: the new pool is
 			 * filled again. One serving a connection finishes. */
-			orphan(m, ss->name, c, c->pooled, SIGKILL, USEC_INFINITY);
+			orphan(m, ss->name, c, c->pooled, SIGKILL, USEC_INFINITY,
+			       j + 1 == ss->n_sandboxes ? TAKE_SLOT(ss) : 0);
 			if (c->pooled)
 				stopped++;
 			else
 				watched++;
 		}
 	}
+	/* User namespaces no service took: closed; a range whose containers
+	 * are gone (or none was handed over) is free again. */
+	for (size_t i = 0; i < st->n_services; i++) {
+		st->services[i].userns_fd = safe_close(st->services[i].userns_fd);
+		hardening_userns_unreserve(take_slot(&st->services[i]));
+	}
+	m->reexec->pending = NULL;
 	/* Sockets of removed services, or changed addresses: closed. */
 	for (size_t i = 0; i < m->n_inherited; i++)
 		for (size_t j = 0; j < st->n_fds && m->inherited[i] >= 0; j++)

@@ -56,6 +56,12 @@ int reexec_read(int fd, struct state *st, bool *clean_start);
  * service takes by address (m->inherited); or, after a failed read, the
  * containers of the earlier daemon are killed. */
 void reexec_take_listeners(struct manager *m, struct state *st, bool clean_start);
+/* hardening_prepare(), during manager_load(): the user namespace (fd and
+ * uid range slot) the earlier daemon made for a service of the same name
+ * and configuration, taken; false if none. */
+struct service;
+bool reexec_take_userns(struct manager *m, const struct service *s, unsigned *ret_slot,
+			int *ret_fd);
 /* After manager_load(): counters and containers go to their services;
  * what no service takes is stopped and closed. Frees st. */
 void reexec_adopt(struct manager *m, struct state *st);

@@ -113,6 +113,8 @@ int state_write(FILE *f, const struct state *st)
 		for (size_t j = 0; j < s->n_listeners; j++)
 			fprintf(f, "listener %zu %" PRIu64 " %" PRIu64 "\n", j, s->listeners[j][0],
 				s->listeners[j][1]);
+		if (s->userns_fd >= 0)
+			fprintf(f, "userns %d %u\n", s->userns_fd, s->userns_slot);
 		if (s->has_container)
 			write_container(f, "container", &s->container);
 		for (size_t j = 0; j < s->n_sandboxes; j++)
@@ -230,7 +232,7 @@ static int parse_line(struct state *st, char *line, char *why, size_t why_len)
 		if (r < 0)
 			return r;
 		s = &st->services[st->n_services++];
-		s->container.pidfd = s->container.output_fd = -1;
+		s->container.pidfd = s->container.output_fd = s->userns_fd = -1;
 		s->name = strdup(v);
 		if (!s->name)
 			return -ENOMEM;
@@ -256,6 +258,9 @@ static int parse_line(struct state *st, char *line, char *why, size_t why_len)
 			s->listeners[j][1] = b;
 			s->n_listeners++;
 		}
+	} else if (strcmp(line, "userns") == 0) {
+		if (sscanf(v, "%d %u", &s->userns_fd, &s->userns_slot) != 2 || s->userns_fd < 0)
+			return -EBADMSG;
 	} else if (strcmp(line, "container") == 0) {
 		s->has_container = true;
 		r = parse_container(v, &s->container);
@@ -370,6 +375,7 @@ size_t state_fds(const struct state *st, int *fds, size_t max)
 	for (size_t i = 0; i < st->n_services; i++) {
 		const struct state_service *s = &st->services[i];
 
+		ADD(s->userns_fd);
 		if (s->has_container) {
 			ADD(s->container.pidfd);
 			ADD(s->container.output_fd);

@@ -46,6 +46,10 @@ struct state_service {
 	struct service_stats stats; /* .listeners points into listeners */
 	uint64_t (*listeners)[2];   /* accepted, refused per listener */
 	size_t n_listeners;
+	/* PrivateUsers=: the user namespace its containers join (-1 none),
+	 * and its uid range's slot (0 none; hardening.c). */
+	int userns_fd;
+	unsigned userns_slot;
 	bool has_container; /* Accept=no: its container */
 	struct state_container container;
 	struct state_container *sandboxes; /* Accept=yes: sandboxes in flight */

@@ -4,6 +4,7 @@ the daemon's binary again, and clients notice nothing. Listeners, running and
 frozen containers, Accept=yes connections in flight and counters survive; a
 re-exec that cannot happen leaves the daemon as it was and says why; a state
 the new binary cannot read is refused and the daemon starts clean."""
+import contextlib
 import os
 import shutil
 import signal
@@ -35,6 +36,16 @@ def reexec(d):
 
 def fd_count(pid):
     return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def fds_back_to(d, n):
+    """Waits for the daemon's fd count to be n again (the control client
+    just served is closed when the daemon reads its EOF); a leak stays."""
+    try:
+        wait_for(lambda: fd_count(d.proc.pid) == n, 5, f"the daemon's fds to be {n} again")
+    except AssertionError:
+        raise AssertionError(f"fds: {n} before, {fd_count(d.proc.pid)} after: "
+                             f"{sorted(os.listdir(f'/proc/{d.proc.pid}/fd'))}") from None
 
 
 def echo(port, word, timeout=10.0):
@@ -88,14 +99,22 @@ def two_services(web, acc, web_extra=""):
     return {"web": conf, "acc": shell_conf(f"127.0.0.1:{acc}", "read l; echo got $l")}
 
 
+@contextlib.contextmanager
+def lighttpd_running(web_extra=""):
+    """A daemon with web (lighttpd, running) and acc (Accept=yes): the daemon,
+    both ports and web's pid."""
+    need_lighttpd()
+    web, acc = free_port(), free_port()
+    with Daemon(two_services(web, acc, web_extra)) as d:
+        d.start()
+        assert http_get("127.0.0.1", web)[0] == 200
+        yield d, web, acc, d.ctl("status", "web")["MainPID"]
+
+
 def test_load_and_containers_survive_reexecs():
     """Five re-execs under load: no request fails, lighttpd keeps its pid
     and serves on, the counters go on from where they were."""
-    need_lighttpd()
-    web, acc = free_port(), free_port()
-    with Daemon(two_services(web, acc)) as d:
-        d.start()
-        assert http_get("127.0.0.1", web)[0] == 200
+    with lighttpd_running() as (d, web, acc, pid):
         before = d.ctl("status", "web")
         assert before["State"] == "running", before
         counts = []
@@ -123,13 +142,8 @@ def test_load_and_containers_survive_reexecs():
 
 
 def test_frozen_stays_frozen_and_thaws_on_a_connection():
-    need_lighttpd()
-    web, acc = free_port(), free_port()
-    with Daemon(two_services(web, acc, "IdleFreezeSec=1s")) as d:
-        d.start()
-        assert http_get("127.0.0.1", web)[0] == 200
+    with lighttpd_running("IdleFreezeSec=1s") as (d, web, acc, pid):
         d.wait_state("web", "frozen", timeout=15)
-        pid = d.ctl("status", "web")["MainPID"]
         reexec(d)
         st = d.ctl("status", "web")
         assert (st["State"], st["MainPID"]) == ("frozen", pid), st
@@ -145,11 +159,7 @@ def test_frozen_stays_frozen_and_thaws_on_a_connection():
 def test_held_freeze_survives():
     """nsinetctl freeze holds across a re-exec: a connection waits, thaw
     serves it."""
-    need_lighttpd()
-    web, acc = free_port(), free_port()
-    with Daemon(two_services(web, acc)) as d:
-        d.start()
-        assert http_get("127.0.0.1", web)[0] == 200
+    with lighttpd_running() as (d, web, acc, pid):
         d.ctl("freeze", "web")
         reexec(d)
         assert d.state("web") == "frozen"
@@ -164,6 +174,25 @@ def test_held_freeze_survives():
             d.ctl("thaw", "web")
             c.settimeout(10)
             assert recv_all(c).startswith(b"HTTP/1.0 200"), "no answer after the thaw"
+        assert d.stop() == 0
+
+
+def test_user_namespace_kept():
+    """A service's next container, after a re-exec, joins the user namespace
+    (the uid range) of the one before it: no other service may get that
+    range while the handed-over container runs."""
+    with lighttpd_running() as (d, web, acc, pid):
+        ns = os.readlink(f"/proc/{pid}/ns/user")
+        with open(f"/proc/{pid}/uid_map") as f:
+            uid_map = f.read().split()
+        assert uid_map[1] != "0", uid_map  # PrivateUsers= by default
+        reexec(d)
+        assert d.ctl("stop", "web")["State"] == "stopped"
+        assert http_get("127.0.0.1", web)[0] == 200
+        new = d.ctl("status", "web")["MainPID"]
+        assert new != pid
+        assert os.readlink(f"/proc/{new}/ns/user") == ns
+        assert echo(acc, "x") == b"got x\n"
         assert d.stop() == 0
 
 
@@ -193,12 +222,8 @@ def test_accept_connection_in_flight_completes():
 def test_changed_and_removed_services_are_reloaded():
     """A service whose file changed gets a new container (the old one is
     stopped as by a reload); a removed one's socket is closed."""
-    need_lighttpd()
-    web, acc = free_port(), free_port()
-    with Daemon(two_services(web, acc)) as d:
-        d.start()
-        assert http_get("127.0.0.1", web)[0] == 200
-        old = d.ctl("status", "web")["MainPID"]
+    with lighttpd_running() as (d, web, acc, pid):
+        old = pid
         d.write("web", two_services(web, acc, "IdleStopSec=300s")["web"])
         d.remove("acc")
         reexec(d)
@@ -248,7 +273,7 @@ def test_failed_exec_leaves_the_daemon_running():
             assert echo(acc, "two") == b"got two\n"
             st = settled(d, "acc")
             assert st["Accepted"] == 2, st
-            assert fd_count(d.proc.pid) == fds, "the failed re-execs left fds open"
+            fds_back_to(d, fds)  # the failed re-execs left none open
             # An upgrade: a binary at the path it was started from.
             shutil.copy2(nsitest.NSINETD, copy)
             assert reexec(d) == 1
@@ -298,11 +323,7 @@ def test_unreadable_state_starts_clean():
 
 
 def test_no_fd_leak_over_ten_reexecs():
-    need_lighttpd()
-    web, acc = free_port(), free_port()
-    with Daemon(two_services(web, acc)) as d:
-        d.start()
-        assert http_get("127.0.0.1", web)[0] == 200
+    with lighttpd_running() as (d, web, acc, pid):
         assert echo(acc, "a") == b"got a\n"
         settled(d, "acc")
         before = fd_count(d.proc.pid)
@@ -311,8 +332,7 @@ def test_no_fd_leak_over_ten_reexecs():
         assert http_get("127.0.0.1", web)[0] == 200
         assert echo(acc, "b") == b"got b\n"
         settled(d, "acc")
-        after = fd_count(d.proc.pid)
-        assert after == before, (before, after, sorted(os.listdir(f"/proc/{d.proc.pid}/fd")))
+        fds_back_to(d, before)
         assert d.stop() == 0
 
 
@@ -320,6 +340,7 @@ if __name__ == "__main__":
     main([test_load_and_containers_survive_reexecs,
           test_frozen_stays_frozen_and_thaws_on_a_connection,
           test_held_freeze_survives,
+          test_user_namespace_kept,
           test_accept_connection_in_flight_completes,
           test_changed_and_removed_services_are_reloaded,
           test_failed_exec_leaves_the_daemon_running,

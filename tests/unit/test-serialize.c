@@ -44,6 +44,8 @@ static void test_round_trip(void)
 	     .config_hash = 0x0123456789abcdefULL,
 	     .listeners = listeners,
 	     .n_listeners = 2,
+	     .userns_fd = 13,
+	     .userns_slot = 2,
 	     .has_container = true,
 	     .container = {.pid = 100,
 			   .pidfd = 10,
@@ -53,7 +55,7 @@ static void test_round_trip(void)
 			   .held = true,
 			   .started_at = 1000,
 			   .idle_since = 2000}},
-	    {.name = "acc", .sandboxes = &sb, .n_sandboxes = 1},
+	    {.name = "acc", .userns_fd = -1, .sandboxes = &sb, .n_sandboxes = 1},
 	};
 	int fds[] = {3, 4, 5};
 	struct state in = {
@@ -98,7 +100,11 @@ static void test_round_trip(void)
 	       "its cgroup, with a space");
 	is_int(out.services[1].n_sandboxes, 1, "a sandbox");
 	is_int(out.services[1].sandboxes[0].pidfd, 12, "its pidfd");
-	is_int(state_fds(&out, all, 16), 6, "every fd named: 3 listeners, pidfds, a pipe");
+	is_int(out.services[0].userns_fd, 13, "the user namespace");
+	is_int(out.services[0].userns_slot, 2, "its uid range");
+	is_int(out.services[1].userns_fd, -1, "none");
+	is_int(state_fds(&out, all, 16), 7,
+	       "every fd named: 3 listeners, pidfds, a pipe, a user namespace");
 	state_done(&out);
 	close(fd);
 	free(buf);
