@@ -326,36 +326,23 @@ def test_systemd_leaf_kept():
     """Under systemd (INVOCATION_ID, Delegate=yes) the daemon is in
     UNIT/supervisor: re-executed, it stays there (no UNIT/supervisor/
     supervisor), and its containers still go to UNIT/containers/NAME."""
-    mnt = nsitest.cgroup2_mount()
-    if not mnt:
-        raise SkipTest("no cgroup v2 mounted")
-    with open("/proc/self/cgroup") as f:
-        own = [l.split("::", 1)[1].strip() for l in f if l.startswith("0::")][0]
-    unit = os.path.join(mnt + own.rstrip("/"), f"nsitest-reexec-{os.getpid()}")
-    os.mkdir(unit)
     acc = free_port()
-    try:
-        with Daemon({"acc": shell_conf(f"127.0.0.1:{acc}", "read l; echo got $l")}) as d:
-            d.preexec = lambda: open(os.path.join(unit, "cgroup.procs"), "w").write(
-                str(os.getpid()))
-            d.start(extra_env={"INVOCATION_ID": "0123456789abcdef0123456789abcdef"})
-            reexec(d)
-            reexec(d)
-            with open(f"/proc/{d.proc.pid}/cgroup") as f:
-                assert f.read().strip().endswith(f"/nsitest-reexec-{os.getpid()}/supervisor")
-            assert not os.path.exists(os.path.join(unit, "supervisor", "supervisor"))
-            with connect(("127.0.0.1", acc)) as c:
-                wait_for(lambda: d.ctl("status", "acc")["Sandboxes"] == 1, 10, "the sandbox")
-                assert os.path.isdir(os.path.join(unit, "containers", "acc")), \
-                    os.listdir(unit)
-                c.sendall(b"x\n")
-                assert recv_all(c) == b"got x\n"
-            assert d.stop() == 0
-    finally:
-        for leaf in ("containers/acc", "containers", "supervisor"):
-            if os.path.isdir(os.path.join(unit, leaf)):
-                os.rmdir(os.path.join(unit, leaf))
-        os.rmdir(unit)
+    with nsitest.unit_cgroup(f"nsitest-reexec-{os.getpid()}") as unit, \
+            Daemon({"acc": shell_conf(f"127.0.0.1:{acc}", "read l; echo got $l")}) as d:
+        d.preexec = lambda: open(os.path.join(unit, "cgroup.procs"), "w").write(
+            str(os.getpid()))
+        d.start(extra_env={"INVOCATION_ID": "0123456789abcdef0123456789abcdef"})
+        reexec(d)
+        reexec(d)
+        with open(f"/proc/{d.proc.pid}/cgroup") as f:
+            assert f.read().strip().endswith(f"/nsitest-reexec-{os.getpid()}/supervisor")
+        assert not os.path.exists(os.path.join(unit, "supervisor", "supervisor"))
+        with connect(("127.0.0.1", acc)) as c:
+            wait_for(lambda: d.ctl("status", "acc")["Sandboxes"] == 1, 10, "the sandbox")
+            assert os.path.isdir(os.path.join(unit, "containers", "acc")), os.listdir(unit)
+            c.sendall(b"x\n")
+            assert recv_all(c) == b"got x\n"
+        assert d.stop() == 0
 
 
 def test_no_fd_leak_over_ten_reexecs():
