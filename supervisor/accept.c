@@ -423,6 +423,17 @@ static struct sandbox *sandbox_new(struct accept *a)
 }
 
 static void suspend_end_cb(evutil_socket_t fd, short what, void *arg);
+static void suspend(struct accept *a, bool drain, const char *why, usec_t wait);
+
+void accept_suspend(struct service *s, bool drain, const char *why, usec_t wait)
+{
+	suspend(s->accept, drain, why, wait);
+}
+
+bool accept_draining(const struct accept *a)
+{
+	return a->draining;
+}
 
 /* Suspends the service (the listeners not polled, or drained) for wait. */
 static void suspend(struct accept *a, bool drain, const char *why, usec_t wait)

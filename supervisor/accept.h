@@ -43,6 +43,8 @@ unsigned accept_n_serving(const struct accept *a);
  * whose pid 1 has not exited, with what it hands over. */
 #include <stdbool.h>
 #include <sys/types.h>
+
+#include "common/parse.h"
 struct accept_sandbox_info {
 	pid_t pid;
 	int pidfd;
@@ -52,6 +54,12 @@ struct accept_sandbox_info {
 	bool exec_done; /* its setup is over (else the exec must wait) */
 	unsigned long long started_at;
 };
+/* A re-exec: suspends s for wait, as StartLimitBurst= (drain: queued
+ * connections are accepted and closed) or TriggerLimitBurst= did; and
+ * whether a suspension drains. */
+struct service;
+void accept_suspend(struct service *s, bool drain, const char *why, usec_t wait);
+bool accept_draining(const struct accept *a);
 void accept_foreach_sandbox(const struct accept *a,
 			    void (*fn)(const struct accept_sandbox_info *i, void *userdata),
 			    void *userdata);

@@ -254,6 +254,19 @@ static int build(struct manager *m, usec_t began, struct state *st)
 			if (s->fds[j] >= 0)
 				st->fds[st->n_fds++] = s->fds[j];
 		ss->name = s->cfg->name;
+		ss->failures = s->failures;
+		ss->n_failures = s->n_failures;
+		ss->triggers = s->triggers;
+		ss->n_triggers = s->n_triggers;
+		if (s->state == SERVICE_SUSPENDED && s->stats.backoff_until > began) {
+			unsigned last = s->stats.n_transitions - 1;
+
+			ss->suspended_until = s->stats.backoff_until;
+			ss->suspend_drain = s->cfg->socket.accept && accept_draining(s->accept);
+			ss->suspend_reason = s->stats.n_transitions
+						 ? s->stats.history[last % SERVICE_HISTORY].reason
+						 : (char *)"suspended";
+		}
 		ss->userns_fd = s->userns_fd;
 		ss->userns_slot = s->userns_slot;
 		ss->config_hash = state_config_hash(s->cfg);
@@ -742,7 +755,15 @@ void reexec_adopt(struct manager *m, struct state *st)
 		usec_t timeout = s ? s->cfg->service.stop_timeout : ORPHAN_STOP_TIMEOUT;
 
 		if (same) {
+			usec_t now = now_usec();
+
 			state_stats_copy(&s->stats, &ss->stats);
+			service_adopt_limits(s, ss->failures, (unsigned)ss->n_failures,
+					     ss->triggers, (unsigned)ss->n_triggers,
+					     ss->suspended_until > now ? ss->suspended_until - now
+								       : 0,
+					     ss->suspend_drain,
+					     ss->suspend_reason ? ss->suspend_reason : "suspended");
 			if (ss->n_listeners == s->cfg->socket.n_listen && s->stats.listeners)
 				for (size_t j = 0; j < ss->n_listeners; j++) {
 					s->stats.listeners[j].accepted = ss->listeners[j][0];

@@ -113,6 +113,16 @@ int state_write(FILE *f, const struct state *st)
 		for (size_t j = 0; j < s->n_listeners; j++)
 			fprintf(f, "listener %zu %" PRIu64 " %" PRIu64 "\n", j, s->listeners[j][0],
 				s->listeners[j][1]);
+		fprintf(f, "failures");
+		for (size_t j = 0; j < s->n_failures; j++)
+			fprintf(f, " %" PRIu64, s->failures[j]);
+		fprintf(f, "\ntriggers");
+		for (size_t j = 0; j < s->n_triggers; j++)
+			fprintf(f, " %" PRIu64, s->triggers[j]);
+		fputc('\n', f);
+		if (s->suspended_until)
+			fprintf(f, "suspended %" PRIu64 " %d %s\n", s->suspended_until,
+				s->suspend_drain, s->suspend_reason ? s->suspend_reason : "");
 		if (s->userns_fd >= 0)
 			fprintf(f, "userns %d %u\n", s->userns_fd, s->userns_slot);
 		if (s->has_container)
@@ -138,6 +148,9 @@ void state_done(struct state *st)
 
 		free(s->name);
 		free(s->listeners);
+		free(s->failures);
+		free(s->triggers);
+		free(s->suspend_reason);
 		container_done(&s->container);
 		for (size_t j = 0; j < s->n_sandboxes; j++)
 			container_done(&s->sandboxes[j]);
@@ -188,6 +201,33 @@ static int parse_stat(const char *v, struct service_stats *stats)
 		return 0;
 	}
 	return 0; /* a counter this binary does not have */
+}
+
+static int grow(void **a, size_t n, size_t size, size_t max);
+
+/* "T1 T2 ..." (possibly none) into a new array. */
+static int parse_times(const char *v, uint64_t **ret, size_t *ret_n)
+{
+	if (*ret)
+		return -EBADMSG; /* twice */
+	while (*v == ' ')
+		v++;
+	while (*v) {
+		char *end;
+		uint64_t x;
+		int r;
+
+		errno = 0;
+		x = strtoull(v, &end, 10);
+		if (errno || end == v || (*end && *end != ' '))
+			return -EBADMSG;
+		r = grow((void **)ret, *ret_n, sizeof(uint64_t), STATE_MAX_FDS);
+		if (r < 0)
+			return r;
+		(*ret)[(*ret_n)++] = x;
+		v = *end ? end + 1 : end;
+	}
+	return 0;
 }
 
 static int grow(void **a, size_t n, size_t size, size_t max)
@@ -258,6 +298,19 @@ static int parse_line(struct state *st, char *line, char *why, size_t why_len)
 			s->listeners[j][1] = b;
 			s->n_listeners++;
 		}
+	} else if (strcmp(line, "failures") == 0 || strcmp(line, "triggers") == 0) {
+		bool f = line[0] == 'f';
+		r = parse_times(v, f ? &s->failures : &s->triggers,
+				f ? &s->n_failures : &s->n_triggers);
+	} else if (strcmp(line, "suspended") == 0) {
+		int drain, n = 0;
+
+		if (sscanf(v, "%" SCNu64 " %d %n", &s->suspended_until, &drain, &n) != 2 ||
+		    n == 0 || s->suspend_reason)
+			return -EBADMSG;
+		s->suspend_drain = drain;
+		s->suspend_reason = strdup(v + n);
+		r = s->suspend_reason ? 0 : -ENOMEM;
 	} else if (strcmp(line, "userns") == 0) {
 		if (sscanf(v, "%d %u", &s->userns_fd, &s->userns_slot) != 2 || s->userns_fd < 0)
 			return -EBADMSG;

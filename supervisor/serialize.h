@@ -50,6 +50,14 @@ struct state_service {
 	 * and its uid range's slot (0 none; hardening.c). */
 	int userns_fd;
 	unsigned userns_slot;
+	/* The limits in force: recent failed runs and starts (CLOCK_MONOTONIC),
+	 * and a suspension until suspended_until (0 none), draining or not,
+	 * with its reason. */
+	uint64_t *failures, *triggers;
+	size_t n_failures, n_triggers;
+	usec_t suspended_until;
+	bool suspend_drain;
+	char *suspend_reason;
 	bool has_container; /* Accept=no: its container */
 	struct state_container container;
 	struct state_container *sandboxes; /* Accept=yes: sandboxes in flight */

@@ -1166,6 +1166,30 @@ static void single_listen_ready(struct service *s, int fd)
 	}
 }
 
+void service_adopt_limits(struct service *s, const usec_t *failures, unsigned n_failures,
+			  const usec_t *triggers, unsigned n_triggers, usec_t suspended_for,
+			  bool drain, const char *why)
+{
+	/* The arrays have room for burst + 1 and burst + 2 (service_new()). */
+	unsigned max_failures = s->cfg->service.start_limit_burst + 1;
+	unsigned max_triggers = s->cfg->socket.trigger_limit_burst + 2;
+
+	s->n_failures = n_failures < max_failures ? n_failures : max_failures;
+	memcpy(s->failures, failures, s->n_failures * sizeof(usec_t));
+	s->n_triggers = n_triggers < max_triggers ? n_triggers : max_triggers;
+	memcpy(s->triggers, triggers, s->n_triggers * sizeof(usec_t));
+	if (suspended_for == 0 || s->state != SERVICE_STOPPED)
+		return;
+	if (s->cfg->socket.accept) {
+		accept_suspend(s, drain, why, suspended_for);
+		return;
+	}
+	s->stats.backoff_until = now_usec() + suspended_for;
+	if (service_set_state(s, SERVICE_SUSPENDED, why) >= 0 &&
+	    timer_arm_usec(s->backoff_timer, suspended_for) < 0)
+		backoff_end_cb(-1, 0, s); /* never suspended for good */
+}
+
 int service_adopt_container(struct service *s, const struct service_adoption *a)
 {
 	struct manager *m = s->manager;

@@ -337,6 +337,13 @@ struct service_adoption {
 	usec_t started_at, idle_since;
 };
 int service_adopt_container(struct service *s, const struct service_adoption *a);
+/* A re-exec hands over the limits in force: the start-limit and trigger-limit
+ * windows (times of recent failed runs and starts), and a suspension with
+ * suspended_for left (0 none), why (its reason) and, Accept=yes, whether it
+ * drains the queue. */
+void service_adopt_limits(struct service *s, const usec_t *failures, unsigned n_failures,
+			  const usec_t *triggers, unsigned n_triggers, usec_t suspended_for,
+			  bool drain, const char *why);
 
 /* Hands over the listener fd for lc's type and address, if this service
  * has one (reload: an unchanged address keeps its fd). -1 if none. */

@@ -219,6 +219,31 @@ def test_accept_connection_in_flight_completes():
         assert d.leftovers() == [], d.leftovers()
 
 
+def test_suspension_survives():
+    """A service suspended by StartLimitBurst= stays suspended through a
+    re-exec, until the same time: a connection meanwhile is accepted and
+    closed, not a start."""
+    port = free_port()
+    with Daemon({"bad": f"[Socket]\nListenStream=127.0.0.1:{port}\n[Container]\n"
+                        f"Exec=/nonexistent\n{nsitest.tree_binds()}\n[Service]\n"
+                        "StartLimitIntervalSec=600s\n"}) as d:
+        d.start()
+        with d.events("bad") as ev, connect(("127.0.0.1", port)):
+            ev.wait("suspended", timeout=30)
+        before = d.ctl("status", "bad")
+        reexec(d)
+        st = d.ctl("status", "bad")
+        assert st["State"] == "suspended", st
+        # The same monotonic deadline, seen through the wall clock of two
+        # calls: equal but for the conversion's rounding.
+        assert abs(st["SuspendedUntil"] - before["SuspendedUntil"]) < 1000, (before, st)
+        assert (st["StartFailures"], st["ColdStarts"]) == (5, 0), st
+        with connect(("127.0.0.1", port)) as c:
+            assert recv_all(c) == b"", "a suspended service answered"
+        assert d.ctl("status", "bad")["StartFailures"] == 5
+        assert d.stop() == 0
+
+
 def test_changed_and_removed_services_are_reloaded():
     """A service whose file changed gets a new container (the old one is
     stopped as by a reload); a removed one's socket is closed."""
@@ -365,6 +390,7 @@ if __name__ == "__main__":
           test_held_freeze_survives,
           test_user_namespace_kept,
           test_accept_connection_in_flight_completes,
+          test_suspension_survives,
           test_changed_and_removed_services_are_reloaded,
           test_failed_exec_leaves_the_daemon_running,
           test_refused_while_settling_or_not_handed_over,

@@ -34,6 +34,7 @@ static void refused(const char *text, int err, const char *reason, const char *w
 static void test_round_trip(void)
 {
 	uint64_t listeners[2][2] = {{7, 1}, {3, 0}};
+	uint64_t failures[2] = {5, 6};
 	struct state_container sb = {.pid = 101,
 				     .pidfd = 12,
 				     .output_fd = -1,
@@ -46,6 +47,11 @@ static void test_round_trip(void)
 	     .n_listeners = 2,
 	     .userns_fd = 13,
 	     .userns_slot = 2,
+	     .failures = failures,
+	     .n_failures = 2,
+	     .suspended_until = 777,
+	     .suspend_drain = true,
+	     .suspend_reason = "failed starts",
 	     .has_container = true,
 	     .container = {.pid = 100,
 			   .pidfd = 10,
@@ -100,6 +106,13 @@ static void test_round_trip(void)
 	       "its cgroup, with a space");
 	is_int(out.services[1].n_sandboxes, 1, "a sandbox");
 	is_int(out.services[1].sandboxes[0].pidfd, 12, "its pidfd");
+	is_int(out.services[0].n_failures, 2, "the start limit's window");
+	is_int(out.services[0].failures[1], 6, "its times");
+	is_int(out.services[0].n_triggers, 0, "an empty window");
+	is_int(out.services[0].suspended_until, 777, "a suspension");
+	ok(out.services[0].suspend_drain, "draining");
+	is_str(out.services[0].suspend_reason, "failed starts", "its reason, with a space");
+	is_int(out.services[1].suspended_until, 0, "none");
 	is_int(out.services[0].userns_fd, 13, "the user namespace");
 	is_int(out.services[0].userns_slot, 2, "its uid range");
 	is_int(out.services[1].userns_fd, -1, "none");
