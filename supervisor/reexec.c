@@ -23,6 +23,7 @@
 #include "supervisor/event-util.h"
 #include "supervisor/hardening.h"
 #include "supervisor/manager.h"
+#include "supervisor/notify.h"
 #include "supervisor/output.h"
 #include "supervisor/service.h"
 
@@ -176,12 +177,10 @@ static int can_hand_over(const struct service *s, char *why, size_t why_len)
 			 service_state_to_string(s->state));
 		return -EAGAIN;
 	}
-	if (s->cfg->service.type == SERVICE_TYPE_NOTIFY) {
-		snprintf(why, why_len,
-			 "%s: a running Type=notify container cannot be handed over (its "
-			 "notification socket is not); stop it first",
+	if (s->ready.reloading) {
+		snprintf(why, why_len, "%s is reloading (RELOADING=1); try again when it is ready",
 			 name);
-		return -EBUSY;
+		return -EAGAIN;
 	}
 	if (s->cfg->container.network == NETWORK_VETH) {
 		snprintf(why, why_len,
@@ -213,6 +212,7 @@ static void add_sandbox(const struct accept_sandbox_info *i, void *userdata)
 {
 	struct sandboxes *sb = userdata;
 	struct state_container c = {
+	    .notify_fd = -1,
 	    .pid = i->pid,
 	    .pidfd = i->pidfd,
 	    .output_fd = i->output_fd,
@@ -231,6 +231,7 @@ static int build(struct manager *m, usec_t began, struct state *st)
 {
 	st->reexecs = m->reexec->count + 1;
 	st->began_at = began;
+	st->notify_seq = m->notify_seq;
 	st->services = calloc(m->n_services ? m->n_services : 1, sizeof(*st->services));
 	if (!st->services)
 		return -ENOMEM;
@@ -287,6 +288,9 @@ static int build(struct manager *m, usec_t began, struct state *st)
 			    .pidfd = container_pidfd(s->container),
 			    .output_fd = output_pipe_read_fd(s->output_pipe),
 			    .cgroup = (char *)container_cgroup(s->container),
+			    .notify_fd = notify_fd(s->ready.notify),
+			    .notify_path =
+				s->ready.notify ? (char *)notify_path(s->ready.notify) : NULL,
 			    .frozen = s->state == SERVICE_FROZEN,
 			    .held = s->held,
 			    /* A parked container never ran its payload: it is
@@ -382,7 +386,7 @@ int reexec_execute(struct manager *m, char *why, size_t why_len)
 	if (r >= 0)
 		r = write_memfd(&st, &memfd);
 	if (r >= 0) {
-		size_t max = st.n_fds + 3 * m->n_services + 1;
+		size_t max = st.n_fds + 4 * m->n_services + 1;
 
 		for (size_t i = 0; i < st.n_services; i++)
 			max += 2 * st.services[i].n_sandboxes;
@@ -497,7 +501,7 @@ int reexec_read(int fd, struct state *st, bool *clean_start)
 	}
 	max = st->n_fds + 2;
 	for (size_t i = 0; i < st->n_services; i++)
-		max += 3 + 2 * st->services[i].n_sandboxes;
+		max += 4 + 2 * st->services[i].n_sandboxes;
 	keep = calloc(max, sizeof(int));
 	if (!keep)
 		return -ENOMEM;
@@ -588,6 +592,7 @@ void reexec_take_listeners(struct manager *m, struct state *st, bool clean_start
 		if (st->services[i].userns_fd >= 0)
 			hardening_userns_reserve(st->services[i].userns_slot);
 	m->reexec->pending = st;
+	m->notify_seq = st->notify_seq;
 	if (st->n_fds == 0)
 		return;
 	b = reallocarray(m->inherited, m->n_inherited + st->n_fds, sizeof(int));
@@ -681,6 +686,10 @@ static void orphan(struct manager *m, const char *name, struct state_container *
 	if (c->output_fd >= 0)
 		drain(m, c->output_fd);
 	c->output_fd = -1;
+	/* Its notifications go nowhere now: stopped, it needs none. */
+	if (c->notify_fd >= 0 && c->notify_path)
+		(void)unlink(c->notify_path);
+	c->notify_fd = safe_close(c->notify_fd);
 	b = reallocarray(rx->orphans, rx->n_orphans + 1, sizeof(*b));
 	if (b)
 		rx->orphans = b;
@@ -780,6 +789,8 @@ void reexec_adopt(struct manager *m, struct state *st)
 			    .pid = c->pid,
 			    .pidfd = c->pidfd,
 			    .output_fd = c->output_fd,
+			    .notify_fd = c->notify_fd,
+			    .notify_path = c->notify_path,
 			    .cgroup = c->cgroup,
 			    .frozen = c->frozen,
 			    .held = c->held,
@@ -789,6 +800,7 @@ void reexec_adopt(struct manager *m, struct state *st)
 
 			if (same && !c->pooled && service_adopt_container(s, &a) >= 0) {
 				c->cgroup = NULL;
+				c->notify_fd = -1;
 				adopted++;
 			} else {
 				orphan(m, ss->name, c, true, c->pooled ? SIGKILL : sig, timeout,

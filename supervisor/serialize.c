@@ -85,6 +85,8 @@ static void write_container(FILE *f, const char *key, const struct state_contain
 		c->output_fd, c->frozen, c->held, c->pooled, c->started_at, c->idle_since);
 	if (c->cgroup)
 		fprintf(f, "%s-cgroup %s\n", key, c->cgroup);
+	if (c->notify_fd >= 0 && c->notify_path)
+		fprintf(f, "%s-notify %d %s\n", key, c->notify_fd, c->notify_path);
 }
 
 int state_write(FILE *f, const struct state *st)
@@ -92,6 +94,7 @@ int state_write(FILE *f, const struct state *st)
 	fprintf(f, "%s %u\n", STATE_MAGIC, STATE_VERSION);
 	fprintf(f, "reexecs %" PRIu64 "\n", st->reexecs);
 	fprintf(f, "began-at %" PRIu64 "\n", st->began_at);
+	fprintf(f, "notify-seq %u\n", st->notify_seq);
 	for (size_t i = 0; i < st->n_fds; i++)
 		fprintf(f, "fd %d\n", st->fds[i]);
 	for (size_t i = 0; i < st->n_services; i++) {
@@ -139,6 +142,8 @@ static void container_done(struct state_container *c)
 {
 	free(c->cgroup);
 	c->cgroup = NULL;
+	free(c->notify_path);
+	c->notify_path = NULL;
 }
 
 void state_done(struct state *st)
@@ -170,6 +175,7 @@ static int parse_container(const char *v, struct state_container *c)
 	    v[n] != '\0' || pid <= 0 || c->pidfd < 0 || c->output_fd < -1)
 		return -EBADMSG;
 	c->pid = pid;
+	c->notify_fd = -1;
 	c->frozen = frozen;
 	c->held = held;
 	c->pooled = pooled;
@@ -258,6 +264,8 @@ static int parse_line(struct state *st, char *line, char *why, size_t why_len)
 		r = sscanf(v, "%" SCNu64, &st->reexecs) == 1 ? 0 : -EBADMSG;
 	} else if (strcmp(line, "began-at") == 0) {
 		r = sscanf(v, "%" SCNu64, &st->began_at) == 1 ? 0 : -EBADMSG;
+	} else if (strcmp(line, "notify-seq") == 0) {
+		r = sscanf(v, "%u", &st->notify_seq) == 1 ? 0 : -EBADMSG;
 	} else if (strcmp(line, "fd") == 0) {
 		int fd;
 
@@ -322,6 +330,15 @@ static int parse_line(struct state *st, char *line, char *why, size_t why_len)
 			 STATE_MAX_SANDBOXES);
 		if (r >= 0)
 			r = parse_container(v, &s->sandboxes[s->n_sandboxes++]);
+	} else if (strcmp(line, "container-notify") == 0) {
+		int fd, n = 0;
+
+		if (!s->has_container || s->container.notify_path ||
+		    sscanf(v, "%d %n", &fd, &n) != 1 || fd < 0 || v[n] != '/')
+			return -EBADMSG;
+		s->container.notify_fd = fd;
+		s->container.notify_path = strdup(v + n);
+		r = s->container.notify_path ? 0 : -ENOMEM;
 	} else if (strcmp(line, "container-cgroup") == 0 || strcmp(line, "sandbox-cgroup") == 0) {
 		struct state_container *c =
 		    line[0] == 'c' ? (s->has_container ? &s->container : NULL)
@@ -432,6 +449,7 @@ size_t state_fds(const struct state *st, int *fds, size_t max)
 		if (s->has_container) {
 			ADD(s->container.pidfd);
 			ADD(s->container.output_fd);
+			ADD(s->container.notify_fd);
 		}
 		for (size_t j = 0; j < s->n_sandboxes; j++) {
 			ADD(s->sandboxes[j].pidfd);

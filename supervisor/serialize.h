@@ -32,10 +32,12 @@ struct state_container {
 	pid_t pid;
 	int pidfd;
 	int output_fd;
-	char *cgroup; /* absolute path, NULL without a cgroup */
-	bool frozen;  /* cgroup.freeze is 1 */
-	bool held;    /* frozen by nsinetctl freeze */
-	bool pooled;  /* Accept=yes: a pooled sandbox, serving nothing yet */
+	char *cgroup;  /* absolute path, NULL without a cgroup */
+	int notify_fd; /* Type=notify, WatchdogSec=: its socket, -1 none */
+	char *notify_path;
+	bool frozen; /* cgroup.freeze is 1 */
+	bool held;   /* frozen by nsinetctl freeze */
+	bool pooled; /* Accept=yes: a pooled sandbox, serving nothing yet */
 	usec_t started_at;
 	usec_t idle_since;
 };
@@ -66,9 +68,10 @@ struct state_service {
 
 struct state {
 	unsigned version;
-	uint64_t reexecs; /* how many re-execs this daemon has been through */
-	usec_t began_at;  /* CLOCK_MONOTONIC when the writer began (the exec's window) */
-	int *fds;         /* every handed-over listener */
+	uint64_t reexecs;    /* how many re-execs this daemon has been through */
+	usec_t began_at;     /* CLOCK_MONOTONIC when the writer began (the exec's window) */
+	unsigned notify_seq; /* the next notification socket's name (manager.h) */
+	int *fds;            /* every handed-over listener */
 	size_t n_fds;
 	struct state_service *services;
 	size_t n_services;

@@ -1206,6 +1206,7 @@ int service_adopt_container(struct service *s, const struct service_adoption *a)
 		container_free(c);
 		return r;
 	}
+	(void)readiness_adopt(s, a->notify_fd, a->notify_path, a->pid);
 	if (a->output_fd >= 0 &&
 	    (r = output_pipe_adopt(s->output, a->output_fd, a->pid, &s->output_pipe)) < 0)
 		log_errno(LOG_WARNING, r, "%s: cannot take over the output of pid %d", name(s),

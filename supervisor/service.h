@@ -332,6 +332,8 @@ struct service_adoption {
 	pid_t pid;
 	int pidfd;
 	int output_fd;
+	int notify_fd; /* Type=notify, WatchdogSec=: its socket (taken), -1 none */
+	const char *notify_path;
 	char *cgroup;
 	bool frozen, held;
 	usec_t started_at, idle_since;

@@ -11,6 +11,7 @@ import signal
 import socket
 import tempfile
 import threading
+import time
 
 import nsitest
 from nsitest import (BUILD, Daemon, SkipTest, connect, free_port, http_get, main,
@@ -309,9 +310,38 @@ def test_failed_exec_leaves_the_daemon_running():
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def test_notify_container_handed_over():
+    """A running Type=notify container with a watchdog keeps its pid and its
+    notification socket: its pings keep it running under the new daemon, and
+    a WATCHDOG=trigger sent after the re-exec reaches the new daemon."""
+    from test_notify import conf
+    port, port2 = free_port(), free_port()
+    with Daemon({"wd": conf(port, ["PROBE_PINGS=-1"], "Type=notify\nWatchdogSec=400ms"),
+                 "tr": conf(port2, ["PROBE_PINGS=-1", "PROBE_TRIGGER=1"],
+                            "Type=notify\nWatchdogSec=5s")}) as d:
+        d.start()
+        assert recv_all(connect(("127.0.0.1", port))) == b"notify-probe 1\n"
+        assert d.ctl("start", "tr")["State"] == "running"
+        wd, tr = d.ctl("status", "wd")["MainPID"], d.ctl("status", "tr")["MainPID"]
+        reexec(d)
+        # Several watchdog periods: the pings reach the new daemon.
+        time.sleep(1.2)
+        st = d.ctl("status", "wd")
+        assert (st["State"], st["MainPID"], st["WatchdogStops"]) == ("running", wd, 0), st
+        assert recv_all(connect(("127.0.0.1", port))) == b"notify-probe 2\n"
+        assert d.ctl("status", "tr")["MainPID"] == tr
+        with d.events("tr") as ev:
+            assert recv_all(connect(("127.0.0.1", port2))) == b"notify-probe 1\n"
+            ev.wait("stopped", timeout=10)
+        assert d.ctl("status", "tr")["WatchdogStops"] == 1
+        assert d.stop() == 0
+        assert d.leftovers() == [], d.leftovers()
+
+
 def test_refused_while_settling_or_not_handed_over():
-    """A Type=notify container cannot be handed over: the re-exec is refused,
-    with the reason, and the daemon goes on."""
+    """A service still starting (Type=notify, no READY=1 yet) does not
+    settle: the re-exec is refused, with the reason, and the daemon goes
+    on."""
     port = free_port()
     with Daemon({"n": f"[Socket]\nListenStream=127.0.0.1:{port}\n[Container]\n"
                       f"Exec=/bin/sleep 1000\n{nsitest.tree_binds()}\n[Service]\n"
@@ -393,6 +423,7 @@ if __name__ == "__main__":
           test_suspension_survives,
           test_changed_and_removed_services_are_reloaded,
           test_failed_exec_leaves_the_daemon_running,
+          test_notify_container_handed_over,
           test_refused_while_settling_or_not_handed_over,
           test_unreadable_state_starts_clean,
           test_systemd_leaf_kept,

@@ -60,7 +60,9 @@ static void test_round_trip(void)
 			   .frozen = true,
 			   .held = true,
 			   .started_at = 1000,
-			   .idle_since = 2000}},
+			   .idle_since = 2000,
+			   .notify_fd = 14,
+			   .notify_path = "/run/nsinetd/notify/3"}},
 	    {.name = "acc", .userns_fd = -1, .sandboxes = &sb, .n_sandboxes = 1},
 	};
 	int fds[] = {3, 4, 5};
@@ -116,8 +118,11 @@ static void test_round_trip(void)
 	is_int(out.services[0].userns_fd, 13, "the user namespace");
 	is_int(out.services[0].userns_slot, 2, "its uid range");
 	is_int(out.services[1].userns_fd, -1, "none");
-	is_int(state_fds(&out, all, 16), 7,
-	       "every fd named: 3 listeners, pidfds, a pipe, a user namespace");
+	is_int(out.services[0].container.notify_fd, 14, "its notification socket");
+	is_str(out.services[0].container.notify_path, "/run/nsinetd/notify/3", "at its path");
+	is_int(out.services[1].sandboxes[0].notify_fd, -1, "none");
+	is_int(state_fds(&out, all, 16), 8,
+	       "every fd named: 3 listeners, pidfds, a pipe, a user namespace, a socket");
 	state_done(&out);
 	close(fd);
 	free(buf);
