@@ -237,11 +237,11 @@ static int build(struct manager *m, usec_t began, struct state *st)
 		return -ENOMEM;
 	for (size_t i = 0; i < m->n_inherited; i++)
 		if (m->inherited[i] >= 0) {
-			int *b = reallocarray(st->fds, st->n_fds + 1, sizeof(int));
+			int *b = reallocarray(st->unclaimed, st->n_unclaimed + 1, sizeof(int));
 			if (!b)
 				return -ENOMEM;
-			st->fds = b;
-			st->fds[st->n_fds++] = m->inherited[i];
+			st->unclaimed = b;
+			st->unclaimed[st->n_unclaimed++] = m->inherited[i];
 		}
 	for (size_t i = 0; i < m->n_services; i++) {
 		struct service *s = m->services[i];
@@ -310,6 +310,7 @@ static void state_free_built(struct state *st)
 		free(st->services[i].sandboxes);
 	free(st->services);
 	free(st->fds);
+	free(st->unclaimed);
 }
 
 static int set_cloexec_all(const int *fds, size_t n, bool on)
@@ -386,7 +387,7 @@ int reexec_execute(struct manager *m, char *why, size_t why_len)
 	if (r >= 0)
 		r = write_memfd(&st, &memfd);
 	if (r >= 0) {
-		size_t max = st.n_fds + 4 * m->n_services + 1;
+		size_t max = st.n_fds + st.n_unclaimed + 4 * m->n_services + 1;
 
 		for (size_t i = 0; i < st.n_services; i++)
 			max += 2 * st.services[i].n_sandboxes;
@@ -499,7 +500,7 @@ int reexec_read(int fd, struct state *st, bool *clean_start)
 		*clean_start = true;
 		return r;
 	}
-	max = st->n_fds + 2;
+	max = st->n_fds + st->n_unclaimed + 2;
 	for (size_t i = 0; i < st->n_services; i++)
 		max += 4 + 2 * st->services[i].n_sandboxes;
 	keep = calloc(max, sizeof(int));
@@ -593,9 +594,9 @@ void reexec_take_listeners(struct manager *m, struct state *st, bool clean_start
 			hardening_userns_reserve(st->services[i].userns_slot);
 	m->reexec->pending = st;
 	m->notify_seq = st->notify_seq;
-	if (st->n_fds == 0)
+	if (st->n_fds + st->n_unclaimed == 0)
 		return;
-	b = reallocarray(m->inherited, m->n_inherited + st->n_fds, sizeof(int));
+	b = reallocarray(m->inherited, m->n_inherited + st->n_fds + st->n_unclaimed, sizeof(int));
 	if (!b) {
 		log_error("re-exec: out of memory: the handed-over sockets are opened again");
 		return;
@@ -603,6 +604,8 @@ void reexec_take_listeners(struct manager *m, struct state *st, bool clean_start
 	m->inherited = b;
 	for (size_t i = 0; i < st->n_fds; i++)
 		m->inherited[m->n_inherited++] = st->fds[i];
+	for (size_t i = 0; i < st->n_unclaimed; i++)
+		m->inherited[m->n_inherited++] = st->unclaimed[i];
 }
 
 static void orphan_exit_cb(struct container *c, int r, int status, void *userdata)
@@ -828,7 +831,8 @@ void reexec_adopt(struct manager *m, struct state *st)
 		hardening_userns_unreserve(take_slot(&st->services[i]));
 	}
 	m->reexec->pending = NULL;
-	/* Sockets of removed services, or changed addresses: closed. */
+	/* Sockets of removed services, or changed addresses: closed (those
+	 * systemd passed and no service took stay, as before). */
 	for (size_t i = 0; i < m->n_inherited; i++)
 		for (size_t j = 0; j < st->n_fds && m->inherited[i] >= 0; j++)
 			if (m->inherited[i] == st->fds[j])

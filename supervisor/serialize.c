@@ -97,6 +97,8 @@ int state_write(FILE *f, const struct state *st)
 	fprintf(f, "notify-seq %u\n", st->notify_seq);
 	for (size_t i = 0; i < st->n_fds; i++)
 		fprintf(f, "fd %d\n", st->fds[i]);
+	for (size_t i = 0; i < st->n_unclaimed; i++)
+		fprintf(f, "unclaimed %d\n", st->unclaimed[i]);
 	for (size_t i = 0; i < st->n_services; i++) {
 		const struct state_service *s = &st->services[i];
 
@@ -163,6 +165,7 @@ void state_done(struct state *st)
 	}
 	free(st->services);
 	free(st->fds);
+	free(st->unclaimed);
 	*st = (struct state){0};
 }
 
@@ -266,14 +269,16 @@ static int parse_line(struct state *st, char *line, char *why, size_t why_len)
 		r = sscanf(v, "%" SCNu64, &st->began_at) == 1 ? 0 : -EBADMSG;
 	} else if (strcmp(line, "notify-seq") == 0) {
 		r = sscanf(v, "%u", &st->notify_seq) == 1 ? 0 : -EBADMSG;
-	} else if (strcmp(line, "fd") == 0) {
+	} else if (strcmp(line, "fd") == 0 || strcmp(line, "unclaimed") == 0) {
+		int **a = line[0] == 'f' ? &st->fds : &st->unclaimed;
+		size_t *n = line[0] == 'f' ? &st->n_fds : &st->n_unclaimed;
 		int fd;
 
 		if (sscanf(v, "%d", &fd) != 1 || fd < 0)
 			return -EBADMSG;
-		r = grow((void **)&st->fds, st->n_fds, sizeof(int), STATE_MAX_FDS);
+		r = grow((void **)a, *n, sizeof(int), STATE_MAX_FDS);
 		if (r >= 0)
-			st->fds[st->n_fds++] = fd;
+			(*a)[(*n)++] = fd;
 	} else if (strcmp(line, "service") == 0) {
 		r = grow((void **)&st->services, st->n_services, sizeof(*st->services),
 			 STATE_MAX_SERVICES);
@@ -442,6 +447,8 @@ size_t state_fds(const struct state *st, int *fds, size_t max)
 	} while (0)
 	for (size_t i = 0; i < st->n_fds; i++)
 		ADD(st->fds[i]);
+	for (size_t i = 0; i < st->n_unclaimed; i++)
+		ADD(st->unclaimed[i]);
 	for (size_t i = 0; i < st->n_services; i++) {
 		const struct state_service *s = &st->services[i];
 

@@ -73,6 +73,10 @@ struct state {
 	unsigned notify_seq; /* the next notification socket's name (manager.h) */
 	int *fds;            /* every handed-over listener */
 	size_t n_fds;
+	/* Sockets systemd passed that no service took (manager.h, inherited):
+	 * kept for a later reload, as before the exec. */
+	int *unclaimed;
+	size_t n_unclaimed;
 	struct state_service *services;
 	size_t n_services;
 };

@@ -5,6 +5,7 @@ frozen containers, Accept=yes connections in flight and counters survive; a
 re-exec that cannot happen leaves the daemon as it was and says why; a state
 the new binary cannot read is refused and the daemon starts clean."""
 import contextlib
+import fcntl
 import os
 import shutil
 import signal
@@ -400,6 +401,48 @@ def test_systemd_leaf_kept():
         assert d.stop() == 0
 
 
+def test_unclaimed_systemd_socket_kept():
+    """A socket the service manager passed (LISTEN_FDS) that no service takes
+    is kept across a re-exec, as it is kept otherwise, for a later reload."""
+    port, spare = free_port(), free_port()
+    socks = []
+    for p in (port, spare):
+        s = socket.socket()
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind(("127.0.0.1", p))
+        s.listen(16)
+        socks.append(s)
+    # Above 4, so that moving them to 3 and 4 clobbers neither.
+    high = [fcntl.fcntl(s.fileno(), fcntl.F_DUPFD, 100) for s in socks]
+    spare_inode = f"socket:[{os.fstat(high[1]).st_ino}]"
+
+    def to_3_and_4():
+        os.dup2(high[0], 3)
+        os.dup2(high[1], 4)
+    with Daemon({"acc": shell_conf(f"127.0.0.1:{port}", "read l; echo got $l")}) as d:
+        d.prefix = ["/bin/sh", "-c", 'LISTEN_PID=$$ exec "$@"', "sh"]
+        # Python closes what is not in pass_fds after preexec_fn.
+        d.preexec, d.pass_fds = to_3_and_4, tuple(high) + (3, 4)
+        d.start(extra_env={"LISTEN_FDS": "2"})
+        for fd in high:
+            os.close(fd)
+        for s in socks:
+            s.close()
+
+        def daemon_fds():
+            fd_dir = f"/proc/{d.proc.pid}/fd"
+            return [os.readlink(f"{fd_dir}/{f}") for f in os.listdir(fd_dir)]
+        assert spare_inode in daemon_fds()
+        reexec(d)
+        assert spare_inode in daemon_fds(), ("the unclaimed socket was closed", d.log()[-2500:])
+        assert echo(port, "a") == b"got a\n"
+        d.write("late", shell_conf(f"127.0.0.1:{spare}", "read l; echo late $l"))
+        d.ctl("reload")
+        assert echo(spare, "b") == b"late b\n"
+        assert spare_inode in daemon_fds(), "the service bound a new socket"
+        assert d.stop() == 0
+
+
 def test_no_fd_leak_over_ten_reexecs():
     with lighttpd_running() as (d, web, acc, pid):
         assert echo(acc, "a") == b"got a\n"
@@ -427,4 +470,5 @@ if __name__ == "__main__":
           test_refused_while_settling_or_not_handed_over,
           test_unreadable_state_starts_clean,
           test_systemd_leaf_kept,
+          test_unclaimed_systemd_socket_kept,
           test_no_fd_leak_over_ten_reexecs])
