@@ -6,7 +6,7 @@ BUILD_FUZZ  ?= build-fuzz
 SECONDS     ?= 60
 MESON_FLAGS ?=
 
-.PHONY: all build deps demo check check-fast fuzz bench deb format clean
+.PHONY: all build deps demo check check-fast fuzz bench deb soak format clean
 
 all: build
 
@@ -46,6 +46,15 @@ bench:
 deb:
 	@scripts/install-deps.sh deb
 	scripts/deb.sh $(BUILD)/deb
+
+# 1,000 stop/start and 1,000 freeze/thaw cycles of lighttpd under load, a
+# re-exec every 100 (tests/integration/soak.py); not part of check, which
+# runs 50 cycles (test_soak.py).
+soak: build
+	cd tests/integration && NSINETD=$(abspath $(BUILD))/supervisor/nsinetd \
+	  NSINETCTL=$(abspath $(BUILD))/ctl/nsinetctl NSINETD_BUILD=$(abspath $(BUILD)) \
+	  NSINETD_PROBE=$(abspath $(BUILD))/tests/nsinetd-probe NSINETD_SRC=$(abspath .) \
+	  /usr/bin/python3 soak.py 1000 100
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

@@ -50,6 +50,8 @@ static void usage(FILE *f)
 		"  shell NAME [CMD...]  run CMD (default: a shell) inside the container\n"
 		"  logs NAME            the container's recent output\n"
 		"  events [NAME]        every state change as it happens\n"
+		"  daemon-reexec        nsinetd executes its binary again, in place: sockets\n"
+		"                       and containers stay (waits for the new one)\n"
 		"\n"
 		"Options:\n"
 		"  -r, --runtime-dir DIR  nsinetd's runtime directory (default %s)\n"
@@ -68,7 +70,7 @@ static void usage(FILE *f)
 
 /* --- the connection and errors ----------------------------------------- */
 
-int ctl_connect(sd_bus **ret)
+static int connect_bus(sd_bus **ret, bool quiet)
 {
 	sd_bus *bus = NULL;
 	char *address = NULL;
@@ -78,10 +80,12 @@ int ctl_connect(sd_bus **ret)
 		return -ENOMEM;
 	if ((r = sd_bus_new(&bus)) < 0 || (r = sd_bus_set_address(bus, address)) < 0 ||
 	    (r = sd_bus_negotiate_fds(bus, 1)) < 0 || (r = sd_bus_start(bus)) < 0) {
-		fprintf(stderr,
-			"nsinetctl: cannot connect to %s/control: %s (is nsinetd running with "
-			"--runtime-dir=%s?)\n",
-			ctl.runtime_dir, strerror(-r), ctl.runtime_dir);
+		if (!quiet)
+			fprintf(
+			    stderr,
+			    "nsinetctl: cannot connect to %s/control: %s (is nsinetd running with "
+			    "--runtime-dir=%s?)\n",
+			    ctl.runtime_dir, strerror(-r), ctl.runtime_dir);
 		sd_bus_unref(bus);
 		free(address);
 		return r;
@@ -89,6 +93,16 @@ int ctl_connect(sd_bus **ret)
 	free(address);
 	*ret = bus;
 	return 0;
+}
+
+int ctl_connect(sd_bus **ret)
+{
+	return connect_bus(ret, false);
+}
+
+int ctl_connect_quiet(sd_bus **ret)
+{
+	return connect_bus(ret, true);
 }
 
 /* The exit status for a failed call, after saying why (and, with --json,
@@ -478,7 +492,7 @@ static const struct {
     {"start", cmd_op},  {"stop", cmd_op},           {"restart", cmd_op},
     {"freeze", cmd_op}, {"thaw", cmd_op},           {"reload", ctl_cmd_reload},
     {"drain", cmd_op},  {"undrain", cmd_op},        {"shell", ctl_cmd_shell},
-    {"logs", cmd_logs}, {"events", cmd_events},
+    {"logs", cmd_logs}, {"events", cmd_events},     {"daemon-reexec", ctl_cmd_daemon_reexec},
 };
 
 static int parse_argv(int argc, char **argv, bool in_order)

@@ -18,6 +18,8 @@ struct ctl {
 extern struct ctl ctl;
 
 int ctl_connect(sd_bus **ret);
+/* The same, saying nothing on failure (for a retry). */
+int ctl_connect_quiet(sd_bus **ret);
 /* Calls a method of org.nsinetd1.Manager: 0, or (after saying why) the
  * exit status, > 0. reply may be NULL. */
 int ctl_call(sd_bus *bus, const char *method, sd_bus_message **reply, const char *types, ...);
@@ -32,4 +34,5 @@ uint64_t ctl_now(void);
 int ctl_cmd_status(sd_bus *bus, int argc, char **argv);
 int ctl_cmd_show(sd_bus *bus, int argc, char **argv);
 int ctl_cmd_reload(sd_bus *bus, int argc, char **argv);
+int ctl_cmd_daemon_reexec(sd_bus *bus, int argc, char **argv);
 int ctl_cmd_shell(sd_bus *bus, int argc, char **argv);

@@ -423,6 +423,17 @@ static struct sandbox *sandbox_new(struct accept *a)
 }
 
 static void suspend_end_cb(evutil_socket_t fd, short what, void *arg);
+static void suspend(struct accept *a, bool drain, const char *why, usec_t wait);
+
+void accept_suspend(struct service *s, bool drain, const char *why, usec_t wait)
+{
+	suspend(s->accept, drain, why, wait);
+}
+
+bool accept_draining(const struct accept *a)
+{
+	return a->draining;
+}
 
 /* Suspends the service (the listeners not polled, or drained) for wait. */
 static void suspend(struct accept *a, bool drain, const char *why, usec_t wait)
@@ -1150,3 +1161,30 @@ const struct service_mode accept_mode = {
     .fd_taken = fd_taken,
     .holds_listeners = false,
 };
+
+void accept_foreach_sandbox(const struct accept *a,
+			    void (*fn)(const struct accept_sandbox_info *i, void *userdata),
+			    void *userdata)
+{
+	const struct sandbox_list *lists[] = {&a->serving, &a->pool};
+	struct sandbox *sb;
+
+	for (size_t l = 0; l < 2; l++)
+		TAILQ_FOREACH(sb, lists[l], link)
+		{
+			struct accept_sandbox_info i;
+
+			if (!sb->c || container_pid(sb->c) < 0 || container_exited(sb->c))
+				continue;
+			i = (struct accept_sandbox_info){
+			    .pid = container_pid(sb->c),
+			    .pidfd = container_pidfd(sb->c),
+			    .output_fd = output_pipe_read_fd(sb->output),
+			    .cgroup = container_cgroup(sb->c),
+			    .pooled = sb->pooled,
+			    .exec_done = container_exec_done(sb->c),
+			    .started_at = sb->started_at,
+			};
+			fn(&i, userdata);
+		}
+}

@@ -38,3 +38,28 @@ extern const struct service_mode accept_mode;
 /* How many sandboxes serve a connection now. */
 struct accept;
 unsigned accept_n_serving(const struct accept *a);
+
+/* A re-exec (reexec.c): each sandbox of a, serving a connection or pooled,
+ * whose pid 1 has not exited, with what it hands over. */
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "common/parse.h"
+struct accept_sandbox_info {
+	pid_t pid;
+	int pidfd;
+	int output_fd; /* the daemon's end of its stderr pipe, -1 none */
+	const char *cgroup;
+	bool pooled;
+	bool exec_done; /* its setup is over (else the exec must wait) */
+	unsigned long long started_at;
+};
+/* A re-exec: suspends s for wait, as StartLimitBurst= (drain: queued
+ * connections are accepted and closed) or TriggerLimitBurst= did; and
+ * whether a suspension drains. */
+struct service;
+void accept_suspend(struct service *s, bool drain, const char *why, usec_t wait);
+bool accept_draining(const struct accept *a);
+void accept_foreach_sandbox(const struct accept *a,
+			    void (*fn)(const struct accept_sandbox_info *i, void *userdata),
+			    void *userdata);

@@ -416,6 +416,20 @@ int container_new(struct event_base *base, const struct container_ops *ops, cons
 	return 0;
 }
 
+/* Watches pid 1's pidfd. If it cannot, the container is killed (it must
+ * not run unsupervised) and its exit polled: -ENOMEM. */
+static int watch_exit(struct container *c)
+{
+	if (event_assign(c->exit_event, c->base, c->pidfd, EV_READ, exit_cb, c) >= 0 &&
+	    event_add(c->exit_event, NULL) >= 0)
+		return 0;
+	log_error("%s: cannot watch pid %d, killing it", c->name, (int)c->pid);
+	(void)container_stop(c, SIGKILL, USEC_INFINITY);
+	if (reap_later(c) < 0)
+		log_error("%s: pid %d: no event left to notice its exit", c->name, (int)c->pid);
+	return -ENOMEM;
+}
+
 int container_spawn(struct container *c, const struct activator_spec *spec, char **cgroup_path)
 {
 	struct activator_child child = {.pid = -1, .pidfd = -1, .sync_fd = -1};
@@ -434,16 +448,8 @@ int container_spawn(struct container *c, const struct activator_spec *spec, char
 	c->cgroup_path = cgroup_path ? *cgroup_path : NULL;
 	if (cgroup_path)
 		*cgroup_path = NULL;
-	if (event_assign(c->exit_event, c->base, c->pidfd, EV_READ, exit_cb, c) < 0 ||
-	    event_add(c->exit_event, NULL) < 0) {
-		/* Unsupervised it must not run; its exit is then polled. */
-		log_error("%s: cannot watch pid %d, killing it", c->name, (int)c->pid);
-		(void)container_stop(c, SIGKILL, USEC_INFINITY);
-		if (reap_later(c) < 0)
-			log_error("%s: pid %d: no event left to notice its exit", c->name,
-				  (int)c->pid);
+	if (watch_exit(c) < 0)
 		return 0;
-	}
 	if (event_assign(c->sync_event, c->base, c->sync_fd, EV_READ | EV_PERSIST, sync_cb, c) <
 		0 ||
 	    event_add(c->sync_event, NULL) < 0)
@@ -460,6 +466,19 @@ fail:
 		*cgroup_path = NULL;
 	}
 	return r;
+}
+
+int container_adopt(struct container *c, pid_t pid, int pidfd, char *cgroup_path, bool frozen)
+{
+	if (c->pid >= 0 || pid <= 0 || pidfd < 0)
+		return -EINVAL;
+	c->pid = pid;
+	c->pidfd = pidfd;
+	c->cgroup_path = cgroup_path;
+	c->exec_reported = true; /* the earlier daemon saw the exec */
+	c->frozen = frozen;
+	(void)watch_exit(c);
+	return 0;
 }
 
 struct container *container_free(struct container *c)

@@ -90,6 +90,10 @@ int container_stop_extend(struct container *c, usec_t usec);
  * without a cgroup, -EBUSY while a stop or another change is under way,
  * -ESRCH after the exit, or the error writing cgroup.freeze. */
 int container_freeze(struct container *c, bool freeze);
+/* A re-exec (reexec.c): takes over a container whose exec is done, from
+ * its pid, pidfd and cgroup (taken, NULL: none); frozen: cgroup.freeze
+ * is 1. The callbacks then come as for one spawned here. */
+int container_adopt(struct container *c, pid_t pid, int pidfd, char *cgroup_path, bool frozen);
 /* For the daemon's teardown, or a container done (cb->exit): a container
  * still running gets cgroup.kill and SIGKILL, without waiting. */
 struct container *container_free(struct container *c);

@@ -41,6 +41,7 @@
 #include "supervisor/image.h"
 #include "supervisor/manager.h"
 #include "supervisor/output.h"
+#include "supervisor/reexec.h"
 #include "supervisor/service.h"
 #include "supervisor/shell.h"
 
@@ -1050,6 +1051,53 @@ static int method_reload(sd_bus_message *msg, void *userdata, sd_bus_error *e)
 	return sd_bus_send(NULL, r, NULL);
 }
 
+/* Re-exec in place (reexec.c): on success there is no reply, the exec
+ * closes the connection; a failure is the reply, once it is known. */
+static void reexec_done(void *userdata, int r, const char *why)
+{
+	sd_bus_message *msg = userdata;
+
+	(void)sd_bus_reply_method_errorf(
+	    msg, r == -EAGAIN || r == -EBUSY ? ERROR_WRONG_STATE : ERROR_EXEC,
+	    "re-exec failed, the daemon goes on: %s", why);
+	sd_bus_message_unref(msg);
+}
+
+static int method_reexec(sd_bus_message *msg, void *userdata, sd_bus_error *e)
+{
+	struct client *cl = userdata;
+	int k;
+
+	if ((k = need_writer(cl, "daemon-reexec", e)) < 0)
+		return k;
+	log_info("re-exec requested (uid %u)", (unsigned)cl->uid);
+	k = reexec_request(cl->c->m, reexec_done, sd_bus_message_ref(msg));
+	if (k < 0) {
+		sd_bus_message_unref(msg);
+		return sd_bus_error_setf(e, ERROR_WRONG_STATE, "re-exec not done: %s",
+					 k == -EALREADY ? "one is under way already"
+							: strerror(-k));
+	}
+	return 1;
+}
+
+static int method_daemon(sd_bus_message *msg, void *userdata, sd_bus_error *e)
+{
+	struct client *cl = userdata;
+	struct reexec *rx = cl->c->m->reexec;
+	_cleanup_(sd_bus_message_unrefp) sd_bus_message *r = NULL;
+	int k;
+
+	if ((k = sd_bus_message_new_method_return(msg, &r)) < 0 ||
+	    (k = sd_bus_message_open_container(r, 'a', "{sv}")) < 0 ||
+	    (k = DICT(r, "Pid", "u", (uint32_t)getpid())) < 0 ||
+	    (k = DICT(r, "Binary", "s", reexec_binary(rx) ? reexec_binary(rx) : "")) < 0 ||
+	    (k = DICT(r, "Reexecs", "t", reexec_count(rx))) < 0 ||
+	    (k = sd_bus_message_close_container(r)) < 0)
+		return k;
+	return sd_bus_send(NULL, r, NULL);
+}
+
 /* --- OpenShell, WaitShell ---------------------------------------------- */
 
 #define CONTROL_ARGV_MAX  256
@@ -1311,6 +1359,9 @@ static const sd_bus_vtable manager_vtable[] = {
 			    method_wait_shell, 0),
     SD_BUS_METHOD_WITH_ARGS("Reload", SD_BUS_NO_ARGS, SD_BUS_RESULT("a{sv}", report), method_reload,
 			    0),
+    SD_BUS_METHOD_WITH_ARGS("Reexec", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_reexec, 0),
+    SD_BUS_METHOD_WITH_ARGS("GetDaemon", SD_BUS_NO_ARGS, SD_BUS_RESULT("a{sv}", daemon),
+			    method_daemon, 0),
     SD_BUS_METHOD_WITH_ARGS("Subscribe", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_subscribe, 0),
     SD_BUS_METHOD_WITH_ARGS("FollowLogs", SD_BUS_ARGS("s", name), SD_BUS_NO_RESULT, method_follow,
 			    0),

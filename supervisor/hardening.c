@@ -17,6 +17,7 @@
 #include "common/cleanup.h"
 #include "common/log.h"
 #include "supervisor/manager.h"
+#include "supervisor/reexec.h"
 #include "supervisor/service.h"
 
 /* PrivateUsers=yes: service ranges of 65536 host uids from 2^29 up, as
@@ -95,6 +96,18 @@ static int userns_slot_get(struct service *s)
 	return -ENOSPC;
 }
 
+void hardening_userns_reserve(unsigned slot)
+{
+	if (slot > 0 && slot <= USERNS_SLOTS)
+		userns_used[(slot - 1) / 8] |= (uint8_t)(1u << ((slot - 1) % 8));
+}
+
+void hardening_userns_unreserve(unsigned slot)
+{
+	if (slot > 0 && slot <= USERNS_SLOTS)
+		userns_used[(slot - 1) / 8] &= (uint8_t) ~(1u << ((slot - 1) % 8));
+}
+
 void hardening_release(struct service *s)
 {
 	if (s->userns_slot > 0) {
@@ -142,6 +155,9 @@ int hardening_prepare(struct service *s)
 	int r;
 
 	if (geteuid() != 0 || s->userns_fd >= 0)
+		return 0;
+	/* After a re-exec: the same namespace, as its running container's. */
+	if (reexec_take_userns(s->manager, s, &s->userns_slot, &s->userns_fd))
 		return 0;
 	r = userns_range(s, &shift, &range);
 	if (r < 0 || range == 0)

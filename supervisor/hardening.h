@@ -42,5 +42,10 @@ int hardening_prepare(struct service *s);
  * capability the daemon itself does not have (so nor do its containers),
  * else NULL. */
 const char *hardening_missing_cap(enum activator_step step, int r);
+
+/* A re-exec (reexec.c): PrivateUsers= uid range slots in use by handed-over
+ * containers (reserve), free again (unreserve); 0 is none. */
+void hardening_userns_reserve(unsigned slot);
+void hardening_userns_unreserve(unsigned slot);
 /* Frees what hardening_fill() cached on the service. */
 void hardening_release(struct service *s);

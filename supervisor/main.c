@@ -27,6 +27,7 @@
 #include "supervisor/output.h"
 #include "supervisor/agent.h"
 #include "supervisor/watch.h"
+#include "supervisor/reexec.h"
 
 struct options {
 	const char *config_dir;
@@ -36,6 +37,7 @@ struct options {
 	const char *metrics; /* ADDRESS:PORT */
 	const char *agent;   /* ADDRESS:PORT */
 	bool watch;
+	int deserialize; /* --deserialize=FD: a re-exec's state (reexec.h), or -1 */
 	bool check;
 };
 
@@ -59,7 +61,8 @@ static void usage(FILE *f)
 		"  -h, --help             this text\n"
 		"      --version          the version\n"
 		"\n"
-		"Signals: SIGHUP reloads, SIGTERM or SIGINT stops every container and exits.\n"
+		"Signals: SIGHUP reloads, SIGUSR2 re-executes the daemon in place (its\n"
+		"containers and sockets stay), SIGTERM or SIGINT stops every container and exits.\n"
 		"See nsinetd(8) and nsinetd.conf(5).\n",
 		CONFIG_DIR_DEFAULT, RUNTIME_DIR_DEFAULT, STATE_DIR_DEFAULT);
 }
@@ -73,7 +76,8 @@ static int parse_argv(int argc, char **argv, struct options *o)
 		ARG_METRICS,
 		ARG_AGENT,
 		ARG_WATCH,
-		ARG_STATE_DIR
+		ARG_STATE_DIR,
+		ARG_DESERIALIZE
 	};
 	static const struct option longopts[] = {
 	    {"config-dir", required_argument, NULL, 'c'},
@@ -85,6 +89,7 @@ static int parse_argv(int argc, char **argv, struct options *o)
 	    {"agent", required_argument, NULL, ARG_AGENT},
 	    {"watch", no_argument, NULL, ARG_WATCH},
 	    {"state-dir", required_argument, NULL, ARG_STATE_DIR},
+	    {"deserialize", required_argument, NULL, ARG_DESERIALIZE},
 	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, ARG_VERSION},
 	    {0},
@@ -125,6 +130,21 @@ static int parse_argv(int argc, char **argv, struct options *o)
 		case ARG_STATE_DIR:
 			o->state_dir = optarg;
 			break;
+		case ARG_DESERIALIZE: {
+			/* Only a re-exec passes it (reexec.c). */
+			char *end;
+			long fd = strtol(optarg, &end, 10);
+
+			if (*end || end == optarg || fd < 3 || fd > 65535) {
+				fprintf(stderr,
+					"nsinetd: --deserialize=%s: expected the number of an fd "
+					"above 2 (a re-exec passes it)\n",
+					optarg);
+				return -EINVAL;
+			}
+			o->deserialize = (int)fd;
+			break;
+		}
 		case 'h':
 			usage(stdout);
 			exit(EXIT_SUCCESS);
@@ -266,6 +286,15 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
 		(void)manager_reload(m, NULL);
 		return;
 	}
+	if (sig == SIGUSR2) {
+		int r;
+
+		log_info("received SIGUSR2, re-executing");
+		/* Returns only on failure, which is logged. */
+		if ((r = reexec_request(m, NULL, NULL)) < 0)
+			log_errno(LOG_WARNING, r, "re-exec not done");
+		return;
+	}
 	log_info("received %s, shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
 	manager_shutdown(m);
 }
@@ -274,14 +303,19 @@ static int run(int argc, char **argv)
 {
 	struct options o = {.config_dir = CONFIG_DIR_DEFAULT,
 			    .runtime_dir = RUNTIME_DIR_DEFAULT,
-			    .state_dir = STATE_DIR_DEFAULT};
+			    .state_dir = STATE_DIR_DEFAULT,
+			    .deserialize = -1};
 	struct agent *agent = NULL;
 	struct watch *watch = NULL;
 	char *control_path = NULL;
 	struct event_base *base = NULL;
-	struct event *sigs[3] = {NULL};
-	const int signums[3] = {SIGTERM, SIGINT, SIGHUP};
+	struct event *sigs[4] = {NULL};
+	const int signums[4] = {SIGTERM, SIGINT, SIGHUP, SIGUSR2};
 	struct manager *m = NULL;
+	struct reexec *rx = NULL;
+	struct state st = {0};
+	bool clean_start = false;
+	sigset_t held;
 	int r;
 
 	log_init("nsinetd");
@@ -290,6 +324,13 @@ static int run(int argc, char **argv)
 		return EXIT_FAILURE;
 	if (o.check)
 		return check(o.config_dir);
+	/* Before anything opens an fd: the fds a re-exec handed over are
+	 * ours, any other is closed. */
+	if (o.deserialize >= 0)
+		(void)reexec_read(o.deserialize, &st, &clean_start);
+	r = reexec_new(argc, argv, &rx);
+	if (r < 0)
+		log_errno(LOG_WARNING, r, "cannot find this daemon's binary: no re-exec");
 
 	/* A client that goes away must not kill the daemon. */
 	signal(SIGPIPE, SIG_IGN);
@@ -306,6 +347,9 @@ static int run(int argc, char **argv)
 	r = manager_new(base, o.config_dir, o.runtime_dir, &m);
 	if (r < 0)
 		goto out;
+	m->reexec = TAKE_PTR(rx);
+	if (o.deserialize >= 0)
+		reexec_take_listeners(m, &st, clean_start);
 	if (asprintf(&control_path, "%s/control", o.runtime_dir) < 0) {
 		r = log_errno(LOG_ERR, -ENOMEM, "control: out of memory");
 		goto out;
@@ -325,10 +369,18 @@ static int run(int argc, char **argv)
 			goto out;
 		}
 	}
+	/* A re-exec held these across the exec (reexec.c); pending ones
+	 * now reach their handlers. */
+	sigemptyset(&held);
+	for (size_t i = 0; i < ELEMENTSOF(signums); i++)
+		sigaddset(&held, signums[i]);
+	sigprocmask(SIG_UNBLOCK, &held, NULL);
 	manager_images_init(m, o.state_dir);
 	r = manager_load(m);
 	if (r < 0)
 		goto out;
+	if (o.deserialize >= 0)
+		reexec_adopt(m, &st);
 	/* After the first load: what changes from now on is a reload. */
 	if (o.watch && (r = watch_new(m, &watch)) < 0)
 		goto out;
@@ -346,7 +398,10 @@ out:
 	if (m) {
 		m->control = control_free(m->control);
 		m->metrics = metrics_free(m->metrics);
+		m->reexec = reexec_free(m->reexec);
 	}
+	reexec_free(rx);
+	state_done(&st);
 	free(control_path);
 	manager_free(m);
 	for (size_t i = 0; i < ELEMENTSOF(sigs); i++)

@@ -246,7 +246,15 @@ static void setup_cgroup(struct manager *m)
 	 * a test suite running several daemons in one cgroup) one directory
 	 * per daemon: SELF/nsinetd-PID/NAME. */
 	if (getenv("INVOCATION_ID") && strcmp(m->cgroup.self, "/") != 0) {
-		r = move_to_leaf(m);
+		size_t n = strlen(m->cgroup.self);
+
+		/* In its leaf already: a re-exec (reexec.c) keeps the process,
+		 * and with it the cgroup. The unit's is the one above. */
+		if (n > 11 && strcmp(m->cgroup.self + n - 11, "/supervisor") == 0) {
+			m->cgroup.self[n - 11] = '\0';
+			m->in_leaf = true;
+		}
+		r = m->in_leaf ? 0 : move_to_leaf(m);
 		if (r < 0)
 			log_errno(LOG_WARNING, r, "cannot move into %s%s/supervisor",
 				  m->cgroup.mount, m->cgroup.self);

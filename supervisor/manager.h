@@ -21,6 +21,7 @@ struct service;
 struct control;
 struct metrics;
 struct image_cache;
+struct reexec;
 
 struct manager {
 	struct event_base *base;
@@ -58,6 +59,7 @@ struct manager {
 	struct control *control;    /* RUNTIME/control (control.c), NULL if none */
 	struct image_cache *images; /* STATE/images (image.h), NULL if none */
 	struct metrics *metrics;    /* --metrics (metrics.c), NULL if none */
+	struct reexec *reexec;      /* re-exec in place (reexec.c), NULL if none */
 	/* How containers reach the kernel: container_ops_default, or a
 	 * unit test's fake (container.h). */
 	const struct container_ops *container_ops;

@@ -295,6 +295,34 @@ static void notify_freep(struct notify **n)
 	notify_free(*n);
 }
 
+int notify_adopt(struct event_base *base, int fd, const char *path, const char *name, notify_cb cb,
+		 void *userdata, struct notify **ret)
+{
+	_cleanup_(notify_freep) struct notify *n = calloc(1, sizeof(*n));
+
+	if (!n) {
+		safe_close(fd);
+		return -ENOMEM;
+	}
+	n->fd = fd;
+	n->cb = cb;
+	n->userdata = userdata;
+	n->path = strdup(path);
+	n->name = strdup(name);
+	if (!n->path || !n->name)
+		return -ENOMEM;
+	n->event = event_new(base, n->fd, EV_READ | EV_PERSIST, notify_read_cb, n);
+	if (!n->event || event_add(n->event, NULL) < 0)
+		return -ENOMEM;
+	*ret = TAKE_PTR(n);
+	return 0;
+}
+
+int notify_fd(const struct notify *n)
+{
+	return n ? n->fd : -1;
+}
+
 int notify_new(struct event_base *base, const char *dir, unsigned id, const char *name,
 	       notify_cb cb, void *userdata, struct notify **ret)
 {

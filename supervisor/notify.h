@@ -57,6 +57,12 @@ int notify_new(struct event_base *base, const char *dir, unsigned id, const char
 /* The container's pid 1, once spawned: a sender must share its pid
  * namespace. Until then every datagram is refused. */
 int notify_set_pid(struct notify *n, pid_t pid1);
+/* A re-exec (reexec.c): the socket fd (taken, even on failure) bound at
+ * path by the earlier daemon, polled again. */
+int notify_adopt(struct event_base *base, int fd, const char *path, const char *name, notify_cb cb,
+		 void *userdata, struct notify **ret);
+/* Its fd, -1 for NULL. */
+int notify_fd(const struct notify *n);
 /* The socket's host path, for the container's bind mount. */
 const char *notify_path(const struct notify *n);
 /* Closes and unlinks the socket. Accepts and returns NULL. */

@@ -586,15 +586,20 @@ static void gc_cb(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
-int output_pipe_open(struct output *o, struct output_pipe **ret)
+/* A pipe object reading fd (taken, even on failure), writing write_fd. */
+static int pipe_new(struct output *o, int fd, int write_fd, struct output_pipe **ret)
 {
 	struct output_pipe *p = calloc(1, sizeof(*p));
-	int fds[2], r;
+	int r;
 
-	if (!p)
+	if (!p) {
+		safe_close(fd);
+		safe_close(write_fd);
 		return -ENOMEM;
+	}
 	p->o = o;
-	p->fd = p->write_fd = -1;
+	p->fd = fd;
+	p->write_fd = write_fd;
 	p->pid = -1;
 	TAILQ_INSERT_TAIL(&o->pipes, p, link);
 	p->line = malloc(o->limits.line_max);
@@ -602,13 +607,6 @@ int output_pipe_open(struct output *o, struct output_pipe **ret)
 		r = -ENOMEM;
 		goto fail;
 	}
-	/* The container's end stays blocking: what programs expect of stdout. */
-	if (pipe2(fds, O_CLOEXEC) < 0) {
-		r = -errno;
-		goto fail;
-	}
-	p->fd = fds[0];
-	p->write_fd = fds[1];
 	r = fd_set_nonblock(p->fd, true);
 	if (r < 0)
 		goto fail;
@@ -625,9 +623,33 @@ fail:
 	return r;
 }
 
+int output_pipe_open(struct output *o, struct output_pipe **ret)
+{
+	int fds[2];
+
+	/* The container's end stays blocking: what programs expect of stdout. */
+	if (pipe2(fds, O_CLOEXEC) < 0)
+		return -errno;
+	return pipe_new(o, fds[0], fds[1], ret);
+}
+
+int output_pipe_adopt(struct output *o, int fd, pid_t pid, struct output_pipe **ret)
+{
+	int r = pipe_new(o, fd, -1, ret);
+
+	if (r >= 0)
+		(*ret)->pid = pid;
+	return r;
+}
+
 int output_pipe_fd(const struct output_pipe *p)
 {
 	return p->write_fd;
+}
+
+int output_pipe_read_fd(const struct output_pipe *p)
+{
+	return p ? p->fd : -1;
 }
 
 void output_pipe_spawned(struct output_pipe *p, pid_t pid)

@@ -99,8 +99,13 @@ struct output *output_free(struct output *o);
 /* A new pipe (both ends O_CLOEXEC, the daemon's end non-blocking, read by
  * an EV_READ|EV_PERSIST event). 0 or a negative errno. */
 int output_pipe_open(struct output *o, struct output_pipe **ret);
+/* A re-exec (reexec.c): the daemon's end of a running container's pipe,
+ * handed over (fd taken, even on failure); pid is the container's. */
+int output_pipe_adopt(struct output *o, int fd, pid_t pid, struct output_pipe **ret);
 /* The write end, for spec->stdio[1] and [2]; -1 once spawned. */
 int output_pipe_fd(const struct output_pipe *p);
+/* The daemon's end (a re-exec hands it over), -1 after EOF or for NULL. */
+int output_pipe_read_fd(const struct output_pipe *p);
 /* After activator_spawn(), whatever it returned: closes the daemon's copy
  * of the write end (EOF then means that the container has let go of it).
  * pid is the container's, or -1. NULL is a no-op. */

@@ -223,6 +223,24 @@ int readiness_spec(struct service *s, struct service_spec *sp, size_t *n_binds)
 	return strv_env_set(&sp->env, buf);
 }
 
+int readiness_adopt(struct service *s, int fd, const char *path, pid_t pid1)
+{
+	int r;
+
+	s->ready.notify = notify_free(s->ready.notify);
+	s->ready.ready = true; /* running: READY=1 came before the re-exec */
+	s->ready.reloading = false;
+	s->ready.failure = NULL;
+	if (fd < 0)
+		return 0;
+	r = notify_adopt(s->manager->base, fd, path, name(s), message_cb, s, &s->ready.notify);
+	if (r < 0)
+		return log_errno(LOG_ERR, r, "%s: cannot take over the notification socket %s",
+				 name(s), path);
+	readiness_spawned(s, pid1);
+	return 0;
+}
+
 void readiness_spawned(struct service *s, pid_t pid1)
 {
 	int r;

@@ -49,6 +49,9 @@ int readiness_prepare(struct service *s);
 int readiness_spec(struct service *s, struct service_spec *sp, size_t *n_binds);
 /* The container runs as pid1 (or could not be spawned: -1). */
 void readiness_spawned(struct service *s, pid_t pid1);
+/* A re-exec: a running container's notification socket (fd, taken; -1
+ * none) bound at path; the container is ready. */
+int readiness_adopt(struct service *s, int fd, const char *path, pid_t pid1);
 /* The payload exec'd: true if the service is ready now (Type=simple). */
 bool readiness_exec(struct service *s);
 /* Arms or disarms the timers for the new state. */

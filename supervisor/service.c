@@ -1284,6 +1284,73 @@ static void single_listen_ready(struct service *s, int fd)
 	}
 }
 
+void service_adopt_limits(struct service *s, const usec_t *failures, unsigned n_failures,
+			  const usec_t *triggers, unsigned n_triggers, usec_t suspended_for,
+			  bool drain, const char *why)
+{
+	/* The arrays have room for burst + 1 and burst + 2 (service_new()). */
+	unsigned max_failures = s->cfg->service.start_limit_burst + 1;
+	unsigned max_triggers = s->cfg->socket.trigger_limit_burst + 2;
+
+	s->n_failures = n_failures < max_failures ? n_failures : max_failures;
+	memcpy(s->failures, failures, s->n_failures * sizeof(usec_t));
+	s->n_triggers = n_triggers < max_triggers ? n_triggers : max_triggers;
+	memcpy(s->triggers, triggers, s->n_triggers * sizeof(usec_t));
+	if (suspended_for == 0 || s->state != SERVICE_STOPPED)
+		return;
+	if (s->cfg->socket.accept) {
+		accept_suspend(s, drain, why, suspended_for);
+		return;
+	}
+	s->stats.backoff_until = now_usec() + suspended_for;
+	if (service_set_state(s, SERVICE_SUSPENDED, why) >= 0 &&
+	    timer_arm_usec(s->backoff_timer, suspended_for) < 0)
+		backoff_end_cb(-1, 0, s); /* never suspended for good */
+}
+
+int service_adopt_container(struct service *s, const struct service_adoption *a)
+{
+	struct manager *m = s->manager;
+	struct container *c = NULL;
+	int r;
+
+	if (s->cfg->socket.accept || s->container || s->state != SERVICE_STOPPED)
+		return -EINVAL;
+	r = container_new(m->base, m->container_ops, name(s), &single_callbacks, s, &c);
+	if (r >= 0)
+		r = container_adopt(c, a->pid, a->pidfd, a->cgroup, a->frozen);
+	if (r < 0) {
+		/* Nothing taken: the caller still owns pidfd and cgroup. */
+		container_free(c);
+		return r;
+	}
+	(void)readiness_adopt(s, a->notify_fd, a->notify_path, a->pid);
+	if (a->output_fd >= 0 &&
+	    (r = output_pipe_adopt(s->output, a->output_fd, a->pid, &s->output_pipe)) < 0)
+		log_errno(LOG_WARNING, r, "%s: cannot take over the output of pid %d", name(s),
+			  (int)a->pid);
+	s->container = c;
+	s->started_at = a->started_at;
+	s->idle_since = a->idle_since;
+	s->cpu_checked_at = now_usec();
+	s->cpu_usage = 0;
+	s->released = false;
+	(void)service_set_state(s, SERVICE_STARTING, "re-exec: taking over");
+	(void)service_set_state(s, SERVICE_RUNNING, "re-exec: taken over");
+	log_info("%s: took over container pid %d%s", name(s), (int)a->pid,
+		 a->frozen ? ", frozen" : "");
+	if (!a->frozen)
+		return 0;
+	/* As if its freeze had just completed: the listeners are polled
+	 * again, and IdleStopSec= is armed for what is left of it. */
+	s->held = a->held;
+	s->freeze_started_at = now_usec();
+	snprintf(s->freeze_reason, sizeof(s->freeze_reason), "re-exec: taken over frozen");
+	if (service_set_state(s, SERVICE_FREEZING, s->freeze_reason) >= 0)
+		single_freeze_cb(c, true, 0, s);
+	return 0;
+}
+
 static int single_init(struct service *s)
 {
 	/* Below every other event: a waiting connection goes first. */

@@ -346,6 +346,30 @@ void service_listen_enable(struct service *s, bool on);
  * thaws or stops as IdleFreezeSec=/IdleStopSec= say. */
 void service_idle_tick(struct service *s, bool failed, usec_t now);
 
+/* A re-exec (reexec.c) hands over a running or frozen Accept=no container:
+ * a stopped service of the same configuration takes it (pidfd and cgroup,
+ * and output_fd, unless -1), as running or frozen (held: by nsinetctl
+ * freeze). -EINVAL if it cannot (Accept=yes, not stopped); then nothing is
+ * taken. */
+struct service_adoption {
+	pid_t pid;
+	int pidfd;
+	int output_fd;
+	int notify_fd; /* Type=notify, WatchdogSec=: its socket (taken), -1 none */
+	const char *notify_path;
+	char *cgroup;
+	bool frozen, held;
+	usec_t started_at, idle_since;
+};
+int service_adopt_container(struct service *s, const struct service_adoption *a);
+/* A re-exec hands over the limits in force: the start-limit and trigger-limit
+ * windows (times of recent failed runs and starts), and a suspension with
+ * suspended_for left (0 none), why (its reason) and, Accept=yes, whether it
+ * drains the queue. */
+void service_adopt_limits(struct service *s, const usec_t *failures, unsigned n_failures,
+			  const usec_t *triggers, unsigned n_triggers, usec_t suspended_for,
+			  bool drain, const char *why);
+
 /* Hands over the listener fd for lc's type and address, if this service
  * has one (reload: an unchanged address keeps its fd). -1 if none. */
 int service_take_fd(struct service *s, const struct listen_config *lc);

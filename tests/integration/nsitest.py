@@ -5,6 +5,7 @@ nsinetd binary ($NSINETD), talks to it over 127.0.0.1/::1/unix sockets and
 checks what the probe ($NSINETD_PROBE) reports from inside the container.
 Output is TAP, for meson's protocol: 'tap'.
 """
+import contextlib
 import json
 import os
 import re
@@ -50,7 +51,7 @@ def free_port():
     raise RuntimeError("no free port")
 
 
-def unit_cgroup(tag):
+def make_unit_cgroup(tag):
     """Makes a cgroup for a stand-in systemd unit below the test's own:
     its path (SkipTest without cgroup v2). A daemon started in it with
     INVOCATION_ID set behaves as under systemd with Delegate=yes."""
@@ -122,6 +123,27 @@ class Deadline:
         if left <= 0:
             raise TimeoutError(f"timed out after {self.seconds}s waiting for {self.what}")
         return left
+
+
+@contextlib.contextmanager
+def unit_cgroup(name):
+    """A cgroup standing for a systemd unit's (Delegate=yes), NAME below this
+    process's own: its path. Removed after, with the leaves a daemon makes
+    in it (what systemd does when the unit is gone). Skips without cgroup v2."""
+    mnt = cgroup2_mount()
+    if not mnt:
+        raise SkipTest("no cgroup v2 mounted")
+    with open("/proc/self/cgroup") as f:
+        own = [l.split("::", 1)[1].strip() for l in f if l.startswith("0::")][0]
+    unit = os.path.join(mnt + own.rstrip("/"), name)
+    os.mkdir(unit)
+    try:
+        yield unit
+    finally:
+        for root, dirs, _ in os.walk(unit, topdown=False):
+            for leaf in dirs:
+                os.rmdir(os.path.join(root, leaf))
+        os.rmdir(unit)
 
 
 def wait_for(cond, timeout=10.0, what="condition"):

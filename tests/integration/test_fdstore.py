@@ -14,7 +14,7 @@ import sys
 import threading
 
 from nsitest import (Daemon, SkipTest, cgroup2_mount, connect, deadline,
-                     free_port, join_all, main, probe_conf, recv_all, unit_cgroup, wait_for)
+                     free_port, join_all, main, probe_conf, recv_all, make_unit_cgroup, wait_for)
 
 # What a restarted unit's process gets from systemd: the stored fds at
 # 3..., LISTEN_FDS, LISTEN_FDNAMES, and LISTEN_PID, which only the process
@@ -297,7 +297,7 @@ def test_unit_restart_after_sigkill_of_frozen():
     containers in UNIT/containers/NAME. A daemon killed while its container
     is frozen leaves that cgroup frozen; the next one must clear it, or its
     own container would start frozen there and never answer."""
-    unit = unit_cgroup("nsitest-fdunit")
+    unit = make_unit_cgroup("nsitest-fdunit")
     port = free_port()
     env = {"INVOCATION_ID": "0123456789abcdef0123456789abcdef"}
 

@@ -285,32 +285,25 @@ def test_systemd_delegation_moves_daemon_to_leaf():
     """Under systemd (INVOCATION_ID, Delegate=yes) the daemon moves itself to
     UNIT/supervisor and its containers go to UNIT/containers/NAME."""
     from nsitest import unit_cgroup
-    unit = unit_cgroup("nsitest-unit")
     port = free_port()
-    try:
-        with Daemon({"dlg": probe_conf(f"127.0.0.1:{port}")}) as d:
-            def enter_unit():
-                with open(os.path.join(unit, "cgroup.procs"), "w") as f:
-                    f.write(str(os.getpid()))
-            d.preexec = enter_unit
-            d.start(extra_env={"INVOCATION_ID": "0123456789abcdef0123456789abcdef"})
-            with open(f"/proc/{d.proc.pid}/cgroup") as f:
-                assert f.read().strip().endswith(f"/nsitest-unit-{os.getpid()}/supervisor")
-            probe_stream(("127.0.0.1", port))
-            st = d.ctl("status", "dlg")
-            pid = st["MainPID"]
-            assert st["ControlGroup"].endswith(f"/nsitest-unit-{os.getpid()}/containers/dlg"), st
-            with open(f"/proc/{pid}/cgroup") as f:
-                assert f.read().strip().endswith(
-                    f"/nsitest-unit-{os.getpid()}/containers/dlg"), pid
-            assert d.stop() == 0
-            assert not os.path.exists(os.path.join(unit, "containers"))
-    finally:
-        # What systemd does when the unit is gone.
-        for leaf in ("supervisor", "containers"):
-            if os.path.isdir(os.path.join(unit, leaf)):
-                os.rmdir(os.path.join(unit, leaf))
-        os.rmdir(unit)
+    with unit_cgroup(f"nsitest-unit-{os.getpid()}") as unit, \
+            Daemon({"dlg": probe_conf(f"127.0.0.1:{port}")}) as d:
+        def enter_unit():
+            with open(os.path.join(unit, "cgroup.procs"), "w") as f:
+                f.write(str(os.getpid()))
+        d.preexec = enter_unit
+        d.start(extra_env={"INVOCATION_ID": "0123456789abcdef0123456789abcdef"})
+        with open(f"/proc/{d.proc.pid}/cgroup") as f:
+            assert f.read().strip().endswith(f"/nsitest-unit-{os.getpid()}/supervisor")
+        probe_stream(("127.0.0.1", port))
+        st = d.ctl("status", "dlg")
+        pid = st["MainPID"]
+        assert st["ControlGroup"].endswith(f"/nsitest-unit-{os.getpid()}/containers/dlg"), st
+        with open(f"/proc/{pid}/cgroup") as f:
+            assert f.read().strip().endswith(
+                f"/nsitest-unit-{os.getpid()}/containers/dlg"), pid
+        assert d.stop() == 0
+        assert not os.path.exists(os.path.join(unit, "containers"))
 
 
 if __name__ == "__main__":
