@@ -581,6 +581,8 @@ static void kill_leftovers(struct manager *m)
 
 void reexec_take_listeners(struct manager *m, struct state *st, bool clean_start)
 {
+	char **names;
+	size_t n;
 	int *b;
 
 	if (clean_start) {
@@ -596,12 +598,20 @@ void reexec_take_listeners(struct manager *m, struct state *st, bool clean_start
 	m->notify_seq = st->notify_seq;
 	if (st->n_fds + st->n_unclaimed == 0)
 		return;
-	b = reallocarray(m->inherited, m->n_inherited + st->n_fds + st->n_unclaimed, sizeof(int));
-	if (!b) {
+	n = m->n_inherited + st->n_fds + st->n_unclaimed;
+	b = reallocarray(m->inherited, n, sizeof(int));
+	if (b)
+		m->inherited = b;
+	/* Beside each fd its fd-store name (manager.c): none for these, which
+	 * take_fd() gives by address. */
+	names = b ? reallocarray(m->inherited_names, n, sizeof(char *)) : NULL;
+	if (!names) {
 		log_error("re-exec: out of memory: the handed-over sockets are opened again");
 		return;
 	}
-	m->inherited = b;
+	m->inherited_names = names;
+	for (size_t i = m->n_inherited; i < n; i++)
+		names[i] = NULL;
 	for (size_t i = 0; i < st->n_fds; i++)
 		m->inherited[m->n_inherited++] = st->fds[i];
 	for (size_t i = 0; i < st->n_unclaimed; i++)
