@@ -8,7 +8,8 @@ What is a snippet (docs/nsinetd.conf.5.md, "FILE FORMAT", says it too):
   examples/: the ini marker is kept for nsinetd service files (another
   INI-like format gets another marker);
 - a service file of examples/ (*.conf, *.conf.in, with @SRCDIR@ and
-  @BUILDDIR@ replaced as scripts/demo.sh does) and of configs/nsinetd/
+  @BUILDDIR@ replaced as scripts/demo.sh does, @TREE@ by the booted
+  Debian's tree or an empty directory) and of configs/nsinetd/
   (*.conf.example).
 
 A block is checked as a user who copies it into a file has it: a block
@@ -24,9 +25,11 @@ name of a first comment line "# /etc/nsinetd/NAME.conf", else snippet).
 The test fails, naming the file and line of the block and nsinetd's
 message, if any snippet fails. It needs no root: --check only reads.
 """
+import atexit
 import glob
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -99,8 +102,22 @@ def file_snippets(src, build):
                 continue
             text = text.replace("@SRCDIR@", os.path.realpath(src))
             text = text.replace("@BUILDDIR@", os.path.realpath(build))
+            if "@TREE@" in text:
+                text = text.replace("@TREE@", debian_os_tree())
             out.append((os.path.relpath(path, SRC), text, None))
     return out
+
+
+def debian_os_tree():
+    """The tree examples/debian-os/build-tree.sh makes, where it is built;
+    else an empty directory in its place (--check reads the tree's socket
+    units if there are any)."""
+    tree = os.environ.get("NSINETD_DEBIAN_OS", "/var/cache/nsinetd-test/debian-os")
+    if os.path.isfile(tree + ".stamp") and os.path.isdir(tree):
+        return tree
+    empty = tempfile.mkdtemp(prefix="nsitest-tree-")
+    atexit.register(shutil.rmtree, empty, True)
+    return empty
 
 
 def complete(where, text, section):
