@@ -1292,10 +1292,14 @@ void service_adopt_limits(struct service *s, const usec_t *failures, unsigned n_
 	unsigned max_failures = s->cfg->service.start_limit_burst + 1;
 	unsigned max_triggers = s->cfg->socket.trigger_limit_burst + 2;
 
+	/* memcpy() from NULL is undefined even for 0 bytes: an empty window
+	 * comes as NULL. */
 	s->n_failures = n_failures < max_failures ? n_failures : max_failures;
-	memcpy(s->failures, failures, s->n_failures * sizeof(usec_t));
+	if (s->n_failures > 0)
+		memcpy(s->failures, failures, s->n_failures * sizeof(usec_t));
 	s->n_triggers = n_triggers < max_triggers ? n_triggers : max_triggers;
-	memcpy(s->triggers, triggers, s->n_triggers * sizeof(usec_t));
+	if (s->n_triggers > 0)
+		memcpy(s->triggers, triggers, s->n_triggers * sizeof(usec_t));
 	if (suspended_for == 0 || s->state != SERVICE_STOPPED)
 		return;
 	if (s->cfg->socket.accept) {
