@@ -263,7 +263,8 @@ def test_reload_reports():
         d.remove("bad")
         d.remove("echo")
         rep = d.ctl("reload")
-        assert rep["Removed"] == ["echo"] and rep["Errors"] == [] and rep["Added"] == [], rep
+        assert rep["Removed"] == ["echo"] and rep["Errors"] == [] and rep["Added"] == [], \
+            (rep, d.log()[-4000:])
         assert probe_stream(("127.0.0.1", new))["pid"] == 2
         assert probe_stream(("127.0.0.1", web))["pid"] == 2
         assert d.stop() == 0
