@@ -19,10 +19,6 @@ static void image_done_cb(void *userdata, int r, struct image_info *info, const 
 	const struct service_config *c = s->cfg;
 
 	s->image_job = NULL;
-	/* The old version served while the image was made ready: it stops
-	 * now (and hands over the listeners when it is gone). */
-	if (s->predecessor && !s->predecessor->dead)
-		service_remove(s->predecessor);
 	if (r >= 0 && !info->argv && !c->container.exec) {
 		log_error("%s:%u: Image=%s: the image has no Entrypoint or Cmd: set Exec=", c->path,
 			  c->container.image_line, c->container.image);
@@ -30,15 +26,32 @@ static void image_done_cb(void *userdata, int r, struct image_info *info, const 
 		r = -ENOEXEC;
 	}
 	if (r < 0) {
+		/* A reload's new image: the running version stays, and the
+		 * next reload tries again (its stamp is the old one). */
+		bool keep = s->predecessor && !s->predecessor->dead;
+
 		if (info == NULL && why)
-			log_error("%s:%u: Image=%s: %s; the service is disabled", c->path,
-				  c->container.image_line, c->container.image, why);
+			log_error("%s:%u: Image=%s: %s; %s", c->path, c->container.image_line,
+				  c->container.image, why,
+				  keep ? "keeping the running version" : "the service is disabled");
+		if (keep)
+			service_keep_predecessor(s);
 		if (!s->removing)
 			service_remove(s);
 		manager_images_gc(s->manager);
 		return;
 	}
 	s->image = info;
+	/* The old version served while the image was made ready: it stops
+	 * now (and hands over the listeners when it is gone). Accept=yes:
+	 * its connections' sandboxes do not hold them, no need to wait. */
+	if (s->predecessor && !s->predecessor->dead) {
+		struct service *old = s->predecessor;
+
+		if (!old->mode->holds_listeners)
+			old->successor = s->predecessor = NULL;
+		service_remove(old);
+	}
 	/* The predecessor of a reload, if any, hands over when it is gone. */
 	if (!s->predecessor && s->state == SERVICE_WAITING)
 		(void)service_set_state(s, SERVICE_STOPPED, "image ready");

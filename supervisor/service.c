@@ -1014,10 +1014,14 @@ static void single_exit_cb(struct container *c, int r, int status, void *userdat
 		 * is still queued and starts the next container at once. */
 		(void)service_set_state(s, SERVICE_STOPPED, why);
 	}
-	if (s->removing) {
+	/* A reload's predecessor whose successor still waits for its image
+	 * stays (stopped) until the job's end: a failed job keeps it. */
+	if (s->removing && !(s->successor && s->successor->image_job)) {
 		manager_service_dead(s->manager, s);
 		return;
 	}
+	if (s->removing)
+		return;
 	if (s->restart_pending) {
 		s->restart_pending = false;
 		r = service_start(s);
@@ -1529,6 +1533,35 @@ int service_take_fd(struct service *s, const struct listen_config *lc)
 	return -1;
 }
 
+void service_keep_predecessor(struct service *s)
+{
+	struct service *old = s->predecessor;
+
+	if (!old || old->dead)
+		return;
+	s->predecessor = NULL;
+	old->successor = NULL;
+	old->removing = false;
+	/* The listeners the successor took from it, back. */
+	for (size_t i = 0; i < old->cfg->socket.n_listen; i++) {
+		const struct listen_config *lc = &old->cfg->socket.listen[i];
+		int fd;
+
+		if (old->fds[i] >= 0 || (fd = service_take_fd(s, lc)) < 0)
+			continue;
+		/* Accept=yes: the daemon accepts, never blocking. */
+		if (!old->mode->holds_listeners)
+			(void)fd_set_nonblock(fd, true);
+		old->fds[i] = fd;
+		old->listen_events[i] =
+		    event_new(old->manager->base, fd, EV_READ | EV_PERSIST, listen_cb, old);
+		if (!old->listen_events[i])
+			log_error("%s: cannot poll %s=%s again", name(old),
+				  listen_type_to_string(lc->type), lc->text);
+	}
+	old->mode->state_changed(old);
+}
+
 static void destroy(struct service *s, bool own_cfg);
 
 struct service *service_new(struct manager *m, struct service_config *cfg, int *fds,
@@ -1588,7 +1621,11 @@ struct service *service_new(struct manager *m, struct service_config *cfg, int *
 		s->drained = predecessor->drained;
 	/* Per-connection sandboxes do not hold the listeners: a successor
 	 * need not wait for a predecessor's to end. */
-	if (predecessor && predecessor->mode->holds_listeners && service_is_active(predecessor)) {
+	/* One that waits for its image keeps any settled predecessor, running
+	 * or not, until the image is ready or has failed (service-image.c). */
+	if (predecessor && !predecessor->image_job &&
+	    (s->image_job ||
+	     (predecessor->mode->holds_listeners && service_is_active(predecessor)))) {
 		predecessor->successor = s;
 		s->predecessor = predecessor;
 	} else if (!s->image_job) {

@@ -280,6 +280,9 @@ int service_image_prepare(struct service *s);
  * manifest digest in a layout, a new archive or config.json). One that
  * cannot be read now keeps the running version (logged). */
 bool service_image_changed(struct service *s);
+/* A reload's successor whose image failed: its predecessor is the service
+ * again, as it was (its listeners back, polled when its state says so). */
+void service_keep_predecessor(struct service *s);
 
 /* Creates a service for cfg (taking ownership of it), with its listener
  * fds already open (taking ownership of fds[], n = cfg->socket.n_listen).

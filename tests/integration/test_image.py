@@ -349,31 +349,38 @@ def test_bundle_runs_and_names_what_it_does_not_apply():
                          r"valid JSON: offset \d+: ", r.stderr), r.stderr
 
 
+def serve_image(top):
+    """An image whose command is SERVE_C (Accept=no, answers $GREETING, "one"),
+    as a layout top/img:1 and an oci-archive top/web.tar:v of it."""
+    if not shutil.which("cc"):
+        raise SkipTest("no C compiler (cc) for the image's static server")
+    src = os.path.join(top, "serve.c")
+    with open(src, "w") as f:
+        f.write(SERVE_C)
+    serve = os.path.join(top, "serve")
+    run("cc", "-O2", "-static", "-o", serve, src)
+
+    def fill(etc):
+        shutil.copy(serve, os.path.join(etc, "..", "bin", "serve"))
+        with open(os.path.join(etc, "passwd"), "w") as f:
+            f.write("root:x:0:0:root:/root:/bin/sh\nweb:x:1234:1234:web:/srv/www:/bin/sh\n")
+    layout = make_image(top, passwd=fill, greeting="one")
+    run("umoci", "config", "--image", f"{layout}:1", "--config.entrypoint", "/bin/serve",
+        "--clear=config.cmd")
+    arch = os.path.join(top, "web.tar")
+    run("skopeo", "copy", "--quiet", "--insecure-policy", f"oci:{layout}:1",
+        f"oci-archive:{arch}:v")
+    return layout, arch
+
+
 def test_reload_old_container_serves_while_the_new_image_is_made_ready():
     """Accept=no: after a reload that changes the image, the running
     container keeps serving until the new image is ready. The new archive
     is a FIFO, so skopeo waits on it, for as long as the test wants."""
     tools()
-    if not shutil.which("cc"):
-        raise SkipTest("no C compiler (cc) for the image's static server")
     port = free_port()
     with images_daemon({}) as d:
-        src = os.path.join(d.tmp, "serve.c")
-        with open(src, "w") as f:
-            f.write(SERVE_C)
-        serve = os.path.join(d.tmp, "serve")
-        run("cc", "-O2", "-static", "-o", serve, src)
-
-        def fill(etc):
-            shutil.copy(serve, os.path.join(etc, "..", "bin", "serve"))
-            with open(os.path.join(etc, "passwd"), "w") as f:
-                f.write("root:x:0:0:root:/root:/bin/sh\nweb:x:1234:1234:web:/srv/www:/bin/sh\n")
-        layout = make_image(d.tmp, passwd=fill, greeting="one")
-        run("umoci", "config", "--image", f"{layout}:1", "--config.entrypoint", "/bin/serve",
-            "--clear=config.cmd")
-        arch = os.path.join(d.tmp, "web.tar")
-        run("skopeo", "copy", "--quiet", "--insecure-policy", f"oci:{layout}:1",
-            f"oci-archive:{arch}:v")
+        layout, arch = serve_image(d.tmp)
         d.write("web", f"[Socket]\nListenStream=127.0.0.1:{port}\n"
                 f"[Container]\nImage=oci-archive:{arch}:v\n[Service]\nStopTimeoutSec=5s\n")
         d.start()
@@ -403,6 +410,103 @@ def test_reload_old_container_serves_while_the_new_image_is_made_ready():
         wait_for(lambda: ask(port) == ["two"], 60, "the new image's answer")
         t.join(30)
         assert d.state("web") == "running"
+
+
+def test_reload_with_a_corrupt_new_archive_keeps_the_old_version():
+    """Accept=no: a reload whose new archive cannot be unpacked keeps the
+    running version (config, tree, container, listeners), logs why, and
+    the next reload with a good archive switches to it."""
+    tools()
+    port = free_port()
+    with images_daemon({}) as d:
+        layout, arch = serve_image(d.tmp)
+        path = d.write("web", f"[Socket]\nListenStream=127.0.0.1:{port}\n"
+                       f"[Container]\nImage=oci-archive:{arch}:v\n"
+                       "[Service]\nStopTimeoutSec=5s\n")
+        d.start()
+        d.wait_state("web", "stopped", timeout=60)
+        assert ask(port) == ["one"]
+        d.wait_state("web", "running")
+        pid = d.ctl("status", "web")["MainPID"]
+        old = d.ctl("status", "web")["ImageDigest"]
+        assert pid > 0 and old.startswith("sha256:"), (pid, old)
+
+        # A corrupt archive in its place (another inode: "changed").
+        with open(arch, "rb") as f:
+            head = f.read(5000)
+        os.unlink(arch)
+        with open(arch, "wb") as f:
+            f.write(head)
+        rep = d.ctl("reload")
+        assert rep.get("Changed") == ["web"], rep
+        assert ask(port) == ["one"]
+        d.wait_log(re.escape(path) + r":4: Image=oci-archive:\S+web\.tar:v: skopeo cannot read "
+                   r".*; keeping the running version", timeout=60)
+        # The job has failed: the same container still answers.
+        for _ in range(3):
+            assert ask(port) == ["one"]
+        st = d.ctl("status", "web")
+        assert st["MainPID"] == pid and st["ImageDigest"] == old, st
+        assert d.state("web") == "running"
+        assert names(d) == ["web"], names(d)
+
+        # A good new archive: the next reload tries again, and switches.
+        run("umoci", "config", "--image", f"{layout}:1", "--config.env", "GREETING=two")
+        tmp = os.path.join(d.tmp, "web2.tar")
+        run("skopeo", "copy", "--quiet", "--insecure-policy", f"oci:{layout}:1",
+            f"oci-archive:{tmp}:v")
+        os.rename(tmp, arch)
+        rep = d.ctl("reload")
+        assert rep.get("Changed") == ["web"], rep
+        wait_for(lambda: ask(port) == ["two"], 60, "the new image's answer")
+        wait_for(lambda: d.ctl("status", "web")["ImageDigest"] not in ("", old), 30,
+                 "the new digest in nsinetctl status")
+        assert d.ctl("status", "web")["MainPID"] != pid
+
+
+def test_reload_with_a_corrupt_layer_keeps_the_stopped_accept_service():
+    """Accept=yes, no connection open: a reload whose new manifest names a
+    corrupt layer (umoci fails) keeps the old version, which takes its
+    listener back and answers again; a plain service is untouched; the
+    next reload, with the layer whole again, switches."""
+    tools()
+    port, plain = free_port(), free_port()
+    with images_daemon({}) as d:
+        layout = make_image(d.tmp)
+        path = d.write("web", image_conf(port, f"{layout}:1"))
+        d.write("plain", probe_conf(f"127.0.0.1:{plain}"))
+        d.start()
+        d.wait_state("web", "stopped", timeout=60)
+        assert ask(port)[0] == GREETING
+        old = d.ctl("status", "web")["ImageDigest"]
+        set_config(layout, "1", "second-version")
+        new = digest(layout, "1")
+        with open(os.path.join(layout, "blobs", "sha256", new[7:])) as f:
+            layer = json.load(f)["layers"][0]["digest"]
+        blob = os.path.join(layout, "blobs", "sha256", layer[7:])
+        with open(blob, "rb") as f:
+            whole = f.read()
+        with open(blob, "wb") as f:
+            f.write(whole[:len(whole) // 2])
+        rep = d.ctl("reload")
+        assert rep.get("Changed") == ["web"], rep
+        d.wait_log(re.escape(path) + r":5: Image=\S+img:1: .*; keeping the running version",
+                   timeout=60)
+        wait_for(lambda: names(d) == ["plain", "web"] and d.state("web") == "stopped", 30,
+                 f"the old web alone and stopped (now {names(d)})")
+        for _ in range(3):
+            assert ask(port)[0] == GREETING
+        assert d.ctl("status", "web")["ImageDigest"] == old
+        assert probe_stream(("127.0.0.1", plain))["pid"] == 2
+        # The layer whole again: the next reload tries again, and switches.
+        with open(blob, "wb") as f:
+            f.write(whole)
+        rep = d.ctl("reload")
+        assert rep.get("Changed") == ["web"], rep
+        wait_for(lambda: d.ctl("status", "web")["ImageDigest"] == new, 60,
+                 "the new digest in nsinetctl status")
+        wait_for(lambda: d.state("web") == "stopped", 30, "web stopped with its new image")
+        assert ask(port)[0] == "second-version"
 
 
 LIGHTTPD_CONF = """server.modules = ( "mod_indexfile", "mod_staticfile" )
@@ -472,6 +576,8 @@ if __name__ == "__main__":
           test_connections_wait_for_the_image,
           test_reload_switches_to_a_new_digest_and_removes_the_old_tree,
           test_reload_old_container_serves_while_the_new_image_is_made_ready,
+          test_reload_with_a_corrupt_new_archive_keeps_the_old_version,
+          test_reload_with_a_corrupt_layer_keeps_the_stopped_accept_service,
           test_corrupt_archive_is_refused_and_others_keep_serving,
           test_hostile_trees_are_refused,
           test_bundle_runs_and_names_what_it_does_not_apply,
