@@ -18,11 +18,13 @@
 #include "common/cleanup.h"
 #include "common/fd-util.h"
 #include "common/log.h"
+#include "netns/veth.h"
 #include "supervisor/accept.h"
 #include "supervisor/container.h"
 #include "supervisor/event-util.h"
 #include "supervisor/hardening.h"
 #include "supervisor/manager.h"
+#include "supervisor/network.h"
 #include "supervisor/notify.h"
 #include "supervisor/output.h"
 #include "supervisor/service.h"
@@ -146,6 +148,12 @@ static int can_hand_over(const struct service *s, char *why, size_t why_len)
 {
 	const char *name = s->cfg->name;
 
+	/* The thread deleting its last pair would be lost, its pair with it
+	 * (and the exec would wait for it anyway): it ends first. */
+	if (!network_settled((struct service *)s)) {
+		snprintf(why, why_len, "%s is deleting its veth pair; try again", name);
+		return -EAGAIN;
+	}
 	if (s->removing || s->dead || s->state == SERVICE_WAITING) {
 		snprintf(why, why_len,
 			 "%s: a reload is still stopping its old container; try again when it "
@@ -181,13 +189,6 @@ static int can_hand_over(const struct service *s, char *why, size_t why_len)
 		snprintf(why, why_len, "%s is reloading (RELOADING=1); try again when it is ready",
 			 name);
 		return -EAGAIN;
-	}
-	if (s->cfg->container.network == NETWORK_VETH) {
-		snprintf(why, why_len,
-			 "%s: a running Network=veth container cannot be handed over (its "
-			 "interface is not); stop it first",
-			 name);
-		return -EBUSY;
 	}
 	return 0;
 }
@@ -299,6 +300,15 @@ static int build(struct manager *m, usec_t began, struct state *st)
 			    .started_at = s->started_at,
 			    .idle_since = s->idle_since,
 			};
+			/* Its veth pair goes with it: the new daemon deletes
+			 * it when the container ends. */
+			if (s->net.ifindex > 0) {
+				ss->veth_ifindex = s->net.ifindex;
+				memcpy(ss->veth_ifname, s->net.ifname, sizeof(ss->veth_ifname));
+				memcpy(ss->veth_addr, s->net.addr, sizeof(ss->veth_addr));
+				memcpy(ss->veth_host_addr, s->net.host_addr,
+				       sizeof(ss->veth_host_addr));
+			}
 		}
 	}
 	return 0;
@@ -728,6 +738,14 @@ static void orphan(struct manager *m, const char *name, struct state_container *
 		(void)container_stop(o, sig, timeout);
 }
 
+static void orphan_veth_delete(const struct state_service *ss)
+{
+	int r = netns_veth_delete(ss->veth_ifindex);
+
+	if (r < 0 && r != -ENODEV)
+		log_errno(LOG_WARNING, r, "%s: cannot delete %s", ss->name, ss->veth_ifname);
+}
+
 static struct service *find(struct manager *m, const char *name)
 {
 	for (size_t i = 0; i < m->n_services; i++)
@@ -814,8 +832,16 @@ void reexec_adopt(struct manager *m, struct state *st)
 			if (same && !c->pooled && service_adopt_container(s, &a) >= 0) {
 				c->cgroup = NULL;
 				c->notify_fd = -1;
+				if (ss->veth_ifindex > 0)
+					network_adopt(s, ss->veth_ifindex, ss->veth_ifname,
+						      ss->veth_addr, ss->veth_host_addr);
 				adopted++;
 			} else {
+				/* Stopped: its pair goes now, as the
+				 * service's would (a start of the same name
+				 * wants the name). */
+				if (ss->veth_ifindex > 0)
+					orphan_veth_delete(ss);
 				orphan(m, ss->name, c, true, c->pooled ? SIGKILL : sig, timeout,
 				       TAKE_SLOT(ss));
 				stopped++;

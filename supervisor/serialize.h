@@ -12,8 +12,11 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <net/if.h>
 #include <stdio.h>
 #include <sys/types.h>
+
+#include "netns/address.h"
 
 #include "supervisor/service.h"
 
@@ -62,6 +65,13 @@ struct state_service {
 	char *suspend_reason;
 	bool has_container; /* Accept=no: its container */
 	struct state_container container;
+	/* Network=veth, with its container: the host side of its pair (0
+	 * none), and the addresses it holds ([0] IPv4, [1] IPv6; family 0
+	 * none), as in struct network_state. */
+	int veth_ifindex;
+	char veth_ifname[IFNAMSIZ];
+	struct netns_prefix veth_addr[2];
+	struct netns_prefix veth_host_addr[2];
 	struct state_container *sandboxes; /* Accept=yes: sandboxes in flight */
 	size_t n_sandboxes;
 };
