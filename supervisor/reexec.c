@@ -270,6 +270,7 @@ static int build(struct manager *m, usec_t began, struct state *st)
 						 : (char *)"suspended";
 		}
 		ss->userns_fd = s->userns_fd;
+		ss->netns_fd = s->net.shared_fd;
 		ss->userns_slot = s->userns_slot;
 		ss->config_hash = state_config_hash(s->cfg);
 		ss->stats = s->stats;
@@ -397,10 +398,8 @@ int reexec_execute(struct manager *m, char *why, size_t why_len)
 	if (r >= 0)
 		r = write_memfd(&st, &memfd);
 	if (r >= 0) {
-		size_t max = st.n_fds + st.n_unclaimed + 4 * m->n_services + 1;
+		size_t max = state_fds_max(&st);
 
-		for (size_t i = 0; i < st.n_services; i++)
-			max += 2 * st.services[i].n_sandboxes;
 		fds = calloc(max + 1, sizeof(int));
 		if (!fds)
 			r = -ENOMEM;
@@ -510,9 +509,7 @@ int reexec_read(int fd, struct state *st, bool *clean_start)
 		*clean_start = true;
 		return r;
 	}
-	max = st->n_fds + st->n_unclaimed + 2;
-	for (size_t i = 0; i < st->n_services; i++)
-		max += 4 + 2 * st->services[i].n_sandboxes;
+	max = state_fds_max(st) + 1;
 	keep = calloc(max, sizeof(int));
 	if (!keep)
 		return -ENOMEM;
@@ -814,6 +811,12 @@ void reexec_adopt(struct manager *m, struct state *st)
 			    "%s: %s since the re-exec: its container is stopped as by a reload",
 			    ss->name, s ? "configuration changed" : "removed");
 		}
+		/* Its shared namespace: the one its next containers join. */
+		if (same && ss->netns_fd >= 0 &&
+		    s->cfg->container.network == NETWORK_SHARED_EMPTY && s->net.shared_fd < 0) {
+			s->net.shared_fd = ss->netns_fd;
+			ss->netns_fd = -1;
+		}
 		if (ss->has_container) {
 			struct state_container *c = &ss->container;
 			struct service_adoption a = {
@@ -864,6 +867,7 @@ void reexec_adopt(struct manager *m, struct state *st)
 	 * are gone (or none was handed over) is free again. */
 	for (size_t i = 0; i < st->n_services; i++) {
 		st->services[i].userns_fd = safe_close(st->services[i].userns_fd);
+		st->services[i].netns_fd = safe_close(st->services[i].netns_fd);
 		hardening_userns_unreserve(take_slot(&st->services[i]));
 	}
 	m->reexec->pending = NULL;

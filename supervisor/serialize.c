@@ -145,6 +145,8 @@ int state_write(FILE *f, const struct state *st)
 				s->suspend_drain, s->suspend_reason ? s->suspend_reason : "");
 		if (s->userns_fd >= 0)
 			fprintf(f, "userns %d %u\n", s->userns_fd, s->userns_slot);
+		if (s->netns_fd >= 0)
+			fprintf(f, "netns %d\n", s->netns_fd);
 		if (s->has_container)
 			write_container(f, "container", &s->container);
 		if (s->has_container && s->veth_ifindex > 0)
@@ -326,7 +328,7 @@ static int parse_line(struct state *st, char *line, char *why, size_t why_len)
 		if (r < 0)
 			return r;
 		s = &st->services[st->n_services++];
-		s->container.pidfd = s->container.output_fd = s->userns_fd = -1;
+		s->container.pidfd = s->container.output_fd = s->userns_fd = s->netns_fd = -1;
 		s->name = strdup(v);
 		if (!s->name)
 			return -ENOMEM;
@@ -367,6 +369,9 @@ static int parse_line(struct state *st, char *line, char *why, size_t why_len)
 		r = s->suspend_reason ? 0 : -ENOMEM;
 	} else if (strcmp(line, "userns") == 0) {
 		if (sscanf(v, "%d %u", &s->userns_fd, &s->userns_slot) != 2 || s->userns_fd < 0)
+			return -EBADMSG;
+	} else if (strcmp(line, "netns") == 0) {
+		if (s->netns_fd >= 0 || sscanf(v, "%d", &s->netns_fd) != 1 || s->netns_fd < 0)
 			return -EBADMSG;
 	} else if (strcmp(line, "container") == 0) {
 		s->has_container = true;
@@ -496,6 +501,7 @@ size_t state_fds(const struct state *st, int *fds, size_t max)
 		const struct state_service *s = &st->services[i];
 
 		ADD(s->userns_fd);
+		ADD(s->netns_fd);
 		if (s->has_container) {
 			ADD(s->container.pidfd);
 			ADD(s->container.output_fd);
@@ -508,4 +514,15 @@ size_t state_fds(const struct state *st, int *fds, size_t max)
 	}
 #undef ADD
 	return n;
+}
+
+size_t state_fds_max(const struct state *st)
+{
+	/* Per service: a user and a network namespace, a container's pidfd,
+	 * output and notification socket; a sandbox's pidfd and output. */
+	size_t max = st->n_fds + st->n_unclaimed + 1;
+
+	for (size_t i = 0; i < st->n_services; i++)
+		max += 5 + 2 * st->services[i].n_sandboxes;
+	return max;
 }

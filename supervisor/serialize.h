@@ -55,6 +55,8 @@ struct state_service {
 	 * and its uid range's slot (0 none; hardening.c). */
 	int userns_fd;
 	unsigned userns_slot;
+	/* Network=shared-empty: the service's network namespace (-1 none). */
+	int netns_fd;
 	/* The limits in force: recent failed runs and starts (CLOCK_MONOTONIC),
 	 * and a suspension until suspended_until (0 none), draining or not,
 	 * with its reason. */
@@ -105,3 +107,5 @@ int state_read(int fd, struct state *ret, char *why, size_t why_len);
 void state_done(struct state *st);
 /* Every fd st names (listeners, pidfds, pipes), for closing or checking. */
 size_t state_fds(const struct state *st, int *fds, size_t max);
+/* How many fds state_fds() can give at most, for sizing its array. */
+size_t state_fds_max(const struct state *st);

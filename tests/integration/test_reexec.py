@@ -18,7 +18,8 @@ import nsitest
 from nsitest import (BUILD, Daemon, SkipTest, connect, free_port, http_get, main,
                      recv_all, wait_for)
 from test_accept import settled, shell_conf
-from test_network import SERVER_PORT, V4_CT, V4_HOST, Netns, ask, netcheck_conf, sock_path
+from test_network import (SERVER_PORT, V4_CT, V4_HOST, Netns, ask, daemon_netns_fds,
+                          netcheck_conf, sock_path)
 from test_services import example_conf
 
 LIGHTTPD = "/usr/sbin/lighttpd"
@@ -396,6 +397,25 @@ def test_veth_container_handed_over():
         assert set(ns.links()) == {"lo"}, ns.links().keys()
 
 
+def test_shared_empty_namespace_handed_over():
+    """Network=shared-empty: the service's namespace is handed over, and
+    the first container after the re-exec joins the same one."""
+    if not shutil.which("ip"):
+        raise SkipTest("ip (iproute2) is not installed")
+    with Netns("rx") as ns, Daemon(prefix=ns.exec_prefix()) as d:
+        sock = sock_path(d, "sbx")
+        d.write("sbx", netcheck_conf(sock, "shared-empty", env=["NETCHECK_EXIT_AFTER=1"]))
+        with d.start().events("sbx") as ev:
+            first = ask(sock)
+            assert ev.wait("stopped")["Reason"] == "exit status 0", ev.seen
+        assert reexec(d) == 1
+        assert first["netns"] in daemon_netns_fds(d), "kept by the new daemon"
+        second = ask(sock)
+        assert first["netns"] == second["netns"], (first, second)
+        assert second["interfaces"] == ["lo"], second
+        assert d.stop() == 0
+
+
 def test_unreadable_state_starts_clean():
     """A state of a version this binary does not know (as a downgrade would
     hand over) is refused with the reason, and the daemon starts clean."""
@@ -507,6 +527,7 @@ if __name__ == "__main__":
           test_notify_container_handed_over,
           test_refused_while_settling_or_not_handed_over,
           test_veth_container_handed_over,
+          test_shared_empty_namespace_handed_over,
           test_unreadable_state_starts_clean,
           test_systemd_leaf_kept,
           test_unclaimed_systemd_socket_kept,

@@ -53,6 +53,7 @@ static void test_round_trip(void)
 	     .n_listeners = 2,
 	     .userns_fd = 13,
 	     .userns_slot = 2,
+	     .netns_fd = 15,
 	     .failures = failures,
 	     .n_failures = 2,
 	     .suspended_until = 777,
@@ -69,7 +70,7 @@ static void test_round_trip(void)
 			   .idle_since = 2000,
 			   .notify_fd = 14,
 			   .notify_path = "/run/nsinetd/notify/3"}},
-	    {.name = "acc", .userns_fd = -1, .sandboxes = &sb, .n_sandboxes = 1},
+	    {.name = "acc", .userns_fd = -1, .netns_fd = -1, .sandboxes = &sb, .n_sandboxes = 1},
 	};
 	int fds[] = {3, 4, 5};
 	struct state in = {
@@ -142,8 +143,12 @@ static void test_round_trip(void)
 	   "the host side's");
 	is_int(out.services[0].veth_host_addr[1].family, 0, "an unset one stays unset");
 	is_int(out.services[1].veth_ifindex, 0, "none");
-	is_int(state_fds(&out, all, 16), 8,
-	       "every fd named: 3 listeners, pidfds, a pipe, a user namespace, a socket");
+	is_int(out.services[0].netns_fd, 15, "the shared network namespace");
+	is_int(out.services[1].netns_fd, -1, "none");
+	is_int(state_fds(&out, all, 16), 9,
+	       "every fd named: 3 listeners, pidfds, a pipe, a user namespace, a network "
+	       "namespace, a socket");
+	ok(state_fds_max(&out) >= 9, "state_fds_max() bounds them (%zu)", state_fds_max(&out));
 	state_done(&out);
 	close(fd);
 	free(buf);
