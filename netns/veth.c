@@ -391,7 +391,15 @@ int netns_veth_delete_finish(struct netns_veth_deletion **d, bool wait)
 	return r;
 }
 
-int netns_veth_remove_stale(const char *alias)
+static bool kept(int index, const int *keep, size_t n_keep)
+{
+	for (size_t i = 0; i < n_keep; i++)
+		if (keep[i] == index)
+			return true;
+	return false;
+}
+
+int netns_veth_remove_stale(const char *alias, const int *keep, size_t n_keep)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
 	_cleanup_free_ int *found = calloc(STALE_MAX, sizeof(int));
@@ -408,7 +416,11 @@ int netns_veth_remove_stale(const char *alias)
 		return ret;
 	ret = rtnl_call(&r, nlh, link_cb, &q);
 	for (size_t i = 0; ret >= 0 && i < q.n_found; i++) {
-		int d = link_delete(&r, q.found[i]);
+		int d;
+
+		if (kept(q.found[i], keep, n_keep))
+			continue;
+		d = link_delete(&r, q.found[i]);
 		/* Its peer, deleted with an earlier one, is gone already. */
 		if (d >= 0)
 			n++;

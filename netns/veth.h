@@ -64,5 +64,7 @@ int netns_veth_delete_async(int ifindex, struct netns_veth_deletion **ret);
  * the container's namespace). */
 int netns_veth_delete_finish(struct netns_veth_deletion **d, bool wait);
 /* Deletes every interface of the caller's namespace whose alias is alias
- * (at most 4096 per call). Returns how many, or a negative errno. */
-int netns_veth_remove_stale(const char *alias);
+ * (at most 4096 per call), except those whose ifindex is in keep (the
+ * pairs of containers a re-exec handed over). Returns how many, or a
+ * negative errno. */
+int netns_veth_remove_stale(const char *alias, const int *keep, size_t n_keep);

@@ -24,6 +24,7 @@
 #include "supervisor/image.h"
 #include "supervisor/manager.h"
 #include "supervisor/metrics.h"
+#include "supervisor/network.h"
 #include "supervisor/output.h"
 #include "supervisor/agent.h"
 #include "supervisor/watch.h"
@@ -299,6 +300,23 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
 	manager_shutdown(m);
 }
 
+/* What an earlier, killed daemon left: deleted; not the veth pairs of the
+ * containers a re-exec handed over (st, empty after a clean start). */
+static void remove_stale_interfaces(struct manager *m, const struct state *st)
+{
+	_cleanup_free_ int *keep = calloc(st->n_services + 1, sizeof(int));
+	size_t n_keep = 0;
+
+	if (!keep) {
+		log_error("out of memory: stale interfaces are not looked for");
+		return;
+	}
+	for (size_t i = 0; i < st->n_services; i++)
+		if (st->services[i].veth_ifindex > 0)
+			keep[n_keep++] = st->services[i].veth_ifindex;
+	network_remove_stale(m, keep, n_keep);
+}
+
 static int run(int argc, char **argv)
 {
 	struct options o = {.config_dir = CONFIG_DIR_DEFAULT,
@@ -350,6 +368,7 @@ static int run(int argc, char **argv)
 	m->reexec = TAKE_PTR(rx);
 	if (o.deserialize >= 0)
 		reexec_take_listeners(m, &st, clean_start);
+	remove_stale_interfaces(m, &st);
 	if (asprintf(&control_path, "%s/control", o.runtime_dir) < 0) {
 		r = log_errno(LOG_ERR, -ENOMEM, "control: out of memory");
 		goto out;

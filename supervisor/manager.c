@@ -438,7 +438,6 @@ int manager_new(struct event_base *base, const char *config_dir, const char *run
 		return r;
 	}
 	setup_cgroup(m);
-	network_remove_stale(m);
 	adopt_inherited(m);
 	*ret = m;
 	return 0;

@@ -241,6 +241,22 @@ void network_stop(struct service *s)
 	n->ifindex = 0;
 }
 
+bool network_settled(struct service *s)
+{
+	return deletion_reap(s, false);
+}
+
+void network_adopt(struct service *s, int ifindex, const char *ifname,
+		   const struct netns_prefix addr[2], const struct netns_prefix host_addr[2])
+{
+	struct network_state *n = &s->net;
+
+	n->ifindex = ifindex;
+	snprintf(n->ifname, sizeof(n->ifname), "%s", ifname);
+	memcpy(n->addr, addr, sizeof(n->addr));
+	memcpy(n->host_addr, host_addr, sizeof(n->host_addr));
+}
+
 void network_free(struct service *s)
 {
 	network_stop(s);
@@ -249,13 +265,13 @@ void network_free(struct service *s)
 	s->net.shared_fd = safe_close(s->net.shared_fd);
 }
 
-void network_remove_stale(struct manager *m)
+void network_remove_stale(struct manager *m, const int *keep, size_t n_keep)
 {
 	char alias[NETNS_ALIAS_MAX];
 	int r;
 
 	netns_veth_alias(m->runtime_dir, alias);
-	r = netns_veth_remove_stale(alias);
+	r = netns_veth_remove_stale(alias, keep, n_keep);
 	if (r < 0)
 		log_errno(LOG_WARNING, r, "cannot look for stale interfaces (alias %s)", alias);
 	else if (r > 0)

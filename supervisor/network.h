@@ -7,6 +7,8 @@
 #pragma once
 
 #include <net/if.h>
+#include <stdbool.h>
+#include <stddef.h>
 
 #include "netns/address.h"
 #include "netns/veth.h"
@@ -43,9 +45,17 @@ void network_spawned(struct service *s, int r);
 /* The container is gone (stopped, crashed, or never started): deletes its
  * veth pair and frees its addresses. Idempotent. */
 void network_stop(struct service *s);
+/* Whether no pair of s is being deleted (reaping one that is done): a
+ * re-exec waits for that. */
+bool network_settled(struct service *s);
+/* After a re-exec, for the container s adopted: the host side of its pair
+ * and the addresses it holds, as the earlier daemon had them. */
+void network_adopt(struct service *s, int ifindex, const char *ifname,
+		   const struct netns_prefix addr[2], const struct netns_prefix host_addr[2]);
 /* The service is freed: its shared namespace goes too. */
 void network_free(struct service *s);
 /* At daemon start, with the runtime directory locked: deletes the
  * interfaces an earlier (killed) daemon on the same runtime directory left
- * behind, recognized by their alias, and only those. */
-void network_remove_stale(struct manager *m);
+ * behind, recognized by their alias, and only those; not the n_keep
+ * ifindexes in keep (the pairs of containers a re-exec handed over). */
+void network_remove_stale(struct manager *m, const int *keep, size_t n_keep);

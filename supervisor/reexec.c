@@ -18,11 +18,13 @@
 #include "common/cleanup.h"
 #include "common/fd-util.h"
 #include "common/log.h"
+#include "netns/veth.h"
 #include "supervisor/accept.h"
 #include "supervisor/container.h"
 #include "supervisor/event-util.h"
 #include "supervisor/hardening.h"
 #include "supervisor/manager.h"
+#include "supervisor/network.h"
 #include "supervisor/notify.h"
 #include "supervisor/output.h"
 #include "supervisor/service.h"
@@ -146,6 +148,12 @@ static int can_hand_over(const struct service *s, char *why, size_t why_len)
 {
 	const char *name = s->cfg->name;
 
+	/* The thread deleting its last pair would be lost, its pair with it
+	 * (and the exec would wait for it anyway): it ends first. */
+	if (!network_settled((struct service *)s)) {
+		snprintf(why, why_len, "%s is deleting its veth pair; try again", name);
+		return -EAGAIN;
+	}
 	if (s->removing || s->dead || s->state == SERVICE_WAITING) {
 		snprintf(why, why_len,
 			 "%s: a reload is still stopping its old container; try again when it "
@@ -181,13 +189,6 @@ static int can_hand_over(const struct service *s, char *why, size_t why_len)
 		snprintf(why, why_len, "%s is reloading (RELOADING=1); try again when it is ready",
 			 name);
 		return -EAGAIN;
-	}
-	if (s->cfg->container.network == NETWORK_VETH) {
-		snprintf(why, why_len,
-			 "%s: a running Network=veth container cannot be handed over (its "
-			 "interface is not); stop it first",
-			 name);
-		return -EBUSY;
 	}
 	return 0;
 }
@@ -269,6 +270,7 @@ static int build(struct manager *m, usec_t began, struct state *st)
 						 : (char *)"suspended";
 		}
 		ss->userns_fd = s->userns_fd;
+		ss->netns_fd = s->net.shared_fd;
 		ss->userns_slot = s->userns_slot;
 		ss->config_hash = state_config_hash(s->cfg);
 		ss->stats = s->stats;
@@ -299,6 +301,15 @@ static int build(struct manager *m, usec_t began, struct state *st)
 			    .started_at = s->started_at,
 			    .idle_since = s->idle_since,
 			};
+			/* Its veth pair goes with it: the new daemon deletes
+			 * it when the container ends. */
+			if (s->net.ifindex > 0) {
+				ss->veth_ifindex = s->net.ifindex;
+				memcpy(ss->veth_ifname, s->net.ifname, sizeof(ss->veth_ifname));
+				memcpy(ss->veth_addr, s->net.addr, sizeof(ss->veth_addr));
+				memcpy(ss->veth_host_addr, s->net.host_addr,
+				       sizeof(ss->veth_host_addr));
+			}
 		}
 	}
 	return 0;
@@ -387,10 +398,8 @@ int reexec_execute(struct manager *m, char *why, size_t why_len)
 	if (r >= 0)
 		r = write_memfd(&st, &memfd);
 	if (r >= 0) {
-		size_t max = st.n_fds + st.n_unclaimed + 4 * m->n_services + 1;
+		size_t max = state_fds_max(&st);
 
-		for (size_t i = 0; i < st.n_services; i++)
-			max += 2 * st.services[i].n_sandboxes;
 		fds = calloc(max + 1, sizeof(int));
 		if (!fds)
 			r = -ENOMEM;
@@ -500,9 +509,7 @@ int reexec_read(int fd, struct state *st, bool *clean_start)
 		*clean_start = true;
 		return r;
 	}
-	max = st->n_fds + st->n_unclaimed + 2;
-	for (size_t i = 0; i < st->n_services; i++)
-		max += 4 + 2 * st->services[i].n_sandboxes;
+	max = state_fds_max(st) + 1;
 	keep = calloc(max, sizeof(int));
 	if (!keep)
 		return -ENOMEM;
@@ -728,6 +735,14 @@ static void orphan(struct manager *m, const char *name, struct state_container *
 		(void)container_stop(o, sig, timeout);
 }
 
+static void orphan_veth_delete(const struct state_service *ss)
+{
+	int r = netns_veth_delete(ss->veth_ifindex);
+
+	if (r < 0 && r != -ENODEV)
+		log_errno(LOG_WARNING, r, "%s: cannot delete %s", ss->name, ss->veth_ifname);
+}
+
 static struct service *find(struct manager *m, const char *name)
 {
 	for (size_t i = 0; i < m->n_services; i++)
@@ -796,6 +811,12 @@ void reexec_adopt(struct manager *m, struct state *st)
 			    "%s: %s since the re-exec: its container is stopped as by a reload",
 			    ss->name, s ? "configuration changed" : "removed");
 		}
+		/* Its shared namespace: the one its next containers join. */
+		if (same && ss->netns_fd >= 0 &&
+		    s->cfg->container.network == NETWORK_SHARED_EMPTY && s->net.shared_fd < 0) {
+			s->net.shared_fd = ss->netns_fd;
+			ss->netns_fd = -1;
+		}
 		if (ss->has_container) {
 			struct state_container *c = &ss->container;
 			struct service_adoption a = {
@@ -814,8 +835,16 @@ void reexec_adopt(struct manager *m, struct state *st)
 			if (same && !c->pooled && service_adopt_container(s, &a) >= 0) {
 				c->cgroup = NULL;
 				c->notify_fd = -1;
+				if (ss->veth_ifindex > 0)
+					network_adopt(s, ss->veth_ifindex, ss->veth_ifname,
+						      ss->veth_addr, ss->veth_host_addr);
 				adopted++;
 			} else {
+				/* Stopped: its pair goes now, as the
+				 * service's would (a start of the same name
+				 * wants the name). */
+				if (ss->veth_ifindex > 0)
+					orphan_veth_delete(ss);
 				orphan(m, ss->name, c, true, c->pooled ? SIGKILL : sig, timeout,
 				       TAKE_SLOT(ss));
 				stopped++;
@@ -838,6 +867,7 @@ void reexec_adopt(struct manager *m, struct state *st)
 	 * are gone (or none was handed over) is free again. */
 	for (size_t i = 0; i < st->n_services; i++) {
 		st->services[i].userns_fd = safe_close(st->services[i].userns_fd);
+		st->services[i].netns_fd = safe_close(st->services[i].netns_fd);
 		hardening_userns_unreserve(take_slot(&st->services[i]));
 	}
 	m->reexec->pending = NULL;

@@ -3,6 +3,8 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -89,6 +91,19 @@ static void write_container(FILE *f, const char *key, const struct state_contain
 		fprintf(f, "%s-notify %d %s\n", key, c->notify_fd, c->notify_path);
 }
 
+/* "veth IFINDEX IFNAME ADDR4 ADDR6 HOST4 HOST6", "-" for an address unset. */
+static void write_veth(FILE *f, const struct state_service *s)
+{
+	const struct netns_prefix *p[4] = {&s->veth_addr[0], &s->veth_addr[1],
+					   &s->veth_host_addr[0], &s->veth_host_addr[1]};
+	char buf[64];
+
+	fprintf(f, "veth %d %s", s->veth_ifindex, s->veth_ifname);
+	for (int i = 0; i < 4; i++)
+		fprintf(f, " %s", p[i]->family ? netns_prefix_format(p[i], buf, sizeof(buf)) : "-");
+	fputc('\n', f);
+}
+
 int state_write(FILE *f, const struct state *st)
 {
 	fprintf(f, "%s %u\n", STATE_MAGIC, STATE_VERSION);
@@ -130,8 +145,12 @@ int state_write(FILE *f, const struct state *st)
 				s->suspend_drain, s->suspend_reason ? s->suspend_reason : "");
 		if (s->userns_fd >= 0)
 			fprintf(f, "userns %d %u\n", s->userns_fd, s->userns_slot);
+		if (s->netns_fd >= 0)
+			fprintf(f, "netns %d\n", s->netns_fd);
 		if (s->has_container)
 			write_container(f, "container", &s->container);
+		if (s->has_container && s->veth_ifindex > 0)
+			write_veth(f, s);
 		for (size_t j = 0; j < s->n_sandboxes; j++)
 			write_container(f, "sandbox", &s->sandboxes[j]);
 	}
@@ -182,6 +201,30 @@ static int parse_container(const char *v, struct state_container *c)
 	c->frozen = frozen;
 	c->held = held;
 	c->pooled = pooled;
+	return 0;
+}
+
+static int parse_veth(const char *v, struct state_service *s)
+{
+	struct netns_prefix *p[4] = {&s->veth_addr[0], &s->veth_addr[1], &s->veth_host_addr[0],
+				     &s->veth_host_addr[1]};
+	char name[IFNAMSIZ], a[4][64];
+	int n = 0;
+
+	if (!s->has_container || s->veth_ifindex > 0 ||
+	    sscanf(v, "%d %15s %63s %63s %63s %63s%n", &s->veth_ifindex, name, a[0], a[1], a[2],
+		   a[3], &n) != 6 ||
+	    v[n] != '\0' || s->veth_ifindex <= 0)
+		return -EBADMSG;
+	for (int i = 0; i < 4; i++) {
+		if (strcmp(a[i], "-") == 0)
+			continue;
+		/* [0] and [2] are IPv4, [1] and [3] IPv6. */
+		if (netns_prefix_parse(a[i], 32, 128, p[i]) < 0 ||
+		    p[i]->family != (i % 2 ? AF_INET6 : AF_INET))
+			return -EBADMSG;
+	}
+	memcpy(s->veth_ifname, name, sizeof(name));
 	return 0;
 }
 
@@ -285,7 +328,7 @@ static int parse_line(struct state *st, char *line, char *why, size_t why_len)
 		if (r < 0)
 			return r;
 		s = &st->services[st->n_services++];
-		s->container.pidfd = s->container.output_fd = s->userns_fd = -1;
+		s->container.pidfd = s->container.output_fd = s->userns_fd = s->netns_fd = -1;
 		s->name = strdup(v);
 		if (!s->name)
 			return -ENOMEM;
@@ -327,9 +370,14 @@ static int parse_line(struct state *st, char *line, char *why, size_t why_len)
 	} else if (strcmp(line, "userns") == 0) {
 		if (sscanf(v, "%d %u", &s->userns_fd, &s->userns_slot) != 2 || s->userns_fd < 0)
 			return -EBADMSG;
+	} else if (strcmp(line, "netns") == 0) {
+		if (s->netns_fd >= 0 || sscanf(v, "%d", &s->netns_fd) != 1 || s->netns_fd < 0)
+			return -EBADMSG;
 	} else if (strcmp(line, "container") == 0) {
 		s->has_container = true;
 		r = parse_container(v, &s->container);
+	} else if (strcmp(line, "veth") == 0) {
+		r = parse_veth(v, s);
 	} else if (strcmp(line, "sandbox") == 0) {
 		r = grow((void **)&s->sandboxes, s->n_sandboxes, sizeof(*s->sandboxes),
 			 STATE_MAX_SANDBOXES);
@@ -453,6 +501,7 @@ size_t state_fds(const struct state *st, int *fds, size_t max)
 		const struct state_service *s = &st->services[i];
 
 		ADD(s->userns_fd);
+		ADD(s->netns_fd);
 		if (s->has_container) {
 			ADD(s->container.pidfd);
 			ADD(s->container.output_fd);
@@ -465,4 +514,15 @@ size_t state_fds(const struct state *st, int *fds, size_t max)
 	}
 #undef ADD
 	return n;
+}
+
+size_t state_fds_max(const struct state *st)
+{
+	/* Per service: a user and a network namespace, a container's pidfd,
+	 * output and notification socket; a sandbox's pidfd and output. */
+	size_t max = st->n_fds + st->n_unclaimed + 1;
+
+	for (size_t i = 0; i < st->n_services; i++)
+		max += 5 + 2 * st->services[i].n_sandboxes;
+	return max;
 }

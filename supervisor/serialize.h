@@ -12,8 +12,11 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <net/if.h>
 #include <stdio.h>
 #include <sys/types.h>
+
+#include "netns/address.h"
 
 #include "supervisor/service.h"
 
@@ -52,6 +55,8 @@ struct state_service {
 	 * and its uid range's slot (0 none; hardening.c). */
 	int userns_fd;
 	unsigned userns_slot;
+	/* Network=shared-empty: the service's network namespace (-1 none). */
+	int netns_fd;
 	/* The limits in force: recent failed runs and starts (CLOCK_MONOTONIC),
 	 * and a suspension until suspended_until (0 none), draining or not,
 	 * with its reason. */
@@ -62,6 +67,13 @@ struct state_service {
 	char *suspend_reason;
 	bool has_container; /* Accept=no: its container */
 	struct state_container container;
+	/* Network=veth, with its container: the host side of its pair (0
+	 * none), and the addresses it holds ([0] IPv4, [1] IPv6; family 0
+	 * none), as in struct network_state. */
+	int veth_ifindex;
+	char veth_ifname[IFNAMSIZ];
+	struct netns_prefix veth_addr[2];
+	struct netns_prefix veth_host_addr[2];
 	struct state_container *sandboxes; /* Accept=yes: sandboxes in flight */
 	size_t n_sandboxes;
 };
@@ -95,3 +107,5 @@ int state_read(int fd, struct state *ret, char *why, size_t why_len);
 void state_done(struct state *st);
 /* Every fd st names (listeners, pidfds, pipes), for closing or checking. */
 size_t state_fds(const struct state *st, int *fds, size_t max);
+/* How many fds state_fds() can give at most, for sizing its array. */
+size_t state_fds_max(const struct state *st);

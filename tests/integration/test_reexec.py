@@ -18,6 +18,8 @@ import nsitest
 from nsitest import (BUILD, Daemon, SkipTest, connect, free_port, http_get, main,
                      recv_all, wait_for)
 from test_accept import settled, shell_conf
+from test_network import (SERVER_PORT, V4_CT, V4_HOST, Netns, ask, daemon_netns_fds,
+                          netcheck_conf, sock_path)
 from test_services import example_conf
 
 LIGHTTPD = "/usr/sbin/lighttpd"
@@ -358,6 +360,62 @@ def test_refused_while_settling_or_not_handed_over():
         assert d.stop() == 0
 
 
+def test_veth_container_handed_over():
+    """A running Network=veth container is handed over with its veth pair:
+    same pid, same interface, still reaching the host side, its address
+    still taken; the new daemon's stale-interface sweep keeps the pair, and
+    deletes it when the container ends. The daemon runs in a network
+    namespace of the test's own (as in test_network)."""
+    if not shutil.which("ip"):
+        raise SkipTest("ip (iproute2) is not installed")
+    target = f"{V4_HOST}:{SERVER_PORT}"
+    with Netns("rx") as ns, Daemon(prefix=ns.exec_prefix()) as d:
+        ns.start_server()
+        web, other = sock_path(d, "web"), sock_path(d, "other")
+        d.write("web", netcheck_conf(web, "veth"))
+        d.write("other", netcheck_conf(other, "veth"))
+        d.start()
+        r = ask(web, [target])
+        assert r["targets"][target] == f"ok:hello {V4_CT}", r
+        pid = d.ctl("status", "web")["MainPID"]
+        ifindex = ns.links()["ve-web"]["ifindex"]
+        for n in (1, 2):
+            assert reexec(d) == n
+            assert d.ctl("status", "web")["MainPID"] == pid, "the same container"
+            links = ns.links()
+            assert set(links) == {"lo", "ve-web"}, links.keys()
+            assert links["ve-web"]["ifindex"] == ifindex, "the same interface"
+            r = ask(web, [target])
+            assert r["targets"][target] == f"ok:hello {V4_CT}", r
+            assert r["interfaces"] == ["host0", "lo"], r
+        # Its address is still taken: another container gets the next one.
+        r = ask(other, [target])
+        assert r["targets"][target] == "ok:hello 10.89.0.6", r
+        d.ctl("stop", "web")
+        wait_for(lambda: "ve-web" not in ns.links(), 10, "ve-web to be deleted after the stop")
+        assert d.stop() == 0
+        assert set(ns.links()) == {"lo"}, ns.links().keys()
+
+
+def test_shared_empty_namespace_handed_over():
+    """Network=shared-empty: the service's namespace is handed over, and
+    the first container after the re-exec joins the same one."""
+    if not shutil.which("ip"):
+        raise SkipTest("ip (iproute2) is not installed")
+    with Netns("rx") as ns, Daemon(prefix=ns.exec_prefix()) as d:
+        sock = sock_path(d, "sbx")
+        d.write("sbx", netcheck_conf(sock, "shared-empty", env=["NETCHECK_EXIT_AFTER=1"]))
+        with d.start().events("sbx") as ev:
+            first = ask(sock)
+            assert ev.wait("stopped")["Reason"] == "exit status 0", ev.seen
+        assert reexec(d) == 1
+        assert first["netns"] in daemon_netns_fds(d), "kept by the new daemon"
+        second = ask(sock)
+        assert first["netns"] == second["netns"], (first, second)
+        assert second["interfaces"] == ["lo"], second
+        assert d.stop() == 0
+
+
 def test_unreadable_state_starts_clean():
     """A state of a version this binary does not know (as a downgrade would
     hand over) is refused with the reason, and the daemon starts clean."""
@@ -468,6 +526,8 @@ if __name__ == "__main__":
           test_failed_exec_leaves_the_daemon_running,
           test_notify_container_handed_over,
           test_refused_while_settling_or_not_handed_over,
+          test_veth_container_handed_over,
+          test_shared_empty_namespace_handed_over,
           test_unreadable_state_starts_clean,
           test_systemd_leaf_kept,
           test_unclaimed_systemd_socket_kept,

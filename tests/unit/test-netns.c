@@ -256,11 +256,16 @@ static void test_stale(void)
 		ok(box_start(&b2, "read x") == 0, "second box");
 		ok(netns_veth_create(&other, b2.pid, b2.pidfd, &i2, err, sizeof(err)) == 0,
 		   "ve-other");
-		r = netns_veth_remove_stale("nsinetd:/test/stale");
+		/* A handed-over container's pair is ours, but kept. */
+		is_int(netns_veth_remove_stale("nsinetd:/test/stale", &i1, 1), 0,
+		       "the kept ifindex is not removed");
+		ok(link_exists("ve-stale"), "ve-stale kept");
+		r = netns_veth_remove_stale("nsinetd:/test/stale", NULL, 0);
 		is_int(r, 1, "one stale interface removed");
 		ok(!link_exists("ve-stale"), "ve-stale gone");
 		ok(link_exists("ve-other"), "ve-other (another daemon's) kept");
-		is_int(netns_veth_remove_stale("nsinetd:/test/stale"), 0, "nothing left to remove");
+		is_int(netns_veth_remove_stale("nsinetd:/test/stale", NULL, 0), 0,
+		       "nothing left to remove");
 		box_finish(&b2, out, sizeof(out));
 		(void)netns_veth_delete(i2);
 	}

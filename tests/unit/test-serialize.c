@@ -31,6 +31,12 @@ static void refused(const char *text, int err, const char *reason, const char *w
 	close(fd);
 }
 
+static bool same_prefix(const struct netns_prefix *a, const struct netns_prefix *b)
+{
+	return a->family == b->family && a->prefixlen == b->prefixlen &&
+	       netns_prefix_same_address(a, b);
+}
+
 static void test_round_trip(void)
 {
 	uint64_t listeners[2][2] = {{7, 1}, {3, 0}};
@@ -47,6 +53,7 @@ static void test_round_trip(void)
 	     .n_listeners = 2,
 	     .userns_fd = 13,
 	     .userns_slot = 2,
+	     .netns_fd = 15,
 	     .failures = failures,
 	     .n_failures = 2,
 	     .suspended_until = 777,
@@ -63,7 +70,7 @@ static void test_round_trip(void)
 			   .idle_since = 2000,
 			   .notify_fd = 14,
 			   .notify_path = "/run/nsinetd/notify/3"}},
-	    {.name = "acc", .userns_fd = -1, .sandboxes = &sb, .n_sandboxes = 1},
+	    {.name = "acc", .userns_fd = -1, .netns_fd = -1, .sandboxes = &sb, .n_sandboxes = 1},
 	};
 	int fds[] = {3, 4, 5};
 	struct state in = {
@@ -74,6 +81,12 @@ static void test_round_trip(void)
 	FILE *f = open_memstream(&buf, &len);
 	int all[16], fd, r;
 
+	svc[0].veth_ifindex = 17;
+	memcpy(svc[0].veth_ifname, "ve-web", 7);
+	ok(netns_prefix_parse("10.89.0.6/30", 32, 128, &svc[0].veth_addr[0]) == 0 &&
+	       netns_prefix_parse("10.89.0.5/30", 32, 128, &svc[0].veth_host_addr[0]) == 0 &&
+	       netns_prefix_parse("fd89::2/64", 32, 128, &svc[0].veth_addr[1]) == 0,
+	   "addresses for the veth pair");
 	svc[0].stats.starts = 42;
 	svc[0].stats.stops[STOP_IDLE] = 3;
 	svc[0].stats.cold_start.bucket[2] = 9;
@@ -121,8 +134,21 @@ static void test_round_trip(void)
 	is_int(out.services[0].container.notify_fd, 14, "its notification socket");
 	is_str(out.services[0].container.notify_path, "/run/nsinetd/notify/3", "at its path");
 	is_int(out.services[1].sandboxes[0].notify_fd, -1, "none");
-	is_int(state_fds(&out, all, 16), 8,
-	       "every fd named: 3 listeners, pidfds, a pipe, a user namespace, a socket");
+	is_int(out.services[0].veth_ifindex, 17, "the veth pair's ifindex");
+	is_str(out.services[0].veth_ifname, "ve-web", "its name");
+	ok(same_prefix(&out.services[0].veth_addr[0], &svc[0].veth_addr[0]) &&
+	       same_prefix(&out.services[0].veth_addr[1], &svc[0].veth_addr[1]),
+	   "the container's addresses");
+	ok(same_prefix(&out.services[0].veth_host_addr[0], &svc[0].veth_host_addr[0]),
+	   "the host side's");
+	is_int(out.services[0].veth_host_addr[1].family, 0, "an unset one stays unset");
+	is_int(out.services[1].veth_ifindex, 0, "none");
+	is_int(out.services[0].netns_fd, 15, "the shared network namespace");
+	is_int(out.services[1].netns_fd, -1, "none");
+	is_int(state_fds(&out, all, 16), 9,
+	       "every fd named: 3 listeners, pidfds, a pipe, a user namespace, a network "
+	       "namespace, a socket");
+	ok(state_fds_max(&out) >= 9, "state_fds_max() bounds them (%zu)", state_fds_max(&out));
 	state_done(&out);
 	close(fd);
 	free(buf);
@@ -160,6 +186,11 @@ int main(void)
 		"a malformed container");
 	refused("nsinetd-state 1\nservice a\ncontainer-cgroup relative\nend\n", EBADMSG, "line 3",
 		"a cgroup without its container");
+	refused("nsinetd-state 1\nservice a\ncontainer 5 6 -1 0 0 0 1 1\n"
+		"veth 7 ve-a fd00::2/64 - - -\nend\n",
+		EBADMSG, "line 4", "an IPv6 address where IPv4 goes");
+	refused("nsinetd-state 1\nservice a\nveth 7 ve-a - - - -\nend\n", EBADMSG, "line 3",
+		"a veth pair without its container");
 	refused("", EBADMSG, "size, 0 bytes", "empty");
 	return tap_done();
 }
