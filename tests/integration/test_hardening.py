@@ -512,6 +512,44 @@ def test_host_mounts_made_later_stay_out():
             subprocess.run(["umount", "-l", src], check=True, timeout=60)
 
 
+def test_host_api_mounts_stay_out():
+    """The container keeps the host's mounts below its root, but none of
+    those below /proc, /sys, /dev, /tmp and /run, which get file systems of
+    their own: they are not even covered in its mount table (they were,
+    until each start stopped cloning them and unmounting them again). The
+    daemon runs in a mount namespace of the test's own, with a tmpfs at
+    /var/tmp/X (kept) and at /run/X (left out)."""
+    port = free_port()
+    kept = f"/var/tmp/nsitest-kept-{os.getpid()}"
+    left = f"/run/nsitest-left-{os.getpid()}"
+    os.makedirs(kept)
+    os.makedirs(left)
+    try:
+        with Daemon({"probe": probe_conf(f"127.0.0.1:{port}",
+                                         env=[f"PROBE_FILES={kept}/marker"])}) as d:
+            os.chmod(d.tmp, 0o755)
+            d.args_prefix = [
+                "unshare", "--mount", "--propagation", "slave", "/bin/sh", "-c",
+                f"mount -t tmpfs -o size=64k nsitest {kept} && "
+                f"mount -t tmpfs -o size=64k nsitest {left} && "
+                f"echo kept > {kept}/marker && exec \"$@\"", "sh"]
+            d.start()
+            r = probe_stream(("127.0.0.1", port))
+            assert d.stop() == 0
+        assert (r["files"][f"{kept}/marker"]["content"] or "").strip() == "kept", r["files"]
+        targets = [m["target"] for m in r["mounts"]]
+        assert kept in targets, targets
+        assert left not in targets, targets
+        fs = [m["fs"] for m in r["mounts"]]
+        assert "cgroup" not in fs and "cgroup2" not in fs, r["mounts"]
+        # One mount on each API directory: ours, none of the host's beneath.
+        for api in ("/proc", "/sys", "/dev", "/dev/pts", "/tmp", "/run"):
+            assert targets.count(api) == 1, (api, r["mounts"])
+    finally:
+        os.rmdir(kept)
+        os.rmdir(left)
+
+
 def test_cgroup_settings_not_enforced_are_said():
     m = cgroup2_mount()
     ctl = open(os.path.join(m, "cgroup.subtree_control")).read().split() if m else []
@@ -622,6 +660,6 @@ if __name__ == "__main__":
             test_fork_bomb_host_root, test_private_users,
             test_private_users_idmapped_root, test_directory_read_only_by_default,
             test_user_lookup_refuses_a_fifo, test_user_lookup_stays_in_the_tree,
-            test_host_mounts_made_later_stay_out,
+            test_host_mounts_made_later_stay_out, test_host_api_mounts_stay_out,
             test_cgroup_settings_not_enforced_are_said, test_memory_max_enforced,
             test_rootless, test_missing_capability_is_named])
