@@ -422,14 +422,15 @@ static pid_t spawn_helper(uint64_t flags, int cgroup_fd, struct spawn_child *sc,
 	return pid;
 }
 
-/* The reserved slot back to /dev/null (dup3() closes what it held). */
-static int slot_release(int slot_fd)
+/* The reserved slot lets go of the child's end: dup3() closes it and puts
+ * in its place a copy of nsinetd-init's O_PATH fd, which every child has
+ * anyway (activator.h, slot_fd). Not a fresh open of /dev/null: at the fd
+ * limit that open failed, the slot kept the child's end, the daemon never
+ * saw the EOF that says the payload runs, and counted a sandbox that
+ * served as a failed start. */
+static int slot_release(int slot_fd, int init_fd)
 {
-	_cleanup_close_ int null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC | O_NOCTTY);
-
-	if (null_fd < 0)
-		return -errno;
-	if (dup3(null_fd, slot_fd, O_CLOEXEC) < 0)
+	if (dup3(init_fd, slot_fd, O_CLOEXEC) < 0)
 		return -errno;
 	return 0;
 }
@@ -486,7 +487,7 @@ int activator_spawn(const struct activator_spec *spec, struct activator_child *r
 	ssize_t n;
 	pid_t pid;
 
-	bool attach = spec && spec->slot_fd >= 0;
+	bool attach = spec && spec->slot_fd >= 0, early_go;
 	int attached[SPAWN_FDS_MAX], n_attached = 0;
 
 	if (!ret)
@@ -530,6 +531,14 @@ int activator_spawn(const struct activator_spec *spec, struct activator_child *r
 	n = send_with_fds(parent_fd, msg.data, msg.len, attached, (size_t)n_attached);
 	if (n != (ssize_t)msg.len) {
 		r = n < 0 ? (int)n : -EIO;
+		goto out;
+	}
+	/* With nothing to do between the clone and the go, the go is queued
+	 * too: the helper never waits for this process to be scheduled again
+	 * after the vfork (on a VM that wake-up alone took 0.1 to 0.4 ms). */
+	early_go = !spec->before_release && !spec->idle_priority;
+	if (early_go && send(parent_fd, "x", 1, MSG_NOSIGNAL) != 1) {
+		r = -errno;
 		goto out;
 	}
 	r = fd_set_nonblock(parent_fd, true);
@@ -583,10 +592,11 @@ int activator_spawn(const struct activator_spec *spec, struct activator_child *r
 	}
 
 	pid = spawn_helper(spec->enter ? 0 : spec->namespaces, spec->cgroup_fd, sc, &pidfd);
-	/* The slot holds /dev/null again: our copies of the child's end must
-	 * go, or we would never see EOF. */
+	/* Our copies of the child's end must go, or we would never see EOF:
+	 * dup3() onto an open slot cannot fail but for EINTR/EBUSY races that
+	 * a single-threaded caller does not have. */
 	if (attach)
-		(void)slot_release(spec->slot_fd);
+		(void)slot_release(spec->slot_fd, spec->init_fd);
 	if (pid < 0) {
 		r = pid;
 		goto out;
@@ -614,7 +624,7 @@ int activator_spawn(const struct activator_spec *spec, struct activator_child *r
 
 	/* The go. MSG_NOSIGNAL: a child that already died must not kill the
 	 * daemon with SIGPIPE; its record says why it died. */
-	n = send(parent_fd, "x", 1, MSG_NOSIGNAL);
+	n = early_go ? 1 : send(parent_fd, "x", 1, MSG_NOSIGNAL);
 	if (n != 1) {
 		int send_r = n < 0 ? -errno : -EIO;
 

@@ -357,7 +357,8 @@ int activator_enter_result(int sync_fd, struct activator_entered *ret, struct ac
 int activator_priority_normal(pid_t pid);
 
 /* An fd for spec->slot_fd: /dev/null at the lowest free number,
- * close-on-exec. Call it early; keep it for every spawn. */
+ * close-on-exec (after a spawn, a copy of init_fd). Call it early; keep
+ * it for every spawn. */
 int activator_reserve_slot(int *ret_fd);
 
 /* Sends a signal to the container's pid 1 through its pidfd. The stub

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/stat.h>
@@ -1050,6 +1051,49 @@ static void test_park(void)
 	close(listener[1]);
 }
 
+/* At the fd limit, a spawn that has just the fds it needs (the stdout
+ * pipe, the sync socket pair, the pidfd) still sees its payload run: the
+ * slot let go of the child's end without a fresh fd. Before, it opened
+ * /dev/null for that, failed with EMFILE, kept the end, and the parent
+ * never saw the EOF that says "running". */
+static void test_fd_limit(void)
+{
+	struct rlimit saved, lim;
+	struct activator_spec s;
+	struct run res;
+	int holes[64], n_holes = 0, top = -1;
+
+	if (slot_fd < 0 || getrlimit(RLIMIT_NOFILE, &saved) < 0)
+		return;
+	/* Every free number below 48 taken for now (nsinetd-init, which
+	 * keeps only the fds below the slot, has room below the limit for
+	 * its own). */
+	for (int fd = 0; fd < 48 && n_holes < (int)ELEMENTSOF(holes); fd++)
+		if (fcntl(fd, F_GETFD) < 0) {
+			int d = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, fd);
+
+			if (d >= 0)
+				holes[n_holes++] = d;
+		}
+	for (int fd = 0; fd < 1024; fd++)
+		if (fcntl(fd, F_GETFD) >= 0)
+			top = fd;
+	lim = saved;
+	lim.rlim_cur = (rlim_t)top + 1 + 5; /* pipe 2, socket pair 2, pidfd 1 */
+	if (setrlimit(RLIMIT_NOFILE, &lim) < 0) {
+		ok(false, "fd limit: setrlimit: %s", strerror(errno));
+		return;
+	}
+	spec_init(&s, NULL);
+	run_sh(&s, "echo ran", &res);
+	(void)setrlimit(RLIMIT_NOFILE, &saved);
+	while (n_holes > 0)
+		close(holes[--n_holes]);
+	is_int(res.r, 0, "fd limit: spawn");
+	is_int(res.result, 0, "fd limit: the parent sees the payload run (EOF on the sync fd)");
+	is_str(res.out, "ran\n", "fd limit: the payload ran");
+}
+
 int main(void)
 {
 	sigset_t before, after;
@@ -1089,6 +1133,7 @@ int main(void)
 	test_init_locked_down();
 	test_userns();
 	test_park();
+	test_fd_limit();
 	/* Again without the slot: the clone copies the fd table and lays the
 	 * fds out before its exec, instead of sending them. */
 	printf("# again, without spec.slot_fd\n");
