@@ -187,6 +187,9 @@ struct activator_spec {
 	 * shared empty namespace). Requires CLONE_NEWNET not set. Note that
 	 * {0} initializes this to fd 0: set it to -1 explicitly. */
 	int netns_fd;
+	/* netns_fd is a namespace made for this container alone, lo up (a
+	 * spare, network.c): its setup is as for CLONE_NEWNET, less lo. */
+	bool netns_fresh;
 	/* Called by the parent between clone3() and the release of the child,
 	 * for what only the parent can set up (the veth pair): pid and pidfd
 	 * are the new child's. A negative return kills and reaps the child,

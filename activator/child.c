@@ -214,11 +214,14 @@ static int child_loopback(struct activator_ctx *c)
 	const struct activator_spec *spec = c->spec;
 	int r;
 
-	if (!(spec->namespaces & CLONE_NEWNET))
+	/* A fresh namespace from the daemon has lo up already. */
+	if (!(spec->namespaces & CLONE_NEWNET) && !spec->netns_fresh)
 		return 0;
-	r = child_loopback_up();
-	if (r < 0)
-		return r;
+	if (!spec->netns_fresh) {
+		r = child_loopback_up();
+		if (r < 0)
+			return r;
+	}
 	if (spec->userns_fd >= 0 && child_keeps_cap(spec, CAP_NET_BIND_SERVICE)) {
 		_cleanup_close_ int fd = -1;
 

@@ -91,6 +91,8 @@ int wire_encode(const struct activator_spec *spec, bool fds_attached, struct wir
 		flags |= WIRE_IDMAP_ROOT;
 	if (spec->netns_fd >= 0)
 		flags |= WIRE_NETNS;
+	if (spec->netns_fd >= 0 && spec->netns_fresh)
+		flags |= WIRE_NETNS_FRESH;
 	if (spec->userns_fd >= 0)
 		flags |= WIRE_USERNS;
 	if (spec->seccomp)
@@ -300,6 +302,7 @@ int wire_decode(const char *data, size_t len, const int *fds, size_t n_fds, stru
 	s->fds = w->fds;
 	s->fd_names = w->fd_names;
 	s->netns_fd = (flags & WIRE_NETNS) ? next_fd(flags, fds, n_fds, &used, &pos) : -1;
+	s->netns_fresh = s->netns_fd >= 0 && (flags & WIRE_NETNS_FRESH);
 	s->handoff_fd =
 	    (flags & (WIRE_POOL | WIRE_PARK)) ? next_fd(flags, fds, n_fds, &used, &pos) : -1;
 	s->userns_fd = (flags & WIRE_USERNS) ? next_fd(flags, fds, n_fds, &used, &pos) : -1;

@@ -62,6 +62,7 @@ enum {
 	WIRE_TEST_PAUSE = 1u << 15,
 	WIRE_BOOT = 1u << 16,
 	WIRE_EPHEMERAL = 1u << 17,
+	WIRE_NETNS_FRESH = 1u << 18,
 };
 
 struct wire_buf {

@@ -455,6 +455,7 @@ struct manager *manager_free(struct manager *m)
 		event_free(m->free_event);
 	if (m->stale_timer)
 		event_free(m->stale_timer);
+	network_spares_free(m);
 	idle_done(m);
 	m->images = image_cache_free(m->images);
 	if (m->cgroup_base_path) {

@@ -14,6 +14,8 @@
 #define EVENT_PRIORITY_NORMAL 1
 #define EVENT_PRIORITY_LOW    2
 
+#define NETNS_SPARES 4
+
 struct container_ops;
 struct event_base;
 struct event;
@@ -71,6 +73,13 @@ struct manager {
 
 	bool shutting_down;
 	struct event *shutdown_timer;
+
+	/* Network=none: empty network namespaces with lo up, made ahead at
+	 * the loop's lowest priority once one has been used, each given to
+	 * one container only (network.c). */
+	int netns_spare[NETNS_SPARES];
+	size_t n_netns_spare;
+	struct event *netns_refill;
 };
 
 int manager_new(struct event_base *base, const char *config_dir, const char *runtime_dir,

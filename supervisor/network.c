@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <event2/event.h>
+
 #include "activator/activator.h"
 #include "common/cleanup.h"
 #include "common/log.h"
@@ -161,6 +163,65 @@ static int veth_hook(pid_t pid, int pidfd, void *userdata)
 	return 0;
 }
 
+/*
+ * Network=none gives each container a network namespace of its own. Made
+ * by clone3(CLONE_NEWNET) on the start's path it costs 0.3 to 0.4 ms, and
+ * bringing lo up 0.1 ms more; so up to NETNS_SPARES empty namespaces with
+ * lo up are made ahead, one per turn of the loop when nothing else is
+ * ready, and each is handed to exactly one container (setns() in its
+ * setup), which holds the only reference: it is as fresh as one made by
+ * the clone, never shared, never reused, and goes with the container. The
+ * first start of a daemon's life makes its own and starts the refill: a
+ * daemon that never starts such a container never holds any. Idle cost:
+ * the namespaces' kernel memory, and no wake-up of the daemon.
+ */
+static void spares_refill_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct manager *m = arg;
+	int ns = -1, r;
+
+	(void)fd;
+	(void)what;
+	if (m->shutting_down || m->n_netns_spare >= NETNS_SPARES)
+		return;
+	r = netns_new_empty(&ns);
+	if (r < 0) {
+		/* Starts make their own, as without spares. */
+		log_errno(LOG_DEBUG, r, "cannot make a spare network namespace");
+		return;
+	}
+	m->netns_spare[m->n_netns_spare++] = ns;
+	if (m->n_netns_spare < NETNS_SPARES)
+		event_active(m->netns_refill, EV_TIMEOUT, 0);
+}
+
+/* A spare namespace (the caller owns it), or -1; either way, the refill. */
+static int spare_take(struct manager *m)
+{
+	int ns = -1;
+
+	if (!m->base)
+		return -1;
+	if (!m->netns_refill) {
+		m->netns_refill = event_new(m->base, -1, 0, spares_refill_cb, m);
+		if (!m->netns_refill || event_priority_set(m->netns_refill, EVENT_PRIORITY_LOW) < 0)
+			return -1;
+	}
+	if (m->n_netns_spare > 0)
+		ns = m->netns_spare[--m->n_netns_spare];
+	event_active(m->netns_refill, EV_TIMEOUT, 0);
+	return ns;
+}
+
+void network_spares_free(struct manager *m)
+{
+	while (m->n_netns_spare > 0)
+		safe_close(m->netns_spare[--m->n_netns_spare]);
+	if (m->netns_refill)
+		event_free(m->netns_refill);
+	m->netns_refill = NULL;
+}
+
 int network_prepare(struct service *s, struct activator_spec *spec)
 {
 	const struct container_config *cc = &s->cfg->container;
@@ -169,11 +230,18 @@ int network_prepare(struct service *s, struct activator_spec *spec)
 
 	spec->namespaces &= ~(unsigned long)CLONE_NEWNET;
 	spec->netns_fd = -1;
+	spec->netns_fresh = false;
 	switch (cc->network) {
 	case NETWORK_HOST:
 		return 0;
 	case NETWORK_NONE:
-		spec->namespaces |= CLONE_NEWNET;
+		n->join_fd = spare_take(s->manager);
+		if (n->join_fd >= 0) {
+			spec->netns_fd = n->join_fd;
+			spec->netns_fresh = true;
+		} else {
+			spec->namespaces |= CLONE_NEWNET;
+		}
 		return 0;
 	case NETWORK_NETNS:
 		r = netns_open_named(cc->netns_name, &n->join_fd);

@@ -52,6 +52,8 @@ bool network_settled(struct service *s);
  * and the addresses it holds, as the earlier daemon had them. */
 void network_adopt(struct service *s, int ifindex, const char *ifname,
 		   const struct netns_prefix addr[2], const struct netns_prefix host_addr[2]);
+/* The spare namespaces of Network=none (manager.h) and their refill. */
+void network_spares_free(struct manager *m);
 /* The service is freed: its shared namespace goes too. */
 void network_free(struct service *s);
 /* At daemon start, with the runtime directory locked: deletes the

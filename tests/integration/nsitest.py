@@ -76,6 +76,20 @@ def fd_links(pid):
     return out
 
 
+def fd_count_settled(pid):
+    """pid's fd count once unchanged for 0.3 s (the daemon makes its spare
+    network namespaces when its loop is idle), bounded by 10 s."""
+    last, since, end = None, time.monotonic(), time.monotonic() + 10
+    while time.monotonic() < end:
+        n = len(os.listdir(f"/proc/{pid}/fd"))
+        if n != last:
+            last, since = n, time.monotonic()
+        elif time.monotonic() - since >= 0.3:
+            break
+        time.sleep(0.05)
+    return last
+
+
 def cgroup2_mount():
     with open("/proc/self/mountinfo") as f:
         for line in f:

@@ -12,8 +12,8 @@ import threading
 import time
 
 import nsitest
-from nsitest import (Daemon, SkipTest, connect, free_port, join_all, main, probe_conf,
-                     probe_stream, recv_all, tree_binds, wait_for)
+from nsitest import (Daemon, SkipTest, connect, fd_count_settled, free_port, join_all, main,
+                     probe_conf, probe_stream, recv_all, tree_binds, wait_for)
 
 ENV_KEYS = ("REMOTE_ADDR,REMOTE_PORT,PROTO,TCPREMOTEIP,TCPREMOTEPORT,TCPLOCALIP,TCPLOCALPORT,"
             "UNIXREMOTEPID,UNIXREMOTEEUID,UNIXREMOTEEGID,UNIXLOCALPATH")
@@ -524,7 +524,7 @@ def test_emfile_pauses_and_retries():
         # of a sandbox (not counted as the service's failure).
         st = settled(d, "fds")
         assert (st["Accepted"], st["ColdStarts"], st["Refused"], st["RefusedNoSandbox"],
-                st["StartFailures"]) == (24, served, 24 - served, 24 - served, 0), st
+                st["StartFailures"]) == (24, served, 24 - served, 24 - served, 0), (st, d.log())
         # A log check: the pause (accepting stops, a timer retries) is in
         # no counter or state; the log says it, rate-limited.
         d.wait_log(r"cannot (accept|start a sandbox) \(\d+ sandboxes serving\); pausing for "
@@ -595,7 +595,7 @@ def test_flood():
         ts, warm = round_(400)
         join_all(ts, 60, "the warm-up round of 400 clients")
         settle()
-        fds0, rss0 = _fd_count(pid), _rss_kb(pid)
+        fds0, rss0 = fd_count_settled(pid), _rss_kb(pid)
 
         t0 = time.monotonic()
         ts, counts = round_(10000)
@@ -624,7 +624,7 @@ def test_flood():
         # per connection (the log must not flood).
         lines = len(re.findall(r"refused (connection|\d+ more connection)", d.log()))
         assert lines < 100, lines
-        assert _fd_count(pid) == fds0, (fds0, _fd_count(pid))
+        assert fd_count_settled(pid) == fds0, (fds0, _fd_count(pid))
         if not _sanitized(pid):
             assert _rss_kb(pid) <= rss0 + 8192, (rss0, _rss_kb(pid))
         probe_stream(("127.0.0.1", other))

@@ -296,6 +296,40 @@ def test_shared_empty_is_one_namespace_per_service():
         assert d.leftovers() == [], d.leftovers()
 
 
+def test_none_is_a_fresh_namespace_each_time():
+    """Network=none: each container gets a namespace of its own, with lo
+    up, never the daemon's. From the second start on it is one
+    of the spares the daemon made ahead (network.c): it was among the
+    daemon's fds before the start and is not after it (given away, not
+    shared); the daemon makes another."""
+    with Netns() as ns, Daemon(prefix=ns.exec_prefix()) as d:
+        sock = sock_path(d, "none")
+        d.write("none", netcheck_conf(sock, "none", env=["NETCHECK_EXIT_AFTER=1"]))
+        own = "net:[%d]" % os.stat(f"/run/netns/{ns.name}").st_ino
+        seen = []
+        with d.start().events("none") as ev:
+            for i in range(5):
+                spares = set()
+                if i > 0:
+                    wait_for(lambda: len(daemon_netns_fds(d)) == 4, 10,
+                             "the daemon to hold 4 spare namespaces")
+                    spares = daemon_netns_fds(d)
+                r = ask(sock, [f"127.0.0.1:{SERVER_PORT}"])
+                assert ev.wait("stopped")["Reason"] == "exit status 0", ev.seen
+                assert r["interfaces"] == ["lo"], r
+                # lo is up: nothing listens, but the loopback answers.
+                assert r["targets"][f"127.0.0.1:{SERVER_PORT}"] == "error:Connection refused", r
+                if i > 0:
+                    assert r["netns"] in spares, (r["netns"], spares)
+                    assert r["netns"] not in daemon_netns_fds(d), "given away, not kept"
+                seen.append(r["netns"])
+        # (Not distinct over time: a freed namespace's inode number is
+        # given to a later one.)
+        assert own not in seen, (seen, own)
+        assert d.stop() == 0
+        assert d.leftovers() == [], d.leftovers()
+
+
 def test_100_cycles_leave_nothing():
     with Netns() as ns, Daemon(prefix=ns.exec_prefix()) as d:
         sock = sock_path(d, "cyc")
@@ -369,7 +403,7 @@ def test_sigkill_restart_removes_stale_interfaces():
 
 
 if __name__ == "__main__":
-    main([test_veth_reaches_host_ipv4_ipv6,
+    main([test_veth_reaches_host_ipv4_ipv6, test_none_is_a_fresh_namespace_each_time,
           test_two_veth_containers_get_different_addresses,
           test_bridge_and_fixed_addresses,
           test_foreign_interface_is_a_clear_error_and_kept,

@@ -8,8 +8,8 @@ import re
 import threading
 import time
 
-from nsitest import (PROBE, Daemon, connect, free_port, main, probe_stream, recv_all,
-                     tree_binds, wait_for)
+from nsitest import (PROBE, Daemon, connect, fd_count_settled, free_port, main, probe_stream,
+                     recv_all, tree_binds, wait_for)
 
 
 def shell_probe_conf(listen, script, socket_extra="", container_extra=""):
@@ -80,7 +80,10 @@ def test_accept_yes_sandboxes():
                                 container_extra=f"StandardInput={stdin}")
         with Daemon({"acc": conf}) as d:
             d.start()
-            fds0 = len(os.listdir(f"/proc/{d.proc.pid}/fd"))
+            # One first: the spare network namespaces it starts are fds too.
+            probe_stream(("127.0.0.1", port))
+            wait_for(lambda: d.ctl("status", "acc")["Sandboxes"] == 0, 10, "sandboxes to end")
+            fds0 = fd_count_settled(d.proc.pid)
             for _ in range(20):
                 r = probe_stream(("127.0.0.1", port))
             links = r["fd_links"]
@@ -93,12 +96,12 @@ def test_accept_yes_sandboxes():
             wait_for(lambda: d.ctl("status", "acc")["Sandboxes"] == 0, 10, "sandboxes to end")
             st = d.ctl("status", "acc")
             lines = d.ctl("logs", "acc", "-n", "1000")
-            assert [l[2] for l in lines] == ["sandbox says hi"] * 20, lines
-            assert len({l[1] for l in lines}) == 20 and 0 not in {l[1] for l in lines}, lines
-            assert (st["Accepted"], st["ColdStarts"], st["LastExitStatus"]) == (20, 20, 0), st
+            assert [l[2] for l in lines] == ["sandbox says hi"] * 21, lines
+            assert len({l[1] for l in lines}) == 21 and 0 not in {l[1] for l in lines}, lines
+            assert (st["Accepted"], st["ColdStarts"], st["LastExitStatus"]) == (21, 21, 0), st
             # 20 sandboxes came and went: none left a pipe behind.
-            wait_for(lambda: len(os.listdir(f"/proc/{d.proc.pid}/fd")) == fds0, 10,
-                     "the daemon's fds back to where they were")
+            assert fd_count_settled(d.proc.pid) == fds0, (
+                "the daemon's fds back to where they were", fds0)
             assert d.stop() == 0
 
 

@@ -15,7 +15,7 @@ import threading
 import time
 
 import nsitest
-from nsitest import (BUILD, Daemon, SkipTest, connect, free_port, http_get, main,
+from nsitest import (BUILD, Daemon, SkipTest, connect, fd_links, free_port, http_get, main,
                      recv_all, wait_for)
 from test_accept import settled, shell_conf
 from test_network import (SERVER_PORT, V4_CT, V4_HOST, Netns, ask, daemon_netns_fds,
@@ -488,8 +488,7 @@ def test_unclaimed_systemd_socket_kept():
             s.close()
 
         def daemon_fds():
-            fd_dir = f"/proc/{d.proc.pid}/fd"
-            return [os.readlink(f"{fd_dir}/{f}") for f in os.listdir(fd_dir)]
+            return fd_links(d.proc.pid)
         assert spare_inode in daemon_fds()
         reexec(d)
         assert spare_inode in daemon_fds(), ("the unclaimed socket was closed", d.log()[-2500:])
