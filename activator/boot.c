@@ -15,6 +15,7 @@
 #include <sys/random.h>
 #include <unistd.h>
 
+#include "libc-compat.h"
 #include "activator-internal.h"
 #include "common/cleanup.h"
 

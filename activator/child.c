@@ -33,6 +33,7 @@
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 
+#include "libc-compat.h"
 #include "activator-internal.h"
 #include "common/cleanup.h"
 

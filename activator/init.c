@@ -169,7 +169,8 @@ _Noreturn void init_boot(struct activator_ctx *c)
 	BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (nr), 0, 1),                                           \
 	    BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW)
 
-/* What pid 1's loop below calls, through glibc: sigwaitinfo, waitpid,
+/* What pid 1's loop below calls, through the C library (glibc or musl, the
+ * same system calls): sigwaitinfo, waitpid,
  * kill, _exit; and what the kernel needs to resume a call. Anything else
  * fails with EPERM; a call of another architecture (x32 numbers included)
  * kills it. */

@@ -23,6 +23,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "libc-compat.h"
 #include "activator-internal.h"
 #include "common/cleanup.h"
 
