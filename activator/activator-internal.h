@@ -85,6 +85,7 @@ int rootfs_pivot(struct activator_ctx *c);
 /* rootfs.c's helpers, for boot.c: paths resolved inside the root dir_fd. */
 int rootfs_open(int dir_fd, const char *path, int flags);
 int rootfs_mkdir_p(int dir_fd, const char *path, bool leaf_is_file);
+int rootfs_fs_new(const char *fstype, const char *options, unsigned int attrs);
 int rootfs_mount_fs(int dir_fd, const char *target, const char *fstype, const char *options,
 		    unsigned int attrs);
 int rootfs_mount_bind(int source_fd, int dir_fd, const char *target, unsigned int attrs,

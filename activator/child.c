@@ -194,18 +194,12 @@ static bool child_keeps_cap(const struct activator_spec *spec, int cap)
  * a namespace of ours. /proc/sys/net is the opener's network namespace. */
 static int open_own_proc(const char *name, int flags)
 {
-	_cleanup_close_ int fs = -1, mnt = -1;
+	_cleanup_close_ int mnt = -1;
 	int fd;
 
-	fs = fsopen("proc", FSOPEN_CLOEXEC);
-	if (fs < 0)
-		return -errno;
-	if (fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
-		return -errno;
-	mnt =
-	    fsmount(fs, FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
+	mnt = rootfs_fs_new("proc", NULL, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
 	if (mnt < 0)
-		return -errno;
+		return mnt;
 	fd = openat(mnt, name, flags | O_CLOEXEC);
 	return fd < 0 ? -errno : fd;
 }

@@ -167,18 +167,13 @@ static int fs_configure(int fs, const char *options, unsigned int *attrs)
 	return 0;
 }
 
-/* A fresh file system of fstype on target (inside the root dir_fd). */
-int rootfs_mount_fs(int dir_fd, const char *target, const char *fstype, const char *options,
-		    unsigned int attrs)
+/* A fresh file system of fstype, detached: its mount fd, or a negative
+ * errno. Closing it unattached unmounts it (an RCU grace period). */
+int rootfs_fs_new(const char *fstype, const char *options, unsigned int attrs)
 {
-	_cleanup_close_ int fs = -1, mnt = -1, dir = -1;
-	int r;
+	_cleanup_close_ int fs = -1;
+	int mnt, r;
 
-	/* The target first: a detached mount that is closed again costs an
-	 * RCU grace period (see rootfs_mount_bind()). */
-	dir = rootfs_open(dir_fd, target, O_PATH | O_DIRECTORY);
-	if (dir < 0)
-		return dir;
 	fs = fsopen(fstype, FSOPEN_CLOEXEC);
 	if (fs < 0)
 		return -errno;
@@ -188,8 +183,23 @@ int rootfs_mount_fs(int dir_fd, const char *target, const char *fstype, const ch
 	if (fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
 		return -errno;
 	mnt = fsmount(fs, FSMOUNT_CLOEXEC, attrs);
+	return mnt < 0 ? -errno : mnt;
+}
+
+/* A fresh file system of fstype on target (inside the root dir_fd). */
+int rootfs_mount_fs(int dir_fd, const char *target, const char *fstype, const char *options,
+		    unsigned int attrs)
+{
+	_cleanup_close_ int mnt = -1, dir = -1;
+
+	/* The target first: a detached mount that is closed again costs an
+	 * RCU grace period (see rootfs_mount_bind()). */
+	dir = rootfs_open(dir_fd, target, O_PATH | O_DIRECTORY);
+	if (dir < 0)
+		return dir;
+	mnt = rootfs_fs_new(fstype, options, attrs);
 	if (mnt < 0)
-		return -errno;
+		return mnt;
 	if (move_mount(mnt, "", dir, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
 		return -errno;
 	return 0;
