@@ -287,6 +287,20 @@ static void setup_cgroup(struct manager *m)
 
 /* Sockets from the service manager: those of socket units, and those an
  * earlier daemon stored (fdstore.h), told apart by their names. */
+int manager_inherit(struct manager *m, int fd, char *name)
+{
+	struct inherited_fd *b = reallocarray(m->inherited, m->n_inherited + 1, sizeof(*b));
+
+	if (!b) {
+		safe_close(fd);
+		free(name);
+		return -ENOMEM;
+	}
+	m->inherited = b;
+	m->inherited[m->n_inherited++] = (struct inherited_fd){.fd = fd, .name = name};
+	return 0;
+}
+
 static void adopt_inherited(struct manager *m)
 {
 	char **names = NULL;
@@ -295,19 +309,15 @@ static void adopt_inherited(struct manager *m)
 
 	if (n <= 0)
 		return;
-	m->inherited = calloc((size_t)n, sizeof(int));
-	m->inherited_names = calloc((size_t)n, sizeof(char *));
 	for (int i = 0; i < n; i++) {
 		int fd = SD_LISTEN_FDS_START + i;
+		char *name = names ? TAKE_PTR(names[i]) : NULL;
+
 		/* Ours now: no container may inherit it by accident. */
 		(void)fcntl(fd, F_SETFD, FD_CLOEXEC);
-		if (!m->inherited || !m->inherited_names) {
-			close(fd);
-			continue;
-		}
-		m->inherited_names[m->n_inherited] = names ? TAKE_PTR(names[i]) : NULL;
-		stored += fdstore_name_is_ours(m->inherited_names[m->n_inherited]);
-		m->inherited[m->n_inherited++] = fd;
+		stored += fdstore_name_is_ours(name);
+		if (manager_inherit(m, fd, name) < 0)
+			log_error("out of memory: a socket from the service manager is closed");
 	}
 	strv_free(names);
 	log_info("received %d socket(s) from the service manager, %u of them from its fd store", n,
@@ -316,9 +326,9 @@ static void adopt_inherited(struct manager *m)
 
 static void inherited_drop(struct manager *m, size_t i)
 {
-	m->inherited[i] = safe_close(m->inherited[i]);
-	free(m->inherited_names[i]);
-	m->inherited_names[i] = NULL;
+	m->inherited[i].fd = safe_close(m->inherited[i].fd);
+	free(m->inherited[i].name);
+	m->inherited[i].name = NULL;
 }
 
 /* Closes the sockets an earlier daemon stored (fdstore.h) that no service
@@ -327,9 +337,9 @@ static void inherited_drop(struct manager *m, size_t i)
 static void forget_unclaimed(struct manager *m)
 {
 	for (size_t i = 0; i < m->n_inherited; i++) {
-		const char *name = m->inherited_names[i];
+		const char *name = m->inherited[i].name;
 
-		if (m->inherited[i] < 0 || !fdstore_name_is_ours(name))
+		if (m->inherited[i].fd < 0 || !fdstore_name_is_ours(name))
 			continue;
 		log_notice("the socket stored as %s belongs to no configured service: closed, and "
 			   "removed from the fd store",
@@ -466,13 +476,9 @@ struct manager *manager_free(struct manager *m)
 	}
 	cgroup_root_done(&m->cgroup);
 	free(m->cgroup_base);
-	for (size_t i = 0; i < m->n_inherited; i++) {
-		safe_close(m->inherited[i]);
-		if (m->inherited_names)
-			free(m->inherited_names[i]);
-	}
+	for (size_t i = 0; i < m->n_inherited; i++)
+		inherited_drop(m, i);
 	free(m->inherited);
-	free(m->inherited_names);
 	if (m->staging_dir)
 		(void)rmdir(m->staging_dir);
 	free(m->staging_dir);
@@ -553,8 +559,8 @@ static int forget_duplicates(struct manager *m, size_t adopted, const struct ser
 	unsigned n = 0;
 
 	for (size_t i = adopted + 1; i < m->n_inherited; i++)
-		if (m->inherited[i] >= 0 && m->inherited_names[i] &&
-		    strcmp(m->inherited_names[i], name) == 0) {
+		if (m->inherited[i].fd >= 0 && m->inherited[i].name &&
+		    strcmp(m->inherited[i].name, name) == 0) {
 			inherited_drop(m, i);
 			n++;
 		}
@@ -597,11 +603,11 @@ static int take_fd(struct manager *m, const struct service_config *cfg,
 	}
 	/* Stored by an earlier daemon under this very name. */
 	for (size_t i = 0; i < m->n_inherited; i++) {
-		if (m->inherited[i] < 0 || !m->inherited_names[i] ||
-		    strcmp(m->inherited_names[i], name) != 0)
+		if (m->inherited[i].fd < 0 || !m->inherited[i].name ||
+		    strcmp(m->inherited[i].name, name) != 0)
 			continue;
-		if (listener_matches(m->inherited[i], lc)) {
-			*ret_fd = TAKE_FD(m->inherited[i]);
+		if (listener_matches(m->inherited[i].fd, lc)) {
+			*ret_fd = TAKE_FD(m->inherited[i].fd);
 			log_info("%s: %s=%s: adopted the socket stored as %s", cfg->name, type,
 				 lc->text, name);
 			return forget_duplicates(m, i, cfg, lc, name, *ret_fd);
@@ -615,11 +621,11 @@ static int take_fd(struct manager *m, const struct service_config *cfg,
 	/* From a socket unit, or stored under another name (a service of
 	 * another name had this address): by its type and address. */
 	for (size_t i = 0; i < m->n_inherited; i++) {
-		const char *iname = m->inherited_names[i];
+		const char *iname = m->inherited[i].name;
 
-		if (m->inherited[i] < 0 || !listener_matches(m->inherited[i], lc))
+		if (m->inherited[i].fd < 0 || !listener_matches(m->inherited[i].fd, lc))
 			continue;
-		*ret_fd = TAKE_FD(m->inherited[i]);
+		*ret_fd = TAKE_FD(m->inherited[i].fd);
 		log_info("%s: %s=%s: using the socket passed by the service manager (%s)",
 			 cfg->name, type, lc->text, iname ? iname : "unnamed");
 		if (fdstore_name_is_ours(iname)) {

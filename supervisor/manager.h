@@ -25,6 +25,14 @@ struct metrics;
 struct image_cache;
 struct reexec;
 
+/* A socket the service manager passed (a socket unit's, or one an earlier
+ * daemon stored, fdstore.h) or a re-exec handed over, that no service has
+ * claimed yet. */
+struct inherited_fd {
+	int fd;     /* -1 once a service took it or it was closed */
+	char *name; /* LISTEN_FDNAMES' (the fd store's) name, or NULL */
+};
+
 struct manager {
 	struct event_base *base;
 	char *config_dir;
@@ -50,8 +58,7 @@ struct manager {
 
 	/* Sockets passed by systemd that no service claimed (yet), with their
 	 * names from LISTEN_FDNAMES (NULL if none). */
-	int *inherited;
-	char **inherited_names;
+	struct inherited_fd *inherited;
 	size_t n_inherited;
 
 	/* The idle accounting tick (idle.c), armed only while needed. */
@@ -81,6 +88,11 @@ struct manager {
 	size_t n_netns_spare;
 	struct event *netns_refill;
 };
+
+/* Appends fd, with name (taken; NULL for none), to the inherited sockets.
+ * Without memory both are let go (the fd closed) and -ENOMEM returned: a
+ * service then binds its address anew. */
+int manager_inherit(struct manager *m, int fd, char *name);
 
 int manager_new(struct event_base *base, const char *config_dir, const char *runtime_dir,
 		struct manager **ret);

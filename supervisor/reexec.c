@@ -237,12 +237,12 @@ static int build(struct manager *m, usec_t began, struct state *st)
 	if (!st->services)
 		return -ENOMEM;
 	for (size_t i = 0; i < m->n_inherited; i++)
-		if (m->inherited[i] >= 0) {
+		if (m->inherited[i].fd >= 0) {
 			int *b = reallocarray(st->unclaimed, st->n_unclaimed + 1, sizeof(int));
 			if (!b)
 				return -ENOMEM;
 			st->unclaimed = b;
-			st->unclaimed[st->n_unclaimed++] = m->inherited[i];
+			st->unclaimed[st->n_unclaimed++] = m->inherited[i].fd;
 		}
 	for (size_t i = 0; i < m->n_services; i++) {
 		struct service *s = m->services[i];
@@ -588,10 +588,6 @@ static void kill_leftovers(struct manager *m)
 
 void reexec_take_listeners(struct manager *m, struct state *st, bool clean_start)
 {
-	char **names;
-	size_t n;
-	int *b;
-
 	if (clean_start) {
 		kill_leftovers(m);
 		return;
@@ -605,24 +601,17 @@ void reexec_take_listeners(struct manager *m, struct state *st, bool clean_start
 	m->notify_seq = st->notify_seq;
 	if (st->n_fds + st->n_unclaimed == 0)
 		return;
-	n = m->n_inherited + st->n_fds + st->n_unclaimed;
-	b = reallocarray(m->inherited, n, sizeof(int));
-	if (b)
-		m->inherited = b;
-	/* Beside each fd its fd-store name (manager.c): none for these, which
-	 * take_fd() gives by address. */
-	names = b ? reallocarray(m->inherited_names, n, sizeof(char *)) : NULL;
-	if (!names) {
-		log_error("re-exec: out of memory: the handed-over sockets are opened again");
-		return;
+	/* With no name: take_fd() gives them by address. */
+	for (size_t i = 0; i < st->n_fds + st->n_unclaimed; i++) {
+		int *fd = i < st->n_fds ? &st->fds[i] : &st->unclaimed[i - st->n_fds];
+
+		if (manager_inherit(m, *fd, NULL) < 0) {
+			/* Closed: its number is not ours to match later. */
+			*fd = -1;
+			log_error("re-exec: out of memory: a handed-over socket is closed, and its "
+				  "address bound again");
+		}
 	}
-	m->inherited_names = names;
-	for (size_t i = m->n_inherited; i < n; i++)
-		names[i] = NULL;
-	for (size_t i = 0; i < st->n_fds; i++)
-		m->inherited[m->n_inherited++] = st->fds[i];
-	for (size_t i = 0; i < st->n_unclaimed; i++)
-		m->inherited[m->n_inherited++] = st->unclaimed[i];
 }
 
 static void orphan_exit_cb(struct container *c, int r, int status, void *userdata)
@@ -874,9 +863,9 @@ void reexec_adopt(struct manager *m, struct state *st)
 	/* Sockets of removed services, or changed addresses: closed (those
 	 * systemd passed and no service took stay, as before). */
 	for (size_t i = 0; i < m->n_inherited; i++)
-		for (size_t j = 0; j < st->n_fds && m->inherited[i] >= 0; j++)
-			if (m->inherited[i] == st->fds[j])
-				m->inherited[i] = safe_close(m->inherited[i]);
+		for (size_t j = 0; j < st->n_fds && m->inherited[i].fd >= 0; j++)
+			if (m->inherited[i].fd == st->fds[j])
+				m->inherited[i].fd = safe_close(m->inherited[i].fd);
 	m->reexec->count = st->reexecs;
 	log_info("re-executed (#%llu) in %.1f ms: %zu container(s) taken over, %zu sandbox(es) "
 		 "in flight watched, %zu stopped",
