@@ -73,29 +73,47 @@ const char *machine_name(const struct machine *mc)
 	return mc ? mc->name : NULL;
 }
 
+static bool ldh(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+}
+
+/* machined's rule is systemd's hostname_is_valid(): labels of letters,
+ * digits and '-', separated by single dots, no label beginning or ending
+ * with '-'. */
 int machine_name_from_service(const char *service, char *buf, size_t len)
 {
 	size_t n = 0;
+	bool dash = false; /* a '-' is due before the next letter or digit */
 
 	if (!service || !buf || len == 0)
 		return -EINVAL;
-	for (const char *p = service; *p && n < MACHINE_NAME_MAX && n + 1 < len; p++) {
+	for (const char *p = service; *p; p++) {
 		char c = *p;
+		size_t need = dash ? 2 : 1;
 
-		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		    c == '-')
-			buf[n++] = c;
-		else if (c == '.' && n > 0 && buf[n - 1] != '.' && p[1])
-			buf[n++] = c;
-		else
+		if (!ldh(c)) {
+			if (c == '.' && n > 0 && buf[n - 1] != '.') {
+				if (n + 1 >= len || n + 1 > MACHINE_NAME_MAX)
+					break;
+				buf[n++] = '.';
+				dash = false;
+			} else if (n > 0 && buf[n - 1] != '.') {
+				dash = true; /* '_', '@', '-' and the rest */
+			}
+			continue;
+		}
+		if (n + need >= len || n + need > MACHINE_NAME_MAX)
+			break;
+		if (dash)
 			buf[n++] = '-';
+		buf[n++] = c;
+		dash = false;
 	}
+	while (n > 0 && buf[n - 1] == '.')
+		n--;
 	buf[n] = '\0';
-	if (n == 0 || buf[0] == '.')
-		return -EINVAL;
-	if (buf[n - 1] == '.')
-		buf[n - 1] = '-';
-	return 0;
+	return n > 0 ? 0 : -EINVAL;
 }
 
 static void machine_free(struct machine *mc)

@@ -35,9 +35,11 @@ int machined_new(struct event_base *base, bool enabled, struct machined **ret);
  * until the unit of their leader goes (its rule for RegisterMachine). */
 struct machined *machined_free(struct machined *md);
 
-/* The machine name of a service: letters, digits and '-' as they are;
- * '_', '@' and any other byte become '-'; a '.' stays unless it is first,
- * last or after another '.'. Returns -EINVAL if nothing is left. */
+/* The machine name of a service, a valid host name: letters and digits as
+ * they are; a run of '-', '_', '@' (and any other byte) between two of
+ * them becomes one '-', and is dropped at the start or end of a label;
+ * '.' separates labels (empty ones dropped). "debian_os" is "debian-os",
+ * "_web" and "web-" are "web". Returns -EINVAL if nothing is left. */
 int machine_name_from_service(const char *service, char *buf, size_t len);
 
 /*

@@ -11,8 +11,8 @@ What it shows: the nested OS boots to `running` on a pure cgroup2 system
 and its socket-activated lighttpd answers a request made from the test;
 while it runs, machinectl lists it (class container, service nsinetd, the
 tree as root directory, its pid 1 as leader: the daemon's child); after
-`nsinetctl stop` it is gone from machined; the host's cgroup trees are as
-they were.
+`nsinetctl stop` it is gone from machined; with `nsinetd --register=no` the
+next boot is not registered; the host's cgroup trees are as they were.
 
 Heavy (two booted systems): scripts/check.sh runs it in the plain pass
 only (suite `heavy`); test_boot.py checks the sanitized daemon's side of
@@ -142,6 +142,24 @@ def test_boot_registered_on_pure_cgroup2():
         wait_for(lambda: machine_show(b) is None, 30, f"machine {MACHINE} to go from machined")
         log = journal(b)
         assert "not registered" not in log, log[-3000:]
+
+        # nsinetd --register=no: the next boot is not registered.
+        unit = b.run("systemctl", "cat", "nsinetd.service").stdout
+        exec_start = [l for l in unit.splitlines() if l.startswith("ExecStart=")][-1]
+        dropin = os.path.join(b.tree, "etc/systemd/system/nsinetd.service.d")
+        os.makedirs(dropin, exist_ok=True)
+        with open(os.path.join(dropin, "register.conf"), "w") as f:
+            f.write(f"[Service]\nExecStart=\n{exec_start} --register=no\n")
+        b.run("systemctl", "daemon-reload")
+        b.run("systemctl", "restart", "nsinetd.service", timeout=60)
+        r = subprocess.run(["nsenter", f"--net=/run/netns/{b.netns.name}", sys.executable, "-c",
+                            GET], capture_output=True, timeout=120)
+        assert r.returncode == 0 and ANSWER in r.stdout, (r.stdout[-500:], r.stderr[-2000:])
+        r = b.run("nsinetctl", "shell", NAME, "systemctl", "is-system-running", "--wait",
+                  check=False, timeout=90)
+        assert r.stdout.strip() == "running", (r.stdout, r.stderr)
+        assert machine_show(b) is None, machine_show(b)
+        b.run("nsinetctl", "stop", NAME, timeout=60)
     finally:
         b.dispose()
     hierarchies_unchanged(hier_before)
