@@ -11,7 +11,7 @@ What it shows: the nested OS boots to `running` on a pure cgroup2 system
 and its socket-activated lighttpd answers a request made from the test;
 while it runs, machinectl lists it (class container, service nsinetd, the
 tree as root directory, its pid 1 as leader: the daemon's child); after
-`nsinetctl stop` it is gone from machined; with `nsinetd --register=no` the
+`nsinetctl stop` it is gone from machined, also after a re-exec; with `nsinetd --register=no` the
 next boot is not registered; the host's cgroup trees are as they were.
 
 Heavy (two booted systems): scripts/check.sh runs it in the plain pass
@@ -136,6 +136,10 @@ def test_boot_registered_on_pure_cgroup2():
         listed = b.run("machinectl", "list", "--no-legend").stdout
         assert re.search(rf"^{MACHINE}\s+container\s+nsinetd", listed, re.M), listed
         assert f"registered with systemd-machined as machine {MACHINE}" in journal(b)
+
+        # A re-exec keeps it registered, and still unregisters it at the end.
+        b.run("nsinetctl", "daemon-reexec", timeout=60)
+        assert machine_show(b) == m, (machine_show(b), m)
 
         # Stopped: gone from machined.
         b.run("nsinetctl", "stop", NAME, timeout=60)
