@@ -10,7 +10,8 @@ read-only, Ephemeral=yes) on the first request.
 What it shows: the nested OS boots to `running` on a pure cgroup2 system
 and its socket-activated lighttpd answers a request made from the test;
 while it runs, machinectl lists it (class container, service nsinetd, the
-tree as root directory, its pid 1 as leader: the daemon's child); after
+tree as root directory, its pid 1 as leader: the daemon's child), and
+`machinectl shell` runs a command in it; after
 `nsinetctl stop` it is gone from machined, also after a re-exec; with `nsinetd --register=no` the
 next boot is not registered; the host's cgroup trees are as they were.
 
@@ -136,6 +137,11 @@ def test_boot_registered_on_pure_cgroup2():
         listed = b.run("machinectl", "list", "--no-legend").stdout
         assert re.search(rf"^{MACHINE}\s+container\s+nsinetd", listed, re.M), listed
         assert f"registered with systemd-machined as machine {MACHINE}" in journal(b)
+        # machinectl shell reaches the booted OS through machined: its
+        # container manager is nsinetd (nspawn's system says systemd-nspawn).
+        r = b.run("machinectl", "shell", MACHINE, "/bin/cat", "/run/host/container-manager",
+                  check=False, timeout=60)
+        assert r.returncode == 0 and r.stdout.strip() == "nsinetd", (r.stdout, r.stderr)
 
         # A re-exec keeps it registered, and still unregisters it at the end.
         b.run("nsinetctl", "daemon-reexec", timeout=60)
