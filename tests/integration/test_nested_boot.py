@@ -27,7 +27,7 @@ import tempfile
 import time
 
 from nsitest import main, wait_for
-from test_boot import ANSWER, build_tree
+from test_boot import ANSWER, build_tree, cgroup_listing, cgroups_unchanged
 from test_systemd import Booted, cached_tree, hierarchies, hierarchies_unchanged
 NAME = "debian_os"      # the service
 MACHINE = "debian-os"   # its machine name: '_' is not valid in a host name
@@ -86,6 +86,7 @@ def test_boot_registered_on_pure_cgroup2():
     tree = cached_tree()
     os_tree = build_tree()
     hier_before = hierarchies()
+    tops_before = cgroup_listing()
     b = Booted(tempfile.mkdtemp(prefix="nsitest-nested-"))
     try:
         b.install(tree)
@@ -173,6 +174,7 @@ def test_boot_registered_on_pure_cgroup2():
     finally:
         b.dispose()
     hierarchies_unchanged(hier_before)
+    cgroups_unchanged(tops_before)  # and nothing at the top of any hierarchy
 
 
 if __name__ == "__main__":
