@@ -18,13 +18,15 @@ if [ ! -f "$asan/build.ninja" ]; then
 fi
 ninja -C "$asan" >/dev/null || exit 1
 # Unit tests and the integration tests, on the sanitized daemon; not the
-# Debian package, which is built from the sources as in the plain pass.
+# Debian package, which is built from the sources as in the plain pass, nor
+# the heavy suite (test_nested_boot.py: a booted system booting another,
+# whose daemon's side test_boot.py and test_systemd.py also run here).
 # The idle test's 20 freeze/thaw and stop/start cycles take a minute: the
 # sanitized pass runs 5 of each (the same code paths).
 NSINETD_TEST_CYCLES=5 \
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	meson test -C "$asan" --print-errorlogs --num-processes 2 --no-suite package || status=1
+	meson test -C "$asan" --print-errorlogs --num-processes 2 --no-suite package --no-suite heavy || status=1
 
 # One line of its own: "fuzz-config: ok: ..." or "fuzz-config: FAILED: ...".
 scripts/fuzz.sh "${FUZZ_SECONDS:-60}" || status=1

@@ -24,8 +24,9 @@ deb="$build dpkg-dev debhelper lintian"
 # builds its image with umoci from busybox (its libraries copied in, if any);
 # buildah for building images by hand.
 # mmdebstrap and systemd-container: a Debian tree booted by systemd-nspawn
-# with nsinetd installed in it (test_systemd.py), the tree that test_boot.py
-# boots (examples/debian-os/build-tree.sh); nspawn is bench/boot's peer too.
+# with nsinetd installed in it (test_systemd.py, and test_nested_boot.py with
+# machined inside), the tree that test_boot.py boots
+# (examples/debian-os/build-tree.sh); nspawn is bench/boot's peer too.
 # python3-yaml reads the Kubernetes manifests (tests/integration/test_deploy.py).
 check="$deb python3-yaml curl iproute2 lighttpd python3 python3-gunicorn clang-format busybox git
        clang libclang-rt-14-dev systemd prometheus haproxy

@@ -28,6 +28,7 @@
 #include "supervisor/output.h"
 #include "supervisor/agent.h"
 #include "supervisor/watch.h"
+#include "supervisor/machined.h"
 #include "supervisor/reexec.h"
 
 struct options {
@@ -40,6 +41,7 @@ struct options {
 	bool watch;
 	int deserialize; /* --deserialize=FD: a re-exec's state (reexec.h), or -1 */
 	bool check;
+	bool no_register; /* --register=no: nothing goes to systemd-machined */
 };
 
 static void usage(FILE *f)
@@ -58,6 +60,8 @@ static void usage(FILE *f)
 		"                         (and /health/NAME)\n"
 		"      --agent ADDRESS:PORT    answer HAProxy's agent-check there\n"
 		"      --watch            reload when the configuration directory changes\n"
+		"      --register=BOOL    register Boot=yes containers with systemd-machined,\n"
+		"                         where it runs (default yes)\n"
 		"      --check            validate the configuration and exit\n"
 		"  -h, --help             this text\n"
 		"      --version          the version\n"
@@ -78,7 +82,8 @@ static int parse_argv(int argc, char **argv, struct options *o)
 		ARG_AGENT,
 		ARG_WATCH,
 		ARG_STATE_DIR,
-		ARG_DESERIALIZE
+		ARG_DESERIALIZE,
+		ARG_REGISTER
 	};
 	static const struct option longopts[] = {
 	    {"config-dir", required_argument, NULL, 'c'},
@@ -91,6 +96,7 @@ static int parse_argv(int argc, char **argv, struct options *o)
 	    {"watch", no_argument, NULL, ARG_WATCH},
 	    {"state-dir", required_argument, NULL, ARG_STATE_DIR},
 	    {"deserialize", required_argument, NULL, ARG_DESERIALIZE},
+	    {"register", required_argument, NULL, ARG_REGISTER},
 	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, ARG_VERSION},
 	    {0},
@@ -144,6 +150,18 @@ static int parse_argv(int argc, char **argv, struct options *o)
 				return -EINVAL;
 			}
 			o->deserialize = (int)fd;
+			break;
+		}
+		case ARG_REGISTER: {
+			bool b;
+
+			if (parse_boolean(optarg, &b) < 0) {
+				fprintf(stderr,
+					"nsinetd: --register=%s: expected yes or no (a boolean)\n",
+					optarg);
+				return -EINVAL;
+			}
+			o->no_register = !b;
 			break;
 		}
 		case 'h':
@@ -330,6 +348,7 @@ static int run(int argc, char **argv)
 	struct event *sigs[4] = {NULL};
 	const int signums[4] = {SIGTERM, SIGINT, SIGHUP, SIGUSR2};
 	struct manager *m = NULL;
+	struct machined *md = NULL;
 	struct reexec *rx = NULL;
 	struct state st = {0};
 	bool clean_start = false;
@@ -366,6 +385,12 @@ static int run(int argc, char **argv)
 	if (r < 0)
 		goto out;
 	m->reexec = TAKE_PTR(rx);
+	r = machined_new(base, !o.no_register, &md);
+	if (r < 0) {
+		log_errno(LOG_ERR, r, "systemd-machined: out of memory");
+		goto out;
+	}
+	m->machined = md;
 	if (o.deserialize >= 0)
 		reexec_take_listeners(m, &st, clean_start);
 	remove_stale_interfaces(m, &st);
@@ -423,6 +448,7 @@ out:
 	state_done(&st);
 	free(control_path);
 	manager_free(m);
+	machined_free(md); /* after the services, which let go of their machines */
 	for (size_t i = 0; i < ELEMENTSOF(sigs); i++)
 		if (sigs[i])
 			event_free(sigs[i]);

@@ -69,6 +69,9 @@ struct manager {
 	struct image_cache *images; /* STATE/images (image.h), NULL if none */
 	struct metrics *metrics;    /* --metrics (metrics.c), NULL if none */
 	struct reexec *reexec;      /* re-exec in place (reexec.c), NULL if none */
+	/* systemd-machined registration (machined.c), NULL if none; outlives
+	 * the services (main.c frees it after the manager). */
+	struct machined *machined;
 	/* How containers reach the kernel: container_ops_default, or a
 	 * unit test's fake (container.h). */
 	const struct container_ops *container_ops;

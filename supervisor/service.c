@@ -32,6 +32,7 @@
 #include "common/strv.h"
 #include "supervisor/accept.h"
 #include "supervisor/boot.h"
+#include "supervisor/machined.h"
 #include "supervisor/container.h"
 #include "supervisor/fdstore.h"
 #include "supervisor/event-util.h"
@@ -488,6 +489,7 @@ static int boot_prepare(struct service *s, struct service_spec *sp)
 		return log_errno(LOG_ERR, r, "%s: Boot=yes", name(s));
 	spec->envp = sp->env;
 	spec->boot = true;
+	s->boot_uuid = uuid;
 	return 0;
 }
 
@@ -873,6 +875,13 @@ static void single_exec_cb(struct container *c, int r, const struct activator_fa
 			 (int)container_pid(c), s->released ? "release" : "clone",
 			 (double)took / 1000.0,
 			 s->ready.notify && !s->ready.ready ? ", waiting for READY=1" : "");
+		if (s->cfg->container.boot) {
+			/* Registered as it boots, as nspawn does. */
+			s->machine = machined_unregister(s->machine);
+			s->machine =
+			    machined_register(s->manager->machined, name(s), s->boot_uuid,
+					      container_pid(c), s->cfg->container.directory);
+		}
 		if (readiness_exec(s) && s->state == SERVICE_STARTING)
 			(void)service_set_state(s, SERVICE_RUNNING, "started");
 		return;
@@ -954,6 +963,7 @@ static void single_exit_cb(struct container *c, int r, int status, void *userdat
 	 * still known. */
 	readiness_exit(s);
 	s->container = container_free(c);
+	s->machine = machined_unregister(s->machine);
 	event_del(s->idle_timer);
 	network_stop(s);
 	/* Its last lines are logged before its end. */
@@ -1338,6 +1348,8 @@ int service_adopt_container(struct service *s, const struct service_adoption *a)
 		log_errno(LOG_WARNING, r, "%s: cannot take over the output of pid %d", name(s),
 			  (int)a->pid);
 	s->container = c;
+	if (s->cfg->container.boot)
+		s->machine = machined_adopt(m->machined, name(s));
 	s->started_at = a->started_at;
 	s->idle_since = a->idle_since;
 	s->cpu_checked_at = now_usec();
@@ -1371,6 +1383,7 @@ static int single_init(struct service *s)
 static void single_done(struct service *s)
 {
 	s->container = container_free(s->container);
+	s->machine = machined_unregister(s->machine);
 	readiness_done(s);
 	if (s->park_event)
 		event_free(s->park_event);

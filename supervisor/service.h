@@ -34,6 +34,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <systemd/sd-id128.h>
 #include <time.h>
 
 #include "activator/activator.h"
@@ -221,6 +222,10 @@ struct service {
 	bool rlimit_warned;
 	bool cgroup_warned;
 	bool boot_warned; /* Boot=yes: the socket units' check was logged */
+	/* Boot=yes: the running container's container_uuid (its machine id),
+	 * and its registration with systemd-machined (machined.h), if any. */
+	sd_id128_t boot_uuid;
+	struct machine *machine;
 	/* Accept=yes: the mode's state (accept.c). */
 	struct accept *accept;
 	/* Network=: the shared namespace, the veth pair (network.c). */

@@ -11,8 +11,9 @@ cache=${1:-/var/cache/nsinetd-test}
 tree=$cache/debian-systemd
 # systemd as pid 1 and what nsinetd links with; no procps, on purpose:
 # the unit must work without /bin/kill. libasan and libubsan: make check
-# installs its sanitized build too.
-pkgs=systemd,systemd-sysv,dbus,libevent-2.1-7,libsystemd0,libcap2,libseccomp2,libinih1,libmnl0,libasan8,libubsan1
+# installs its sanitized build too. systemd-container: systemd-machined
+# and machinectl, for the Boot=yes registration test.
+pkgs=systemd,systemd-sysv,dbus,systemd-container,libevent-2.1-7,libsystemd0,libcap2,libseccomp2,libinih1,libmnl0,libasan8,libubsan1
 want="bookworm minbase $pkgs"
 
 if [ -d "$tree" ] && [ "$(cat "$tree.stamp" 2>/dev/null)" = "$want" ]; then

@@ -237,6 +237,8 @@ def test_socket_mode_and_owner_exact():
 def test_bad_command_line():
     p = subprocess.run([NSINETD, "--log-level", "loud"], capture_output=True, text=True, timeout=60)
     assert p.returncode != 0 and "invalid log level 'loud'" in p.stderr, p.stderr
+    p = subprocess.run([NSINETD, "--register=maybe"], capture_output=True, text=True, timeout=60)
+    assert p.returncode != 0 and "--register=maybe: expected yes or no" in p.stderr, p.stderr
     p = subprocess.run([NSINETD, "--check", "--config-dir", "/nonexistent-nsitest"],
                        capture_output=True, text=True, timeout=60)
     assert p.returncode != 0 and "/nonexistent-nsitest" in p.stderr, p.stderr

@@ -80,6 +80,20 @@ def listing(mnt):
     return sorted(e for e in os.listdir(mnt) if os.path.isdir(os.path.join(mnt, e)))
 
 
+def hierarchies():
+    """Our cgroup's subdirectories in each hierarchy nspawn writes to."""
+    return {m: listing(m + own_cgroup(m).rstrip("/")) for m in named_hierarchies()}
+
+
+def hierarchies_unchanged(before):
+    """Cgroups of daemons of other tests running at the same time
+    (nsinetd-PID) may come and go; nothing else may."""
+    after = hierarchies()
+    for m, was in before.items():
+        new = [e for e in set(after[m]) - set(was) if not re.fullmatch(r"nsinetd-\d+", e)]
+        assert not new, f"{m}: cgroups left by the booted system: {new}"
+
+
 def rmtree_cgroup(path):
     for _ in range(200):
         if not os.path.exists(path):
@@ -98,6 +112,7 @@ class Booted:
 
     def __init__(self, tmp):
         self.tmp = tmp
+        self.nspawn_run = os.path.exists("/run/systemd/nspawn")
         self.tree = os.path.join(tmp, "tree")
         self.share = os.path.join(tmp, "share")
         os.mkdir(self.share)
@@ -128,7 +143,9 @@ class Booted:
             with open(os.path.join(cg, "cgroup.procs"), "w") as f:
                 f.write("0")
 
-    def boot(self):
+    def boot(self, extra=(), env=None):
+        """extra: more nspawn options; env: nspawn's environment (e.g.
+        SYSTEMD_NSPAWN_UNIFIED_HIERARCHY=1 for a pure cgroup2 inside)."""
         for mnt in named_hierarchies():
             cg = os.path.join(mnt + own_cgroup(mnt).rstrip("/"), f"nsitest-nspawn-{os.getpid()}")
             os.mkdir(cg)
@@ -141,9 +158,9 @@ class Booted:
              f"--bind={self.share}:/srv/t", "--console=passive",
              # nspawn keeps CAP_NET_ADMIN only with a private network of
              # its making; a sandbox's loopback needs it (docs/deploy.md).
-             "--capability=CAP_NET_ADMIN"],
+             "--capability=CAP_NET_ADMIN", *extra],
             stdin=subprocess.DEVNULL, stdout=self.logf, stderr=subprocess.STDOUT,
-            preexec_fn=self._enter_cgroups)
+            preexec_fn=self._enter_cgroups, env=env)
         self.leader = wait_for(self._leader, 30, "nspawn's container to start")
         wait_for(lambda: self.run("systemctl", "is-system-running", check=False).stdout.strip()
                  in ("running", "degraded"), 60, "the container's systemd to finish booting")
@@ -200,6 +217,18 @@ class Booted:
                 self.logf.close()
             assert not left, f"cgroups left behind: {left}"
 
+    def dispose(self):
+        """close(), then the copy goes, and nspawn's /run/systemd/nspawn
+        if it made it."""
+        try:
+            self.close()
+        finally:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+            if not self.nspawn_run:
+                for d in ("/run/systemd/nspawn/propagate", "/run/systemd/nspawn/locks",
+                          "/run/systemd/nspawn"):
+                    shutil.rmtree(d, ignore_errors=True)
+
 
 def cached_tree():
     if not shutil.which("systemd-nspawn"):
@@ -216,10 +245,8 @@ def cached_tree():
 
 def test_installed_unit_under_systemd():
     tree = cached_tree()
-    hier_before = {m: listing(m + own_cgroup(m).rstrip("/")) for m in named_hierarchies()}
-    nspawn_run = os.path.exists("/run/systemd/nspawn")
-    tmp = tempfile.mkdtemp(prefix="nsitest-systemd-")
-    b = Booted(tmp)
+    hier_before = hierarchies()
+    b = Booted(tempfile.mkdtemp(prefix="nsitest-systemd-"))
     try:
         b.install(tree)
         b.boot()
@@ -272,20 +299,8 @@ def test_installed_unit_under_systemd():
         procs = b.run("sh", "-c", "cat /proc/[0-9]*/comm").stdout.split()
         assert not [p for p in procs if p.startswith("nsinetd")], procs
     finally:
-        try:
-            b.close()
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
-            if not nspawn_run:
-                for d in ("/run/systemd/nspawn/propagate", "/run/systemd/nspawn/locks",
-                          "/run/systemd/nspawn"):
-                    shutil.rmtree(d, ignore_errors=True)
-    # Cgroups of daemons of other tests running at the same time
-    # (nsinetd-PID) may come and go; nothing else may.
-    hier_after = {m: listing(m + own_cgroup(m).rstrip("/")) for m in named_hierarchies()}
-    for m, before in hier_before.items():
-        new = [e for e in set(hier_after[m]) - set(before) if not re.fullmatch(r"nsinetd-\d+", e)]
-        assert not new, f"{m}: cgroups left by the booted system: {new}"
+        b.dispose()
+    hierarchies_unchanged(hier_before)
 
 if __name__ == "__main__":
     main([test_installed_unit_under_systemd])
