@@ -90,6 +90,7 @@ struct manager {
 	int netns_spare[NETNS_SPARES];
 	size_t n_netns_spare;
 	struct event *netns_refill;
+	bool netns_spares_off; /* making one failed for want of privilege */
 };
 
 /* Appends fd, with name (taken; NULL for none), to the inherited sockets.

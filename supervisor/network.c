@@ -186,8 +186,11 @@ static void spares_refill_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	r = netns_new_empty(&ns);
 	if (r < 0) {
-		/* Starts make their own, as without spares. */
+		/* Starts make their own, as without spares; a daemon without
+		 * the privilege (rootless) stops trying. */
 		log_errno(LOG_DEBUG, r, "cannot make a spare network namespace");
+		if (r == -EPERM)
+			m->netns_spares_off = true;
 		return;
 	}
 	m->netns_spare[m->n_netns_spare++] = ns;
@@ -200,7 +203,7 @@ static int spare_take(struct manager *m)
 {
 	int ns = -1;
 
-	if (!m->base)
+	if (!m->base || m->netns_spares_off)
 		return -1;
 	if (!m->netns_refill) {
 		m->netns_refill = event_new(m->base, -1, 0, spares_refill_cb, m);

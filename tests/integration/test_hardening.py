@@ -610,6 +610,9 @@ def test_rootless():
         # none the daemon may create).
         log = d.log()
         assert "cannot create cgroup" in log or "without a cgroup" in log, log
+        # No spare network namespace without the privilege: tried once only.
+        assert probe_stream(("127.0.0.1", port))["pid"] == 2
+        assert d.log().count("cannot make a spare network namespace") == 1, d.log()
         assert d.stop() == 0
 
 
