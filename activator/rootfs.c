@@ -514,9 +514,11 @@ static struct submounts *root_submounts(const char *root)
 	info = open("/proc/self/mountinfo", O_RDONLY | O_CLOEXEC);
 	if (info < 0)
 		return NULL;
-	s = calloc(1, sizeof(*s) + MOUNTINFO_SIZE_MAX + 1);
+	/* Not calloc(): only what is read is ever looked at. */
+	s = malloc(sizeof(*s) + MOUNTINFO_SIZE_MAX + 1);
 	if (!s)
 		return NULL;
+	s->n = 0;
 	while ((n = read(info, s->buf + len, MOUNTINFO_SIZE_MAX - len)) > 0)
 		len += (size_t)n;
 	if (n < 0 || len == MOUNTINFO_SIZE_MAX)
