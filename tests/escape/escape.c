@@ -63,6 +63,9 @@
 #include <sys/uio.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <unistd.h>
 
@@ -354,6 +357,46 @@ static enum result raw_socket(const char *arg)
 	/* EAFNOSUPPORT: a kernel without AF_PACKET, refused all the same. */
 	STEP(refusal(fd, "socket(AF_PACKET, SOCK_RAW)", EPERM, EAFNOSUPPORT));
 	return say(BLOCKED, "raw and packet sockets: EPERM (no CAP_NET_RAW)");
+}
+
+/* RTM_NEWLINK taking lo down in the container's own network namespace
+ * (a spare the daemon made ahead, or the clone's): the namespace belongs
+ * to the initial user namespace, so not even the container's root may
+ * configure it. The kernel's answer comes as an NLMSG_ERROR. */
+static enum result configure_network(const char *arg)
+{
+	struct {
+		struct nlmsghdr nh;
+		struct ifinfomsg ifi;
+	} req = {
+	    .nh = {.nlmsg_len = sizeof(req),
+		   .nlmsg_type = RTM_NEWLINK,
+		   .nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK,
+		   .nlmsg_seq = 1},
+	    .ifi = {.ifi_family = AF_UNSPEC, .ifi_index = 1, .ifi_flags = 0, .ifi_change = IFF_UP},
+	};
+	union {
+		struct nlmsghdr nh;
+		char buf[512];
+	} ans;
+	struct nlmsgerr *e;
+	ssize_t n;
+	int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+
+	if (fd < 0)
+		return say(WRONG, "socket(AF_NETLINK): %s", strerrorname_np(errno));
+	if (send(fd, &req, sizeof(req), 0) < 0 || (n = recv(fd, &ans, sizeof(ans), 0)) < 0) {
+		int err = errno;
+
+		close(fd);
+		return say(WRONG, "netlink: %s", strerrorname_np(err));
+	}
+	close(fd);
+	if ((size_t)n < NLMSG_LENGTH(sizeof(*e)) || ans.nh.nlmsg_type != NLMSG_ERROR)
+		return say(WRONG, "netlink: no error message in the answer");
+	e = NLMSG_DATA(&ans.nh);
+	errno = -e->error;
+	return refusal(e->error == 0 ? 0 : -1, "RTM_NEWLINK lo down", EPERM, 0);
 }
 
 static enum result use_bpf(const char *arg)
@@ -892,6 +935,7 @@ static const struct attempt {
     {"unshare", do_unshare, NULL},
     {"load a kernel module", load_module, NULL},
     {"open a raw socket", raw_socket, NULL},
+    {"configure the network (lo down)", configure_network, NULL},
     {"ptrace another process", do_ptrace, NULL},
     {"read /proc/kcore", read_kcore, NULL},
     {"write to the read-only root", write_root, NULL},

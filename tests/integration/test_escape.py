@@ -145,8 +145,15 @@ def run_sandbox(sb, root_socket):
         os.chmod(rw_host, 0o777)
         d.write("escape", escape_conf(port, sb, suid, rw_host, root_socket, rootfs))
         d.start()
-        with connect(("127.0.0.1", port), timeout=60) as s:
-            data = recv_all(s).decode()
+        # Twice: the second container (sandbox) gets a network namespace
+        # the daemon made ahead (network.c's spares), the first the clone's;
+        # the second run is the one judged, the first must answer too.
+        for _ in range(2):
+            with connect(("127.0.0.1", port), timeout=60) as s:
+                data = recv_all(s).decode()
+            if not sb.accept:
+                d.ctl("stop", "escape")
+                d.wait_state("escape", "stopped")
         assert d.stop() == 0
         rows = [tuple(l.split("\t", 2)) for l in data.splitlines() if l]
         if not rows:
