@@ -493,17 +493,14 @@ static bool below_api_dir(const char *rel)
 	return false;
 }
 
-static struct submounts *root_submounts(const char *root)
+static struct submounts *root_submounts(int root_fd)
 {
-	_cleanup_close_ int root_fd = -1, info = -1;
+	_cleanup_close_ int info = -1;
 	_cleanup_free_ struct submounts *s = NULL;
 	char self[64], canon[PATH_MAX];
 	size_t len = 0, clen;
 	ssize_t n;
 
-	root_fd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (root_fd < 0)
-		return NULL;
 	snprintf(self, sizeof(self), "/proc/self/fd/%d", root_fd);
 	n = readlink(self, canon, sizeof(canon) - 1);
 	if (n <= 0 || canon[0] != '/')
@@ -555,13 +552,8 @@ static struct submounts *root_submounts(const char *root)
 
 /* Each kept mount, with what is mounted below it, cloned onto its place;
  * one below another kept one came along with it. */
-static int submounts_attach(struct activator_ctx *c, const struct submounts *s)
+static int submounts_attach(struct activator_ctx *c, int root_fd, const struct submounts *s)
 {
-	const char *root = c->spec->root_directory ? c->spec->root_directory : "/";
-	_cleanup_close_ int root_fd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
-
-	if (root_fd < 0)
-		return -errno;
 	for (size_t i = 0; i < s->n; i++) {
 		_cleanup_close_ int src = -1;
 		bool covered = false;
@@ -597,23 +589,28 @@ int rootfs_bind_root(struct activator_ctx *c)
 	const struct activator_spec *spec = c->spec;
 	const char *root = spec->root_directory ? spec->root_directory : "/";
 	_cleanup_free_ struct submounts *subs = NULL;
-	_cleanup_close_ int tree = -1;
+	_cleanup_close_ int host_root = -1, tree = -1;
 	int fd, r;
 
 	c->what = root;
+	host_root = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (host_root < 0)
+		return -errno;
 	/* An idmapped root and the lower layer of an overlay take the whole
 	 * tree at once, as does a host with more mounts than we list. */
 	if (!spec->idmap_root && !spec->ephemeral)
-		subs = root_submounts(root);
-	tree = open_tree(AT_FDCWD, root,
-			 OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (subs ? 0 : AT_RECURSIVE));
+		subs = root_submounts(host_root);
+	tree = open_tree(host_root, "",
+			 OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH |
+			     (subs ? 0 : AT_RECURSIVE));
 	/* EINVAL: the mounts below are locked to it (a daemon without
 	 * privilege made the mount namespace in a user namespace of its
 	 * own); they come along, and are unmounted where allowed. */
 	if (tree < 0 && errno == EINVAL && subs) {
 		free(TAKE_PTR(subs));
 		tree =
-		    open_tree(AT_FDCWD, root, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
+		    open_tree(host_root, "",
+			      OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH | AT_RECURSIVE);
 	}
 	if (tree < 0)
 		return -errno;
@@ -634,7 +631,7 @@ int rootfs_bind_root(struct activator_ctx *c)
 		return -errno;
 	c->root_fd = fd;
 	if (subs) {
-		r = submounts_attach(c, subs);
+		r = submounts_attach(c, host_root, subs);
 		if (r < 0)
 			return r;
 	}

@@ -20,7 +20,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import nsitest  # noqa: E402
-from nsitest import Daemon, free_port, wait_for  # noqa: E402
+from nsitest import Daemon, fd_count_settled, free_port, wait_for  # noqa: E402
 from test_accept import shell_conf  # noqa: E402
 from test_services import example_conf  # noqa: E402
 
@@ -72,17 +72,9 @@ def daemon_usage(pid):
 
 def settled_usage(d):
     """RSS (KiB) and fds once no control client or sandbox is left over
-    (the fd count is stable for 0.3 s), bounded by 10 s; no load."""
-    last, since = None, time.monotonic()
-    end = time.monotonic() + 10
-    while time.monotonic() < end:
-        now = daemon_usage(d.proc.pid)
-        if now[1] != (last or (None, None))[1]:
-            last, since = now, time.monotonic()
-        elif time.monotonic() - since >= 0.3:
-            return now
-        time.sleep(0.05)
-    return daemon_usage(d.proc.pid)
+    (nsitest.fd_count_settled()); no load."""
+    fds = fd_count_settled(d.proc.pid)
+    return daemon_usage(d.proc.pid)[0], fds
 
 
 def leftovers(d, daemon_pid):

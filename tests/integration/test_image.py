@@ -71,6 +71,12 @@ def run(*args):
     return r.stdout
 
 
+def archive(layout, dest):
+    """The layout's image (tag 1) copied by skopeo to dest, an
+    "oci-archive:PATH:TAG" or "docker-archive:PATH:NAME:TAG"."""
+    run("skopeo", "copy", "--quiet", "--insecure-policy", f"oci:{layout}:1", dest)
+
+
 def make_image(top, name="img", tag="1", passwd=None, greeting=GREETING, user="web"):
     """An OCI layout top/name with tag; passwd: a callable that makes the
     tree's etc/passwd (default: a plain file with root and web)."""
@@ -149,10 +155,8 @@ def test_layout_and_archives_serve_the_image_command():
         layout = make_image(d.tmp)
         dock = os.path.join(d.tmp, "img-docker.tar")
         ociar = os.path.join(d.tmp, "img-oci.tar")
-        run("skopeo", "copy", "--quiet", "--insecure-policy", f"oci:{layout}:1",
-            f"docker-archive:{dock}:example/img:1")
-        run("skopeo", "copy", "--quiet", "--insecure-policy", f"oci:{layout}:1",
-            f"oci-archive:{ociar}:v1")
+        archive(layout, f"docker-archive:{dock}:example/img:1")
+        archive(layout, f"oci-archive:{ociar}:v1")
         d.write("layout", image_conf(ports[0], f"{layout}:1"))
         d.write("docker", image_conf(ports[1], f"docker-archive:{dock}"))
         # Keys of the file override the image's.
@@ -186,8 +190,7 @@ def test_connections_wait_for_the_image():
     with images_daemon({}) as d:
         layout = make_image(d.tmp)
         real = os.path.join(d.tmp, "real.tar")
-        run("skopeo", "copy", "--quiet", "--insecure-policy", f"oci:{layout}:1",
-            f"oci-archive:{real}:v")
+        archive(layout, f"oci-archive:{real}:v")
         fifo = os.path.join(d.tmp, "web.tar")
         os.mkfifo(fifo, 0o600)
         d.write("web", image_conf(port, f"oci-archive:{fifo}:v"))
@@ -245,8 +248,7 @@ def test_corrupt_archive_is_refused_and_others_keep_serving():
     with images_daemon({}) as d:
         layout = make_image(d.tmp)
         tar = os.path.join(d.tmp, "whole.tar")
-        run("skopeo", "copy", "--quiet", "--insecure-policy", f"oci:{layout}:1",
-            f"docker-archive:{tar}:example/img:1")
+        archive(layout, f"docker-archive:{tar}:example/img:1")
         cut = os.path.join(d.tmp, "cut.tar")
         with open(tar, "rb") as f, open(cut, "wb") as g:
             g.write(f.read(5000))
@@ -368,8 +370,7 @@ def serve_image(top):
     run("umoci", "config", "--image", f"{layout}:1", "--config.entrypoint", "/bin/serve",
         "--clear=config.cmd")
     arch = os.path.join(top, "web.tar")
-    run("skopeo", "copy", "--quiet", "--insecure-policy", f"oci:{layout}:1",
-        f"oci-archive:{arch}:v")
+    archive(layout, f"oci-archive:{arch}:v")
     return layout, arch
 
 
@@ -390,8 +391,7 @@ def test_reload_old_container_serves_while_the_new_image_is_made_ready():
 
         run("umoci", "config", "--image", f"{layout}:1", "--config.env", "GREETING=two")
         arch2 = os.path.join(d.tmp, "web2.tar")
-        run("skopeo", "copy", "--quiet", "--insecure-policy", f"oci:{layout}:1",
-            f"oci-archive:{arch2}:v")
+        archive(layout, f"oci-archive:{arch2}:v")
         os.unlink(arch)
         os.mkfifo(arch, 0o600)
         rep = d.ctl("reload")
@@ -453,8 +453,7 @@ def test_reload_with_a_corrupt_new_archive_keeps_the_old_version():
         # A good new archive: the next reload tries again, and switches.
         run("umoci", "config", "--image", f"{layout}:1", "--config.env", "GREETING=two")
         tmp = os.path.join(d.tmp, "web2.tar")
-        run("skopeo", "copy", "--quiet", "--insecure-policy", f"oci:{layout}:1",
-            f"oci-archive:{tmp}:v")
+        archive(layout, f"oci-archive:{tmp}:v")
         os.rename(tmp, arch)
         rep = d.ctl("reload")
         assert rep.get("Changed") == ["web"], rep
