@@ -15,8 +15,8 @@ import threading
 import time
 
 import nsitest
-from nsitest import (BUILD, Daemon, SkipTest, connect, fd_links, free_port, http_get, main,
-                     recv_all, wait_for)
+from nsitest import (BUILD, Daemon, SkipTest, connect, fd_count_settled, fd_links, free_port,
+                     http_get, main, recv_all, wait_for)
 from test_accept import settled, shell_conf
 from test_network import (SERVER_PORT, V4_CT, V4_HOST, Netns, ask, daemon_netns_fds,
                           netcheck_conf, sock_path)
@@ -290,7 +290,8 @@ def test_failed_exec_leaves_the_daemon_running():
         with d:
             assert echo(acc, "one") == b"got one\n"
             settled(d, "acc")
-            fds = fd_count(d.proc.pid)
+            # Settled: the spare network namespaces are made meanwhile.
+            fds = fd_count_settled(d.proc.pid)
             os.unlink(copy)
             r = d.ctl_run("daemon-reexec")
             assert r.returncode == 1, (r.returncode, r.stdout, r.stderr)
@@ -504,7 +505,7 @@ def test_no_fd_leak_over_ten_reexecs():
     with lighttpd_running() as (d, web, acc, pid):
         assert echo(acc, "a") == b"got a\n"
         settled(d, "acc")
-        before = fd_count(d.proc.pid)
+        before = fd_count_settled(d.proc.pid)
         for i in range(10):
             assert reexec(d) == i + 1
         assert http_get("127.0.0.1", web)[0] == 200
