@@ -28,8 +28,11 @@ struct activator_record {
 
 struct activator_ctx {
 	const struct activator_spec *spec;
-	int sync_fd;        /* the child's end; moved above 3+n in STEP_FDS */
-	int root_fd;        /* O_PATH of the new root assembled on the staging dir */
+	int sync_fd; /* the child's end; moved above 3+n in STEP_FDS */
+	int root_fd; /* O_PATH of the new root assembled on the staging dir */
+	/* spec->mount_template_fd: still in the daemon's mount namespace,
+	 * the root a detached tree (rootfs_bind_root() may give this up). */
+	bool in_template;
 	const char *what;   /* the path the current step works on, for its record */
 	char what_buf[256]; /* for a what that has to be formatted */
 
@@ -82,6 +85,8 @@ int rootfs_dev(struct activator_ctx *c);
 int rootfs_tmpfs(struct activator_ctx *c);
 int rootfs_binds(struct activator_ctx *c);
 int rootfs_pivot(struct activator_ctx *c);
+/* nsinetd-init --mount-template (activator_mount_template_new()). */
+int rootfs_template_make(void);
 /* rootfs.c's helpers, for boot.c: paths resolved inside the root dir_fd. */
 int rootfs_open(int dir_fd, const char *path, int flags);
 int rootfs_mkdir_p(int dir_fd, const char *path, bool leaf_is_file);

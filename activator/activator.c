@@ -9,6 +9,7 @@
 #include "activator.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/close_range.h>
@@ -134,6 +135,8 @@ static int spec_validate(const struct activator_spec *spec)
 	/* Joining a namespace and creating one exclude each other. */
 	if (spec->netns_fd >= 0 && (spec->namespaces & CLONE_NEWNET))
 		return -EINVAL;
+	if (spec->mount_template_fd >= 0 && !spec->enter && !(spec->namespaces & CLONE_NEWNS))
+		return -EINVAL;
 	/* Without its own UTS namespace the child would rename the host. */
 	if (spec->hostname &&
 	    (!(spec->namespaces & CLONE_NEWUTS) || strlen(spec->hostname) > HOST_NAME_MAX))
@@ -189,7 +192,7 @@ static int spec_validate(const struct activator_spec *spec)
 
 /* The helper's fds, in the order wire.h lays them out from 0: stdio (-1 =
  * /dev/null), the sync socket, spec->fds[], then the optional ones. */
-#define SPAWN_FDS_MAX (3 + 1 + ACTIVATOR_FDS_MAX + 5)
+#define SPAWN_FDS_MAX (3 + 1 + ACTIVATOR_FDS_MAX + 6)
 
 /*
  * What the clone's child needs, all of it prepared by the parent: the child
@@ -215,6 +218,7 @@ struct spawn_child {
 
 static char *const init_argv[] = {"nsinetd-init", NULL};
 static char *const hold_argv[] = {"nsinetd-init", "--hold", NULL};
+static char *const template_argv[] = {"nsinetd-init", "--mount-template", NULL};
 /* The helper starts with an empty environment: not the daemon's. */
 static char *const empty_envp[] = {NULL};
 
@@ -515,6 +519,8 @@ int activator_spawn(const struct activator_spec *spec, struct activator_child *r
 			attached[n_attached++] = spec->enter_pidfd;
 		if (spec->enter && spec->enter_pause_fd >= 0)
 			attached[n_attached++] = spec->enter_pause_fd;
+		if (!spec->enter && spec->mount_template_fd >= 0)
+			attached[n_attached++] = spec->mount_template_fd;
 	}
 
 	/* SOCK_SEQPACKET: the spec arrives as one message, the child's
@@ -583,6 +589,8 @@ int activator_spawn(const struct activator_spec *spec, struct activator_child *r
 			sc->src[sc->n_src++] = spec->enter_pidfd;
 		if (spec->enter && spec->enter_pause_fd >= 0)
 			sc->src[sc->n_src++] = spec->enter_pause_fd;
+		if (!spec->enter && spec->mount_template_fd >= 0)
+			sc->src[sc->n_src++] = spec->mount_template_fd;
 	}
 	/* Entering makes no namespace: nsinetd-init joins the container's. */
 	if (!spec->enter && (spec->namespaces & CLONE_NEWUSER)) {
@@ -591,7 +599,13 @@ int activator_spawn(const struct activator_spec *spec, struct activator_child *r
 		snprintf(sc->gid_map, sizeof(sc->gid_map), "0 %u 1\n", (unsigned)getegid());
 	}
 
-	pid = spawn_helper(spec->enter ? 0 : spec->namespaces, spec->cgroup_fd, sc, &pidfd);
+	/* With a mount template nsinetd-init makes its mount namespace
+	 * itself, as a copy of the template's, once the root is assembled. */
+	pid =
+	    spawn_helper(spec->enter                    ? 0
+			 : spec->mount_template_fd >= 0 ? spec->namespaces & ~(uint64_t)CLONE_NEWNS
+							: spec->namespaces,
+			 spec->cgroup_fd, sc, &pidfd);
 	/* Our copies of the child's end must go, or we would never see EOF:
 	 * dup3() onto an open slot cannot fail but for EINTR/EBUSY races that
 	 * a single-threaded caller does not have. */
@@ -655,46 +669,23 @@ int activator_reserve_slot(int *ret_fd)
 	return 0;
 }
 
-int activator_userns_new(int init_fd, uid_t shift, uid_t range, int *ret_fd)
+/* The end of a "--hold"-style helper (pid, pidfd) that holds a namespace:
+ * with r >= 0, its namespace ns as an fd in *ret_fd; then EOF on *hold_fd
+ * lets it exit (killed if r < 0) and it is reaped. Returns r or the open's
+ * error. */
+static int holder_end(pid_t pid, int pidfd, int *hold_fd, int r, const char *ns, int *ret_fd)
 {
-	_cleanup_close_ int pidfd = -1, hold_r = -1, hold_w = -1, fd = -1;
-	struct spawn_child sc = {.init_fd = init_fd, .argv = hold_argv};
-	char path[64], map[64];
+	_cleanup_close_ int fd = -1;
+	char path[64];
 	siginfo_t si;
-	int p[2], r;
-	pid_t pid;
 
-	if (init_fd < 0 || range == 0 || !ret_fd)
-		return -EINVAL;
-	if (pipe2(p, O_CLOEXEC) < 0)
-		return -errno;
-	hold_r = p[0];
-	hold_w = p[1];
-	/* stdio /dev/null, the pipe at 3: "--hold" reads it until EOF. */
-	sc.src[0] = sc.src[1] = sc.src[2] = -1;
-	sc.src[3] = hold_r;
-	sc.n_src = 4;
-	sc.report_fd = hold_w; /* nothing reads it: a failure shows as an exit */
-	pid = spawn_helper(CLONE_NEWUSER, -1, &sc, &pidfd);
-	if (pid < 0)
-		return pid;
-	hold_r = safe_close(hold_r);
-
-	snprintf(map, sizeof(map), "0 %u %u\n", (unsigned)shift, (unsigned)range);
-	snprintf(path, sizeof(path), "/proc/%d/uid_map", (int)pid);
-	r = write_file_at(path, map);
 	if (r >= 0) {
-		snprintf(path, sizeof(path), "/proc/%d/gid_map", (int)pid);
-		r = write_file_at(path, map);
-	}
-	if (r >= 0) {
-		snprintf(path, sizeof(path), "/proc/%d/ns/user", (int)pid);
+		snprintf(path, sizeof(path), "/proc/%d/ns/%s", (int)pid, ns);
 		fd = open(path, O_RDONLY | O_CLOEXEC);
 		if (fd < 0)
 			r = -errno;
 	}
-	/* EOF on its pipe: the holder exits. */
-	hold_w = safe_close(hold_w);
+	*hold_fd = safe_close(*hold_fd);
 	if (r < 0)
 		(void)syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
 	while (waitid(P_PIDFD, (id_t)pidfd, &si, WEXITED) < 0 && errno == EINTR)
@@ -704,6 +695,88 @@ int activator_userns_new(int init_fd, uid_t shift, uid_t range, int *ret_fd)
 	*ret_fd = TAKE_FD(fd);
 	return 0;
 }
+
+/* Starts nsinetd-init with argv in the new namespaces of flags, holding
+ * them: stdio /dev/null, one end of a socketpair at 3 (the helper's report
+ * on it too), the other end in *ret_ours, which the helper reads until EOF
+ * ("--hold"). Its pid, or a negative errno. */
+static pid_t holder_start(uint64_t flags, int init_fd, char *const *argv, int *ret_pidfd,
+			  int *ret_ours)
+{
+	struct spawn_child sc = {.init_fd = init_fd, .argv = argv};
+	int sv[2];
+	pid_t pid;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+		return -errno;
+	sc.src[0] = sc.src[1] = sc.src[2] = -1;
+	sc.src[3] = sv[1];
+	sc.n_src = 4;
+	sc.report_fd = sv[1];
+	pid = spawn_helper(flags, -1, &sc, ret_pidfd);
+	safe_close(sv[1]);
+	if (pid < 0) {
+		safe_close(sv[0]);
+		return pid;
+	}
+	*ret_ours = sv[0];
+	return pid;
+}
+
+int activator_userns_new(int init_fd, uid_t shift, uid_t range, int *ret_fd)
+{
+	_cleanup_close_ int pidfd = -1, ours = -1;
+	char path[64], map[64];
+	int r;
+	pid_t pid;
+
+	if (init_fd < 0 || range == 0 || !ret_fd)
+		return -EINVAL;
+	pid = holder_start(CLONE_NEWUSER, init_fd, hold_argv, &pidfd, &ours);
+	if (pid < 0)
+		return pid;
+	snprintf(map, sizeof(map), "0 %u %u\n", (unsigned)shift, (unsigned)range);
+	snprintf(path, sizeof(path), "/proc/%d/uid_map", (int)pid);
+	r = write_file_at(path, map);
+	if (r >= 0) {
+		snprintf(path, sizeof(path), "/proc/%d/gid_map", (int)pid);
+		r = write_file_at(path, map);
+	}
+	return holder_end(pid, pidfd, &ours, r, "user", ret_fd);
+}
+
+/* "--mount-template" says with one byte on fd 3 that the template is ready
+ * ('1') or why it cannot be (an errno), then holds it. */
+int activator_mount_template_new(int init_fd, int *ret_fd)
+{
+	_cleanup_close_ int pidfd = -1, ours = -1;
+	struct pollfd pfd;
+	char b = 0;
+	int r;
+	pid_t pid;
+
+	if (init_fd < 0 || !ret_fd)
+		return -EINVAL;
+	pid = holder_start(CLONE_NEWNS, init_fd, template_argv, &pidfd, &ours);
+	if (pid < 0)
+		return pid;
+
+	/* Bounded: a helper that hangs costs the daemon's start 5 s, no more. */
+	pfd = (struct pollfd){.fd = ours, .events = POLLIN};
+	do
+		r = poll(&pfd, 1, 5000);
+	while (r < 0 && errno == EINTR);
+	if (r == 0)
+		r = -ETIMEDOUT;
+	else if (r > 0)
+		r = read(ours, &b, 1) == 1 ? 0 : -EIO;
+	else
+		r = -errno;
+	if (r == 0 && b != '1')
+		r = b > 0 && b < 127 ? -(int)b : -EIO;
+	return holder_end(pid, pidfd, &ours, r, "mnt", ret_fd);
+}
+
 /* A failure record of n bytes: its step and path in *ret (may be NULL),
  * its negative errno returned. */
 static int record_parse(const struct activator_record *rec, size_t n, struct activator_failure *ret)

@@ -190,6 +190,16 @@ struct activator_spec {
 	/* netns_fd is a namespace made for this container alone, lo up (a
 	 * spare, network.c): its setup is as for CLONE_NEWNET, less lo. */
 	bool netns_fresh;
+	/* A mount namespace holding only an empty tmpfs root
+	 * (activator_mount_template_new()), or -1. With it the clone makes no
+	 * mount namespace: nsinetd-init assembles the root as a detached tree
+	 * while still in the caller's, then setns()s into the template and
+	 * unshare()s a copy of it to pivot into, instead of copying the
+	 * caller's whole mount table (whose size a start would otherwise
+	 * grow with). It falls back to the copy where a detached tree cannot
+	 * be built (an idmapped root, Ephemeral=, mounts locked together).
+	 * Requires CLONE_NEWNS in namespaces. {0} is fd 0: set -1. */
+	int mount_template_fd;
 	/* Called by the parent between clone3() and the release of the child,
 	 * for what only the parent can set up (the veth pair): pid and pidfd
 	 * are the new child's. A negative return kills and reaps the child,
@@ -283,6 +293,16 @@ int activator_read_result(int sync_fd, struct activator_failure *ret);
  * for as many containers as the caller likes. Needs CAP_SETUID/CAP_SETGID.
  */
 int activator_userns_new(int init_fd, uid_t shift, uid_t range, int *ret_fd);
+
+/*
+ * The mount namespace for spec->mount_template_fd: a short-lived
+ * nsinetd-init makes it (a copy of ours, made private, pivoted into a
+ * small read-only tmpfs with one empty directory, /root) and holds it
+ * while we open it. -EOPNOTSUPP: this kernel cannot mount on a detached
+ * tree (Linux 6.15), which the template needs; the caller goes on
+ * without one. Needs CAP_SYS_ADMIN.
+ */
+int activator_mount_template_new(int init_fd, int *ret_fd);
 
 /* Where a connection goes in the payload. */
 enum activator_layout {

@@ -120,6 +120,9 @@ int child_sync(struct activator_ctx *c)
  * (USB media, another runtime's volume; on a systemd host / is shared). */
 static int child_mount_private(struct activator_ctx *c)
 {
+	/* Not ours yet: nothing is attached until we are in the template's. */
+	if (c->in_template)
+		return 0;
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
 		return -errno;
 	return 0;

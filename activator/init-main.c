@@ -13,6 +13,9 @@
  *
  * "nsinetd-init --hold" only holds a new user namespace while the daemon
  * writes its maps (activator_userns_new()): it waits for EOF on fd 3.
+ * "nsinetd-init --mount-template" makes the mount template in the new mount
+ * namespace it was started in (rootfs_template_make()), says so with one
+ * byte on fd 3 and holds it the same way.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -71,6 +74,7 @@ int ctx_new(const struct activator_spec *spec, struct activator_ctx **ret)
 	c->spec = spec;
 	c->sync_fd = WIRE_FD_SYNC;
 	c->root_fd = -1;
+	c->in_template = spec->mount_template_fd >= 0;
 	c->path = DEFAULT_PATH;
 	c->argv = spec->argv;
 	c->pty_master = c->pty_slave = -1;
@@ -170,6 +174,21 @@ static int read_spec(char **ret_buf, size_t *ret_len, int *fds, size_t *ret_n_fd
 	return 0;
 }
 
+/* Holds a namespace for the daemon: until EOF on fd 3. */
+static int hold(void)
+{
+	char b;
+
+	for (;;) {
+		ssize_t n = read(WIRE_FD_SYNC, &b, 1);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return 0;
+	}
+}
+
 int main(int argc, char **argv)
 {
 	static struct wire_spec w;
@@ -187,17 +206,16 @@ int main(int argc, char **argv)
 	 * CVE-2019-5736) must not find us dumpable on any path. */
 	if (child_undumpable() < 0)
 		return 127;
-	if (argc == 2 && strcmp(argv[1], "--hold") == 0) {
+	if (argc == 2 && strcmp(argv[1], "--hold") == 0)
+		return hold();
+	if (argc == 2 && strcmp(argv[1], "--mount-template") == 0) {
 		char b;
 
-		for (;;) {
-			ssize_t n = read(WIRE_FD_SYNC, &b, 1);
-
-			if (n < 0 && errno == EINTR)
-				continue;
-			if (n <= 0)
-				return 0;
-		}
+		r = rootfs_template_make();
+		b = r >= 0 ? '1' : -r < 127 ? (char)-r : EIO;
+		if (write(WIRE_FD_SYNC, &b, 1) != 1 || r < 0)
+			return 1;
+		return hold();
 	}
 	if (argc != 1) {
 		fprintf(stderr, "nsinetd-init is started by nsinetd, not by hand\n");

@@ -224,8 +224,9 @@ int rootfs_mount_bind(int source_fd, int dir_fd, const char *target, unsigned in
 			 OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE | AT_EMPTY_PATH);
 	if (tree < 0)
 		return -errno;
-	if (attrs || idmap_userns >= 0) {
-		struct mount_attr attr = {.attr_set = attrs};
+	/* Private: see rootfs_bind_root(). */
+	{
+		struct mount_attr attr = {.attr_set = attrs, .propagation = MS_PRIVATE};
 
 		if (idmap_userns >= 0) {
 			attr.attr_set |= MOUNT_ATTR_IDMAP;
@@ -580,6 +581,18 @@ static int submounts_attach(struct activator_ctx *c, int root_fd, const struct s
 	return 0;
 }
 
+/* Without the template after all: a copy of the daemon's mount namespace,
+ * private (child_mount_private()), as the clone would have made it. */
+static int rootfs_template_give_up(struct activator_ctx *c)
+{
+	if (unshare(CLONE_NEWNS) < 0)
+		return -errno;
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+		return -errno;
+	c->in_template = false;
+	return 0;
+}
+
 /* The root directory (or the host's /, recursively, so that a separate
  * /usr comes along) as a detached copy moved onto the staging dir. This is
  * only in our mount namespace: the host never sees a mount there, so any
@@ -588,6 +601,7 @@ int rootfs_bind_root(struct activator_ctx *c)
 {
 	const struct activator_spec *spec = c->spec;
 	const char *root = spec->root_directory ? spec->root_directory : "/";
+	struct mount_attr private = {.propagation = MS_PRIVATE};
 	_cleanup_free_ struct submounts *subs = NULL;
 	_cleanup_close_ int host_root = -1, tree = -1;
 	int fd, r;
@@ -614,6 +628,20 @@ int rootfs_bind_root(struct activator_ctx *c)
 	}
 	if (tree < 0)
 		return -errno;
+	/* Private before anything is attached to it: a clone of a shared
+	 * mount (/ on a systemd host) joins its peer group, and what we
+	 * mount on it would propagate to the host (and the host's later
+	 * mounts to us). */
+	if (mount_setattr(tree, "", AT_EMPTY_PATH | AT_RECURSIVE, &private, sizeof(private)) < 0)
+		return -errno;
+	/* The template needs every mount of the tree to be one we attach;
+	 * otherwise the container's mount namespace is a copy of ours, as
+	 * without a template. */
+	if (c->in_template && !subs) {
+		r = rootfs_template_give_up(c);
+		if (r < 0)
+			return r;
+	}
 	if (spec->idmap_root) {
 		r = tree_idmap(spec, tree);
 		if (r < 0)
@@ -622,14 +650,19 @@ int rootfs_bind_root(struct activator_ctx *c)
 	c->what = spec->staging_dir;
 	if (spec->ephemeral)
 		return rootfs_overlay(c, tree);
-	if (move_mount(tree, "", AT_FDCWD, spec->staging_dir, MOVE_MOUNT_F_EMPTY_PATH) < 0)
-		return -errno;
-	/* Opened after the move: the fd is the new mount's root, not the
-	 * directory beneath it. */
-	fd = open(spec->staging_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	c->root_fd = fd;
+	if (c->in_template) {
+		/* Detached until rootfs_pivot(): the fd is its root. */
+		c->root_fd = TAKE_FD(tree);
+	} else {
+		if (move_mount(tree, "", AT_FDCWD, spec->staging_dir, MOVE_MOUNT_F_EMPTY_PATH) < 0)
+			return -errno;
+		/* Opened after the move: the fd is the new mount's root, not
+		 * the directory beneath it. */
+		fd = open(spec->staging_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (fd < 0)
+			return -errno;
+		c->root_fd = fd;
+	}
 	if (subs) {
 		r = submounts_attach(c, host_root, subs);
 		if (r < 0)
@@ -1015,10 +1048,56 @@ int rootfs_binds(struct activator_ctx *c)
 	return 0;
 }
 
+/*
+ * nsinetd-init --mount-template: turns this process's new mount namespace
+ * into the template (activator_mount_template_new()): private, and pivoted
+ * into a read-only tmpfs holding one empty directory, root/, where each
+ * container's tree is attached. Copying it copies one mount. First checks
+ * that a mount can be attached to a detached one (Linux 6.15), which a
+ * container built against the template needs: -EOPNOTSUPP if not.
+ */
+int rootfs_template_make(void)
+{
+	const char *opts = "size=4k,nr_inodes=4,mode=0755";
+	const unsigned int attrs = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC;
+	struct mount_attr ro = {.attr_set = MOUNT_ATTR_RDONLY};
+	_cleanup_close_ int a = -1, b = -1, t = -1;
+
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+		return -errno;
+	a = rootfs_fs_new("tmpfs", opts, attrs);
+	b = rootfs_fs_new("tmpfs", opts, attrs);
+	if (a < 0 || b < 0)
+		return a < 0 ? a : b;
+	if (mkdirat(a, "x", 0755) < 0)
+		return -errno;
+	if (move_mount(b, "", a, "x", MOVE_MOUNT_F_EMPTY_PATH) < 0)
+		return errno == EINVAL ? -EOPNOTSUPP : -errno;
+
+	t = rootfs_fs_new("tmpfs", opts, attrs);
+	if (t < 0)
+		return t;
+	if (mkdirat(t, "root", 0755) < 0 ||
+	    mount_setattr(t, "", AT_EMPTY_PATH, &ro, sizeof(ro)) < 0 ||
+	    move_mount(t, "", AT_FDCWD, "/", MOVE_MOUNT_F_EMPTY_PATH) < 0 || fchdir(t) < 0 ||
+	    syscall(SYS_pivot_root, ".", ".") < 0 || umount2(".", MNT_DETACH) < 0 || chdir("/") < 0)
+		return -errno;
+	return 0;
+}
+
 /* pivot_root(".", "."): the old root ends up stacked on the new one and is
  * detached right away, so no path leads back to the host's file system. */
 int rootfs_pivot(struct activator_ctx *c)
 {
+	/* Built detached, in the daemon's mount namespace: now into a copy
+	 * of the template, on its root/ (the fd stays the tree's root). */
+	if (c->in_template) {
+		if (setns(c->spec->mount_template_fd, CLONE_NEWNS) < 0 || unshare(CLONE_NEWNS) < 0)
+			return -errno;
+		if (move_mount(c->root_fd, "", AT_FDCWD, "/root", MOVE_MOUNT_F_EMPTY_PATH) < 0)
+			return -errno;
+		c->in_template = false;
+	}
 	if (fchdir(c->root_fd) < 0)
 		return -errno;
 	if (syscall(SYS_pivot_root, ".", ".") < 0)

@@ -107,6 +107,8 @@ int wire_encode(const struct activator_spec *spec, bool fds_attached, struct wir
 		flags |= WIRE_BOOT;
 	if (spec->ephemeral)
 		flags |= WIRE_EPHEMERAL;
+	if (!spec->enter && spec->mount_template_fd >= 0)
+		flags |= WIRE_MOUNT_TEMPLATE;
 	for (int i = 0; i < 3; i++)
 		if (spec->stdio[i] < 0)
 			flags |= WIRE_STDIN_NULL << i;
@@ -309,6 +311,8 @@ int wire_decode(const char *data, size_t len, const int *fds, size_t n_fds, stru
 	s->enter_pidfd = (flags & WIRE_ENTER) ? next_fd(flags, fds, n_fds, &used, &pos) : -1;
 	s->enter_pause_fd =
 	    (flags & WIRE_TEST_PAUSE) ? next_fd(flags, fds, n_fds, &used, &pos) : -1;
+	s->mount_template_fd =
+	    (flags & WIRE_MOUNT_TEMPLATE) ? next_fd(flags, fds, n_fds, &used, &pos) : -1;
 	s->cgroup_fd = -1;
 	s->init_fd = -1;
 	s->slot_fd = -1;
@@ -325,7 +329,8 @@ int wire_decode(const char *data, size_t len, const int *fds, size_t n_fds, stru
 	    ((flags & (WIRE_POOL | WIRE_PARK)) && s->handoff_fd < 0) ||
 	    ((flags & WIRE_USERNS) && s->userns_fd < 0) ||
 	    ((flags & WIRE_ENTER) && s->enter_pidfd < 0) ||
-	    ((flags & WIRE_TEST_PAUSE) && s->enter_pause_fd < 0))
+	    ((flags & WIRE_TEST_PAUSE) && s->enter_pause_fd < 0) ||
+	    ((flags & WIRE_MOUNT_TEMPLATE) && s->mount_template_fd < 0))
 		return -EBADMSG;
 
 	n = get_u32(&r);

@@ -27,13 +27,14 @@
 /* The helper's fds at execve: stdio of the payload at 0-2, the sync
  * socket at 3, then spec->fds[], then, each only if present, the
  * network namespace to join, the pool's handoff socket, the user
- * namespace to join, the pidfd of the container to enter and the test
- * pause fd. */
+ * namespace to join, the pidfd of the container to enter, the test
+ * pause fd and the mount template. */
 #define WIRE_FD_SYNC  3
 #define WIRE_FD_FIRST 4
 /* The most fds a spec can attach: stdio, ACTIVATOR_FDS_MAX listeners, the
- * netns, handoff, userns, enter and pause fds (below SCM_MAX_FD, 253). */
-#define WIRE_FDS_MAX (3 + 128 + 5)
+ * netns, handoff, userns, enter, pause and template fds (below SCM_MAX_FD,
+ * 253). */
+#define WIRE_FDS_MAX (3 + 128 + 6)
 
 enum {
 	WIRE_READ_ONLY = 1u << 0,
@@ -63,6 +64,8 @@ enum {
 	WIRE_BOOT = 1u << 16,
 	WIRE_EPHEMERAL = 1u << 17,
 	WIRE_NETNS_FRESH = 1u << 18,
+	/* The mount template's fd follows the test pause fd. */
+	WIRE_MOUNT_TEMPLATE = 1u << 19,
 };
 
 struct wire_buf {

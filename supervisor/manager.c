@@ -119,6 +119,24 @@ static int open_init(struct manager *m)
 	return 0;
 }
 
+/* Once: a start then copies a mount namespace of one tmpfs instead of
+ * ours, whatever the host's mount count (bench/README.md). Without it
+ * (an older kernel, no privilege) every start copies ours, as before. */
+static void open_mount_template(struct manager *m)
+{
+	int r = activator_mount_template_new(m->init_fd, &m->mount_template_fd);
+
+	if (r == -EOPNOTSUPP)
+		log_info("no mount template: this kernel cannot mount on a detached tree (Linux "
+			 "6.15); each container's mount namespace is a copy of the daemon's");
+	else if (r < 0)
+		log_errno(LOG_INFO, r,
+			  "no mount template; each container's mount namespace is a copy of the "
+			  "daemon's");
+	else
+		log_debug("mount template ready");
+}
+
 static int move_to_leaf(struct manager *m)
 {
 	_cleanup_close_ int fd = -1, procs = -1;
@@ -430,6 +448,7 @@ int manager_new(struct event_base *base, const char *config_dir, const char *run
 	m->lock_fd = -1;
 	m->init_fd = -1;
 	m->slot_fd = -1;
+	m->mount_template_fd = -1;
 	m->config_dir = strdup(config_dir);
 	m->runtime_dir = strdup(runtime_dir);
 	if (manager_loop_init(m, base) < 0 || !m->config_dir || !m->runtime_dir) {
@@ -448,6 +467,7 @@ int manager_new(struct event_base *base, const char *config_dir, const char *run
 		return r;
 	}
 	setup_cgroup(m);
+	open_mount_template(m);
 	adopt_inherited(m);
 	*ret = m;
 	return 0;
@@ -489,6 +509,7 @@ struct manager *manager_free(struct manager *m)
 		event_free(m->shutdown_timer);
 	safe_close(m->init_fd);
 	safe_close(m->slot_fd);
+	safe_close(m->mount_template_fd);
 	if (m->lock_fd >= 0) {
 		_cleanup_free_ char *lock = NULL;
 		if (asprintf(&lock, "%s/nsinetd.lock", m->runtime_dir) >= 0)

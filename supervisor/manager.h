@@ -45,6 +45,9 @@ struct manager {
 	int lock_fd; /* RUNTIME/nsinetd.lock, flock()ed: one daemon per runtime dir */
 	int init_fd; /* nsinetd-init, O_PATH: every container's pid 1 */
 	int slot_fd; /* a low fd kept for activator_spawn() (spec.slot_fd) */
+	/* The mount namespace every container's is copied from
+	 * (activator_mount_template_new()), or -1: a copy of ours instead. */
+	int mount_template_fd;
 
 	struct service **services; /* including those being removed */
 	size_t n_services;

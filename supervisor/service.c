@@ -639,6 +639,7 @@ static int spec_build(struct service *s, const char *cgroup_rel, bool enter,
 	spec->init_fd = m->init_fd;
 	spec->slot_fd = m->slot_fd;
 	spec->netns_fd = -1;
+	spec->mount_template_fd = m->mount_template_fd;
 	r = enter ? 0 : network_prepare(s, spec);
 	if (r < 0)
 		return r;

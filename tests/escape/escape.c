@@ -922,6 +922,74 @@ static enum result exceed_nofile(const char *arg)
 	return r;
 }
 
+/*
+ * The classic way out of a chroot, with the CAP_SYS_CHROOT a default root
+ * keeps: chroot() into a directory below, so that the working directory
+ * is outside the root, walk up with "..", chroot(".") there. What it must
+ * reach is the container's own / again: pivot_root() left nothing above it
+ * (not the host's tree, not the empty tmpfs of the mount template that
+ * the container's mount namespace was copied from). In a child: the
+ * attempt changes its root. A uid without the capability meets EPERM.
+ */
+static enum result chroot_out(const char *arg)
+{
+	const char *dir = "/tmp/nsinetd-escape-chroot";
+	struct stat before, after;
+	int p[2], status, err = 0;
+	char out[3] = "";
+	pid_t pid;
+
+	if (stat("/", &before) < 0)
+		return say(WRONG, "stat /: %s", strerror(errno));
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+		return say(SKIP, "cannot make %s: %s", dir, strerror(errno));
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return say(WRONG, "pipe: %s", strerror(errno));
+	pid = fork();
+	if (pid < 0)
+		return say(WRONG, "fork: %s", strerror(errno));
+	if (pid == 0) {
+		char r = 'B';
+
+		if (chroot(dir) < 0) {
+			r = 'P';
+			err = errno;
+		} else {
+			for (int i = 0; i < 64; i++)
+				(void)!chdir("..");
+			if (chroot(".") < 0 || stat("/", &after) < 0) {
+				r = 'W';
+				err = errno;
+			} else if (after.st_dev != before.st_dev || after.st_ino != before.st_ino) {
+				r = 'E';
+				err = (int)after.st_dev;
+			}
+		}
+		out[0] = r;
+		out[1] = (char)(err & 0x7f);
+		(void)!write(p[1], out, 2);
+		_exit(0);
+	}
+	close(p[1]);
+	if (read(p[0], out, 2) != 2)
+		out[0] = 'W';
+	close(p[0]);
+	waitpid(pid, &status, 0);
+	rmdir(dir);
+	switch (out[0]) {
+	case 'B':
+		return say(BLOCKED,
+			   "chroot(), .. x64, chroot(\".\"): back at the container's own /");
+	case 'P':
+		errno = out[1];
+		return refusal(-1, "chroot()", EPERM, 0);
+	case 'E':
+		return say(ESCAPED, "chroot(), .. x64, chroot(\".\") reached a / that is not the "
+				    "container's");
+	}
+	return say(WRONG, "the attempt's child failed: %s", strerror(out[1]));
+}
+
 static const struct attempt {
 	const char *name;
 	enum result (*run)(const char *arg);
@@ -939,6 +1007,7 @@ static const struct attempt {
     {"ptrace another process", do_ptrace, NULL},
     {"read /proc/kcore", read_kcore, NULL},
     {"write to the read-only root", write_root, NULL},
+    {"chroot out of the root", chroot_out, NULL},
     {"write to /proc/sys", write_proc_sys, NULL},
     {"create a device node", make_device, NULL},
     {"gain privileges through a setuid binary", setuid_binary, NULL},

@@ -550,6 +550,50 @@ def test_host_api_mounts_stay_out():
         os.rmdir(left)
 
 
+def test_container_mounts_stay_in():
+    """Nothing a start mounts reaches the daemon's mount namespace, though
+    the root and a Bind= source are clones of shared mounts (as / is on a
+    systemd host) and the root is assembled while nsinetd-init is still in
+    the daemon's namespace (the mount template): each clone is made private
+    before anything is mounted on it. The daemon runs in a mount namespace
+    of the test's own where every mount is shared; its mount table is the
+    same before a start and while the container runs. Without the private
+    clones, /proc, /dev, the masks and the nested Bind= appeared in it."""
+    port = free_port()
+    with Daemon() as d:
+        os.chmod(d.tmp, 0o755)
+        src = os.path.join(d.tmp, "src")
+        inner = os.path.join(d.tmp, "inner")
+        os.makedirs(os.path.join(src, "inner"))
+        os.makedirs(inner)
+        with open(os.path.join(inner, "marker"), "w") as f:
+            f.write("inner")
+        d.write("prop", probe_conf(f"127.0.0.1:{port}",
+                                   env=["PROBE_FILES=/tmp/srv/inner/marker"],
+                                   extra_container=f"BindReadOnly={src}:/tmp/srv\n"
+                                                   f"BindReadOnly={inner}:/tmp/srv/inner\n"))
+        d.args_prefix = [
+            "unshare", "--mount", "--propagation", "shared", "/bin/sh", "-c",
+            f"mount --bind {src} {src} && mount --make-shared {src} && exec \"$@\"", "sh"]
+        d.start()
+        info = f"/proc/{d.proc.pid}/mountinfo"
+        with open(info) as f:
+            before = f.read()
+        assert " shared:" in before.splitlines()[0] or "shared:" in before, before
+        try:
+            r = probe_stream(("127.0.0.1", port))
+        except Exception:
+            print(d.log()[-2000:])
+            raise
+        assert (r["files"]["/tmp/srv/inner/marker"]["content"] or "") == "inner", r["files"]
+        assert d.ctl("status", "prop")["MainPID"] > 0
+        with open(info) as f:
+            during = f.read()
+        assert d.stop() == 0
+    assert during == before, "\n".join(sorted(set(during.splitlines()) -
+                                              set(before.splitlines())))
+
+
 def test_cgroup_settings_not_enforced_are_said():
     m = cgroup2_mount()
     ctl = open(os.path.join(m, "cgroup.subtree_control")).read().split() if m else []
@@ -668,5 +712,6 @@ if __name__ == "__main__":
             test_private_users_idmapped_root, test_directory_read_only_by_default,
             test_user_lookup_refuses_a_fifo, test_user_lookup_stays_in_the_tree,
             test_host_mounts_made_later_stay_out, test_host_api_mounts_stay_out,
+            test_container_mounts_stay_in,
             test_cgroup_settings_not_enforced_are_said, test_memory_max_enforced,
             test_rootless, test_missing_capability_is_named])

@@ -18,7 +18,11 @@
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/statvfs.h>
 #include <sys/wait.h>
+#include <dirent.h>
+#include <linux/magic.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -50,6 +54,8 @@ struct run {
  * activator's slot (-1: every test runs again without it, see main()). */
 static int init_fd = -1;
 static int slot_fd = -1;
+/* activator_mount_template_new(), once main() has tested it; -1 before. */
+static int template_fd = -1;
 
 static void spec_init(struct activator_spec *s, char *const *argv)
 {
@@ -64,6 +70,7 @@ static void spec_init(struct activator_spec *s, char *const *argv)
 	    .namespaces = ALL_NS,
 	    .cgroup_fd = -1,
 	    .netns_fd = -1,
+	    .mount_template_fd = template_fd,
 	    .userns_fd = -1,
 	    .init_fd = init_fd,
 	    .slot_fd = slot_fd,
@@ -1094,6 +1101,62 @@ static void test_fd_limit(void)
 	is_str(res.out, "ran\n", "fd limit: the payload ran");
 }
 
+/* The template: a read-only tmpfs root holding root/ and nothing else.
+ * Looked at from a child that joins it. */
+static int template_check(int fd)
+{
+	struct statfs sfs;
+	struct statvfs svfs;
+	struct dirent *e;
+	int n = 0, status;
+	pid_t pid = fork();
+	DIR *d;
+
+	if (pid == 0) {
+		if (setns(fd, CLONE_NEWNS) < 0)
+			_exit(10);
+		if (statfs("/", &sfs) < 0 || sfs.f_type != TMPFS_MAGIC)
+			_exit(11);
+		if (statvfs("/", &svfs) < 0 || !(svfs.f_flag & ST_RDONLY))
+			_exit(12);
+		d = opendir("/");
+		if (!d)
+			_exit(13);
+		while ((e = readdir(d)))
+			if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
+				n += strcmp(e->d_name, "root") == 0 ? 1 : 100;
+		_exit(n == 1 ? 0 : 14);
+	}
+	if (pid < 0 || waitpid(pid, &status, 0) < 0 || !WIFEXITED(status))
+		return -1;
+	return WEXITSTATUS(status);
+}
+
+static void test_mount_template(void)
+{
+	int r = activator_mount_template_new(init_fd, &template_fd);
+
+	if (r == -EOPNOTSUPP) {
+		tap_n++;
+		printf("ok %d # SKIP this kernel cannot mount on a detached tree (Linux 6.15): "
+		       "no template\n",
+		       tap_n);
+		return;
+	}
+	is_int(r, 0, "mount template made (%s)", strerror(-r));
+	is_int(template_check(template_fd), 0,
+	       "the template is a read-only tmpfs holding root/ alone");
+	/* Every start path again, built against it. */
+	printf("# again, with the mount template\n");
+	test_environment();
+	test_failures();
+	test_mounts();
+	test_root_directory();
+	test_pool();
+	test_park();
+	template_fd = safe_close(template_fd);
+}
+
 int main(void)
 {
 	sigset_t before, after;
@@ -1134,6 +1197,7 @@ int main(void)
 	test_userns();
 	test_park();
 	test_fd_limit();
+	test_mount_template();
 	/* Again without the slot: the clone copies the fd table and lays the
 	 * fds out before its exec, instead of sending them. */
 	printf("# again, without spec.slot_fd\n");

@@ -224,6 +224,7 @@ static void spec_init(struct activator_spec *s, struct box *b, char *const *argv
 	    .userns_fd = userns_fd,
 	    .userns_root = SHIFT,
 	    .netns_fd = -1,
+	    .mount_template_fd = -1,
 	    .handoff_fd = -1,
 	    .init_fd = init_fd,
 	    .slot_fd = slot_fd,
