@@ -200,6 +200,12 @@ struct activator_spec {
 	 * be built (an idmapped root, Ephemeral=, mounts locked together).
 	 * Requires CLONE_NEWNS in namespaces. {0} is fd 0: set -1. */
 	int mount_template_fd;
+	/* Without a root_directory: the host's mounts below / that the
+	 * container keeps (mountinfo.h), as the daemon last read them, so
+	 * that nsinetd-init need not read /proc/self/mountinfo (about 1 us
+	 * per host mount). NULL: it reads it itself. */
+	const char *const *submounts;
+	size_t n_submounts;
 	/* Called by the parent between clone3() and the release of the child,
 	 * for what only the parent can set up (the veth pair): pid and pidfd
 	 * are the new child's. A negative return kills and reaps the child,

@@ -25,6 +25,7 @@
 
 #include "libc-compat.h"
 #include "activator-internal.h"
+#include "mountinfo.h"
 #include "common/cleanup.h"
 
 /* Opens path, relative to (and confined in) the root dir_fd. */
@@ -98,19 +99,6 @@ int rootfs_mkdir_p(int dir_fd, const char *path, bool leaf_is_file)
 			start++;
 	}
 	return 0;
-}
-
-/* Whether path is prefix or below it ("/run/x" is below "run"). */
-static bool path_below(const char *path, const char *prefix)
-{
-	size_t n;
-
-	while (*path == '/')
-		path++;
-	while (*prefix == '/')
-		prefix++;
-	n = strlen(prefix);
-	return strncmp(path, prefix, n) == 0 && (path[n] == '\0' || path[n] == '/');
 }
 
 /* Mount options that are per-mount attributes in the new API, not
@@ -458,56 +446,26 @@ static int rootfs_overlay(struct activator_ctx *c, int tree)
  * NULL (take the whole tree and unmount, as before) when /proc/self/
  * mountinfo cannot be read or lists more than we keep.
  */
-#define SUBMOUNTS_MAX      256
-#define MOUNTINFO_SIZE_MAX (4u << 20)
-
-static const char *const api_dirs[] = {"proc", "sys", "dev", "tmp", "run"};
-
 struct submounts {
 	size_t n;
-	char *rel[SUBMOUNTS_MAX]; /* below the root, no leading '/'; in buf */
+	const char *rel[MOUNTINFO_SUBMOUNTS_MAX]; /* below the root, no leading '/' */
 	char buf[];
 };
-
-/* mountinfo escapes ' ', '\t', '\n' and '\\' as \ooo; in place. */
-static void mountinfo_unescape(char *s)
-{
-	char *w = s;
-
-	for (char *r = s; *r; r++, w++) {
-		if (r[0] == '\\' && r[1] >= '0' && r[1] <= '3' && r[2] >= '0' && r[2] <= '7' &&
-		    r[3] >= '0' && r[3] <= '7') {
-			*w = (char)((r[1] - '0') * 64 + (r[2] - '0') * 8 + (r[3] - '0'));
-			r += 3;
-		} else {
-			*w = *r;
-		}
-	}
-	*w = '\0';
-}
-
-static bool below_api_dir(const char *rel)
-{
-	for (size_t i = 0; i < ELEMENTSOF(api_dirs); i++)
-		if (path_below(rel, api_dirs[i]))
-			return true;
-	return false;
-}
 
 static struct submounts *root_submounts(int root_fd)
 {
 	_cleanup_close_ int info = -1;
 	_cleanup_free_ struct submounts *s = NULL;
 	char self[64], canon[PATH_MAX];
-	size_t len = 0, clen;
+	size_t len = 0;
 	ssize_t n;
+	int k;
 
 	snprintf(self, sizeof(self), "/proc/self/fd/%d", root_fd);
 	n = readlink(self, canon, sizeof(canon) - 1);
 	if (n <= 0 || canon[0] != '/')
 		return NULL;
 	canon[n] = '\0';
-	clen = strcmp(canon, "/") == 0 ? 0 : (size_t)n;
 
 	info = open("/proc/self/mountinfo", O_RDONLY | O_CLOEXEC);
 	if (info < 0)
@@ -516,39 +474,33 @@ static struct submounts *root_submounts(int root_fd)
 	s = malloc(sizeof(*s) + MOUNTINFO_SIZE_MAX + 1);
 	if (!s)
 		return NULL;
-	s->n = 0;
 	while ((n = read(info, s->buf + len, MOUNTINFO_SIZE_MAX - len)) > 0)
 		len += (size_t)n;
 	if (n < 0 || len == MOUNTINFO_SIZE_MAX)
 		return NULL;
 	s->buf[len] = '\0';
-
-	for (char *line = s->buf, *next; line && *line; line = next) {
-		char *f[5], *save = NULL, *rel;
-		size_t k = 0;
-
-		next = strchr(line, '\n');
-		if (next)
-			*next++ = '\0';
-		for (char *t = strtok_r(line, " ", &save); t && k < 5;
-		     t = strtok_r(NULL, " ", &save))
-			f[k++] = t;
-		if (k < 5)
-			return NULL;
-		rel = f[4]; /* the mount point */
-		mountinfo_unescape(rel);
-		if (strncmp(rel, canon, clen) != 0 || (clen && rel[clen] != '/'))
-			continue;
-		rel += clen;
-		while (*rel == '/')
-			rel++;
-		if (!*rel || below_api_dir(rel))
-			continue;
-		if (s->n == SUBMOUNTS_MAX)
-			return NULL;
-		s->rel[s->n++] = rel;
-	}
+	k = mountinfo_submounts(s->buf, canon, s->rel, MOUNTINFO_SUBMOUNTS_MAX);
+	if (k < 0)
+		return NULL;
+	s->n = (size_t)k;
 	return TAKE_PTR(s);
+}
+
+/* The daemon's list for the host's / (spec->submounts): no read of
+ * mountinfo on the start's path. */
+static struct submounts *spec_submounts(const struct activator_spec *spec)
+{
+	struct submounts *s;
+
+	if (spec->n_submounts > MOUNTINFO_SUBMOUNTS_MAX)
+		return NULL;
+	s = malloc(sizeof(*s));
+	if (!s)
+		return NULL;
+	s->n = spec->n_submounts;
+	for (size_t i = 0; i < s->n; i++)
+		s->rel[i] = spec->submounts[i];
+	return s;
 }
 
 /* Each kept mount, with what is mounted below it, cloned onto its place;
@@ -563,7 +515,7 @@ static int submounts_attach(struct activator_ctx *c, int root_fd, const struct s
 		/* Below another kept one, or a second mount on the same place:
 		 * the clone of the place brings what is on top. */
 		for (size_t j = 0; j < s->n && !covered; j++)
-			covered = j != i && path_below(s->rel[i], s->rel[j]) &&
+			covered = j != i && mountinfo_path_below(s->rel[i], s->rel[j]) &&
 				  (strlen(s->rel[j]) < strlen(s->rel[i]) || j < i);
 		if (covered)
 			continue;
@@ -613,7 +565,8 @@ int rootfs_bind_root(struct activator_ctx *c)
 	/* An idmapped root and the lower layer of an overlay take the whole
 	 * tree at once, as does a host with more mounts than we list. */
 	if (!spec->idmap_root && !spec->ephemeral)
-		subs = root_submounts(host_root);
+		subs = spec->submounts && !spec->root_directory ? spec_submounts(spec)
+								: root_submounts(host_root);
 	tree = open_tree(host_root, "",
 			 OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH |
 			     (subs ? 0 : AT_RECURSIVE));
@@ -678,12 +631,12 @@ int rootfs_bind_root(struct activator_ctx *c)
 
 static bool below_later_mount(const struct activator_spec *spec, const char *path)
 {
-	for (size_t i = 0; i < ELEMENTSOF(api_dirs); i++)
-		if (path_below(path, api_dirs[i]))
+	for (size_t i = 0; i < MOUNTINFO_API_DIRS; i++)
+		if (mountinfo_path_below(path, mountinfo_api_dirs[i]))
 			return true;
 	for (size_t i = 0; i < spec->n_tmpfs; i++)
-		if (path_below(path, spec->tmpfs[i].target) &&
-		    !path_below(spec->tmpfs[i].target, path))
+		if (mountinfo_path_below(path, spec->tmpfs[i].target) &&
+		    !mountinfo_path_below(spec->tmpfs[i].target, path))
 			return true;
 	return false;
 }
@@ -718,9 +671,9 @@ int rootfs_mountpoints(struct activator_ctx *c)
 	dir = open(spec->root_directory, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (dir < 0)
 		child_fail(c, STEP_ROOTFS, -errno); /* the root itself, not a mount point */
-	for (size_t i = 0; i < ELEMENTSOF(api_dirs); i++) {
-		c->what = api_dirs[i];
-		r = rootfs_mkdir_p(dir, api_dirs[i], false);
+	for (size_t i = 0; i < MOUNTINFO_API_DIRS; i++) {
+		c->what = mountinfo_api_dirs[i];
+		r = rootfs_mkdir_p(dir, mountinfo_api_dirs[i], false);
 		if (r < 0)
 			return r;
 	}

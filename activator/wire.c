@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The spec as one message: see wire.h. */
 #include "wire.h"
+#include "mountinfo.h"
 
 #include "activator-internal.h"
 
@@ -109,6 +110,8 @@ int wire_encode(const struct activator_spec *spec, bool fds_attached, struct wir
 		flags |= WIRE_EPHEMERAL;
 	if (!spec->enter && spec->mount_template_fd >= 0)
 		flags |= WIRE_MOUNT_TEMPLATE;
+	if (spec->submounts)
+		flags |= WIRE_SUBMOUNTS;
 	for (int i = 0; i < 3; i++)
 		if (spec->stdio[i] < 0)
 			flags |= WIRE_STDIN_NULL << i;
@@ -154,6 +157,11 @@ int wire_encode(const struct activator_spec *spec, bool fds_attached, struct wir
 	if (spec->seccomp) {
 		put_u32(b, spec->seccomp->len);
 		put(b, spec->seccomp->filter, sizeof(struct sock_filter) * spec->seccomp->len);
+	}
+	if (spec->submounts) {
+		put_u32(b, (uint32_t)spec->n_submounts);
+		for (size_t i = 0; i < spec->n_submounts; i++)
+			put_str(b, spec->submounts[i]);
 	}
 	return b->err;
 }
@@ -401,6 +409,21 @@ int wire_decode(const char *data, size_t len, const int *fds, size_t n_fds, stru
 		w->seccomp->len = (unsigned short)n;
 		w->seccomp->filter = (struct sock_filter *)insns;
 		s->seccomp = w->seccomp;
+	}
+	if (flags & WIRE_SUBMOUNTS) {
+		n = get_u32(&r);
+		if (n > MOUNTINFO_SUBMOUNTS_MAX)
+			return -EBADMSG;
+		w->submounts = get_array(&r, n, sizeof(char *), 1);
+		for (uint32_t i = 0; w->submounts && i < n; i++) {
+			w->submounts[i] = get_str(&r);
+			if (!w->submounts[i])
+				r.bad = true;
+		}
+		if (!w->submounts && !r.bad)
+			return -ENOMEM;
+		s->submounts = w->submounts;
+		s->n_submounts = n;
 	}
 	if (r.bad || r.left != 0)
 		return -EBADMSG;

@@ -66,6 +66,8 @@ enum {
 	WIRE_NETNS_FRESH = 1u << 18,
 	/* The mount template's fd follows the test pause fd. */
 	WIRE_MOUNT_TEMPLATE = 1u << 19,
+	/* spec->submounts follows the seccomp filter. */
+	WIRE_SUBMOUNTS = 1u << 20,
 };
 
 struct wire_buf {
@@ -94,6 +96,7 @@ struct wire_spec {
 	gid_t *groups;
 	struct activator_rlimit *rlimits;
 	struct sock_fprog *seccomp;
+	const char **submounts;
 };
 
 /* 0, or -EBADMSG for anything that does not parse, -ENOMEM. fds: what

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "manager.h"
+#include "hostmounts.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -468,6 +469,7 @@ int manager_new(struct event_base *base, const char *config_dir, const char *run
 	}
 	setup_cgroup(m);
 	open_mount_template(m);
+	m->host_mounts = host_mounts_new(m->base);
 	adopt_inherited(m);
 	*ret = m;
 	return 0;
@@ -510,6 +512,7 @@ struct manager *manager_free(struct manager *m)
 	safe_close(m->init_fd);
 	safe_close(m->slot_fd);
 	safe_close(m->mount_template_fd);
+	m->host_mounts = host_mounts_free(m->host_mounts);
 	if (m->lock_fd >= 0) {
 		_cleanup_free_ char *lock = NULL;
 		if (asprintf(&lock, "%s/nsinetd.lock", m->runtime_dir) >= 0)

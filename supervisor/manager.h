@@ -48,6 +48,9 @@ struct manager {
 	/* The mount namespace every container's is copied from
 	 * (activator_mount_template_new()), or -1: a copy of ours instead. */
 	int mount_template_fd;
+	/* The mounts below / a container keeps, for spec.submounts (NULL:
+	 * each start reads mountinfo). */
+	struct host_mounts *host_mounts;
 
 	struct service **services; /* including those being removed */
 	size_t n_services;

@@ -6,6 +6,7 @@
  * (spawn, stop, freeze, reap) is container.c.
  */
 #include "service.h"
+#include "hostmounts.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -640,6 +641,8 @@ static int spec_build(struct service *s, const char *cgroup_rel, bool enter,
 	spec->slot_fd = m->slot_fd;
 	spec->netns_fd = -1;
 	spec->mount_template_fd = m->mount_template_fd;
+	if (!spec->root_directory)
+		spec->submounts = host_mounts_get(m->host_mounts, &spec->n_submounts);
 	r = enter ? 0 : network_prepare(s, spec);
 	if (r < 0)
 		return r;

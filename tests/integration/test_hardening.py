@@ -518,15 +518,20 @@ def test_host_api_mounts_stay_out():
     their own: they are not even covered in its mount table (they were,
     until each start stopped cloning them and unmounting them again). The
     daemon runs in a mount namespace of the test's own, with a tmpfs at
-    /var/tmp/X (kept) and at /run/X (left out)."""
+    /var/tmp/X (kept) and at /run/X (left out). The daemon keeps the list
+    and reads it again when its mount table changes (no start reads
+    mountinfo): a mount made after its start, /var/tmp/Y, is in the next
+    container, and one removed since is gone from it."""
     port = free_port()
     kept = f"/var/tmp/nsitest-kept-{os.getpid()}"
+    later = f"/var/tmp/nsitest-later-{os.getpid()}"
     left = f"/run/nsitest-left-{os.getpid()}"
     os.makedirs(kept)
+    os.makedirs(later)
     os.makedirs(left)
     try:
         with Daemon({"probe": probe_conf(f"127.0.0.1:{port}",
-                                         env=[f"PROBE_FILES={kept}/marker"])}) as d:
+                                         env=[f"PROBE_FILES={kept}/marker,{later}/marker"])}) as d:
             os.chmod(d.tmp, 0o755)
             d.args_prefix = [
                 "unshare", "--mount", "--propagation", "slave", "/bin/sh", "-c",
@@ -535,7 +540,19 @@ def test_host_api_mounts_stay_out():
                 f"echo kept > {kept}/marker && exec \"$@\"", "sh"]
             d.start()
             r = probe_stream(("127.0.0.1", port))
+            d.ctl("stop", "probe")
+            # In the daemon's mount namespace, while it runs.
+            subprocess.run(["nsenter", "-t", str(d.proc.pid), "-m", "/bin/sh", "-c",
+                            f"mount -t tmpfs -o size=64k nsitest {later} && "
+                            f"echo later > {later}/marker && umount {kept}"],
+                           check=True, timeout=60)
+            r2 = probe_stream(("127.0.0.1", port))
             assert d.stop() == 0
+        files = r2["files"]
+        assert (files[f"{later}/marker"]["content"] or "").strip() == "later", files
+        assert files[f"{kept}/marker"]["content"] is None, files
+        assert later in [m["target"] for m in r2["mounts"]], r2["mounts"]
+        assert kept not in [m["target"] for m in r2["mounts"]], r2["mounts"]
         assert (r["files"][f"{kept}/marker"]["content"] or "").strip() == "kept", r["files"]
         targets = [m["target"] for m in r["mounts"]]
         assert kept in targets, targets
@@ -547,6 +564,7 @@ def test_host_api_mounts_stay_out():
             assert targets.count(api) == 1, (api, r["mounts"])
     finally:
         os.rmdir(kept)
+        os.rmdir(later)
         os.rmdir(left)
 
 
