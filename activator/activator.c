@@ -40,50 +40,6 @@
 	(CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWCGROUP |              \
 	 CLONE_NEWNET | CLONE_NEWUSER)
 
-static const char *const step_names[_STEP_MAX] = {
-    [STEP_NONE] = "none",
-    [STEP_SYNC] = "sync",
-    [STEP_SIGNALS] = "signals",
-    [STEP_MOUNT_PRIVATE] = "mount-private",
-    [STEP_LOOPBACK] = "loopback",
-    [STEP_ROOTFS] = "rootfs",
-    [STEP_MOUNTPOINTS] = "mountpoints",
-    [STEP_READ_ONLY] = "read-only",
-    [STEP_BIND] = "bind",
-    [STEP_PROC] = "proc",
-    [STEP_SYS] = "sys",
-    [STEP_DEV] = "dev",
-    [STEP_TMPFS] = "tmpfs",
-    [STEP_PIVOT_ROOT] = "pivot_root",
-    [STEP_HOSTNAME] = "hostname",
-    [STEP_FDS] = "fds",
-    [STEP_SETSID] = "setsid",
-    [STEP_CHDIR] = "chdir",
-    [STEP_PRIVILEGES] = "privileges",
-    [STEP_HANDOFF] = "handoff",
-    [STEP_FORK_PAYLOAD] = "fork-payload",
-    [STEP_EXEC] = "exec",
-    [STEP_RLIMITS] = "rlimits",
-    [STEP_SECCOMP] = "seccomp",
-    [STEP_NETNS] = "netns",
-    [STEP_IDMAP] = "idmap",
-    [STEP_EXEC_INIT] = "exec-init",
-    [STEP_MESSAGE] = "message",
-    [STEP_USERNS] = "userns",
-    [STEP_INIT] = "init",
-    [STEP_ENTER] = "enter",
-    [STEP_PTY] = "pty",
-    [STEP_TEST_PAUSE] = "test-pause",
-    [STEP_BOOT] = "boot",
-};
-
-const char *activator_step_name(enum activator_step step)
-{
-	if ((unsigned int)step >= _STEP_MAX || !step_names[step])
-		return "unknown";
-	return step_names[step];
-}
-
 static bool path_is_absolute(const char *p)
 {
 	return p && p[0] == '/';
