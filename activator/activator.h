@@ -200,6 +200,10 @@ struct activator_spec {
 	 * be built (an idmapped root, Ephemeral=, mounts locked together).
 	 * Requires CLONE_NEWNS in namespaces. {0} is fd 0: set -1. */
 	int mount_template_fd;
+	/* ProcSubset=pid: /proc is mounted with subset=pid (Linux 5.8): only
+	 * the processes' directories, self and thread-self, so nothing of the
+	 * host's to mask or make read-only. */
+	bool proc_subset_pid;
 	/* Without a root_directory: the host's mounts below / that the
 	 * container keeps (mountinfo.h), as the daemon last read them, so
 	 * that nsinetd-init need not read /proc/self/mountinfo (about 1 us

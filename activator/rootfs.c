@@ -746,9 +746,11 @@ int rootfs_proc(struct activator_ctx *c)
 	r = root_umount_all(c->root_fd, "proc");
 	if (r < 0)
 		return r;
-	r = rootfs_mount_fs(c->root_fd, "proc", "proc", NULL,
+	/* ProcSubset=pid: none of what is masked below is there at all. */
+	r = rootfs_mount_fs(c->root_fd, "proc", "proc",
+			    c->spec->proc_subset_pid ? "subset=pid" : NULL,
 			    MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
-	if (r < 0)
+	if (r < 0 || c->spec->proc_subset_pid)
 		return r;
 
 	null_fd = open("/dev/null", O_PATH | O_CLOEXEC);

@@ -112,6 +112,8 @@ int wire_encode(const struct activator_spec *spec, bool fds_attached, struct wir
 		flags |= WIRE_MOUNT_TEMPLATE;
 	if (spec->submounts)
 		flags |= WIRE_SUBMOUNTS;
+	if (spec->proc_subset_pid)
+		flags |= WIRE_PROC_SUBSET_PID;
 	for (int i = 0; i < 3; i++)
 		if (spec->stdio[i] < 0)
 			flags |= WIRE_STDIN_NULL << i;
@@ -487,5 +489,6 @@ int wire_decode(const char *data, size_t len, const int *fds, size_t n_fds, stru
 	s->enter_tty = flags & WIRE_TTY;
 	s->boot = flags & WIRE_BOOT;
 	s->ephemeral = flags & WIRE_EPHEMERAL;
+	s->proc_subset_pid = flags & WIRE_PROC_SUBSET_PID;
 	return 0;
 }

@@ -68,6 +68,7 @@ enum {
 	WIRE_MOUNT_TEMPLATE = 1u << 19,
 	/* spec->submounts follows the seccomp filter. */
 	WIRE_SUBMOUNTS = 1u << 20,
+	WIRE_PROC_SUBSET_PID = 1u << 21,
 };
 
 struct wire_buf {

@@ -883,6 +883,7 @@ bad:
 
 static const char *const bind_ipv6_only_names[] = {"default", "both", "ipv6-only", NULL};
 static const char *const standard_input_names[] = {"fd", "socket", NULL};
+static const char *const proc_subset_names[] = {"all", "pid", NULL};
 static const char *const idle_connections_names[] = {"count", "traffic", NULL};
 static const char *const service_type_names[] = {"simple", "notify", NULL};
 
@@ -990,6 +991,8 @@ static const struct config_key config_keys[] = {
      .max = 10000, .sample = "50"},
     {"Container", "StandardInput", &kind_enum, parse_enum, OFF(container.standard_input),
      .def = STANDARD_INPUT_FD, .names = standard_input_names, .sample = "socket"},
+    {"Container", "ProcSubset", &kind_enum, parse_enum, OFF(container.proc_subset),
+     .def = PROC_SUBSET_ALL, .names = proc_subset_names, .sample = "pid"},
     {"Container", "PoolSize", &kind_uint, parse_number, OFF(container.pool_size),
      .max = CONFIG_MAX_POOL, .sample = "2"},
     {"Container", "Prepare", &kind_bool, parse_prepare, OFF(container.prepare), .sample = "yes"},
@@ -1332,6 +1335,9 @@ static void finish_boot(struct parser *p)
 			"CAP_SYS_ADMIN, which must not be the host's");
 	if (c->container.standard_input == STANDARD_INPUT_SOCKET)
 		perr(p, "Boot=yes with StandardInput=socket: the init gets listening sockets");
+	if (c->container.proc_subset == PROC_SUBSET_PID)
+		perr(p, "Boot=yes with ProcSubset=pid: an init needs the whole of /proc "
+			"(/proc/sys, /proc/cmdline, /proc/meminfo)");
 	if (c->container.user || c->container.group)
 		perr(p,
 		     "Boot=yes with %s=: the init runs as the container's root (its services "

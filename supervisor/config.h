@@ -45,6 +45,12 @@ enum bind_ipv6_only {
 	BIND_IPV6_ONLY,    /* "ipv6-only" */
 };
 
+/* ProcSubset=: the container's /proc, whole (with masks) or its processes only. */
+enum proc_subset {
+	PROC_SUBSET_ALL, /* "all" */
+	PROC_SUBSET_PID, /* "pid": mounted with subset=pid */
+};
+
 enum standard_input {
 	STANDARD_INPUT_FD,     /* "fd": the connection is fd 3 (LISTEN_FDS=1) */
 	STANDARD_INPUT_SOCKET, /* "socket": the connection is fds 0 and 1 (inetd) */
@@ -174,6 +180,7 @@ struct container_config {
 	struct sandbox_config sandbox;
 	/* Accept=yes only. */
 	enum standard_input standard_input; /* StandardInput=, default fd */
+	enum proc_subset proc_subset;       /* ProcSubset=, default all */
 	unsigned pool_size;                 /* PoolSize=, default 0 */
 	/* Accept=no only: Prepare=, default no; whether the file set it. */
 	bool prepare;

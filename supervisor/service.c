@@ -620,6 +620,7 @@ static int spec_build(struct service *s, const char *cgroup_rel, bool enter,
 	/* Ephemeral=yes: what is written goes to the overlay's tmpfs. */
 	spec->read_only = cc->read_only && !cc->ephemeral;
 	spec->ephemeral = cc->ephemeral;
+	spec->proc_subset_pid = cc->proc_subset == PROC_SUBSET_PID;
 	spec->binds = sp->binds;
 	spec->n_binds = n_binds;
 	spec->tmpfs = sp->tmpfs;

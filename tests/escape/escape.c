@@ -457,6 +457,9 @@ static enum result write_proc_sys(const char *arg)
 
 	if (fd >= 0)
 		close(fd);
+	/* ProcSubset=pid: there is no /proc/sys. */
+	if (env_flag("ESCAPE_PROC_SUBSET"))
+		return refusal(fd, "open /proc/sys/kernel/domainname for writing", ENOENT, 0);
 	return refusal(fd, "open /proc/sys/kernel/domainname for writing", EROFS, EACCES);
 }
 
@@ -656,6 +659,9 @@ static enum result proc_write(const char *path)
 	struct stat st;
 
 	if (lstat(path, &st) < 0) {
+		/* ProcSubset=pid: not there is the refusal. */
+		if (errno == ENOENT && env_flag("ESCAPE_PROC_SUBSET"))
+			return say(BLOCKED, "%s: ENOENT (a subset=pid /proc)", path);
 		if (errno == ENOENT)
 			return say(SKIP, "%s is absent on this kernel", path);
 		return refusal(-1, path, EACCES, EPERM);

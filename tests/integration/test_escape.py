@@ -44,6 +44,9 @@ SANDBOXES = [
     Sandbox("default container, User=nobody", LIMITS + "\nUser=nobody"),
     Sandbox("default container, PrivateUsers=yes", LIMITS + "\nPrivateUsers=yes"),
     Sandbox("default container, PrivateUsers=no", LIMITS + "\nPrivateUsers=no", host_root=True),
+    # The host's kernel is not in its /proc at all: the masks are not made.
+    Sandbox("default container, ProcSubset=pid",
+            LIMITS + "\nProcSubset=pid\nEnvironment=ESCAPE_PROC_SUBSET=1"),
     # The container's root owns the tree through an idmapped mount.
     Sandbox("writable Directory= tree, PrivateUsers=yes",
             LIMITS + "\nPrivateUsers=yes\nReadOnly=no", directory=True),

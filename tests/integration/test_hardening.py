@@ -216,6 +216,26 @@ def proc_masked_tests():
     return tests
 
 
+def test_proc_subset_pid():
+    """ProcSubset=pid: the container's /proc is one mount, subset=pid, with
+    the processes' directories and self, and none of the host's kernel (the
+    masked files, /proc/sys, /proc/meminfo are not there at all, so no mask
+    is made). The default is the whole /proc, with its masks."""
+    files = ["/proc/self/status", "/proc/1/status", "/proc/meminfo", "/proc/sys/kernel/hostname",
+             "/proc/timer_list", "/proc/keys"]
+    r, _ = probe("ProcSubset=pid", env=["PROBE_FILES=" + ",".join(files)])
+    f = r["files"]
+    assert "Pid:" in (f["/proc/self/status"]["content"] or ""), f
+    assert "Pid:" in (f["/proc/1/status"]["content"] or ""), f
+    for gone in files[2:]:
+        assert f[gone]["content"] is None, (gone, f)
+    proc = [m for m in r["mounts"] if m["target"] == "/proc" or m["target"].startswith("/proc/")]
+    assert len(proc) == 1 and proc[0]["fs"] == "proc", proc
+    d, _ = probe("", env=["PROBE_FILES=/proc/meminfo"])
+    assert "MemTotal" in (d["files"]["/proc/meminfo"]["content"] or ""), d["files"]
+    assert len([m for m in d["mounts"] if m["target"].startswith("/proc/")]) > 5, d["mounts"]
+
+
 def test_no_secret_reaches_a_root_payload():
     """The daemon's environment and another service's Environment= are out
     of reach of a root payload in the default sandbox: not in /proc/1/environ
@@ -722,7 +742,7 @@ if __name__ == "__main__":
           test_no_new_privileges_with_cap_sys_admin, test_no_stray_fd_reaches_the_container,
           test_daemon_groups_stay_out, test_root_nosuid, test_every_mount_nosuid_nodev]
          + proc_masked_tests()
-         + [test_no_secret_reaches_a_root_payload, test_limits,
+         + [test_proc_subset_pid, test_no_secret_reaches_a_root_payload, test_limits,
             test_system_call_filter_allow_list, test_io_uring_and_memfd_secret_denied,
             test_io_uring_named_in_allow_list, test_default_root_can_chroot,
             test_default_process_limits, test_fork_bomb_stops_at_limit,

@@ -1594,6 +1594,14 @@ static void test_boot(void)
 		  "t.conf: Boot=yes with User=: the init runs as the container's root (its "
 		  "services choose their users)",
 		  NULL);
+	parse_bad("[Socket]\nListenStream=8080\n[Container]\nDirectory=/srv\nBoot=yes\n"
+		  "ProcSubset=pid\n",
+		  "Boot=yes with ProcSubset=pid",
+		  "t.conf: Boot=yes with ProcSubset=pid: an init needs the whole of /proc "
+		  "(/proc/sys, /proc/cmdline, /proc/meminfo)",
+		  NULL);
+	bad_key("Container", "ProcSubset=none",
+		"ProcSubset=: invalid value 'none': expected all or pid");
 	bad_key("Container", "Boot=maybe", "Boot=: invalid boolean 'maybe': expected yes or no");
 	parse_bad("[Socket]\nListenStream=8080\n[Container]\nExec=/bin/true\nEphemeral=yes\n",
 		  "Ephemeral=yes without a tree",
