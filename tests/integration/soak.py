@@ -131,6 +131,11 @@ def run(cycles, reexec_every, log=print):
             # stop, then a request: the start it triggers, to its first byte.
             ctl(d, "stop", "web")
             start_fb.append(first_byte(web, get, b"HTTP/1.0 200"))
+            # The answer can come before the daemon has seen the start end
+            # (pid 1 locks itself down after the payload's exec), and a
+            # freeze is refused while the service is starting, as systemd
+            # refuses one for a unit that is not active.
+            d.wait_state("web", "running", 30)
             # freeze (clients wait in the backlog), thaw, then a request.
             ctl(d, "freeze", "web")
             ctl(d, "thaw", "web")
