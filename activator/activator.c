@@ -438,6 +438,18 @@ static void child_abandon(int pidfd)
 		;
 }
 
+/* What the clone creates. Entering creates nothing: nsinetd-init joins the
+ * container's. With a mount template nsinetd-init makes its mount namespace
+ * itself, a copy of the template's, once the root is assembled. */
+static uint64_t clone_namespaces(const struct activator_spec *spec)
+{
+	if (spec->enter)
+		return 0;
+	if (spec->mount_template_fd >= 0)
+		return spec->namespaces & ~(uint64_t)CLONE_NEWNS;
+	return spec->namespaces;
+}
+
 int activator_spawn(const struct activator_spec *spec, struct activator_child *ret)
 {
 	_cleanup_close_ int parent_fd = -1, child_fd = -1, pidfd = -1;
@@ -555,13 +567,7 @@ int activator_spawn(const struct activator_spec *spec, struct activator_child *r
 		snprintf(sc->gid_map, sizeof(sc->gid_map), "0 %u 1\n", (unsigned)getegid());
 	}
 
-	/* With a mount template nsinetd-init makes its mount namespace
-	 * itself, as a copy of the template's, once the root is assembled. */
-	pid =
-	    spawn_helper(spec->enter                    ? 0
-			 : spec->mount_template_fd >= 0 ? spec->namespaces & ~(uint64_t)CLONE_NEWNS
-							: spec->namespaces,
-			 spec->cgroup_fd, sc, &pidfd);
+	pid = spawn_helper(clone_namespaces(spec), spec->cgroup_fd, sc, &pidfd);
 	/* Our copies of the child's end must go, or we would never see EOF:
 	 * dup3() onto an open slot cannot fail but for EINTR/EBUSY races that
 	 * a single-threaded caller does not have. */

@@ -207,9 +207,9 @@ struct activator_spec {
 	/* Without a root_directory: the host's mounts below / that the
 	 * container keeps (mountinfo.h), as the daemon last read them, so
 	 * that nsinetd-init need not read /proc/self/mountinfo (about 1 us
-	 * per host mount). NULL: it reads it itself. */
+	 * per host mount). NULL-terminated, as argv; NULL: it reads it
+	 * itself. */
 	const char *const *submounts;
-	size_t n_submounts;
 	/* Called by the parent between clone3() and the release of the child,
 	 * for what only the parent can set up (the veth pair): pid and pidfd
 	 * are the new child's. A negative return kills and reaps the child,

@@ -490,16 +490,17 @@ static struct submounts *root_submounts(int root_fd)
  * mountinfo on the start's path. */
 static struct submounts *spec_submounts(const struct activator_spec *spec)
 {
-	struct submounts *s;
+	struct submounts *s = malloc(sizeof(*s));
 
-	if (spec->n_submounts > MOUNTINFO_SUBMOUNTS_MAX)
-		return NULL;
-	s = malloc(sizeof(*s));
 	if (!s)
 		return NULL;
-	s->n = spec->n_submounts;
-	for (size_t i = 0; i < s->n; i++)
-		s->rel[i] = spec->submounts[i];
+	for (s->n = 0; spec->submounts[s->n]; s->n++) {
+		if (s->n == MOUNTINFO_SUBMOUNTS_MAX) {
+			free(s);
+			return NULL;
+		}
+		s->rel[s->n] = spec->submounts[s->n];
+	}
 	return s;
 }
 

@@ -160,11 +160,8 @@ int wire_encode(const struct activator_spec *spec, bool fds_attached, struct wir
 		put_u32(b, spec->seccomp->len);
 		put(b, spec->seccomp->filter, sizeof(struct sock_filter) * spec->seccomp->len);
 	}
-	if (spec->submounts) {
-		put_u32(b, (uint32_t)spec->n_submounts);
-		for (size_t i = 0; i < spec->n_submounts; i++)
-			put_str(b, spec->submounts[i]);
-	}
+	if (spec->submounts)
+		put_strv(b, (char *const *)spec->submounts);
 	return b->err;
 }
 
@@ -459,19 +456,12 @@ int wire_decode(const char *data, size_t len, const int *fds, size_t n_fds, stru
 		s->seccomp = w->seccomp;
 	}
 	if (flags & WIRE_SUBMOUNTS) {
-		n = get_u32(&r);
-		if (n > MOUNTINFO_SUBMOUNTS_MAX)
-			return -EBADMSG;
-		w->submounts = get_array(&r, n, sizeof(char *), 1);
-		for (uint32_t i = 0; w->submounts && i < n; i++) {
-			w->submounts[i] = get_str(&r);
-			if (!w->submounts[i])
-				r.bad = true;
-		}
+		w->submounts = get_strv(&r);
 		if (!w->submounts && !r.bad)
 			return -ENOMEM;
-		s->submounts = w->submounts;
-		s->n_submounts = n;
+		if (w->submounts && strv_len(w->submounts) > MOUNTINFO_SUBMOUNTS_MAX)
+			return -EBADMSG;
+		s->submounts = (const char *const *)w->submounts;
 	}
 	if (r.bad || r.left != 0)
 		return -EBADMSG;

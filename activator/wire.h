@@ -97,7 +97,7 @@ struct wire_spec {
 	gid_t *groups;
 	struct activator_rlimit *rlimits;
 	struct sock_fprog *seccomp;
-	const char **submounts;
+	char **submounts;
 };
 
 /* 0, or -EBADMSG for anything that does not parse, -ENOMEM. fds: what

@@ -20,8 +20,8 @@ struct host_mounts {
 	struct event *ev;
 	char *buf;
 	size_t size;
-	const char *rel[MOUNTINFO_SUBMOUNTS_MAX];
-	int n; /* < 0: not known */
+	const char *rel[MOUNTINFO_SUBMOUNTS_MAX + 1]; /* NULL-terminated */
+	int n;                                        /* < 0: not known */
 };
 
 static void host_mounts_read(struct host_mounts *h)
@@ -60,6 +60,8 @@ static void host_mounts_read(struct host_mounts *h)
 	if (k < 0)
 		log_debug("host mounts: %s: each start reads /proc/self/mountinfo",
 			  k == -E2BIG ? "more than a container clones one by one" : "unreadable");
+	else
+		h->rel[k] = NULL;
 	h->n = k;
 }
 
@@ -97,11 +99,10 @@ struct host_mounts *host_mounts_new(struct event_base *base)
 	return h;
 }
 
-const char *const *host_mounts_get(const struct host_mounts *h, size_t *ret_n)
+const char *const *host_mounts_get(const struct host_mounts *h)
 {
 	if (!h || h->n < 0)
 		return NULL;
-	*ret_n = (size_t)h->n;
 	return h->rel;
 }
 

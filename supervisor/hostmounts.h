@@ -15,8 +15,8 @@ struct host_mounts;
 /* Reads /proc/self/mountinfo and watches it (POLLPRI). Failing to watch is
  * not an error: host_mounts_get() then says nothing is known. */
 struct host_mounts *host_mounts_new(struct event_base *base);
-/* The list as last read (relative, no leading '/'), or NULL when it is not
- * known or too long: each start reads mountinfo itself. Valid until the
- * next turn of the loop. */
-const char *const *host_mounts_get(const struct host_mounts *h, size_t *ret_n);
+/* The list as last read (relative, no leading '/', NULL-terminated), or
+ * NULL when it is not known or too long: each start reads mountinfo
+ * itself. Valid until the next turn of the loop. */
+const char *const *host_mounts_get(const struct host_mounts *h);
 struct host_mounts *host_mounts_free(struct host_mounts *h);

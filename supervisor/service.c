@@ -643,7 +643,7 @@ static int spec_build(struct service *s, const char *cgroup_rel, bool enter,
 	spec->netns_fd = -1;
 	spec->mount_template_fd = m->mount_template_fd;
 	if (!spec->root_directory)
-		spec->submounts = host_mounts_get(m->host_mounts, &spec->n_submounts);
+		spec->submounts = host_mounts_get(m->host_mounts);
 	r = enter ? 0 : network_prepare(s, spec);
 	if (r < 0)
 		return r;
