@@ -70,6 +70,15 @@ def test_bench_switch_ignored():
     assert "NSINETD_BENCH_NO_HARDENING" not in log, log
 
 
+def test_setup_timing_only_in_its_build():
+    """nsinetd-init's timing of its setup steps (bench/run's nsinetd-steps)
+    exists only in a build of its own (-Dbench_setup_timing=true): this one
+    writes nothing of it to the container's output, which the daemon logs."""
+    _, log = probe()
+    assert "started container pid" in log, log
+    assert "nsinetd-init setup:" not in log, log
+
+
 def test_user_has_no_capabilities():
     r, _ = probe("User=nobody")
     assert int(r["caps"], 16) == 0 and int(r["cap_bnd"], 16) == 0, r
@@ -737,6 +746,7 @@ def test_missing_capability_is_named():
 
 if __name__ == "__main__":
     main([test_default_root_capabilities_and_filter, test_bench_switch_ignored,
+          test_setup_timing_only_in_its_build,
           test_user_has_no_capabilities,
           test_capabilities_key, test_no_new_privileges_off_without_filter_needs,
           test_no_new_privileges_with_cap_sys_admin, test_no_stray_fd_reaches_the_container,
