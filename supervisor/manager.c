@@ -469,9 +469,9 @@ int manager_new(struct event_base *base, const char *config_dir, const char *run
 	}
 	setup_cgroup(m);
 	open_mount_template(m);
-	m->host_mounts = host_mounts_new(m->base);
+	m->host_mounts = host_mounts_new();
 	if (!m->host_mounts)
-		log_debug("cannot watch /proc/self/mountinfo: each start reads it");
+		log_debug("cannot open /proc/self/mountinfo: each start reads it");
 	adopt_inherited(m);
 	*ret = m;
 	return 0;

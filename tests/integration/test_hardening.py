@@ -1,7 +1,9 @@
 #!/usr/bin/python3
 """The sandbox defaults and their knobs, seen from inside by the probe."""
+import json
 import os
 import re
+import signal
 import shutil
 import subprocess
 import tempfile
@@ -550,7 +552,9 @@ def test_host_api_mounts_stay_out():
     /var/tmp/X (kept) and at /run/X (left out). The daemon keeps the list
     and reads it again when its mount table changes (no start reads
     mountinfo): a mount made after its start, /var/tmp/Y, is in the next
-    container, and one removed since is gone from it."""
+    container, and one removed since is gone from it, even when the
+    connection that starts it came first and the daemon's loop has not yet
+    seen the change (the start polls for one)."""
     port = free_port()
     kept = f"/var/tmp/nsitest-kept-{os.getpid()}"
     later = f"/var/tmp/nsitest-later-{os.getpid()}"
@@ -570,12 +574,20 @@ def test_host_api_mounts_stay_out():
             d.start()
             r = probe_stream(("127.0.0.1", port))
             d.ctl("stop", "probe")
-            # In the daemon's mount namespace, while it runs.
-            subprocess.run(["nsenter", "-t", str(d.proc.pid), "-m", "/bin/sh", "-c",
-                            f"mount -t tmpfs -o size=64k nsitest {later} && "
-                            f"echo later > {later}/marker && umount {kept}"],
-                           check=True, timeout=60)
-            r2 = probe_stream(("127.0.0.1", port))
+            # In the daemon's mount namespace, after the connection is
+            # queued and before the daemon can see either: stopped, it
+            # wakes to both in one turn of its loop, the connection first.
+            os.kill(d.proc.pid, signal.SIGSTOP)
+            try:
+                s = connect(("127.0.0.1", port))
+                subprocess.run(["nsenter", "-t", str(d.proc.pid), "-m", "/bin/sh", "-c",
+                                f"mount -t tmpfs -o size=64k nsitest {later} && "
+                                f"echo later > {later}/marker && umount {kept}"],
+                               check=True, timeout=60)
+            finally:
+                os.kill(d.proc.pid, signal.SIGCONT)
+            with s:
+                r2 = json.loads(recv_all(s).decode())
             assert d.stop() == 0
         files = r2["files"]
         assert (files[f"{later}/marker"]["content"] or "").strip() == "later", files
