@@ -33,6 +33,18 @@ struct activator_ctx {
 	/* spec->mount_template_fd: still in the daemon's mount namespace,
 	 * the root a detached tree (rootfs_bind_root() may give this up). */
 	bool in_template;
+	/* Started as a spare (nsinetd-init --spare): the clone made no
+	 * network namespace, and the /proc and /dev it made while waiting
+	 * for the spec, detached (-1: none), for rootfs_proc() and
+	 * rootfs_dev() to attach. */
+	bool spare;
+	int spare_proc_fd, spare_dev_fd;
+	/* A spare's: the container's cgroup, for the payload's clone (-1:
+	 * none, or not a spare), then the payload's pid (0 in the payload)
+	 * and the go pipe (init_spare_fork()). */
+	int cgroup_fd;
+	pid_t payload;
+	int go[2];
 	const char *what;   /* the path the current step works on, for its record */
 	char what_buf[256]; /* for a what that has to be formatted */
 
@@ -80,6 +92,12 @@ int rootfs_bind_root(struct activator_ctx *c);
 int rootfs_mountpoints(struct activator_ctx *c);
 int rootfs_read_only(struct activator_ctx *c);
 int rootfs_proc(struct activator_ctx *c);
+/* A spare's: the container's /proc and /dev as rootfs_proc() and
+ * rootfs_dev() make them, as detached trees (their mount fds), made
+ * before the spec is known (both depend on nothing in it but
+ * ProcSubset=, which a spare's start does not have). */
+int rootfs_proc_new(void);
+int rootfs_dev_new(void);
 int rootfs_sys(struct activator_ctx *c);
 int rootfs_dev(struct activator_ctx *c);
 int rootfs_tmpfs(struct activator_ctx *c);
@@ -125,6 +143,9 @@ int child_rlimits(struct activator_ctx *c);
 int child_userns(struct activator_ctx *c);
 int child_fds(struct activator_ctx *c);
 int child_chdir(struct activator_ctx *c);
+/* init.c: a spare's pid 1 clones the payload, a step before the user
+ * namespace (no-op otherwise). */
+int init_spare_fork(struct activator_ctx *c);
 int child_privileges(struct activator_ctx *c);
 bool child_parent_gone(struct activator_ctx *c);
 

@@ -57,6 +57,8 @@ static int spec_validate(const struct activator_spec *spec)
 		return -EINVAL;
 	if (!spec->enter && (!spec->argv || !spec->argv[0] || !spec->argv[0][0]))
 		return -EINVAL;
+	if (spec->spare && (spec->spare->pid <= 0 || !activator_spare_fits(spec)))
+		return -EINVAL;
 	if (!path_is_absolute(spec->staging_dir))
 		return -EINVAL;
 	if (spec->root_directory && !path_is_absolute(spec->root_directory))
@@ -175,6 +177,7 @@ struct spawn_child {
 static char *const init_argv[] = {"nsinetd-init", NULL};
 static char *const hold_argv[] = {"nsinetd-init", "--hold", NULL};
 static char *const template_argv[] = {"nsinetd-init", "--mount-template", NULL};
+static char *const spare_argv[] = {"nsinetd-init", "--spare", NULL};
 /* The helper starts with an empty environment: not the daemon's. */
 static char *const empty_envp[] = {NULL};
 
@@ -450,6 +453,43 @@ static uint64_t clone_namespaces(const struct activator_spec *spec)
 	return spec->namespaces;
 }
 
+/* The start in a spare: its normal priority back (the payload that pid 1
+ * forks inherits it), the spec and its fds, the caller's hook, the go.
+ * -ECHILD: the spare could not take it (it died: discarded), the caller
+ * clones instead. The spare is emptied in every case. */
+static int spare_start(const struct activator_spec *spec, const struct wire_buf *msg,
+		       const int *attached, int n_attached, struct activator_child *ret)
+{
+	struct activator_spare *sp = spec->spare;
+	ssize_t n;
+	int r;
+
+	if (activator_priority_normal(sp->pid) < 0 ||
+	    send_with_fds(sp->sync_fd, msg->data, msg->len, attached, (size_t)n_attached) !=
+		(ssize_t)msg->len) {
+		activator_spare_discard(sp);
+		return -ECHILD;
+	}
+	if (spec->before_release) {
+		r = spec->before_release(sp->pid, sp->pidfd, spec->userdata);
+		if (r < 0) {
+			activator_spare_discard(sp);
+			return r;
+		}
+	}
+	n = send(sp->sync_fd, "x", 1, MSG_NOSIGNAL);
+	if (n != 1) {
+		int send_r = n < 0 ? -errno : -EIO;
+
+		r = activator_read_result(sp->sync_fd, NULL);
+		activator_spare_discard(sp);
+		return r >= 0 || r == -EAGAIN ? send_r : r;
+	}
+	*ret = (struct activator_child){.pid = sp->pid, .pidfd = sp->pidfd, .sync_fd = sp->sync_fd};
+	*sp = (struct activator_spare){.pidfd = -1, .sync_fd = -1};
+	return 0;
+}
+
 int activator_spawn(const struct activator_spec *spec, struct activator_child *ret)
 {
 	_cleanup_close_ int parent_fd = -1, child_fd = -1, pidfd = -1;
@@ -462,11 +502,13 @@ int activator_spawn(const struct activator_spec *spec, struct activator_child *r
 	bool attach = spec && spec->slot_fd >= 0, early_go;
 	int attached[SPAWN_FDS_MAX], n_attached = 0;
 
-	if (!ret)
-		return -EINVAL;
+	if (!ret) {
+		r = -EINVAL;
+		goto out;
+	}
 	r = spec_validate(spec);
 	if (r < 0)
-		return r;
+		goto out;
 	r = wire_encode(spec, attach, &msg);
 	if (r < 0)
 		goto out;
@@ -489,6 +531,8 @@ int activator_spawn(const struct activator_spec *spec, struct activator_child *r
 			attached[n_attached++] = spec->enter_pause_fd;
 		if (!spec->enter && spec->mount_template_fd >= 0)
 			attached[n_attached++] = spec->mount_template_fd;
+		if (spec->spare && spec->cgroup_fd >= 0)
+			attached[n_attached++] = spec->cgroup_fd;
 	}
 
 	/* SOCK_SEQPACKET: the spec arrives as one message, the child's
@@ -518,6 +562,14 @@ int activator_spawn(const struct activator_spec *spec, struct activator_child *r
 	r = fd_set_nonblock(parent_fd, true);
 	if (r < 0)
 		goto out;
+
+	if (spec->spare) {
+		/* The socketpair and the queued spec above stay unused: all
+		 * cheap, and the fallback's if the spare turns out dead. */
+		r = spare_start(spec, &msg, attached, n_attached, ret);
+		if (r != -ECHILD)
+			goto out;
+	}
 
 	sc = calloc(1, sizeof(*sc));
 	if (!sc) {
@@ -616,9 +668,82 @@ int activator_spawn(const struct activator_spec *spec, struct activator_child *r
 	ret->sync_fd = TAKE_FD(parent_fd);
 	r = 0;
 out:
+	/* Taken whatever the outcome: a spare the start did not use ends. */
+	if (spec && spec->spare)
+		activator_spare_discard(spec->spare);
 	free(sc);
 	free(msg.data);
 	return r;
+}
+
+int activator_spare_new(int init_fd, int slot_fd, int cgroup_fd, struct activator_spare *ret)
+{
+	_cleanup_close_ int parent_fd = -1, child_fd = -1, pidfd = -1;
+	struct spawn_child sc = {.init_fd = init_fd, .argv = spare_argv};
+	int sv[2], r;
+	pid_t pid;
+
+	if (init_fd < 0 || slot_fd < 0 || !ret)
+		return -EINVAL;
+	/* As activator_spawn() with a slot: stdio /dev/null, the child's end
+	 * at 3, nothing else of ours. */
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+		return -errno;
+	parent_fd = sv[0];
+	child_fd = sv[1];
+	if (dup3(child_fd, slot_fd, O_CLOEXEC) < 0)
+		return -errno;
+	sc.report_fd = slot_fd;
+	sc.unshare_below = (slot_fd > init_fd ? slot_fd : init_fd) + 1;
+	sc.src[0] = sc.src[1] = sc.src[2] = -1;
+	sc.src[3] = slot_fd;
+	sc.n_src = 4;
+	pid = spawn_helper(ACTIVATOR_SPARE_NAMESPACES, cgroup_fd, &sc, &pidfd);
+	(void)slot_release(slot_fd, init_fd);
+	if (pid < 0)
+		return pid;
+	child_fd = safe_close(child_fd);
+	r = fd_set_nonblock(parent_fd, true);
+	if (r < 0) {
+		child_abandon(pidfd);
+		return r;
+	}
+	/* Its setup with CPU nothing else wants: here, where no take can
+	 * come first (a take gives it its normal priority back, which needs
+	 * CAP_SYS_NICE). */
+	if (geteuid() == 0) {
+		struct sched_param p = {0};
+
+		(void)sched_setscheduler(pid, SCHED_IDLE, &p);
+	}
+	*ret = (struct activator_spare){
+	    .pid = pid, .pidfd = TAKE_FD(pidfd), .sync_fd = TAKE_FD(parent_fd)};
+	return 0;
+}
+
+bool activator_spare_fits(const struct activator_spec *spec)
+{
+	return spec && !spec->enter && !spec->pool && !spec->park && !spec->boot &&
+	       !spec->idle_priority && !spec->proc_subset_pid &&
+	       /* The hook (a veth peer to move) needs the network namespace
+		* made by then: a spare unshares it only after the go. */
+	       !(spec->before_release && (spec->namespaces & CLONE_NEWNET)) &&
+	       spec->mount_template_fd >= 0 && spec->slot_fd >= 0 &&
+	       (clone_namespaces(spec) & ~(uint64_t)(CLONE_NEWNET | CLONE_NEWCGROUP)) ==
+		   ACTIVATOR_SPARE_NAMESPACES;
+}
+
+void activator_spare_discard(struct activator_spare *s)
+{
+	if (!s || s->pid <= 0)
+		return;
+	s->sync_fd = safe_close(s->sync_fd);
+	/* Normal priority first: a SIGKILLed SCHED_IDLE process on a busy
+	 * machine may wait long for the CPU to die on. */
+	(void)activator_priority_normal(s->pid);
+	child_abandon(s->pidfd);
+	s->pidfd = safe_close(s->pidfd);
+	s->pid = 0;
 }
 
 int activator_reserve_slot(int *ret_fd)

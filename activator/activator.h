@@ -19,6 +19,7 @@
  */
 #pragma once
 
+#include <sched.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -88,6 +89,8 @@ struct activator_rlimit {
 	int resource; /* RLIMIT_* */
 	struct rlimit limit;
 };
+
+struct activator_spare;
 
 struct activator_spec {
 	const char *name; /* for debug messages */
@@ -265,6 +268,16 @@ struct activator_spec {
 	 * a spec that has one (-EPERM at step test-pause). Note that {0}
 	 * initializes this to fd 0: set it to -1 explicitly before entering. */
 	int enter_pause_fd;
+
+	/* A spare (activator_spare_new()) to start this container in, or
+	 * NULL: no clone and no exec of nsinetd-init on the start's path, and
+	 * the spare's /proc and /dev are used as made. The spec must fit
+	 * (activator_spare_fits()). cgroup_fd goes to the spare, whose pid 1
+	 * clones the payload into it, in a cgroup namespace of its own (pid 1
+	 * stays in the spares' cgroup); if the spare turns out dead the start
+	 * clones as without one. activator_spawn() takes the spare whatever it
+	 * returns: *spare is emptied. */
+	struct activator_spare *spare;
 };
 
 struct activator_child {
@@ -384,6 +397,42 @@ struct activator_entered {
  * command's execve: EOF (0) or its failure.
  */
 int activator_enter_result(int sync_fd, struct activator_entered *ret, struct activator_failure *f);
+
+/*
+ * A spare container process: nsinetd-init cloned ahead of any start into
+ * fresh pid, IPC and UTS namespaces (ACTIVATOR_SPARE_NAMESPACES) and into
+ * cgroup_fd (or the caller's cgroup, with -1), exec'd with the layout of a
+ * start with slot_fd, which it needs, and set to SCHED_IDLE. It makes the
+ * container's /proc (masked) and /dev as detached trees and waits for a
+ * spec: a start then costs neither the clone nor nsinetd-init's exec nor
+ * those two steps (about 1 ms here). Its namespaces are the initial user
+ * namespace's, as a start's are (PrivateUsers= is joined later). A process cannot
+ * change cgroups at less than an RCU grace period (a write to
+ * cgroup.procs: 6-15 ms here), and cgroup v2 renames nothing: so pid 1
+ * stays where the spare was made, and clones the payload into the
+ * container's cgroup and a cgroup namespace rooted there as a step of its
+ * own, before it joins the service's user namespace; from there both run
+ * the steps left, as the payload would have inherited them. EOF on
+ * sync_fd (the caller's end) ends it.
+ */
+#define ACTIVATOR_SPARE_NAMESPACES (CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS)
+struct activator_spare {
+	pid_t pid;   /* 0: none */
+	int pidfd;   /* readable when it has died */
+	int sync_fd; /* the spec goes here, then the start's sync_fd */
+};
+int activator_spare_new(int init_fd, int slot_fd, int cgroup_fd, struct activator_spare *ret);
+/* Whether a start of spec can be made in a spare: no user namespace made
+ * by the clone (a daemon that is not root; a service's own, joined late,
+ * is fine: the clone's namespaces would be the initial one's too), no
+ * network namespace to make for a before_release hook (a veth), no pool
+ * or park, no Boot=, no ProcSubset=pid (the spare's /proc is the full
+ * one), the mount template, slot_fd, and nothing else to create but the
+ * spare's namespaces, a network namespace (which nsinetd-init then
+ * unshares itself) and a cgroup namespace (the payload's clone makes it). */
+bool activator_spare_fits(const struct activator_spec *spec);
+/* Ends a spare that is not taken: EOF, SIGKILL, reaped. *s is emptied. */
+void activator_spare_discard(struct activator_spare *s);
 
 /* SCHED_OTHER again for pid (spawned with idle_priority): call it before
  * the hand-off, and the payload that pid 1 forks inherits it. */

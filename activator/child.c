@@ -129,12 +129,19 @@ static int child_mount_private(struct activator_ctx *c)
 	return 0;
 }
 
-/* Network=netns:NAME and the shared empty namespace: join one that exists.
- * Before any mount, so that the fresh /sys shows this namespace. */
+/* Network=netns:NAME, the shared empty namespace and the daemon's spare
+ * ones: join one that exists. Before any mount, so that the fresh /sys
+ * shows this namespace. */
 static int child_netns(struct activator_ctx *c)
 {
-	if (c->spec->netns_fd < 0)
+	/* A spare was cloned without the network namespace that the clone
+	 * of a start would have made: made here instead, as unshare() does,
+	 * before /sys and the loopback. */
+	if (c->spec->netns_fd < 0) {
+		if (c->spare && (c->spec->namespaces & CLONE_NEWNET) && unshare(CLONE_NEWNET) < 0)
+			return -errno;
 		return 0;
+	}
 	if (setns(c->spec->netns_fd, CLONE_NEWNET) < 0)
 		return -errno;
 	return 0;
@@ -290,8 +297,10 @@ int child_fds(struct activator_ctx *c)
 {
 	const struct activator_spec *spec = c->spec;
 	int n = (int)spec->n_fds;
-	/* 3+n is kept for the sync fd, 3+n+1 for the handoff fd (pool). */
-	int first_free = 3 + n + (c->handoff_fd >= 0 ? 2 : 1);
+	/* 3+n is kept for the sync fd, 3+n+1 for the handoff fd (pool), the
+	 * next two for a spare's go pipe (init_spare_fork() made it). */
+	int go_at = 3 + n + (c->handoff_fd >= 0 ? 2 : 1);
+	int first_free = go_at + (c->go[0] >= 0 ? 2 : 0);
 	int tmp_fds[ACTIVATOR_FDS_MAX], tmp_stdio[3];
 	int r;
 
@@ -327,6 +336,16 @@ int child_fds(struct activator_ctx *c)
 	if ((r = fd_move_above(c->sync_fd, first_free)) < 0)
 		return r;
 	c->sync_fd = r;
+	for (int k = 0; k < 2 && c->go[0] >= 0; k++) {
+		if ((r = fd_move_above(c->go[k], first_free)) < 0)
+			return r;
+		c->go[k] = r;
+	}
+	for (int k = 0; k < 2 && c->go[0] >= 0; k++) {
+		if (dup3(c->go[k], go_at + k, O_CLOEXEC) < 0)
+			return -errno;
+		c->go[k] = go_at + k;
+	}
 	if (c->handoff_fd >= 0) {
 		if (dup3(c->handoff_fd, 3 + n + 1, O_CLOEXEC) < 0)
 			return -errno;
@@ -354,6 +373,10 @@ int child_fds(struct activator_ctx *c)
  * control signals from the host's terminal do not reach the container. */
 static int child_setsid(struct activator_ctx *c)
 {
+	/* A spare did at its start: the payload, forked since, is in
+	 * pid 1's session as with a fork here. */
+	if (c->spare)
+		return c->payload == 0 || getsid(0) == getpid() ? 0 : -EPERM;
 	if (setsid() < 0)
 		return -errno;
 	return 0;
@@ -611,6 +634,7 @@ static const struct child_step child_steps[] = {
     {STEP_PIVOT_ROOT, rootfs_pivot},
     {STEP_HOSTNAME, child_hostname},
     {STEP_RLIMITS, child_rlimits},
+    {STEP_FORK_PAYLOAD, init_spare_fork},
     {STEP_USERNS, child_userns},
     {STEP_BOOT, boot_namespaces},
     {STEP_FDS, child_fds},

@@ -13,11 +13,15 @@
  *
  * "nsinetd-init --hold" only holds a new user namespace while the daemon
  * writes its maps (activator_userns_new()): it waits for EOF on fd 3.
+ * "nsinetd-init --spare" is a spare (activator_spare_new()): started in
+ * fresh pid, IPC, UTS and cgroup namespaces before any start, it makes the
+ * container's /proc and /dev detached, then waits for a spec as above.
  * "nsinetd-init --mount-template" makes the mount template in the new mount
  * namespace it was started in (rootfs_template_make()), says so with one
  * byte on fd 3 and holds it the same way.
  */
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,6 +79,8 @@ int ctx_new(const struct activator_spec *spec, struct activator_ctx **ret)
 	c->sync_fd = WIRE_FD_SYNC;
 	c->root_fd = -1;
 	c->in_template = spec->mount_template_fd >= 0;
+	c->spare_proc_fd = c->spare_dev_fd = c->cgroup_fd = -1;
+	c->go[0] = c->go[1] = -1;
 	c->path = DEFAULT_PATH;
 	c->argv = spec->argv;
 	c->pty_master = c->pty_slave = -1;
@@ -196,7 +202,8 @@ int main(int argc, char **argv)
 	struct activator_ctx *c = NULL;
 	char *buf = NULL;
 	size_t len = 0, n_fds = 0;
-	int r;
+	int spare_proc = -1, spare_dev = -1, r;
+	bool spare = false;
 
 	/* First of all: no process of the container may read or write our
 	 * memory through /proc/PID/mem or ptrace, whatever its uid, nor open
@@ -217,7 +224,16 @@ int main(int argc, char **argv)
 			return 1;
 		return hold();
 	}
-	if (argc != 1) {
+	if (argc == 2 && strcmp(argv[1], "--spare") == 0) {
+		/* Until a spec comes, maybe long: what depends on none of it.
+		 * A failure only leaves the step to the start. */
+		spare = true;
+		(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
+		/* pid 1's session, as child_setsid() would make it. */
+		(void)setsid();
+		spare_proc = rootfs_proc_new();
+		spare_dev = rootfs_dev_new();
+	} else if (argc != 1) {
 		fprintf(stderr, "nsinetd-init is started by nsinetd, not by hand\n");
 		return 2;
 	}
@@ -231,6 +247,14 @@ int main(int argc, char **argv)
 	r = ctx_new(&w.spec, &c);
 	if (r < 0)
 		fail_early(STEP_MESSAGE, r);
+	c->spare = spare;
+	c->spare_proc_fd = spare_proc;
+	c->spare_dev_fd = spare_dev;
+	c->cgroup_fd = spare ? w.spec.cgroup_fd : -1;
+	/* A container's pid 1 now, and so its command line says (ps, and the
+	 * daemon's spares are those that still say "--spare"). */
+	if (spare)
+		memset(argv[1], 0, strlen(argv[1]));
 	/* The mode is chosen here, once: a start or an enter. */
 	if (w.spec.enter)
 		enter_run(c);

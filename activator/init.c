@@ -15,9 +15,12 @@
 #include <fcntl.h>
 #include <linux/audit.h>
 #include <linux/filter.h>
+#include <linux/sched.h>
 #include <linux/seccomp.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/prctl.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -199,6 +202,54 @@ int init_seccomp_load(void)
 	return 0;
 }
 
+/*
+ * A spare's pid 1 sits in the cgroup the spare was made in (activator.h),
+ * so it clones the payload early, into the container's cgroup (the spec's
+ * fd; none without cgroups) and a cgroup namespace rooted there, while it
+ * is still root of the initial user namespace: the namespace is owned by
+ * it as the daemon's clone's would be, and joining the service's user
+ * namespace would leave no right to the cgroup. Then pid 1 joins that
+ * cgroup namespace too (an entered command joins pid 1's). Fork semantics,
+ * no CLONE_VM: the payload returns here with its own copy, and both run
+ * the steps left (user namespace, fds, chdir, privileges), the payload as
+ * it would have inherited them; init_run() then only takes the pid.
+ */
+int init_spare_fork(struct activator_ctx *c)
+{
+	int pidfd = -1;
+	struct clone_args args = {
+	    .flags = CLONE_PIDFD | ((c->spec->namespaces & CLONE_NEWCGROUP) ? CLONE_NEWCGROUP : 0),
+	    .pidfd = (uint64_t)(uintptr_t)&pidfd,
+	    .exit_signal = SIGCHLD,
+	};
+	long pid;
+
+	if (!c->spare)
+		return 0;
+	if (pipe2(c->go, O_CLOEXEC) < 0)
+		return -errno;
+	if (c->cgroup_fd >= 0) {
+		args.flags |= CLONE_INTO_CGROUP;
+		args.cgroup = (uint64_t)c->cgroup_fd;
+	}
+	pid = syscall(SYS_clone3, &args, sizeof(args));
+	if (pid < 0)
+		return -errno;
+	c->cgroup_fd = safe_close(c->cgroup_fd);
+	c->payload = (pid_t)pid;
+	if (pid == 0)
+		return 0;
+	if ((args.flags & CLONE_NEWCGROUP) && setns(pidfd, CLONE_NEWCGROUP) < 0) {
+		int err = errno;
+
+		(void)kill((pid_t)pid, SIGKILL);
+		close(pidfd);
+		return -err;
+	}
+	close(pidfd);
+	return 0;
+}
+
 /* pid 1 once the payload runs: nothing left to gain, nothing to grant. */
 static int init_lock_down(void)
 {
@@ -275,9 +326,16 @@ _Noreturn void init_run(struct activator_ctx *c)
 	 * this small static program's page tables costs far less than the
 	 * daemon's did. The payload waits for EOF on the go pipe: pid 1 closes
 	 * its end once locked down. */
-	if (pipe2(go, O_CLOEXEC) < 0)
-		child_fail(c, STEP_FORK_PAYLOAD, -errno);
-	payload = fork();
+	if (c->spare) {
+		/* Forked already (init_spare_fork()). */
+		go[0] = c->go[0];
+		go[1] = c->go[1];
+		payload = c->payload;
+	} else {
+		if (pipe2(go, O_CLOEXEC) < 0)
+			child_fail(c, STEP_FORK_PAYLOAD, -errno);
+		payload = fork();
+	}
 	if (payload < 0)
 		child_fail(c, STEP_FORK_PAYLOAD, -errno);
 	if (payload == 0) {

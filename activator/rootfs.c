@@ -721,13 +721,25 @@ int rootfs_read_only(struct activator_ctx *c)
 	return 0;
 }
 
-/* A proc of our own pid namespace (we are its pid 1): the container sees
- * only its own processes. What reaches the host kernel directly is masked or
- * read-only, as runc and Docker do: files with /dev/null, directories with
- * an empty read-only tmpfs; /proc/sys and the other tunables read-only (a
- * write to /proc/irq/default_smp_affinity changed the host's). An entry
- * this kernel lacks is skipped. */
-int rootfs_proc(struct activator_ctx *c)
+/* Attaches the detached tree mnt at target (inside the root dir_fd). */
+static int attach_tree(int mnt, int dir_fd, const char *target)
+{
+	_cleanup_close_ int dir = rootfs_open(dir_fd, target, O_PATH | O_DIRECTORY);
+
+	if (dir < 0)
+		return dir;
+	if (move_mount(mnt, "", dir, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+		return -errno;
+	return 0;
+}
+
+/* What reaches the host kernel directly in the proc at proc_fd (its root
+ * directory, attached or not) is masked or read-only, as runc and Docker
+ * do: files with /dev/null, directories with an empty read-only tmpfs;
+ * /proc/sys and the other tunables read-only (a write to
+ * /proc/irq/default_smp_affinity changed the host's). An entry this
+ * kernel lacks is skipped. *what: the entry worked on. */
+static int proc_mask(int proc_fd, const char **what)
 {
 	static const char *const masked_files[] = {
 	    "proc/kcore",       "proc/keys",          "proc/key-users",   "proc/timer_list",
@@ -739,28 +751,19 @@ int rootfs_proc(struct activator_ctx *c)
 						  "proc/driver"};
 	static const char *const read_only[] = {"proc/sys", "proc/bus",      "proc/fs",
 						"proc/irq", "proc/pressure", "proc/sysvipc"};
+	const size_t skip = strlen("proc/");
 	const unsigned int ro =
 	    MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC;
 	_cleanup_close_ int null_fd = -1, empty_fd = -1;
 	int r;
 
-	r = root_umount_all(c->root_fd, "proc");
-	if (r < 0)
-		return r;
-	/* ProcSubset=pid: none of what is masked below is there at all. */
-	r = rootfs_mount_fs(c->root_fd, "proc", "proc",
-			    c->spec->proc_subset_pid ? "subset=pid" : NULL,
-			    MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
-	if (r < 0 || c->spec->proc_subset_pid)
-		return r;
-
 	null_fd = open("/dev/null", O_PATH | O_CLOEXEC);
 	if (null_fd < 0)
 		return -errno;
 	for (size_t i = 0; i < ELEMENTSOF(masked_files); i++) {
-		c->what = masked_files[i];
+		*what = masked_files[i];
 		/* Not nodev: it is /dev/null, to be opened (and read: empty). */
-		r = rootfs_mount_bind(null_fd, c->root_fd, masked_files[i],
+		r = rootfs_mount_bind(null_fd, proc_fd, masked_files[i] + skip,
 				      MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC,
 				      -1);
 		if (r < 0 && r != -ENOENT)
@@ -770,16 +773,17 @@ int rootfs_proc(struct activator_ctx *c)
 	 * nothing can be written to it, and each superblock more costs a
 	 * setup and a teardown. */
 	for (size_t i = 0; i < ELEMENTSOF(masked_dirs); i++) {
-		c->what = masked_dirs[i];
+		const char *dir = masked_dirs[i] + skip;
+
+		*what = masked_dirs[i];
 		if (empty_fd >= 0)
-			r = rootfs_mount_bind(empty_fd, c->root_fd, masked_dirs[i], ro, -1);
+			r = rootfs_mount_bind(empty_fd, proc_fd, dir, ro, -1);
 		else
-			r = rootfs_mount_fs(c->root_fd, masked_dirs[i], "tmpfs",
-					    "mode=0555,size=4k", ro);
+			r = rootfs_mount_fs(proc_fd, dir, "tmpfs", "mode=0555,size=4k", ro);
 		if (r < 0 && r != -ENOENT)
 			return r;
 		if (r == 0 && empty_fd < 0) {
-			empty_fd = rootfs_open(c->root_fd, masked_dirs[i], O_PATH | O_DIRECTORY);
+			empty_fd = rootfs_open(proc_fd, dir, O_PATH | O_DIRECTORY);
 			if (empty_fd < 0)
 				return empty_fd;
 		}
@@ -787,18 +791,76 @@ int rootfs_proc(struct activator_ctx *c)
 	for (size_t i = 0; i < ELEMENTSOF(read_only); i++) {
 		_cleanup_close_ int fd = -1;
 
-		c->what = read_only[i];
-		fd = rootfs_open(c->root_fd, read_only[i], O_PATH | O_DIRECTORY);
+		*what = read_only[i];
+		fd = rootfs_open(proc_fd, read_only[i] + skip, O_PATH | O_DIRECTORY);
 		if (fd == -ENOENT)
 			continue;
 		if (fd < 0)
 			return fd;
-		r = rootfs_mount_bind(fd, c->root_fd, read_only[i], ro, -1);
+		r = rootfs_mount_bind(fd, proc_fd, read_only[i] + skip, ro, -1);
 		if (r < 0)
 			return r;
 	}
-	c->what = NULL;
+	*what = NULL;
 	return 0;
+}
+
+#define PROC_ATTRS (MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC)
+
+/* A fresh file system, detached, with fill() done on it: its mount fd. */
+static int fs_new_filled(const char *fstype, const char *options, unsigned int attrs,
+			 int (*fill)(int fd))
+{
+	int mnt = rootfs_fs_new(fstype, options, attrs), r;
+
+	if (mnt < 0)
+		return mnt;
+	r = fill(mnt);
+	if (r < 0) {
+		close(mnt);
+		return r;
+	}
+	return mnt;
+}
+
+static int proc_mask_quiet(int proc_fd)
+{
+	const char *what;
+
+	return proc_mask(proc_fd, &what);
+}
+
+int rootfs_proc_new(void)
+{
+	return fs_new_filled("proc", NULL, PROC_ATTRS, proc_mask_quiet);
+}
+
+/* A proc of our own pid namespace (we are its pid 1): the container sees
+ * only its own processes, and nothing of the host's kernel unmasked
+ * (proc_mask()). A spare made it before the spec came. */
+int rootfs_proc(struct activator_ctx *c)
+{
+	_cleanup_close_ int proc_fd = -1;
+	int r;
+
+	r = root_umount_all(c->root_fd, "proc");
+	if (r < 0)
+		return r;
+	if (c->spare_proc_fd >= 0 && !c->spec->proc_subset_pid) {
+		r = attach_tree(c->spare_proc_fd, c->root_fd, "proc");
+		c->spare_proc_fd = safe_close(c->spare_proc_fd);
+		return r;
+	}
+	c->spare_proc_fd = safe_close(c->spare_proc_fd);
+	/* ProcSubset=pid: none of what is masked is there at all. */
+	r = rootfs_mount_fs(c->root_fd, "proc", "proc",
+			    c->spec->proc_subset_pid ? "subset=pid" : NULL, PROC_ATTRS);
+	if (r < 0 || c->spec->proc_subset_pid)
+		return r;
+	proc_fd = rootfs_open(c->root_fd, "proc", O_PATH | O_DIRECTORY);
+	if (proc_fd < 0)
+		return proc_fd;
+	return proc_mask(proc_fd, &c->what);
 }
 
 /* A fresh sysfs, read-only: mounted from our network namespace it shows
@@ -825,7 +887,7 @@ int rootfs_sys(struct activator_ctx *c)
 /* A minimal /dev, not the host's: a few harmless character devices bound
  * from the host, a private devpts, /dev/shm, the usual symlinks. No other
  * device node is reachable. */
-int rootfs_dev(struct activator_ctx *c)
+static int dev_fill(int dev_fd)
 {
 	/* Linux's fixed numbers for these (Documentation/admin-guide/devices.txt). */
 	static const struct {
@@ -842,20 +904,7 @@ int rootfs_dev(struct activator_ctx *c)
 	    {"/proc/self/fd/0", "stdin"},  {"/proc/self/fd/1", "stdout"},
 	    {"/proc/self/fd/2", "stderr"},
 	};
-	_cleanup_close_ int dev_fd = -1;
 	int r;
-
-	r = root_umount_all(c->root_fd, "dev");
-	if (r < 0)
-		return r;
-	/* size=: the container must not fill memory through /dev. */
-	r = rootfs_mount_fs(c->root_fd, "dev", "tmpfs", "mode=0755,size=64k",
-			    MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC);
-	if (r < 0)
-		return r;
-	dev_fd = rootfs_open(c->root_fd, "dev", O_PATH | O_DIRECTORY);
-	if (dev_fd < 0)
-		return dev_fd;
 
 	for (size_t i = 0; i < ELEMENTSOF(nodes); i++) {
 		const char *name = nodes[i].name;
@@ -902,6 +951,38 @@ int rootfs_dev(struct activator_ctx *c)
 		if (symlinkat(links[i].target, dev_fd, links[i].name) < 0)
 			return -errno;
 	return 0;
+}
+
+/* size=: the container must not fill memory through /dev. */
+#define DEV_OPTIONS "mode=0755,size=64k"
+#define DEV_ATTRS   (MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC)
+
+int rootfs_dev_new(void)
+{
+	return fs_new_filled("tmpfs", DEV_OPTIONS, DEV_ATTRS, dev_fill);
+}
+
+/* The container's /dev (dev_fill()); a spare made it before the spec. */
+int rootfs_dev(struct activator_ctx *c)
+{
+	_cleanup_close_ int dev_fd = -1;
+	int r;
+
+	r = root_umount_all(c->root_fd, "dev");
+	if (r < 0)
+		return r;
+	if (c->spare_dev_fd >= 0) {
+		r = attach_tree(c->spare_dev_fd, c->root_fd, "dev");
+		c->spare_dev_fd = safe_close(c->spare_dev_fd);
+		return r;
+	}
+	r = rootfs_mount_fs(c->root_fd, "dev", "tmpfs", DEV_OPTIONS, DEV_ATTRS);
+	if (r < 0)
+		return r;
+	dev_fd = rootfs_open(c->root_fd, "dev", O_PATH | O_DIRECTORY);
+	if (dev_fd < 0)
+		return dev_fd;
+	return dev_fill(dev_fd);
 }
 
 /* Options of a tmpfs the container owns: with a user namespace, its root

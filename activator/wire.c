@@ -114,6 +114,8 @@ int wire_encode(const struct activator_spec *spec, bool fds_attached, struct wir
 		flags |= WIRE_SUBMOUNTS;
 	if (spec->proc_subset_pid)
 		flags |= WIRE_PROC_SUBSET_PID;
+	if (spec->spare && spec->cgroup_fd >= 0)
+		flags |= WIRE_PAYLOAD_CGROUP;
 	for (int i = 0; i < 3; i++)
 		if (spec->stdio[i] < 0)
 			flags |= WIRE_STDIN_NULL << i;
@@ -366,7 +368,7 @@ int wire_decode(const char *data, size_t len, const int *fds, size_t n_fds, stru
 	    (flags & WIRE_TEST_PAUSE) ? next_fd(flags, fds, n_fds, &used, &pos) : -1;
 	s->mount_template_fd =
 	    (flags & WIRE_MOUNT_TEMPLATE) ? next_fd(flags, fds, n_fds, &used, &pos) : -1;
-	s->cgroup_fd = -1;
+	s->cgroup_fd = (flags & WIRE_PAYLOAD_CGROUP) ? next_fd(flags, fds, n_fds, &used, &pos) : -1;
 	s->init_fd = -1;
 	s->slot_fd = -1;
 	/* Every fd the layout names must have come, and no other. */
@@ -383,7 +385,8 @@ int wire_decode(const char *data, size_t len, const int *fds, size_t n_fds, stru
 	    ((flags & WIRE_USERNS) && s->userns_fd < 0) ||
 	    ((flags & WIRE_ENTER) && s->enter_pidfd < 0) ||
 	    ((flags & WIRE_TEST_PAUSE) && s->enter_pause_fd < 0) ||
-	    ((flags & WIRE_MOUNT_TEMPLATE) && s->mount_template_fd < 0))
+	    ((flags & WIRE_MOUNT_TEMPLATE) && s->mount_template_fd < 0) ||
+	    ((flags & WIRE_PAYLOAD_CGROUP) && s->cgroup_fd < 0))
 		return -EBADMSG;
 
 	n = get_u32(&r);

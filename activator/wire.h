@@ -69,6 +69,9 @@ enum {
 	/* spec->submounts follows the seccomp filter. */
 	WIRE_SUBMOUNTS = 1u << 20,
 	WIRE_PROC_SUBSET_PID = 1u << 21,
+	/* A start in a spare: the container's cgroup fd follows the mount
+	 * template's, for pid 1 to clone the payload into. */
+	WIRE_PAYLOAD_CGROUP = 1u << 22,
 };
 
 struct wire_buf {

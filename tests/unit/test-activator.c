@@ -1132,6 +1132,189 @@ static int template_check(int fd)
 	return WEXITSTATUS(status);
 }
 
+/* What a container's mount table and namespaces look like, for comparing
+ * a start in a spare with a start by clone: mount points with their file
+ * system and options (no ids), the processes /proc shows, /dev. */
+static const char spare_script[] =
+    "echo mounts=$(awk '{print $5\":\"$6\":\"$9}' /proc/self/mountinfo | sort | tr '\\n' ' ')\n"
+    "echo procs=$(ls -d /proc/[0-9]* | wc -l)\n"
+    "echo dev=$(ls /dev | tr '\\n' ' ')\n"
+    "echo devnull=$(stat -c %t:%T /dev/null)\n"
+    "echo keys=$(wc -c < /proc/keys)\n"
+    "echo host=$(hostname)\n"
+    "echo policy=$(chrt -p $$ | sed -n 's/.*policy: //p')\n"
+    "echo cgroup=$(cat /proc/self/cgroup)\n"
+    "echo net=$(readlink /proc/self/ns/net)\n"
+    "echo links=$(ls /sys/class/net)\n";
+
+/* Waits (bounded) until pid's scheduling policy is want. */
+static bool policy_becomes(pid_t pid, int want)
+{
+	for (int i = 0; i < 2000; i++) {
+		if (sched_getscheduler(pid) == want)
+			return true;
+		usleep(1000);
+	}
+	return false;
+}
+
+/* Spares (activator_spare_new()): a start in one is the same container as
+ * a start by clone, with the network namespace made or joined as the spec
+ * says; a dead spare falls back to the clone; a spec that does not fit is
+ * refused; nothing is left behind. With the mount template only. */
+static void test_spare(void)
+{
+	struct activator_spare sp = {.pidfd = -1, .sync_fd = -1};
+	struct activator_spec s;
+	struct run ref, res;
+	char *host_net = NULL, want[64];
+	struct stat st;
+	int r, fd = -1;
+	pid_t pid;
+
+	r = activator_spare_new(init_fd, -1, -1, &sp);
+	is_int(r, -EINVAL, "a spare needs the slot");
+
+	spec_init(&s, NULL);
+	run_sh(&s, spare_script, &ref);
+	is_int(ref.result, 0, "the start by clone, for reference (step %s, %d)",
+	       activator_step_name(ref.step), ref.result);
+
+	r = activator_spare_new(init_fd, slot_fd, -1, &sp);
+	is_int(r, 0, "a spare is made (%s)", strerror(-r));
+	if (r < 0)
+		return;
+	pid = sp.pid;
+	ok(policy_becomes(pid, SCHED_IDLE), "the spare waits at SCHED_IDLE");
+	spec_init(&s, NULL);
+	s.spare = &sp;
+	run_sh(&s, spare_script, &res);
+	is_int(res.r, 0, "the start in the spare (%s)", strerror(-res.r));
+	is_int(res.result, 0, "its setup is done (step %s, %d)", activator_step_name(res.step),
+	       res.result);
+	ok(sp.pid == 0 && sp.pidfd < 0 && sp.sync_fd < 0, "the spare is taken");
+	is_str(get(res.out, "mounts"), get(ref.out, "mounts"),
+	       "the same mount table as a start by clone (masked /proc, /dev, options)");
+	is_str(get(res.out, "dev"), get(ref.out, "dev"), "the same /dev");
+	is_str(get(res.out, "devnull"), "1:3", "/dev/null is the null device");
+	is_str(get(res.out, "keys"), "0", "/proc/keys is masked");
+	is_str(get(res.out, "procs"), get(ref.out, "procs"), "its /proc shows its own processes");
+	is_str(get(res.out, "host"), "box", "its hostname is the spec's");
+	is_str(get(res.out, "policy"), "SCHED_OTHER", "the payload runs at normal priority");
+	is_str(get(res.out, "cgroup"), get(ref.out, "cgroup"), "the same cgroup view");
+	is_str(get(res.out, "links"), "lo", "a network namespace of its own: lo alone");
+	if (asprintf(&host_net, "net:[%lu]",
+		     (unsigned long)(stat("/proc/self/ns/net", &st) == 0 ? st.st_ino : 0)) < 0)
+		abort();
+	ok(strcmp(get(res.out, "net"), host_net) != 0, "not the host's network namespace");
+	free(host_net);
+
+	/* With cgroups: the spare made in one, the container's another. Pid 1
+	 * stays in the spare's, the payload (and its CPU time) is the
+	 * container's, and sees its cgroup as "/". */
+	{
+		struct cgroup_root root = {0};
+		_cleanup_free_ char *spare_path = NULL, *svc_path = NULL;
+		char rel_spare[64], rel_svc[64];
+		int spare_cg = -1, svc_cg = -1;
+		uint64_t used = 0;
+
+		snprintf(rel_spare, sizeof(rel_spare), "nsinetd-test-spare-%d", (int)getpid());
+		snprintf(rel_svc, sizeof(rel_svc), "nsinetd-test-svc-%d", (int)getpid());
+		if (cgroup_root_find(&root) < 0 ||
+		    cgroup_create(&root, rel_spare, &spare_cg, &spare_path) < 0 ||
+		    cgroup_create(&root, rel_svc, &svc_cg, &svc_path) < 0) {
+			ok(1, "# SKIP no cgroup2 to make two cgroups in");
+		} else if (activator_spare_new(init_fd, slot_fd, spare_cg, &sp) == 0) {
+			pid = sp.pid;
+			spec_init(&s, NULL);
+			s.cgroup_fd = svc_cg;
+			s.spare = &sp;
+			run_sh(&s,
+			       "echo cg=$(grep ^0:: /proc/self/cgroup)\n"
+			       "i=0; while [ $i -lt 30000 ]; do i=$((i+1)); done\n",
+			       &res);
+			is_int(res.result, 0, "a spare with the container's cgroup (step %s, %d)",
+			       activator_step_name(res.step), res.result);
+			is_str(get(res.out, "cg"), "0::/",
+			       "the payload sees its cgroup as / (a cgroup namespace there)");
+			ok(cgroup_cpu_usage(svc_path, &used) == 0 && used > 1000,
+			   "the payload ran in the container's cgroup (%llu us of CPU there)",
+			   (unsigned long long)used);
+			is_int(cgroup_populated(svc_path), 0, "and nothing of it is left there");
+		}
+		for (int i = 0; spare_path && i < 200 && cgroup_populated(spare_path) > 0; i++)
+			usleep(10000);
+		if (spare_path)
+			is_int(cgroup_remove(spare_path), 0, "the spare's cgroup empties");
+		if (svc_path)
+			cgroup_remove(svc_path);
+		safe_close(spare_cg);
+		safe_close(svc_cg);
+		cgroup_root_done(&root);
+	}
+
+	/* A namespace to join: the spare does not make one. */
+	r = netns_new_empty(&fd);
+	if (r == 0 && activator_spare_new(init_fd, slot_fd, -1, &sp) == 0) {
+		fstat(fd, &st);
+		snprintf(want, sizeof(want), "net:[%lu]", (unsigned long)st.st_ino);
+		spec_init(&s, NULL);
+		s.namespaces = ALL_NS & ~CLONE_NEWNET;
+		s.netns_fd = fd;
+		s.spare = &sp;
+		run_sh(&s, "echo net=$(readlink /proc/self/ns/net)", &res);
+		is_str(get(res.out, "net"), want, "a spare joins the spec's network namespace");
+	} else {
+		ok(false, "a namespace to join and a spare (%d)", r);
+	}
+	fd = safe_close(fd);
+
+	/* Dead before the take: the start clones instead. */
+	r = activator_spare_new(init_fd, slot_fd, -1, &sp);
+	if (r == 0) {
+		activator_signal(sp.pidfd, SIGKILL);
+		wait_readable(sp.pidfd, TIMEOUT_MS);
+		spec_init(&s, NULL);
+		s.spare = &sp;
+		run_sh(&s, "echo alive=yes", &res);
+		is_int(res.result, 0, "a dead spare: the start clones instead (%d)", res.result);
+		is_str(get(res.out, "alive"), "yes", "and the payload runs");
+		ok(sp.pid == 0, "the dead spare is reaped");
+	}
+
+	/* A spec that does not fit: refused, the spare ended. */
+	r = activator_spare_new(init_fd, slot_fd, -1, &sp);
+	if (r == 0) {
+		pid = sp.pid;
+		spec_init(&s, NULL);
+		s.proc_subset_pid = true;
+		s.spare = &sp;
+		run_sh(&s, "exit 0", &res);
+		is_int(res.r, -EINVAL, "ProcSubset=pid does not fit a spare: -EINVAL");
+		ok(sp.pid == 0 && kill(pid, 0) < 0 && errno == ESRCH,
+		   "and the spare is killed and reaped");
+	}
+	/* A hook that needs the network namespace before the go: no spare. */
+	r = activator_spare_new(init_fd, slot_fd, -1, &sp);
+	if (r == 0) {
+		spec_init(&s, NULL);
+		s.before_release = hook_fail;
+		s.spare = &sp;
+		run_sh(&s, "exit 0", &res);
+		is_int(res.r, -EINVAL, "a before_release hook with a new netns does not fit");
+		ok(sp.pid == 0, "and the spare is ended");
+	}
+	r = activator_spare_new(init_fd, slot_fd, -1, &sp);
+	if (r == 0) {
+		pid = sp.pid;
+		activator_spare_discard(&sp);
+		ok(sp.pid == 0 && sp.pidfd < 0 && sp.sync_fd < 0 && kill(pid, 0) < 0 &&
+		       errno == ESRCH,
+		   "a discarded spare is gone, its fds closed");
+	}
+}
+
 static void test_mount_template(void)
 {
 	int r = activator_mount_template_new(init_fd, &template_fd);
@@ -1154,6 +1337,7 @@ static void test_mount_template(void)
 	test_root_directory();
 	test_pool();
 	test_park();
+	test_spare();
 	template_fd = safe_close(template_fd);
 }
 
