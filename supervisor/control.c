@@ -627,6 +627,10 @@ static int append_status(sd_bus_message *r, struct service *s)
 		return k;
 	if ((k = dict_open(r, "Processes", "a(uuss)")) < 0 ||
 	    (k = sd_bus_message_open_container(r, 'a', "(uuss)")) < 0 ||
+	    /* A container started in a spare: its pid 1 is not in the cgroup
+	     * (spares.h), the rest is. */
+	    (s->spare_start && s->container &&
+	     (k = append_process(r, (int)container_pid(s->container))) < 0) ||
 	    (cg && (k = append_cgroup_procs(r, cg, procs_depth(cfg), &budget)) < 0) ||
 	    (k = sd_bus_message_close_container(r)) < 0 || (k = dict_close(r)) < 0)
 		return k;

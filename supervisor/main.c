@@ -30,6 +30,7 @@
 #include "supervisor/watch.h"
 #include "supervisor/machined.h"
 #include "supervisor/reexec.h"
+#include "supervisor/spares.h"
 
 struct options {
 	const char *config_dir;
@@ -42,6 +43,7 @@ struct options {
 	int deserialize; /* --deserialize=FD: a re-exec's state (reexec.h), or -1 */
 	bool check;
 	bool no_register; /* --register=no: nothing goes to systemd-machined */
+	unsigned spares;  /* --spares=N */
 };
 
 static void usage(FILE *f)
@@ -62,6 +64,8 @@ static void usage(FILE *f)
 		"      --watch            reload when the configuration directory changes\n"
 		"      --register=BOOL    register Boot=yes containers with systemd-machined,\n"
 		"                         where it runs (default yes)\n"
+		"      --spares=N         spare containers kept ready for cold starts, 0-%d\n"
+		"                         (default %d; 0: each start clones)\n"
 		"      --check            validate the configuration and exit\n"
 		"  -h, --help             this text\n"
 		"      --version          the version\n"
@@ -69,7 +73,8 @@ static void usage(FILE *f)
 		"Signals: SIGHUP reloads, SIGUSR2 re-executes the daemon in place (its\n"
 		"containers and sockets stay), SIGTERM or SIGINT stops every container and exits.\n"
 		"See nsinetd(8) and nsinetd.conf(5).\n",
-		CONFIG_DIR_DEFAULT, RUNTIME_DIR_DEFAULT, STATE_DIR_DEFAULT);
+		CONFIG_DIR_DEFAULT, RUNTIME_DIR_DEFAULT, STATE_DIR_DEFAULT, SPARES_MAX,
+		SPARES_DEFAULT);
 }
 
 static int parse_argv(int argc, char **argv, struct options *o)
@@ -83,7 +88,8 @@ static int parse_argv(int argc, char **argv, struct options *o)
 		ARG_WATCH,
 		ARG_STATE_DIR,
 		ARG_DESERIALIZE,
-		ARG_REGISTER
+		ARG_REGISTER,
+		ARG_SPARES
 	};
 	static const struct option longopts[] = {
 	    {"config-dir", required_argument, NULL, 'c'},
@@ -97,6 +103,7 @@ static int parse_argv(int argc, char **argv, struct options *o)
 	    {"state-dir", required_argument, NULL, ARG_STATE_DIR},
 	    {"deserialize", required_argument, NULL, ARG_DESERIALIZE},
 	    {"register", required_argument, NULL, ARG_REGISTER},
+	    {"spares", required_argument, NULL, ARG_SPARES},
 	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, ARG_VERSION},
 	    {0},
@@ -162,6 +169,19 @@ static int parse_argv(int argc, char **argv, struct options *o)
 				return -EINVAL;
 			}
 			o->no_register = !b;
+			break;
+		}
+		case ARG_SPARES: {
+			char *end;
+			long n = strtol(optarg, &end, 10);
+
+			if (*end || end == optarg || n < 0 || n > SPARES_MAX) {
+				fprintf(stderr,
+					"nsinetd: --spares=%s: expected a number from 0 to %d\n",
+					optarg, SPARES_MAX);
+				return -EINVAL;
+			}
+			o->spares = (unsigned)n;
 			break;
 		}
 		case 'h':
@@ -340,7 +360,8 @@ static int run(int argc, char **argv)
 	struct options o = {.config_dir = CONFIG_DIR_DEFAULT,
 			    .runtime_dir = RUNTIME_DIR_DEFAULT,
 			    .state_dir = STATE_DIR_DEFAULT,
-			    .deserialize = -1};
+			    .deserialize = -1,
+			    .spares = SPARES_DEFAULT};
 	struct agent *agent = NULL;
 	struct watch *watch = NULL;
 	char *control_path = NULL;
@@ -423,6 +444,9 @@ static int run(int argc, char **argv)
 	r = manager_load(m);
 	if (r < 0)
 		goto out;
+	/* Made from the loop, after this turn's work. */
+	m->spares_want = o.spares;
+	m->spares = spares_new(m, o.spares);
 	if (o.deserialize >= 0)
 		reexec_adopt(m, &st);
 	/* After the first load: what changes from now on is a reload. */

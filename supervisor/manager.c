@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "manager.h"
 #include "hostmounts.h"
+#include "spares.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -490,6 +491,8 @@ struct manager *manager_free(struct manager *m)
 	if (m->stale_timer)
 		event_free(m->stale_timer);
 	network_spares_free(m);
+	/* Before the cgroup base, which holds theirs. */
+	m->spares = spares_free(m->spares);
 	idle_done(m);
 	m->images = image_cache_free(m->images);
 	if (m->cgroup_base_path) {

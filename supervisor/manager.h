@@ -17,6 +17,7 @@
 #define NETNS_SPARES 4
 
 struct container_ops;
+struct spares;
 struct event_base;
 struct event;
 struct service;
@@ -51,6 +52,10 @@ struct manager {
 	/* The mounts below / a container keeps, for spec.submounts (NULL:
 	 * each start reads mountinfo). */
 	struct host_mounts *host_mounts;
+	/* Spare containers for Accept=no starts (spares.c), NULL if none;
+	 * spares_want: --spares=N. */
+	struct spares *spares;
+	unsigned spares_want;
 
 	struct service **services; /* including those being removed */
 	size_t n_services;

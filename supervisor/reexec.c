@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "reexec.h"
+#include "spares.h"
 
 #include <dirent.h>
 #include <event2/event.h>
@@ -432,6 +433,9 @@ int reexec_execute(struct manager *m, char *why, size_t why_len)
 	sigaddset(&hold, SIGINT);
 	sigprocmask(SIG_BLOCK, &hold, &old);
 	r = set_cloexec_all(fds, n_fds, false);
+	/* No spare goes over: none is part of the state, and each would be
+	 * a child and a cgroup the new daemon does not know. */
+	m->spares = spares_free(m->spares);
 	if (r >= 0) {
 		fflush(NULL);
 		execve(rx->binary, rx->argv, environ);
@@ -443,6 +447,7 @@ int reexec_execute(struct manager *m, char *why, size_t why_len)
 	/* Still here: the exec failed; nothing changed but FD_CLOEXEC. */
 	(void)set_cloexec_all(fds, n_fds, true);
 	sigprocmask(SIG_SETMASK, &old, NULL);
+	m->spares = spares_new(m, m->spares_want);
 	rx->argv[rx->argc] = NULL;
 	log_error("re-exec failed, this daemon goes on: %s", why);
 	return r;

@@ -7,6 +7,7 @@
  */
 #include "service.h"
 #include "hostmounts.h"
+#include "spares.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -435,6 +436,8 @@ void service_spec_done(struct service_spec *sp)
 	sp->binds = NULL;
 	free(sp->tmpfs);
 	sp->tmpfs = NULL;
+	/* A spare no start took: ended first, for its cgroup to go. */
+	activator_spare_discard(&sp->spare);
 	sp->cgroup_fd = safe_close(sp->cgroup_fd);
 	if (sp->cgroup_path)
 		(void)cgroup_remove(sp->cgroup_path); /* made, and nothing ran in it */
@@ -496,7 +499,20 @@ static int boot_prepare(struct service *s, struct service_spec *sp)
 
 /* enter: for shell.c, the running container's own cgroup, network and
  * output are used, none is made. */
-static int spec_build(struct service *s, const char *cgroup_rel, bool enter,
+/* Whether a start of s may fit a spare (activator_spare_fits() says at
+ * last, on the whole spec): what rules one out from the configuration. */
+static bool spare_may_fit(const struct service *s)
+{
+	const struct container_config *cc = &s->cfg->container;
+
+	/* A veth pair is moved into the clone's network namespace before the
+	 * go: a spare makes its own only after (activator_spare_fits()). */
+	return !cc->boot && cc->proc_subset == PROC_SUBSET_ALL && cc->network != NETWORK_VETH;
+}
+
+/* use_spare: an Accept=no start may take a spare (spares.h) in place of
+ * its new cgroup. */
+static int spec_build(struct service *s, const char *cgroup_rel, bool enter, bool use_spare,
 		      struct service_spec *sp)
 {
 	const struct container_config *cc = &s->cfg->container;
@@ -600,6 +616,9 @@ static int spec_build(struct service *s, const char *cgroup_rel, bool enter,
 				  "%s: cannot create cgroup %s, starting without one", name(s),
 				  rel);
 	}
+	/* A spare, if one is ready and may fit: spawn() decides. */
+	if (use_spare && !enter && !cgroup_rel && spare_may_fit(s))
+		(void)spares_take(m->spares, &sp->spare);
 
 	/* Never the daemon's own stderr: that may be the administrator's
 	 * terminal, or a log with other clients' addresses in it. */
@@ -729,12 +748,12 @@ static pid_t pid_of(const struct service *s)
 
 int service_spec_build(struct service *s, const char *cgroup_rel, struct service_spec *sp)
 {
-	return spec_build(s, cgroup_rel, false, sp);
+	return spec_build(s, cgroup_rel, false, false, sp);
 }
 
 int service_spec_build_enter(struct service *s, struct service_spec *sp)
 {
-	return spec_build(s, NULL, true, sp);
+	return spec_build(s, NULL, true, false, sp);
 }
 
 /*
@@ -763,9 +782,15 @@ static int spawn(struct service *s, bool park, const char *reason)
 			  park ? "prepare a" : "start");
 		goto fail;
 	}
-	r = service_spec_build(s, NULL, &sp);
+	r = spec_build(s, NULL, false, !park, &sp);
 	if (r < 0)
 		goto fail;
+	/* The spare that spec_build() took, if the whole spec fits it. */
+	if (sp.spare.pid > 0 && activator_spare_fits(&sp.spec))
+		sp.spec.spare = &sp.spare;
+	else
+		activator_spare_discard(&sp.spare);
+	s->spare_start = sp.spec.spare != NULL;
 	if (park) {
 		int pair[2];
 
@@ -877,7 +902,10 @@ static void single_exec_cb(struct container *c, int r, const struct activator_fa
 		s->stats.last_start = took;
 		histogram_observe(&s->stats.cold_start, took);
 		log_info("%s: started container pid %d (%s to exec %.1f ms)%s", name(s),
-			 (int)container_pid(c), s->released ? "release" : "clone",
+			 (int)container_pid(c),
+			 s->released      ? "release"
+			 : s->spare_start ? "spare"
+					  : "clone",
 			 (double)took / 1000.0,
 			 s->ready.notify && !s->ready.ready ? ", waiting for READY=1" : "");
 		if (s->cfg->container.boot) {

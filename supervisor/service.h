@@ -166,8 +166,9 @@ struct service {
 	int park_fd;
 	struct event *park_event;
 	bool park_failed;
-	bool released;   /* the running container was parked, then released */
-	bool discarding; /* the parked container is being discarded (a stop) */
+	bool released;    /* the running container was parked, then released */
+	bool spare_start; /* the running container was started in a spare */
+	bool discarding;  /* the parked container is being discarded (a stop) */
 	bool setup_failed;
 	char setup_failure[256]; /* "setup failed at STEP (PATH): error" */
 	usec_t started_at;       /* CLOCK_MONOTONIC */
@@ -253,8 +254,11 @@ struct service_spec {
 	struct activator_bind *binds;
 	struct activator_tmpfs *tmpfs;
 	gid_t groups[64];
-	int cgroup_fd;              /* spec.cgroup_fd */
-	char *cgroup_path;          /* take it to own the cgroup */
+	int cgroup_fd;     /* spec.cgroup_fd */
+	char *cgroup_path; /* take it to own the cgroup */
+	/* A spare taken for this start (spares.h), its cgroup now
+	 * cgroup_path; pid 0: none. */
+	struct activator_spare spare;
 	struct hardening hardening; /* what spec's hardening fields point to */
 	/* The container's stdout and stderr (spec.stdio[1], [2]): call
 	 * output_pipe_spawned() on it right after activator_spawn(), and take

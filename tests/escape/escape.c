@@ -28,6 +28,7 @@
  *                       0700 directory) to connect to;
  *   ESCAPE_RW_DIR       a directory the container may write that the host
  *                       sees too (a Bind=, or a writable Directory= tree);
+ *                       the test leaves the daemon's spares' pids in it;
  *   ESCAPE_HOST_ROOT=1  the container's root is the host's by choice
  *                       (PrivateUsers=no): what the host's root may do by
  *                       file permissions is skipped, not an escape;
@@ -178,6 +179,52 @@ static enum result signal_host_process(const char *arg)
 	/* Signal 0: the check without the harm. */
 	rv = kill(pid, 0);
 	return refusal(rv, "kill(host pid, 0)", ESRCH, 0);
+}
+
+/* The daemon's spares (supervisor/spares.h): nsinetd-init processes of
+ * root in the initial user namespace, with every capability, waiting for
+ * a spec: the best target there is. The test writes their host pids (one
+ * of them may be ourselves) to ESCAPE_RW_DIR/spare-pids; none may be seen,
+ * signalled or opened from here: they are in pid namespaces of their own. */
+static enum result reach_spare(const char *arg)
+{
+	const char *dir = getenv("ESCAPE_RW_DIR");
+	char path[PATH_MAX], buf[256], *save = NULL;
+	int fd, n_pids = 0;
+	ssize_t n;
+
+	if (!dir)
+		return say(SKIP, "no ESCAPE_RW_DIR");
+	snprintf(path, sizeof(path), "%s/spare-pids", dir);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return say(SKIP, "no spare-pids from the test (%s)", strerrorname_np(errno));
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	buf[n > 0 ? n : 0] = '\0';
+	for (char *p = strtok_r(buf, " \n", &save); p; p = strtok_r(NULL, " \n", &save)) {
+		pid_t pid = (pid_t)atoi(p);
+		char proc[64];
+		long rv;
+
+		if (pid <= 0)
+			continue;
+		snprintf(proc, sizeof(proc), "/proc/%d/cmdline", (int)pid);
+		rv = open(proc, O_RDONLY | O_CLOEXEC);
+		if (rv >= 0)
+			close((int)rv);
+		STEP(refusal(rv, proc, ENOENT, 0));
+		rv = kill(pid, 0);
+		STEP(refusal(rv, "kill(spare pid, 0)", ESRCH, 0));
+		rv = syscall(SYS_pidfd_open, pid, 0);
+		if (rv >= 0)
+			close((int)rv);
+		STEP(refusal(rv, "pidfd_open(spare pid)", ESRCH, FILTER_ERRNO));
+		n_pids++;
+	}
+	if (n_pids == 0)
+		return say(SKIP, "the daemon kept no spare");
+	return say(BLOCKED, "%d spare(s): not in /proc, kill() and pidfd_open() ESRCH", n_pids);
 }
 
 /* pid 1 is another process of ours (the stub init): neither ptrace nor
@@ -1003,6 +1050,7 @@ static const struct attempt {
 } attempts[] = {
     {"see a host process", see_host_process, NULL},
     {"signal a host process", signal_host_process, NULL},
+    {"reach a spare container", reach_spare, NULL},
     {"setns into a namespace", setns_any, NULL},
     {"mount", do_mount, NULL},
     {"remount / read-write", remount_root, NULL},

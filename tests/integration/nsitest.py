@@ -90,6 +90,26 @@ def fd_count_settled(pid):
     return last
 
 
+def spare_pids(daemon_pid):
+    """The daemon's waiting spare containers (supervisor/spares.h): its
+    children whose command line is still nsinetd-init --spare (a taken one
+    clears the "--spare")."""
+    pids = []
+    for p in os.listdir("/proc"):
+        if not p.isdigit():
+            continue
+        try:
+            with open(f"/proc/{p}/stat") as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            with open(f"/proc/{p}/cmdline", "rb") as f:
+                argv = f.read().rstrip(b"\0").split(b"\0")
+        except (OSError, IndexError, ValueError):
+            continue
+        if ppid == daemon_pid and argv[1:2] == [b"--spare"]:
+            pids.append(int(p))
+    return pids
+
+
 def cgroup2_mount():
     with open("/proc/self/mountinfo") as f:
         for line in f:

@@ -17,9 +17,10 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import time
 
 from nsitest import (BUILD, TAP, Daemon, Failed, SkipTest, free_port, recv_all,
-                     require_root, tree_binds, connect, make_rootfs)
+                     require_root, tree_binds, connect, make_rootfs, spare_pids)
 
 ESCAPE = os.environ.get("NSINETD_ESCAPE", os.path.join(BUILD, "tests", "nsinetd-escape"))
 NOBODY = 65534
@@ -28,8 +29,13 @@ LIMITS = "LimitNPROC=16\nLimitNOFILE=64"
 
 
 class Sandbox:
-    def __init__(self, label, extra, accept=False, directory=False, host_root=False):
+    def __init__(self, label, extra, accept=False, directory=False, host_root=False,
+                 spares=2):
         self.label = label
+        # The daemon's --spares: two, so that one waits while the judged
+        # container runs (in the other, for an Accept=no kind): the
+        # attempt "reach a spare container" aims at both.
+        self.spares = spares
         self.extra = extra        # [Container] lines
         self.accept = accept      # Accept=yes: one sandbox per connection, fd 3
         self.directory = directory  # a writable Directory= tree instead of the host's /
@@ -41,6 +47,8 @@ class Sandbox:
 # Defaults otherwise: that is the point.
 SANDBOXES = [
     Sandbox("default container (root)", LIMITS),
+    # Started by a clone, not in a spare (the row above).
+    Sandbox("default container (root), --spares=0", LIMITS, spares=0),
     Sandbox("default container, User=nobody", LIMITS + "\nUser=nobody"),
     Sandbox("default container, PrivateUsers=yes", LIMITS + "\nPrivateUsers=yes"),
     Sandbox("default container, PrivateUsers=no", LIMITS + "\nPrivateUsers=no", host_root=True),
@@ -125,7 +133,8 @@ def judge_host_file(sb, rw_host, detail, control):
 def run_sandbox(sb, root_socket):
     """Returns [(result, name, detail)] from one run of the escape binary."""
     port = free_port()
-    with Daemon() as d, tempfile.TemporaryDirectory(prefix="nsitest-escape-") as pub:
+    with Daemon(args=[f"--spares={sb.spares}"]) as d, \
+            tempfile.TemporaryDirectory(prefix="nsitest-escape-") as pub:
         # A setuid-root copy of the escape binary, for the setuid rows, and
         # the control of the host-file row: where nobody can run it.
         os.chmod(pub, 0o755)
@@ -151,7 +160,9 @@ def run_sandbox(sb, root_socket):
         # Twice: the second container (sandbox) gets a network namespace
         # the daemon made ahead (network.c's spares), the first the clone's;
         # the second run is the one judged, the first must answer too.
-        for _ in range(2):
+        for i in range(2):
+            if i == 1:
+                write_spare_pids(d, sb.spares, rw_host)
             with connect(("127.0.0.1", port), timeout=60) as s:
                 data = recv_all(s).decode()
             if not sb.accept:
@@ -165,6 +176,21 @@ def run_sandbox(sb, root_socket):
         return [judge_host_file(sb, rw_host, detail, control) + (name,)
                 if result == "host" else (result, detail, name)
                 for result, name, detail in rows]
+
+
+def write_spare_pids(d, want, rw_host):
+    """Waits (bounded) for the daemon's spares and leaves their pids for
+    the attempt "reach a spare container"."""
+    deadline = time.monotonic() + 10
+    pids = spare_pids(d.proc.pid)
+    while len(pids) < want and time.monotonic() < deadline:
+        time.sleep(0.02)
+        pids = spare_pids(d.proc.pid)
+    if len(pids) < want:
+        raise AssertionError(f"the daemon keeps {len(pids)} spare(s), not {want}:\n" +
+                             d.log())
+    with open(os.path.join(rw_host, "spare-pids"), "w") as f:
+        f.write(" ".join(map(str, pids)) + "\n")
 
 
 def root_only_socket():

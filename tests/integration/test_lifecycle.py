@@ -299,9 +299,17 @@ def test_systemd_delegation_moves_daemon_to_leaf():
         st = d.ctl("status", "dlg")
         pid = st["MainPID"]
         assert st["ControlGroup"].endswith(f"/nsitest-unit-{os.getpid()}/containers/dlg"), st
-        with open(f"/proc/{pid}/cgroup") as f:
+        payload = [p[0] for p in st["Processes"] if p[1] == pid]
+        assert payload, st["Processes"]
+        with open(f"/proc/{payload[0]}/cgroup") as f:
             assert f.read().strip().endswith(
-                f"/nsitest-unit-{os.getpid()}/containers/dlg"), pid
+                f"/nsitest-unit-{os.getpid()}/containers/dlg"), payload
+        # pid 1 too, or (started in a spare, supervisor/spares.h) the
+        # spares' cgroup beside it.
+        with open(f"/proc/{pid}/cgroup") as f:
+            cg = f.read().strip()
+        assert cg.endswith((f"/nsitest-unit-{os.getpid()}/containers/dlg",
+                            f"/nsitest-unit-{os.getpid()}/containers/:init")), cg
         assert d.stop() == 0
         assert not os.path.exists(os.path.join(unit, "containers"))
 
