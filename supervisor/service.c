@@ -786,10 +786,12 @@ static int spawn(struct service *s, bool park, const char *reason)
 	if (r < 0)
 		goto fail;
 	/* The spare that spec_build() took, if the whole spec fits it. */
-	if (sp.spare.pid > 0 && activator_spare_fits(&sp.spec))
+	if (sp.spare.pid > 0 && activator_spare_fits(&sp.spec)) {
 		sp.spec.spare = &sp.spare;
-	else
+	} else if (sp.spare.pid > 0) {
 		activator_spare_discard(&sp.spare);
+		spares_refill(m->spares);
+	}
 	s->spare_start = sp.spec.spare != NULL;
 	if (park) {
 		int pair[2];
@@ -887,6 +889,9 @@ static void single_exec_cb(struct container *c, int r, const struct activator_fa
 	char prefix[300];
 	const char *cap;
 
+	/* Its spare's successor, now that this start no longer needs the CPU. */
+	if (s->spare_start)
+		spares_refill(s->manager->spares);
 	if (r == 0 && (s->state == SERVICE_PARKED || s->discarding)) {
 		/* The sync socket of a parked container closed without a
 		 * release: it was discarded or killed, nothing was executed. */

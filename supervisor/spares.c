@@ -16,6 +16,8 @@
 /* Spares that die unused this many times in a row are not made again:
  * something of the host keeps killing them (logged). */
 #define SPARES_DEATHS_MAX 5
+/* The refill after a take that no start asked for (spares_take()). */
+#define SPARES_REFILL_SEC 1
 
 struct spare {
 	struct activator_spare a;
@@ -31,6 +33,7 @@ struct spares {
 	unsigned deaths; /* in a row, unused */
 	bool off;
 	struct event *refill; /* EVENT_PRIORITY_LOW */
+	struct event *later;  /* the refill after a take, if nothing asks first */
 	/* BASE/:init (none without cgroups): where spares are made, and where
 	 * the pid 1 of a container started in one stays. */
 	int cgroup_fd;
@@ -143,7 +146,9 @@ struct spares *spares_new(struct manager *m, unsigned want)
 		}
 	}
 	sp->refill = event_new(m->base, -1, 0, refill_cb, sp);
-	if (!sp->refill || event_priority_set(sp->refill, EVENT_PRIORITY_LOW) < 0)
+	sp->later = evtimer_new(m->base, refill_cb, sp);
+	if (!sp->refill || !sp->later || event_priority_set(sp->refill, EVENT_PRIORITY_LOW) < 0 ||
+	    event_priority_set(sp->later, EVENT_PRIORITY_LOW) < 0)
 		return spares_free(sp);
 	refill_later(sp);
 	return sp;
@@ -160,8 +165,18 @@ int spares_take(struct spares *sp, struct activator_spare *ret)
 	event_free(s->died);
 	*ret = s->a;
 	free(s);
-	refill_later(sp);
+	/* Not now: a new spare's clone, exec and setup would take CPU from
+	 * the start that took this one (on this 2-CPU machine they made a
+	 * run of back-to-back starts no faster than clones). The start asks
+	 * once its payload runs (spares_refill()); this is in case none does. */
+	(void)evtimer_add(sp->later, &(struct timeval){.tv_sec = SPARES_REFILL_SEC});
 	return 0;
+}
+
+void spares_refill(struct spares *sp)
+{
+	if (sp)
+		refill_later(sp);
 }
 
 struct spares *spares_free(struct spares *sp)
@@ -172,6 +187,8 @@ struct spares *spares_free(struct spares *sp)
 		spare_free(sp->s[--sp->n]);
 	if (sp->refill)
 		event_free(sp->refill);
+	if (sp->later)
+		event_free(sp->later);
 	safe_close(sp->cgroup_fd);
 	/* Only if empty: the pid 1 of a running container stays in it
 	 * (a re-exec hands those over); the daemon's exit removes it with

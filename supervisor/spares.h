@@ -6,7 +6,7 @@
  * (activator_spare_new()). An Accept=no start takes one and sends it the
  * spec instead of cloning; its pid 1 stays in BASE/:init and clones the
  * payload into the service's cgroup. Made again at the loop's lowest
- * priority after a take, and set up under SCHED_IDLE.
+ * priority once that start is done, and set up under SCHED_IDLE.
  */
 #pragma once
 
@@ -24,7 +24,11 @@ struct spares;
  * want is 0 or spares cannot work here: no mount template, not root. */
 struct spares *spares_new(struct manager *m, unsigned want);
 /* Takes a spare for a start: 0 with *ret (the caller's now), -ENOENT
- * with none ready. */
+ * with none ready. The next is made when spares_refill() asks, or 1 s
+ * later. */
 int spares_take(struct spares *sp, struct activator_spare *ret);
+/* Makes spares again from the loop: the start that took one is running
+ * (or failed), or did not use it. */
+void spares_refill(struct spares *sp);
 /* Ends every spare (killed, reaped, its cgroup removed). */
 struct spares *spares_free(struct spares *sp);
