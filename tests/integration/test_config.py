@@ -239,6 +239,11 @@ def test_bad_command_line():
     assert p.returncode != 0 and "invalid log level 'loud'" in p.stderr, p.stderr
     p = subprocess.run([NSINETD, "--register=maybe"], capture_output=True, text=True, timeout=60)
     assert p.returncode != 0 and "--register=maybe: expected yes or no" in p.stderr, p.stderr
+    for bad in ("9", "-1", "two", ""):
+        p = subprocess.run([NSINETD, f"--spares={bad}"], capture_output=True, text=True,
+                           timeout=60)
+        assert p.returncode != 0 and \
+            f"--spares={bad}: expected a number from 0 to 8" in p.stderr, p.stderr
     p = subprocess.run([NSINETD, "--check", "--config-dir", "/nonexistent-nsitest"],
                        capture_output=True, text=True, timeout=60)
     assert p.returncode != 0 and "/nonexistent-nsitest" in p.stderr, p.stderr
