@@ -535,6 +535,14 @@ int activator_spawn(const struct activator_spec *spec, struct activator_child *r
 			attached[n_attached++] = spec->cgroup_fd;
 	}
 
+	/* In a spare: the spec goes to it, nothing is cloned. Only a spare
+	 * that turned out dead (-ECHILD) leaves the start to the clone. */
+	if (spec->spare) {
+		r = spare_start(spec, &msg, attached, n_attached, ret);
+		if (r != -ECHILD)
+			goto out;
+	}
+
 	/* SOCK_SEQPACKET: the spec arrives as one message, the child's
 	 * {step, err} record too, and EOF (every copy of the child's end
 	 * closed: the payload's by a successful execve) is distinguishable. */
@@ -562,14 +570,6 @@ int activator_spawn(const struct activator_spec *spec, struct activator_child *r
 	r = fd_set_nonblock(parent_fd, true);
 	if (r < 0)
 		goto out;
-
-	if (spec->spare) {
-		/* The socketpair and the queued spec above stay unused: all
-		 * cheap, and the fallback's if the spare turns out dead. */
-		r = spare_start(spec, &msg, attached, n_attached, ret);
-		if (r != -ECHILD)
-			goto out;
-	}
 
 	sc = calloc(1, sizeof(*sc));
 	if (!sc) {

@@ -14,7 +14,7 @@
  * "nsinetd-init --hold" only holds a new user namespace while the daemon
  * writes its maps (activator_userns_new()): it waits for EOF on fd 3.
  * "nsinetd-init --spare" is a spare (activator_spare_new()): started in
- * fresh pid, IPC, UTS and cgroup namespaces before any start, it makes the
+ * fresh pid, IPC and UTS namespaces before any start, it makes the
  * container's /proc and /dev detached, then waits for a spec as above.
  * "nsinetd-init --mount-template" makes the mount template in the new mount
  * namespace it was started in (rootfs_template_make()), says so with one

@@ -835,6 +835,23 @@ int rootfs_proc_new(void)
 	return fs_new_filled("proc", NULL, PROC_ATTRS, proc_mask_quiet);
 }
 
+/* Clears the API directory dir of the root for a file system of ours
+ * (root_umount_all()), then attaches the tree a spare made for it, if
+ * use_spare and there is one: 1 when attached. *spare_fd is closed either
+ * way. */
+static int api_dir_prepare(struct activator_ctx *c, const char *dir, int *spare_fd, bool use_spare)
+{
+	int r = root_umount_all(c->root_fd, dir);
+
+	if (r >= 0 && use_spare && *spare_fd >= 0) {
+		r = attach_tree(*spare_fd, c->root_fd, dir);
+		if (r >= 0)
+			r = 1;
+	}
+	*spare_fd = safe_close(*spare_fd);
+	return r;
+}
+
 /* A proc of our own pid namespace (we are its pid 1): the container sees
  * only its own processes, and nothing of the host's kernel unmasked
  * (proc_mask()). A spare made it before the spec came. */
@@ -843,15 +860,9 @@ int rootfs_proc(struct activator_ctx *c)
 	_cleanup_close_ int proc_fd = -1;
 	int r;
 
-	r = root_umount_all(c->root_fd, "proc");
-	if (r < 0)
-		return r;
-	if (c->spare_proc_fd >= 0 && !c->spec->proc_subset_pid) {
-		r = attach_tree(c->spare_proc_fd, c->root_fd, "proc");
-		c->spare_proc_fd = safe_close(c->spare_proc_fd);
-		return r;
-	}
-	c->spare_proc_fd = safe_close(c->spare_proc_fd);
+	r = api_dir_prepare(c, "proc", &c->spare_proc_fd, !c->spec->proc_subset_pid);
+	if (r != 0)
+		return r < 0 ? r : 0;
 	/* ProcSubset=pid: none of what is masked is there at all. */
 	r = rootfs_mount_fs(c->root_fd, "proc", "proc",
 			    c->spec->proc_subset_pid ? "subset=pid" : NULL, PROC_ATTRS);
@@ -968,14 +979,9 @@ int rootfs_dev(struct activator_ctx *c)
 	_cleanup_close_ int dev_fd = -1;
 	int r;
 
-	r = root_umount_all(c->root_fd, "dev");
-	if (r < 0)
-		return r;
-	if (c->spare_dev_fd >= 0) {
-		r = attach_tree(c->spare_dev_fd, c->root_fd, "dev");
-		c->spare_dev_fd = safe_close(c->spare_dev_fd);
-		return r;
-	}
+	r = api_dir_prepare(c, "dev", &c->spare_dev_fd, true);
+	if (r != 0)
+		return r < 0 ? r : 0;
 	r = rootfs_mount_fs(c->root_fd, "dev", "tmpfs", DEV_OPTIONS, DEV_ATTRS);
 	if (r < 0)
 		return r;
