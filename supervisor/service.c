@@ -497,8 +497,6 @@ static int boot_prepare(struct service *s, struct service_spec *sp)
 	return 0;
 }
 
-/* enter: for shell.c, the running container's own cgroup, network and
- * output are used, none is made. */
 /* Whether a start of s may fit a spare (activator_spare_fits() says at
  * last, on the whole spec): what rules one out from the configuration. */
 static bool spare_may_fit(const struct service *s)
@@ -510,8 +508,9 @@ static bool spare_may_fit(const struct service *s)
 	return !cc->boot && cc->proc_subset == PROC_SUBSET_ALL && cc->network != NETWORK_VETH;
 }
 
-/* use_spare: an Accept=no start may take a spare (spares.h) in place of
- * its new cgroup. */
+/* enter: for shell.c, the running container's own cgroup, network and
+ * output are used, none is made. use_spare: an Accept=no start may take a
+ * spare container (spares.h) instead of a clone. */
 static int spec_build(struct service *s, const char *cgroup_rel, bool enter, bool use_spare,
 		      struct service_spec *sp)
 {
