@@ -68,10 +68,11 @@ static int enter_check_pause(struct activator_ctx *c)
 /*
  * Every namespace of the container's pid 1 but its user namespace, in one
  * setns() on its pidfd (all or none). Joining the mount namespace makes the
- * container's pivoted root our root and working directory: from here on
- * every path is the container's. Joining the pid namespace changes only
- * where our children go: this process stays in the host's, invisible to
- * the container. These namespaces belong to the initial user namespace
+ * container's root (what is mounted on its namespace's root: the kernel
+ * goes down to it) our root and working directory: from here on every
+ * path is the container's. Joining the pid namespace changes only where
+ * our children go: this process stays in the host's, invisible to the
+ * container. These namespaces belong to the initial user namespace
  * (architecture.md, "Who owns the namespaces"), so we join them as its root,
  * before the service's user namespace, as a start sets them up. A daemon
  * that is not root made the container's user namespace with the clone:

@@ -253,11 +253,12 @@ int activator_seccomp_compile(const struct activator_seccomp_config *cfg, struct
 		return r;
 	if (!admin && (r = set_names(deny, base_deny_no_admin, true)) < 0)
 		return r;
-	/* chroot() is in @mount, yet harmless here: the root is pivoted in a
-	 * mount namespace of the container's own and the old root detached,
-	 * so the classic way out of a chroot (a directory fd kept outside it,
-	 * then chdir("..")) ends at the container's root, where the process
-	 * was anyway. Daemons that confine themselves (CAP_SYS_CHROOT is in
+	/* chroot() is in @mount, yet harmless here: the root is what is
+	 * mounted on the root of a mount namespace of the container's own
+	 * (pivoted into, or stacked on the template's), nothing else is
+	 * reachable, so the classic way out of a chroot (a directory fd kept
+	 * outside it, then chdir("..")) ends at the container's root, where
+	 * the process was anyway. Daemons that confine themselves (CAP_SYS_CHROOT is in
 	 * the default set for root) need it. A deny list naming it wins. */
 	set_del(deny, SCMP_SYS(chroot));
 	deny_opt_in(deny, cfg);

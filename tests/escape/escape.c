@@ -328,6 +328,24 @@ static enum result remount_root(const char *arg)
 	return say(BLOCKED, "remount and mount_setattr: %s", strerrorname_np(FILTER_ERRNO));
 }
 
+/* The container's tree is stacked on the root of its mount namespace's
+ * (architecture.md, "The mount template"): unmounted, it would show what is
+ * under it. The filter refuses umount2 (@mount); without a filter the
+ * namespace's owner, the initial user namespace, does. */
+static enum result unmount_root(const char *arg)
+{
+	struct stat before, after;
+	long rv;
+
+	if (stat("/", &before) < 0)
+		return say(WRONG, "stat /: %s", strerror(errno));
+	rv = umount2("/", MNT_DETACH);
+	STEP(refusal(rv, "umount2(/, MNT_DETACH)", EPERM, 0));
+	if (stat("/", &after) < 0 || after.st_dev != before.st_dev || after.st_ino != before.st_ino)
+		return say(ESCAPED, "/ changed");
+	return say(BLOCKED, "umount2(/): EPERM, / is the same");
+}
+
 /* clone(2)'s flags are in a register: the filter checks them (EPERM).
  * clone3(2)'s are in memory, out of its reach: the filter answers ENOSYS
  * for every clone3, and glibc falls back to clone (activator/seccomp.c). */
@@ -979,9 +997,9 @@ static enum result exceed_nofile(const char *arg)
  * The classic way out of a chroot, with the CAP_SYS_CHROOT a default root
  * keeps: chroot() into a directory below, so that the working directory
  * is outside the root, walk up with "..", chroot(".") there. What it must
- * reach is the container's own / again: pivot_root() left nothing above it
- * (not the host's tree, not the empty tmpfs of the mount template that
- * the container's mount namespace was copied from). In a child: the
+ * reach is the container's own / again: nothing is above it (not the
+ * host's tree, not the empty tmpfs of the mount template under it: ".."
+ * there goes down into the tree again). In a child: the
  * attempt changes its root. A uid without the capability meets EPERM.
  */
 static enum result chroot_out(const char *arg)
@@ -1054,6 +1072,7 @@ static const struct attempt {
     {"setns into a namespace", setns_any, NULL},
     {"mount", do_mount, NULL},
     {"remount / read-write", remount_root, NULL},
+    {"unmount the root", unmount_root, NULL},
     {"unshare", do_unshare, NULL},
     {"load a kernel module", load_module, NULL},
     {"open a raw socket", raw_socket, NULL},
