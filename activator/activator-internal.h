@@ -34,11 +34,13 @@ struct activator_ctx {
 	 * the root a detached tree (rootfs_bind_root() may give this up). */
 	bool in_template;
 	/* Started as a spare (nsinetd-init --spare): the clone made no
-	 * network namespace, and the /proc and /dev it made while waiting
-	 * for the spec, detached (-1: none), for rootfs_proc() and
-	 * rootfs_dev() to attach. */
-	bool spare;
-	int spare_proc_fd, spare_dev_fd;
+	 * network namespace, and the /proc, /dev and /sys it made while
+	 * waiting for the spec, detached (-1: none), for rootfs_proc(),
+	 * rootfs_dev() and rootfs_sys() to attach. spare_netns: we are in a
+	 * network namespace the spare made, lo up (child_spare_netns()),
+	 * still to be the container's (/sys shows it). */
+	bool spare, spare_netns;
+	int spare_proc_fd, spare_dev_fd, spare_sys_fd;
 	/* A spare's: the container's cgroup, for the payload's clone (-1:
 	 * none, or not a spare), then the payload's pid (0 in the payload)
 	 * and the go pipe (init_spare_fork()). */
@@ -86,6 +88,9 @@ _Noreturn void child_run(struct activator_ctx *c);
 _Noreturn void child_fail(struct activator_ctx *c, enum activator_step step, int err);
 /* Raw rtnetlink: lo up in our new network namespace. */
 int child_loopback_up(void);
+/* A spare's, while it waits: a network namespace of its own, lo up, and
+ * its /sys in *ret_sys_fd (-1 if that failed: the step mounts one). */
+bool child_spare_netns(int *ret_sys_fd);
 
 /* rootfs.c: the file system steps, each 0 or a negative errno. */
 int rootfs_bind_root(struct activator_ctx *c);
@@ -98,6 +103,8 @@ int rootfs_proc(struct activator_ctx *c);
  * ProcSubset=, which a spare's start does not have). */
 int rootfs_proc_new(void);
 int rootfs_dev_new(void);
+/* The same for /sys, of our network namespace. */
+int rootfs_sys_new(void);
 int rootfs_sys(struct activator_ctx *c);
 int rootfs_dev(struct activator_ctx *c);
 int rootfs_tmpfs(struct activator_ctx *c);

@@ -728,6 +728,9 @@ bool activator_spare_fits(const struct activator_spec *spec)
 	       /* The hook (a veth peer to move) needs the network namespace
 		* made by then: a spare unshares it only after the go. */
 	       !(spec->before_release && (spec->namespaces & CLONE_NEWNET)) &&
+	       /* A spare is in a network namespace of its own: the daemon's
+		* is for a start that gives its fd (Network=host). */
+	       ((spec->namespaces & CLONE_NEWNET) || spec->netns_fd >= 0) &&
 	       spec->mount_template_fd >= 0 && spec->slot_fd >= 0 &&
 	       (clone_namespaces(spec) & ~(uint64_t)(CLONE_NEWNET | CLONE_NEWCGROUP)) ==
 		   ACTIVATOR_SPARE_NAMESPACES;

@@ -271,7 +271,8 @@ struct activator_spec {
 
 	/* A spare (activator_spare_new()) to start this container in, or
 	 * NULL: no clone and no exec of nsinetd-init on the start's path, and
-	 * the spare's /proc and /dev are used as made. The spec must fit
+	 * the spare's /proc and /dev are used as made, and its network
+	 * namespace with its /sys for a CLONE_NEWNET without netns_fd. The spec must fit
 	 * (activator_spare_fits()). cgroup_fd goes to the spare, whose pid 1
 	 * clones the payload into it, in a cgroup namespace of its own (pid 1
 	 * stays in the spares' cgroup); if the spare turns out dead the start
@@ -403,9 +404,10 @@ int activator_enter_result(int sync_fd, struct activator_entered *ret, struct ac
  * fresh pid, IPC and UTS namespaces (ACTIVATOR_SPARE_NAMESPACES) and into
  * cgroup_fd (or the caller's cgroup, with -1), exec'd with the layout of a
  * start with slot_fd, which it needs, and set to SCHED_IDLE. It makes the
- * container's /proc (masked) and /dev as detached trees and waits for a
- * spec: a start then costs neither the clone nor nsinetd-init's exec nor
- * those two steps (about 1 ms here). Its namespaces are the initial user
+ * container's /proc (masked) and /dev as detached trees, a network
+ * namespace with lo up and its /sys, and waits for a spec: a start then
+ * costs neither the clone nor nsinetd-init's exec nor those steps (about
+ * 1 ms here). Its namespaces are the initial user
  * namespace's, as a start's are (PrivateUsers= is joined later). A process cannot
  * change cgroups at less than an RCU grace period (a write to
  * cgroup.procs: 6-15 ms here), and cgroup v2 renames nothing: so pid 1
@@ -428,8 +430,10 @@ int activator_spare_new(int init_fd, int slot_fd, int cgroup_fd, struct activato
  * network namespace to make for a before_release hook (a veth), no pool
  * or park, no Boot=, no ProcSubset=pid (the spare's /proc is the full
  * one), the mount template, slot_fd, and nothing else to create but the
- * spare's namespaces, a network namespace (which nsinetd-init then
- * unshares itself) and a cgroup namespace (the payload's clone makes it). */
+ * spare's namespaces, a network namespace (the spare's own) and a cgroup
+ * namespace (the payload's clone makes it). A spec without CLONE_NEWNET
+ * must give the network namespace to join in netns_fd, the daemon's own
+ * too: the spare is not in it. */
 bool activator_spare_fits(const struct activator_spec *spec);
 /* Ends a spare that is not taken: EOF, SIGKILL, reaped. *s is emptied. */
 void activator_spare_discard(struct activator_spare *s);

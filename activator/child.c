@@ -134,17 +134,35 @@ static int child_mount_private(struct activator_ctx *c)
  * shows this namespace. */
 static int child_netns(struct activator_ctx *c)
 {
+	const struct activator_spec *spec = c->spec;
+
 	/* A spare was cloned without the network namespace that the clone
-	 * of a start would have made: made here instead, as unshare() does,
-	 * before /sys and the loopback. */
-	if (c->spec->netns_fd < 0) {
-		if (c->spare && (c->spec->namespaces & CLONE_NEWNET) && unshare(CLONE_NEWNET) < 0)
+	 * of a start would have made: it made one while it waited
+	 * (child_spare_netns()), or makes it here, as unshare() does, before
+	 * /sys and the loopback. Never the daemon's network: it is left for
+	 * another namespace only (activator_spare_fits()). */
+	if (spec->netns_fd < 0) {
+		if (!c->spare)
+			return 0;
+		if (!(spec->namespaces & CLONE_NEWNET))
+			return -EINVAL;
+		if (!c->spare_netns && unshare(CLONE_NEWNET) < 0)
 			return -errno;
 		return 0;
 	}
-	if (setns(c->spec->netns_fd, CLONE_NEWNET) < 0)
+	if (setns(spec->netns_fd, CLONE_NEWNET) < 0)
 		return -errno;
+	c->spare_netns = false;
 	return 0;
+}
+
+bool child_spare_netns(int *ret_sys_fd)
+{
+	*ret_sys_fd = -1;
+	if (unshare(CLONE_NEWNET) < 0 || child_loopback_up() < 0)
+		return false;
+	*ret_sys_fd = rootfs_sys_new();
+	return true;
 }
 
 /* RTM_NEWLINK on ifindex 1 with IFF_UP, and its ack. */
@@ -220,10 +238,12 @@ static int child_loopback(struct activator_ctx *c)
 	const struct activator_spec *spec = c->spec;
 	int r;
 
-	/* A fresh namespace from the daemon has lo up already. */
-	if (!(spec->namespaces & CLONE_NEWNET) && !spec->netns_fresh)
+	/* A fresh namespace from the daemon, or a spare's, has lo up already. */
+	bool fresh = spec->netns_fresh || c->spare_netns;
+
+	if (!(spec->namespaces & CLONE_NEWNET) && !fresh)
 		return 0;
-	if (!spec->netns_fresh) {
+	if (!fresh) {
 		r = child_loopback_up();
 		if (r < 0)
 			return r;

@@ -79,7 +79,7 @@ int ctx_new(const struct activator_spec *spec, struct activator_ctx **ret)
 	c->sync_fd = WIRE_FD_SYNC;
 	c->root_fd = -1;
 	c->in_template = spec->mount_template_fd >= 0;
-	c->spare_proc_fd = c->spare_dev_fd = c->cgroup_fd = -1;
+	c->spare_proc_fd = c->spare_dev_fd = c->spare_sys_fd = c->cgroup_fd = -1;
 	c->go[0] = c->go[1] = -1;
 	c->path = DEFAULT_PATH;
 	c->argv = spec->argv;
@@ -202,8 +202,8 @@ int main(int argc, char **argv)
 	struct activator_ctx *c = NULL;
 	char *buf = NULL;
 	size_t len = 0, n_fds = 0;
-	int spare_proc = -1, spare_dev = -1, r;
-	bool spare = false;
+	int spare_proc = -1, spare_dev = -1, spare_sys = -1, r;
+	bool spare = false, spare_netns = false;
 
 	/* First of all: no process of the container may read or write our
 	 * memory through /proc/PID/mem or ptrace, whatever its uid, nor open
@@ -233,6 +233,7 @@ int main(int argc, char **argv)
 		(void)setsid();
 		spare_proc = rootfs_proc_new();
 		spare_dev = rootfs_dev_new();
+		spare_netns = child_spare_netns(&spare_sys);
 	} else if (argc != 1) {
 		fprintf(stderr, "nsinetd-init is started by nsinetd, not by hand\n");
 		return 2;
@@ -250,6 +251,8 @@ int main(int argc, char **argv)
 	c->spare = spare;
 	c->spare_proc_fd = spare_proc;
 	c->spare_dev_fd = spare_dev;
+	c->spare_sys_fd = spare_sys;
+	c->spare_netns = spare_netns;
 	c->cgroup_fd = spare ? w.spec.cgroup_fd : -1;
 	/* A container's pid 1 now, and so its command line says (ps, and the
 	 * daemon's spares are those that still say "--spare"). */

@@ -878,21 +878,39 @@ int rootfs_proc(struct activator_ctx *c)
  * only our interfaces (a bind of the host's /sys would show the host's).
  * Where sysfs cannot be mounted, an empty read-only tmpfs: programs that
  * probe /sys find nothing rather than the host's. */
+#define SYS_ATTRS (MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC)
+
+/* The firmware's tables (ACPI, EFI variables, DMI) are the host's. */
+static int sys_mask(int dir_fd, const char *firmware)
+{
+	int r = rootfs_mount_fs(dir_fd, firmware, "tmpfs", "mode=0555,size=4k", SYS_ATTRS);
+
+	return r == -ENOENT ? 0 : r;
+}
+
+static int sys_mask_detached(int sys_fd)
+{
+	return sys_mask(sys_fd, "firmware");
+}
+
+int rootfs_sys_new(void)
+{
+	return fs_new_filled("sysfs", NULL, SYS_ATTRS, sys_mask_detached);
+}
+
+/* A spare made it before the spec, in the network namespace it made: used
+ * if that is still ours (a start of Network=none). */
 int rootfs_sys(struct activator_ctx *c)
 {
-	const unsigned int attrs =
-	    MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC;
 	int r;
 
-	r = root_umount_all(c->root_fd, "sys");
+	r = api_dir_prepare(c, "sys", &c->spare_sys_fd, c->spare_netns);
+	if (r != 0)
+		return r < 0 ? r : 0;
+	r = rootfs_mount_fs(c->root_fd, "sys", "sysfs", NULL, SYS_ATTRS);
 	if (r < 0)
-		return r;
-	r = rootfs_mount_fs(c->root_fd, "sys", "sysfs", NULL, attrs);
-	if (r < 0)
-		return rootfs_mount_fs(c->root_fd, "sys", "tmpfs", "mode=0755,size=4k", attrs);
-	/* The firmware's tables (ACPI, EFI variables, DMI) are the host's. */
-	r = rootfs_mount_fs(c->root_fd, "sys/firmware", "tmpfs", "mode=0555,size=4k", attrs);
-	return r == -ENOENT ? 0 : r;
+		return rootfs_mount_fs(c->root_fd, "sys", "tmpfs", "mode=0755,size=4k", SYS_ATTRS);
+	return sys_mask(c->root_fd, "sys/firmware");
 }
 
 /* A minimal /dev, not the host's: a few harmless character devices bound

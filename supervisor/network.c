@@ -15,6 +15,7 @@
 #include "netns/veth.h"
 #include "supervisor/manager.h"
 #include "supervisor/service.h"
+#include "supervisor/spares.h"
 
 /* How many subnets of a pool are tried at most: more than the daemon can
  * run containers at once (CONFIG_MAX_SERVICES). */
@@ -225,7 +226,7 @@ void network_spares_free(struct manager *m)
 	m->netns_refill = NULL;
 }
 
-int network_prepare(struct service *s, struct activator_spec *spec)
+int network_prepare(struct service *s, struct activator_spec *spec, bool spare)
 {
 	const struct container_config *cc = &s->cfg->container;
 	struct network_state *n = &s->net;
@@ -236,8 +237,15 @@ int network_prepare(struct service *s, struct activator_spec *spec)
 	spec->netns_fresh = false;
 	switch (cc->network) {
 	case NETWORK_HOST:
+		if (spare)
+			spec->netns_fd = spares_host_netns(s->manager->spares);
 		return 0;
 	case NETWORK_NONE:
+		/* A spare container made its own while it waited, /sys too. */
+		if (spare) {
+			spec->namespaces |= CLONE_NEWNET;
+			return 0;
+		}
 		n->join_fd = spare_take(s->manager);
 		if (n->join_fd >= 0) {
 			spec->netns_fd = n->join_fd;

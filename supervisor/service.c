@@ -662,7 +662,7 @@ static int spec_build(struct service *s, const char *cgroup_rel, bool enter, boo
 	spec->mount_template_fd = m->mount_template_fd;
 	if (!spec->root_directory)
 		spec->submounts = host_mounts_get(m->host_mounts);
-	r = enter ? 0 : network_prepare(s, spec);
+	r = enter ? 0 : network_prepare(s, spec, sp->spare.pid > 0);
 	if (r < 0)
 		return r;
 	r = hardening_fill(s, uid, &sp->hardening, spec);

@@ -2,6 +2,7 @@
 #include "spares.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -38,6 +39,9 @@ struct spares {
 	 * the pid 1 of a container started in one stays. */
 	int cgroup_fd;
 	char *cgroup_path;
+	/* Ours: a spare has a network namespace of its own, so a start of
+	 * Network=host in one joins ours by this fd. */
+	int netns_fd;
 };
 
 static void spare_free(struct spare *s)
@@ -130,8 +134,15 @@ struct spares *spares_new(struct manager *m, unsigned want)
 	if (!sp)
 		return NULL;
 	sp->m = m;
+	sp->netns_fd = -1;
 	sp->want = want < SPARES_MAX ? want : SPARES_MAX;
 	sp->cgroup_fd = -1;
+	sp->netns_fd = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+	if (sp->netns_fd < 0) {
+		log_errno(LOG_WARNING, -errno,
+			  "cannot open /proc/self/ns/net: no spare containers");
+		return spares_free(sp);
+	}
 	if (m->have_cgroup) {
 		_cleanup_free_ char *rel = NULL;
 		int r;
@@ -173,6 +184,11 @@ int spares_take(struct spares *sp, struct activator_spare *ret)
 	return 0;
 }
 
+int spares_host_netns(const struct spares *sp)
+{
+	return sp ? sp->netns_fd : -1;
+}
+
 void spares_refill(struct spares *sp)
 {
 	if (sp)
@@ -190,6 +206,7 @@ struct spares *spares_free(struct spares *sp)
 	if (sp->later)
 		event_free(sp->later);
 	safe_close(sp->cgroup_fd);
+	safe_close(sp->netns_fd);
 	/* Only if empty: the pid 1 of a running container stays in it
 	 * (a re-exec hands those over); the daemon's exit removes it with
 	 * the cgroups below its base. */

@@ -2,11 +2,12 @@
 /*
  * Spare containers (--spares=N): nsinetd-init processes cloned ahead of any
  * start into fresh pid, IPC and UTS namespaces, in the cgroup BASE/:init
- * (":" is in no service's name), with the container's /proc and /dev made
- * (activator_spare_new()). An Accept=no start takes one and sends it the
- * spec instead of cloning; its pid 1 stays in BASE/:init and clones the
- * payload into the service's cgroup. Made again at the loop's lowest
- * priority once that start is done, and set up under SCHED_IDLE.
+ * (":" is in no service's name), with the container's /proc and /dev made,
+ * and a network namespace with lo up and its /sys (activator_spare_new()).
+ * An Accept=no start takes one and sends it the spec instead of cloning;
+ * its pid 1 stays in BASE/:init and clones the payload into the service's
+ * cgroup. Made again at the loop's lowest priority once that start is
+ * done, and set up under SCHED_IDLE.
  */
 #pragma once
 
@@ -30,5 +31,8 @@ int spares_take(struct spares *sp, struct activator_spare *ret);
 /* Makes spares again from the loop: the start that took one is running
  * (or failed), or did not use it. */
 void spares_refill(struct spares *sp);
+/* The daemon's network namespace (an fd of sp's, -1 without spares), for a
+ * start of Network=host in a spare, which has one of its own. */
+int spares_host_netns(const struct spares *sp);
 /* Ends every spare (killed, reaped, its cgroup removed). */
 struct spares *spares_free(struct spares *sp);

@@ -3,7 +3,7 @@
 (on fd 3, LISTEN_FDS) it reads one line of targets "HOST:PORT ..." ([IPv6]
 in brackets), connects to each, and answers one JSON object: for each
 target the first line the target sent, or the error; plus the names of its
-interfaces and its network namespace. NETCHECK_EXIT_AFTER=N: exit after N
+interfaces (and those /sys shows) and its network namespace. NETCHECK_EXIT_AFTER=N: exit after N
 answers."""
 import json
 import os
@@ -40,6 +40,7 @@ def main():
                 "targets": {t: check(t) for t in line.split()},
                 "interfaces": sorted(n for _, n in socket.if_nameindex()),
                 "netns": os.readlink("/proc/self/ns/net"),
+                "sys_net": sorted(os.listdir("/sys/class/net")),
             }
             conn.sendall(json.dumps(report).encode())
         left -= 1

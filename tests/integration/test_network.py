@@ -16,8 +16,8 @@ import subprocess
 import sys
 import time
 
-from nsitest import (SRC, PROBE, Daemon, main, probe_conf, readline, recv_all, start_fails,
-                     tree_binds, wait_for)
+from nsitest import (SRC, PROBE, Daemon, main, probe_conf, readline, recv_all, spare_pids,
+                     start_fails, tree_binds, wait_for)
 
 NETCHECK = os.path.join(SRC, "tests", "integration", "netcheck.py")
 SERVER_PORT = 7777
@@ -301,8 +301,9 @@ def test_none_is_a_fresh_namespace_each_time():
     up, never the daemon's. From the second start on it is one
     of the spares the daemon made ahead (network.c): it was among the
     daemon's fds before the start and is not after it (given away, not
-    shared); the daemon makes another."""
-    with Netns() as ns, Daemon(prefix=ns.exec_prefix()) as d:
+    shared); the daemon makes another. --spares=0: a spare container has
+    one of its own (the next test)."""
+    with Netns() as ns, Daemon(prefix=ns.exec_prefix(), args=["--spares=0"]) as d:
         sock = sock_path(d, "none")
         d.write("none", netcheck_conf(sock, "none", env=["NETCHECK_EXIT_AFTER=1"]))
         own = "net:[%d]" % os.stat(f"/run/netns/{ns.name}").st_ino
@@ -326,6 +327,42 @@ def test_none_is_a_fresh_namespace_each_time():
         # (Not distinct over time: a freed namespace's inode number is
         # given to a later one.)
         assert own not in seen, (seen, own)
+        assert d.stop() == 0
+        assert d.leftovers() == [], d.leftovers()
+
+
+def test_spare_has_its_own_namespace():
+    """A start in a spare container (the default) uses the network namespace
+    the spare made while it waited, with lo up and /sys of it, none of the
+    daemon's: the namespace of a waiting spare's pid 1, never the daemon's,
+    and the daemon keeps no spare namespaces for it. Network=host in a
+    spare joins the daemon's namespace."""
+    with Netns() as ns, Daemon(prefix=ns.exec_prefix()) as d:
+        sock = sock_path(d, "none")
+        host_sock = sock_path(d, "host")
+        d.write("none", netcheck_conf(sock, "none", env=["NETCHECK_EXIT_AFTER=1"]))
+        d.write("host", netcheck_conf(host_sock, "host", env=["NETCHECK_EXIT_AFTER=1"]))
+        own = "net:[%d]" % os.stat(f"/run/netns/{ns.name}").st_ino
+        # Both ends in the test's namespace: the daemon's has more than lo.
+        ip("-n", ns.name, "link", "add", "nsi-a", "type", "veth", "peer", "name", "nsi-b")
+        d.start()
+        for i in range(3):
+            wait_for(lambda: spare_pids(d.proc.pid), 10, "a spare container")
+            waiting = {os.readlink(f"/proc/{p}/ns/net") for p in spare_pids(d.proc.pid)}
+            assert own not in waiting, (own, waiting)
+            r = ask(sock, [f"127.0.0.1:{SERVER_PORT}"])
+            d.wait_log(r"none: started container pid \d+ \(spare to exec", count=i + 1)
+            assert r["netns"] in waiting, (r["netns"], waiting)
+            assert r["interfaces"] == ["lo"], r
+            assert r["targets"][f"127.0.0.1:{SERVER_PORT}"] == "error:Connection refused", r
+            assert r["sys_net"] == ["lo"], r
+            assert daemon_netns_fds(d) == {own}, daemon_netns_fds(d)
+        wait_for(lambda: spare_pids(d.proc.pid), 10, "a spare container")
+        r = ask(host_sock)
+        d.wait_log(r"host: started container pid \d+ \(spare to exec")
+        assert r["netns"] == own, (r["netns"], own)
+        assert r["interfaces"] == ["lo", "nsi-a", "nsi-b"], r
+        assert r["sys_net"] == r["interfaces"], r
         assert d.stop() == 0
         assert d.leftovers() == [], d.leftovers()
 
@@ -404,6 +441,7 @@ def test_sigkill_restart_removes_stale_interfaces():
 
 if __name__ == "__main__":
     main([test_veth_reaches_host_ipv4_ipv6, test_none_is_a_fresh_namespace_each_time,
+          test_spare_has_its_own_namespace,
           test_two_veth_containers_get_different_addresses,
           test_bridge_and_fixed_addresses,
           test_foreign_interface_is_a_clear_error_and_kept,
