@@ -38,9 +38,13 @@ struct activator_ctx {
 	 * waiting for the spec, detached (-1: none), for rootfs_proc(),
 	 * rootfs_dev() and rootfs_sys() to attach. spare_netns: we are in a
 	 * network namespace the spare made, lo up (child_spare_netns()),
-	 * still to be the container's (/sys shows it). */
+	 * still to be the container's (/sys shows it). The /tmp and /run it
+	 * made are the container root's by a chown at the start. */
 	bool spare, spare_netns;
-	int spare_proc_fd, spare_dev_fd, spare_sys_fd;
+	int spare_proc_fd, spare_dev_fd, spare_sys_fd, spare_tmp_fd, spare_run_fd;
+	/* ip_unprivileged_port_start of the spare's namespace before it set
+	 * it to 0, "" if it did not (child_spare_netns()). */
+	char spare_port_start[16];
 	/* A spare's: the container's cgroup, for the payload's clone (-1:
 	 * none, or not a spare), then the payload's pid (0 in the payload)
 	 * and the go pipe (init_spare_fork()). */
@@ -89,8 +93,9 @@ _Noreturn void child_fail(struct activator_ctx *c, enum activator_step step, int
 /* Raw rtnetlink: lo up in our new network namespace. */
 int child_loopback_up(void);
 /* A spare's, while it waits: a network namespace of its own, lo up, and
- * its /sys in *ret_sys_fd (-1 if that failed: the step mounts one). */
-bool child_spare_netns(int *ret_sys_fd);
+ * its /sys in *ret_sys_fd (-1 if that failed: the step mounts one); every
+ * port unprivileged, port_start the value before ("" if not changed). */
+bool child_spare_netns(int *ret_sys_fd, char *port_start, size_t len);
 
 /* rootfs.c: the file system steps, each 0 or a negative errno. */
 int rootfs_bind_root(struct activator_ctx *c);
@@ -103,8 +108,9 @@ int rootfs_proc(struct activator_ctx *c);
  * ProcSubset=, which a spare's start does not have). */
 int rootfs_proc_new(void);
 int rootfs_dev_new(void);
-/* The same for /sys, of our network namespace. */
+/* The same for /sys, of our network namespace, and for /tmp and /run. */
 int rootfs_sys_new(void);
+int rootfs_tmpfs_new(int *ret_tmp_fd, int *ret_run_fd);
 int rootfs_sys(struct activator_ctx *c);
 int rootfs_dev(struct activator_ctx *c);
 int rootfs_tmpfs(struct activator_ctx *c);

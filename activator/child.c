@@ -156,15 +156,6 @@ static int child_netns(struct activator_ctx *c)
 	return 0;
 }
 
-bool child_spare_netns(int *ret_sys_fd)
-{
-	*ret_sys_fd = -1;
-	if (unshare(CLONE_NEWNET) < 0 || child_loopback_up() < 0)
-		return false;
-	*ret_sys_fd = rootfs_sys_new();
-	return true;
-}
-
 /* RTM_NEWLINK on ifindex 1 with IFF_UP, and its ack. */
 int child_loopback_up(void)
 {
@@ -233,9 +224,63 @@ static int open_own_proc(const char *name, int flags)
 	return fd < 0 ? -errno : fd;
 }
 
+#define PORT_START "/proc/sys/net/ipv4/ip_unprivileged_port_start"
+
+/* /proc/sys/net is the opener's network namespace: ours. */
+static int port_start_open(int flags)
+{
+	int fd = open(PORT_START, flags | O_CLOEXEC);
+
+	if (fd < 0 && errno == EROFS)
+		return open_own_proc(PORT_START + strlen("/proc/"), flags);
+	return fd < 0 ? -errno : fd;
+}
+
+static int port_start_write(const char *value, const char **what)
+{
+	_cleanup_close_ int fd = -1;
+	size_t len = strlen(value);
+
+	*what = PORT_START;
+	fd = port_start_open(O_WRONLY);
+	if (fd < 0)
+		return fd;
+	if (write(fd, value, len) != (ssize_t)len)
+		return -errno;
+	*what = NULL;
+	return 0;
+}
+
+bool child_spare_netns(int *ret_sys_fd, char *port_start, size_t len)
+{
+	const char *what;
+	ssize_t n;
+	int fd;
+
+	*ret_sys_fd = -1;
+	port_start[0] = '\0';
+	if (unshare(CLONE_NEWNET) < 0 || child_loopback_up() < 0)
+		return false;
+	*ret_sys_fd = rootfs_sys_new();
+	/* Every port open, as most starts want it (child_loopback()); the
+	 * value it had is kept for one that does not. */
+	fd = port_start_open(O_RDONLY);
+	if (fd < 0)
+		return true;
+	n = read(fd, port_start, len - 1);
+	close(fd);
+	if (n <= 0 || port_start_write("0", &what) < 0) {
+		port_start[0] = '\0';
+		return true;
+	}
+	port_start[n] = '\0';
+	return true;
+}
+
 static int child_loopback(struct activator_ctx *c)
 {
 	const struct activator_spec *spec = c->spec;
+	bool want, opened;
 	int r;
 
 	/* A fresh namespace from the daemon, or a spare's, has lo up already. */
@@ -248,22 +293,13 @@ static int child_loopback(struct activator_ctx *c)
 		if (r < 0)
 			return r;
 	}
-	if (spec->userns_fd >= 0 && child_keeps_cap(spec, CAP_NET_BIND_SERVICE)) {
-		_cleanup_close_ int fd = -1;
-
-		/* /proc/sys/net is the opener's network namespace: ours. */
-		c->what = "/proc/sys/net/ipv4/ip_unprivileged_port_start";
-		fd = open(c->what, O_WRONLY | O_CLOEXEC);
-		if (fd < 0 && errno == EROFS) {
-			fd = open_own_proc(c->what + strlen("/proc/"), O_WRONLY);
-			if (fd < 0)
-				return fd;
-		}
-		if (fd < 0 || write(fd, "0", 1) != 1)
-			return -errno;
-		c->what = NULL;
-	}
-	return 0;
+	/* A spare's own namespace has every port open already: kept, or
+	 * its value put back. */
+	want = spec->userns_fd >= 0 && child_keeps_cap(spec, CAP_NET_BIND_SERVICE);
+	opened = c->spare_netns && c->spare_port_start[0];
+	if (want == opened)
+		return 0;
+	return port_start_write(want ? "0" : c->spare_port_start, &c->what);
 }
 
 /*

@@ -80,6 +80,7 @@ int ctx_new(const struct activator_spec *spec, struct activator_ctx **ret)
 	c->root_fd = -1;
 	c->in_template = spec->mount_template_fd >= 0;
 	c->spare_proc_fd = c->spare_dev_fd = c->spare_sys_fd = c->cgroup_fd = -1;
+	c->spare_tmp_fd = c->spare_run_fd = -1;
 	c->go[0] = c->go[1] = -1;
 	c->path = DEFAULT_PATH;
 	c->argv = spec->argv;
@@ -202,7 +203,8 @@ int main(int argc, char **argv)
 	struct activator_ctx *c = NULL;
 	char *buf = NULL;
 	size_t len = 0, n_fds = 0;
-	int spare_proc = -1, spare_dev = -1, spare_sys = -1, r;
+	int spare_proc = -1, spare_dev = -1, spare_sys = -1, spare_tmp = -1, spare_run = -1, r;
+	char port_start[16] = "";
 	bool spare = false, spare_netns = false;
 
 	/* First of all: no process of the container may read or write our
@@ -233,7 +235,8 @@ int main(int argc, char **argv)
 		(void)setsid();
 		spare_proc = rootfs_proc_new();
 		spare_dev = rootfs_dev_new();
-		spare_netns = child_spare_netns(&spare_sys);
+		(void)rootfs_tmpfs_new(&spare_tmp, &spare_run);
+		spare_netns = child_spare_netns(&spare_sys, port_start, sizeof(port_start));
 	} else if (argc != 1) {
 		fprintf(stderr, "nsinetd-init is started by nsinetd, not by hand\n");
 		return 2;
@@ -252,6 +255,9 @@ int main(int argc, char **argv)
 	c->spare_proc_fd = spare_proc;
 	c->spare_dev_fd = spare_dev;
 	c->spare_sys_fd = spare_sys;
+	c->spare_tmp_fd = spare_tmp;
+	c->spare_run_fd = spare_run;
+	memcpy(c->spare_port_start, port_start, sizeof(port_start));
 	c->spare_netns = spare_netns;
 	c->cgroup_fd = spare ? w.spec.cgroup_fd : -1;
 	/* A container's pid 1 now, and so its command line says (ps, and the

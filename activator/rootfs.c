@@ -1022,26 +1022,53 @@ static const char *tmpfs_options(const struct activator_spec *spec, const char *
 	return buf;
 }
 
+#define TMPFS_ATTRS (MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV)
+
+static int tmpfs_fill_none(int fd)
+{
+	return 0;
+}
+
+int rootfs_tmpfs_new(int *ret_tmp_fd, int *ret_run_fd)
+{
+	*ret_tmp_fd = fs_new_filled("tmpfs", "mode=1777", TMPFS_ATTRS, tmpfs_fill_none);
+	*ret_run_fd = fs_new_filled("tmpfs", "mode=0755", TMPFS_ATTRS, tmpfs_fill_none);
+	return *ret_tmp_fd < 0 ? *ret_tmp_fd : *ret_run_fd < 0 ? *ret_run_fd : 0;
+}
+
+/* /tmp or /run: the spare's tmpfs, made the container root's (what uid=
+ * and gid= would have said: its root directory's owner), or a new one. */
+static int tmpfs_api_dir(struct activator_ctx *c, const char *dir, int *spare_fd,
+			 const char *options)
+{
+	const struct activator_spec *spec = c->spec;
+	char buf[ACTIVATOR_OPTIONS_MAX + 64];
+	bool use = *spare_fd >= 0;
+	int r;
+
+	if (use && spec->userns_fd >= 0 &&
+	    fchownat(*spare_fd, "", spec->userns_root, spec->userns_root, AT_EMPTY_PATH) < 0)
+		use = false;
+	r = api_dir_prepare(c, dir, spare_fd, use);
+	if (r != 0)
+		return r < 0 ? r : 0;
+	return rootfs_mount_fs(c->root_fd, dir, "tmpfs",
+			       tmpfs_options(spec, options, buf, sizeof(buf)), TMPFS_ATTRS);
+}
+
 /* Private, writable /tmp and /run even on a read-only root (and never the
  * host's), then TemporaryFileSystem=. */
 int rootfs_tmpfs(struct activator_ctx *c)
 {
 	const struct activator_spec *spec = c->spec;
-	const unsigned int attrs = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
+	const unsigned int attrs = TMPFS_ATTRS;
 	char buf[ACTIVATOR_OPTIONS_MAX + 64];
 	int r;
 
-	r = root_umount_all(c->root_fd, "tmp");
-	if (r == 0)
-		r = root_umount_all(c->root_fd, "run");
+	r = tmpfs_api_dir(c, "tmp", &c->spare_tmp_fd, "mode=1777");
 	if (r < 0)
 		return r;
-	r = rootfs_mount_fs(c->root_fd, "tmp", "tmpfs",
-			    tmpfs_options(spec, "mode=1777", buf, sizeof(buf)), attrs);
-	if (r < 0)
-		return r;
-	r = rootfs_mount_fs(c->root_fd, "run", "tmpfs",
-			    tmpfs_options(spec, "mode=0755", buf, sizeof(buf)), attrs);
+	r = tmpfs_api_dir(c, "run", &c->spare_run_fd, "mode=0755");
 	if (r < 0)
 		return r;
 	for (size_t i = 0; i < spec->n_tmpfs; i++) {

@@ -1149,7 +1149,9 @@ static const char spare_script[] =
     "echo policy=$(chrt -p $$ | sed -n 's/.*policy: //p')\n"
     "echo cgroup=$(cat /proc/self/cgroup)\n"
     "echo net=$(readlink /proc/self/ns/net)\n"
-    "echo links=$(ls /sys/class/net)\n";
+    "echo links=$(ls /sys/class/net)\n"
+    "echo tmp=$(stat -c %u:%g:%a /tmp /run | tr '\\n' ' ')\n"
+    "echo ports=$(cat /proc/sys/net/ipv4/ip_unprivileged_port_start)\n";
 
 /* Waits (bounded) until pid's scheduling policy is want. */
 static bool policy_becomes(pid_t pid, int want)
@@ -1212,6 +1214,40 @@ static void test_spare(void)
 		abort();
 	ok(strcmp(get(res.out, "net"), host_net) != 0, "not the host's network namespace");
 	free(host_net);
+	is_str(get(res.out, "tmp"), get(ref.out, "tmp"), "the same /tmp and /run (%s)",
+	       get(ref.out, "tmp"));
+	is_str(get(res.out, "ports"), get(ref.out, "ports"),
+	       "the same unprivileged ports without a user namespace (%s)", get(ref.out, "ports"));
+
+	/* With the service's user namespace: /tmp and /run are its root's, and
+	 * every port is unprivileged unless CAP_NET_BIND_SERVICE is dropped,
+	 * as in a start by clone. */
+	if (activator_userns_new(init_fd, 0x30000000, 65536, &fd) == 0) {
+		for (int keep = 1; keep >= 0; keep--) {
+			spec_init(&s, NULL);
+			s.userns_fd = fd;
+			s.userns_root = 0x30000000;
+			s.set_capabilities = !keep;
+			run_sh(&s, spare_script, &ref);
+			if (activator_spare_new(init_fd, slot_fd, -1, &sp) < 0)
+				break;
+			s.spare = &sp;
+			run_sh(&s, spare_script, &res);
+			is_int(res.result, 0, "userns%s: the start in a spare (step %s, %d)",
+			       keep ? "" : ", no CAP_NET_BIND_SERVICE",
+			       activator_step_name(res.step), res.result);
+			is_str(get(res.out, "tmp"), get(ref.out, "tmp"),
+			       "userns: /tmp and /run as by clone (%s)", get(ref.out, "tmp"));
+			is_str(get(res.out, "ports"), keep ? "0" : "1024",
+			       "userns%s: unprivileged ports from %s",
+			       keep ? "" : ", no CAP_NET_BIND_SERVICE", keep ? "0" : "1024");
+			is_str(get(res.out, "ports"), get(ref.out, "ports"), "… as by clone");
+			is_str(get(res.out, "mounts"), get(ref.out, "mounts"), "… the same mounts");
+		}
+		fd = safe_close(fd);
+	} else {
+		ok(false, "a user namespace for the spare's test");
+	}
 
 	/* With cgroups: the spare made in one, the container's another. Pid 1
 	 * stays in the spare's, the payload (and its CPU time) is the
@@ -1258,7 +1294,7 @@ static void test_spare(void)
 		cgroup_root_done(&root);
 	}
 
-	/* A namespace to join: the spare does not make one. */
+	/* A namespace to join: the spare's own is dropped. */
 	r = netns_new_empty(&fd);
 	if (r == 0 && activator_spare_new(init_fd, slot_fd, -1, &sp) == 0) {
 		fstat(fd, &st);
@@ -1273,6 +1309,18 @@ static void test_spare(void)
 		ok(false, "a namespace to join and a spare (%d)", r);
 	}
 	fd = safe_close(fd);
+
+	/* The daemon's network (no CLONE_NEWNET, no netns_fd): a spare is not
+	 * in it, so the spec does not fit. */
+	r = activator_spare_new(init_fd, slot_fd, -1, &sp);
+	if (r == 0) {
+		spec_init(&s, NULL);
+		s.namespaces = ALL_NS & ~CLONE_NEWNET;
+		s.spare = &sp;
+		run_sh(&s, "exit 0", &res);
+		is_int(res.r, -EINVAL, "the host's network without its fd does not fit a spare");
+		ok(sp.pid == 0, "and the spare is ended");
+	}
 
 	/* Dead before the take: the start clones instead. */
 	r = activator_spare_new(init_fd, slot_fd, -1, &sp);
