@@ -270,14 +270,15 @@ struct activator_spec {
 	int enter_pause_fd;
 
 	/* A spare (activator_spare_new()) to start this container in, or
-	 * NULL: no clone and no exec of nsinetd-init on the start's path, and
-	 * the spare's /proc and /dev are used as made, and its network
-	 * namespace with its /sys for a CLONE_NEWNET without netns_fd. The spec must fit
-	 * (activator_spare_fits()). cgroup_fd goes to the spare, whose pid 1
-	 * clones the payload into it, in a cgroup namespace of its own (pid 1
-	 * stays in the spares' cgroup); if the spare turns out dead the start
-	 * clones as without one. activator_spawn() takes the spare whatever it
-	 * returns: *spare is emptied. */
+	 * NULL: no clone and no exec of nsinetd-init on the start's path; the
+	 * spare's /proc, /dev, /tmp and /run are used as made, and its
+	 * network namespace with its /sys for a CLONE_NEWNET without
+	 * netns_fd. The spec must fit (activator_spare_fits()). cgroup_fd
+	 * goes to the spare, whose pid 1 clones the payload into it, in a
+	 * cgroup namespace of its own (pid 1 stays in the spares' cgroup); if
+	 * the spare turns out dead the start clones as without one.
+	 * activator_spawn() takes the spare whatever it returns: *spare is
+	 * emptied. */
 	struct activator_spare *spare;
 };
 
@@ -404,11 +405,11 @@ int activator_enter_result(int sync_fd, struct activator_entered *ret, struct ac
  * fresh pid, IPC and UTS namespaces (ACTIVATOR_SPARE_NAMESPACES) and into
  * cgroup_fd (or the caller's cgroup, with -1), exec'd with the layout of a
  * start with slot_fd, which it needs, and set to SCHED_IDLE. It makes the
- * container's /proc (masked) and /dev as detached trees, a network
- * namespace with lo up and its /sys, and waits for a spec: a start then
- * costs neither the clone nor nsinetd-init's exec nor those steps (about
- * 1 ms here). Its namespaces are the initial user
- * namespace's, as a start's are (PrivateUsers= is joined later). A process cannot
+ * container's /proc (masked), /dev, /tmp and /run as detached trees, a
+ * network namespace with lo up and its /sys, and waits for a spec: a start
+ * then costs neither the clone nor nsinetd-init's exec nor those steps
+ * (about 1 ms here). Its namespaces are the initial user namespace's, as a
+ * start's are (PrivateUsers= is joined later). A process cannot
  * change cgroups at less than an RCU grace period (a write to
  * cgroup.procs: 6-15 ms here), and cgroup v2 renames nothing: so pid 1
  * stays where the spare was made, and clones the payload into the

@@ -874,10 +874,6 @@ int rootfs_proc(struct activator_ctx *c)
 	return proc_mask(proc_fd, &c->what);
 }
 
-/* A fresh sysfs, read-only: mounted from our network namespace it shows
- * only our interfaces (a bind of the host's /sys would show the host's).
- * Where sysfs cannot be mounted, an empty read-only tmpfs: programs that
- * probe /sys find nothing rather than the host's. */
 #define SYS_ATTRS (MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC)
 
 /* The firmware's tables (ACPI, EFI variables, DMI) are the host's. */
@@ -898,8 +894,12 @@ int rootfs_sys_new(void)
 	return fs_new_filled("sysfs", NULL, SYS_ATTRS, sys_mask_detached);
 }
 
-/* A spare made it before the spec, in the network namespace it made: used
- * if that is still ours (a start of Network=none). */
+/* A fresh sysfs, read-only: mounted from our network namespace it shows
+ * only our interfaces (a bind of the host's /sys would show the host's).
+ * Where sysfs cannot be mounted, an empty read-only tmpfs: programs that
+ * probe /sys find nothing rather than the host's. A spare made it before
+ * the spec, in the network namespace it made: used if that is still ours
+ * (a start of Network=none). */
 int rootfs_sys(struct activator_ctx *c)
 {
 	int r;
