@@ -280,11 +280,10 @@ bool child_spare_netns(int *ret_sys_fd, char *port_start, size_t len)
 static int child_loopback(struct activator_ctx *c)
 {
 	const struct activator_spec *spec = c->spec;
-	bool want, opened;
-	int r;
-
 	/* A fresh namespace from the daemon, or a spare's, has lo up already. */
 	bool fresh = spec->netns_fresh || c->spare_netns;
+	bool want, opened;
+	int r;
 
 	if (!(spec->namespaces & CLONE_NEWNET) && !fresh)
 		return 0;

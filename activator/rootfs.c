@@ -1023,16 +1023,13 @@ static const char *tmpfs_options(const struct activator_spec *spec, const char *
 }
 
 #define TMPFS_ATTRS (MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV)
-
-static int tmpfs_fill_none(int fd)
-{
-	return 0;
-}
+#define TMP_OPTIONS "mode=1777"
+#define RUN_OPTIONS "mode=0755"
 
 int rootfs_tmpfs_new(int *ret_tmp_fd, int *ret_run_fd)
 {
-	*ret_tmp_fd = fs_new_filled("tmpfs", "mode=1777", TMPFS_ATTRS, tmpfs_fill_none);
-	*ret_run_fd = fs_new_filled("tmpfs", "mode=0755", TMPFS_ATTRS, tmpfs_fill_none);
+	*ret_tmp_fd = rootfs_fs_new("tmpfs", TMP_OPTIONS, TMPFS_ATTRS);
+	*ret_run_fd = rootfs_fs_new("tmpfs", RUN_OPTIONS, TMPFS_ATTRS);
 	return *ret_tmp_fd < 0 ? *ret_tmp_fd : *ret_run_fd < 0 ? *ret_run_fd : 0;
 }
 
@@ -1061,14 +1058,13 @@ static int tmpfs_api_dir(struct activator_ctx *c, const char *dir, int *spare_fd
 int rootfs_tmpfs(struct activator_ctx *c)
 {
 	const struct activator_spec *spec = c->spec;
-	const unsigned int attrs = TMPFS_ATTRS;
 	char buf[ACTIVATOR_OPTIONS_MAX + 64];
 	int r;
 
-	r = tmpfs_api_dir(c, "tmp", &c->spare_tmp_fd, "mode=1777");
+	r = tmpfs_api_dir(c, "tmp", &c->spare_tmp_fd, TMP_OPTIONS);
 	if (r < 0)
 		return r;
-	r = tmpfs_api_dir(c, "run", &c->spare_run_fd, "mode=0755");
+	r = tmpfs_api_dir(c, "run", &c->spare_run_fd, RUN_OPTIONS);
 	if (r < 0)
 		return r;
 	for (size_t i = 0; i < spec->n_tmpfs; i++) {
@@ -1085,7 +1081,7 @@ int rootfs_tmpfs(struct activator_ctx *c)
 		    tmpfs_options(spec,
 				  spec->tmpfs[i].options ? spec->tmpfs[i].options : "mode=0755",
 				  buf, sizeof(buf)),
-		    attrs);
+		    TMPFS_ATTRS);
 		if (r < 0)
 			return r;
 	}

@@ -1168,6 +1168,25 @@ static bool policy_becomes(pid_t pid, int want)
  * a start by clone, with the network namespace made or joined as the spec
  * says; a dead spare falls back to the clone; a spec that does not fit is
  * refused; nothing is left behind. With the mount template only. */
+/* A start of s (which does not fit a spare) given one: refused, and the
+ * spare killed and reaped. */
+static void spare_misfit(struct activator_spec *s, const char *what)
+{
+	struct activator_spare sp = {.pidfd = -1, .sync_fd = -1};
+	struct run res;
+	pid_t pid;
+
+	if (activator_spare_new(init_fd, slot_fd, -1, &sp) < 0) {
+		ok(false, "%s: a spare to refuse", what);
+		return;
+	}
+	pid = sp.pid;
+	s->spare = &sp;
+	run_sh(s, "exit 0", &res);
+	is_int(res.r, -EINVAL, "%s does not fit a spare: -EINVAL", what);
+	ok(sp.pid == 0 && kill(pid, 0) < 0 && errno == ESRCH, "and the spare is killed and reaped");
+}
+
 static void test_spare(void)
 {
 	struct activator_spare sp = {.pidfd = -1, .sync_fd = -1};
@@ -1312,15 +1331,9 @@ static void test_spare(void)
 
 	/* The daemon's network (no CLONE_NEWNET, no netns_fd): a spare is not
 	 * in it, so the spec does not fit. */
-	r = activator_spare_new(init_fd, slot_fd, -1, &sp);
-	if (r == 0) {
-		spec_init(&s, NULL);
-		s.namespaces = ALL_NS & ~CLONE_NEWNET;
-		s.spare = &sp;
-		run_sh(&s, "exit 0", &res);
-		is_int(res.r, -EINVAL, "the host's network without its fd does not fit a spare");
-		ok(sp.pid == 0, "and the spare is ended");
-	}
+	spec_init(&s, NULL);
+	s.namespaces = ALL_NS & ~CLONE_NEWNET;
+	spare_misfit(&s, "the host's network without its fd");
 
 	/* Dead before the take: the start clones instead. */
 	r = activator_spare_new(init_fd, slot_fd, -1, &sp);
@@ -1336,27 +1349,13 @@ static void test_spare(void)
 	}
 
 	/* A spec that does not fit: refused, the spare ended. */
-	r = activator_spare_new(init_fd, slot_fd, -1, &sp);
-	if (r == 0) {
-		pid = sp.pid;
-		spec_init(&s, NULL);
-		s.proc_subset_pid = true;
-		s.spare = &sp;
-		run_sh(&s, "exit 0", &res);
-		is_int(res.r, -EINVAL, "ProcSubset=pid does not fit a spare: -EINVAL");
-		ok(sp.pid == 0 && kill(pid, 0) < 0 && errno == ESRCH,
-		   "and the spare is killed and reaped");
-	}
+	spec_init(&s, NULL);
+	s.proc_subset_pid = true;
+	spare_misfit(&s, "ProcSubset=pid");
 	/* A hook that needs the network namespace before the go: no spare. */
-	r = activator_spare_new(init_fd, slot_fd, -1, &sp);
-	if (r == 0) {
-		spec_init(&s, NULL);
-		s.before_release = hook_fail;
-		s.spare = &sp;
-		run_sh(&s, "exit 0", &res);
-		is_int(res.r, -EINVAL, "a before_release hook with a new netns does not fit");
-		ok(sp.pid == 0, "and the spare is ended");
-	}
+	spec_init(&s, NULL);
+	s.before_release = hook_fail;
+	spare_misfit(&s, "a before_release hook with a new netns");
 	r = activator_spare_new(init_fd, slot_fd, -1, &sp);
 	if (r == 0) {
 		pid = sp.pid;
