@@ -193,6 +193,31 @@ int rootfs_mount_fs(int dir_fd, const char *target, const char *fstype, const ch
 	return 0;
 }
 
+/* The bind of rootfs_mount_bind() on a target opened already (target_fd,
+ * which may be source_fd itself: a read-only bind of a directory on
+ * itself needs one lookup, not two). */
+static int mount_bind_on(int source_fd, int target_fd, unsigned int attrs, int idmap_userns)
+{
+	_cleanup_close_ int tree = -1;
+	struct mount_attr attr = {.attr_set = attrs, .propagation = MS_PRIVATE};
+
+	tree = open_tree(source_fd, "",
+			 OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE | AT_EMPTY_PATH);
+	if (tree < 0)
+		return -errno;
+	/* Private: see rootfs_bind_root(). */
+	if (idmap_userns >= 0) {
+		attr.attr_set |= MOUNT_ATTR_IDMAP;
+		attr.userns_fd = (uint64_t)idmap_userns;
+	}
+	if (mount_setattr(tree, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof(attr)) < 0)
+		return -errno;
+	if (move_mount(tree, "", target_fd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) <
+	    0)
+		return -errno;
+	return 0;
+}
+
 /* Binds the tree at source_fd on target (inside the root dir_fd). The
  * attributes (and the idmapping, with a user namespace fd) are set while
  * the copy is still detached: it is never writable or setuid inside. The
@@ -203,29 +228,12 @@ int rootfs_mount_fs(int dir_fd, const char *target, const char *fstype, const ch
 int rootfs_mount_bind(int source_fd, int dir_fd, const char *target, unsigned int attrs,
 		      int idmap_userns)
 {
-	_cleanup_close_ int tree = -1, dir = -1;
+	_cleanup_close_ int dir = -1;
 
 	dir = rootfs_open(dir_fd, target, O_PATH);
 	if (dir < 0)
 		return dir;
-	tree = open_tree(source_fd, "",
-			 OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE | AT_EMPTY_PATH);
-	if (tree < 0)
-		return -errno;
-	/* Private: see rootfs_bind_root(). */
-	{
-		struct mount_attr attr = {.attr_set = attrs, .propagation = MS_PRIVATE};
-
-		if (idmap_userns >= 0) {
-			attr.attr_set |= MOUNT_ATTR_IDMAP;
-			attr.userns_fd = (uint64_t)idmap_userns;
-		}
-		if (mount_setattr(tree, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof(attr)) < 0)
-			return -errno;
-	}
-	if (move_mount(tree, "", dir, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
-		return -errno;
-	return 0;
+	return mount_bind_on(source_fd, dir, attrs, idmap_userns);
 }
 
 /*
@@ -733,6 +741,31 @@ static int attach_tree(int mnt, int dir_fd, const char *target)
 	return 0;
 }
 
+#define MASK_ATTRS (MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC)
+
+/* One empty read-only tmpfs masks every directory that needs it, in /proc
+ * and /sys alike: nothing can be written to it (each of its mounts is
+ * read-only), and each superblock more costs a setup and a teardown. Its
+ * root, once attached, is kept here as the source of the next binds
+ * (close-on-exec; child_fds() and pid 1's release close it too). */
+static int empty_mask_fd = -1;
+
+static int mask_dir(int dir_fd, const char *dir)
+{
+	int r;
+
+	if (empty_mask_fd >= 0)
+		return rootfs_mount_bind(empty_mask_fd, dir_fd, dir, MASK_ATTRS, -1);
+	r = rootfs_mount_fs(dir_fd, dir, "tmpfs", "mode=0555,size=4k", MASK_ATTRS);
+	if (r < 0)
+		return r;
+	r = rootfs_open(dir_fd, dir, O_PATH | O_DIRECTORY);
+	if (r < 0)
+		return r;
+	empty_mask_fd = r;
+	return 0;
+}
+
 /* What reaches the host kernel directly in the proc at proc_fd (its root
  * directory, attached or not) is masked or read-only, as runc and Docker
  * do: files with /dev/null, directories with an empty read-only tmpfs;
@@ -752,9 +785,7 @@ static int proc_mask(int proc_fd, const char **what)
 	static const char *const read_only[] = {"proc/sys", "proc/bus",      "proc/fs",
 						"proc/irq", "proc/pressure", "proc/sysvipc"};
 	const size_t skip = strlen("proc/");
-	const unsigned int ro =
-	    MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC;
-	_cleanup_close_ int null_fd = -1, empty_fd = -1;
+	_cleanup_close_ int null_fd = -1;
 	int r;
 
 	null_fd = open("/dev/null", O_PATH | O_CLOEXEC);
@@ -769,24 +800,11 @@ static int proc_mask(int proc_fd, const char **what)
 		if (r < 0 && r != -ENOENT)
 			return r;
 	}
-	/* One empty read-only tmpfs, bound on every directory it masks:
-	 * nothing can be written to it, and each superblock more costs a
-	 * setup and a teardown. */
 	for (size_t i = 0; i < ELEMENTSOF(masked_dirs); i++) {
-		const char *dir = masked_dirs[i] + skip;
-
 		*what = masked_dirs[i];
-		if (empty_fd >= 0)
-			r = rootfs_mount_bind(empty_fd, proc_fd, dir, ro, -1);
-		else
-			r = rootfs_mount_fs(proc_fd, dir, "tmpfs", "mode=0555,size=4k", ro);
+		r = mask_dir(proc_fd, masked_dirs[i] + skip);
 		if (r < 0 && r != -ENOENT)
 			return r;
-		if (r == 0 && empty_fd < 0) {
-			empty_fd = rootfs_open(proc_fd, dir, O_PATH | O_DIRECTORY);
-			if (empty_fd < 0)
-				return empty_fd;
-		}
 	}
 	for (size_t i = 0; i < ELEMENTSOF(read_only); i++) {
 		_cleanup_close_ int fd = -1;
@@ -797,7 +815,8 @@ static int proc_mask(int proc_fd, const char **what)
 			continue;
 		if (fd < 0)
 			return fd;
-		r = rootfs_mount_bind(fd, proc_fd, read_only[i] + skip, ro, -1);
+		/* On itself: the directory is both the source and the target. */
+		r = mount_bind_on(fd, fd, MASK_ATTRS, -1);
 		if (r < 0)
 			return r;
 	}
@@ -879,7 +898,7 @@ int rootfs_proc(struct activator_ctx *c)
 /* The firmware's tables (ACPI, EFI variables, DMI) are the host's. */
 static int sys_mask(int dir_fd, const char *firmware)
 {
-	int r = rootfs_mount_fs(dir_fd, firmware, "tmpfs", "mode=0555,size=4k", SYS_ATTRS);
+	int r = mask_dir(dir_fd, firmware);
 
 	return r == -ENOENT ? 0 : r;
 }

@@ -791,6 +791,34 @@ static enum result read_kcore(const char *arg)
 	return r;
 }
 
+/* The host's firmware tables (ACPI, DMI, EFI variables) under /sys: an
+ * empty read-only tmpfs covers them, the one that masks /proc/acpi. */
+static enum result read_firmware(const char *arg)
+{
+	DIR *d = opendir("/sys/firmware");
+	struct dirent *de;
+	int n = 0, fd;
+
+	(void)arg;
+	if (!d && errno == ENOENT)
+		return say(BLOCKED, "/sys/firmware: ENOENT (no sysfs here)");
+	if (!d)
+		return say(WRONG, "/sys/firmware: %s", strerror(errno));
+	while ((de = readdir(d)))
+		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
+			n++;
+	closedir(d);
+	if (n > 0)
+		return say(ESCAPED, "/sys/firmware lists %d entries of the host's", n);
+	/* Nothing to read; and nothing can be put there for a later reader. */
+	fd = open("/sys/firmware/x", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd >= 0) {
+		close(fd);
+		(void)unlink("/sys/firmware/x");
+	}
+	return refusal(fd, "create /sys/firmware/x", EROFS, 0);
+}
+
 /* --- privileges ------------------------------------------------------------ */
 
 /* Runs path --euid; returns its euid, or -1 with detail set. */
@@ -1079,6 +1107,7 @@ static const struct attempt {
     {"configure the network (lo down)", configure_network, NULL},
     {"ptrace another process", do_ptrace, NULL},
     {"read /proc/kcore", read_kcore, NULL},
+    {"read the host's firmware tables", read_firmware, NULL},
     {"write to the read-only root", write_root, NULL},
     {"chroot out of the root", chroot_out, NULL},
     {"write to /proc/sys", write_proc_sys, NULL},
