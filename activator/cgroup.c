@@ -150,8 +150,14 @@ int cgroup_create(const struct cgroup_root *r, const char *rel, int *ret_fd, cha
 		path = NULL;
 		return -ENOMEM;
 	}
-	/* mkdir -p of rel only: everything above is ours to sit in, not to create. */
+	/* mkdir -p of rel only: everything above is ours to sit in, not to
+	 * create. The leaf first: its parents are there but for the first
+	 * start of a service (one mkdir a sandbox, where the walk took three). */
 	base_len = strlen(r->mount) + strlen(self) + 1;
+	if (mkdir(path, 0755) == 0 || errno == EEXIST)
+		goto open;
+	if (errno != ENOENT)
+		return -errno;
 	for (char *p = path + base_len;; p++) {
 		if (*p == '/' || *p == '\0') {
 			char saved = *p;
@@ -164,6 +170,7 @@ int cgroup_create(const struct cgroup_root *r, const char *rel, int *ret_fd, cha
 				break;
 		}
 	}
+open:
 	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;

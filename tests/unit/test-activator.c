@@ -826,6 +826,28 @@ static void test_cgroup(void)
 	}
 	is_int(cgroup_create(&root, "../escape", &(int){-1}, &(char *){NULL}), -EINVAL,
 	       "cgroup_create refuses ..");
+	{
+		/* The leaf is made first; missing parents only when it cannot be. */
+		char nested[128];
+		_cleanup_free_ char *np = NULL, *again = NULL;
+		int nfd = -1, afd = -1;
+
+		snprintf(nested, sizeof(nested), "%s/a/b", rel);
+		is_int(cgroup_create(&root, nested, &nfd, &np), 0,
+		       "cgroup_create makes the missing parents");
+		is_int(cgroup_create(&root, nested, &afd, &again), 0, "cgroup_create of one there");
+		ok(np && again && strcmp(np, again) == 0 && access(np, F_OK) == 0,
+		   "both name the same cgroup");
+		if (nfd >= 0)
+			close(nfd);
+		if (afd >= 0)
+			close(afd);
+		if (np) {
+			is_int(cgroup_remove(np), 0, "remove the nested cgroup");
+			*strrchr(np, '/') = '\0';
+			is_int(cgroup_remove(np), 0, "remove its parent");
+		}
+	}
 	is_int(cgroup_populated(path), 0, "new cgroup is empty");
 
 	spec_init(&s, argv);
