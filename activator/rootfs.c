@@ -754,8 +754,14 @@ static int mask_dir(int dir_fd, const char *dir)
 {
 	int r;
 
-	if (empty_mask_fd >= 0)
-		return rootfs_mount_bind(empty_mask_fd, dir_fd, dir, MASK_ATTRS, -1);
+	if (empty_mask_fd >= 0) {
+		r = rootfs_mount_bind(empty_mask_fd, dir_fd, dir, MASK_ATTRS, -1);
+		if (r >= 0 || r == -ENOENT)
+			return r;
+		/* Its tree is gone (a spare's /proc that failed after it was
+		 * made): a tmpfs of its own, kept from now on. */
+		empty_mask_fd = safe_close(empty_mask_fd);
+	}
 	r = rootfs_mount_fs(dir_fd, dir, "tmpfs", "mode=0555,size=4k", MASK_ATTRS);
 	if (r < 0)
 		return r;
