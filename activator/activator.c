@@ -93,6 +93,13 @@ static int spec_validate(const struct activator_spec *spec)
 	/* Joining a namespace and creating one exclude each other. */
 	if (spec->netns_fd >= 0 && (spec->namespaces & CLONE_NEWNET))
 		return -EINVAL;
+	/* Made late by nsinetd-init: only a namespace the clone would have
+	 * made as the caller (no user namespace of the clone's), that no hook
+	 * needs before the go. */
+	if (spec->netns_late &&
+	    (!(spec->namespaces & CLONE_NEWNET) || (spec->namespaces & CLONE_NEWUSER) ||
+	     spec->before_release || spec->enter))
+		return -EINVAL;
 	if (spec->mount_template_fd >= 0 && !spec->enter && !(spec->namespaces & CLONE_NEWNS))
 		return -EINVAL;
 	/* Without its own UTS namespace the child would rename the host. */
@@ -446,11 +453,15 @@ static void child_abandon(int pidfd)
  * itself, a copy of the template's, once the root is assembled. */
 static uint64_t clone_namespaces(const struct activator_spec *spec)
 {
+	uint64_t ns = spec->namespaces;
+
 	if (spec->enter)
 		return 0;
 	if (spec->mount_template_fd >= 0)
-		return spec->namespaces & ~(uint64_t)CLONE_NEWNS;
-	return spec->namespaces;
+		ns &= ~(uint64_t)CLONE_NEWNS;
+	if (spec->netns_late)
+		ns &= ~(uint64_t)CLONE_NEWNET;
+	return ns;
 }
 
 /* The start in a spare: its normal priority back (the payload that pid 1

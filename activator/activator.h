@@ -193,6 +193,11 @@ struct activator_spec {
 	/* netns_fd is a namespace made for this container alone, lo up (a
 	 * spare, network.c): its setup is as for CLONE_NEWNET, less lo. */
 	bool netns_fresh;
+	/* CLONE_NEWNET made by nsinetd-init (unshare(), at its netns step),
+	 * not by the clone: a pooled sandbox makes it while it waits, at its
+	 * idle priority, instead of on the caller's thread. Not with
+	 * CLONE_NEWUSER in the clone, netns_fd or before_release. */
+	bool netns_late;
 	/* A mount namespace holding only an empty tmpfs root
 	 * (activator_mount_template_new()), or -1. With it the clone makes no
 	 * mount namespace: nsinetd-init assembles the root as a detached tree

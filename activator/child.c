@@ -140,9 +140,10 @@ static int child_netns(struct activator_ctx *c)
 	 * of a start would have made: it made one while it waited
 	 * (child_spare_netns()), or makes it here, as unshare() does, before
 	 * /sys and the loopback. Never the daemon's network: it is left for
-	 * another namespace only (activator_spare_fits()). */
+	 * another namespace only (activator_spare_fits()). A pooled sandbox
+	 * (netns_late) makes it here too, at its idle priority. */
 	if (spec->netns_fd < 0) {
-		if (!c->spare)
+		if (!c->spare && !spec->netns_late)
 			return 0;
 		if (!(spec->namespaces & CLONE_NEWNET))
 			return -EINVAL;

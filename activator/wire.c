@@ -114,6 +114,8 @@ int wire_encode(const struct activator_spec *spec, bool fds_attached, struct wir
 		flags |= WIRE_SUBMOUNTS;
 	if (spec->proc_subset_pid)
 		flags |= WIRE_PROC_SUBSET_PID;
+	if (spec->netns_late)
+		flags |= WIRE_NETNS_LATE;
 	if (spec->spare && spec->cgroup_fd >= 0)
 		flags |= WIRE_PAYLOAD_CGROUP;
 	for (int i = 0; i < 3; i++)
@@ -483,5 +485,6 @@ int wire_decode(const char *data, size_t len, const int *fds, size_t n_fds, stru
 	s->boot = flags & WIRE_BOOT;
 	s->ephemeral = flags & WIRE_EPHEMERAL;
 	s->proc_subset_pid = flags & WIRE_PROC_SUBSET_PID;
+	s->netns_late = flags & WIRE_NETNS_LATE;
 	return 0;
 }

@@ -72,6 +72,8 @@ enum {
 	/* A start in a spare: the container's cgroup fd follows the mount
 	 * template's, for pid 1 to clone the payload into. */
 	WIRE_PAYLOAD_CGROUP = 1u << 22,
+	/* spec->netns_late: the clone made no network namespace. */
+	WIRE_NETNS_LATE = 1u << 23,
 };
 
 struct wire_buf {

@@ -496,7 +496,7 @@ static int sandbox_spawn(struct accept *a, struct sandbox *sb, int conn)
 	int r;
 
 	snprintf(rel, sizeof(rel), "c%lu", ++sandbox_seq);
-	r = service_spec_build(s, rel, &sp);
+	r = conn < 0 ? service_spec_build_pool(s, rel, &sp) : service_spec_build(s, rel, &sp);
 	if (r < 0)
 		goto fail;
 	if (conn < 0) {

@@ -226,7 +226,7 @@ void network_spares_free(struct manager *m)
 	m->netns_refill = NULL;
 }
 
-int network_prepare(struct service *s, struct activator_spec *spec, bool spare)
+int network_prepare(struct service *s, struct activator_spec *spec, bool spare, bool pooled)
 {
 	const struct container_config *cc = &s->cfg->container;
 	struct network_state *n = &s->net;
@@ -235,6 +235,7 @@ int network_prepare(struct service *s, struct activator_spec *spec, bool spare)
 	spec->namespaces &= ~(unsigned long)CLONE_NEWNET;
 	spec->netns_fd = -1;
 	spec->netns_fresh = false;
+	spec->netns_late = false;
 	switch (cc->network) {
 	case NETWORK_HOST:
 		if (spare)
@@ -244,6 +245,13 @@ int network_prepare(struct service *s, struct activator_spec *spec, bool spare)
 		/* A spare container made its own while it waited, /sys too. */
 		if (spare) {
 			spec->namespaces |= CLONE_NEWNET;
+			return 0;
+		}
+		/* A sandbox for the pool makes its own while it waits, at idle
+		 * priority: neither the daemon's thread nor its loop pays. */
+		if (pooled) {
+			spec->namespaces |= CLONE_NEWNET;
+			spec->netns_late = true;
 			return 0;
 		}
 		n->join_fd = spare_take(s->manager);

@@ -40,7 +40,7 @@ void network_init(struct network_state *n);
  * veth hook of spec. spare: the start has a spare container, which has a
  * network namespace of its own (Network=none takes none of ours, host
  * gives the daemon's). Logs and returns a negative errno on failure. */
-int network_prepare(struct service *s, struct activator_spec *spec, bool spare);
+int network_prepare(struct service *s, struct activator_spec *spec, bool spare, bool pooled);
 /* After activator_spawn() returned r: closes what the start needed only,
  * gives everything back if it failed. */
 void network_spawned(struct service *s, int r);

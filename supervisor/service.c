@@ -510,9 +510,10 @@ static bool spare_may_fit(const struct service *s)
 
 /* enter: for shell.c, the running container's own cgroup, network and
  * output are used, none is made. use_spare: an Accept=no start may take a
- * spare container (spares.h) instead of a clone. */
+ * spare container (spares.h) instead of a clone. pool: a sandbox for the
+ * pool of Accept=yes (network_prepare()). */
 static int spec_build(struct service *s, const char *cgroup_rel, bool enter, bool use_spare,
-		      struct service_spec *sp)
+		      bool pool, struct service_spec *sp)
 {
 	const struct container_config *cc = &s->cfg->container;
 	const char *directory = service_root_directory(s), *user = service_user(s),
@@ -662,7 +663,7 @@ static int spec_build(struct service *s, const char *cgroup_rel, bool enter, boo
 	spec->mount_template_fd = m->mount_template_fd;
 	if (!spec->root_directory)
 		spec->submounts = host_mounts_get(m->host_mounts);
-	r = enter ? 0 : network_prepare(s, spec, sp->spare.pid > 0);
+	r = enter ? 0 : network_prepare(s, spec, sp->spare.pid > 0, pool);
 	if (r < 0)
 		return r;
 	r = hardening_fill(s, uid, &sp->hardening, spec);
@@ -671,6 +672,10 @@ static int spec_build(struct service *s, const char *cgroup_rel, bool enter, boo
 			network_spawned(s, r);
 		return r;
 	}
+	/* A user namespace made by the clone (a daemon that is not root)
+	 * owns what the clone makes: the network namespace is made there. */
+	if (spec->namespaces & CLONE_NEWUSER)
+		spec->netns_late = false;
 	if (cc->boot && !enter) {
 		r = boot_prepare(s, sp);
 		if (r < 0) {
@@ -747,12 +752,17 @@ static pid_t pid_of(const struct service *s)
 
 int service_spec_build(struct service *s, const char *cgroup_rel, struct service_spec *sp)
 {
-	return spec_build(s, cgroup_rel, false, false, sp);
+	return spec_build(s, cgroup_rel, false, false, false, sp);
+}
+
+int service_spec_build_pool(struct service *s, const char *cgroup_rel, struct service_spec *sp)
+{
+	return spec_build(s, cgroup_rel, false, false, true, sp);
 }
 
 int service_spec_build_enter(struct service *s, struct service_spec *sp)
 {
-	return spec_build(s, NULL, true, false, sp);
+	return spec_build(s, NULL, true, false, false, sp);
 }
 
 /*
@@ -781,7 +791,7 @@ static int spawn(struct service *s, bool park, const char *reason)
 			  park ? "prepare a" : "start");
 		goto fail;
 	}
-	r = spec_build(s, NULL, false, !park, &sp);
+	r = spec_build(s, NULL, false, !park, false, &sp);
 	if (r < 0)
 		goto fail;
 	/* The spare that spec_build() took, if the whole spec fits it. */

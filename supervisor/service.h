@@ -272,6 +272,9 @@ struct service_spec {
  * and a new cgroup NAME (or NAME/cgroup_rel). Logs its errors.
  * Whatever is built is released by service_spec_done(), even on failure. */
 int service_spec_build(struct service *s, const char *cgroup_rel, struct service_spec *ret);
+/* The same for a sandbox of the Accept=yes pool: with Network=none it
+ * makes its network namespace itself while it waits (network_prepare()). */
+int service_spec_build_pool(struct service *s, const char *cgroup_rel, struct service_spec *ret);
 /* The same for entering the running container (shell.c): no new cgroup,
  * output pipe or network (the container's are joined); stdio -1. */
 int service_spec_build_enter(struct service *s, struct service_spec *ret);

@@ -90,10 +90,11 @@ def fd_count_settled(pid):
     return last
 
 
-def spare_pids(daemon_pid):
-    """The daemon's waiting spare containers (supervisor/spares.h): its
-    children whose command line is still nsinetd-init --spare (a taken one
-    clears the "--spare")."""
+def init_pids(daemon_pid, spare=True):
+    """The daemon's nsinetd-init children: the waiting spare containers
+    (supervisor/spares.h), whose command line is still nsinetd-init
+    --spare (a taken one clears the "--spare"); or, spare=False, the
+    others (with --spares=0 and nothing serving: the Accept=yes pool)."""
     pids = []
     for p in os.listdir("/proc"):
         if not p.isdigit():
@@ -105,9 +106,14 @@ def spare_pids(daemon_pid):
                 argv = f.read().rstrip(b"\0").split(b"\0")
         except (OSError, IndexError, ValueError):
             continue
-        if ppid == daemon_pid and argv[1:2] == [b"--spare"]:
+        if ppid == daemon_pid and argv[0] == b"nsinetd-init" and \
+                (argv[1:2] == [b"--spare"]) == spare:
             pids.append(int(p))
     return pids
+
+
+def spare_pids(daemon_pid):
+    return init_pids(daemon_pid)
 
 
 def cgroup2_mount():

@@ -16,8 +16,8 @@ import subprocess
 import sys
 import time
 
-from nsitest import (SRC, PROBE, Daemon, main, probe_conf, readline, recv_all, spare_pids,
-                     start_fails, tree_binds, wait_for)
+from nsitest import (SRC, PROBE, Daemon, init_pids, main, probe_conf, readline, recv_all,
+                     spare_pids, start_fails, tree_binds, wait_for)
 
 NETCHECK = os.path.join(SRC, "tests", "integration", "netcheck.py")
 SERVER_PORT = 7777
@@ -367,6 +367,51 @@ def test_spare_has_its_own_namespace():
         assert d.leftovers() == [], d.leftovers()
 
 
+def test_pool_makes_its_own_namespace():
+    """Accept=yes with PoolSize=: a pooled sandbox of Network=none makes its
+    network namespace itself while it waits (activator.h, netns_late),
+    not the clone on the daemon's thread: each waiting sandbox is in one of
+    its own, never the daemon's, and the daemon holds no spare namespaces
+    for them. The connection is served in the namespace its sandbox made:
+    lo up, /sys of it, every port open to the container's root."""
+    with Netns() as ns, Daemon(prefix=ns.exec_prefix(), args=["--spares=0"]) as d:
+        sock = sock_path(d, "pool")
+        d.write("pool", "\n".join([
+            "[Socket]", f"ListenStream={sock}", "Accept=yes", "[Container]",
+            f"Exec=/usr/bin/python3 {NETCHECK}", "Network=none", "PoolSize=2", tree_binds(),
+            "Environment=NETCHECK_ACCEPTED=1", "[Service]", "StopTimeoutSec=5s"]) + "\n")
+        own = "net:[%d]" % os.stat(f"/run/netns/{ns.name}").st_ino
+        d.start()
+        seen = []
+
+        def waiting():
+            nets = set()
+            pids = init_pids(d.proc.pid, spare=False)
+            for p in pids:
+                try:
+                    nets.add(os.readlink(f"/proc/{p}/ns/net"))
+                except OSError:
+                    return set()
+            # Made once the go came: until then the daemon's.
+            return nets if len(pids) == 2 and len(nets) == 2 and own not in nets else set()
+
+        for i in range(3):
+            wait_for(waiting, 10, "two pooled sandboxes, each in a namespace of its own")
+            nets = waiting()
+            r = ask(sock, [f"127.0.0.1:{SERVER_PORT}"])
+            assert r["netns"] in nets, (r["netns"], nets)
+            assert r["interfaces"] == ["lo"], r
+            assert r["targets"][f"127.0.0.1:{SERVER_PORT}"] == "error:Connection refused", r
+            assert r["sys_net"] == ["lo"], r
+            assert r["port_start"] == "0", r
+            assert not daemon_netns_fds(d) - {own}, daemon_netns_fds(d)
+            seen.append(r["netns"])
+        assert own not in seen, (seen, own)
+        d.wait_log(r"handed to pooled sandbox", count=3)
+        assert d.stop() == 0
+        assert d.leftovers() == [], d.leftovers()
+
+
 def test_100_cycles_leave_nothing():
     with Netns() as ns, Daemon(prefix=ns.exec_prefix()) as d:
         sock = sock_path(d, "cyc")
@@ -441,7 +486,7 @@ def test_sigkill_restart_removes_stale_interfaces():
 
 if __name__ == "__main__":
     main([test_veth_reaches_host_ipv4_ipv6, test_none_is_a_fresh_namespace_each_time,
-          test_spare_has_its_own_namespace,
+          test_spare_has_its_own_namespace, test_pool_makes_its_own_namespace,
           test_two_veth_containers_get_different_addresses,
           test_bridge_and_fixed_addresses,
           test_foreign_interface_is_a_clear_error_and_kept,

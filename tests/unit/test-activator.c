@@ -338,6 +338,7 @@ static void test_netns(void)
 	struct activator_spec s;
 	struct run res;
 	struct stat st;
+	const char *v;
 	char want[64];
 	int fd = -1, r, hook_ret = 0;
 
@@ -360,6 +361,44 @@ static void test_netns(void)
 	s.namespaces = ALL_NS;
 	run_sh(&s, "exit 0", &res);
 	is_int(res.r, -EINVAL, "netns_fd with CLONE_NEWNET: -EINVAL");
+
+	/* netns_late (a pooled sandbox): nsinetd-init makes it, not the
+	 * clone; a namespace of its own as the clone's, lo up, the same ports. */
+	{
+		const char *sh = "echo ns=$(readlink /proc/self/ns/net); "
+				 "echo net=$(ls /sys/class/net); "
+				 "echo lo=$(cat /sys/class/net/lo/flags); "
+				 "echo ports=$(cat /proc/sys/net/ipv4/ip_unprivileged_port_start)";
+		char mine[64] = "", clone_ports[16] = "";
+		ssize_t n = readlink("/proc/self/ns/net", mine, sizeof(mine) - 1);
+
+		mine[n > 0 ? n : 0] = '\0';
+		spec_init(&s, NULL);
+		run_sh(&s, sh, &res);
+		v = get(res.out, "ports");
+		snprintf(clone_ports, sizeof(clone_ports), "%s", v ? v : "?");
+		s.netns_late = true;
+		run_sh(&s, sh, &res);
+		v = get(res.out, "ns");
+		ok(res.r == 0 && v && strncmp(v, "net:[", 5) == 0 && strcmp(v, mine) != 0,
+		   "netns_late: a namespace of its own (%s, ours %s)", v ? v : "?", mine);
+		is_str(get(res.out, "net"), "lo", "netns_late: only lo");
+		is_str(get(res.out, "lo"), "0x9", "netns_late: lo is up");
+		is_str(get(res.out, "ports"), clone_ports,
+		       "netns_late: ip_unprivileged_port_start as in the clone's");
+		s.namespaces = ALL_NS & ~CLONE_NEWNET;
+		run_sh(&s, "exit 0", &res);
+		is_int(res.r, -EINVAL, "netns_late without CLONE_NEWNET: -EINVAL");
+		s.namespaces = ALL_NS | CLONE_NEWUSER;
+		run_sh(&s, "exit 0", &res);
+		is_int(res.r, -EINVAL, "netns_late with the clone's user namespace: -EINVAL");
+		s.namespaces = ALL_NS;
+		s.before_release = hook_fail;
+		s.userdata = &hook_ret;
+		hook_ret = 0;
+		run_sh(&s, "exit 0", &res);
+		is_int(res.r, -EINVAL, "netns_late with a hook before the go: -EINVAL");
+	}
 
 	spec_init(&s, NULL);
 	s.before_release = hook_fail;
