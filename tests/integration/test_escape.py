@@ -30,7 +30,7 @@ LIMITS = "LimitNPROC=16\nLimitNOFILE=64"
 
 class Sandbox:
     def __init__(self, label, extra, accept=False, directory=False, host_root=False,
-                 spares=2):
+                 spares=2, pool=False):
         self.label = label
         # The daemon's --spares: two, so that one waits while the judged
         # container runs (in the other, for an Accept=no kind): the
@@ -38,6 +38,7 @@ class Sandbox:
         self.spares = spares
         self.extra = extra        # [Container] lines
         self.accept = accept      # Accept=yes: one sandbox per connection, fd 3
+        self.pool = pool          # PoolSize=: the judged sandbox waited in the pool
         self.directory = directory  # a writable Directory= tree instead of the host's /
         # The container's root is the host's root by choice (PrivateUsers=no):
         # what file permissions let the host's root do is not an escape.
@@ -60,6 +61,10 @@ SANDBOXES = [
             LIMITS + "\nPrivateUsers=yes\nReadOnly=no", directory=True),
     Sandbox("Accept=yes sandbox (root)", LIMITS, accept=True),
     Sandbox("Accept=yes sandbox, User=nobody", LIMITS + "\nUser=nobody", accept=True),
+    # Set up ahead at idle priority, its network namespace made by its own
+    # nsinetd-init, not the clone: the connection is handed over.
+    Sandbox("Accept=yes sandbox from the pool (root)", LIMITS + "\nPoolSize=1", accept=True,
+            pool=True),
 ]
 
 
@@ -168,6 +173,8 @@ def run_sandbox(sb, root_socket):
             if not sb.accept:
                 d.ctl("stop", "escape")
                 d.wait_state("escape", "stopped")
+        if sb.pool:
+            d.wait_log(r"handed to pooled sandbox", count=2)
         assert d.stop() == 0
         rows = [tuple(l.split("\t", 2)) for l in data.splitlines() if l]
         if not rows:
