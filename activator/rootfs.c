@@ -741,7 +741,10 @@ static int attach_tree(int mnt, int dir_fd, const char *target)
 	return 0;
 }
 
-#define MASK_ATTRS (MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC)
+/* A mask, a read-only /proc directory, /sys: nothing to write, run or open
+ * as a device. */
+#define READ_ONLY_ATTRS                                                                            \
+	(MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC)
 
 /* One empty read-only tmpfs masks every directory that needs it, in /proc
  * and /sys alike: nothing can be written to it (each of its mounts is
@@ -755,14 +758,14 @@ static int mask_dir(int dir_fd, const char *dir)
 	int r;
 
 	if (empty_mask_fd >= 0) {
-		r = rootfs_mount_bind(empty_mask_fd, dir_fd, dir, MASK_ATTRS, -1);
+		r = rootfs_mount_bind(empty_mask_fd, dir_fd, dir, READ_ONLY_ATTRS, -1);
 		if (r >= 0 || r == -ENOENT)
 			return r;
 		/* Its tree is gone (a spare's /proc that failed after it was
 		 * made): a tmpfs of its own, kept from now on. */
 		empty_mask_fd = safe_close(empty_mask_fd);
 	}
-	r = rootfs_mount_fs(dir_fd, dir, "tmpfs", "mode=0555,size=4k", MASK_ATTRS);
+	r = rootfs_mount_fs(dir_fd, dir, "tmpfs", "mode=0555,size=4k", READ_ONLY_ATTRS);
 	if (r < 0)
 		return r;
 	r = rootfs_open(dir_fd, dir, O_PATH | O_DIRECTORY);
@@ -822,7 +825,7 @@ static int proc_mask(int proc_fd, const char **what)
 		if (fd < 0)
 			return fd;
 		/* On itself: the directory is both the source and the target. */
-		r = mount_bind_on(fd, fd, MASK_ATTRS, -1);
+		r = mount_bind_on(fd, fd, READ_ONLY_ATTRS, -1);
 		if (r < 0)
 			return r;
 	}
@@ -899,8 +902,6 @@ int rootfs_proc(struct activator_ctx *c)
 	return proc_mask(proc_fd, &c->what);
 }
 
-#define SYS_ATTRS (MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC)
-
 /* The firmware's tables (ACPI, EFI variables, DMI) are the host's. */
 static int sys_mask(int dir_fd, const char *firmware)
 {
@@ -916,7 +917,7 @@ static int sys_mask_detached(int sys_fd)
 
 int rootfs_sys_new(void)
 {
-	return fs_new_filled("sysfs", NULL, SYS_ATTRS, sys_mask_detached);
+	return fs_new_filled("sysfs", NULL, READ_ONLY_ATTRS, sys_mask_detached);
 }
 
 /* A fresh sysfs, read-only: mounted from our network namespace it shows
@@ -932,9 +933,10 @@ int rootfs_sys(struct activator_ctx *c)
 	r = api_dir_prepare(c, "sys", &c->spare_sys_fd, c->spare_netns);
 	if (r != 0)
 		return r < 0 ? r : 0;
-	r = rootfs_mount_fs(c->root_fd, "sys", "sysfs", NULL, SYS_ATTRS);
+	r = rootfs_mount_fs(c->root_fd, "sys", "sysfs", NULL, READ_ONLY_ATTRS);
 	if (r < 0)
-		return rootfs_mount_fs(c->root_fd, "sys", "tmpfs", "mode=0755,size=4k", SYS_ATTRS);
+		return rootfs_mount_fs(c->root_fd, "sys", "tmpfs", "mode=0755,size=4k",
+				       READ_ONLY_ATTRS);
 	return sys_mask(c->root_fd, "sys/firmware");
 }
 

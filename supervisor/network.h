@@ -39,7 +39,9 @@ void network_init(struct network_state *n);
 /* Before activator_spawn(): sets the namespace flag, netns_fd and the
  * veth hook of spec. spare: the start has a spare container, which has a
  * network namespace of its own (Network=none takes none of ours, host
- * gives the daemon's). Logs and returns a negative errno on failure. */
+ * gives the daemon's). pooled: a sandbox for the Accept=yes pool, which
+ * makes the namespace of Network=none itself (spec->netns_late). Logs and
+ * returns a negative errno on failure. */
 int network_prepare(struct service *s, struct activator_spec *spec, bool spare, bool pooled);
 /* After activator_spawn() returned r: closes what the start needed only,
  * gives everything back if it failed. */

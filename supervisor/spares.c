@@ -134,7 +134,6 @@ struct spares *spares_new(struct manager *m, unsigned want)
 	if (!sp)
 		return NULL;
 	sp->m = m;
-	sp->netns_fd = -1;
 	sp->want = want < SPARES_MAX ? want : SPARES_MAX;
 	sp->cgroup_fd = -1;
 	sp->netns_fd = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
