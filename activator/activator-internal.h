@@ -46,11 +46,13 @@ struct activator_ctx {
 	 * it to 0, "" if it did not (child_spare_netns()). */
 	char spare_port_start[16];
 	/* A spare's: the container's cgroup, for the payload's clone (-1:
-	 * none, or not a spare), then the payload's pid (0 in the payload)
-	 * and the go pipe (init_spare_fork()). */
+	 * none, or not a spare). A spare's and a pooled sandbox's: the
+	 * payload's pid (0 in the payload) and the go pipe, made at
+	 * STEP_FORK_PAYLOAD (init_fork_early()), which sets forked_early. */
 	int cgroup_fd;
 	pid_t payload;
 	int go[2];
+	bool forked_early;
 	const char *what;   /* the path the current step works on, for its record */
 	char what_buf[256]; /* for a what that has to be formatted */
 
@@ -156,9 +158,9 @@ int child_rlimits(struct activator_ctx *c);
 int child_userns(struct activator_ctx *c);
 int child_fds(struct activator_ctx *c);
 int child_chdir(struct activator_ctx *c);
-/* init.c: a spare's pid 1 clones the payload, a step before the user
- * namespace (no-op otherwise). */
-int init_spare_fork(struct activator_ctx *c);
+/* init.c: a spare's or a pooled sandbox's pid 1 forks the payload, a step
+ * before the user namespace (no-op otherwise). */
+int init_fork_early(struct activator_ctx *c);
 int child_privileges(struct activator_ctx *c);
 bool child_parent_gone(struct activator_ctx *c);
 

@@ -444,8 +444,10 @@ bool activator_spare_fits(const struct activator_spec *spec);
 /* Ends a spare that is not taken: EOF, SIGKILL, reaped. *s is emptied. */
 void activator_spare_discard(struct activator_spare *s);
 
-/* SCHED_OTHER again for pid (spawned with idle_priority): call it before
- * the hand-off, and the payload that pid 1 forks inherits it. */
+/* SCHED_OTHER again for pid (spawned with idle_priority): pid 1 of a
+ * pooled sandbox at its hand-off (its payload, forked while it waited,
+ * took the normal priority back itself), a parked container's before its
+ * release (the payload pid 1 forks then inherits it). */
 int activator_priority_normal(pid_t pid);
 
 /* An fd for spec->slot_fd: /dev/null at the lowest free number,

@@ -354,7 +354,7 @@ int child_fds(struct activator_ctx *c)
 	const struct activator_spec *spec = c->spec;
 	int n = (int)spec->n_fds;
 	/* 3+n is kept for the sync fd, 3+n+1 for the handoff fd (pool), the
-	 * next two for a spare's go pipe (init_spare_fork() made it). */
+	 * next two for the go pipe of an early fork (init_fork_early()). */
 	int go_at = 3 + n + (c->handoff_fd >= 0 ? 2 : 1);
 	int first_free = go_at + (c->go[0] >= 0 ? 2 : 0);
 	int tmp_fds[ACTIVATOR_FDS_MAX], tmp_stdio[3];
@@ -429,9 +429,9 @@ int child_fds(struct activator_ctx *c)
  * control signals from the host's terminal do not reach the container. */
 static int child_setsid(struct activator_ctx *c)
 {
-	/* A spare did at its start: the payload, forked since, is in
-	 * pid 1's session as with a fork here. */
-	if (c->spare)
+	/* A spare did at its start, a pooled sandbox right before its early
+	 * fork: the payload is in pid 1's session as with a fork here. */
+	if (c->forked_early)
 		return c->payload == 0 || getsid(0) == getpid() ? 0 : -EPERM;
 	if (setsid() < 0)
 		return -errno;
@@ -563,10 +563,12 @@ static int child_park(struct activator_ctx *c)
 }
 
 /*
- * Pool mode: everything is set up and privileges are dropped; wait for the
- * connection (activator_handoff()). It arrives close-on-exec at the lowest
- * free fd; the sync fd is at 3 and must make room for it there. An EOF
- * means the pool no longer wants this container: exit 0, quietly.
+ * Pool mode: everything is set up and privileges are dropped; the payload,
+ * forked already (init_fork_early()), waits for the connection
+ * (activator_handoff()) while pid 1 goes on to lock itself down. It
+ * arrives close-on-exec at the lowest free fd; the sync fd is at 3 and
+ * must make room for it there. An EOF means the pool no longer wants this
+ * container: the payload exits 0, quietly, and pid 1 with it.
  */
 int child_handoff(struct activator_ctx *c)
 {
@@ -592,6 +594,10 @@ int child_handoff(struct activator_ctx *c)
 		return 0;
 	if (c->spec->park)
 		return child_park(c);
+	if (c->payload > 0) {
+		c->handoff_fd = safe_close(c->handoff_fd);
+		return 0;
+	}
 	do
 		n = recvmsg(c->handoff_fd, &msg, MSG_CMSG_CLOEXEC);
 	while (n < 0 && errno == EINTR);
@@ -690,7 +696,7 @@ static const struct child_step child_steps[] = {
     {STEP_PIVOT_ROOT, rootfs_pivot},
     {STEP_HOSTNAME, child_hostname},
     {STEP_RLIMITS, child_rlimits},
-    {STEP_FORK_PAYLOAD, init_spare_fork},
+    {STEP_FORK_PAYLOAD, init_fork_early},
     {STEP_USERNS, child_userns},
     {STEP_BOOT, boot_namespaces},
     {STEP_FDS, child_fds},

@@ -203,32 +203,51 @@ int init_seccomp_load(void)
 }
 
 /*
- * A spare's pid 1 sits in the cgroup the spare was made in (activator.h),
- * so it clones the payload early, into the container's cgroup (the spec's
- * fd; none without cgroups) and a cgroup namespace rooted there, while it
- * is still root of the initial user namespace: the namespace is owned by
- * it as the daemon's clone's would be, and joining the service's user
- * namespace would leave no right to the cgroup. Then pid 1 joins that
- * cgroup namespace too (an entered command joins pid 1's). Fork semantics,
- * no CLONE_VM: the payload returns here with its own copy, and both run
- * the steps left (user namespace, fds, chdir, privileges), the payload as
- * it would have inherited them; init_run() then only takes the pid.
+ * Two kinds of container fork the payload here, at STEP_FORK_PAYLOAD,
+ * rather than in init_run() after the last step:
+ *
+ * - A spare's pid 1 sits in the cgroup the spare was made in (activator.h),
+ *   so it clones the payload into the container's cgroup (the spec's fd;
+ *   none without cgroups) and a cgroup namespace rooted there, while it is
+ *   still root of the initial user namespace: the namespace is owned by it
+ *   as the daemon's clone's would be, and joining the service's user
+ *   namespace would leave no right to the cgroup. Then pid 1 joins that
+ *   cgroup namespace too (an entered command joins pid 1's).
+ * - A pooled sandbox (spec->pool) forks it ahead of its connection, so
+ *   that the fork and pid 1's lock-down are done while it waits, at the
+ *   pool's idle priority, not between the hand-off and the payload's exec.
+ *   The payload takes the hand-off itself (child_handoff()); pid 1 only
+ *   closes its end. pid 1 makes the session first, for the payload to be
+ *   in it as with a later fork. The payload gets the normal priority back
+ *   at once, while it may (CAP_SYS_NICE of the initial user namespace):
+ *   it runs its last steps and then sleeps until the connection comes,
+ *   and must serve it at the normal priority. pid 1 stays idle until the
+ *   daemon gives it its priority back at the hand-off.
+ *
+ * Fork semantics, no CLONE_VM: the payload returns here with its own copy,
+ * and both run the steps left (user namespace, fds, chdir, privileges), the
+ * payload as it would have inherited them; init_run() then only takes the
+ * pid. The payload still waits for pid 1's lock-down (the go pipe) before
+ * its exec.
  */
-int init_spare_fork(struct activator_ctx *c)
+int init_fork_early(struct activator_ctx *c)
 {
+	bool cgroupns = c->spare && (c->spec->namespaces & CLONE_NEWCGROUP);
 	int pidfd = -1;
 	struct clone_args args = {
-	    .flags = CLONE_PIDFD | ((c->spec->namespaces & CLONE_NEWCGROUP) ? CLONE_NEWCGROUP : 0),
+	    .flags = cgroupns ? CLONE_PIDFD | CLONE_NEWCGROUP : 0,
 	    .pidfd = (uint64_t)(uintptr_t)&pidfd,
 	    .exit_signal = SIGCHLD,
 	};
 	long pid;
 
-	if (!c->spare)
+	if (!c->spare && !c->spec->pool)
 		return 0;
+	if (c->spec->pool && setsid() < 0)
+		return -errno;
 	if (pipe2(c->go, O_CLOEXEC) < 0)
 		return -errno;
-	if (c->cgroup_fd >= 0) {
+	if (c->spare && c->cgroup_fd >= 0) {
 		args.flags |= CLONE_INTO_CGROUP;
 		args.cgroup = (uint64_t)c->cgroup_fd;
 	}
@@ -237,16 +256,27 @@ int init_spare_fork(struct activator_ctx *c)
 		return -errno;
 	c->cgroup_fd = safe_close(c->cgroup_fd);
 	c->payload = (pid_t)pid;
-	if (pid == 0)
+	c->forked_early = true;
+	if (pid == 0) {
+		struct sched_param sp = {0};
+
+		/* System calls, not musl's sched_*() (stubs: ENOSYS). Refused
+		 * only to a daemon that is not root (a user namespace made by
+		 * the clone): it cannot give pid 1 its priority back either,
+		 * says so, and refills at the normal one from then on. */
+		if (c->spec->pool && syscall(SYS_sched_getscheduler, 0) == SCHED_IDLE)
+			(void)syscall(SYS_sched_setscheduler, 0, SCHED_OTHER, &sp);
 		return 0;
-	if ((args.flags & CLONE_NEWCGROUP) && setns(pidfd, CLONE_NEWCGROUP) < 0) {
+	}
+	if (cgroupns && setns(pidfd, CLONE_NEWCGROUP) < 0) {
 		int err = errno;
 
 		(void)kill((pid_t)pid, SIGKILL);
 		close(pidfd);
 		return -err;
 	}
-	close(pidfd);
+	if (pidfd >= 0)
+		close(pidfd);
 	return 0;
 }
 
@@ -326,8 +356,8 @@ _Noreturn void init_run(struct activator_ctx *c)
 	 * this small static program's page tables costs far less than the
 	 * daemon's did. The payload waits for EOF on the go pipe: pid 1 closes
 	 * its end once locked down. */
-	if (c->spare) {
-		/* Forked already (init_spare_fork()). */
+	if (c->forked_early) {
+		/* Forked already (init_fork_early()). */
 		go[0] = c->go[0];
 		go[1] = c->go[1];
 		payload = c->payload;

@@ -813,8 +813,9 @@ static int pool_take(struct accept *a, struct sandbox **ret, int conn, const str
 	{
 		if (sb->stopping)
 			continue;
-		/* Serving now: the normal priority, before pid 1 forks the
-		 * payload that inherits it. */
+		/* Serving now: pid 1 gets the normal priority back, for its
+		 * signals and reaping (the payload, forked while it waited,
+		 * took it back itself: init_fork_early()). */
 		if (a->pool_idle) {
 			r = activator_priority_normal(sb->pid);
 			if (r < 0) {

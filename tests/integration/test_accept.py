@@ -455,8 +455,10 @@ def test_pool():
 
 def test_pool_refills_at_idle_priority():
     """A pooled sandbox sets up and waits at SCHED_IDLE (it must not take
-    CPU from those serving); handed a connection, it and its payload run at
-    the normal priority."""
+    CPU from those serving). Its payload is forked while it waits and pid 1
+    locks itself down then, so that neither is left for the connection;
+    the payload, asleep until the hand-off, has the normal priority back
+    already. Handed a connection, both run at the normal priority."""
     port = free_port()
     conf = accept_conf(f"127.0.0.1:{port}", env=["PROBE_SLEEP_MS=1500"],
                        extra_container="PoolSize=1")
@@ -464,9 +466,20 @@ def test_pool_refills_at_idle_priority():
         d.start()
         [pid] = pool_now(d, "prio", 1)
         assert os.sched_getscheduler(pid) == os.SCHED_IDLE, os.sched_getscheduler(pid)
+        waiting = wait_for(lambda: open(f"/proc/{pid}/task/{pid}/children").read().split(),
+                           5, "the payload forked ahead")
+        assert len(waiting) == 1, waiting
+        assert os.sched_getscheduler(int(waiting[0])) == os.SCHED_OTHER
+
+        def locked_down():
+            st = open(f"/proc/{pid}/status").read()
+            return st if "Seccomp:\t2" in st else None
+        status = wait_for(locked_down, 5, "pid 1 locked down before the hand-off")
+        assert "CapEff:\t0000000000000000" in status and "NoNewPrivs:\t1" in status, status
         with connect(("127.0.0.1", port)) as s:
             children = wait_for(lambda: open(f"/proc/{pid}/task/{pid}/children").read().split(),
                                 5, "the payload")
+            assert children == waiting, (children, waiting)
             # Handed to the pooled sandbox: serving, its payload the probe.
             st = d.ctl("status", "prio")
             assert [int(children[0]), pid, "nsinetd-probe"] in [p[:3] for p in st["Processes"]] \

@@ -688,7 +688,10 @@ def test_rootless():
         if closed:
             raise SkipTest(f"{tree} is below {closed}, which nobody cannot search: "
                            "build in a directory others can enter to run this test")
-    with Daemon({"probe": probe_conf(f"127.0.0.1:{port}")}) as d:
+    pool_port = free_port()
+    pool = probe_conf(f"127.0.0.1:{pool_port}", extra_socket="Accept=yes",
+                      extra_container="PoolSize=1")
+    with Daemon({"probe": probe_conf(f"127.0.0.1:{port}"), "pool": pool}) as d:
         os.chmod(d.tmp, 0o755)
         os.makedirs(d.runtime_dir)
         os.chown(d.runtime_dir, 65534, 65534)
@@ -720,6 +723,12 @@ def test_rootless():
             d.wait_state("probe", "stopped")
             assert probe_stream(("127.0.0.1", port))["pid"] == 2
         assert d.log().count("cannot make a spare network namespace") == 1, d.log()
+        # The pool too, whose clone makes the user namespace: the payload,
+        # forked while the sandbox waits, takes each connection.
+        for _ in range(2):
+            r = probe_stream(("127.0.0.1", pool_port))
+            assert r["uid_map"].split() == ["0", "65534", "1"], r
+            assert (r["pid"], r["nprocs"], r["listen_fds"]) == (2, 2, 1), r
         assert d.stop() == 0
 
 

@@ -959,6 +959,66 @@ static void test_cgroup(void)
 	cgroup_root_done(&root);
 }
 
+/* The "Key:\tvalue" line of /proc/PID/status, or "" (a static buffer). */
+static const char *status_field(pid_t pid, const char *key)
+{
+	static char val[128];
+	char path[64], line[256];
+	size_t klen = strlen(key);
+	FILE *f;
+
+	val[0] = '\0';
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return val;
+	while (fgets(line, sizeof(line), f))
+		if (strncmp(line, key, klen) == 0 && line[klen] == ':') {
+			snprintf(val, sizeof(val), "%s",
+				 line + klen + 1 + strspn(line + klen + 1, "\t "));
+			val[strcspn(val, "\n")] = '\0';
+			break;
+		}
+	fclose(f);
+	return val;
+}
+
+/* A pooled sandbox waiting for its connection: pid 1 (at the pool's idle
+ * priority) has forked the payload and locked itself down already, so
+ * that neither the fork nor the lock-down is left for the hand-off; the
+ * payload, blocked on the hand-off socket, has the normal priority back
+ * and is in pid 1's session. */
+static void pool_check_waiting(pid_t pid1)
+{
+	char path[96];
+	pid_t payload = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)pid1, (int)pid1);
+	f = fopen(path, "re");
+	if (f) {
+		int p;
+
+		if (fscanf(f, "%d", &p) == 1)
+			payload = p;
+		if (fscanf(f, "%d", &p) == 1)
+			payload = -1;
+		fclose(f);
+	}
+	ok(payload > 0, "pool: the payload is forked while waiting, and only it");
+	is_str(status_field(pid1, "Seccomp"), "2", "pool: pid 1 is filtered before the hand-off");
+	is_str(status_field(pid1, "CapEff"), "0000000000000000",
+	       "pool: pid 1 has no capability before the hand-off");
+	is_str(status_field(pid1, "NoNewPrivs"), "1", "pool: pid 1 has no_new_privs already");
+	is_int(sched_getscheduler(pid1), SCHED_IDLE, "pool: pid 1 waits at the idle priority");
+	if (payload <= 0)
+		return;
+	is_int(sched_getscheduler(payload), SCHED_OTHER, "pool: the payload has the normal one");
+	is_int(getsid(payload), getsid(pid1), "pool: the payload is in pid 1's session");
+	ok(getsid(pid1) == pid1, "pool: pid 1 leads a session of its own");
+	is_str(status_field(payload, "Seccomp"), "0", "pool: the payload is not filtered yet");
+}
+
 /* Pool mode: a container set up in advance takes its connection by
  * activator_handoff(), as fd 3 or as stdio, with the environment that
  * came with it; closing the handoff socket ends a waiting one. */
@@ -981,6 +1041,7 @@ static void pool_run(enum activator_layout layout, const char *script, char *out
 	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, conn) < 0)
 		return;
 	s.pool = true;
+	s.idle_priority = true;
 	s.handoff_fd = pair[1];
 	r = activator_spawn(&s, &ch);
 	close(pair[1]);
@@ -992,6 +1053,7 @@ static void pool_run(enum activator_layout layout, const char *script, char *out
 	}
 	/* Set up, but waiting: nothing runs yet. */
 	ok(!wait_readable(ch.sync_fd, 200), "pool: waits for its connection");
+	pool_check_waiting(ch.pid);
 	is_int(activator_handoff(pair[0], conn[1], layout, "conn", env), 0, "pool: handoff");
 	close(conn[1]);
 	close(pair[0]);
