@@ -167,8 +167,13 @@ def test_lines_in_the_journal():
         d.start()
         probe_stream(("127.0.0.1", web_port))
         probe_stream(("127.0.0.1", acc_port))
-        wait_for(lambda: len(j.lines("web")) >= 4, 10, "web's lines in the journal")
-        wait_for(lambda: j.lines("acc"), 10, "acc's line in the journal")
+        try:
+            wait_for(lambda: len(j.lines("web")) >= 4, 10, "web's lines in the journal")
+            wait_for(lambda: j.lines("acc"), 10, "acc's line in the journal")
+        except AssertionError as e:
+            # What the stand-in got, and the daemon's side of it.
+            raise AssertionError(f"{e}\nthe stand-in got: {j.records()}\n"
+                                 f"the daemon's log:\n{d.log()[-4000:]}") from None
         web_lines = [r["line"] for r in j.lines("web")]
         assert web_lines[:4] == ["to stdout", "to stderr", "<0>not an emergency",
                                  "esc \\x1b[2J"], web_lines
