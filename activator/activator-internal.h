@@ -48,11 +48,11 @@ struct activator_ctx {
 	/* A spare's: the container's cgroup, for the payload's clone (-1:
 	 * none, or not a spare). A spare's and a pooled sandbox's: the
 	 * payload's pid (0 in the payload) and the go pipe, made at
-	 * STEP_FORK_PAYLOAD (init_fork_early()), which sets forked_early. */
+	 * STEP_FORK_PAYLOAD (init_fork_early()); go[0] >= 0 says the payload
+	 * was forked there, payload > 0 that we are pid 1 after it. */
 	int cgroup_fd;
 	pid_t payload;
 	int go[2];
-	bool forked_early;
 	const char *what;   /* the path the current step works on, for its record */
 	char what_buf[256]; /* for a what that has to be formatted */
 

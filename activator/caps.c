@@ -53,11 +53,12 @@ int caps_bounding(struct activator_ctx *c)
 	if (!spec->set_capabilities)
 		return 0;
 	/* A spare's or a pooled sandbox's pid 1 (it forked the payload before
-	 * the user namespace, init_fork_early()) never execs: its lock-down (init.c) leaves it no
-	 * capability, no_new_privs and a filter without execve, so there is
-	 * nothing for a bounding set to bound. Its drops, a new cred each (1.5
-	 * us), would only take CPU from the payload's beside it. */
-	for (int cap = 0; cap <= last && !(c->forked_early && c->payload > 0); cap++) {
+	 * the user namespace, init_fork_early()) never execs: its lock-down
+	 * (init.c) leaves it no capability, no_new_privs and a filter without
+	 * execve, so there is nothing for a bounding set to bound. Its drops,
+	 * a new cred each (1.5 us), would only take CPU from the payload's
+	 * beside it. */
+	for (int cap = 0; cap <= last && c->payload <= 0; cap++) {
 		if (cap_kept(spec, cap))
 			continue;
 		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0)

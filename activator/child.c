@@ -431,7 +431,7 @@ static int child_setsid(struct activator_ctx *c)
 {
 	/* A spare did at its start, a pooled sandbox right before its early
 	 * fork: the payload is in pid 1's session as with a fork here. */
-	if (c->forked_early)
+	if (c->go[0] >= 0)
 		return c->payload == 0 || getsid(0) == getpid() ? 0 : -EPERM;
 	if (setsid() < 0)
 		return -errno;

@@ -256,7 +256,6 @@ int init_fork_early(struct activator_ctx *c)
 		return -errno;
 	c->cgroup_fd = safe_close(c->cgroup_fd);
 	c->payload = (pid_t)pid;
-	c->forked_early = true;
 	if (pid == 0) {
 		struct sched_param sp = {0};
 
@@ -356,7 +355,7 @@ _Noreturn void init_run(struct activator_ctx *c)
 	 * this small static program's page tables costs far less than the
 	 * daemon's did. The payload waits for EOF on the go pipe: pid 1 closes
 	 * its end once locked down. */
-	if (c->forked_early) {
+	if (c->go[0] >= 0) {
 		/* Forked already (init_fork_early()). */
 		go[0] = c->go[0];
 		go[1] = c->go[1];
