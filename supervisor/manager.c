@@ -250,6 +250,7 @@ static void stale_cb(evutil_socket_t fd, short what, void *arg)
 static void setup_cgroup(struct manager *m)
 {
 	_cleanup_close_ int fd = -1;
+	bool reexeced = false;
 	int r;
 
 	r = cgroup_root_find(&m->cgroup);
@@ -273,6 +274,7 @@ static void setup_cgroup(struct manager *m)
 		if (n > 11 && strcmp(m->cgroup.self + n - 11, "/supervisor") == 0) {
 			m->cgroup.self[n - 11] = '\0';
 			m->in_leaf = true;
+			reexeced = true;
 		}
 		r = m->in_leaf ? 0 : move_to_leaf(m);
 		if (r < 0)
@@ -298,8 +300,12 @@ static void setup_cgroup(struct manager *m)
 	m->have_cgroup = true;
 	/* Under systemd the directory is the same for every daemon of the
 	 * unit: what a dead one left in it (systemd kills its processes,
-	 * PDEATHSIG too) must not hold, or freeze, the new containers. */
-	if (m->in_leaf && remove_children(m->cgroup_base_path) > 0)
+	 * PDEATHSIG too) must not hold, or freeze, the new containers. Not
+	 * after a re-exec: what is there is the containers it hands over
+	 * (reexec_adopt() takes them, or stops them; a state it could not
+	 * read kills them, kill_leftovers()), as the SELF/nsinetd-PID of a
+	 * daemon outside systemd is its own again after one. */
+	if (m->in_leaf && !reexeced && remove_children(m->cgroup_base_path) > 0)
 		log_warning("cgroups of an earlier nsinetd below %s are still busy",
 			    m->cgroup_base_path);
 	log_debug("containers go below cgroup %s", m->cgroup_base_path);

@@ -440,23 +440,29 @@ def test_unreadable_state_starts_clean():
 def test_systemd_leaf_kept():
     """Under systemd (INVOCATION_ID, Delegate=yes) the daemon is in
     UNIT/supervisor: re-executed, it stays there (no UNIT/supervisor/
-    supervisor), and its containers still go to UNIT/containers/NAME."""
+    supervisor), and its containers still go to UNIT/containers/NAME. A
+    sandbox in flight there serves on: the new daemon does not take what it
+    was handed for a dead daemon's leftovers (its cgroup killed)."""
     acc = free_port()
     with nsitest.unit_cgroup(f"nsitest-reexec-{os.getpid()}") as unit, \
             Daemon({"acc": shell_conf(f"127.0.0.1:{acc}", "read l; echo got $l")}) as d:
         d.preexec = lambda: open(os.path.join(unit, "cgroup.procs"), "w").write(
             str(os.getpid()))
         d.start(extra_env={"INVOCATION_ID": "0123456789abcdef0123456789abcdef"})
-        reexec(d)
-        reexec(d)
-        with open(f"/proc/{d.proc.pid}/cgroup") as f:
-            assert f.read().strip().endswith(f"/nsitest-reexec-{os.getpid()}/supervisor")
-        assert not os.path.exists(os.path.join(unit, "supervisor", "supervisor"))
         with connect(("127.0.0.1", acc)) as c:
             wait_for(lambda: d.ctl("status", "acc")["Sandboxes"] == 1, 10, "the sandbox")
             assert os.path.isdir(os.path.join(unit, "containers", "acc")), os.listdir(unit)
+            reexec(d)
+            reexec(d)
+            with open(f"/proc/{d.proc.pid}/cgroup") as f:
+                assert f.read().strip().endswith(f"/nsitest-reexec-{os.getpid()}/supervisor")
+            assert not os.path.exists(os.path.join(unit, "supervisor", "supervisor"))
             c.sendall(b"x\n")
-            assert recv_all(c) == b"got x\n"
+            assert recv_all(c) == b"got x\n", d.log()[-3000:]
+        with connect(("127.0.0.1", acc)) as c:
+            c.sendall(b"y\n")
+            assert recv_all(c) == b"got y\n"
+        assert "SIGKILL" not in d.log(), d.log()[-3000:]
         assert d.stop() == 0
 
 

@@ -14,9 +14,11 @@ test's own, removed at the end with whatever nspawn made below them.
 What it shows: the unit comes up as Type=notify with nsinetd's STATUS=,
 the daemon adopts the socket systemd passes and serves a connection through
 it in a sandbox below its delegated cgroup, `systemctl reload` works in a
-minimal tree, `systemctl stop` leaves no process and no cgroup, and the
+minimal tree, `nsinetctl daemon-reexec` keeps a running container (the same
+pid 1, ended by its stop, not killed), `systemctl stop` leaves no process and no cgroup, and the
 host's cgroup trees are as they were.
 """
+import json
 import os
 import re
 import shutil
@@ -39,6 +41,14 @@ Accept=yes
 [Container]
 Exec=/bin/cat
 StandardInput=socket
+"""
+# A long-running Accept=no container, for the re-exec: the connection that
+# would start it is not needed (nsinetctl start), and it never accepts.
+KEEPER_CONF = """\
+[Socket]
+ListenStream=/srv/t/keeper.sock
+[Container]
+Exec=/bin/sleep infinity
 """
 SOCKET_UNIT = """\
 [Socket]
@@ -120,6 +130,7 @@ class Booted:
         self.cgroups = []
         self.netns = None
         self.log_path = os.path.join(tmp, "nspawn.log")
+        self.keeper = False  # install(): keeper.conf too
 
     def install(self, cached):
         subprocess.run(["cp", "-a", "--reflink=auto", cached, self.tree], check=True,
@@ -132,6 +143,9 @@ class Booted:
         assert os.path.isdir(etc), "meson install made no /etc/nsinetd"
         with open(os.path.join(etc, "echo.conf"), "w") as f:
             f.write(ECHO_CONF)
+        if self.keeper:
+            with open(os.path.join(etc, "keeper.conf"), "w") as f:
+                f.write(KEEPER_CONF)
         with open(os.path.join(self.tree, "etc/systemd/system/nsinetd.socket"), "w") as f:
             f.write(SOCKET_UNIT)
         r = subprocess.run(["systemctl", "--root", self.tree, "enable", "nsinetd.service",
@@ -248,6 +262,7 @@ def test_installed_unit_under_systemd():
     hier_before = hierarchies()
     b = Booted(tempfile.mkdtemp(prefix="nsitest-systemd-"))
     try:
+        b.keeper = True
         b.install(tree)
         b.boot()
         # Type=notify: active only after READY=1, with nsinetd's STATUS=.
@@ -255,7 +270,7 @@ def test_installed_unit_under_systemd():
                  30, "nsinetd.service active")
         st = b.show("nsinetd.service", "Type", "StatusText", "MainPID", "ControlGroup")
         assert st["Type"] == "notify", st
-        assert "1 service" in st["StatusText"], st
+        assert "2 services" in st["StatusText"], st
         assert b.run("systemctl", "--failed", "--no-legend").stdout.strip() == "", \
             b.run("systemctl", "--failed").stdout
 
@@ -288,6 +303,25 @@ def test_installed_unit_under_systemd():
         assert "reloaded:" in journal, journal
         wait_for(lambda: b.show("nsinetd.service", "ActiveState")["ActiveState"] == "active",
                  30, "nsinetd.service active after the reload")
+
+        # A re-exec keeps the running container: the same pid 1 runs on
+        # (the new daemon's start must not take the delegated cgroup's
+        # containers for a dead daemon's), and a stop ends it as a stop,
+        # not a kill of the re-exec.
+        b.run("nsinetctl", "start", "keeper", timeout=60)
+        pid = json.loads(b.run("nsinetctl", "--json", "status", "keeper").stdout)["MainPID"]
+        assert pid > 1, pid
+        b.run("nsinetctl", "daemon-reexec", timeout=60)
+        after = json.loads(b.run("nsinetctl", "--json", "status", "keeper").stdout)
+        b.run("nsinetctl", "stop", "keeper", timeout=60)
+        journal = b.run("journalctl", "-u", "nsinetd", "--no-pager", "-o", "cat").stdout
+        assert f"keeper: took over container pid {pid}" in journal, journal[-3000:]
+        # Killed by the re-exec, it ends by SIGKILL before the stop or
+        # during it, and the daemon logs that whenever it notices.
+        assert f"keeper: stopping container pid {pid} (stop requested)" in journal, \
+            journal[-3000:]
+        assert "killed by SIGKILL" not in journal, journal[-3000:]
+        assert (after["MainPID"], after["State"]) == (pid, "running"), after
 
         # Stop: nothing of nsinetd is left in the container.
         cg = st["ControlGroup"]
