@@ -480,10 +480,16 @@ def test_pool_refills_at_idle_priority():
             children = wait_for(lambda: open(f"/proc/{pid}/task/{pid}/children").read().split(),
                                 5, "the payload")
             assert children == waiting, (children, waiting)
-            # Handed to the pooled sandbox: serving, its payload the probe.
-            st = d.ctl("status", "prio")
-            assert [int(children[0]), pid, "nsinetd-probe"] in [p[:3] for p in st["Processes"]] \
-                and (st["Sandboxes"], st["ColdStarts"]) == (1, 1), st
+            # Handed to the pooled sandbox: serving, its payload the probe
+            # once it has exec'd (it was forked already: nothing above
+            # waited for the exec).
+
+            def serving():
+                st = d.ctl("status", "prio")
+                return st if [int(children[0]), pid, "nsinetd-probe"] in \
+                    [p[:3] for p in st["Processes"]] else None
+            st = wait_for(serving, 5, "the payload to exec the probe")
+            assert (st["Sandboxes"], st["ColdStarts"]) == (1, 1), st
             assert os.sched_getscheduler(pid) == os.SCHED_OTHER
             assert os.sched_getscheduler(int(children[0])) == os.SCHED_OTHER
             assert b"listen_fds" in recv_all(s)
