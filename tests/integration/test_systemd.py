@@ -15,8 +15,8 @@ What it shows: the unit comes up as Type=notify with nsinetd's STATUS=,
 the daemon adopts the socket systemd passes and serves a connection through
 it in a sandbox below its delegated cgroup, `systemctl reload` works in a
 minimal tree, `nsinetctl daemon-reexec` keeps a running container (the same
-pid 1, ended by its stop, not killed), `systemctl stop` leaves no process and no cgroup, and the
-host's cgroup trees are as they were.
+pid 1, ended by its stop, not killed), `systemctl stop` leaves no process
+and no cgroup, and the host's cgroup trees are as they were.
 """
 import json
 import os
@@ -130,7 +130,6 @@ class Booted:
         self.cgroups = []
         self.netns = None
         self.log_path = os.path.join(tmp, "nspawn.log")
-        self.keeper = False  # install(): keeper.conf too
 
     def install(self, cached):
         subprocess.run(["cp", "-a", "--reflink=auto", cached, self.tree], check=True,
@@ -143,9 +142,6 @@ class Booted:
         assert os.path.isdir(etc), "meson install made no /etc/nsinetd"
         with open(os.path.join(etc, "echo.conf"), "w") as f:
             f.write(ECHO_CONF)
-        if self.keeper:
-            with open(os.path.join(etc, "keeper.conf"), "w") as f:
-                f.write(KEEPER_CONF)
         with open(os.path.join(self.tree, "etc/systemd/system/nsinetd.socket"), "w") as f:
             f.write(SOCKET_UNIT)
         r = subprocess.run(["systemctl", "--root", self.tree, "enable", "nsinetd.service",
@@ -262,8 +258,9 @@ def test_installed_unit_under_systemd():
     hier_before = hierarchies()
     b = Booted(tempfile.mkdtemp(prefix="nsitest-systemd-"))
     try:
-        b.keeper = True
         b.install(tree)
+        with open(os.path.join(b.tree, "etc", "nsinetd", "keeper.conf"), "w") as f:
+            f.write(KEEPER_CONF)
         b.boot()
         # Type=notify: active only after READY=1, with nsinetd's STATUS=.
         wait_for(lambda: b.show("nsinetd.service", "ActiveState")["ActiveState"] == "active",
