@@ -19,6 +19,22 @@
 #define ACTIVATOR_GROUPS_MAX  64
 #define ACTIVATOR_OPTIONS_MAX 1024
 
+/*
+ * Every tmpfs the container may write is bounded, in bytes and in files (an
+ * inode and a dentry each, which no size= counts): the kernel's default is
+ * half of the memory and as many inodes per tmpfs, for each sandbox, and
+ * memory that a tmpfs holds counts in no process's size, so the OOM killer
+ * would pick other processes than the one that filled it. /tmp, /run and
+ * TemporaryFileSystem= (which may raise it): systemd-nspawn's limits for a
+ * container's tmpfs; Ephemeral='s upper layer: its limits for a volatile
+ * root. /dev and /dev/shm have their own (rootfs.c).
+ */
+#define TMPFS_LIMITS     "size=10%,nr_inodes=400k"
+#define EPHEMERAL_SIZE   "25%"
+#define EPHEMERAL_INODES "1m"
+/* Room for TMPFS_LIMITS and uid=,gid= before the options of a spec. */
+#define TMPFS_OPTIONS_EXTRA 128
+
 /* What a failing child writes on the sync fd, as one SOCK_SEQPACKET message. */
 struct activator_record {
 	int step;       /* enum activator_step */

@@ -130,7 +130,7 @@ static bool option_to_attr(const char *key, unsigned int *attrs)
 /* "mode=0755,size=10m,ro" → fsconfig() calls and mount attributes. */
 static int fs_configure(int fs, const char *options, unsigned int *attrs)
 {
-	char buf[ACTIVATOR_OPTIONS_MAX], *save = NULL;
+	char buf[ACTIVATOR_OPTIONS_MAX + TMPFS_OPTIONS_EXTRA], *save = NULL;
 
 	if (!options)
 		return 0;
@@ -405,7 +405,11 @@ static int rootfs_overlay(struct activator_ctx *c, int tree)
 	if (fstat(tree, &st) < 0)
 		return -errno;
 	fs = fsopen("tmpfs", FSOPEN_CLOEXEC);
+	/* What the container writes to its root stays in memory until it
+	 * ends: bounded as systemd-nspawn bounds a volatile root. */
 	if (fs < 0 || fsconfig(fs, FSCONFIG_SET_STRING, "mode", "0700", 0) < 0 ||
+	    fsconfig(fs, FSCONFIG_SET_STRING, "size", EPHEMERAL_SIZE, 0) < 0 ||
+	    fsconfig(fs, FSCONFIG_SET_STRING, "nr_inodes", EPHEMERAL_INODES, 0) < 0 ||
 	    fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
 		return -errno;
 	tmp = fsmount(fs, FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
@@ -998,8 +1002,10 @@ static int dev_fill(int dev_fd)
 		return r;
 	if (mkdirat(dev_fd, "shm", 0755) < 0)
 		return -errno;
-	/* 64M, as Docker: shared memory is the container's, and bounded. */
-	r = rootfs_mount_fs(dev_fd, "shm", "tmpfs", "mode=1777,size=64m",
+	/* 64M, as Docker: shared memory is the container's, and bounded, in
+	 * bytes and in files (each costs the kernel an inode and a dentry,
+	 * which no size= counts). */
+	r = rootfs_mount_fs(dev_fd, "shm", "tmpfs", "mode=1777,size=64m,nr_inodes=64k",
 			    MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
 	if (r < 0)
 		return r;
@@ -1009,8 +1015,9 @@ static int dev_fill(int dev_fd)
 	return 0;
 }
 
-/* size=: the container must not fill memory through /dev. */
-#define DEV_OPTIONS "mode=0755,size=64k"
+/* size=, nr_inodes=: the container must not fill memory through /dev
+ * (a booted system adds a few symlinks; nothing else writes there). */
+#define DEV_OPTIONS "mode=0755,size=64k,nr_inodes=4k"
 #define DEV_ATTRS   (MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC)
 
 int rootfs_dev_new(void)
@@ -1036,16 +1043,19 @@ int rootfs_dev(struct activator_ctx *c)
 	return dev_fill(dev_fd);
 }
 
-/* Options of a tmpfs the container owns: with a user namespace, its root
- * is not the host's root that mounts it, so the owner is said explicitly
- * (first: the options of TemporaryFileSystem= may still change it). */
+/* Options of a tmpfs the container owns: its limits first, so that the
+ * options of TemporaryFileSystem= may raise them (tmpfs takes the last
+ * size= and nr_inodes= given); with a user namespace, its root is not the
+ * host's root that mounts it, so the owner is said explicitly (first too:
+ * TemporaryFileSystem= may still change it). */
 static const char *tmpfs_options(const struct activator_spec *spec, const char *options, char *buf,
 				 size_t len)
 {
 	if (spec->userns_fd < 0)
-		return options;
-	snprintf(buf, len, "uid=%u,gid=%u,%s", (unsigned)spec->userns_root,
-		 (unsigned)spec->userns_root, options);
+		snprintf(buf, len, "%s,%s", TMPFS_LIMITS, options);
+	else
+		snprintf(buf, len, "uid=%u,gid=%u,%s,%s", (unsigned)spec->userns_root,
+			 (unsigned)spec->userns_root, TMPFS_LIMITS, options);
 	return buf;
 }
 
@@ -1055,8 +1065,8 @@ static const char *tmpfs_options(const struct activator_spec *spec, const char *
 
 int rootfs_tmpfs_new(int *ret_tmp_fd, int *ret_run_fd)
 {
-	*ret_tmp_fd = rootfs_fs_new("tmpfs", TMP_OPTIONS, TMPFS_ATTRS);
-	*ret_run_fd = rootfs_fs_new("tmpfs", RUN_OPTIONS, TMPFS_ATTRS);
+	*ret_tmp_fd = rootfs_fs_new("tmpfs", TMPFS_LIMITS "," TMP_OPTIONS, TMPFS_ATTRS);
+	*ret_run_fd = rootfs_fs_new("tmpfs", TMPFS_LIMITS "," RUN_OPTIONS, TMPFS_ATTRS);
 	return *ret_tmp_fd < 0 ? *ret_tmp_fd : *ret_run_fd < 0 ? *ret_run_fd : 0;
 }
 
@@ -1066,7 +1076,7 @@ static int tmpfs_api_dir(struct activator_ctx *c, const char *dir, int *spare_fd
 			 const char *options)
 {
 	const struct activator_spec *spec = c->spec;
-	char buf[ACTIVATOR_OPTIONS_MAX + 64];
+	char buf[ACTIVATOR_OPTIONS_MAX + TMPFS_OPTIONS_EXTRA];
 	bool use = *spare_fd >= 0;
 	int r;
 
@@ -1085,7 +1095,7 @@ static int tmpfs_api_dir(struct activator_ctx *c, const char *dir, int *spare_fd
 int rootfs_tmpfs(struct activator_ctx *c)
 {
 	const struct activator_spec *spec = c->spec;
-	char buf[ACTIVATOR_OPTIONS_MAX + 64];
+	char buf[ACTIVATOR_OPTIONS_MAX + TMPFS_OPTIONS_EXTRA];
 	int r;
 
 	r = tmpfs_api_dir(c, "tmp", &c->spare_tmp_fd, TMP_OPTIONS);

@@ -58,7 +58,9 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/statvfs.h>
+#include <sys/sysinfo.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/uio.h>
@@ -1022,6 +1024,74 @@ static enum result exceed_nofile(const char *arg)
 }
 
 /*
+ * Memory through a tmpfs: what a file in /tmp, /run, /dev/shm or /dev
+ * holds stays in the host's memory until the sandbox ends, and counts in
+ * no process's size (the OOM killer would end other processes first). The
+ * kernel's default is half of the memory and as many inodes, per tmpfs and
+ * per sandbox. So each writable tmpfs here must be bounded, in bytes (at
+ * most a quarter of the memory) and in files (at most a million), and a
+ * file larger than its size is refused with ENOSPC: fallocate() checks the
+ * length against the limit before it takes any page, so the attempt costs
+ * nothing when it is refused. A directory we may not write (/dev, but for
+ * the host's root) is not a way.
+ */
+#define TMPFS_MAGIC_ 0x01021994
+
+static enum result fill_memory(const char *arg)
+{
+	static const char *const dirs[] = {"/tmp", "/run", "/dev/shm", "/dev"};
+	char done[256] = "";
+	struct sysinfo si;
+	size_t len = 0;
+
+	if (sysinfo(&si) < 0)
+		return say(WRONG, "sysinfo: %s", strerror(errno));
+	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+		unsigned long long memory = (unsigned long long)si.totalram * si.mem_unit, bytes;
+		char path[64];
+		struct statfs sf;
+		int fd, err;
+
+		if (statfs(dirs[i], &sf) < 0 || sf.f_type != TMPFS_MAGIC_)
+			continue;
+		bytes = (unsigned long long)sf.f_blocks * (unsigned long long)sf.f_bsize;
+		if (bytes == 0 || bytes > memory / 4)
+			return say(ESCAPED, "%s may hold %llu MiB (%llu%% of the memory)", dirs[i],
+				   bytes >> 20, memory ? bytes * 100 / memory : 0);
+		if (sf.f_files == 0 || sf.f_files > 1000000)
+			return say(ESCAPED, "%s may hold %llu files", dirs[i],
+				   (unsigned long long)sf.f_files);
+		snprintf(path, sizeof(path), "%s/nsinetd-escape-fill", dirs[i]);
+		fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		if (fd < 0) {
+			if (errno == EACCES || errno == EROFS)
+				continue;
+			return say(WRONG, "open %s: %s", path, strerror(errno));
+		}
+		err = fallocate(fd, 0, 0, (off_t)(bytes + (unsigned long long)sf.f_bsize)) < 0
+			  ? errno
+			  : 0;
+		close(fd);
+		unlink(path);
+		if (!err)
+			return say(ESCAPED, "%s took a file of %llu MiB, more than its size",
+				   dirs[i], bytes >> 20);
+		if (err != ENOSPC)
+			return say(WRONG, "fallocate in %s: %s, expected ENOSPC", dirs[i],
+				   strerrorname_np(err));
+		len += (size_t)snprintf(
+		    done + len, sizeof(done) - len, "%s%s %llu%s/%lluk files", len ? ", " : "",
+		    dirs[i], bytes >= (1 << 20) ? bytes >> 20 : bytes >> 10,
+		    bytes >= (1 << 20) ? "M" : "k", (unsigned long long)sf.f_files >> 10);
+		if (len >= sizeof(done))
+			break;
+	}
+	if (!*done)
+		return say(SKIP, "no writable tmpfs");
+	return say(BLOCKED, "a file above the size: ENOSPC in %s", done);
+}
+
+/*
  * The classic way out of a chroot, with the CAP_SYS_CHROOT a default root
  * keeps: chroot() into a directory below, so that the working directory
  * is outside the root, walk up with "..", chroot(".") there. What it must
@@ -1140,6 +1210,7 @@ static const struct attempt {
     {"open /proc/timer_list for writing", proc_write, "/proc/timer_list"},
     {"exceed LimitNPROC=", exceed_nproc, NULL},
     {"exceed LimitNOFILE=", exceed_nofile, NULL},
+    {"fill the host's memory through a tmpfs", fill_memory, NULL},
 };
 
 /* A sanitized build: LeakSanitizer cannot trace a setuid process, and the

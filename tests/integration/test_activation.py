@@ -312,6 +312,49 @@ def test_binds_tmpfs_and_environment():
         assert d.stop() == 0
 
 
+TMPFS_MAGIC = 0x01021994
+
+
+def memory_bytes():
+    with open("/proc/meminfo") as f:
+        for line in f:
+            if line.startswith("MemTotal:"):
+                return int(line.split()[1]) * 1024
+    raise AssertionError("no MemTotal in /proc/meminfo")
+
+
+def test_tmpfs_limits():
+    """Every tmpfs the container may write is bounded in bytes and in
+    files, not the kernel's half of the memory each: /tmp and /run, a
+    TemporaryFileSystem= without a size (10% of the memory, 400k files, as
+    systemd-nspawn), /dev/shm (64M, 64k files) and /dev (64k, 4k files). A
+    TemporaryFileSystem= with size= or nr_inodes= sets its own, also on
+    /tmp. The escape suite's "fill the host's memory through a tmpfs" has
+    a root payload try it."""
+    port = free_port()
+    paths = ["/tmp", "/run", "/dev/shm", "/dev", "/var/cache", "/srv"]
+    conf = probe_conf(f"127.0.0.1:{port}", env=["PROBE_STAT=" + ",".join(paths)],
+                      extra_container=("TemporaryFileSystem=/var/cache\n"
+                                       "TemporaryFileSystem=/srv:size=1M,nr_inodes=100\n"
+                                       "TemporaryFileSystem=/tmp:mode=1777,size=3M\n"))
+    with Daemon({"limits": conf}) as d:
+        d.start()
+        st = probe_stream(("127.0.0.1", port))["stat"]
+        for p in paths:
+            assert st[p] and int(st[p]["fs"], 16) == TMPFS_MAGIC, f"{p}: {st[p]}"
+        # size=10%: the kernel rounds to pages.
+        tenth = memory_bytes() // 10
+        for p in ("/run", "/var/cache"):
+            assert abs(st[p]["bytes"] - tenth) <= 4096 and st[p]["files"] == 400 * 1024, \
+                f"{p} is not bounded to 10% of the memory and 400k files: {st[p]}"
+        want = {"/dev/shm": (64 << 20, 64 * 1024), "/dev": (64 << 10, 4 * 1024),
+                "/srv": (1 << 20, 100), "/tmp": (3 << 20, 400 * 1024)}
+        for p, (size, files) in want.items():
+            assert (st[p]["bytes"], st[p]["files"]) == (size, files), \
+                f"{p}: {st[p]}, expected {size} bytes and {files} files"
+        assert d.stop() == 0
+
+
 def test_missing_mount_point_in_host_root():
     """nsinetd never writes to the host's /: a missing target is refused."""
     port = free_port()
@@ -335,5 +378,5 @@ if __name__ == "__main__":
           test_restart_with_queued_connection, test_crash_loop_backoff,
           test_trigger_limit_stops_clean_exit_loop,
           test_setup_failure_names_step, test_program_out_of_the_user_namespaces_reach,
-          test_binds_tmpfs_and_environment,
+          test_binds_tmpfs_and_environment, test_tmpfs_limits,
           test_missing_mount_point_in_host_root])

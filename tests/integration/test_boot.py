@@ -387,8 +387,8 @@ def test_check_names_address_mismatch(tree):
 
 def test_ephemeral(tree):
     """Ephemeral=yes, also without Boot=: every sandbox starts from the
-    tree as it is, writes where it likes (a tmpfs over it), and the tree
-    is never written."""
+    tree as it is, writes where it likes (a bounded tmpfs over it), and
+    the tree is never written."""
     d = Daemon()
     port = free_port()
     mark = os.path.join(tree, "etc", "nsinetd-ephemeral-mark")
@@ -399,7 +399,7 @@ Accept=yes
 Directory={tree}
 Ephemeral=yes
 StandardInput=socket
-Exec=/bin/sh -c 'cat /etc/nsinetd-ephemeral-mark 2>/dev/null || echo none; echo w > /etc/nsinetd-ephemeral-mark && echo wrote; echo w > /usr/bin/nsinetd-x && echo wrote-usr'
+Exec=/bin/sh -c 'cat /etc/nsinetd-ephemeral-mark 2>/dev/null || echo none; echo w > /etc/nsinetd-ephemeral-mark && echo wrote; echo w > /usr/bin/nsinetd-x && echo wrote-usr; stat -f -c "%b %S %c" /'
 """)
     try:
         d.start()
@@ -412,8 +412,16 @@ Exec=/bin/sh -c 'cat /etc/nsinetd-ephemeral-mark 2>/dev/null || echo none; echo 
                     if not chunk:
                         break
                     out += chunk
-            if out.decode().split() != ["none", "wrote", "wrote-usr"]:
+            words = out.decode().split()
+            if words[:3] != ["none", "wrote", "wrote-usr"] or len(words) != 6:
                 raise AssertionError(f"connection {i}: {out!r}\n{d.log()[-2000:]}")
+            # What it writes is bounded as systemd-nspawn bounds a volatile
+            # root (25% of the memory, 1m files), not half of the memory.
+            size, files = int(words[3]) * int(words[4]), int(words[5])
+            quarter = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") // 4
+            if abs(size - quarter) > 4096 or files != 1 << 20:
+                raise AssertionError(f"the upper layer holds {size} bytes and {files} files, "
+                                     f"not {quarter} and {1 << 20}")
         if os.path.exists(mark) or os.path.exists(os.path.join(tree, "usr/bin/nsinetd-x")):
             raise AssertionError("the tree was written")
         if d.stop() != 0 or leftovers(d):

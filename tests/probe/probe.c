@@ -16,7 +16,8 @@
  *   PROBE_FILES=/a,/b   report the content of /a and /b, and whether each is
  *                       writable, under "files".
  *   PROBE_STAT=/a,/b    report what /a and /b are (type, device, entries,
- *                       read-only, file system) under "stat": a mask shows;
+ *                       read-only, file system, its size and inodes) under
+ *                       "stat": a mask shows, and a tmpfs's limits;
  *   PROBE_SYSCALLS=a,b  make these harmless system calls (sched_yield,
  *                       getcpu: a seccomp filter's work shows) and report
  *                       0 or the errno of each under "syscalls";
@@ -525,9 +526,11 @@ static void report_file(struct buf *b, const char *path)
 }
 
 /* PROBE_STAT=/a,/b: {"/a": {"type": "dir", "device": null, "entries": 0,
- * "readonly": true, "fs": "0x1021994"}, ...}; null for what lstat cannot see.
- * "device" is "MAJOR:MINOR" for a device node, "entries" the number in a
- * directory (null if it cannot be listed), "fs" statfs()'s f_type. */
+ * "readonly": true, "fs": "0x1021994", "bytes": 4096, "files": 1024}, ...};
+ * null for what lstat cannot see. "device" is "MAJOR:MINOR" for a device
+ * node, "entries" the number in a directory (null if it cannot be listed),
+ * "fs" statfs()'s f_type, "bytes" and "files" the file system's size and
+ * inodes (f_blocks * f_bsize, f_files). */
 static void report_stat(struct buf *b, const char *path)
 {
 	struct stat st;
@@ -562,10 +565,15 @@ static void report_stat(struct buf *b, const char *path)
 		buf_printf(b, ", \"entries\": null");
 	}
 	if (statfs(path, &sf) == 0)
-		buf_printf(b, ", \"readonly\": %s, \"fs\": \"0x%lx\"}",
-			   (sf.f_flags & ST_RDONLY) ? "true" : "false", (unsigned long)sf.f_type);
+		buf_printf(b,
+			   ", \"readonly\": %s, \"fs\": \"0x%lx\", \"bytes\": %llu, "
+			   "\"files\": %llu}",
+			   (sf.f_flags & ST_RDONLY) ? "true" : "false", (unsigned long)sf.f_type,
+			   (unsigned long long)sf.f_blocks * (unsigned long long)sf.f_bsize,
+			   (unsigned long long)sf.f_files);
 	else
-		buf_printf(b, ", \"readonly\": null, \"fs\": null}");
+		buf_printf(b, ", \"readonly\": null, \"fs\": null, \"bytes\": null, "
+			      "\"files\": null}");
 }
 
 /* The secret scan's callbacks: what it opened goes to the report, what it
