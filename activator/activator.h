@@ -63,6 +63,7 @@ enum activator_step {
 	STEP_PTY,           /* enter mode: a pseudo-terminal from the container's devpts */
 	STEP_TEST_PAUSE,    /* enter mode, test builds of nsinetd-init only: the pause */
 	STEP_BOOT,          /* boot: the container interface (/run/host, boot_id, cgroup2) */
+	STEP_IPC_LIMITS,    /* the IPC namespace's System V limits */
 	_STEP_MAX,
 };
 

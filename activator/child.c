@@ -303,6 +303,69 @@ static int child_loopback(struct activator_ctx *c)
 }
 
 /*
+ * The System V IPC of the container's own namespace, bounded as its tmpfs
+ * are: the kernel's defaults let one IPC namespace hold shared memory up
+ * to the whole memory, 32000 message queues of 16 KiB (500 MiB) and a
+ * thousand million semaphores (some 64 GB of the kernel's memory), none of
+ * it in any process's size, and a segment or a queue outlives the process
+ * that made it. So: shared memory as /dev/shm (64 MiB in all, segments
+ * included), 256 queues (4 MiB), 128 semaphore sets of 32000 semaphores in
+ * all. Written as root of the namespace's owner (the initial user
+ * namespace, or the daemon's own) before the root is pivoted, through the
+ * daemon's /proc: /proc/sys/kernel is the writer's IPC namespace. In the
+ * container /proc/sys is read-only, and its root has no capability over
+ * the IPC namespace: it cannot raise them. A booted system's own IPC
+ * namespace (Boot=yes) has its own limits, its root's to set.
+ */
+#define IPC_SHM_BYTES (64UL << 20)
+
+static int child_ipc_limits(struct activator_ctx *c)
+{
+	_cleanup_close_ int dir = -1;
+	char bytes[32], pages[32];
+	const struct {
+		const char *name, *value;
+	} limits[] = {
+	    {"/proc/sys/kernel/shmmax", bytes},
+	    {"/proc/sys/kernel/shmall", pages},
+	    {"/proc/sys/kernel/msgmni", "256"},
+	    {"/proc/sys/kernel/sem", "32000 32000 500 128"},
+	};
+	const size_t dir_len = strlen("/proc/sys/kernel/");
+
+	if (!(c->spec->namespaces & CLONE_NEWIPC))
+		return 0;
+	snprintf(bytes, sizeof(bytes), "%lu", IPC_SHM_BYTES);
+	snprintf(pages, sizeof(pages), "%lu", IPC_SHM_BYTES / (unsigned long)getpagesize());
+	c->what = "/proc/sys/kernel";
+	dir = open("/proc/sys/kernel", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (dir < 0)
+		return -errno;
+	for (size_t i = 0; i < ELEMENTSOF(limits); i++) {
+		_cleanup_close_ int fd = -1;
+		size_t len = strlen(limits[i].value);
+
+		c->what = limits[i].name;
+		fd = openat(dir, limits[i].name + dir_len, O_WRONLY | O_CLOEXEC);
+		if (fd < 0 && errno == EROFS && i == 0) {
+			/* /proc/sys made read-only by an outer manager: a
+			 * procfs of our own for all four. */
+			close(dir);
+			dir = open_own_proc("sys/kernel", O_PATH | O_DIRECTORY);
+			if (dir < 0)
+				return dir;
+			fd = openat(dir, limits[i].name + dir_len, O_WRONLY | O_CLOEXEC);
+		}
+		if (fd < 0)
+			return -errno;
+		if (write(fd, limits[i].value, len) != (ssize_t)len)
+			return -errno;
+	}
+	c->what = NULL;
+	return 0;
+}
+
+/*
  * Join the service's user namespace as its uid 0, now that everything that
  * needs the initial namespace's privilege is done: the mounts, the hostname,
  * lo, the rlimits. The kernel gives a process that enters a user namespace
@@ -684,6 +747,7 @@ static const struct child_step child_steps[] = {
     {STEP_MOUNT_PRIVATE, child_mount_private},
     {STEP_NETNS, child_netns},
     {STEP_LOOPBACK, child_loopback},
+    {STEP_IPC_LIMITS, child_ipc_limits},
     {STEP_MOUNTPOINTS, rootfs_mountpoints},
     {STEP_ROOTFS, rootfs_bind_root},
     {STEP_READ_ONLY, rootfs_read_only},

@@ -206,6 +206,7 @@ static const char *const step_names[_STEP_MAX] = {
     [STEP_PTY] = "pty",
     [STEP_TEST_PAUSE] = "test-pause",
     [STEP_BOOT] = "boot",
+    [STEP_IPC_LIMITS] = "ipc-limits",
 };
 
 const char *activator_step_name(enum activator_step step)

@@ -52,10 +52,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ipc.h>
 #include <sys/mount.h>
+#include <sys/msg.h>
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <sys/resource.h>
+#include <sys/sem.h>
+#include <sys/shm.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -1092,6 +1096,92 @@ static enum result fill_memory(const char *arg)
 }
 
 /*
+ * Memory through System V IPC: a segment, a queue or a semaphore set
+ * outlives the process that made it, in no process's size, and the
+ * kernel's defaults let one IPC namespace hold the whole memory in shared
+ * memory and some 64 GB of the kernel's in semaphores. Each must be
+ * refused at the container's limits: a segment above 64 MiB (EINVAL),
+ * shared memory beyond 64 MiB in all (ENOSPC), the 257th queue and the
+ * 129th semaphore set (ENOSPC). Made sets and queues are tiny, and removed.
+ */
+#define IPC_TRIES 1024
+
+static enum result ipc_fill(int (*make)(void), int *ids, const char *what, int limit,
+			    int (*remove)(int))
+{
+	int n = 0, err = 0;
+	enum result r;
+
+	while (n < IPC_TRIES) {
+		int id = make();
+		if (id < 0) {
+			err = errno;
+			break;
+		}
+		ids[n++] = id;
+	}
+	if (!err)
+		r = say(ESCAPED, "%d %s made", n, what);
+	else if (err == ENOSPC && n <= limit)
+		r = say(BLOCKED, "%s: ENOSPC after %d", what, n);
+	else
+		r = say(WRONG, "%s: %s after %d, expected ENOSPC after at most %d", what,
+			strerrorname_np(err), n, limit);
+	while (n > 0)
+		remove(ids[--n]);
+	return r;
+}
+
+static int make_queue(void)
+{
+	return msgget(IPC_PRIVATE, IPC_CREAT | 0600);
+}
+
+static int make_sem_set(void)
+{
+	return semget(IPC_PRIVATE, 1, IPC_CREAT | 0600);
+}
+
+static int remove_queue(int id)
+{
+	return msgctl(id, IPC_RMID, NULL);
+}
+
+static int remove_sem_set(int id)
+{
+	return semctl(id, 0, IPC_RMID);
+}
+
+static enum result fill_sysv_ipc(const char *arg)
+{
+	static int ids[IPC_TRIES];
+	enum result r;
+	long rv;
+	int id;
+
+	/* Above the size of a segment: refused before anything is made. */
+	id = shmget(IPC_PRIVATE, (size_t)1 << 30, IPC_CREAT | 0600);
+	if (id >= 0)
+		shmctl(id, IPC_RMID, NULL);
+	STEP(refusal(id, "a System V segment of 1 GiB", EINVAL, 0));
+	/* Two of 48 MiB: each fits, the second not with the first. */
+	id = shmget(IPC_PRIVATE, (size_t)48 << 20, IPC_CREAT | 0600);
+	if (id < 0)
+		return say(WRONG, "a System V segment of 48 MiB: %s", strerrorname_np(errno));
+	rv = shmget(IPC_PRIVATE, (size_t)48 << 20, IPC_CREAT | 0600);
+	if (rv >= 0)
+		shmctl((int)rv, IPC_RMID, NULL);
+	r = refusal(rv, "a second System V segment of 48 MiB", ENOSPC, 0);
+	shmctl(id, IPC_RMID, NULL);
+	if (r != BLOCKED)
+		return r;
+	STEP(ipc_fill(make_queue, ids, "message queues", 256, remove_queue));
+	STEP(ipc_fill(make_sem_set, ids, "semaphore sets", 128, remove_sem_set));
+	return say(BLOCKED, "a segment of 1 GiB: EINVAL; a second of 48 MiB: ENOSPC; message "
+			    "queues and semaphore sets: ENOSPC at the limits (256, 128)");
+}
+
+/*
  * The classic way out of a chroot, with the CAP_SYS_CHROOT a default root
  * keeps: chroot() into a directory below, so that the working directory
  * is outside the root, walk up with "..", chroot(".") there. What it must
@@ -1211,6 +1301,7 @@ static const struct attempt {
     {"exceed LimitNPROC=", exceed_nproc, NULL},
     {"exceed LimitNOFILE=", exceed_nofile, NULL},
     {"fill the host's memory through a tmpfs", fill_memory, NULL},
+    {"fill the host's memory through System V IPC", fill_sysv_ipc, NULL},
 };
 
 /* A sanitized build: LeakSanitizer cannot trace a setuid process, and the

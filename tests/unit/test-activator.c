@@ -611,7 +611,11 @@ static void test_mounts(void)
 	       "echo rohello=$(cat /run/ro/hello)\n"
 	       "echo scratch=$(stat -c %a /run/scratch)\n"
 	       "touch /run/scratch/y && echo scratchw=ok\n"
-	       "unshare -U true && echo nested=ok\n",
+	       "unshare -U true && echo nested=ok\n"
+	       "echo tmp=$(stat -f -c %b.%S.%c /tmp)\n"
+	       "echo scratchfs=$(stat -f -c %b.%S.%c /run/scratch)\n"
+	       "echo shm=$(cat /proc/sys/kernel/shmmax /proc/sys/kernel/shmall)\n"
+	       "echo ipc=$(cat /proc/sys/kernel/msgmni /proc/sys/kernel/sem)\n",
 	       &res);
 	is_int(res.result, 0, "binds and tmpfs: setup done (step %s, %d)",
 	       activator_step_name(res.step), res.result);
@@ -625,6 +629,26 @@ static void test_mounts(void)
 	/* The kernel refuses a user namespace to a chrooted process: the root
 	 * stacked on the template's must count as the namespace's. */
 	is_str(get(res.out, "nested"), "ok", "not chrooted: a nested user namespace can be made");
+	{
+		unsigned long long blocks = 0, bsize = 0, files = 0, want;
+		long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
+		char shm[64];
+
+		/* size=10%: the kernel rounds to pages. */
+		want = (unsigned long long)pages * (unsigned long long)page / 10;
+		ok(sscanf(get(res.out, "tmp") ?: "", "%llu.%llu.%llu", &blocks, &bsize, &files) ==
+			   3 &&
+		       blocks * bsize + 4096 > want && blocks * bsize < want + 4096 &&
+		       files == 400 * 1024,
+		   "/tmp is bounded: %s blocks.bsize.inodes, want %llu bytes and 409600",
+		   get(res.out, "tmp"), want);
+		is_str(get(res.out, "scratchfs"), "256.4096.409600",
+		       "TemporaryFileSystem= keeps its size= (1m) and gets the inode limit");
+		snprintf(shm, sizeof(shm), "67108864 %ld", (64L << 20) / page);
+		is_str(get(res.out, "shm"), shm, "System V shared memory: 64 MiB in all");
+		is_str(get(res.out, "ipc"), "256 32000 32000 500 128",
+		       "System V queues and semaphores bounded");
+	}
 	ok(access("/tmp/data", F_OK) < 0 && access("/run/ro", F_OK) < 0 &&
 	       access("/run/scratch", F_OK) < 0,
 	   "no mount point was created on the host");
