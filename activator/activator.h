@@ -209,6 +209,11 @@ struct activator_spec {
 	 * be built (an idmapped root, Ephemeral=, mounts locked together).
 	 * Requires CLONE_NEWNS in namespaces. {0} is fd 0: set -1. */
 	int mount_template_fd;
+	/* OOMScoreAdjust=: pid 1 writes oom_score_adj (-1000..1000) before it
+	 * joins the user namespace, so that the payload inherits it, and the
+	 * payload cannot go below it (oom_score_adj_min). */
+	bool oom_score_adj_set;
+	int oom_score_adj;
 	/* ProcSubset=pid: /proc is mounted with subset=pid (Linux 5.8): only
 	 * the processes' directories, self and thread-self, so nothing of the
 	 * host's to mask or make read-only. */

@@ -534,6 +534,39 @@ int child_rlimits(struct activator_ctx *c)
 }
 
 /*
+ * OOMScoreAdjust=: written while we are still root of the initial user
+ * namespace (lowering it takes CAP_SYS_RESOURCE there), before the
+ * payload's fork, which inherits it. A value set with that privilege is
+ * also the floor of the process and its children (oom_score_adj_min): the
+ * payload cannot go below it, only above. Part of the rlimits step.
+ */
+static int child_oom_score(struct activator_ctx *c)
+{
+	_cleanup_close_ int fd = -1;
+	char buf[16];
+	int n;
+
+	if (!c->spec->oom_score_adj_set)
+		return 0;
+	c->what = "/proc/self/oom_score_adj";
+	fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = snprintf(buf, sizeof(buf), "%d", c->spec->oom_score_adj);
+	if (write(fd, buf, (size_t)n) != n)
+		return -errno;
+	c->what = NULL;
+	return 0;
+}
+
+static int child_limits(struct activator_ctx *c)
+{
+	int r = child_rlimits(c);
+
+	return r < 0 ? r : child_oom_score(c);
+}
+
+/*
  * Drop privileges, in the order that keeps each step possible
  * (docs/architecture.md, step 5):
  * the bounding set while we still have CAP_SETPCAP, PR_SET_KEEPCAPS, the
@@ -759,7 +792,7 @@ static const struct child_step child_steps[] = {
     {STEP_BIND, rootfs_binds},
     {STEP_PIVOT_ROOT, rootfs_pivot},
     {STEP_HOSTNAME, child_hostname},
-    {STEP_RLIMITS, child_rlimits},
+    {STEP_RLIMITS, child_limits},
     {STEP_FORK_PAYLOAD, init_fork_early},
     {STEP_USERNS, child_userns},
     {STEP_BOOT, boot_namespaces},

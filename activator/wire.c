@@ -118,6 +118,8 @@ int wire_encode(const struct activator_spec *spec, bool fds_attached, struct wir
 		flags |= WIRE_NETNS_LATE;
 	if (spec->spare && spec->cgroup_fd >= 0)
 		flags |= WIRE_PAYLOAD_CGROUP;
+	if (spec->oom_score_adj_set)
+		flags |= WIRE_OOM_SCORE;
 	for (int i = 0; i < 3; i++)
 		if (spec->stdio[i] < 0)
 			flags |= WIRE_STDIN_NULL << i;
@@ -160,6 +162,8 @@ int wire_encode(const struct activator_spec *spec, bool fds_attached, struct wir
 		put_u64(b, spec->rlimits[i].limit.rlim_cur);
 		put_u64(b, spec->rlimits[i].limit.rlim_max);
 	}
+	if (spec->oom_score_adj_set)
+		put_u32(b, (uint32_t)spec->oom_score_adj);
 	if (spec->seccomp) {
 		put_u32(b, spec->seccomp->len);
 		put(b, spec->seccomp->filter, sizeof(struct sock_filter) * spec->seccomp->len);
@@ -446,6 +450,12 @@ int wire_decode(const char *data, size_t len, const int *fds, size_t n_fds, stru
 	}
 	s->rlimits = w->rlimits;
 	s->n_rlimits = n;
+	if (flags & WIRE_OOM_SCORE) {
+		s->oom_score_adj_set = true;
+		s->oom_score_adj = (int)get_u32(&r);
+		if (s->oom_score_adj < -1000 || s->oom_score_adj > 1000)
+			return -EBADMSG;
+	}
 
 	if (flags & WIRE_SECCOMP) {
 		const void *insns;

@@ -74,6 +74,8 @@ enum {
 	WIRE_PAYLOAD_CGROUP = 1u << 22,
 	/* spec->netns_late: the clone made no network namespace. */
 	WIRE_NETNS_LATE = 1u << 23,
+	/* spec->oom_score_adj follows the rlimits. */
+	WIRE_OOM_SCORE = 1u << 24,
 };
 
 struct wire_buf {

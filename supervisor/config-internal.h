@@ -89,7 +89,7 @@ bool streq_ptr(const char *a, const char *b);
 
 /* config-sandbox.c: the sandbox kinds. */
 extern const struct config_kind kind_private_users, kind_capabilities, kind_syscall_filter,
-    kind_errno, kind_rlimit;
+    kind_errno, kind_rlimit, kind_oom_score;
 
 #define FIELD(p, offset, type) ((type *)((char *)(p)->c + (offset)))
 
@@ -106,6 +106,7 @@ void parse_private_users(struct parser *p, const struct config_key *k, const cha
 void parse_capabilities(struct parser *p, const struct config_key *k, const char *value);
 void parse_syscall_filter(struct parser *p, const struct config_key *k, const char *value);
 void parse_syscall_error_number(struct parser *p, const struct config_key *k, const char *value);
+void parse_oom_score_adjust(struct parser *p, const struct config_key *k, const char *value);
 void parse_syscall_architectures(struct parser *p, const struct config_key *k, const char *value);
 void parse_rlimit(struct parser *p, const struct config_key *k, const char *value);
 void parse_cgroup_bytes(struct parser *p, const struct config_key *k, const char *value);

@@ -516,6 +516,40 @@ static void syscall_filter_dump(const void *v, const struct config_key *k, bool 
 const struct config_kind kind_syscall_filter = {
     .free = syscall_filter_free, .equal = syscall_filter_equal, .dump = syscall_filter_dump};
 
+/* OOMScoreAdjust=: -1000 (never killed) to 1000 (killed first), as
+ * /proc/PID/oom_score_adj; empty: unset. */
+void parse_oom_score_adjust(struct parser *p, const struct config_key *k, const char *value)
+{
+	bool minus = value[0] == '-';
+	uint64_t n;
+
+	if (!*value) {
+		sb(p)->oom_score_adjust = CONFIG_OOM_SCORE_UNSET;
+		return;
+	}
+	if (parse_uint(value + minus, 0, 1000, &n) < 0) {
+		perr(p, "%s=: invalid value '%s': expected a number from -1000 to 1000", k->key,
+		     value);
+		return;
+	}
+	sb(p)->oom_score_adjust = minus ? -(int)n : (int)n;
+}
+
+static void oom_score_init(void *v, const struct config_key *k)
+{
+	*(int *)v = CONFIG_OOM_SCORE_UNSET;
+}
+
+static void oom_score_format(const void *v, const struct config_key *k, char *buf, size_t len)
+{
+	int n = *(const int *)v;
+
+	if (n == CONFIG_OOM_SCORE_UNSET)
+		snprintf(buf, len, "%s", "");
+	else
+		snprintf(buf, len, "%d", n);
+}
+
 /* SystemCallErrorNumber=: 0 for the default (EPERM). */
 static bool errno_equal(const void *a, const void *b, const struct config_key *k)
 {
@@ -536,6 +570,9 @@ static void errno_format(const void *v, const struct config_key *k, char *buf, s
 }
 
 const struct config_kind kind_errno = {.equal = errno_equal, .format = errno_format};
+
+const struct config_kind kind_oom_score = {
+    .init = oom_score_init, .equal = errno_equal, .format = oom_score_format};
 
 /* Limit*=: one struct rlimit_config, k->data its resource; "" unset. */
 static bool rlimit_equal(const void *a, const void *b, const struct config_key *k)

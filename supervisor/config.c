@@ -960,6 +960,8 @@ static const struct config_key config_keys[] = {
     /* 0: EPERM. */
     {"Container", "SystemCallErrorNumber", &kind_errno, parse_syscall_error_number,
      SB(syscall_error_number), .sample = "EACCES"},
+    {"Container", "OOMScoreAdjust", &kind_oom_score, parse_oom_score_adjust, SB(oom_score_adjust),
+     .sample = "500"},
     /* native only: nothing to store. */
     {"Container", "SystemCallArchitectures", &kind_none, parse_syscall_architectures},
     LIMIT("CPU", RLIMIT_CPU, "10"),

@@ -6,6 +6,7 @@
  */
 #pragma once
 
+#include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -156,7 +157,12 @@ struct sandbox_config {
 	unsigned cpu_weight;  /* CPUWeight= 1-10000 */
 	unsigned cpu_quota;   /* CPUQuota= percent of one CPU, 1-100000 */
 	unsigned io_weight;   /* IOWeight= 1-10000 */
+	/* OOMScoreAdjust=, -1000..1000; CONFIG_OOM_SCORE_UNSET: not given (the
+	 * daemon's own, but never below 0: service_spec_build()). */
+	int oom_score_adjust;
 };
+
+#define CONFIG_OOM_SCORE_UNSET INT_MIN
 
 struct container_config {
 	char *directory;           /* Directory=, NULL = the host's / read-only */

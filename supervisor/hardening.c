@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <linux/filter.h>
 #include <sched.h>
 #include <stdlib.h>
@@ -235,6 +236,61 @@ static int fill_seccomp(struct service *s, uint64_t caps)
 	return 0;
 }
 
+/* The daemon's own oom_score_adj, read once: what a container inherits. */
+static int daemon_oom_score(void)
+{
+	static int score = INT_MIN;
+	char buf[16] = "";
+	int fd;
+
+	if (score != INT_MIN)
+		return score;
+	score = 0;
+	fd = open("/proc/self/oom_score_adj", O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		if (read(fd, buf, sizeof(buf) - 1) > 0)
+			score = atoi(buf);
+		close(fd);
+	}
+	return score;
+}
+
+/* OOMScoreAdjust=, or else 0 where the daemon protects itself (a unit's
+ * OOMScoreAdjust=-500): that protection is the daemon's, not the
+ * payloads'. Nothing to write otherwise: the container inherits it. Below
+ * the daemon's own, only with CAP_SYS_RESOURCE (the child could not lower
+ * it either): the daemon's own then, said once, as for a hard rlimit. */
+int hardening_oom_score(int configured, int own, bool can_lower, bool *ret_write, bool *ret_clamped)
+{
+	*ret_clamped = false;
+	if (configured == CONFIG_OOM_SCORE_UNSET) {
+		*ret_write = own < 0;
+		return own < 0 ? 0 : own;
+	}
+	*ret_write = true;
+	if (configured < own && !can_lower) {
+		*ret_clamped = true;
+		return own;
+	}
+	return configured;
+}
+
+static void fill_oom_score(struct service *s, const struct sandbox_config *sb,
+			   struct activator_spec *spec)
+{
+	int own = daemon_oom_score();
+	bool clamped;
+
+	spec->oom_score_adj =
+	    hardening_oom_score(sb->oom_score_adjust, own, have_cap(CAP_SYS_RESOURCE),
+				&spec->oom_score_adj_set, &clamped);
+	if (clamped && !s->oom_warned)
+		log_warning("%s: OOMScoreAdjust=%d is below the daemon's own (%d) and there is "
+			    "no CAP_SYS_RESOURCE to lower it: using %d",
+			    s->cfg->name, sb->oom_score_adjust, own, own);
+	s->oom_warned |= clamped;
+}
+
 int hardening_fill(struct service *s, uid_t uid, struct hardening *h, struct activator_spec *spec)
 {
 	const struct sandbox_config *sb = &s->cfg->container.sandbox;
@@ -287,6 +343,7 @@ int hardening_fill(struct service *s, uid_t uid, struct hardening *h, struct act
 	}
 	s->rlimit_warned = true;
 	spec->rlimits = h->rlimits;
+	fill_oom_score(s, sb, spec);
 
 	r = fill_userns(s, uid, spec);
 	if (r < 0)

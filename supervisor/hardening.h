@@ -24,6 +24,12 @@ struct hardening {
  * for a payload running as uid. Logs and returns a negative errno when the
  * service cannot start (a filter that does not compile, User= in a
  * rootless daemon). */
+/* The oom_score_adj a container gets: configured (CONFIG_OOM_SCORE_UNSET
+ * for none), given the daemon's own and whether it may lower its value.
+ * *ret_write: false when the container just inherits the daemon's; with
+ * *ret_clamped when the configured value could not be had. */
+int hardening_oom_score(int configured, int own, bool can_lower, bool *ret_write,
+			bool *ret_clamped);
 int hardening_fill(struct service *s, uid_t uid, struct hardening *h, struct activator_spec *spec);
 
 /* Writes MemoryMax= etc. into a container's new cgroup (the Accept=no

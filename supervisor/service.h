@@ -221,6 +221,8 @@ struct service {
 	int userns_fd; /* PrivateUsers=: the user namespace all its containers join */
 	bool host_root_payload;
 	bool rlimit_warned;
+	/* OOMScoreAdjust= below the daemon's own without CAP_SYS_RESOURCE: said once. */
+	bool oom_warned;
 	bool cgroup_warned;
 	bool boot_warned; /* Boot=yes: the socket units' check was logged */
 	/* Boot=yes: the running container's container_uuid (its machine id),

@@ -1182,6 +1182,35 @@ static enum result fill_sysv_ipc(const char *arg)
 }
 
 /*
+ * Out of the OOM killer's sight: -1000 would make the host's OOM killer
+ * end anything else first. Below its floor (the daemon's value, or
+ * OOMScoreAdjust=, set with the host root's privilege) it takes
+ * CAP_SYS_RESOURCE of the initial user namespace: EACCES. Our own value
+ * is put back when the kernel took it.
+ */
+static enum result lower_oom_score(const char *arg)
+{
+	char old[16] = "";
+	long rv;
+	int fd, err;
+
+	fd = open("/proc/self/oom_score_adj", O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return say(WRONG, "open /proc/self/oom_score_adj: %s", strerror(errno));
+	if (read(fd, old, sizeof(old) - 1) <= 0) {
+		close(fd);
+		return say(WRONG, "read /proc/self/oom_score_adj: %s", strerror(errno));
+	}
+	rv = pwrite(fd, "-1000", 5, 0);
+	err = errno;
+	if (rv >= 0)
+		(void)!pwrite(fd, old, strlen(old), 0);
+	close(fd);
+	errno = err;
+	return refusal(rv, "oom_score_adj -1000", EACCES, 0);
+}
+
+/*
  * The classic way out of a chroot, with the CAP_SYS_CHROOT a default root
  * keeps: chroot() into a directory below, so that the working directory
  * is outside the root, walk up with "..", chroot(".") there. What it must
@@ -1302,6 +1331,7 @@ static const struct attempt {
     {"exceed LimitNOFILE=", exceed_nofile, NULL},
     {"fill the host's memory through a tmpfs", fill_memory, NULL},
     {"fill the host's memory through System V IPC", fill_sysv_ipc, NULL},
+    {"lower its OOM score", lower_oom_score, NULL},
 };
 
 /* A sanitized build: LeakSanitizer cannot trace a setuid process, and the

@@ -382,6 +382,70 @@ def test_default_process_limits():
     assert out.split() != ["512"], out
 
 
+OOM_SH = ("/bin/busybox sh -c 'cat /proc/self/oom_score_adj /proc/1/oom_score_adj; "
+          "echo -1000 > /proc/self/oom_score_adj || echo refused; "
+          "echo 900 > /proc/self/oom_score_adj && cat /proc/self/oom_score_adj'")
+
+
+def oom_conf(port, extra):
+    return (f"[Socket]\nListenStream=127.0.0.1:{port}\nAccept=yes\n[Container]\n"
+            f"Exec={OOM_SH}\nStandardInput=socket\n{tree_binds()}\n{extra}\n"
+            "[Service]\nStopTimeoutSec=5s\n")
+
+
+def oom_run(services, daemon_score=None):
+    """services: {name: extra [Container] lines}; each answers once. The
+    daemon's own oom_score_adj is set to daemon_score before the first
+    start. Returns ({name: words}, the log)."""
+    ports = {name: free_port() for name in services}
+    with Daemon({n: oom_conf(ports[n], e) for n, e in services.items()}) as d:
+        d.start()
+        if daemon_score is not None:
+            with open(f"/proc/{d.proc.pid}/oom_score_adj", "w") as f:
+                f.write(str(daemon_score))
+        out = {}
+        for name, port in ports.items():
+            with connect(("127.0.0.1", port), timeout=30) as s:
+                out[name] = recv_all(s).decode().split()
+        assert d.stop() == 0, d.log()
+        return out, d.log()
+
+
+def can_lower_oom_score():
+    with open("/proc/self/status") as f:
+        eff = next(int(l.split()[1], 16) for l in f if l.startswith("CapEff:"))
+    return eff & (1 << 24)  # CAP_SYS_RESOURCE
+
+
+def test_oom_score_adjust():
+    """OOMScoreAdjust= is the sandbox's (pid 1's and the payload's) and its
+    floor: the payload may raise it (900), not lower it (-1000: refused).
+    Unset: the daemon's own (0 here). Below the daemon's own it needs
+    CAP_SYS_RESOURCE: with it the value is used, without it (this kind of
+    host) the daemon's own, and the log says why."""
+    out, log = oom_run({"plain": "", "adj": "OOMScoreAdjust=700",
+                        "low": "OOMScoreAdjust=-100"})
+    # The payload's, pid 1's, the refused -1000, then the raise to 900.
+    assert out["plain"] == ["0", "0", "refused", "900"], out
+    assert out["adj"] == ["700", "700", "refused", "900"], out
+    if can_lower_oom_score():
+        assert out["low"] == ["-100", "-100", "refused", "900"], out
+    else:
+        assert out["low"] == ["0", "0", "refused", "900"], out
+        assert ("low: OOMScoreAdjust=-100 is below the daemon's own (0) and there is no "
+                "CAP_SYS_RESOURCE to lower it: using 0") in log, log
+
+
+def test_oom_score_not_inherited_below_zero():
+    """A daemon that protects itself (-500) does not pass that on to its
+    payloads: unset, they get 0."""
+    if not can_lower_oom_score():
+        raise SkipTest("no CAP_SYS_RESOURCE here: the test cannot give the daemon a "
+                       "negative oom_score_adj")
+    out, _ = oom_run({"plain": ""}, daemon_score=-500)
+    assert out["plain"] == ["0", "0", "refused", "900"], out
+
+
 def test_fork_bomb_stops_at_limit():
     """A root payload in its user namespace (the default) forks until
     refused: it stops at the default LimitNPROC=512 (the service's uids count
@@ -776,7 +840,8 @@ if __name__ == "__main__":
          + [test_proc_subset_pid, test_no_secret_reaches_a_root_payload, test_limits,
             test_system_call_filter_allow_list, test_io_uring_and_memfd_secret_denied,
             test_io_uring_named_in_allow_list, test_default_root_can_chroot,
-            test_default_process_limits, test_fork_bomb_stops_at_limit,
+            test_default_process_limits, test_oom_score_adjust,
+            test_oom_score_not_inherited_below_zero, test_fork_bomb_stops_at_limit,
             test_fork_bomb_host_root, test_private_users,
             test_private_users_idmapped_root, test_directory_read_only_by_default,
             test_user_lookup_refuses_a_fifo, test_user_lookup_stays_in_the_tree,

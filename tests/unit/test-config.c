@@ -12,6 +12,7 @@
 #include "common/cleanup.h"
 #include "common/strv.h"
 #include "supervisor/config.h"
+#include "supervisor/hardening.h"
 #include "tests/unit/tap.h"
 
 /* Four lines that make a valid service; what a test adds starts at line 5. */
@@ -527,6 +528,36 @@ static void test_sandbox_keys(void)
 	c = good_key("Container", "SystemCallErrorNumber=38");
 	ok(c && c->container.sandbox.syscall_error_number == 38, "SystemCallErrorNumber=38");
 	config_free(c);
+
+	c = good_key("Container", "OOMScoreAdjust=-1000");
+	ok(c && c->container.sandbox.oom_score_adjust == -1000, "OOMScoreAdjust=-1000");
+	config_free(c);
+	c = good_key("Container", "OOMScoreAdjust=500\nOOMScoreAdjust=");
+	ok(c && c->container.sandbox.oom_score_adjust == CONFIG_OOM_SCORE_UNSET,
+	   "OOMScoreAdjust= empty: unset again");
+	config_free(c);
+	bad_key("Container", "OOMScoreAdjust=1001",
+		"OOMScoreAdjust=: invalid value '1001': expected a number from -1000 to 1000");
+	bad_key("Container", "OOMScoreAdjust=--5",
+		"OOMScoreAdjust=: invalid value '--5': expected a number from -1000 to 1000");
+	{
+		bool write, clamped;
+		int v;
+
+		v = hardening_oom_score(CONFIG_OOM_SCORE_UNSET, 0, false, &write, &clamped);
+		ok(v == 0 && !write, "unset: the daemon's 0 is inherited, nothing written");
+		v = hardening_oom_score(CONFIG_OOM_SCORE_UNSET, -500, false, &write, &clamped);
+		ok(v == 0 && write && !clamped,
+		   "unset: a daemon's -500 is not passed on, 0 is written");
+		v = hardening_oom_score(CONFIG_OOM_SCORE_UNSET, 300, false, &write, &clamped);
+		ok(v == 300 && !write, "unset: a daemon's 300 is inherited");
+		v = hardening_oom_score(700, -500, false, &write, &clamped);
+		ok(v == 700 && write && !clamped, "700: written");
+		v = hardening_oom_score(-100, 0, false, &write, &clamped);
+		ok(v == 0 && write && clamped, "-100 without CAP_SYS_RESOURCE: the daemon's 0");
+		v = hardening_oom_score(-100, 0, true, &write, &clamped);
+		ok(v == -100 && write && !clamped, "-100 with CAP_SYS_RESOURCE");
+	}
 
 	c = parse_good(BASE "[Container]\nLimitNOFILE=64\nLimitNPROC=10:20\nLimitAS=1G\n"
 			    "LimitCPU=1min\nLimitCORE=infinity\n",
