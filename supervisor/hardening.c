@@ -275,15 +275,14 @@ int hardening_oom_score(int configured, int own, bool can_lower, bool *ret_write
 	return configured;
 }
 
-static void fill_oom_score(struct service *s, const struct sandbox_config *sb,
+static void fill_oom_score(struct service *s, const struct sandbox_config *sb, bool can_lower,
 			   struct activator_spec *spec)
 {
 	int own = daemon_oom_score();
 	bool clamped;
 
-	spec->oom_score_adj =
-	    hardening_oom_score(sb->oom_score_adjust, own, have_cap(CAP_SYS_RESOURCE),
-				&spec->oom_score_adj_set, &clamped);
+	spec->oom_score_adj = hardening_oom_score(sb->oom_score_adjust, own, can_lower,
+						  &spec->oom_score_adj_set, &clamped);
 	if (clamped && !s->oom_warned)
 		log_warning("%s: OOMScoreAdjust=%d is below the daemon's own (%d) and there is "
 			    "no CAP_SYS_RESOURCE to lower it: using %d",
@@ -343,7 +342,7 @@ int hardening_fill(struct service *s, uid_t uid, struct hardening *h, struct act
 	}
 	s->rlimit_warned = true;
 	spec->rlimits = h->rlimits;
-	fill_oom_score(s, sb, spec);
+	fill_oom_score(s, sb, can_raise, spec);
 
 	r = fill_userns(s, uid, spec);
 	if (r < 0)
