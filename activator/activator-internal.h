@@ -171,6 +171,7 @@ int child_undumpable(void);
 int child_signals(struct activator_ctx *c);
 int child_sync(struct activator_ctx *c);
 int child_rlimits(struct activator_ctx *c);
+int child_oom_score(struct activator_ctx *c);
 int child_userns(struct activator_ctx *c);
 int child_fds(struct activator_ctx *c);
 int child_chdir(struct activator_ctx *c);

@@ -538,9 +538,11 @@ int child_rlimits(struct activator_ctx *c)
  * namespace (lowering it takes CAP_SYS_RESOURCE there), before the
  * payload's fork, which inherits it. A value set with that privilege is
  * also the floor of the process and its children (oom_score_adj_min): the
- * payload cannot go below it, only above. Part of the rlimits step.
+ * payload cannot go below it, only above. Part of the rlimits step; in
+ * enter mode a step of its own before the namespaces are joined, while
+ * /proc/self is still this process (enter.c).
  */
-static int child_oom_score(struct activator_ctx *c)
+int child_oom_score(struct activator_ctx *c)
 {
 	_cleanup_close_ int fd = -1;
 	char buf[16];

@@ -16,7 +16,8 @@
  *
  * The steps, in order (enter_steps[]): the same signal and sync steps as a
  * start; setns() into the container's namespaces through its pid 1's
- * pidfd; the rlimits while we still may raise them; the service's user
+ * pidfd (after oom_score_adj, while /proc/self is still ours); the
+ * rlimits while we still may raise them; the service's user
  * namespace; the fds (stdio, the sync socket at 3, nothing else); the
  * working directory; the privilege drop of a payload; the pty, opened as
  * the command's user; the login shell, read as that user; then the fork
@@ -321,6 +322,12 @@ static const struct child_step enter_steps[] = {
     {STEP_SYNC, child_sync},
     /* After the go, so that the refusal always comes as a record. */
     {STEP_TEST_PAUSE, enter_check_pause},
+    /* OOMScoreAdjust= (or 0 where the daemon's own is below), as a
+     * start's pid 1 writes it: not the daemon's protection for a command
+     * run in the container. Before the namespaces: in the container's
+     * /proc, /proc/self is not this process (of the host's pid
+     * namespace) but nothing. */
+    {STEP_RLIMITS, child_oom_score},
     /* Namespaces before anything that opens a path: after them, every
      * path is the container's. */
     {STEP_ENTER, enter_namespaces},

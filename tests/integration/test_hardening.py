@@ -446,6 +446,33 @@ def test_oom_score_not_inherited_below_zero():
     assert out["plain"] == ["0", "0", "refused", "900"], out
 
 
+def test_oom_score_shell():
+    """A command that nsinetctl shell runs in the container gets the
+    container's OOMScoreAdjust= (700), as its payload has it, not the
+    daemon's own (here raised to 300, as far as the test may: a daemon that
+    protects itself, e.g. -500, would otherwise hand that to the command and
+    to every process the command starts); unset, the daemon's own, as a
+    start. Its payload's attempt to go lower is refused, as the payload's."""
+    ports = {"adj": free_port(), "plain": free_port()}
+    services = {"adj": probe_conf(f"127.0.0.1:{ports['adj']}",
+                                  extra_container="OOMScoreAdjust=700"),
+                "plain": probe_conf(f"127.0.0.1:{ports['plain']}")}
+    with Daemon(services) as d:
+        d.start()
+        with open(f"/proc/{d.proc.pid}/oom_score_adj", "w") as f:
+            f.write("300")
+        script = ("cat /proc/self/oom_score_adj; "
+                  "echo -1000 > /proc/self/oom_score_adj 2>/dev/null || echo refused")
+        for name, want in (("adj", ["700", "refused"]), ("plain", ["300", "refused"])):
+            r = d.ctl_run("shell", name, "/bin/sh", "-c", script)
+            assert r.returncode == 0 and r.stdout.split() == want, (name, r)
+            st = d.ctl("status", name)
+            with open(f"/proc/{st['MainPID']}/oom_score_adj") as f:
+                assert f.read().strip() == want[0], name
+        assert d.stop() == 0
+        assert not d.leftovers(), d.leftovers()
+
+
 def test_fork_bomb_stops_at_limit():
     """A root payload in its user namespace (the default) forks until
     refused: it stops at the default LimitNPROC=512 (the service's uids count
@@ -841,7 +868,8 @@ if __name__ == "__main__":
             test_system_call_filter_allow_list, test_io_uring_and_memfd_secret_denied,
             test_io_uring_named_in_allow_list, test_default_root_can_chroot,
             test_default_process_limits, test_oom_score_adjust,
-            test_oom_score_not_inherited_below_zero, test_fork_bomb_stops_at_limit,
+            test_oom_score_not_inherited_below_zero, test_oom_score_shell,
+            test_fork_bomb_stops_at_limit,
             test_fork_bomb_host_root, test_private_users,
             test_private_users_idmapped_root, test_directory_read_only_by_default,
             test_user_lookup_refuses_a_fifo, test_user_lookup_stays_in_the_tree,
