@@ -57,6 +57,9 @@ struct activator_ctx {
 	 * still to be the container's (/sys shows it). The /tmp and /run it
 	 * made are the container root's by a chown at the start. */
 	bool spare, spare_netns;
+	/* The spare's IPC namespace, the container's, has its limits
+	 * (child_ipc_limits_write()) already. */
+	bool spare_ipc;
 	int spare_proc_fd, spare_dev_fd, spare_sys_fd, spare_tmp_fd, spare_run_fd;
 	/* ip_unprivileged_port_start of the spare's namespace before it set
 	 * it to 0, "" if it did not (child_spare_netns()). */
@@ -114,6 +117,9 @@ int child_loopback_up(void);
  * its /sys in *ret_sys_fd (-1 if that failed: the step mounts one); every
  * port unprivileged, port_start the value before ("" if not changed). */
 bool child_spare_netns(int *ret_sys_fd, char *port_start, size_t len);
+/* The System V IPC limits of the writer's IPC namespace (a start's, or a
+ * spare's ahead of it); *what: the file worked on. */
+int child_ipc_limits_write(const char **what);
 
 /* rootfs.c: the file system steps, each 0 or a negative errno. */
 int rootfs_bind_root(struct activator_ctx *c);

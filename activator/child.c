@@ -319,7 +319,8 @@ static int child_loopback(struct activator_ctx *c)
  */
 #define IPC_SHM_BYTES (64UL << 20)
 
-static int child_ipc_limits(struct activator_ctx *c)
+/* The four limits in the writer's IPC namespace; *what: the file. */
+int child_ipc_limits_write(const char **what)
 {
 	_cleanup_close_ int dir = -1;
 	char bytes[32], pages[32];
@@ -333,11 +334,9 @@ static int child_ipc_limits(struct activator_ctx *c)
 	};
 	const size_t dir_len = strlen("/proc/sys/kernel/");
 
-	if (!(c->spec->namespaces & CLONE_NEWIPC))
-		return 0;
 	snprintf(bytes, sizeof(bytes), "%lu", IPC_SHM_BYTES);
 	snprintf(pages, sizeof(pages), "%lu", IPC_SHM_BYTES / (unsigned long)getpagesize());
-	c->what = "/proc/sys/kernel";
+	*what = "/proc/sys/kernel";
 	dir = open("/proc/sys/kernel", O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (dir < 0)
 		return -errno;
@@ -345,7 +344,7 @@ static int child_ipc_limits(struct activator_ctx *c)
 		_cleanup_close_ int fd = -1;
 		size_t len = strlen(limits[i].value);
 
-		c->what = limits[i].name;
+		*what = limits[i].name;
 		fd = openat(dir, limits[i].name + dir_len, O_WRONLY | O_CLOEXEC);
 		if (fd < 0 && errno == EROFS && i == 0) {
 			/* /proc/sys made read-only by an outer manager: a
@@ -361,8 +360,17 @@ static int child_ipc_limits(struct activator_ctx *c)
 		if (write(fd, limits[i].value, len) != (ssize_t)len)
 			return -errno;
 	}
-	c->what = NULL;
+	*what = NULL;
 	return 0;
+}
+
+/* A spare wrote them in its IPC namespace while it waited (init-main.c),
+ * with the same privilege: the start has nothing left to do. */
+static int child_ipc_limits(struct activator_ctx *c)
+{
+	if (!(c->spec->namespaces & CLONE_NEWIPC) || c->spare_ipc)
+		return 0;
+	return child_ipc_limits_write(&c->what);
 }
 
 /*

@@ -205,7 +205,8 @@ int main(int argc, char **argv)
 	size_t len = 0, n_fds = 0;
 	int spare_proc = -1, spare_dev = -1, spare_sys = -1, spare_tmp = -1, spare_run = -1, r;
 	char port_start[16] = "";
-	bool spare = false, spare_netns = false;
+	const char *what;
+	bool spare = false, spare_netns = false, spare_ipc = false;
 
 	/* First of all: no process of the container may read or write our
 	 * memory through /proc/PID/mem or ptrace, whatever its uid, nor open
@@ -237,6 +238,7 @@ int main(int argc, char **argv)
 		spare_dev = rootfs_dev_new();
 		(void)rootfs_tmpfs_new(&spare_tmp, &spare_run);
 		spare_netns = child_spare_netns(&spare_sys, port_start, sizeof(port_start));
+		spare_ipc = child_ipc_limits_write(&what) >= 0;
 	} else if (argc != 1) {
 		fprintf(stderr, "nsinetd-init is started by nsinetd, not by hand\n");
 		return 2;
@@ -259,6 +261,7 @@ int main(int argc, char **argv)
 	c->spare_run_fd = spare_run;
 	memcpy(c->spare_port_start, port_start, sizeof(port_start));
 	c->spare_netns = spare_netns;
+	c->spare_ipc = spare_ipc;
 	c->cgroup_fd = spare ? w.spec.cgroup_fd : -1;
 	/* A container's pid 1 now, and so its command line says (ps, and the
 	 * daemon's spares are those that still say "--spare"). */

@@ -8,6 +8,7 @@ a stop, a death, a re-exec and the daemon's exit."""
 import os
 import re
 import signal
+import subprocess
 
 from nsitest import (Daemon, cgroup2_mount, free_port, main, probe_conf, probe_stream,
                      spare_pids, wait_for)
@@ -49,17 +50,33 @@ def v2_line(text):
     return next((l for l in text.splitlines() if l.startswith("0::")), None)
 
 
+IPC_LIMITS = ["67108864", str(64 * 1024 * 1024 // os.sysconf("SC_PAGE_SIZE")), "256",
+              "32000", "32000", "500", "128"]
+
+
+def ipc_limits(pid):
+    """shmmax, shmall, msgmni and sem of pid's IPC namespace (/proc/sys
+    shows the reader's)."""
+    return subprocess.run(["nsenter", "-t", str(pid), "--ipc", "cat"] +
+                          [f"/proc/sys/kernel/{n}" for n in ("shmmax", "shmall", "msgmni", "sem")],
+                          capture_output=True, text=True, timeout=10, check=True).stdout.split()
+
+
 def test_start_in_a_spare():
     """The first start takes the spare made at the daemon's start: the log
     says "spare to exec" with that pid, which stays in BASE/:init while
     the payload is in the service's cgroup, where it sees "/"; its view is
     a container's (two processes, lo alone), and a new spare is made. The
-    stop removes the service's cgroup; the exit leaves nothing."""
+    spare bounds its System V IPC while it waits, and the container keeps
+    those limits. The stop removes the service's cgroup; the exit leaves
+    nothing."""
     port = free_port()
     with Daemon({"probe": probe_conf(f"127.0.0.1:{port}")}) as d:
         d.start()
         spare = wait_spares(d, 1)[0]
         base = base_dir(d)
+        assert ipc_limits(os.getpid()) != IPC_LIMITS, "the host has the containers' limits"
+        wait_for(lambda: ipc_limits(spare) == IPC_LIMITS, 10, "the spare's IPC limits")
         r = probe_stream(("127.0.0.1", port))
         d.wait_log(rf"probe: started container pid {spare} \(spare to exec")
         assert r["pid"] == 2 and r["ppid"] == 1 and r["nprocs"] == 2, r
@@ -69,6 +86,7 @@ def test_start_in_a_spare():
         assert st["MainPID"] == spare, st
         payload = [p[0] for p in st["Processes"] if p[1] == spare]
         assert payload, st["Processes"]
+        assert ipc_limits(payload[0]) == IPC_LIMITS
         if base:
             assert cgroup_of(spare).endswith(f"/nsinetd-{d.proc.pid}/:init"), cgroup_of(spare)
             assert cgroup_of(payload[0]).endswith(f"/nsinetd-{d.proc.pid}/probe"), \
