@@ -9,8 +9,8 @@ import signal
 import socket
 import time
 
-from nsitest import (Daemon, SkipTest, connect, free_port, main, recv_all, tree_binds,
-                     wait_for)
+from nsitest import (Daemon, SkipTest, connect, free_port, main, recv_all, spare_pids,
+                     tree_binds, wait_for)
 
 NOTIFY_PROBE = os.environ.get("NSINETD_NOTIFY_PROBE", "build/tests/nsinetd-notify-probe")
 
@@ -111,10 +111,18 @@ def test_foreign_sender_refused():
         d.start()
         # The activator's slot holds /dev/null or, after a start, a copy of
         # nsinetd-init's fd: the two together are what must not change.
+        # While the daemon clones (a spare, made at its start and again
+        # after a take), the slot holds the new child's sync socket for a
+        # moment: one fewer. So the count is the highest of a few reads,
+        # and the last check waits out such a moment.
         def nulls_now():
             fds = daemon_fds(d)
             return fds.count("/dev/null") + sum(f.endswith("/nsinetd-init") for f in fds)
-        nulls = nulls_now()
+        wait_for(lambda: spare_pids(d.proc.pid), 10, "the daemon's spare")
+        nulls = 0
+        for _ in range(5):
+            nulls = max(nulls, nulls_now())
+            time.sleep(0.02)
         c = connect(("127.0.0.1", port))
         d.wait_state("f", "starting")
         ndir = os.path.join(d.runtime_dir, "notify")
@@ -129,7 +137,10 @@ def test_foreign_sender_refused():
         st = status(d, "f")
         assert st["State"] == "starting" and st["StatusText"] == "with fds", st
         # The three /dev/null fds the container sent were closed.
-        assert nulls_now() == nulls, daemon_fds(d)
+        deadline = time.monotonic() + 5
+        while nulls_now() != nulls and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert nulls_now() == nulls, (nulls, daemon_fds(d))
         os.kill(st["MainPID"], signal.SIGUSR1)
         d.wait_state("f", "running")
         assert recv_all(c) == b"notify-probe 1\n"
