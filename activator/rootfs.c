@@ -26,6 +26,7 @@
 #include "libc-compat.h"
 #include "activator-internal.h"
 #include "mountinfo.h"
+#include "proc-masks.h"
 #include "common/cleanup.h"
 
 /* Opens path, relative to (and confined in) the root dir_fd. */
@@ -787,16 +788,9 @@ static int mask_dir(int dir_fd, const char *dir)
  * kernel lacks is skipped. *what: the entry worked on. */
 static int proc_mask(int proc_fd, const char **what)
 {
-	static const char *const masked_files[] = {
-	    "proc/kcore",       "proc/keys",          "proc/key-users",   "proc/timer_list",
-	    "proc/timer_stats", "proc/latency_stats", "proc/sched_debug", "proc/sysrq-trigger",
-	    "proc/kallsyms",    "proc/kmsg",          "proc/config.gz",   "proc/kpagecount",
-	    "proc/kpageflags",  "proc/kpagecgroup",   "proc/mtrr",
-	};
-	static const char *const masked_dirs[] = {"proc/acpi", "proc/asound", "proc/scsi",
-						  "proc/driver"};
-	static const char *const read_only[] = {"proc/sys", "proc/bus",      "proc/fs",
-						"proc/irq", "proc/pressure", "proc/sysvipc"};
+	static const char *const masked_files[] = {PROC_MASKED_FILES};
+	static const char *const masked_dirs[] = {PROC_MASKED_DIRS};
+	static const char *const read_only[] = {PROC_READ_ONLY};
 	const size_t skip = strlen("proc/");
 	_cleanup_close_ int null_fd = -1;
 	int r;

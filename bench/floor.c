@@ -39,6 +39,8 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include "../activator/proc-masks.h"
+
 #define ELEMENTS(a) (sizeof(a) / sizeof((a)[0]))
 #define RO          (MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC)
 
@@ -66,12 +68,9 @@ static int mask_dir(const char *target)
 
 static int sandbox(bool netns)
 {
-	static const char *const files[] = {
-	    "kcore",         "keys",        "key-users",     "timer_list",  "timer_stats",
-	    "latency_stats", "sched_debug", "sysrq-trigger", "kallsyms",    "kmsg",
-	    "config.gz",     "kpagecount",  "kpageflags",    "kpagecgroup", "mtrr"};
-	static const char *const dirs[] = {"acpi", "asound", "scsi", "driver"};
-	static const char *const ro[] = {"sys", "bus", "fs", "irq", "pressure", "sysvipc"};
+	static const char *const files[] = {PROC_MASKED_FILES};
+	static const char *const dirs[] = {PROC_MASKED_DIRS};
+	static const char *const ro[] = {PROC_READ_ONLY};
 	static const struct {
 		const char *name;
 		unsigned major, minor;
@@ -83,17 +82,17 @@ static int sandbox(bool netns)
 	    mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
 		return -1;
 	for (size_t i = 0; i < ELEMENTS(files); i++) {
-		snprintf(p, sizeof(p), "/proc/%s", files[i]);
+		snprintf(p, sizeof(p), "/%s", files[i]);
 		if (bind_ro("/dev/null", p, MS_RDONLY | MS_NOSUID | MS_NOEXEC) < 0)
 			return -1;
 	}
 	for (size_t i = 0; i < ELEMENTS(dirs); i++) {
-		snprintf(p, sizeof(p), "/proc/%s", dirs[i]);
+		snprintf(p, sizeof(p), "/%s", dirs[i]);
 		if (mask_dir(p) < 0)
 			return -1;
 	}
 	for (size_t i = 0; i < ELEMENTS(ro); i++) {
-		snprintf(p, sizeof(p), "/proc/%s", ro[i]);
+		snprintf(p, sizeof(p), "/%s", ro[i]);
 		if (bind_ro(p, p, RO) < 0)
 			return -1;
 	}
