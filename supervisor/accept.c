@@ -52,6 +52,8 @@
 #define ACCEPT_EMFILE_RETRY (100 * USEC_PER_MSEC)
 /* Refusals of one source (and EMFILE pauses) are logged once per interval. */
 #define ACCEPT_LOG_INTERVAL (10 * USEC_PER_SEC)
+/* Empty sandbox cgroups kept for reuse, per service (cgroup_keep()). */
+#define ACCEPT_CGROUPS_KEPT 16
 /* Connections taken and closed per wake-up while setups keep failing. */
 #define ACCEPT_DRAIN_BATCH 64
 
@@ -99,6 +101,7 @@ struct sandbox {
 	bool setup_failed;
 	bool runtime_exceeded;
 	bool stopping;
+	char cgroup_rel[24]; /* "cN", below struct accept's cgroup_path */
 };
 
 TAILQ_HEAD(sandbox_list, sandbox);
@@ -124,10 +127,65 @@ struct accept {
 	usec_t emfile_logged_at;
 	unsigned long n_drained;
 	char *cgroup_path; /* MOUNT/.../nsinetd-PID/NAME, parent of the sandboxes' */
+	/* Empty sandbox cgroups, kept for the next sandboxes (cgroup_keep()). */
+	bool cgroup_reuse;
+	unsigned n_kept;
+	char kept[ACCEPT_CGROUPS_KEPT][24];
 };
 
-/* Unique cgroup names, also across a reload that keeps the service name. */
+/* Unique cgroup names, also across a reload that keeps the service name,
+ * and across a re-exec: the first is the monotonic clock's microseconds
+ * (a daemon makes fewer sandboxes than microseconds pass), so that no
+ * sandbox of the new daemon is cloned into a cgroup of a sandbox the old
+ * one handed over (cgroup_create() takes one that exists), whose removal
+ * at its end would kill it. */
 static unsigned long sandbox_seq;
+
+/*
+ * A sandbox's cgroup, made and removed per connection, costs about 0.13
+ * ms of CPU here (mkdir, the first process's css_set, rmdir, the kernel's
+ * release work: bench/README.md). So the cgroup of a sandbox that ended
+ * with it empty is kept for a later one of the same service instead,
+ * where nothing in it can tell one sandbox from the next: not with
+ * MemoryMax= or MemoryHigh= (what the last one left charged, page cache,
+ * would count against the next one's budget), not with CPUQuota= (its
+ * period's quota spent by the last), not with Boot=yes (a delegated
+ * cgroup holds the container's own tree). TasksMax= counts live tasks
+ * only; CPUWeight= and IOWeight= are weights. A frozen one is never kept
+ * (container.c), and none is kept across a re-exec.
+ */
+static bool cgroup_reusable(const struct service_config *cfg)
+{
+	const struct sandbox_config *sb = &cfg->container.sandbox;
+
+	return !sb->memory_max && !sb->memory_high && !sb->cpu_quota && !cfg->container.boot;
+}
+
+static void cgroup_kept_remove(struct accept *a, const char *rel)
+{
+	char path[4096];
+
+	if (!a->cgroup_path)
+		return;
+	snprintf(path, sizeof(path), "%s/%s", a->cgroup_path, rel);
+	(void)cgroup_remove(path);
+}
+
+/* A sandbox's cgroup, kept empty by container.c: for the next, or gone. */
+static void cgroup_keep(struct accept *a, const char *rel)
+{
+	if (a->n_kept < ACCEPT_CGROUPS_KEPT && !a->s->removing) {
+		snprintf(a->kept[a->n_kept++], sizeof(a->kept[0]), "%s", rel);
+		return;
+	}
+	cgroup_kept_remove(a, rel);
+}
+
+void accept_cgroups_drop(struct accept *a)
+{
+	while (a->n_kept > 0)
+		cgroup_kept_remove(a, a->kept[--a->n_kept]);
+}
 
 static const char *name(const struct accept *a)
 {
@@ -492,11 +550,18 @@ static int sandbox_spawn(struct accept *a, struct sandbox *sb, int conn)
 	_cleanup_(service_spec_done) struct service_spec sp = {.cgroup_fd = -1};
 	_cleanup_close_ int handoff_child = -1;
 	static const char *const conn_name[] = {"connection", NULL};
-	char rel[32];
 	int r;
 
-	snprintf(rel, sizeof(rel), "c%lu", ++sandbox_seq);
-	r = conn < 0 ? service_spec_build_pool(s, rel, &sp) : service_spec_build(s, rel, &sp);
+	if (a->n_kept > 0) {
+		memcpy(sb->cgroup_rel, a->kept[--a->n_kept], sizeof(sb->cgroup_rel));
+	} else {
+		if (sandbox_seq == 0)
+			sandbox_seq = (unsigned long)now_usec();
+		snprintf(sb->cgroup_rel, sizeof(sb->cgroup_rel), "c%lu", sandbox_seq++);
+	}
+	container_keep_cgroup(sb->c, a->cgroup_reuse);
+	r = conn < 0 ? service_spec_build_pool(s, sb->cgroup_rel, &sp)
+		     : service_spec_build(s, sb->cgroup_rel, &sp);
 	if (r < 0)
 		goto fail;
 	if (conn < 0) {
@@ -754,6 +819,8 @@ static void sandbox_exit_cb(struct container *c, int r, int status, void *userda
 		if (sb->setup_failed)
 			setup_failed(a);
 	}
+	if (container_cgroup_kept(c))
+		cgroup_keep(a, sb->cgroup_rel);
 	sandbox_free(sb);
 	sandbox_gone(a);
 }
@@ -1105,6 +1172,7 @@ static int init(struct service *s)
 	if (m->have_cgroup &&
 	    asprintf(&a->cgroup_path, "%s/%s", m->cgroup_base_path, s->cfg->name) < 0)
 		a->cgroup_path = NULL;
+	a->cgroup_reuse = a->cgroup_path && cgroup_reusable(s->cfg);
 	return 0;
 }
 

@@ -60,6 +60,9 @@ struct accept_sandbox_info {
 struct service;
 void accept_suspend(struct service *s, bool drain, const char *why, usec_t wait);
 bool accept_draining(const struct accept *a);
+/* A re-exec: removes the empty sandbox cgroups kept for reuse (none is
+ * part of the state). */
+void accept_cgroups_drop(struct accept *a);
 void accept_foreach_sandbox(const struct accept *a,
 			    void (*fn)(const struct accept_sandbox_info *i, void *userdata),
 			    void *userdata);

@@ -33,6 +33,7 @@ const struct container_ops container_ops_default = {
     .cgroup_events_watch = cgroup_events_watch,
     .cgroup_kill = cgroup_kill,
     .cgroup_remove = cgroup_remove,
+    .cgroup_populated = cgroup_populated,
 };
 
 struct container {
@@ -57,8 +58,11 @@ struct container {
 
 	bool exec_reported;
 	bool stopping;
-	bool exited;       /* reaped */
-	bool frozen;       /* the last freeze asked for (cgroup.freeze's content) */
+	bool exited; /* reaped */
+	bool frozen; /* the last freeze asked for (cgroup.freeze's content) */
+	bool ever_frozen;
+	bool keep_cgroup; /* container_keep_cgroup() */
+	bool cgroup_kept;
 	int freeze_target; /* -1: no freeze or thaw under way */
 	usec_t freeze_deadline;
 	usec_t stop_deadline; /* CLOCK_MONOTONIC, while the stop timer runs */
@@ -82,6 +86,16 @@ int container_pidfd(const struct container *c)
 const char *container_cgroup(const struct container *c)
 {
 	return c->cgroup_path;
+}
+
+void container_keep_cgroup(struct container *c, bool keep)
+{
+	c->keep_cgroup = keep;
+}
+
+bool container_cgroup_kept(const struct container *c)
+{
+	return c->cgroup_kept;
 }
 
 bool container_exec_done(const struct container *c)
@@ -118,6 +132,14 @@ static void cgroup_drop(struct container *c)
 	int r;
 
 	if (!c->cgroup_path) {
+		finish(c);
+		return;
+	}
+	/* Empty now (a process still on its way out counts as there), and
+	 * never frozen: nothing of this container's is in it for the next. */
+	if (c->keep_cgroup && !c->ever_frozen && c->rmdir_started == 0 &&
+	    c->ops->cgroup_populated && c->ops->cgroup_populated(c->cgroup_path) == 0) {
+		c->cgroup_kept = true;
 		finish(c);
 		return;
 	}
@@ -365,6 +387,7 @@ int container_freeze(struct container *c, bool freeze)
 			c->watch_fd = safe_close(c->watch_fd);
 		}
 	}
+	c->ever_frozen = c->ever_frozen || freeze;
 	r = c->ops->cgroup_freeze(c->cgroup_path, freeze);
 	if (r < 0)
 		return r;
@@ -477,6 +500,7 @@ int container_adopt(struct container *c, pid_t pid, int pidfd, char *cgroup_path
 	c->cgroup_path = cgroup_path;
 	c->exec_reported = true; /* the earlier daemon saw the exec */
 	c->frozen = frozen;
+	c->ever_frozen = true; /* unknown: maybe before the re-exec */
 	(void)watch_exit(c);
 	return 0;
 }

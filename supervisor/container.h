@@ -45,6 +45,8 @@ struct container_ops {
 	int (*cgroup_events_watch)(const char *path, int *ret_fd);
 	int (*cgroup_kill)(const char *path);
 	int (*cgroup_remove)(const char *path);
+	/* 1 while a process is in the cgroup, 0 once it is empty; optional. */
+	int (*cgroup_populated)(const char *path);
 };
 extern const struct container_ops container_ops_default;
 
@@ -55,7 +57,9 @@ struct container_callbacks {
 	 * negative errno and f. Called once, before exit. */
 	void (*exec)(struct container *c, int r, const struct activator_failure *f, void *userdata);
 	/* pid 1 reaped (r < 0: it could not be) and its cgroup removed (or
-	 * given up on, logged): nothing of the container is left. */
+	 * given up on, logged), or kept empty for the owner where it asked
+	 * (container_keep_cgroup(), container_cgroup_kept()): nothing of
+	 * the container is left. */
 	void (*exit)(struct container *c, int r, int status, void *userdata);
 	/* A freeze (frozen) or thaw is complete; r = -ETIMEDOUT when the
 	 * kernel has not confirmed it within the guard time (it completes
@@ -97,6 +101,12 @@ int container_adopt(struct container *c, pid_t pid, int pidfd, char *cgroup_path
 /* For the daemon's teardown, or a container done (cb->exit): a container
  * still running gets cgroup.kill and SIGKILL, without waiting. */
 struct container *container_free(struct container *c);
+
+/* At the end, keep the cgroup (rather than remove it) if it is empty then
+ * and was never frozen: the owner starts its next container in it. */
+void container_keep_cgroup(struct container *c, bool keep);
+/* In cb->exit: whether the cgroup was kept. */
+bool container_cgroup_kept(const struct container *c);
 
 pid_t container_pid(const struct container *c);
 int container_pidfd(const struct container *c);

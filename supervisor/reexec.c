@@ -436,6 +436,9 @@ int reexec_execute(struct manager *m, char *why, size_t why_len)
 	/* No spare goes over: none is part of the state, and each would be
 	 * a child and a cgroup the new daemon does not know. */
 	m->spares = spares_free(m->spares);
+	for (size_t i = 0; i < m->n_services; i++)
+		if (m->services[i]->accept)
+			accept_cgroups_drop(m->services[i]->accept);
 	if (r >= 0) {
 		fflush(NULL);
 		execve(rx->binary, rx->argv, environ);

@@ -43,6 +43,7 @@ static struct {
 	unsigned n_kills;
 	unsigned rmdir_busy; /* that many rmdirs fail with EBUSY */
 	unsigned n_rmdir;
+	int populated; /* what cgroup.events says */
 } F = {.watch_w = -1, .freeze_written = -1};
 
 static struct fake_child *child_of(int fd)
@@ -152,6 +153,11 @@ static int fake_remove(const char *path)
 	return 0;
 }
 
+static int fake_populated(const char *path)
+{
+	return F.populated;
+}
+
 static const struct container_ops fake_ops = {
     .cgroup_create = fake_cgroup_create,
     .spawn = fake_spawn,
@@ -163,6 +169,7 @@ static const struct container_ops fake_ops = {
     .cgroup_events_watch = fake_watch,
     .cgroup_kill = fake_kill,
     .cgroup_remove = fake_remove,
+    .cgroup_populated = fake_populated,
 };
 
 /* --- driving it --------------------------------------------------------- */
@@ -446,6 +453,80 @@ static void test_cgroup_busy(void)
 	drop(s);
 }
 
+static bool kept_seen, kept_exited;
+
+static void kept_exec_cb(struct container *c, int r, const struct activator_failure *f,
+			 void *userdata)
+{
+}
+
+static void kept_exit_cb(struct container *c, int r, int status, void *userdata)
+{
+	kept_exited = true;
+	kept_seen = container_cgroup_kept(c);
+}
+
+static void kept_freeze_cb(struct container *c, bool frozen, int r, void *userdata)
+{
+}
+
+static const struct container_callbacks kept_cb = {
+    .exec = kept_exec_cb, .exit = kept_exit_cb, .freeze = kept_freeze_cb};
+
+/* One container with container_keep_cgroup(): populated is cgroup.events
+ * at its end, freeze whether it was frozen once. Whether it kept it. */
+static bool kept_run(bool keep, int populated, bool freeze)
+{
+	struct activator_spec spec = {0};
+	struct container *c = NULL;
+	char *path = NULL;
+	int fd;
+
+	if (container_new(base, &fake_ops, "kept", &kept_cb, NULL, &c) < 0 ||
+	    fake_cgroup_create(NULL, "c1", &fd, &path) < 0)
+		bail_out("container_new");
+	spec.cgroup_fd = fd;
+	container_keep_cgroup(c, keep);
+	if (container_spawn(c, &spec, &path) < 0)
+		bail_out("container_spawn");
+	close(fd);
+	exec_done();
+	if (freeze) {
+		(void)container_freeze(c, true);
+		events_change(1);
+		(void)container_freeze(c, false);
+		events_change(0);
+	}
+	F.populated = populated;
+	F.rmdir_busy = 0;
+	kept_exited = kept_seen = false;
+	exits(0);
+	for (int i = 0; i < 200 && !kept_exited; i++)
+		event_base_loop(base, EVLOOP_ONCE);
+	if (!kept_exited)
+		bail_out("no exit");
+	container_free(c);
+	F.populated = 0;
+	return kept_seen;
+}
+
+static void test_cgroup_kept(void)
+{
+	unsigned rm = F.n_rmdir;
+
+	ok(kept_run(true, 0, false), "an empty cgroup is kept when asked");
+	is_int(F.n_rmdir - rm, 0, "and not removed");
+	rm = F.n_rmdir;
+	ok(!kept_run(false, 0, false), "not kept unless asked");
+	is_int(F.n_rmdir - rm, 1, "removed");
+	rm = F.n_rmdir;
+	ok(!kept_run(true, 1, false), "not kept while a process is in it");
+	is_int(F.n_rmdir - rm, 1, "removed (as ever, retried while busy)");
+	rm = F.n_rmdir;
+	ok(!kept_run(true, 0, true), "not kept once frozen, even if thawed since");
+	is_int(F.n_rmdir - rm, 1, "removed");
+}
+
 static bool seen_dead;
 static size_t seen_n;
 
@@ -527,6 +608,7 @@ int main(void)
 	test_stop_while_starting();
 	test_restart();
 	test_cgroup_busy();
+	test_cgroup_kept();
 	test_successor_waits();
 	test_accept_yes();
 
