@@ -58,8 +58,9 @@ struct activator_ctx {
 	 * made are the container root's by a chown at the start. */
 	bool spare, spare_netns;
 	/* The spare's IPC namespace, the container's, has its limits
-	 * (child_ipc_limits_write()) already. */
-	bool spare_ipc;
+	 * (child_ipc_limits_write()) already; its signals are reset and
+	 * blocked, PDEATHSIG set (child_signals(), 22 us a start). */
+	bool spare_ipc, spare_signals;
 	int spare_proc_fd, spare_dev_fd, spare_sys_fd, spare_tmp_fd, spare_run_fd;
 	/* ip_unprivileged_port_start of the spare's namespace before it set
 	 * it to 0, "" if it did not (child_spare_netns()). */

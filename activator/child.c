@@ -84,6 +84,9 @@ int child_signals(struct activator_ctx *c)
 	} ksa = {.handler = SIG_DFL};
 	sigset_t all;
 
+	/* A spare did it while it waited (init-main.c); c is NULL there. */
+	if (c && c->spare_signals)
+		return 0;
 	for (int sig = 1; sig < _NSIG; sig++) {
 		if (sig == SIGKILL || sig == SIGSTOP)
 			continue;

@@ -206,7 +206,7 @@ int main(int argc, char **argv)
 	int spare_proc = -1, spare_dev = -1, spare_sys = -1, spare_tmp = -1, spare_run = -1, r;
 	char port_start[16] = "";
 	const char *what;
-	bool spare = false, spare_netns = false, spare_ipc = false;
+	bool spare = false, spare_netns = false, spare_ipc = false, spare_signals = false;
 
 	/* First of all: no process of the container may read or write our
 	 * memory through /proc/PID/mem or ptrace, whatever its uid, nor open
@@ -231,7 +231,11 @@ int main(int argc, char **argv)
 		/* Until a spec comes, maybe long: what depends on none of it.
 		 * A failure only leaves the step to the start. */
 		spare = true;
-		(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
+		/* The first step, with PDEATHSIG: the dispositions an ignored
+		 * signal of the daemon's kept through the exec, all reset. */
+		spare_signals = child_signals(NULL) >= 0;
+		if (!spare_signals)
+			(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
 		/* pid 1's session, as child_setsid() would make it. */
 		(void)setsid();
 		spare_proc = rootfs_proc_new();
@@ -262,6 +266,7 @@ int main(int argc, char **argv)
 	memcpy(c->spare_port_start, port_start, sizeof(port_start));
 	c->spare_netns = spare_netns;
 	c->spare_ipc = spare_ipc;
+	c->spare_signals = spare_signals;
 	c->cgroup_fd = spare ? w.spec.cgroup_fd : -1;
 	/* A container's pid 1 now, and so its command line says (ps, and the
 	 * daemon's spares are those that still say "--spare"). */

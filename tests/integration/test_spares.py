@@ -62,14 +62,23 @@ def ipc_limits(pid):
                           capture_output=True, text=True, timeout=10, check=True).stdout.split()
 
 
+def ignored_signals(pid):
+    """SigIgn of /proc/PID/status, as a number."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("SigIgn:"):
+                return int(line.split()[1], 16)
+    raise AssertionError(f"no SigIgn for {pid}")
+
+
 def test_start_in_a_spare():
     """The first start takes the spare made at the daemon's start: the log
     says "spare to exec" with that pid, which stays in BASE/:init while
     the payload is in the service's cgroup, where it sees "/"; its view is
     a container's (two processes, lo alone), and a new spare is made. The
     spare bounds its System V IPC while it waits, and the container keeps
-    those limits. The stop removes the service's cgroup; the exit leaves
-    nothing."""
+    those limits, and resets the signals the daemon ignores (SIGPIPE) ahead
+    too. The stop removes the service's cgroup; the exit leaves nothing."""
     port = free_port()
     with Daemon({"probe": probe_conf(f"127.0.0.1:{port}")}) as d:
         d.start()
@@ -77,6 +86,8 @@ def test_start_in_a_spare():
         base = base_dir(d)
         assert ipc_limits(os.getpid()) != IPC_LIMITS, "the host has the containers' limits"
         wait_for(lambda: ipc_limits(spare) == IPC_LIMITS, 10, "the spare's IPC limits")
+        assert ignored_signals(d.proc.pid) & (1 << (signal.SIGPIPE - 1)), "the daemon's SIGPIPE"
+        assert ignored_signals(spare) == 0, hex(ignored_signals(spare))
         r = probe_stream(("127.0.0.1", port))
         d.wait_log(rf"probe: started container pid {spare} \(spare to exec")
         assert r["pid"] == 2 and r["ppid"] == 1 and r["nprocs"] == 2, r
