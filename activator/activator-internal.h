@@ -205,5 +205,6 @@ int caps_apply(struct activator_ctx *c);
 /* pid 1 after the payload's exec: nothing in any set. */
 int caps_drop_all(void);
 
-/* init.c: pid 1's own seccomp filter, an allow-list of what its loop uses. */
-int init_seccomp_load(void);
+/* init-filter.c: pid 1's own seccomp filter, an allow-list of what its
+ * loop uses. */
+#include "activator/init-filter.h"

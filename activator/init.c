@@ -13,8 +13,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/audit.h>
-#include <linux/filter.h>
 #include <linux/sched.h>
 #include <linux/seccomp.h>
 #include <stddef.h>
@@ -158,48 +156,6 @@ _Noreturn void init_boot(struct activator_ctx *c)
 	}
 	c->what = c->exec_file ? c->exec_file : c->argv[0];
 	child_fail(c, STEP_EXEC, r);
-}
-
-#if defined(__x86_64__)
-#define INIT_AUDIT_ARCH AUDIT_ARCH_X86_64
-#elif defined(__aarch64__)
-#define INIT_AUDIT_ARCH AUDIT_ARCH_AARCH64
-#else
-#error "init_seccomp_load: no audit architecture for this machine"
-#endif
-
-#define INIT_ALLOW(nr)                                                                             \
-	BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (nr), 0, 1),                                           \
-	    BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW)
-
-/* What pid 1's loop below calls, through the C library (glibc or musl, the
- * same system calls): sigwaitinfo, waitpid,
- * kill, _exit; and what the kernel needs to resume a call. Anything else
- * fails with EPERM; a call of another architecture (x32 numbers included)
- * kills it. */
-int init_seccomp_load(void)
-{
-	struct sock_filter insns[] = {
-	    BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
-	    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, INIT_AUDIT_ARCH, 1, 0),
-	    BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
-	    BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
-	    INIT_ALLOW(__NR_rt_sigtimedwait),
-	    INIT_ALLOW(__NR_rt_sigreturn),
-	    INIT_ALLOW(__NR_wait4),
-	    INIT_ALLOW(__NR_waitid),
-	    INIT_ALLOW(__NR_kill),
-	    INIT_ALLOW(__NR_exit),
-	    INIT_ALLOW(__NR_exit_group),
-	    INIT_ALLOW(__NR_restart_syscall),
-	    INIT_ALLOW(__NR_close), /* the sync fd, last */
-	    BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (EPERM & SECCOMP_RET_DATA)),
-	};
-	struct sock_fprog prog = {.len = ELEMENTSOF(insns), .filter = insns};
-
-	if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) < 0)
-		return -errno;
-	return 0;
 }
 
 /*

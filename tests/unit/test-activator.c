@@ -28,6 +28,7 @@
 
 #include "activator/activator.h"
 #include "activator/cgroup.h"
+#include "activator/init-filter.h"
 #include "common/cleanup.h"
 #include "common/fd-util.h"
 #include "netns/netns.h"
@@ -1538,6 +1539,48 @@ static void test_mount_template(void)
 	template_fd = safe_close(template_fd);
 }
 
+/* pid 1's own filter (init-filter.c), loaded in a child: what pid 1's loop
+ * calls passes, the rest fails with EPERM. Each check is a bit of the exit
+ * status, set when it holds. */
+static void test_init_filter(void)
+{
+	pid_t pid = fork();
+	int status = 0;
+
+	if (pid < 0)
+		bail_out("fork: %s", strerror(errno));
+	if (pid == 0) {
+		int bits = 0;
+		siginfo_t si;
+
+		if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 || init_seccomp_load() < 0)
+			_exit(0);
+		bits |= 1;
+		if (syscall(SYS_getppid) < 0 && errno == EPERM &&
+		    syscall(SYS_kill, 1 << 30, 0) < 0 && errno == ESRCH)
+			bits |= 2; /* kill passes (no such pid), getppid is not pid 1's */
+		if (syscall(SYS_close, -1) < 0 && errno == EBADF)
+			bits |= 4; /* close passes, and the kernel answers */
+		if (syscall(SYS_waitid, P_ALL, 0, &si, WEXITED | WNOHANG, NULL) < 0 &&
+		    errno == ECHILD)
+			bits |= 8;
+		if (syscall(SYS_openat, AT_FDCWD, "/", O_RDONLY) < 0 && errno == EPERM)
+			bits |= 16;
+		if (syscall(SYS_write, 1, "", 0) < 0 && errno == EPERM)
+			bits |= 32;
+		syscall(SYS_exit_group, bits);
+	}
+	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
+		bail_out("the filter's child did not exit");
+	status = WEXITSTATUS(status);
+	ok(status & 1, "pid 1's filter loads");
+	ok(status & 2, "pid 1's filter: getppid() fails with EPERM, kill() passes (ESRCH)");
+	ok(status & 4, "pid 1's filter: close() passes (EBADF from the kernel)");
+	ok(status & 8, "pid 1's filter: waitid() passes (ECHILD from the kernel)");
+	ok(status & 16, "pid 1's filter: openat() fails with EPERM");
+	ok(status & 32, "pid 1's filter: write() fails with EPERM");
+}
+
 int main(void)
 {
 	sigset_t before, after;
@@ -1563,6 +1606,7 @@ int main(void)
 	sigprocmask(SIG_SETMASK, NULL, &before);
 	fds_before = fd_count_open();
 
+	test_init_filter();
 	test_environment();
 	test_exit_codes();
 	test_failures();
