@@ -37,10 +37,10 @@
  * per-call cache (Linux 5.11) runs a filter through every system call
  * number of each architecture at the attach, to find the calls it allows
  * whatever their arguments, and stops at a load of anything but the
- * number or the architecture. That walk took 33 of this filter's 69 us
- * here (bench/README.md), on the cold start's path, to speed up a few
- * calls in pid 1's whole life. The payload's filter keeps the cache: its
- * calls are many. */
+ * number or the architecture. That walk took 33 of the 69 us a filter of
+ * this shape took here (bench/README.md), on the cold start's path, to
+ * speed up a few calls in pid 1's whole life. The payload's filter keeps
+ * the cache: its calls are many. */
 int init_seccomp_load(void)
 {
 	struct sock_filter insns[] = {
