@@ -58,11 +58,11 @@ struct container {
 
 	bool exec_reported;
 	bool stopping;
-	bool exited; /* reaped */
-	bool frozen; /* the last freeze asked for (cgroup.freeze's content) */
-	bool ever_frozen;
-	bool keep_cgroup; /* container_keep_cgroup() */
-	bool cgroup_kept;
+	bool exited;       /* reaped */
+	bool frozen;       /* the last freeze asked for (cgroup.freeze's content) */
+	bool ever_frozen;  /* a freeze was asked for once: the cgroup is not kept */
+	bool keep_cgroup;  /* container_keep_cgroup() */
+	bool cgroup_kept;  /* container_cgroup_kept() */
 	int freeze_target; /* -1: no freeze or thaw under way */
 	usec_t freeze_deadline;
 	usec_t stop_deadline; /* CLOCK_MONOTONIC, while the stop timer runs */
