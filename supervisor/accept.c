@@ -146,21 +146,10 @@ static unsigned long sandbox_seq;
  * ms of CPU here (mkdir, the first process's css_set, rmdir, the kernel's
  * release work: bench/README.md). So the cgroup of a sandbox that ended
  * with it empty is kept for a later one of the same service instead,
- * where nothing in it can tell one sandbox from the next: not with
- * MemoryMax= or MemoryHigh= (what the last one left charged, page cache,
- * would count against the next one's budget), not with CPUQuota= (its
- * period's quota spent by the last), not with Boot=yes (a delegated
- * cgroup holds the container's own tree). TasksMax= counts live tasks
- * only; CPUWeight= and IOWeight= are weights. A frozen one is never kept
- * (container.c), and none is kept across a re-exec.
+ * where nothing in it can tell one sandbox from the next
+ * (hardening_cgroup_reusable()). A frozen one is never kept (container.c),
+ * and none is kept across a re-exec.
  */
-static bool cgroup_reusable(const struct service_config *cfg)
-{
-	const struct sandbox_config *sb = &cfg->container.sandbox;
-
-	return !sb->memory_max && !sb->memory_high && !sb->cpu_quota && !cfg->container.boot;
-}
-
 static void cgroup_kept_remove(struct accept *a, const char *rel)
 {
 	char path[4096];
@@ -477,6 +466,7 @@ static struct sandbox *sandbox_new(struct accept *a)
 		sandbox_free(sb);
 		return NULL;
 	}
+	container_keep_cgroup(sb->c, a->cgroup_reuse);
 	return sb;
 }
 
@@ -559,7 +549,6 @@ static int sandbox_spawn(struct accept *a, struct sandbox *sb, int conn)
 			sandbox_seq = (unsigned long)now_usec();
 		snprintf(sb->cgroup_rel, sizeof(sb->cgroup_rel), "c%lu", sandbox_seq++);
 	}
-	container_keep_cgroup(sb->c, a->cgroup_reuse);
 	r = conn < 0 ? service_spec_build_pool(s, sb->cgroup_rel, &sp)
 		     : service_spec_build(s, sb->cgroup_rel, &sp);
 	if (r < 0)
@@ -1172,7 +1161,7 @@ static int init(struct service *s)
 	if (m->have_cgroup &&
 	    asprintf(&a->cgroup_path, "%s/%s", m->cgroup_base_path, s->cfg->name) < 0)
 		a->cgroup_path = NULL;
-	a->cgroup_reuse = a->cgroup_path && cgroup_reusable(s->cfg);
+	a->cgroup_reuse = a->cgroup_path && hardening_cgroup_reusable(s->cfg);
 	return 0;
 }
 

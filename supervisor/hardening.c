@@ -362,6 +362,9 @@ struct cgroup_setting {
 	const char *key;
 	const char *controller;
 	const char *file;
+	/* What one container leaves in the cgroup counts against the next one
+	 * in it: charged memory (page cache), a period's quota spent. */
+	bool carries_over;
 };
 
 enum {
@@ -375,12 +378,12 @@ enum {
 };
 
 static const struct cgroup_setting cgroup_settings[_CG_N] = {
-    [CG_MEMORY_MAX] = {"MemoryMax", "memory", "memory.max"},
-    [CG_MEMORY_HIGH] = {"MemoryHigh", "memory", "memory.high"},
-    [CG_TASKS_MAX] = {"TasksMax", "pids", "pids.max"},
-    [CG_CPU_WEIGHT] = {"CPUWeight", "cpu", "cpu.weight"},
-    [CG_CPU_QUOTA] = {"CPUQuota", "cpu", "cpu.max"},
-    [CG_IO_WEIGHT] = {"IOWeight", "io", "io.weight"},
+    [CG_MEMORY_MAX] = {"MemoryMax", "memory", "memory.max", true},
+    [CG_MEMORY_HIGH] = {"MemoryHigh", "memory", "memory.high", true},
+    [CG_TASKS_MAX] = {"TasksMax", "pids", "pids.max", false},
+    [CG_CPU_WEIGHT] = {"CPUWeight", "cpu", "cpu.weight", false},
+    [CG_CPU_QUOTA] = {"CPUQuota", "cpu", "cpu.max", true},
+    [CG_IO_WEIGHT] = {"IOWeight", "io", "io.weight", false},
 };
 
 /* The value to write, or false if the setting is unset. */
@@ -480,6 +483,19 @@ static void warn_not_enforced(const struct service *s, int i, const char *why)
 		log_warning("%s: %s= not enforced: %s", s->cfg->name, cgroup_settings[i].key, why);
 	else if (s->host_root_payload)
 		log_warning("%s: " NO_PROCESS_LIMIT, s->cfg->name, CONFIG_DEFAULT_TASKS_MAX, why);
+}
+
+bool hardening_cgroup_reusable(const struct service_config *cfg)
+{
+	char value[64];
+
+	if (cfg->container.boot)
+		return false;
+	for (int i = 0; i < _CG_N; i++)
+		if (cgroup_settings[i].carries_over &&
+		    cgroup_value(&cfg->container.sandbox, i, value, sizeof(value)))
+			return false;
+	return true;
 }
 
 void hardening_cgroup_apply(struct service *s, const char *cgroup_path)

@@ -36,6 +36,12 @@ int hardening_fill(struct service *s, uid_t uid, struct hardening *h, struct act
  * container's, or one Accept=yes sandbox's), or logs once per service which
  * setting is not enforced and why. */
 void hardening_cgroup_apply(struct service *s, const char *cgroup_path);
+/* Whether a cgroup that a container of cfg ended in, empty, may take the
+ * next one: no setting whose state one leaves for the next (MemoryMax=,
+ * MemoryHigh=, CPUQuota=), not Boot=yes (a delegated cgroup holds the
+ * container's own tree). TasksMax= counts live tasks, the rest are
+ * weights, written again at each start. */
+bool hardening_cgroup_reusable(const struct service_config *cfg);
 
 /* --check: one line per setting of c that this host would not enforce.
  * Returns how many. */

@@ -77,6 +77,7 @@
 #include <unistd.h>
 
 #include <linux/bpf.h>
+#include <linux/magic.h>
 
 /* SystemCallErrorNumber= default. */
 #define FILTER_ERRNO EPERM
@@ -1278,6 +1279,42 @@ static enum result chroot_out(const char *arg)
 	return say(WRONG, "the attempt's child failed: %s", strerror(out[1]));
 }
 
+/* An Accept=yes sandbox's cgroup may be the next one's (supervisor/
+ * accept.c, cgroup_keep()): nothing of ours may stay in it. No cgroup file
+ * system can be mounted, and sysfs's cgroup directory, read-only, takes
+ * nothing. */
+static enum result leave_in_cgroup(const char *arg)
+{
+	long rv;
+
+	rv = mount("none", "/sys/fs/cgroup", "cgroup2", 0, NULL);
+	if (rv == 0)
+		umount2("/sys/fs/cgroup", MNT_DETACH);
+	STEP(refusal(rv, "mount cgroup2", FILTER_ERRNO, 0));
+	rv = syscall(SYS_fsopen, "cgroup2", 0);
+	if (rv >= 0)
+		close((int)rv);
+	STEP(refusal(rv, "fsopen(cgroup2)", FILTER_ERRNO, 0));
+	{
+		struct statfs st;
+
+		if (statfs("/sys/fs/cgroup", &st) < 0)
+			return say(WRONG, "statfs /sys/fs/cgroup: %s", strerrorname_np(errno));
+		if (st.f_type != SYSFS_MAGIC || !(st.f_flags & ST_RDONLY))
+			return say(ESCAPED, "/sys/fs/cgroup is a file system of type %#lx%s",
+				   (unsigned long)st.f_type,
+				   st.f_flags & ST_RDONLY ? "" : ", writable");
+	}
+	/* sysfs makes no directory: the name is not there to create. */
+	rv = mkdir("/sys/fs/cgroup/nsinetd-escape", 0755);
+	if (rv == 0)
+		rmdir("/sys/fs/cgroup/nsinetd-escape");
+	STEP(refusal(rv, "mkdir /sys/fs/cgroup/nsinetd-escape", ENOENT, 0));
+	return say(BLOCKED,
+		   "mount, fsopen: %s; /sys/fs/cgroup is read-only sysfs, mkdir there: ENOENT",
+		   strerrorname_np(FILTER_ERRNO));
+}
+
 static const struct attempt {
 	const char *name;
 	enum result (*run)(const char *arg);
@@ -1332,6 +1369,7 @@ static const struct attempt {
     {"fill the host's memory through a tmpfs", fill_memory, NULL},
     {"fill the host's memory through System V IPC", fill_sysv_ipc, NULL},
     {"lower its OOM score", lower_oom_score, NULL},
+    {"leave something in its cgroup for the next sandbox", leave_in_cgroup, NULL},
 };
 
 /* A sanitized build: LeakSanitizer cannot trace a setuid process, and the
