@@ -288,23 +288,37 @@ static enum result setns_any(const char *arg)
 		   n);
 }
 
+/* mount(2) must meet the filter's refusal; undone if it did not. */
+static enum result mount_refused(const char *source, const char *target, const char *fstype,
+				 unsigned long flags, const char *what)
+{
+	long rv = mount(source, target, fstype, flags, NULL);
+
+	if (rv == 0)
+		umount2(target, MNT_DETACH);
+	return refusal(rv, what, FILTER_ERRNO, 0);
+}
+
+/* fsopen() of the new mount API, the same. */
+static enum result fsopen_refused(const char *fstype)
+{
+	char what[64];
+	long rv = syscall(SYS_fsopen, fstype, 0);
+
+	if (rv >= 0)
+		close((int)rv);
+	snprintf(what, sizeof(what), "fsopen(%s)", fstype);
+	return refusal(rv, what, FILTER_ERRNO, 0);
+}
+
 static enum result do_mount(const char *arg)
 {
 	long rv;
 
-	rv = mount("none", "/tmp", "tmpfs", 0, NULL);
-	if (rv == 0)
-		umount2("/tmp", MNT_DETACH);
-	STEP(refusal(rv, "mount tmpfs on /tmp", FILTER_ERRNO, 0));
-	rv = mount("/tmp", "/tmp", NULL, MS_BIND, NULL);
-	if (rv == 0)
-		umount2("/tmp", MNT_DETACH);
-	STEP(refusal(rv, "bind mount", FILTER_ERRNO, 0));
+	STEP(mount_refused("none", "/tmp", "tmpfs", 0, "mount tmpfs on /tmp"));
+	STEP(mount_refused("/tmp", "/tmp", NULL, MS_BIND, "bind mount"));
 	/* The new mount API: other system calls, the same refusal. */
-	rv = syscall(SYS_fsopen, "tmpfs", 0);
-	if (rv >= 0)
-		close((int)rv);
-	STEP(refusal(rv, "fsopen(tmpfs)", FILTER_ERRNO, 0));
+	STEP(fsopen_refused("tmpfs"));
 	rv = syscall(SYS_open_tree, AT_FDCWD, "/", OPEN_TREE_CLONE);
 	if (rv >= 0)
 		close((int)rv);
@@ -1287,14 +1301,8 @@ static enum result leave_in_cgroup(const char *arg)
 {
 	long rv;
 
-	rv = mount("none", "/sys/fs/cgroup", "cgroup2", 0, NULL);
-	if (rv == 0)
-		umount2("/sys/fs/cgroup", MNT_DETACH);
-	STEP(refusal(rv, "mount cgroup2", FILTER_ERRNO, 0));
-	rv = syscall(SYS_fsopen, "cgroup2", 0);
-	if (rv >= 0)
-		close((int)rv);
-	STEP(refusal(rv, "fsopen(cgroup2)", FILTER_ERRNO, 0));
+	STEP(mount_refused("none", "/sys/fs/cgroup", "cgroup2", 0, "mount cgroup2"));
+	STEP(fsopen_refused("cgroup2"));
 	{
 		struct statfs st;
 
